@@ -1,0 +1,45 @@
+#pragma once
+// One worker thread: its io_context, its listening socket (SO_REUSEPORT, so the kernel spreads
+// new clients over the workers), its upstream pools and its sessions.
+// Ownership: owned by app::Server. Thread safety: start/begin_shutdown/stop may be called from
+// any thread; everything else runs on the worker's own thread.
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include "seawall/net.hpp"
+#include "seawall/proxy/worker_context.hpp"
+
+namespace seawall::proxy {
+
+class Worker {
+ public:
+  Worker(std::shared_ptr<const config::Config> config, std::atomic<std::uint32_t>& clients,
+         std::atomic<std::uint64_t>& next_client_id, unsigned index);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Binds the listener (throws on failure: startup only) and starts the thread.
+  void start();
+  // Closes the listener and lets sessions finish what they have in flight.
+  void begin_shutdown();
+  // Stops the io_context and joins the thread.
+  void stop();
+
+  // The port actually bound (useful when the config says 0).
+  std::uint16_t port() const { return port_.load(); }
+
+ private:
+  awaitable<void> accept_loop();
+
+  unsigned index_;
+  std::unique_ptr<asio::io_context> ioc_;
+  WorkerContext ctx_;
+  std::optional<tcp::acceptor> acceptor_;
+  std::atomic<std::uint16_t> port_{0};
+  std::thread thread_;
+};
+
+}  // namespace seawall::proxy

@@ -1,0 +1,40 @@
+#pragma once
+// What every session of one worker thread shares: the config snapshot, the upstream pools, the
+// session registry used for draining, and counters.
+// Ownership: owned by proxy::Worker, outlives its sessions. Thread safety: that worker's thread,
+// except `clients`, which is process-wide.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <unordered_set>
+#include <vector>
+
+#include "seawall/config/config.hpp"
+#include "seawall/resp/limits.hpp"
+#include "seawall/upstream/pool.hpp"
+
+namespace seawall::proxy {
+
+class Session;
+
+struct SessionStats {
+  std::uint64_t accepted = 0;
+  std::uint64_t rejected_max_clients = 0;
+  std::uint64_t commands = 0;
+  std::uint64_t protocol_errors = 0;
+  std::uint64_t output_limit_closes = 0;
+  std::uint64_t idle_closes = 0;
+};
+
+struct WorkerContext {
+  std::shared_ptr<const config::Config> config;
+  resp::Limits parser_limits;
+  std::vector<std::unique_ptr<upstream::Pool>> pools;  // in config.upstreams order
+  std::atomic<std::uint32_t>* clients = nullptr;       // process-wide open client count
+  std::atomic<std::uint64_t>* next_client_id = nullptr;
+  std::unordered_set<Session*> sessions;
+  bool draining = false;
+  SessionStats stats;
+};
+
+}  // namespace seawall::proxy

@@ -1,0 +1,104 @@
+#pragma once
+// One pipelined RESP connection to a Redis server, multiplexing the requests of many sessions.
+//
+// Requests are appended to a write buffer and to a FIFO of pending entries; replies are framed
+// and matched to the FIFO front. Every request has a deadline: when it passes, the target is
+// answered with Timeout and the entry stays in the FIFO, marked expired, so that the late reply
+// is discarded in order and never reaches the wrong client. Expired entries are always a prefix
+// of the FIFO because every request has the same timeout.
+// When the connection drops, every pending request is answered Unavailable (it may or may not
+// have executed); the connection reconnects with exponential backoff and jitter.
+//
+// Ownership: shared_ptr, kept alive by its run coroutine. Thread safety: one worker thread.
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "seawall/config/config.hpp"
+#include "seawall/net.hpp"
+#include "seawall/resp/reply_framer.hpp"
+#include "seawall/upstream/reply_target.hpp"
+#include "seawall/util/signal.hpp"
+
+namespace seawall::upstream {
+
+struct ConnectionStats {
+  std::uint64_t requests = 0;
+  std::uint64_t timeouts = 0;
+  std::uint64_t unavailable = 0;
+  std::uint64_t late_replies = 0;
+  std::uint64_t connects = 0;
+  std::uint64_t connect_failures = 0;
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  Connection(asio::any_io_executor ex, const config::UpstreamConfig& cfg, std::uint32_t max_depth);
+
+  // Starts connecting (and reconnecting) in the background.
+  void start();
+  // Closes the socket and stops reconnecting; pending requests get Unavailable.
+  void stop();
+
+  bool connected() const { return connected_; }
+  std::size_t pending() const { return pending_.size(); }
+  const ConnectionStats& stats() const { return stats_; }
+  const std::string& name() const { return name_; }
+
+  // Queues one raw RESP command. The target is answered exactly once, possibly before submit
+  // returns (when the connection is down or full).
+  void submit(std::string_view raw_command, std::shared_ptr<ReplyTarget> target,
+              std::uint64_t token);
+
+ private:
+  struct Pending {
+    std::shared_ptr<ReplyTarget> target;
+    std::uint64_t token;
+    Clock::time_point deadline;
+  };
+
+  awaitable<void> run();
+  awaitable<bool> connect_once();
+  awaitable<void> read_loop();
+  awaitable<void> write_loop();
+  awaitable<void> deadline_loop();
+  void fail_all_pending();
+  void link_down();
+  std::chrono::milliseconds next_backoff();
+
+  asio::any_io_executor ex_;
+  std::string name_;
+  std::string host_;
+  std::uint16_t port_;
+  std::chrono::milliseconds connect_timeout_;
+  std::chrono::milliseconds request_timeout_;
+  std::chrono::milliseconds backoff_min_;
+  std::chrono::milliseconds backoff_max_;
+  std::uint32_t max_pending_;
+
+  tcp::socket socket_;
+  resp::ReplyFramer framer_;
+  std::string rbuf_;
+  std::size_t rbegin_ = 0;
+  std::size_t rend_ = 0;
+  std::string wbuf_;     // requests not yet handed to the socket
+  std::string writing_;  // the batch being written
+  std::deque<Pending> pending_;
+  std::size_t expired_ = 0;  // leading entries of pending_ already answered with Timeout
+  util::Signal write_signal_;
+  bool connected_ = false;
+  bool link_down_ = true;
+  asio::steady_timer* deadline_timer_ = nullptr;  // live only inside deadline_loop
+  asio::steady_timer* backoff_timer_ = nullptr;   // live only during a backoff wait
+  bool stopped_ = false;
+  std::uint32_t failures_in_a_row_ = 0;
+  std::minstd_rand rng_;
+  ConnectionStats stats_;
+};
+
+}  // namespace seawall::upstream

@@ -1,0 +1,22 @@
+#pragma once
+// Where an upstream connection delivers the reply to one request.
+#include <cstdint>
+#include <string_view>
+
+namespace seawall::upstream {
+
+enum class ReplyStatus : std::uint8_t {
+  Ok,           // `bytes` is one complete RESP reply from Redis
+  Timeout,      // the request deadline passed first; its late reply will be discarded
+  Unavailable,  // not connected, too many in flight, or the connection dropped
+};
+
+// Implemented by sessions. Thread safety: called on the owning worker's thread only.
+class ReplyTarget {
+ public:
+  virtual ~ReplyTarget() = default;
+  // `bytes` is valid only during the call.
+  virtual void on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus status) = 0;
+};
+
+}  // namespace seawall::upstream

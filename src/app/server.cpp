@@ -1,0 +1,130 @@
+#include "seawall/app/server.hpp"
+
+#include <csignal>
+#include <iostream>
+
+#include "seawall/config/loader.hpp"
+#include "seawall/net.hpp"
+#include "seawall/proxy/worker.hpp"
+#include "seawall/util/log.hpp"
+
+namespace seawall::app {
+
+Server::Server(std::shared_ptr<const config::Config> config) : config_(std::move(config)) {}
+
+Server::~Server() = default;
+
+int Server::run() {
+  auto log = util::logger("app");
+  for (unsigned i = 0; i < config_->threads; ++i) {
+    workers_.push_back(std::make_unique<proxy::Worker>(config_, clients_, next_client_id_, i));
+  }
+  for (auto& w : workers_) {
+    w->start();
+  }
+  log->info("seawall {} listening on {}:{} threads={} upstreams={}", SEAWALL_VERSION,
+            config_->listen.address, workers_.front()->port(), config_->threads,
+            config_->upstreams.size());
+
+  asio::io_context main_ioc(1);
+  asio::signal_set signals(main_ioc, SIGINT, SIGTERM);
+  int signal_number = 0;
+  signals.async_wait([&](const error_code& ec, int sig) {
+    if (!ec) {
+      signal_number = sig;
+    }
+  });
+  main_ioc.run();
+
+  log->info("signal {} received: draining {} clients for up to {} ms", signal_number,
+            clients_.load(), config_->shutdown.drain_timeout.count());
+  for (auto& w : workers_) {
+    w->begin_shutdown();
+  }
+  const auto deadline = std::chrono::steady_clock::now() + config_->shutdown.drain_timeout;
+  main_ioc.restart();
+  asio::steady_timer poll(main_ioc);
+  while (clients_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    poll.expires_after(std::chrono::milliseconds(20));
+    poll.wait();
+  }
+  const auto left = clients_.load();
+  for (auto& w : workers_) {
+    w->stop();
+  }
+  workers_.clear();
+  if (left > 0) {
+    log->warn("drain timeout: closed {} clients with work in flight", left);
+  }
+  log->info("stopped");
+  return 0;
+}
+
+namespace {
+
+void print_help() {
+  std::cout << "seawall " << SEAWALL_VERSION
+            << " - a fail-open Redis sidecar proxy\n\n"
+               "usage:\n"
+               "  seawall --config FILE         run with this configuration\n"
+               "  seawall --check-config FILE   validate FILE; print every error; exit 0 if valid\n"
+               "  seawall --version             print the version\n"
+               "  seawall --help                this text\n";
+}
+
+}  // namespace
+
+int main_entry(int argc, char** argv) {
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  std::string config_path;
+  bool check_only = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--help" || args[i] == "-h") {
+      print_help();
+      return 0;
+    }
+    if (args[i] == "--version" || args[i] == "-v") {
+      std::cout << "seawall " << SEAWALL_VERSION << "\n";
+      return 0;
+    }
+    if ((args[i] == "--config" || args[i] == "-c" || args[i] == "--check-config") &&
+        i + 1 < args.size()) {
+      check_only = check_only || args[i] == "--check-config";
+      config_path = args[++i];
+      continue;
+    }
+    std::cerr << "seawall: unknown or incomplete argument '" << args[i] << "'\n\n";
+    print_help();
+    return 2;
+  }
+  if (config_path.empty()) {
+    std::cerr << "seawall: --config FILE is required\n\n";
+    print_help();
+    return 2;
+  }
+  auto loaded = config::load_file(config_path);
+  if (!loaded.config) {
+    for (const auto& e : loaded.errors) {
+      std::cerr << e << "\n";
+    }
+    std::cerr << "seawall: " << loaded.errors.size() << " error(s) in " << config_path << "\n";
+    return 1;
+  }
+  if (check_only) {
+    std::cout << config_path << ": ok\n";
+    return 0;
+  }
+  const auto& cfg = *loaded.config;
+  util::init_logging(cfg.log.level, cfg.log.format == config::LogFormat::Json);
+  // A client that vanishes mid-write must not kill the process.
+  std::signal(SIGPIPE, SIG_IGN);
+  try {
+    Server server(std::make_shared<const config::Config>(std::move(*loaded.config)));
+    return server.run();
+  } catch (const std::exception& e) {
+    util::logger("app")->critical("startup failed: {}", e.what());
+    return 1;
+  }
+}
+
+}  // namespace seawall::app

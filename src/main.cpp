@@ -1,0 +1,3 @@
+#include "seawall/app/server.hpp"
+
+int main(int argc, char** argv) { return seawall::app::main_entry(argc, argv); }

@@ -1,0 +1,457 @@
+#include "seawall/proxy/session.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "seawall/command/command_table.hpp"
+#include "seawall/resp/replies.hpp"
+#include "seawall/resp/writer.hpp"
+#include "seawall/util/log.hpp"
+
+namespace seawall::proxy {
+namespace {
+
+namespace replies = resp::replies;
+using command::CommandInfo;
+
+constexpr std::size_t kInitialReadBuffer = 16 * 1024;
+// Like Redis's client-query-buffer-limit: one command may not need more than this.
+constexpr std::size_t kMaxQueryBuffer = 1024ull * 1024 * 1024;
+
+// Commands the session treats specially, resolved once from the command table.
+struct Known {
+  const CommandInfo* ping = command::lookup("ping");
+  const CommandInfo* echo = command::lookup("echo");
+  const CommandInfo* quit = command::lookup("quit");
+  const CommandInfo* select = command::lookup("select");
+  const CommandInfo* client = command::lookup("client");
+  const CommandInfo* hello = command::lookup("hello");
+  const CommandInfo* reset = command::lookup("reset");
+  const CommandInfo* xread = command::lookup("xread");
+  const CommandInfo* xreadgroup = command::lookup("xreadgroup");
+  const CommandInfo* publish = command::lookup("publish");
+  const CommandInfo* spublish = command::lookup("spublish");
+  const CommandInfo* pubsub = command::lookup("pubsub");
+};
+
+const Known& known() {
+  static const Known k;
+  return k;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+bool has_block_option(std::span<const std::string_view> args) {
+  return std::any_of(args.begin() + 1, args.end(),
+                     [](std::string_view a) { return iequals(a, "block"); });
+}
+
+util::LogRateLimiter& protocol_log_limiter() {
+  static util::LogRateLimiter limiter(std::chrono::seconds(10), 5);
+  return limiter;
+}
+
+}  // namespace
+
+Session::Session(tcp::socket socket, WorkerContext& ctx, std::uint64_t id)
+    : socket_(std::move(socket)),
+      ctx_(ctx),
+      id_(id),
+      parser_(ctx.parser_limits),
+      write_signal_(socket_.get_executor()),
+      resume_signal_(socket_.get_executor()),
+      last_activity_(std::chrono::steady_clock::now()) {
+  rbuf_.resize(kInitialReadBuffer);
+  const std::string& upstream = ctx_.config->upstreams.front().name;
+  timeout_reply_.append(replies::kUpstreamPrefix).append(upstream).append(replies::kTimeoutSuffix);
+  unavailable_reply_.append(replies::kUpstreamPrefix)
+      .append(upstream)
+      .append(replies::kUnavailableSuffix);
+}
+
+Session::~Session() { close(); }
+
+void Session::start() {
+  ctx_.sessions.insert(this);
+  registered_ = true;
+  error_code ec;
+  socket_.set_option(tcp::no_delay(true), ec);
+  auto on_done = [](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        util::logger("proxy")->error("session coroutine failed: {}", ex.what());
+      }
+    }
+  };
+  auto self = shared_from_this();
+  asio::co_spawn(
+      socket_.get_executor(), [self] { return self->read_loop(); }, on_done);
+  asio::co_spawn(
+      socket_.get_executor(), [self] { return self->write_loop(); }, on_done);
+  if (ctx_.config->limits.idle_timeout.count() > 0) {
+    asio::co_spawn(
+        socket_.get_executor(), [self] { return self->idle_loop(); }, on_done);
+  }
+}
+
+void Session::close() {
+  if (closed_) {
+    return;
+  }
+  closed_ = true;
+  error_code ec;
+  socket_.close(ec);
+  write_signal_.notify();
+  resume_signal_.notify();
+  if (registered_) {
+    ctx_.sessions.erase(this);
+    registered_ = false;
+    ctx_.clients->fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+void Session::begin_drain() {
+  if (read_done_ || closed_) {
+    return;
+  }
+  read_done_ = true;
+  read_cancel_.emit(asio::cancellation_type::terminal);
+  resume_signal_.notify();
+  write_signal_.notify();
+}
+
+bool Session::should_pause() const {
+  return pending() >= ctx_.config->limits.max_pipeline || output_bytes() >= kPauseBytes;
+}
+
+void Session::maybe_resume() {
+  if (paused_ && !should_pause()) {
+    resume_signal_.notify();
+  }
+}
+
+awaitable<void> Session::read_loop() {
+  auto self = shared_from_this();
+  while (!closed_ && !read_done_) {
+    while (should_pause() && !closed_ && !read_done_) {
+      paused_ = true;
+      co_await resume_signal_.wait();
+      paused_ = false;
+    }
+    if (closed_ || read_done_) {
+      break;
+    }
+    if (rend_ == rbuf_.size()) {
+      // Grow to what the current command needs (a large bulk is sized once), or double.
+      const std::size_t used = rend_ - rbegin_;
+      if (rbegin_ > 0) {
+        std::memmove(rbuf_.data(), rbuf_.data() + rbegin_, used);
+        rbegin_ = 0;
+        rend_ = used;
+      }
+      if (rend_ == rbuf_.size()) {
+        std::size_t want = std::max(rbuf_.size() * 2, parser_.bytes_hint() + 16);
+        if (want > kMaxQueryBuffer) {
+          reply_now("-ERR Protocol error: query buffer limit exceeded\r\n");
+          ++ctx_.stats.protocol_errors;
+          break;
+        }
+        rbuf_.resize(want);
+      }
+    }
+    auto [ec, n] = co_await socket_.async_read_some(
+        asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
+        asio::bind_cancellation_slot(read_cancel_.slot(), use_nothrow));
+    if (ec) {
+      if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
+        // A reset: nobody is left to read the replies.
+        close();
+      }
+      break;
+    }
+    rend_ += n;
+    last_activity_ = std::chrono::steady_clock::now();
+    Next next = Next::Continue;
+    while (rbegin_ < rend_ && next == Next::Continue) {
+      const std::string_view data(rbuf_.data() + rbegin_, rend_ - rbegin_);
+      const resp::errc e = parser_.parse(data, request_);
+      if (e == resp::errc::need_more) {
+        break;
+      }
+      if (e != resp::errc::ok) {
+        ++ctx_.stats.protocol_errors;
+        std::uint64_t suppressed = 0;
+        if (protocol_log_limiter().allow(suppressed)) {
+          util::logger("proxy")->info("client={} protocol error: {} (suppressed={})", id_,
+                                      resp::message(e), suppressed);
+        }
+        std::string reply = "-";
+        reply.append(replies::kProtocolErrorPrefix).append(resp::message(e)).append("\r\n");
+        reply_now(reply);
+        next = Next::StopReading;
+        break;
+      }
+      const std::string_view raw = data.substr(0, request_.consumed);
+      rbegin_ += request_.consumed;
+      if (!request_.args.empty()) {
+        next = dispatch(request_, raw);
+      }
+    }
+    if (rbegin_ == rend_) {
+      rbegin_ = rend_ = 0;
+    }
+    if (next == Next::StopReading) {
+      break;
+    }
+  }
+  read_done_ = true;
+  write_signal_.notify();
+}
+
+awaitable<void> Session::write_loop() {
+  auto self = shared_from_this();
+  while (true) {
+    while (out_.empty()) {
+      if (closed_) {
+        co_return;
+      }
+      if (read_done_ && slots_.empty()) {
+        error_code ec;
+        socket_.shutdown(tcp::socket::shutdown_send, ec);
+        close();
+        co_return;
+      }
+      co_await write_signal_.wait();
+    }
+    writing_.swap(out_);
+    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(writing_), use_nothrow);
+    writing_.clear();
+    if (ec) {
+      close();
+      co_return;
+    }
+    maybe_resume();
+  }
+}
+
+awaitable<void> Session::idle_loop() {
+  auto self = shared_from_this();
+  const auto timeout = ctx_.config->limits.idle_timeout;
+  asio::steady_timer timer(socket_.get_executor());
+  while (!closed_) {
+    timer.expires_at(last_activity_ + timeout);
+    co_await timer.async_wait(use_nothrow);
+    if (closed_) {
+      break;
+    }
+    if (slots_.empty() && std::chrono::steady_clock::now() - last_activity_ >= timeout) {
+      ++ctx_.stats.idle_closes;
+      close();
+    }
+  }
+}
+
+void Session::reply_now(std::string_view bytes) {
+  if (slots_.empty()) {
+    out_.append(bytes);
+    write_signal_.notify();
+    return;
+  }
+  slots_.emplace_back();
+  complete(front_seq_ + slots_.size() - 1, bytes);
+}
+
+void Session::complete(std::uint64_t seq, std::string_view bytes) {
+  const std::size_t index = seq - front_seq_;
+  if (index != 0) {
+    Slot& slot = slots_[index];
+    slot.ready = true;
+    slot.data.assign(bytes);
+    return;
+  }
+  out_.append(bytes);
+  slots_.pop_front();
+  ++front_seq_;
+  while (!slots_.empty() && slots_.front().ready) {
+    out_.append(slots_.front().data);
+    slots_.pop_front();
+    ++front_seq_;
+  }
+  if (output_bytes() > ctx_.config->limits.client_output_buffer) {
+    ++ctx_.stats.output_limit_closes;
+    util::logger("proxy")->info("client={} closed: output buffer over {} bytes", id_,
+                                ctx_.config->limits.client_output_buffer);
+    close();
+    return;
+  }
+  write_signal_.notify();
+  maybe_resume();
+}
+
+void Session::on_reply(std::uint64_t token, std::string_view bytes, upstream::ReplyStatus status) {
+  if (closed_) {
+    return;
+  }
+  switch (status) {
+    case upstream::ReplyStatus::Ok:
+      complete(token, bytes);
+      break;
+    case upstream::ReplyStatus::Timeout:
+      complete(token, timeout_reply_);
+      break;
+    case upstream::ReplyStatus::Unavailable:
+      complete(token, unavailable_reply_);
+      break;
+  }
+}
+
+void Session::forward(const resp::ParsedRequest& request, std::string_view raw) {
+  std::string_view bytes = raw;
+  if (request.kind == resp::RequestKind::Inline) {
+    scratch_.clear();
+    resp::append_command(scratch_, request.args);
+    bytes = scratch_;
+  }
+  slots_.emplace_back();
+  const std::uint64_t seq = front_seq_ + slots_.size() - 1;
+  ctx_.pools.front()->pick(id_).submit(bytes, shared_from_this(), seq);
+}
+
+void Session::refuse_unsupported(std::string_view name) {
+  std::string reply(replies::kUnsupportedPrefix);
+  for (char c : name) {
+    reply.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  }
+  reply.append(replies::kUnsupportedSuffix);
+  reply_now(reply);
+}
+
+Session::Next Session::dispatch(const resp::ParsedRequest& request, std::string_view raw) {
+  ++ctx_.stats.commands;
+  const auto& args = request.args;
+  const CommandInfo* info = command::lookup(args[0]);
+  if (info == nullptr || !command::arity_ok(*info, args.size())) {
+    // Redis itself answers unknown commands and wrong arity, with its exact wording.
+    forward(request, raw);
+    return Next::Continue;
+  }
+  const Known& k = known();
+  if (info == k.ping) {
+    if (args.size() == 1) {
+      reply_now(replies::kPong);
+    } else {
+      scratch_.clear();
+      resp::append_bulk(scratch_, args[1]);
+      reply_now(scratch_);
+    }
+    return Next::Continue;
+  }
+  if (info == k.echo) {
+    scratch_.clear();
+    resp::append_bulk(scratch_, args[1]);
+    reply_now(scratch_);
+    return Next::Continue;
+  }
+  if (info == k.quit) {
+    reply_now(replies::kOk);
+    return Next::StopReading;
+  }
+  if (info == k.reset) {
+    client_name_.clear();
+    reply_now(replies::kReset);
+    return Next::Continue;
+  }
+  if (info == k.select) {
+    if (args[1] == "0") {
+      reply_now(replies::kOk);
+    } else {
+      reply_now(replies::kSelectNonZero);
+    }
+    return Next::Continue;
+  }
+  if (info == k.client) {
+    return dispatch_client_subcommand(request, raw);
+  }
+  if (info == k.hello) {
+    // The shared connections speak RESP2: HELLO without arguments or HELLO 2 is harmless there.
+    if (args.size() == 1 || (args.size() == 2 && args[1] == "2")) {
+      forward(request, raw);
+    } else if (args[1] != "2") {
+      reply_now(replies::kNoProto);
+    } else {
+      refuse_unsupported("hello");
+    }
+    return Next::Continue;
+  }
+  if ((info == k.xread || info == k.xreadgroup) && !has_block_option(args)) {
+    forward(request, raw);
+    return Next::Continue;
+  }
+  const bool pubsub_ok = info == k.publish || info == k.spublish || info == k.pubsub;
+  if (info->has(command::kTransaction) || info->has(command::kBlocking) ||
+      info->has(command::kConnectionState) || (info->has(command::kPubsub) && !pubsub_ok) ||
+      info->name == "monitor") {
+    refuse_unsupported(info->name);
+    return Next::Continue;
+  }
+  forward(request, raw);
+  return Next::Continue;
+}
+
+Session::Next Session::dispatch_client_subcommand(const resp::ParsedRequest& request,
+                                                  std::string_view raw) {
+  const auto& args = request.args;
+  if (args.size() < 2) {
+    forward(request, raw);
+    return Next::Continue;
+  }
+  const std::string_view sub = args[1];
+  if (iequals(sub, "setname") && args.size() == 3) {
+    if (std::any_of(args[2].begin(), args[2].end(), [](char c) { return c <= ' ' || c > '~'; })) {
+      reply_now("-ERR Client names cannot contain spaces, newlines or special characters.\r\n");
+    } else {
+      client_name_.assign(args[2]);
+      reply_now(replies::kOk);
+    }
+    return Next::Continue;
+  }
+  if (iequals(sub, "getname") && args.size() == 2) {
+    if (client_name_.empty()) {
+      reply_now(replies::kNullBulk);
+    } else {
+      scratch_.clear();
+      resp::append_bulk(scratch_, client_name_);
+      reply_now(scratch_);
+    }
+    return Next::Continue;
+  }
+  if (iequals(sub, "id") && args.size() == 2) {
+    scratch_.clear();
+    resp::append_integer(scratch_, static_cast<std::int64_t>(id_));
+    reply_now(scratch_);
+    return Next::Continue;
+  }
+  if (iequals(sub, "setinfo") && args.size() == 4) {
+    // Client libraries announce themselves; per-client, so answered here.
+    reply_now(replies::kOk);
+    return Next::Continue;
+  }
+  const CommandInfo* info = command::resolve(args);
+  if (info != nullptr && info->has(command::kConnectionState)) {
+    std::string name = "client ";
+    name.append(sub);
+    refuse_unsupported(name);
+    return Next::Continue;
+  }
+  forward(request, raw);
+  return Next::Continue;
+}
+
+}  // namespace seawall::proxy

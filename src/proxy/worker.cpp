@@ -1,0 +1,128 @@
+#include "seawall/proxy/worker.hpp"
+
+#include <sys/socket.h>
+
+#include "seawall/proxy/session.hpp"
+#include "seawall/resp/replies.hpp"
+#include "seawall/util/log.hpp"
+
+namespace seawall::proxy {
+namespace {
+
+using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+util::LogRateLimiter& accept_log_limiter() {
+  static util::LogRateLimiter limiter(std::chrono::seconds(10), 3);
+  return limiter;
+}
+
+}  // namespace
+
+Worker::Worker(std::shared_ptr<const config::Config> config, std::atomic<std::uint32_t>& clients,
+               std::atomic<std::uint64_t>& next_client_id, unsigned index)
+    : index_(index), ioc_(std::make_unique<asio::io_context>(1)) {
+  ctx_.config = std::move(config);
+  const auto& limits = ctx_.config->limits;
+  ctx_.parser_limits =
+      resp::Limits{limits.max_bulk, limits.max_array, limits.max_inline, limits.max_depth};
+  ctx_.clients = &clients;
+  ctx_.next_client_id = &next_client_id;
+  for (const auto& upstream : ctx_.config->upstreams) {
+    ctx_.pools.push_back(
+        std::make_unique<upstream::Pool>(ioc_->get_executor(), upstream, limits.max_depth));
+  }
+}
+
+Worker::~Worker() {
+  stop();
+  // Coroutine frames (sessions, connections) die with the io_context; the pools and the
+  // acceptor must go first while their services still exist.
+  acceptor_.reset();
+  ctx_.pools.clear();
+  ioc_.reset();
+}
+
+void Worker::start() {
+  const auto& listen = ctx_.config->listen;
+  const tcp::endpoint endpoint(asio::ip::make_address(listen.address), listen.port);
+  acceptor_.emplace(*ioc_);
+  acceptor_->open(endpoint.protocol());
+  acceptor_->set_option(tcp::acceptor::reuse_address(true));
+  acceptor_->set_option(ReusePort(true));
+  acceptor_->bind(endpoint);
+  acceptor_->listen(asio::socket_base::max_listen_connections);
+  port_ = acceptor_->local_endpoint().port();
+  for (auto& pool : ctx_.pools) {
+    pool->start();
+  }
+  asio::co_spawn(*ioc_, accept_loop(), [](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        util::logger("proxy")->error("accept loop failed: {}", ex.what());
+      }
+    }
+  });
+  thread_ = std::thread([this] { ioc_->run(); });
+}
+
+void Worker::begin_shutdown() {
+  asio::post(*ioc_, [this] {
+    ctx_.draining = true;
+    if (acceptor_) {
+      error_code ec;
+      acceptor_->close(ec);
+    }
+    // begin_drain may close a session, which erases it from the set.
+    std::vector<Session*> sessions(ctx_.sessions.begin(), ctx_.sessions.end());
+    for (Session* s : sessions) {
+      s->begin_drain();
+    }
+  });
+}
+
+void Worker::stop() {
+  if (ioc_) {
+    ioc_->stop();
+  }
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+awaitable<void> Worker::accept_loop() {
+  const std::uint32_t max_clients = ctx_.config->limits.max_clients;
+  while (acceptor_ && acceptor_->is_open()) {
+    auto [ec, socket] = co_await acceptor_->async_accept(use_nothrow);
+    if (ec) {
+      if (!acceptor_->is_open() || ec == asio::error::operation_aborted) {
+        co_return;
+      }
+      std::uint64_t suppressed = 0;
+      if (accept_log_limiter().allow(suppressed)) {
+        util::logger("proxy")->warn("worker={} accept failed: {} (suppressed={})", index_,
+                                    ec.message(), suppressed);
+      }
+      // Out of descriptors and similar: back off rather than spin.
+      asio::steady_timer timer(*ioc_);
+      timer.expires_after(std::chrono::milliseconds(100));
+      co_await timer.async_wait(use_nothrow);
+      continue;
+    }
+    if (ctx_.clients->fetch_add(1, std::memory_order_relaxed) >= max_clients) {
+      ctx_.clients->fetch_sub(1, std::memory_order_relaxed);
+      ++ctx_.stats.rejected_max_clients;
+      error_code ignored;
+      socket.non_blocking(true, ignored);
+      socket.write_some(asio::buffer(resp::replies::kMaxClients), ignored);
+      socket.close(ignored);
+      continue;
+    }
+    ++ctx_.stats.accepted;
+    const std::uint64_t id = ctx_.next_client_id->fetch_add(1, std::memory_order_relaxed);
+    std::make_shared<Session>(std::move(socket), ctx_, id)->start();
+  }
+}
+
+}  // namespace seawall::proxy

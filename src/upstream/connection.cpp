@@ -1,0 +1,271 @@
+#include "seawall/upstream/connection.hpp"
+
+#include "seawall/util/log.hpp"
+
+namespace seawall::upstream {
+namespace {
+
+using namespace asio::experimental::awaitable_operators;
+
+constexpr std::size_t kInitialReadBuffer = 64 * 1024;
+
+util::LogRateLimiter& connect_log_limiter() {
+  static util::LogRateLimiter limiter(std::chrono::seconds(10), 3);
+  return limiter;
+}
+
+}  // namespace
+
+Connection::Connection(asio::any_io_executor ex, const config::UpstreamConfig& cfg,
+                       std::uint32_t max_depth)
+    : ex_(ex),
+      name_(cfg.name),
+      host_(cfg.host),
+      port_(cfg.port),
+      connect_timeout_(cfg.connect_timeout),
+      request_timeout_(cfg.request_timeout),
+      backoff_min_(cfg.reconnect_backoff_min),
+      backoff_max_(cfg.reconnect_backoff_max),
+      max_pending_(cfg.max_pending),
+      socket_(ex),
+      framer_(max_depth),
+      write_signal_(ex),
+      rng_(std::random_device{}()) {
+  rbuf_.resize(kInitialReadBuffer);
+}
+
+void Connection::start() {
+  asio::co_spawn(
+      ex_, [self = shared_from_this()]() { return self->run(); },
+      [name = name_](std::exception_ptr e) {
+        if (e) {
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            util::logger("upstream")->error("upstream={} run loop failed: {}", name, ex.what());
+          }
+        }
+      });
+}
+
+void Connection::stop() {
+  stopped_ = true;
+  link_down();
+}
+
+void Connection::link_down() {
+  if (socket_.is_open()) {
+    error_code ignored;
+    socket_.close(ignored);
+  }
+  link_down_ = true;
+  write_signal_.notify();
+  if (deadline_timer_) {
+    deadline_timer_->cancel();
+  }
+  if (backoff_timer_) {
+    backoff_timer_->cancel();
+  }
+}
+
+void Connection::submit(std::string_view raw_command, std::shared_ptr<ReplyTarget> target,
+                        std::uint64_t token) {
+  ++stats_.requests;
+  if (!connected_ || pending_.size() - expired_ >= max_pending_) {
+    ++stats_.unavailable;
+    target->on_reply(token, {}, ReplyStatus::Unavailable);
+    return;
+  }
+  wbuf_.append(raw_command);
+  pending_.push_back(Pending{std::move(target), token, Clock::now() + request_timeout_});
+  write_signal_.notify();
+}
+
+std::chrono::milliseconds Connection::next_backoff() {
+  // Exponential from backoff_min to backoff_max, with full jitter in [50%, 100%] so that many
+  // proxies do not reconnect in lockstep after an outage.
+  const auto shift = std::min<std::uint32_t>(failures_in_a_row_, 20);
+  auto base = backoff_min_ * (1ll << shift);
+  if (base > backoff_max_ || base.count() <= 0) {
+    base = backoff_max_;
+  }
+  std::uniform_int_distribution<std::int64_t> jitter(base.count() / 2, base.count());
+  return std::chrono::milliseconds(jitter(rng_));
+}
+
+awaitable<bool> Connection::connect_once() {
+  error_code ec;
+  std::vector<tcp::endpoint> endpoints;
+  const auto address = asio::ip::make_address(host_, ec);
+  if (!ec) {
+    endpoints.emplace_back(address, port_);
+  } else {
+    tcp::resolver resolver(ex_);
+    auto [rec, results] =
+        co_await resolver.async_resolve(host_, std::to_string(port_), use_nothrow);
+    if (rec) {
+      co_return false;
+    }
+    for (const auto& entry : results) {
+      endpoints.push_back(entry.endpoint());
+    }
+  }
+  for (const auto& endpoint : endpoints) {
+    socket_ = tcp::socket(ex_);
+    asio::steady_timer timer(ex_);
+    timer.expires_after(connect_timeout_);
+    auto result =
+        co_await (socket_.async_connect(endpoint, use_nothrow) || timer.async_wait(use_nothrow));
+    if (result.index() == 0 && !std::get<0>(std::get<0>(result)) && socket_.is_open()) {
+      socket_.set_option(tcp::no_delay(true), ec);
+      co_return true;
+    }
+    socket_.close(ec);
+  }
+  co_return false;
+}
+
+awaitable<void> Connection::run() {
+  auto log = util::logger("upstream");
+  while (!stopped_) {
+    link_down_ = false;
+    const bool ok = co_await connect_once();
+    if (stopped_) {
+      break;
+    }
+    if (!ok) {
+      ++stats_.connect_failures;
+      ++failures_in_a_row_;
+      std::uint64_t suppressed = 0;
+      if (connect_log_limiter().allow(suppressed)) {
+        log->warn("upstream={} address={}:{} connect failed (suppressed={})", name_, host_, port_,
+                  suppressed);
+      }
+      asio::steady_timer timer(ex_);
+      backoff_timer_ = &timer;
+      timer.expires_after(next_backoff());
+      co_await timer.async_wait(use_nothrow);
+      backoff_timer_ = nullptr;
+      continue;
+    }
+    ++stats_.connects;
+    failures_in_a_row_ = 0;
+    connected_ = true;
+    link_down_ = false;
+    log->info("upstream={} address={}:{} connected", name_, host_, port_);
+    co_await (read_loop() && write_loop() && deadline_loop());
+    connected_ = false;
+    fail_all_pending();
+    if (!stopped_) {
+      log->warn("upstream={} address={}:{} disconnected", name_, host_, port_);
+    }
+  }
+}
+
+awaitable<void> Connection::read_loop() {
+  rbegin_ = rend_ = 0;
+  framer_.reset();
+  while (!link_down_) {
+    if (rend_ == rbuf_.size()) {
+      if (rbegin_ > 0) {
+        rbuf_.erase(0, rbegin_);
+        rend_ -= rbegin_;
+        rbegin_ = 0;
+        rbuf_.resize(rbuf_.capacity());
+      } else {
+        rbuf_.resize(rbuf_.size() * 2);
+      }
+    }
+    auto [ec, n] = co_await socket_.async_read_some(
+        asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_), use_nothrow);
+    if (ec) {
+      break;
+    }
+    rend_ += n;
+    while (rbegin_ < rend_) {
+      resp::FramedReply reply;
+      const auto e = framer_.feed(std::string_view(rbuf_.data() + rbegin_, rend_ - rbegin_), reply);
+      if (e == resp::errc::need_more) {
+        break;
+      }
+      if (e != resp::errc::ok || pending_.empty()) {
+        util::logger("upstream")
+            ->error("upstream={} unexpected reply ({}): closing the connection", name_,
+                    e == resp::errc::ok ? "no request pending" : resp::message(e));
+        link_down();
+        co_return;
+      }
+      Pending front = std::move(pending_.front());
+      pending_.pop_front();
+      const std::string_view bytes(rbuf_.data() + rbegin_, reply.length);
+      rbegin_ += reply.length;
+      if (expired_ > 0) {
+        --expired_;
+        ++stats_.late_replies;
+      } else {
+        front.target->on_reply(front.token, bytes, ReplyStatus::Ok);
+      }
+    }
+    if (rbegin_ == rend_) {
+      rbegin_ = rend_ = 0;
+    }
+  }
+  link_down();
+}
+
+awaitable<void> Connection::write_loop() {
+  while (true) {
+    while (wbuf_.empty() && !link_down_) {
+      co_await write_signal_.wait();
+    }
+    if (link_down_) {
+      co_return;
+    }
+    writing_.swap(wbuf_);
+    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(writing_), use_nothrow);
+    writing_.clear();
+    if (ec) {
+      link_down();
+      co_return;
+    }
+  }
+}
+
+awaitable<void> Connection::deadline_loop() {
+  asio::steady_timer timer(ex_);
+  deadline_timer_ = &timer;
+  while (!link_down_) {
+    // While idle the timer ticks every request_timeout, so a request submitted meanwhile is
+    // never checked later than its own deadline; submit() never has to re-arm it.
+    const auto now = Clock::now();
+    timer.expires_at(expired_ < pending_.size() ? pending_[expired_].deadline
+                                                : now + request_timeout_);
+    co_await timer.async_wait(use_nothrow);
+    if (link_down_) {
+      break;
+    }
+    const auto fired = Clock::now();
+    while (expired_ < pending_.size() && pending_[expired_].deadline <= fired) {
+      Pending& p = pending_[expired_];
+      ++expired_;
+      ++stats_.timeouts;
+      auto target = std::move(p.target);
+      target->on_reply(p.token, {}, ReplyStatus::Timeout);
+    }
+  }
+  deadline_timer_ = nullptr;
+}
+
+void Connection::fail_all_pending() {
+  wbuf_.clear();
+  std::deque<Pending> failed;
+  failed.swap(pending_);
+  const std::size_t expired = expired_;
+  expired_ = 0;
+  for (std::size_t i = expired; i < failed.size(); ++i) {
+    ++stats_.unavailable;
+    failed[i].target->on_reply(failed[i].token, {}, ReplyStatus::Unavailable);
+  }
+}
+
+}  // namespace seawall::upstream
