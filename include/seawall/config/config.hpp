@@ -15,6 +15,8 @@ enum class LogFormat { Text, Json };
 struct ListenConfig {
   std::string address = "127.0.0.1";
   std::uint16_t port = 6380;
+
+  bool operator==(const ListenConfig&) const = default;
 };
 
 struct UpstreamConfig {
@@ -27,6 +29,8 @@ struct UpstreamConfig {
   Millis reconnect_backoff_min{10};
   Millis reconnect_backoff_max{1000};
   std::uint32_t max_pending = 65536;  // in-flight requests per connection before failing fast
+
+  bool operator==(const UpstreamConfig&) const = default;
 };
 
 struct LimitsConfig {
@@ -38,15 +42,21 @@ struct LimitsConfig {
   std::uint64_t client_output_buffer = 64ull * 1024 * 1024;  // close the client past this
   std::uint32_t max_pipeline = 16384;  // pending replies per client before reading pauses
   Millis idle_timeout{0};              // 0 = never close idle clients
+
+  bool operator==(const LimitsConfig&) const = default;
 };
 
 struct LogConfig {
   std::string level = "info";  // trace | debug | info | warn | error | critical | off
   LogFormat format = LogFormat::Text;
+
+  bool operator==(const LogConfig&) const = default;
 };
 
 struct ShutdownConfig {
   Millis drain_timeout{5000};
+
+  bool operator==(const ShutdownConfig&) const = default;
 };
 
 struct Config {
@@ -57,6 +67,8 @@ struct Config {
   LimitsConfig limits;
   LogConfig log;
   ShutdownConfig shutdown;
+
+  bool operator==(const Config&) const = default;
 };
 
 }  // namespace seawall::config
