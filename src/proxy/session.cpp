@@ -216,10 +216,14 @@ awaitable<void> Session::read_loop() {
 }
 
 awaitable<void> Session::write_loop() {
+  // Holding `self` here keeps the session alive while connections still hold it as a target.
   auto self = shared_from_this();
   while (true) {
     while (out_.empty()) {
       if (closed_) {
+        while (in_upstream_ > 0) {
+          co_await write_signal_.wait();
+        }
         co_return;
       }
       if (read_done_ && slots_.empty()) {
@@ -235,6 +239,9 @@ awaitable<void> Session::write_loop() {
     writing_.clear();
     if (ec) {
       close();
+      while (in_upstream_ > 0) {
+        co_await write_signal_.wait();
+      }
       co_return;
     }
     maybe_resume();
@@ -296,7 +303,11 @@ void Session::complete(std::uint64_t seq, std::string_view bytes) {
 }
 
 void Session::on_reply(std::uint64_t token, std::string_view bytes, upstream::ReplyStatus status) {
+  --in_upstream_;
   if (closed_) {
+    if (in_upstream_ == 0) {
+      write_signal_.notify();  // the writer keeps this session alive until now
+    }
     return;
   }
   switch (status) {
@@ -321,7 +332,8 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw) 
   }
   slots_.emplace_back();
   const std::uint64_t seq = front_seq_ + slots_.size() - 1;
-  ctx_.pools.front()->pick(id_).submit(bytes, shared_from_this(), seq);
+  ++in_upstream_;
+  ctx_.pools.front()->pick(id_).submit(bytes, this, seq, last_activity_);
 }
 
 void Session::refuse_unsupported(std::string_view name) {

@@ -20,7 +20,8 @@ util::LogRateLimiter& accept_log_limiter() {
 
 Worker::Worker(std::shared_ptr<const config::Config> config, std::atomic<std::uint32_t>& clients,
                std::atomic<std::uint64_t>& next_client_id, unsigned index)
-    : index_(index), ioc_(std::make_unique<asio::io_context>(1)) {
+    : index_(index),
+      ioc_(std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO)) {
   ctx_.config = std::move(config);
   const auto& limits = ctx_.config->limits;
   ctx_.parser_limits =

@@ -68,8 +68,8 @@ void Connection::link_down() {
   }
 }
 
-void Connection::submit(std::string_view raw_command, std::shared_ptr<ReplyTarget> target,
-                        std::uint64_t token) {
+void Connection::submit(std::string_view raw_command, ReplyTarget* target, std::uint64_t token,
+                        Clock::time_point now) {
   ++stats_.requests;
   if (!connected_ || pending_.size() - expired_ >= max_pending_) {
     ++stats_.unavailable;
@@ -77,7 +77,7 @@ void Connection::submit(std::string_view raw_command, std::shared_ptr<ReplyTarge
     return;
   }
   wbuf_.append(raw_command);
-  pending_.push_back(Pending{std::move(target), token, Clock::now() + request_timeout_});
+  pending_.push_back(Pending{target, token, now + request_timeout_});
   write_signal_.notify();
 }
 
@@ -249,8 +249,7 @@ awaitable<void> Connection::deadline_loop() {
       Pending& p = pending_[expired_];
       ++expired_;
       ++stats_.timeouts;
-      auto target = std::move(p.target);
-      target->on_reply(p.token, {}, ReplyStatus::Timeout);
+      p.target->on_reply(p.token, {}, ReplyStatus::Timeout);
     }
   }
   deadline_timer_ = nullptr;

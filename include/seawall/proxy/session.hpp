@@ -81,6 +81,7 @@ class Session : public upstream::ReplyTarget, public std::enable_shared_from_thi
   util::Signal resume_signal_;
   asio::cancellation_signal read_cancel_;
   std::chrono::steady_clock::time_point last_activity_;
+  std::size_t in_upstream_ = 0;  // requests submitted and not yet answered by the connection
   std::string client_name_;
   std::string timeout_reply_;
   std::string unavailable_reply_;

@@ -50,14 +50,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const ConnectionStats& stats() const { return stats_; }
   const std::string& name() const { return name_; }
 
-  // Queues one raw RESP command. The target is answered exactly once, possibly before submit
-  // returns (when the connection is down or full).
-  void submit(std::string_view raw_command, std::shared_ptr<ReplyTarget> target,
-              std::uint64_t token);
+  // Queues one raw RESP command; its deadline is now + request_timeout. The target is answered
+  // exactly once, possibly before submit returns (when the connection is down or full), and
+  // must stay alive until then (sessions keep themselves alive while requests are in flight).
+  void submit(std::string_view raw_command, ReplyTarget* target, std::uint64_t token,
+              Clock::time_point now);
 
  private:
   struct Pending {
-    std::shared_ptr<ReplyTarget> target;
+    ReplyTarget* target;
     std::uint64_t token;
     Clock::time_point deadline;
   };
