@@ -1,4 +1,5 @@
 #include <cmath>
+#include <string_view>
 
 #include "seawall/breaker/breaker_config.hpp"
 #include "seawall/breaker/sliding_window.hpp"
@@ -14,17 +15,21 @@ bool valid_percent(double value) { return std::isfinite(value) && value >= 0.0 &
 
 std::vector<std::string> validate(const BreakerConfig& config) {
   std::vector<std::string> errors;
-  const auto require = [&errors](bool ok, const char* field, const char* message) {
+  const auto require = [&errors](bool ok, std::string_view field, std::string_view message) {
     if (!ok) {
-      errors.push_back(std::string(field) + ": " + message);
+      errors.push_back(std::string(field) + ": " + std::string(message));
     }
   };
   if (config.window_kind == WindowKind::Count) {
     require(config.window_size >= 1 && config.window_size <= SlidingWindow::kMaxWindowSize,
-            "window_size", "must be between 1 and 1000000");
+            "window_size",
+            "must be between 1 and " + std::to_string(SlidingWindow::kMaxWindowSize));
+    require(config.minimum_calls <= config.window_size, "minimum_calls",
+            "must be <= window_size, or the rates never trip");
   } else {
     require(config.window_buckets >= 1 && config.window_buckets <= SlidingWindow::kMaxBuckets,
-            "window_buckets", "must be between 1 and 1000");
+            "window_buckets",
+            "must be between 1 and " + std::to_string(SlidingWindow::kMaxBuckets));
     require(config.window_duration.count() > 0, "window_duration", "must be > 0");
   }
   require(valid_percent(config.failure_rate_threshold), "failure_rate_threshold",

@@ -158,8 +158,10 @@ WindowTotals SlidingWindow::add_time(CallSample sample, TimePoint now) noexcept 
       const std::uint64_t base =
           bucket_field(word, kBucketCallsShift) >= kMaxBucketCalls ? halve_bucket(word) : word;
       next = base + delta;
-    } else if (((tag - word_tag) & kTagMask) < (kTagMask >> 1)) {
-      next = (tag << kTagShift) | delta;  // the bucket holds an older epoch: start it afresh
+    } else if (bucket_field(word, kBucketCallsShift) == 0 ||
+               ((tag - word_tag) & kTagMask) < (kTagMask >> 1)) {
+      // The bucket is empty (its tag means nothing) or holds an older epoch: start it afresh.
+      next = (tag << kTagShift) | delta;
     } else {
       break;  // the bucket already moved to a later epoch than this late call
     }

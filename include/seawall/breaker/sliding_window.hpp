@@ -34,8 +34,9 @@ struct WindowTotals {
 class SlidingWindow {
  public:
   // Largest count window, and most time buckets, a window accepts (validate() enforces them).
+  // Every add() to a time window reads all its buckets, hence the small bucket limit.
   static constexpr std::uint32_t kMaxWindowSize = 1'000'000;
-  static constexpr std::uint32_t kMaxBuckets = 1000;
+  static constexpr std::uint32_t kMaxBuckets = 100;
   // A time bucket keeps at most this many calls; past it the bucket's counts are halved, which
   // keeps its rates while bounding the word.
   static constexpr std::uint32_t kMaxBucketCalls = (1u << 14) - 1;

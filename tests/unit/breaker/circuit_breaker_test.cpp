@@ -460,6 +460,16 @@ TEST(CircuitBreakerTest, LateOutcomesOfAnEarlierStateDoNotCount) {
   breaker.reset();
   breaker.record(probe, Outcome::Failure, milliseconds(1), t);
   EXPECT_EQ(breaker.state(t), State::Closed);
+
+  // Nor does a call from the previous closed period land in the new closed period's window.
+  const Permit old_call = breaker.try_acquire(t);
+  trip(breaker, t);
+  ASSERT_TRUE(call(breaker, Outcome::Success, t + seconds(1)));
+  ASSERT_EQ(breaker.state(t + seconds(1)), State::Closed);
+  breaker.record(old_call, Outcome::Failure, milliseconds(1), t + seconds(1));
+  EXPECT_EQ(breaker.window_totals(t + seconds(1)).calls, 0u);
+  call(breaker, Outcome::Failure, t + seconds(1));  // one failure of the two that would trip
+  EXPECT_EQ(breaker.state(t + seconds(1)), State::Closed);
 }
 
 TEST(CircuitBreakerTest, ForceOpenRejectsEverythingAndNeverHalfOpens) {
@@ -660,6 +670,25 @@ TEST(SlidingWindowTest, TimeWindowDropsACallOlderThanItsBucket) {
   EXPECT_EQ(window.totals(kT0 + seconds(10)).calls, 0u);
 }
 
+TEST(SlidingWindowTest, TimeWindowWorksAtAnyClockValue) {
+  BreakerConfig config;
+  config.window_kind = WindowKind::Time;
+  config.window_duration = seconds(10);
+  config.window_buckets = 10;
+  // steady_clock counts from an arbitrary origin (often boot), so the bucket tags of a fresh
+  // window can be anywhere in their cycle, including its second half.
+  for (const auto base : {seconds(3600), seconds((1 << 21) + 5), seconds((1 << 22) - 1),
+                          seconds(1 << 22), seconds(100LL * 24 * 3600)}) {
+    SlidingWindow window(config);
+    const TimePoint t = TimePoint{} + base;
+    window.add({true, false}, t);
+    window.add({false, false}, t + seconds(3));
+    EXPECT_EQ(window.totals(t + seconds(3)).calls, 2u) << base.count();
+    EXPECT_EQ(window.totals(t + seconds(3)).failures, 1u) << base.count();
+    EXPECT_EQ(window.totals(t + seconds(10)).calls, 1u) << base.count();
+  }
+}
+
 TEST(BreakerConfigTest, DefaultsAreValid) { EXPECT_TRUE(validate(BreakerConfig{}).empty()); }
 
 TEST(BreakerConfigTest, ReportsEveryBadField) {
@@ -673,12 +702,29 @@ TEST(BreakerConfigTest, ReportsEveryBadField) {
   const std::vector<std::string> errors = validate(config);
   const std::vector<std::string> expected = {
       "window_size: must be between 1 and 1000000",
+      "minimum_calls: must be <= window_size, or the rates never trip",
       "failure_rate_threshold: must be a percentage between 0 (off) and 100",
       "max_open_duration: must be >= open_duration",
       "jitter: must be a fraction between 0 and 1",
       "half_open_probes: must be between 1 and 65535",
   };
   EXPECT_EQ(errors, expected);
+}
+
+TEST(BreakerConfigTest, ReportsMinimumCallsAboveTheCountWindow) {
+  BreakerConfig config;
+  config.window_size = 10;
+  config.minimum_calls = 11;
+  const std::vector<std::string> expected = {
+      "minimum_calls: must be <= window_size, or the rates never trip"};
+  EXPECT_EQ(validate(config), expected);
+  config.window_kind = WindowKind::Time;  // a time window has no such bound
+  EXPECT_TRUE(validate(config).empty());
+  config.window_buckets = 101;
+  config.window_duration = milliseconds(0);
+  const std::vector<std::string> time_errors = {"window_buckets: must be between 1 and 100",
+                                                "window_duration: must be > 0"};
+  EXPECT_EQ(validate(config), time_errors);
 }
 
 TEST(BreakerConfigTest, ClampsAnInvalidConfig) {
