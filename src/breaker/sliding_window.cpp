@@ -36,11 +36,13 @@ std::uint32_t unbias(std::uint64_t word, unsigned shift, std::uint32_t limit) {
 
 // Time window. One word per bucket: the low 22 bits of the bucket's epoch (now / bucket width) and
 // three 14-bit counters. Replacing a stale bucket and counting into it is one CAS, so a bucket
-// never mixes two epochs. A tag repeats only after 2^22 bucket widths; a bucket untouched for that
-// long can in rare cases be read as current again.
+// never mixes two epochs. latest_epoch_ holds the newest epoch in full: the thread that advances it
+// empties the buckets the window moves onto, so every non-empty bucket belongs to the last
+// `buckets` epochs and a 22-bit tag is never mistaken for another epoch's.
 constexpr unsigned kTagBits = 22;
 constexpr std::uint64_t kTagMask = (std::uint64_t{1} << kTagBits) - 1;
 constexpr unsigned kTagShift = 42;
+constexpr std::int64_t kTagRepeatGap = std::int64_t{1} << (kTagBits - 1);
 constexpr unsigned kCountBits = 14;
 constexpr std::uint64_t kCountMask = (std::uint64_t{1} << kCountBits) - 1;
 constexpr unsigned kBucketCallsShift = 28;
@@ -143,29 +145,62 @@ std::int64_t SlidingWindow::epoch_of(TimePoint now) const noexcept {
   return floor_div(ns.count(), bucket_ns_);
 }
 
+std::size_t SlidingWindow::index_of(std::int64_t epoch) const noexcept {
+  const std::int64_t buckets = size_;
+  return static_cast<std::size_t>(((epoch % buckets) + buckets) % buckets);
+}
+
+void SlidingWindow::advance_to(std::int64_t epoch) noexcept {
+  std::int64_t latest = latest_epoch_.load(std::memory_order_acquire);
+  while (latest < epoch) {
+    if (!latest_epoch_.compare_exchange_weak(latest, epoch, std::memory_order_acq_rel)) {
+      continue;
+    }
+    // This thread moved the window from `latest` to `epoch`: empty the buckets of the epochs it
+    // moved onto, which can only hold calls from before the window.
+    const std::int64_t first =
+        latest == kNoEpoch ? epoch - size_ + 1 : std::max(latest + 1, epoch - size_ + 1);
+    // After a gap this long a bucket tagged like epoch e may hold calls from 2^22 epochs ago, so
+    // it is emptied even though a call racing this advance may already have counted into it.
+    const bool tags_may_repeat = latest == kNoEpoch || epoch - latest >= kTagRepeatGap;
+    for (std::int64_t e = first; e <= epoch; ++e) {
+      std::atomic<std::uint64_t>& bucket = buckets_[index_of(e)];
+      const std::uint64_t tag = static_cast<std::uint64_t>(e) & kTagMask;
+      std::uint64_t word = bucket.load(std::memory_order_acquire);
+      if (word == 0 || (!tags_may_repeat && bucket_tag(word) == tag)) {
+        continue;  // already empty, or already counting epoch e
+      }
+      if (latest_epoch_.load(std::memory_order_acquire) != epoch) {
+        return;  // a later advance owns the buckets now; do not empty its fresh ones
+      }
+      bucket.compare_exchange_strong(word, 0, std::memory_order_acq_rel);
+    }
+    return;
+  }
+}
+
 WindowTotals SlidingWindow::add_time(CallSample sample, TimePoint now) noexcept {
   const std::int64_t epoch = epoch_of(now);
+  advance_to(epoch);
   const auto tag = static_cast<std::uint64_t>(epoch) & kTagMask;
-  const std::int64_t buckets = size_;
-  const auto index = static_cast<std::size_t>(((epoch % buckets) + buckets) % buckets);
-  std::atomic<std::uint64_t>& bucket = buckets_[index];
+  std::atomic<std::uint64_t>& bucket = buckets_[index_of(epoch)];
   const std::uint64_t delta = bucket_delta(sample);
-  std::uint64_t word = bucket.load(std::memory_order_relaxed);
+  std::uint64_t word = bucket.load(std::memory_order_acquire);
   for (;;) {
     std::uint64_t next = 0;
-    const std::uint64_t word_tag = bucket_tag(word);
-    if (word_tag == tag) {
+    if (bucket_tag(word) == tag && word != 0) {
       const std::uint64_t base =
           bucket_field(word, kBucketCallsShift) >= kMaxBucketCalls ? halve_bucket(word) : word;
       next = base + delta;
-    } else if (bucket_field(word, kBucketCallsShift) == 0 ||
-               ((tag - word_tag) & kTagMask) < (kTagMask >> 1)) {
-      // The bucket is empty (its tag means nothing) or holds an older epoch: start it afresh.
-      next = (tag << kTagShift) | delta;
     } else {
-      break;  // the bucket already moved to a later epoch than this late call
+      // The bucket holds another epoch. If the window has already moved past this (late) call,
+      // that epoch is the newer one and the call is dropped; otherwise the bucket is stale.
+      if (epoch <= latest_epoch_.load(std::memory_order_acquire) - size_) {
+        break;
+      }
+      next = (tag << kTagShift) | delta;
     }
-    if (bucket.compare_exchange_weak(word, next, std::memory_order_relaxed)) {
+    if (bucket.compare_exchange_weak(word, next, std::memory_order_acq_rel)) {
       break;
     }
   }
@@ -173,7 +208,12 @@ WindowTotals SlidingWindow::add_time(CallSample sample, TimePoint now) noexcept 
 }
 
 WindowTotals SlidingWindow::time_totals(TimePoint now) const noexcept {
-  const auto tag = static_cast<std::uint64_t>(epoch_of(now)) & kTagMask;
+  const std::int64_t epoch = epoch_of(now);
+  const std::int64_t latest = latest_epoch_.load(std::memory_order_acquire);
+  if (latest == kNoEpoch || epoch - latest >= size_) {
+    return WindowTotals{};  // nothing recorded yet, or nothing for a whole window
+  }
+  const auto tag = static_cast<std::uint64_t>(epoch) & kTagMask;
   std::uint64_t calls = 0;
   std::uint64_t failures = 0;
   std::uint64_t slow = 0;

@@ -3,12 +3,17 @@
 // last N calls (a ring of one atomic byte per call) or the calls of the last T (a ring of time
 // buckets, one atomic word each). Lock-free: adding a call is a few atomic operations, no mutex.
 // Owned by its CircuitBreaker; usable alone for tests and metrics.
-// Thread safety: add(), totals() and clear() may be called concurrently from any thread. Under
-// concurrency the totals may lag in-flight add() calls by at most one call per thread; clear()
-// racing with add() may let those in-flight calls land in the cleared window.
+// A time window counts a call in the bucket of its own `now`; a call whose `now` is already older
+// than the window (a thread that read the clock long before recording) is dropped.
+// Thread safety: add(), totals() and clear() may be called concurrently from any thread. Totals
+// read while other threads are inside add() may miss those calls (at most one per thread); none
+// is lost or counted twice. In a count window racing threads may leave a slot holding a call a
+// little older than the one that overwrote it. clear() racing with add() may let the racing calls
+// land in the cleared window.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <memory>
 
 #include "seawall/breaker/breaker_config.hpp"
@@ -64,6 +69,10 @@ class SlidingWindow {
   WindowTotals count_totals() const noexcept;
   WindowTotals time_totals(TimePoint now) const noexcept;
   std::int64_t epoch_of(TimePoint now) const noexcept;
+  std::size_t index_of(std::int64_t epoch) const noexcept;
+  void advance_to(std::int64_t epoch) noexcept;
+
+  static constexpr std::int64_t kNoEpoch = std::numeric_limits<std::int64_t>::min();
 
   WindowKind kind_;
   std::uint32_t size_;      // count window: slots; time window: buckets
@@ -74,6 +83,7 @@ class SlidingWindow {
   std::unique_ptr<std::atomic<std::uint64_t>[]> buckets_;
   std::atomic<std::uint64_t> head_{0};    // count window: sequence number of the next call
   std::atomic<std::uint64_t> totals_{0};  // count window: packed running sums of slots_
+  std::atomic<std::int64_t> latest_epoch_{kNoEpoch};  // time window: newest epoch counted
 };
 
 }  // namespace seawall::breaker

@@ -689,6 +689,39 @@ TEST(SlidingWindowTest, TimeWindowWorksAtAnyClockValue) {
   }
 }
 
+TEST(SlidingWindowTest, TimeWindowNeverTakesAnAncientBucketForACurrentOne) {
+  BreakerConfig config;
+  config.window_kind = WindowKind::Time;
+  config.window_duration = seconds(10);
+  config.window_buckets = 10;
+  SlidingWindow window(config);
+  window.add({true, true}, kT0);
+  // Bucket tags keep the low 22 bits of the second: 2^22 s later the tag repeats, and 5 * 2^22 s
+  // later the same bucket index does too.
+  const TimePoint same_tag = kT0 + seconds(std::int64_t{1} << 22);
+  const TimePoint same_bucket = kT0 + seconds(std::int64_t{5} << 22);
+  EXPECT_EQ(window.totals(same_tag).calls, 0u);
+  EXPECT_EQ(window.totals(same_bucket).calls, 0u);
+  const WindowTotals totals = window.add({false, false}, same_bucket);
+  EXPECT_EQ(totals.calls, 1u);
+  EXPECT_EQ(totals.failures, 0u);
+  EXPECT_EQ(totals.slow, 0u);
+}
+
+TEST(SlidingWindowTest, TimeWindowCountsALateCallStillInsideTheWindow) {
+  BreakerConfig config;
+  config.window_kind = WindowKind::Time;
+  config.window_duration = seconds(10);
+  config.window_buckets = 10;
+  SlidingWindow window(config);
+  window.add({false, false}, kT0 + seconds(5));
+  window.add({true, false}, kT0 + seconds(2));  // another thread's slightly older `now`
+  window.add({true, false}, kT0 - seconds(5));  // older than the window: dropped
+  const WindowTotals totals = window.totals(kT0 + seconds(5));
+  EXPECT_EQ(totals.calls, 2u);
+  EXPECT_EQ(totals.failures, 1u);
+}
+
 TEST(BreakerConfigTest, DefaultsAreValid) { EXPECT_TRUE(validate(BreakerConfig{}).empty()); }
 
 TEST(BreakerConfigTest, ReportsEveryBadField) {
@@ -921,6 +954,32 @@ TEST(SlidingWindowConcurrencyTest, TimeBucketLosesNoConcurrentAdd) {
   EXPECT_EQ(totals.calls, std::uint32_t{kThreads * kAdds});
   EXPECT_EQ(totals.failures, std::uint32_t{kAdds});
   EXPECT_EQ(totals.slow, std::uint32_t{kAdds});
+}
+
+TEST(SlidingWindowConcurrencyTest, TimeWindowStaysExactWhileThreadsMoveItForward) {
+  BreakerConfig config;
+  config.window_kind = WindowKind::Time;
+  config.window_duration = seconds(10);
+  config.window_buckets = 10;
+  SlidingWindow window(config);
+  constexpr int kThreads = 4;
+  constexpr int kAdds = 30000;  // one per millisecond: 30 s, so the ring turns three times
+  std::vector<std::thread> threads;
+  for (int id = 0; id < kThreads; ++id) {
+    threads.emplace_back([&window, id] {
+      for (int i = 0; i < kAdds; ++i) {
+        window.add({id == 0, false}, kT0 + milliseconds(i));
+      }
+    });
+  }
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  // Threads run ahead of one another, so many calls arrive late; still every call of the last ten
+  // seconds is counted exactly once and none older.
+  const WindowTotals totals = window.totals(kT0 + milliseconds(kAdds - 1));
+  EXPECT_EQ(totals.calls, std::uint32_t{kThreads * 10000});
+  EXPECT_EQ(totals.failures, 10000u);
 }
 
 }  // namespace
