@@ -190,6 +190,23 @@ void MapBinder::report(int line, std::string_view key, std::string_view message)
   diagnostics_.add(line, join_path(path_, key), message);
 }
 
+bool MapBinder::raw(std::string_view key, const RawFn& bind, Presence presence) {
+  if (!is_map_) {
+    return false;
+  }
+  Entry* entry = find(key);
+  if (entry == nullptr) {
+    if (presence == Presence::Required) {
+      report(line_, key, "is required");
+      return false;
+    }
+    return true;
+  }
+  const std::size_t before = diagnostics_.count();
+  bind(entry->value, join_path(path_, key), entry->line);
+  return diagnostics_.count() == before;
+}
+
 MapBinder::Entry* MapBinder::find(std::string_view key) {
   if (std::find(known_.begin(), known_.end(), key) == known_.end()) {
     known_.emplace_back(key);

@@ -152,6 +152,15 @@ class MapBinder {
   // A sequence of mappings: `bind` gets each element's binder ("key[i]") and index.
   bool list(std::string_view key, const ListFn& bind, Presence presence = Presence::Optional);
 
+  // Hands the raw YAML node of `key` (when present) to `bind`, with its full path and line, for
+  // values whose shape the caller parses itself (e.g. a policy's default reply).
+  using RawFn = std::function<void(const YAML::Node& node, const std::string& path, int line)>;
+  bool raw(std::string_view key, const RawFn& bind, Presence presence = Presence::Optional);
+  // Records an error at an explicit line and full path (for errors found inside a raw node).
+  void report_at(int line, std::string_view full_path, std::string_view message) {
+    diagnostics_.add(line, full_path, message);
+  }
+
   // Reports every key no bind call asked for, suggesting a close known key. Called by map() and
   // list() for their children; the loader calls it on the root. Idempotent.
   void finish();

@@ -121,6 +121,61 @@ void bind_listen(MapBinder& m, ListenConfig& out) {
   m.uint("port", out.port, 1, 65535);
 }
 
+// A decimal number in [min, max] (percentages, multipliers, fractions).
+MapBinder::ScalarParser real_in(double& out, double min, double max) {
+  return [&out, min, max](std::string_view text) -> std::string {
+    double value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+      return "must be a number, got \"" + std::string(text) + "\"";
+    }
+    if (value < min || value > max) {
+      return "must be between " + std::to_string(min).substr(0, std::to_string(min).find('.') + 2) +
+             " and " + std::to_string(max).substr(0, std::to_string(max).find('.') + 2);
+    }
+    out = value;
+    return {};
+  };
+}
+
+void bind_breaker(MapBinder& m, breaker::BreakerConfig& out) {
+  m.choice("window", out.window_kind,
+           {Choice<breaker::WindowKind>{"count", breaker::WindowKind::Count},
+            Choice<breaker::WindowKind>{"time", breaker::WindowKind::Time}});
+  m.uint("window_size", out.window_size, 1, 100000);
+  m.duration("window_duration", out.window_duration, kPositive);
+  m.uint("window_buckets", out.window_buckets, 1, 100);
+  m.uint("minimum_calls", out.minimum_calls, 1);
+  m.scalar("failure_rate_threshold", "a percentage",
+           real_in(out.failure_rate_threshold, 0.0, 100.0));
+  m.uint("consecutive_failures", out.consecutive_failures, 0);
+  m.duration("slow_call_duration", out.slow_call_duration, kPositive);
+  m.scalar("slow_call_rate_threshold", "a percentage",
+           real_in(out.slow_call_rate_threshold, 0.0, 100.0));
+  m.duration("open_duration", out.open_duration, kPositive);
+  m.duration("max_open_duration", out.max_open_duration, kPositive);
+  m.scalar("backoff_multiplier", "a number", real_in(out.backoff_multiplier, 1.0, 100.0));
+  m.scalar("jitter", "a fraction", real_in(out.jitter, 0.0, 0.99));
+  m.uint("half_open_probes", out.half_open_probes, 1, 1000);
+  m.uint("half_open_successes_to_close", out.half_open_successes_to_close, 1, 1000);
+  // Cross-field rules (minimum_calls <= window_size, max >= open duration, ...).
+  for (const std::string& problem : breaker::validate(out)) {
+    const auto colon = problem.find(':');
+    const std::string field = colon == std::string::npos ? "" : problem.substr(0, colon);
+    const std::string message =
+        colon == std::string::npos
+            ? problem
+            : problem.substr(colon + 2 <= problem.size() ? colon + 2 : colon + 1);
+    m.error(field, message);
+  }
+}
+
+void bind_health_check(MapBinder& m, HealthCheckConfig& out) {
+  m.boolean("enabled", out.enabled);
+  m.duration("interval", out.interval, kPositive);
+  m.duration("timeout", out.timeout, kPositive);
+}
+
 void bind_upstream(MapBinder& m, UpstreamConfig& out) {
   m.string("name", out.name, check_upstream_name, Presence::Required);
   m.scalar(
@@ -144,6 +199,62 @@ void bind_upstream(MapBinder& m, UpstreamConfig& out) {
     }
   }
   m.uint("max_pending", out.max_pending, 1);
+  m.map("breaker", [&](MapBinder& b) { bind_breaker(b, out.breaker); });
+  m.map("health_check", [&](MapBinder& h) { bind_health_check(h, out.health_check); });
+}
+
+void bind_routes(MapBinder& root, Config& config) {
+  root.list("routes", [&](MapBinder& m, std::size_t) {
+    config.routes.emplace_back();
+    RouteConfig& route = config.routes.back();
+    m.string("prefix", route.prefix, {}, Presence::Required);
+    m.string("upstream", route.upstream, check_upstream_name, Presence::Required);
+  });
+  root.string("default_upstream", config.default_upstream, check_upstream_name);
+  // Names resolve to indexes once every upstream is known.
+  auto index_of = [&](const std::string& name) -> std::optional<std::size_t> {
+    for (std::size_t i = 0; i < config.upstreams.size(); ++i) {
+      if (config.upstreams[i].name == name) {
+        return i;
+      }
+    }
+    return std::nullopt;
+  };
+  for (std::size_t i = 0; i < config.routes.size(); ++i) {
+    RouteConfig& route = config.routes[i];
+    if (route.upstream.empty()) {
+      continue;
+    }
+    if (auto index = index_of(route.upstream)) {
+      route.upstream_index = *index;
+    } else {
+      root.report_at(root.line("routes"), detail::index_path("routes", i) + ".upstream",
+                     "no upstream named \"" + route.upstream + "\"");
+    }
+  }
+  if (!config.default_upstream.empty()) {
+    if (auto index = index_of(config.default_upstream)) {
+      config.default_upstream_index = *index;
+    } else {
+      root.error("default_upstream", "no upstream named \"" + config.default_upstream + "\"");
+    }
+  }
+}
+
+void bind_cache(MapBinder& m, CacheConfig& out) {
+  m.size("max_bytes", out.max_bytes, 0);
+  m.size("max_entry_bytes", out.max_entry_bytes, 1);
+}
+
+void bind_protect_database(MapBinder& m, ProtectDatabaseConfig& out) {
+  m.uint("fallthrough_per_second", out.fallthrough_per_second, 0);
+  m.uint("burst", out.burst, 0);
+}
+
+void bind_journal(MapBinder& m, JournalConfig& out) {
+  m.uint("max_entries", out.max_entries, 1);
+  m.size("max_bytes", out.max_bytes, 1);
+  m.string("path", out.path);
 }
 
 void bind_upstreams(MapBinder& root, std::vector<UpstreamConfig>& out) {
@@ -196,6 +307,11 @@ void bind_config(MapBinder& root, Config& config) {
   root.map("listen", [&](MapBinder& m) { bind_listen(m, config.listen); });
   root.uint("threads", config.threads, 1, kMaxThreads);
   bind_upstreams(root, config.upstreams);
+  bind_routes(root, config);
+  root.map("cache", [&](MapBinder& m) { bind_cache(m, config.cache); });
+  root.map("protect_database",
+           [&](MapBinder& m) { bind_protect_database(m, config.protect_database); });
+  root.map("journal", [&](MapBinder& m) { bind_journal(m, config.journal); });
   root.map("limits", [&](MapBinder& m) { bind_limits(m, config.limits); });
   root.map("log", [&](MapBinder& m) { bind_log(m, config.log); });
   root.map("shutdown", [&](MapBinder& m) { bind_shutdown(m, config.shutdown); });

@@ -49,6 +49,8 @@ struct BreakerConfig {
   std::uint32_t half_open_probes = 3;
   // ... and this many successful probes (in total) close the breaker. One failed probe reopens it.
   std::uint32_t half_open_successes_to_close = 3;
+
+  bool operator==(const BreakerConfig&) const = default;
 };
 
 // Every problem with `config`, each as "field: message" (empty when valid). A CircuitBreaker built

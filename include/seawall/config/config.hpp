@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "seawall/breaker/breaker_config.hpp"
+
 namespace seawall::config {
 
 using Millis = std::chrono::milliseconds;
@@ -19,6 +21,16 @@ struct ListenConfig {
   bool operator==(const ListenConfig&) const = default;
 };
 
+// Active health check: a PING on a dedicated connection, so a dead upstream is noticed while no
+// traffic flows, and the breaker's half-open probes happen without client traffic.
+struct HealthCheckConfig {
+  bool enabled = true;
+  Millis interval{1000};
+  Millis timeout{250};
+
+  bool operator==(const HealthCheckConfig&) const = default;
+};
+
 struct UpstreamConfig {
   std::string name;
   std::string host;  // IPv4/IPv6 literal or hostname
@@ -29,8 +41,44 @@ struct UpstreamConfig {
   Millis reconnect_backoff_min{10};
   Millis reconnect_backoff_max{1000};
   std::uint32_t max_pending = 65536;  // in-flight requests per connection before failing fast
+  breaker::BreakerConfig breaker;
+  HealthCheckConfig health_check;
 
   bool operator==(const UpstreamConfig&) const = default;
+};
+
+// Keys starting with `prefix` go to `upstream` (first match wins).
+struct RouteConfig {
+  std::string prefix;
+  std::string upstream;
+  std::size_t upstream_index = 0;  // resolved at load
+
+  bool operator==(const RouteConfig&) const = default;
+};
+
+struct CacheConfig {
+  std::uint64_t max_bytes = 64ull * 1024 * 1024;
+  std::uint64_t max_entry_bytes = 1024ull * 1024;  // larger replies are never cached
+
+  bool operator==(const CacheConfig&) const = default;
+};
+
+// While an upstream is unavailable, at most this many reads per second (per process) are
+// answered "miss" (nil) so the application falls through to its database; beyond it, an error.
+struct ProtectDatabaseConfig {
+  std::uint32_t fallthrough_per_second = 500;
+  std::uint32_t burst = 0;  // 0 = same as fallthrough_per_second
+
+  bool operator==(const ProtectDatabaseConfig&) const = default;
+};
+
+// Writes accepted while an upstream is unavailable (journal and invalidate modes).
+struct JournalConfig {
+  std::uint64_t max_entries = 100000;
+  std::uint64_t max_bytes = 64ull * 1024 * 1024;
+  std::string path;  // when set, the journal is also appended to this file and survives restarts
+
+  bool operator==(const JournalConfig&) const = default;
 };
 
 struct LimitsConfig {
@@ -64,6 +112,12 @@ struct Config {
   ListenConfig listen;
   std::uint32_t threads = 1;
   std::vector<UpstreamConfig> upstreams;
+  std::vector<RouteConfig> routes;
+  std::string default_upstream;  // empty = the first upstream
+  std::size_t default_upstream_index = 0;
+  CacheConfig cache;
+  ProtectDatabaseConfig protect_database;
+  JournalConfig journal;
   LimitsConfig limits;
   LogConfig log;
   ShutdownConfig shutdown;
