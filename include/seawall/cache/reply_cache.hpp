@@ -1,0 +1,161 @@
+#pragma once
+// ReplyCache: the L1. A byte-bounded LRU of upstream *replies* (raw RESP bytes), keyed by the
+// normalised read command (see make_cache_key) and indexed by the Redis keys each reply depends
+// on, so that invalidate_key(k) drops every reply cached for k (GET k, HGETALL k, MGET a k, ...).
+//
+// Each entry has a fresh TTL and a longer stale window: lookup reports Fresh while
+// age < ttl, Stale while age < ttl + max_stale (served only while Redis is unavailable), and drops
+// the entry after that.
+//
+// Layout. Two independent sharded tables, each shard with its own mutex; no call ever holds two
+// locks at once, so there is no lock order to get wrong:
+//   - entry shards, by hash of the cache key: the LRU list, the bytes and the counters;
+//   - index shards, by hash of a Redis key: Redis key -> {entry id, cache key} references.
+// A lookup takes one lock. invalidate_key(k) takes the lock of k's index shard and then one entry
+// lock per reply cached for k (usually one or two), never a lock per shard. A multi-key entry
+// (MGET, SUNION) simply has a reference in the index shard of each of its keys, so invalidation of
+// any of them finds it. Sharding entries by their first Redis key instead would make lookups need
+// that key too and would still need cross-shard references for the other keys.
+//
+// Races with writes. A read that was sent to Redis before a write to the same key may return
+// after the write's invalidation; caching it would serve the old value for a whole TTL. Callers
+// therefore take a ReadTicket before sending the read and pass it to put(): a put is refused
+// (PutResult::Raced) when any of its keys, or the whole cache (clear), was invalidated after the
+// ticket was taken. Invalidations are tracked per stripe of key hashes, so an unrelated key in the
+// same stripe can cause a (harmless) refusal. put() publishes its index references before the
+// entry and checks the stripes under the entry lock; invalidate_key() bumps the stripe before
+// taking any lock. Either the put sees the bump and refuses, or the invalidation finds both the
+// reference and the entry. A reference is removed only with its entry (matched by a unique entry
+// id), never by an invalidation, so concurrent invalidations of one key all see every reference
+// and none returns while an entry it should drop is still cached.
+//
+// Ownership: owns copies of every key and reply; lookups copy the reply out, so nothing the cache
+// returns refers into it.
+// Thread safety: every member function may be called concurrently from any thread.
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace seawall::cache {
+
+using Clock = std::chrono::steady_clock;
+
+enum class Freshness : std::uint8_t { Miss, Fresh, Stale };
+
+struct LookupResult {
+  Freshness freshness = Freshness::Miss;
+  Clock::duration age{};  // now - time of put; zero on a miss
+};
+
+enum class PutResult : std::uint8_t {
+  Stored,
+  TooLarge,    // entry_cost() above max_entry_bytes (or above one shard's share of max_bytes)
+  Raced,       // a key (or the whole cache) was invalidated after the ticket was taken
+  NoLifetime,  // ttl + max_stale is zero: the entry would be dead on arrival
+};
+
+// Taken before the read is sent upstream; see the class comment.
+struct ReadTicket {
+  std::uint64_t epoch = 0;
+};
+
+// LRU order and the byte budget are per shard: each shard holds max_bytes / shards.
+struct ReplyCacheOptions {
+  std::size_t max_bytes = 64u * 1024 * 1024;   // bound on the sum of entry_cost() of all entries
+  std::size_t max_entry_bytes = 1024u * 1024;  // entries costing more are not cached
+  std::size_t shards = 16;                     // rounded up to a power of two, at least 1
+};
+
+struct ReplyCacheStats {
+  std::uint64_t hits_fresh = 0;
+  std::uint64_t hits_stale = 0;
+  std::uint64_t misses = 0;         // includes lookups that found an entry past its stale window
+  std::uint64_t inserts = 0;        // successful puts, overwrites included
+  std::uint64_t evictions = 0;      // dropped to make room (LRU)
+  std::uint64_t expirations = 0;    // dropped because older than ttl + max_stale
+  std::uint64_t invalidations = 0;  // entries dropped by invalidate_key and clear
+  std::uint64_t rejected_too_large = 0;
+  std::uint64_t rejected_raced = 0;
+  std::uint64_t bytes = 0;  // current sum of entry_cost()
+  std::uint64_t entries = 0;
+};
+
+class ReplyCache {
+ public:
+  explicit ReplyCache(const ReplyCacheOptions& options);
+  ~ReplyCache();
+  ReplyCache(const ReplyCache&) = delete;
+  ReplyCache& operator=(const ReplyCache&) = delete;
+
+  ReadTicket begin_read() const noexcept;
+
+  // On Fresh or Stale, assigns the reply to `reply_out` (reusing its capacity) and refreshes the
+  // entry's LRU position. On Miss, `reply_out` is left untouched.
+  LookupResult lookup(std::string_view cache_key, Clock::time_point now, std::string& reply_out);
+
+  // Stores (or replaces) the reply for `cache_key`, which depends on `redis_keys` (may be empty:
+  // then only clear() and the TTL drop it). Evicts least recently used entries of the same shard
+  // to stay within budget.
+  PutResult put(ReadTicket ticket, std::string_view cache_key,
+                std::span<const std::string_view> redis_keys, std::string_view reply,
+                Clock::duration ttl, Clock::duration max_stale, Clock::time_point now);
+
+  // Drops every reply that depends on `redis_key`; returns how many. Call it when a write to the
+  // key is sent and again when its reply arrives.
+  std::size_t invalidate_key(std::string_view redis_key);
+
+  // Drops everything (FLUSHALL, FLUSHDB, SWAPDB, config reload). Reads ticketed before the call
+  // will not be stored.
+  void clear();
+
+  // Sums the shards' counters; each shard is read consistently, the total is not a snapshot.
+  ReplyCacheStats stats() const;
+
+  // The bytes an entry is charged: its cache key, reply and Redis keys plus bookkeeping.
+  static std::size_t entry_cost(std::string_view cache_key,
+                                std::span<const std::string_view> redis_keys,
+                                std::size_t reply_size) noexcept;
+
+  std::size_t shard_count() const noexcept { return shard_mask_ + 1; }
+
+ private:
+  struct Entry;
+  struct EntryShard;
+  struct IndexShard;
+
+  std::size_t entry_shard_of(std::string_view cache_key) const noexcept;
+  std::size_t index_shard_of(std::string_view redis_key) const noexcept;
+  std::atomic<std::uint64_t>& stripe_of(std::string_view redis_key) noexcept;
+  void add_refs(std::span<const std::string_view> redis_keys, std::uint64_t id,
+                std::string_view cache_key, std::size_t home);
+  void remove_refs(const Entry& entry);
+  // Removes the index references of entries already unlinked from their shard.
+  void remove_refs_of(const std::list<Entry>& dropped);
+  bool invalidated_since(ReadTicket ticket, std::span<const std::string_view> redis_keys) noexcept;
+
+  std::size_t shard_mask_;
+  std::size_t shard_budget_;  // max_bytes / shards
+  std::size_t max_entry_bytes_;
+  std::unique_ptr<EntryShard[]> entry_shards_;
+  std::unique_ptr<IndexShard[]> index_shards_;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> stripes_;  // last invalidation epoch per stripe
+  std::atomic<std::uint64_t> epoch_{0};                    // bumped by every invalidation
+  std::atomic<std::uint64_t> cleared_epoch_{0};            // epoch of the last clear()
+  std::atomic<std::uint64_t> next_id_{1};
+  std::atomic<std::uint64_t> rejected_too_large_{0};
+  std::atomic<std::uint64_t> rejected_raced_{0};
+};
+
+// The cache key of a command: the name lowercased, then every argument, each preceded by its
+// length, so ("get", "a b") and ("get a", "b") differ. `out` is cleared first and its capacity
+// reused, so a per-session buffer makes this allocation-free in steady state.
+void make_cache_key(std::span<const std::string_view> args, std::string& out);
+std::string make_cache_key(std::span<const std::string_view> args);
+
+}  // namespace seawall::cache

@@ -1,0 +1,377 @@
+#include "seawall/cache/reply_cache.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <functional>
+#include <mutex>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace seawall::cache {
+namespace {
+
+// Invalidation stripes: 8192 epochs (64 KiB). More stripes mean fewer puts refused because an
+// unrelated key hashing to the same stripe was written while the read was in flight.
+constexpr std::size_t kStripes = 8192;
+constexpr std::size_t kMaxShards = 1024;
+
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
+};
+
+std::size_t hash_of(std::string_view s) noexcept { return std::hash<std::string_view>{}(s); }
+
+void raise_to(std::atomic<std::uint64_t>& target, std::uint64_t value) noexcept {
+  std::uint64_t current = target.load();
+  while (current < value && !target.compare_exchange_weak(current, value)) {
+  }
+}
+
+// now + d without overflowing past the end of time.
+Clock::time_point saturating_add(Clock::time_point t, Clock::duration d) noexcept {
+  if (d > Clock::time_point::max() - t) {
+    return Clock::time_point::max();
+  }
+  return t + d;
+}
+
+struct Ref {
+  std::uint64_t id;
+  std::size_t home;  // entry shard
+  std::string cache_key;
+};
+
+}  // namespace
+
+struct ReplyCache::Entry {
+  std::string cache_key;
+  std::string reply;
+  std::vector<std::string> redis_keys;
+  std::uint64_t id = 0;
+  std::size_t cost = 0;
+  Clock::time_point stored_at;
+  Clock::time_point fresh_until;
+  Clock::time_point stale_until;
+};
+
+// Shards sit on their own cache lines so that threads hitting different shards do not contend.
+struct alignas(64) ReplyCache::EntryShard {
+  std::mutex mutex;
+  std::list<Entry> lru;  // front = most recently used
+  // Keys view Entry::cache_key inside the list nodes, which never move.
+  std::unordered_map<std::string_view, std::list<Entry>::iterator> by_key;
+  std::size_t bytes = 0;
+  std::uint64_t hits_fresh = 0;
+  std::uint64_t hits_stale = 0;
+  std::uint64_t misses = 0;
+  std::uint64_t inserts = 0;
+  std::uint64_t evictions = 0;
+  std::uint64_t expirations = 0;
+  std::uint64_t invalidations = 0;
+
+  // Unlinks `it` into `dropped`, which the caller destroys after releasing the lock.
+  void unlink(std::list<Entry>::iterator it, std::list<Entry>& dropped) {
+    bytes -= it->cost;
+    by_key.erase(std::string_view(it->cache_key));
+    dropped.splice(dropped.end(), lru, it);
+  }
+};
+
+struct alignas(64) ReplyCache::IndexShard {
+  std::mutex mutex;
+  std::unordered_map<std::string, std::vector<Ref>, StringHash, std::equal_to<>> refs;
+};
+
+namespace {
+// Bookkeeping charged per entry and per Redis key, on top of the bytes of the strings: the list
+// node, the map node and bucket, and per key its copy in the entry plus its index reference.
+constexpr std::size_t kPointer = sizeof(void*);
+constexpr std::size_t kPerKeyOverhead = sizeof(std::string) + sizeof(Ref) + sizeof(std::string) +
+                                        sizeof(std::vector<Ref>) + 4 * kPointer;
+}  // namespace
+
+std::size_t ReplyCache::entry_cost(std::string_view cache_key,
+                                   std::span<const std::string_view> redis_keys,
+                                   std::size_t reply_size) noexcept {
+  constexpr std::size_t kEntryOverhead =
+      sizeof(Entry) + 2 * kPointer + sizeof(std::string_view) + sizeof(void*) + 4 * kPointer;
+  std::size_t cost = kEntryOverhead + cache_key.size() + reply_size;
+  for (std::string_view key : redis_keys) {
+    // The key in the entry and in the index, and the index reference's copy of the cache key.
+    cost += kPerKeyOverhead + 2 * key.size() + cache_key.size();
+  }
+  return cost;
+}
+
+ReplyCache::ReplyCache(const ReplyCacheOptions& options)
+    : shard_mask_(std::bit_ceil(std::clamp<std::size_t>(options.shards, 1, kMaxShards)) - 1),
+      shard_budget_(options.max_bytes / (shard_mask_ + 1)),
+      max_entry_bytes_(std::min(options.max_entry_bytes, shard_budget_)),
+      entry_shards_(std::make_unique<EntryShard[]>(shard_mask_ + 1)),
+      index_shards_(std::make_unique<IndexShard[]>(shard_mask_ + 1)),
+      stripes_(std::make_unique<std::atomic<std::uint64_t>[]>(kStripes)) {}
+
+ReplyCache::~ReplyCache() = default;
+
+std::size_t ReplyCache::entry_shard_of(std::string_view cache_key) const noexcept {
+  return hash_of(cache_key) & shard_mask_;
+}
+
+std::size_t ReplyCache::index_shard_of(std::string_view redis_key) const noexcept {
+  return hash_of(redis_key) & shard_mask_;
+}
+
+std::atomic<std::uint64_t>& ReplyCache::stripe_of(std::string_view redis_key) noexcept {
+  // High bits: the low ones already pick the index shard.
+  return stripes_[(hash_of(redis_key) >> 32) & (kStripes - 1)];
+}
+
+ReadTicket ReplyCache::begin_read() const noexcept { return ReadTicket{epoch_.load()}; }
+
+bool ReplyCache::invalidated_since(ReadTicket ticket,
+                                   std::span<const std::string_view> redis_keys) noexcept {
+  if (cleared_epoch_.load() > ticket.epoch) {
+    return true;
+  }
+  return std::any_of(redis_keys.begin(), redis_keys.end(),
+                     [&](std::string_view key) { return stripe_of(key).load() > ticket.epoch; });
+}
+
+void ReplyCache::add_refs(std::span<const std::string_view> redis_keys, std::uint64_t id,
+                          std::string_view cache_key, std::size_t home) {
+  for (std::string_view key : redis_keys) {
+    IndexShard& shard = index_shards_[index_shard_of(key)];
+    std::lock_guard lock(shard.mutex);
+    auto it = shard.refs.find(key);
+    if (it == shard.refs.end()) {
+      it = shard.refs.emplace(std::string(key), std::vector<Ref>{}).first;
+    }
+    it->second.push_back(Ref{id, home, std::string(cache_key)});
+  }
+}
+
+void ReplyCache::remove_refs(const Entry& entry) {
+  for (const std::string& key : entry.redis_keys) {
+    IndexShard& shard = index_shards_[index_shard_of(key)];
+    std::lock_guard lock(shard.mutex);
+    auto it = shard.refs.find(std::string_view(key));
+    if (it == shard.refs.end()) {
+      continue;  // a duplicate key of the same entry, already handled
+    }
+    std::erase_if(it->second, [&](const Ref& ref) { return ref.id == entry.id; });
+    if (it->second.empty()) {
+      shard.refs.erase(it);
+    }
+  }
+}
+
+void ReplyCache::remove_refs_of(const std::list<Entry>& dropped) {
+  for (const Entry& entry : dropped) {
+    remove_refs(entry);
+  }
+}
+
+LookupResult ReplyCache::lookup(std::string_view cache_key, Clock::time_point now,
+                                std::string& reply_out) {
+  EntryShard& shard = entry_shards_[entry_shard_of(cache_key)];
+  std::list<Entry> expired;
+  LookupResult result;
+  {
+    std::lock_guard lock(shard.mutex);
+    auto found = shard.by_key.find(cache_key);
+    if (found == shard.by_key.end()) {
+      ++shard.misses;
+      return result;
+    }
+    auto it = found->second;
+    if (now >= it->stale_until) {
+      ++shard.misses;
+      ++shard.expirations;
+      shard.unlink(it, expired);
+    } else {
+      reply_out.assign(it->reply);
+      shard.lru.splice(shard.lru.begin(), shard.lru, it);
+      result.age = std::max(now - it->stored_at, Clock::duration::zero());
+      if (now < it->fresh_until) {
+        result.freshness = Freshness::Fresh;
+        ++shard.hits_fresh;
+      } else {
+        result.freshness = Freshness::Stale;
+        ++shard.hits_stale;
+      }
+      return result;
+    }
+  }
+  remove_refs_of(expired);
+  return result;
+}
+
+PutResult ReplyCache::put(ReadTicket ticket, std::string_view cache_key,
+                          std::span<const std::string_view> redis_keys, std::string_view reply,
+                          Clock::duration ttl, Clock::duration max_stale, Clock::time_point now) {
+  ttl = std::max(ttl, Clock::duration::zero());
+  max_stale = std::max(max_stale, Clock::duration::zero());
+  if (ttl == Clock::duration::zero() && max_stale == Clock::duration::zero()) {
+    return PutResult::NoLifetime;
+  }
+  const std::size_t cost = entry_cost(cache_key, redis_keys, reply.size());
+  if (cost > max_entry_bytes_) {
+    rejected_too_large_.fetch_add(1, std::memory_order_relaxed);
+    return PutResult::TooLarge;
+  }
+
+  // Build the node outside the lock; it is spliced in, so nothing is copied while locked.
+  std::list<Entry> node(1);
+  Entry& entry = node.front();
+  entry.cache_key.assign(cache_key);
+  entry.reply.assign(reply);
+  entry.redis_keys.assign(redis_keys.begin(), redis_keys.end());
+  entry.id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  entry.cost = cost;
+  entry.stored_at = now;
+  entry.fresh_until = saturating_add(now, ttl);
+  entry.stale_until = saturating_add(entry.fresh_until, max_stale);
+
+  const std::size_t home = entry_shard_of(cache_key);
+  // References first, entry second: see the class comment for why this order is race-free.
+  add_refs(redis_keys, entry.id, cache_key, home);
+
+  EntryShard& shard = entry_shards_[home];
+  std::list<Entry> dropped;
+  bool raced = false;
+  {
+    std::lock_guard lock(shard.mutex);
+    if (invalidated_since(ticket, redis_keys)) {
+      raced = true;
+    } else {
+      if (auto found = shard.by_key.find(cache_key); found != shard.by_key.end()) {
+        shard.unlink(found->second, dropped);
+      }
+      while (shard.bytes + cost > shard_budget_ && !shard.lru.empty()) {
+        ++shard.evictions;
+        shard.unlink(std::prev(shard.lru.end()), dropped);
+      }
+      shard.lru.splice(shard.lru.begin(), node);
+      auto it = shard.lru.begin();
+      shard.by_key.emplace(std::string_view(it->cache_key), it);
+      shard.bytes += cost;
+      ++shard.inserts;
+    }
+  }
+  if (raced) {
+    rejected_raced_.fetch_add(1, std::memory_order_relaxed);
+    remove_refs(entry);
+    return PutResult::Raced;
+  }
+  remove_refs_of(dropped);
+  return PutResult::Stored;
+}
+
+std::size_t ReplyCache::invalidate_key(std::string_view redis_key) {
+  // Bump before taking any lock: a put that misses the bump is then guaranteed to have published
+  // its reference and entry before we look for them.
+  raise_to(stripe_of(redis_key), epoch_.fetch_add(1) + 1);
+
+  // Copied, not moved out: a concurrent invalidation of the same key must see the references too,
+  // or it could return while an entry it should drop is still cached (the other call has taken the
+  // reference but not yet dropped the entry). References go only with their entry.
+  std::vector<Ref> refs;
+  {
+    IndexShard& index = index_shards_[index_shard_of(redis_key)];
+    std::lock_guard lock(index.mutex);
+    auto it = index.refs.find(redis_key);
+    if (it == index.refs.end()) {
+      return 0;
+    }
+    refs = it->second;
+  }
+
+  std::list<Entry> dropped;
+  for (const Ref& ref : refs) {
+    EntryShard& shard = entry_shards_[ref.home];
+    std::lock_guard lock(shard.mutex);
+    auto found = shard.by_key.find(std::string_view(ref.cache_key));
+    // A different id is a newer entry for the same command, which has its own reference.
+    if (found != shard.by_key.end() && found->second->id == ref.id) {
+      ++shard.invalidations;
+      shard.unlink(found->second, dropped);
+    }
+  }
+  remove_refs_of(dropped);
+  return dropped.size();
+}
+
+void ReplyCache::clear() {
+  raise_to(cleared_epoch_, epoch_.fetch_add(1) + 1);
+  for (std::size_t i = 0; i <= shard_mask_; ++i) {
+    EntryShard& shard = entry_shards_[i];
+    std::list<Entry> dropped;
+    {
+      std::lock_guard lock(shard.mutex);
+      shard.invalidations += shard.lru.size();
+      dropped.splice(dropped.end(), shard.lru);
+      shard.by_key.clear();
+      shard.bytes = 0;
+    }
+    // Entry by entry rather than wiping the index: a concurrent put may already have published
+    // references for an entry it is about to insert legitimately.
+    remove_refs_of(dropped);
+  }
+}
+
+ReplyCacheStats ReplyCache::stats() const {
+  ReplyCacheStats total;
+  for (std::size_t i = 0; i <= shard_mask_; ++i) {
+    EntryShard& shard = entry_shards_[i];
+    std::lock_guard lock(shard.mutex);
+    total.hits_fresh += shard.hits_fresh;
+    total.hits_stale += shard.hits_stale;
+    total.misses += shard.misses;
+    total.inserts += shard.inserts;
+    total.evictions += shard.evictions;
+    total.expirations += shard.expirations;
+    total.invalidations += shard.invalidations;
+    total.bytes += shard.bytes;
+    total.entries += shard.lru.size();
+  }
+  total.rejected_too_large = rejected_too_large_.load(std::memory_order_relaxed);
+  total.rejected_raced = rejected_raced_.load(std::memory_order_relaxed);
+  return total;
+}
+
+namespace {
+void append_length(std::size_t length, std::string& out) {
+  // Fixed four bytes, little-endian: unambiguous and cheap. Arguments are far below 4 GiB.
+  const auto n = static_cast<std::uint32_t>(length);
+  for (int shift = 0; shift < 32; shift += 8) {
+    out.push_back(static_cast<char>((n >> shift) & 0xffu));
+  }
+}
+}  // namespace
+
+void make_cache_key(std::span<const std::string_view> args, std::string& out) {
+  out.clear();
+  if (args.empty()) {
+    return;
+  }
+  append_length(args[0].size(), out);
+  for (char c : args[0]) {
+    out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+  }
+  for (std::string_view arg : args.subspan(1)) {
+    append_length(arg.size(), out);
+    out.append(arg);
+  }
+}
+
+std::string make_cache_key(std::span<const std::string_view> args) {
+  std::string out;
+  make_cache_key(args, out);
+  return out;
+}
+
+}  // namespace seawall::cache
