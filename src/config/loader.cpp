@@ -14,6 +14,7 @@
 
 #include "config/binder.hpp"
 #include "config/units.hpp"
+#include "seawall/policy/defaults.hpp"
 
 namespace seawall::config {
 namespace {
@@ -251,6 +252,35 @@ void bind_protect_database(MapBinder& m, ProtectDatabaseConfig& out) {
   m.uint("burst", out.burst, 0);
 }
 
+void bind_policy(MapBinder& m, policy::PolicyRule& rule) {
+  m.string("match", rule.pattern, {}, Presence::Required);
+  rule.policy.name = rule.pattern;
+  if (m.has("l1")) {
+    rule.policy.l1 = policy::L1Policy{true, Millis{5000}, Millis{60000}};
+    m.map("l1", [&](MapBinder& l1) {
+      l1.boolean("enabled", rule.policy.l1.enabled);
+      l1.duration("ttl", rule.policy.l1.ttl, Millis{0});
+      l1.duration("max_stale", rule.policy.l1.max_stale, Millis{0});
+    });
+  }
+  m.raw("default", [&](const YAML::Node& node, const std::string& path, int line) {
+    policy::DefaultResult result = policy::default_from_yaml(node, path);
+    if (result.error) {
+      m.report_at(result.error->line > 0 ? result.error->line : line, result.error->path,
+                  result.error->message);
+    } else {
+      rule.policy.degraded_default = std::move(result.bytes);
+    }
+  });
+  m.choice("on_unavailable", rule.policy.on_unavailable,
+           {Choice<policy::OnUnavailable>{"miss", policy::OnUnavailable::Miss},
+            Choice<policy::OnUnavailable>{"error", policy::OnUnavailable::Error}});
+  m.choice("writes_when_open", rule.policy.writes_when_open,
+           {Choice<policy::WritesWhenOpen>{"reject", policy::WritesWhenOpen::Reject},
+            Choice<policy::WritesWhenOpen>{"invalidate", policy::WritesWhenOpen::Invalidate},
+            Choice<policy::WritesWhenOpen>{"journal", policy::WritesWhenOpen::Journal}});
+}
+
 void bind_journal(MapBinder& m, JournalConfig& out) {
   m.uint("max_entries", out.max_entries, 1);
   m.size("max_bytes", out.max_bytes, 1);
@@ -312,6 +342,10 @@ void bind_config(MapBinder& root, Config& config) {
   root.map("protect_database",
            [&](MapBinder& m) { bind_protect_database(m, config.protect_database); });
   root.map("journal", [&](MapBinder& m) { bind_journal(m, config.journal); });
+  root.list("policies", [&](MapBinder& m, std::size_t) {
+    config.policies.emplace_back();
+    bind_policy(m, config.policies.back());
+  });
   root.map("limits", [&](MapBinder& m) { bind_limits(m, config.limits); });
   root.map("log", [&](MapBinder& m) { bind_log(m, config.log); });
   root.map("shutdown", [&](MapBinder& m) { bind_shutdown(m, config.shutdown); });

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "seawall/breaker/breaker_config.hpp"
+#include "seawall/policy/policy_table.hpp"
 
 namespace seawall::config {
 
@@ -107,6 +108,15 @@ struct ShutdownConfig {
   bool operator==(const ShutdownConfig&) const = default;
 };
 
+// Keys no policy matches: replies cached for 5s fresh + 60s stale, nil when nothing can answer
+// (the application falls through to its database), writes rejected while Redis is unavailable.
+inline policy::Policy default_fallback_policy() {
+  policy::Policy p;
+  p.name = "fallback";
+  p.l1 = policy::L1Policy{true, Millis{5000}, Millis{60000}};
+  return p;
+}
+
 struct Config {
   std::string source_path;  // file it was loaded from, for messages
   ListenConfig listen;
@@ -118,6 +128,9 @@ struct Config {
   CacheConfig cache;
   ProtectDatabaseConfig protect_database;
   JournalConfig journal;
+  // Per key pattern, first match wins; keys matching none get `fallback_policy`.
+  std::vector<policy::PolicyRule> policies;
+  policy::Policy fallback_policy = default_fallback_policy();
   LimitsConfig limits;
   LogConfig log;
   ShutdownConfig shutdown;

@@ -32,6 +32,8 @@ struct L1Policy {
   bool enabled = false;
   std::chrono::milliseconds ttl{0};        // served as fresh for this long
   std::chrono::milliseconds max_stale{0};  // then, only while Redis is unavailable, this long
+
+  bool operator==(const L1Policy&) const = default;
 };
 
 struct Policy {
@@ -40,11 +42,15 @@ struct Policy {
   std::optional<std::string> degraded_default;  // ready-to-send RESP2 reply (see defaults.hpp)
   OnUnavailable on_unavailable = OnUnavailable::Miss;
   WritesWhenOpen writes_when_open = WritesWhenOpen::Reject;
+
+  bool operator==(const Policy&) const = default;
 };
 
 struct PolicyRule {
   std::string pattern;
   Policy policy;
+
+  bool operator==(const PolicyRule&) const = default;
 };
 
 class PolicyTable {
