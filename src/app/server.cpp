@@ -5,7 +5,9 @@
 
 #include "seawall/config/loader.hpp"
 #include "seawall/net.hpp"
+#include "seawall/proxy/shared_state.hpp"
 #include "seawall/proxy/worker.hpp"
+#include "seawall/upstream/health_checker.hpp"
 #include "seawall/util/log.hpp"
 
 namespace seawall::app {
@@ -16,9 +18,32 @@ Server::~Server() = default;
 
 int Server::run() {
   auto log = util::logger("app");
-  for (unsigned i = 0; i < config_->threads; ++i) {
-    workers_.push_back(std::make_unique<proxy::Worker>(config_, clients_, next_client_id_, i));
+  shared_ = std::make_unique<proxy::SharedState>(*config_);
+  for (auto& state : shared_->upstreams) {
+    std::size_t loaded = 0;
+    const std::string error = state->journal().load(loaded);
+    if (!error.empty()) {
+      throw std::runtime_error("journal: " + error);
+    }
+    if (loaded > 0) {
+      log->warn("upstream={} {} journaled writes from a previous run wait for replay",
+                state->name(), loaded);
+    }
   }
+  for (unsigned i = 0; i < config_->threads; ++i) {
+    workers_.push_back(
+        std::make_unique<proxy::Worker>(config_, *shared_, clients_, next_client_id_, i));
+  }
+  // The control thread: health checks and journal replay, away from the data path.
+  asio::io_context control(1);
+  for (std::size_t i = 0; i < config_->upstreams.size(); ++i) {
+    health_checkers_.push_back(std::make_shared<upstream::HealthChecker>(
+        control.get_executor(), config_->upstreams[i], *shared_->upstreams[i],
+        config_->limits.max_depth));
+    health_checkers_.back()->start();
+  }
+  auto control_guard = asio::make_work_guard(control);
+  std::thread control_thread([&control] { control.run(); });
   for (auto& w : workers_) {
     w->start();
   }
@@ -53,6 +78,15 @@ int Server::run() {
     w->stop();
   }
   workers_.clear();
+  asio::post(control, [this] {
+    for (auto& h : health_checkers_) {
+      h->stop();
+    }
+  });
+  control_guard.reset();
+  control.stop();
+  control_thread.join();
+  health_checkers_.clear();
   if (left > 0) {
     log->warn("drain timeout: closed {} clients with work in flight", left);
   }

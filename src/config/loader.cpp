@@ -202,6 +202,7 @@ void bind_upstream(MapBinder& m, UpstreamConfig& out) {
   m.uint("max_pending", out.max_pending, 1);
   m.map("breaker", [&](MapBinder& b) { bind_breaker(b, out.breaker); });
   m.map("health_check", [&](MapBinder& h) { bind_health_check(h, out.health_check); });
+  m.duration("recovery_ramp", out.recovery_ramp, Millis{0});
 }
 
 void bind_routes(MapBinder& root, Config& config) {

@@ -67,11 +67,38 @@ Session::Session(tcp::socket socket, WorkerContext& ctx, std::uint64_t id)
       resume_signal_(socket_.get_executor()),
       last_activity_(std::chrono::steady_clock::now()) {
   rbuf_.resize(kInitialReadBuffer);
-  const std::string& upstream = ctx_.config->upstreams.front().name;
-  timeout_reply_.append(replies::kUpstreamPrefix).append(upstream).append(replies::kTimeoutSuffix);
-  unavailable_reply_.append(replies::kUpstreamPrefix)
-      .append(upstream)
-      .append(replies::kUnavailableSuffix);
+  ring_.resize(16);
+  ring_mask_ = ring_.size() - 1;
+}
+
+Session::Slot& Session::push_slot() {
+  if (ring_count_ == ring_.size()) {
+    // Grow: unroll the ring into a vector twice the size, front first.
+    std::vector<Slot> bigger(ring_.size() * 2);
+    for (std::size_t i = 0; i < ring_count_; ++i) {
+      bigger[i] = std::move(ring_[(ring_head_ + i) & ring_mask_]);
+    }
+    ring_ = std::move(bigger);
+    ring_head_ = 0;
+    ring_mask_ = ring_.size() - 1;
+  }
+  Slot& slot = ring_[(ring_head_ + ring_count_) & ring_mask_];
+  ++ring_count_;
+  slot.ready = false;
+  slot.data.clear();
+  slot.is_read = slot.is_write = slot.fill = false;
+  slot.info = nullptr;
+  slot.policy = nullptr;
+  slot.merge = Merge::None;
+  slot.parts_pending = 0;
+  slot.part_failed = false;
+  return slot;
+}
+
+void Session::pop_slot() {
+  ring_head_ = (ring_head_ + 1) & ring_mask_;
+  --ring_count_;
+  ++front_seq_;
 }
 
 Session::~Session() { close(); }
@@ -226,7 +253,7 @@ awaitable<void> Session::write_loop() {
         }
         co_return;
       }
-      if (read_done_ && slots_.empty()) {
+      if (read_done_ && ring_count_ == 0) {
         error_code ec;
         socket_.shutdown(tcp::socket::shutdown_send, ec);
         close();
@@ -258,7 +285,7 @@ awaitable<void> Session::idle_loop() {
     if (closed_) {
       break;
     }
-    if (slots_.empty() && std::chrono::steady_clock::now() - last_activity_ >= timeout) {
+    if (ring_count_ == 0 && std::chrono::steady_clock::now() - last_activity_ >= timeout) {
       ++ctx_.stats.idle_closes;
       close();
     }
@@ -266,30 +293,27 @@ awaitable<void> Session::idle_loop() {
 }
 
 void Session::reply_now(std::string_view bytes) {
-  if (slots_.empty()) {
+  if (ring_count_ == 0) {
     out_.append(bytes);
     write_signal_.notify();
     return;
   }
-  slots_.emplace_back();
-  complete(front_seq_ + slots_.size() - 1, bytes);
+  push_slot();
+  complete(front_seq_ + ring_count_ - 1, bytes);
 }
 
 void Session::complete(std::uint64_t seq, std::string_view bytes) {
-  const std::size_t index = seq - front_seq_;
-  if (index != 0) {
-    Slot& slot = slots_[index];
+  if (seq != front_seq_) {
+    Slot& slot = slot_at(seq);
     slot.ready = true;
     slot.data.assign(bytes);
     return;
   }
   out_.append(bytes);
-  slots_.pop_front();
-  ++front_seq_;
-  while (!slots_.empty() && slots_.front().ready) {
-    out_.append(slots_.front().data);
-    slots_.pop_front();
-    ++front_seq_;
+  pop_slot();
+  while (ring_count_ > 0 && ring_[ring_head_].ready) {
+    out_.append(ring_[ring_head_].data);
+    pop_slot();
   }
   if (output_bytes() > ctx_.config->limits.client_output_buffer) {
     ++ctx_.stats.output_limit_closes;
@@ -300,40 +324,6 @@ void Session::complete(std::uint64_t seq, std::string_view bytes) {
   }
   write_signal_.notify();
   maybe_resume();
-}
-
-void Session::on_reply(std::uint64_t token, std::string_view bytes, upstream::ReplyStatus status) {
-  --in_upstream_;
-  if (closed_) {
-    if (in_upstream_ == 0) {
-      write_signal_.notify();  // the writer keeps this session alive until now
-    }
-    return;
-  }
-  switch (status) {
-    case upstream::ReplyStatus::Ok:
-      complete(token, bytes);
-      break;
-    case upstream::ReplyStatus::Timeout:
-      complete(token, timeout_reply_);
-      break;
-    case upstream::ReplyStatus::Unavailable:
-      complete(token, unavailable_reply_);
-      break;
-  }
-}
-
-void Session::forward(const resp::ParsedRequest& request, std::string_view raw) {
-  std::string_view bytes = raw;
-  if (request.kind == resp::RequestKind::Inline) {
-    scratch_.clear();
-    resp::append_command(scratch_, request.args);
-    bytes = scratch_;
-  }
-  slots_.emplace_back();
-  const std::uint64_t seq = front_seq_ + slots_.size() - 1;
-  ++in_upstream_;
-  ctx_.pools.front()->pick(id_).submit(bytes, this, seq, last_activity_);
 }
 
 void Session::refuse_unsupported(std::string_view name) {

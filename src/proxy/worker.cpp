@@ -18,19 +18,22 @@ util::LogRateLimiter& accept_log_limiter() {
 
 }  // namespace
 
-Worker::Worker(std::shared_ptr<const config::Config> config, std::atomic<std::uint32_t>& clients,
-               std::atomic<std::uint64_t>& next_client_id, unsigned index)
+Worker::Worker(std::shared_ptr<const config::Config> config, SharedState& shared,
+               std::atomic<std::uint32_t>& clients, std::atomic<std::uint64_t>& next_client_id,
+               unsigned index)
     : index_(index),
       ioc_(std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO)) {
   ctx_.config = std::move(config);
+  ctx_.shared = &shared;
   const auto& limits = ctx_.config->limits;
   ctx_.parser_limits =
       resp::Limits{limits.max_bulk, limits.max_array, limits.max_inline, limits.max_depth};
   ctx_.clients = &clients;
   ctx_.next_client_id = &next_client_id;
-  for (const auto& upstream : ctx_.config->upstreams) {
+  for (std::size_t i = 0; i < ctx_.config->upstreams.size(); ++i) {
     ctx_.pools.push_back(
-        std::make_unique<upstream::Pool>(ioc_->get_executor(), upstream, limits.max_depth));
+        std::make_unique<upstream::Pool>(ioc_->get_executor(), ctx_.config->upstreams[i],
+                                         limits.max_depth, &shared.upstreams[i]->breaker()));
   }
 }
 

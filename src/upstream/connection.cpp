@@ -17,7 +17,7 @@ util::LogRateLimiter& connect_log_limiter() {
 }  // namespace
 
 Connection::Connection(asio::any_io_executor ex, const config::UpstreamConfig& cfg,
-                       std::uint32_t max_depth)
+                       std::uint32_t max_depth, breaker::CircuitBreaker* breaker)
     : ex_(ex),
       name_(cfg.name),
       host_(cfg.host),
@@ -30,7 +30,8 @@ Connection::Connection(asio::any_io_executor ex, const config::UpstreamConfig& c
       socket_(ex),
       framer_(max_depth),
       write_signal_(ex),
-      rng_(std::random_device{}()) {
+      rng_(std::random_device{}()),
+      breaker_(breaker) {
   rbuf_.resize(kInitialReadBuffer);
 }
 
@@ -68,16 +69,24 @@ void Connection::link_down() {
   }
 }
 
+void Connection::record(const breaker::Permit& permit, breaker::Outcome outcome,
+                        Clock::time_point deadline, Clock::time_point now) {
+  if (breaker_ != nullptr && permit.allowed()) {
+    breaker_->record(permit, outcome, now - (deadline - request_timeout_), now);
+  }
+}
+
 void Connection::submit(std::string_view raw_command, ReplyTarget* target, std::uint64_t token,
-                        Clock::time_point now) {
+                        Clock::time_point now, breaker::Permit permit) {
   ++stats_.requests;
   if (!connected_ || pending_.size() - expired_ >= max_pending_) {
     ++stats_.unavailable;
+    record(permit, breaker::Outcome::Failure, now + request_timeout_, now);
     target->on_reply(token, {}, ReplyStatus::Unavailable);
     return;
   }
   wbuf_.append(raw_command);
-  pending_.push_back(Pending{target, token, now + request_timeout_});
+  pending_.push_back(Pending{target, token, now + request_timeout_, permit});
   write_signal_.notify();
 }
 
@@ -182,6 +191,7 @@ awaitable<void> Connection::read_loop() {
       break;
     }
     rend_ += n;
+    const auto now = Clock::now();
     while (rbegin_ < rend_) {
       resp::FramedReply reply;
       const auto e = framer_.feed(std::string_view(rbuf_.data() + rbegin_, rend_ - rbegin_), reply);
@@ -203,7 +213,12 @@ awaitable<void> Connection::read_loop() {
         --expired_;
         ++stats_.late_replies;
       } else {
-        front.target->on_reply(front.token, bytes, ReplyStatus::Ok);
+        const bool failed =
+            (reply.type == '-' || reply.type == '!') && breaker::classify_error_reply(bytes);
+        record(front.permit, failed ? breaker::Outcome::Failure : breaker::Outcome::Success,
+               front.deadline, now);
+        front.target->on_reply(front.token, bytes,
+                               failed ? ReplyStatus::FailedReply : ReplyStatus::Ok);
       }
     }
     if (rbegin_ == rend_) {
@@ -249,6 +264,7 @@ awaitable<void> Connection::deadline_loop() {
       Pending& p = pending_[expired_];
       ++expired_;
       ++stats_.timeouts;
+      record(p.permit, breaker::Outcome::Timeout, p.deadline, fired);
       p.target->on_reply(p.token, {}, ReplyStatus::Timeout);
     }
   }
@@ -261,8 +277,10 @@ void Connection::fail_all_pending() {
   failed.swap(pending_);
   const std::size_t expired = expired_;
   expired_ = 0;
+  const auto now = Clock::now();
   for (std::size_t i = expired; i < failed.size(); ++i) {
     ++stats_.unavailable;
+    record(failed[i].permit, breaker::Outcome::Failure, failed[i].deadline, now);
     failed[i].target->on_reply(failed[i].token, {}, ReplyStatus::Unavailable);
   }
 }

@@ -11,6 +11,11 @@
 
 namespace seawall::proxy {
 class Worker;
+struct SharedState;
+}  // namespace seawall::proxy
+
+namespace seawall::upstream {
+class HealthChecker;
 }
 
 namespace seawall::app {
@@ -29,7 +34,9 @@ class Server {
   std::shared_ptr<const config::Config> config_;
   std::atomic<std::uint32_t> clients_{0};
   std::atomic<std::uint64_t> next_client_id_{1};
+  std::unique_ptr<proxy::SharedState> shared_;
   std::vector<std::unique_ptr<proxy::Worker>> workers_;
+  std::vector<std::shared_ptr<upstream::HealthChecker>> health_checkers_;
 };
 
 // Parses the command line and runs; what main() calls.

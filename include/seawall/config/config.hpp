@@ -44,6 +44,10 @@ struct UpstreamConfig {
   std::uint32_t max_pending = 65536;  // in-flight requests per connection before failing fast
   breaker::BreakerConfig breaker;
   HealthCheckConfig health_check;
+  // After the breaker closes, reads reach Redis at a share growing linearly from 0 to 100% over
+  // this time (the rest are answered from the fallback chain), so a just-recovered Redis is not
+  // hit by all the traffic at once. 0 disables the ramp.
+  Millis recovery_ramp{1000};
 
   bool operator==(const UpstreamConfig&) const = default;
 };

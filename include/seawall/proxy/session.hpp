@@ -16,7 +16,10 @@
 #include <memory>
 #include <string>
 
+#include "seawall/cache/reply_cache.hpp"
+#include "seawall/command/command_table.hpp"
 #include "seawall/net.hpp"
+#include "seawall/policy/policy_table.hpp"
 #include "seawall/proxy/worker_context.hpp"
 #include "seawall/resp/request_parser.hpp"
 #include "seawall/upstream/reply_target.hpp"
@@ -44,9 +47,32 @@ class Session : public upstream::ReplyTarget, public std::enable_shared_from_thi
   void on_reply(std::uint64_t token, std::string_view bytes, upstream::ReplyStatus status) override;
 
  private:
+  // How a forwarded multi-key command split across upstreams is merged back.
+  enum class Merge : std::uint8_t { None, Mget, SumIntegers, AllOk };
+
+  // One reply position in request order. Slots live in a ring and are reused, so their strings
+  // and vectors keep their capacity: no allocation per command in steady state.
   struct Slot {
     bool ready = false;
-    std::string data;
+    std::string data;  // the reply, when it completed before the slots ahead of it
+    // What the reply needs from the request (forwarded commands only).
+    bool is_read = false;
+    bool is_write = false;
+    bool fill = false;  // store the reply in L1
+    std::uint32_t upstream = 0;
+    const command::CommandInfo* info = nullptr;
+    const policy::Policy* policy = nullptr;
+    cache::ReadTicket ticket{};
+    std::string args_blob;               // the request's arguments, copied
+    std::vector<std::string_view> args;  // views into args_blob
+    std::vector<std::uint32_t> keys;     // indexes of key arguments
+    std::string cache_key;
+    // Split commands: parts still missing, their replies, and each key's part.
+    Merge merge = Merge::None;
+    std::uint32_t parts_pending = 0;
+    bool part_failed = false;
+    std::vector<std::string> parts;
+    std::vector<std::uint8_t> key_part;
   };
   enum class Next { Continue, StopReading };
 
@@ -56,10 +82,22 @@ class Session : public upstream::ReplyTarget, public std::enable_shared_from_thi
   Next dispatch(const resp::ParsedRequest& request, std::string_view raw);
   Next dispatch_client_subcommand(const resp::ParsedRequest& request, std::string_view raw);
   void forward(const resp::ParsedRequest& request, std::string_view raw);
+  bool forward_split(const command::CommandInfo& info, std::span<const std::string_view> args);
+  void answer_without_upstream(Slot& slot, std::uint64_t seq);
+  void answer_failed(Slot& slot, std::uint64_t seq, upstream::ReplyStatus status,
+                     std::string_view bytes);
+  void on_part_reply(Slot& slot, std::uint64_t seq, std::uint32_t part,
+                     upstream::ReplyStatus status, std::string_view bytes);
+  void fill_cache(Slot& slot, std::string_view bytes);
+  void invalidate_keys(const Slot& slot);
+  Slot& push_slot();
+  Slot& slot_at(std::uint64_t seq) { return ring_[(ring_head_ + (seq - front_seq_)) & ring_mask_]; }
+  void pop_slot();
+  static void copy_args(Slot& slot, std::span<const std::string_view> args);
   void refuse_unsupported(std::string_view name);
   void reply_now(std::string_view bytes);
   void complete(std::uint64_t seq, std::string_view bytes);
-  std::size_t pending() const { return slots_.size(); }
+  std::size_t pending() const { return ring_count_; }
   std::size_t output_bytes() const { return out_.size() + writing_.size(); }
   bool should_pause() const;
   void maybe_resume();
@@ -72,19 +110,21 @@ class Session : public upstream::ReplyTarget, public std::enable_shared_from_thi
   std::string rbuf_;
   std::size_t rbegin_ = 0;
   std::size_t rend_ = 0;
-  std::string out_;      // replies ready to write
-  std::string writing_;  // the batch being written
-  std::string scratch_;  // re-encoded inline commands
-  std::deque<Slot> slots_;
+  std::string out_;         // replies ready to write
+  std::string writing_;     // the batch being written
+  std::string scratch_;     // re-encoded inline commands
+  std::vector<Slot> ring_;  // power-of-two sized
+  std::size_t ring_head_ = 0;
+  std::size_t ring_count_ = 0;
+  std::size_t ring_mask_ = 0;
   std::uint64_t front_seq_ = 0;
+  std::vector<std::uint32_t> key_indexes_;
   util::Signal write_signal_;
   util::Signal resume_signal_;
   asio::cancellation_signal read_cancel_;
   std::chrono::steady_clock::time_point last_activity_;
   std::size_t in_upstream_ = 0;  // requests submitted and not yet answered by the connection
   std::string client_name_;
-  std::string timeout_reply_;
-  std::string unavailable_reply_;
   bool closed_ = false;
   bool read_done_ = false;
   bool paused_ = false;

@@ -15,8 +15,9 @@ namespace seawall::proxy {
 
 class Worker {
  public:
-  Worker(std::shared_ptr<const config::Config> config, std::atomic<std::uint32_t>& clients,
-         std::atomic<std::uint64_t>& next_client_id, unsigned index);
+  Worker(std::shared_ptr<const config::Config> config, SharedState& shared,
+         std::atomic<std::uint32_t>& clients, std::atomic<std::uint64_t>& next_client_id,
+         unsigned index);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "seawall/config/config.hpp"
+#include "seawall/proxy/shared_state.hpp"
 #include "seawall/resp/limits.hpp"
 #include "seawall/upstream/pool.hpp"
 
@@ -28,6 +29,7 @@ struct SessionStats {
 
 struct WorkerContext {
   std::shared_ptr<const config::Config> config;
+  SharedState* shared = nullptr;
   resp::Limits parser_limits;
   std::vector<std::unique_ptr<upstream::Pool>> pools;  // in config.upstreams order
   std::atomic<std::uint32_t>* clients = nullptr;       // process-wide open client count

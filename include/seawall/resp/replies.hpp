@@ -26,4 +26,24 @@ inline constexpr std::string_view kNoProto =
     "-NOPROTO sorry, this protocol version is not supported\r\n";
 inline constexpr std::string_view kShuttingDown = "-ERR seawall: shutting down\r\n";
 
+// Degraded mode. Every one starts with "-UNAVAILABLE seawall: upstream '<name>' " so clients
+// and operators can tell them from Redis's own errors.
+inline constexpr std::string_view kUnavailablePrefix = "-UNAVAILABLE seawall: upstream '";
+// A read nothing could answer (no L1 copy, no default, on_unavailable: error or budget spent).
+inline constexpr std::string_view kNoFallbackSuffix = "' is unavailable and nothing can answer\r\n";
+// writes_when_open: reject.
+inline constexpr std::string_view kWriteRejectedSuffix = "' is unavailable: write rejected\r\n";
+// A write whose acknowledgement seawall cannot compute without Redis (INCR, LPUSH, SET NX...).
+inline constexpr std::string_view kCannotAcknowledgeSuffix =
+    "' is unavailable: this write cannot be acknowledged without Redis\r\n";
+// The journal reached journal.max_entries or journal.max_bytes.
+inline constexpr std::string_view kJournalFullSuffix =
+    "' is unavailable: journal full, write rejected\r\n";
+// A write sent to Redis whose outcome is unknown (timeout or connection lost).
+inline constexpr std::string_view kWriteUnknownSuffix =
+    "' failed during a write: outcome unknown\r\n";
+// A multi-key command whose keys route to different upstreams and cannot be split.
+inline constexpr std::string_view kCrossUpstream =
+    "-CROSSSLOT Keys in request don't route to the same upstream\r\n";
+
 }  // namespace seawall::resp::replies

@@ -17,6 +17,7 @@
 #include <random>
 #include <string>
 
+#include "seawall/breaker/circuit_breaker.hpp"
 #include "seawall/config/config.hpp"
 #include "seawall/net.hpp"
 #include "seawall/resp/reply_framer.hpp"
@@ -38,7 +39,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   using Clock = std::chrono::steady_clock;
 
-  Connection(asio::any_io_executor ex, const config::UpstreamConfig& cfg, std::uint32_t max_depth);
+  // `breaker` (may be null) receives the outcome of every request that carries a permit.
+  Connection(asio::any_io_executor ex, const config::UpstreamConfig& cfg, std::uint32_t max_depth,
+             breaker::CircuitBreaker* breaker);
 
   // Starts connecting (and reconnecting) in the background.
   void start();
@@ -54,13 +57,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // exactly once, possibly before submit returns (when the connection is down or full), and
   // must stay alive until then (sessions keep themselves alive while requests are in flight).
   void submit(std::string_view raw_command, ReplyTarget* target, std::uint64_t token,
-              Clock::time_point now);
+              Clock::time_point now, breaker::Permit permit = {});
 
  private:
   struct Pending {
     ReplyTarget* target;
     std::uint64_t token;
     Clock::time_point deadline;
+    breaker::Permit permit;  // not allowed() = no breaker accounting (health checks)
   };
 
   awaitable<void> run();
@@ -69,6 +73,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   awaitable<void> write_loop();
   awaitable<void> deadline_loop();
   void fail_all_pending();
+  void record(const breaker::Permit& permit, breaker::Outcome outcome, Clock::time_point deadline,
+              Clock::time_point now);
   void link_down();
   std::chrono::milliseconds next_backoff();
 
@@ -100,6 +106,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::uint32_t failures_in_a_row_ = 0;
   std::minstd_rand rng_;
   ConnectionStats stats_;
+  breaker::CircuitBreaker* breaker_;
 };
 
 }  // namespace seawall::upstream

@@ -7,6 +7,7 @@ namespace seawall::upstream {
 
 enum class ReplyStatus : std::uint8_t {
   Ok,           // `bytes` is one complete RESP reply from Redis
+  FailedReply,  // `bytes` is an error reply that means Redis cannot serve (-LOADING, -BUSY, ...)
   Timeout,      // the request deadline passed first; its late reply will be discarded
   Unavailable,  // not connected, too many in flight, or the connection dropped
 };

@@ -1,0 +1,55 @@
+#pragma once
+// Everything about one upstream that all worker threads share: its circuit breaker, its journal
+// of writes accepted while it was unavailable, the recovery ramp, and the error lines naming it.
+// Thread safety: shareable; the breaker and journal are thread-safe, the rest is atomics or
+// immutable.
+#include <atomic>
+#include <chrono>
+#include <string>
+
+#include "seawall/breaker/circuit_breaker.hpp"
+#include "seawall/config/config.hpp"
+#include "seawall/upstream/journal.hpp"
+
+namespace seawall::upstream {
+
+class UpstreamState {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  UpstreamState(const config::UpstreamConfig& config, const config::JournalConfig& journal,
+                std::uint64_t seed);
+
+  const std::string& name() const { return name_; }
+  breaker::CircuitBreaker& breaker() { return breaker_; }
+  Journal& journal() { return journal_; }
+
+  // False while a journal waits for replay: nothing may reach Redis before it.
+  bool ready() const { return journal_.empty(); }
+  // During the recovery ramp, whether this read may go to Redis (else: fallback).
+  bool admit_read(Clock::time_point now);
+
+  // Full error lines naming this upstream (see resp/replies.hpp).
+  const std::string& no_fallback_error() const { return no_fallback_; }
+  const std::string& write_rejected_error() const { return write_rejected_; }
+  const std::string& cannot_acknowledge_error() const { return cannot_ack_; }
+  const std::string& journal_full_error() const { return journal_full_; }
+  const std::string& write_unknown_error() const { return write_unknown_; }
+
+ private:
+  void on_transition(breaker::State from, breaker::State to);
+
+  std::string name_;
+  std::chrono::milliseconds ramp_;
+  std::atomic<Clock::rep> ramp_start_{0};  // 0 = no ramp in progress
+  std::atomic<std::uint64_t> ramp_counter_{0};
+  Journal journal_;
+  breaker::CircuitBreaker breaker_;
+  std::string no_fallback_;
+  std::string write_rejected_;
+  std::string cannot_ack_;
+  std::string journal_full_;
+  std::string write_unknown_;
+};
+
+}  // namespace seawall::upstream

@@ -1,0 +1,235 @@
+#include "seawall/policy/fallback.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+#include "seawall/resp/writer.hpp"
+
+namespace seawall::policy {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+bool name_in(std::string_view name, std::initializer_list<std::string_view> names) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+bool any_option(std::span<const std::string_view> args, std::size_t from,
+                std::initializer_list<std::string_view> options) {
+  for (std::size_t i = from; i < args.size(); ++i) {
+    for (std::string_view o : options) {
+      if (iequals(args[i], o)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+std::string integer_reply(std::int64_t n) {
+  std::string out;
+  resp::append_integer(out, n);
+  return out;
+}
+
+}  // namespace
+
+std::string_view to_string(Source source) {
+  switch (source) {
+    case Source::Upstream:
+      return "upstream";
+    case Source::L1Fresh:
+      return "l1_fresh";
+    case Source::L1Stale:
+      return "l1_stale";
+    case Source::Default:
+      return "default";
+    case Source::Miss:
+      return "miss";
+    case Source::Error:
+      return "error";
+  }
+  return "unknown";
+}
+
+std::string miss_reply(const command::CommandInfo& info, std::span<const std::string_view> args) {
+  const std::string_view name = info.name;
+  if (name_in(name, {"exists", "strlen", "llen", "scard", "hlen", "zcard", "hexists", "sismember",
+                     "hstrlen", "bitcount", "zcount", "zlexcount", "pfcount", "getbit",
+                     "sintercard", "zintercard", "bitpos"})) {
+    return ":0\r\n";
+  }
+  if (name_in(name, {"getrange", "substr"})) {
+    return "$0\r\n\r\n";
+  }
+  if (name == "type") {
+    return "+none\r\n";
+  }
+  if (name_in(name, {"hgetall",          "hkeys",       "hvals",          "smembers",
+                     "lrange",           "zrange",      "zrangebyscore",  "zrevrange",
+                     "zrevrangebyscore", "zrangebylex", "zrevrangebylex", "sunion",
+                     "sinter",           "sdiff",       "xrange",         "xrevrange",
+                     "zunion",           "zinter",      "zdiff",          "lpos"})) {
+    // LPOS without COUNT answers nil; with COUNT an array.
+    if (name == "lpos" && !any_option(args, 3, {"count"})) {
+      return "$-1\r\n";
+    }
+    return "*0\r\n";
+  }
+  std::size_t nils = 0;
+  if (name == "mget") {
+    nils = args.size() - 1;
+  } else if (name_in(name, {"hmget", "zmscore", "geopos"})) {
+    nils = args.size() >= 2 ? args.size() - 2 : 0;
+  } else if (name == "smismember") {
+    std::string out;
+    resp::append_array_header(out, args.size() >= 2 ? args.size() - 2 : 0);
+    for (std::size_t i = 2; i < args.size(); ++i) {
+      out.append(":0\r\n");
+    }
+    return out;
+  } else {
+    return "$-1\r\n";
+  }
+  std::string out;
+  resp::append_array_header(out, nils);
+  for (std::size_t i = 0; i < nils; ++i) {
+    out.append(name == "geopos" ? "*-1\r\n" : "$-1\r\n");
+  }
+  return out;
+}
+
+std::optional<std::string> acknowledgement(const command::CommandInfo& info,
+                                           std::span<const std::string_view> args) {
+  const std::string_view name = info.name;
+  const auto n = static_cast<std::int64_t>(args.size());
+  if (name == "set") {
+    // NX/XX may not set, GET returns the old value: both depend on data.
+    if (any_option(args, 3, {"nx", "xx", "get"})) {
+      return std::nullopt;
+    }
+    return "+OK\r\n";
+  }
+  if (name_in(name, {"setex", "psetex", "mset", "hmset"})) {
+    return "+OK\r\n";
+  }
+  if (name_in(name, {"del", "unlink"})) {
+    return integer_reply(n - 1);
+  }
+  if (name == "hset") {
+    return integer_reply((n - 2) / 2);
+  }
+  if (name_in(name, {"hdel", "sadd", "srem", "zrem"})) {
+    return integer_reply(n - 2);
+  }
+  if (name == "zadd") {
+    if (any_option(args, 2, {"nx", "xx", "gt", "lt", "ch", "incr"})) {
+      return std::nullopt;
+    }
+    return integer_reply((n - 2) / 2);
+  }
+  if (name_in(name, {"expire", "pexpire", "expireat", "pexpireat"})) {
+    if (args.size() > 3) {
+      return std::nullopt;  // NX/XX/GT/LT depend on the current TTL
+    }
+    return ":1\r\n";
+  }
+  if (name == "persist") {
+    return ":1\r\n";
+  }
+  return std::nullopt;
+}
+
+bool Fallback::take_fallthrough(std::chrono::steady_clock::time_point now) {
+  if (fallthrough_.try_take(now)) {
+    return true;
+  }
+  counters_.fallthrough_denied.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+Source Fallback::answer_read(const command::CommandInfo& info,
+                             std::span<const std::string_view> args, std::string_view cache_key,
+                             const Policy& policy, const PolicyTable& policies,
+                             std::span<const std::uint32_t> key_indexes,
+                             std::chrono::steady_clock::time_point now,
+                             std::string_view unavailable_error, std::string& out) {
+  static_cast<void>(key_indexes);
+  Source source = Source::Error;
+  if (info.name == "mget") {
+    source = answer_mget(args, policies, now, unavailable_error, out);
+  } else {
+    thread_local std::string reply;
+    cache::LookupResult found{cache::Freshness::Miss, {}};
+    if (policy.l1.enabled && !cache_key.empty()) {
+      found = cache_.lookup(cache_key, now, reply);
+    }
+    if (found.freshness != cache::Freshness::Miss) {
+      out.append(reply);
+      source = found.freshness == cache::Freshness::Fresh ? Source::L1Fresh : Source::L1Stale;
+    } else if (policy.degraded_default) {
+      out.append(*policy.degraded_default);
+      source = Source::Default;
+    } else if (policy.on_unavailable == OnUnavailable::Miss && take_fallthrough(now)) {
+      out.append(miss_reply(info, args));
+      source = Source::Miss;
+    } else {
+      out.append(unavailable_error);
+      source = Source::Error;
+    }
+  }
+  counters_.count(source);
+  return source;
+}
+
+Source Fallback::answer_mget(std::span<const std::string_view> args, const PolicyTable& policies,
+                             std::chrono::steady_clock::time_point now,
+                             std::string_view unavailable_error, std::string& out) {
+  // Each key is answered like a GET of that key; the worst source names the whole answer.
+  thread_local std::string elements;
+  thread_local std::string reply;
+  elements.clear();
+  Source worst = Source::L1Fresh;
+  bool needs_fallthrough = false;
+  bool error = false;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const Policy& policy = policies.match(args[i]);
+    cache::LookupResult found{cache::Freshness::Miss, {}};
+    if (policy.l1.enabled) {
+      const std::array<std::string_view, 2> get{"get", args[i]};
+      cache::make_cache_key(get, scratch_key_);
+      found = cache_.lookup(scratch_key_, now, reply);
+    }
+    Source s;
+    if (found.freshness != cache::Freshness::Miss) {
+      elements.append(reply);
+      s = found.freshness == cache::Freshness::Fresh ? Source::L1Fresh : Source::L1Stale;
+    } else if (policy.degraded_default) {
+      elements.append(*policy.degraded_default);
+      s = Source::Default;
+    } else if (policy.on_unavailable == OnUnavailable::Miss) {
+      elements.append("$-1\r\n");
+      needs_fallthrough = true;
+      s = Source::Miss;
+    } else {
+      error = true;
+      s = Source::Error;
+    }
+    worst = std::max(worst, s);
+  }
+  if (error || (needs_fallthrough && !take_fallthrough(now))) {
+    out.append(unavailable_error);
+    return Source::Error;
+  }
+  resp::append_array_header(out, args.size() - 1);
+  out.append(elements);
+  return worst;
+}
+
+}  // namespace seawall::policy

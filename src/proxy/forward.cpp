@@ -1,0 +1,469 @@
+// Session: forwarding to upstreams, the replies that come back, and the fallback chain when
+// they do not. See session.hpp for the ordering and lifetime rules.
+#include <algorithm>
+#include <array>
+
+#include "seawall/proxy/session.hpp"
+#include "seawall/resp/replies.hpp"
+#include "seawall/resp/reply_framer.hpp"
+#include "seawall/resp/writer.hpp"
+#include "seawall/util/log.hpp"
+
+namespace seawall::proxy {
+namespace {
+
+using command::CommandInfo;
+using upstream::ReplyStatus;
+
+constexpr unsigned kPartBits = 8;
+constexpr std::uint64_t kPartMask = (1u << kPartBits) - 1;
+
+std::uint64_t make_token(std::uint64_t seq, std::uint32_t part) {
+  return (seq << kPartBits) | part;
+}
+
+bool is_write_command(const CommandInfo& info) {
+  // EVAL/FCALL carry no read/write flag in Redis 7.0: assume they may write.
+  return info.has(command::kWrite) || (info.has(command::kScripting) &&
+                                       !info.has(command::kReadonly) && !info.has(command::kNoKey));
+}
+
+bool flushes_everything(const CommandInfo& info) {
+  return info.name == "flushall" || info.name == "flushdb" || info.name == "swapdb";
+}
+
+util::LogRateLimiter& degraded_log_limiter() {
+  static util::LogRateLimiter limiter(std::chrono::seconds(10), 5);
+  return limiter;
+}
+
+void log_degraded(const std::string& upstream, std::string_view what) {
+  std::uint64_t suppressed = 0;
+  if (degraded_log_limiter().allow(suppressed)) {
+    util::logger("fallback")
+        ->warn("upstream={} degraded answer={} (suppressed={})", upstream, what, suppressed);
+  }
+}
+
+// Splits a RESP array reply into its elements' bytes. False if it is not a complete array.
+bool split_array(std::string_view reply, std::vector<std::string_view>& elements) {
+  elements.clear();
+  if (reply.empty() || reply[0] != '*') {
+    return false;
+  }
+  const auto nl = reply.find("\r\n");
+  if (nl == std::string_view::npos) {
+    return false;
+  }
+  std::size_t pos = nl + 2;
+  resp::ReplyFramer framer;
+  while (pos < reply.size()) {
+    resp::FramedReply element;
+    if (framer.feed(reply.substr(pos), element) != resp::errc::ok) {
+      return false;
+    }
+    elements.push_back(reply.substr(pos, element.length));
+    pos += element.length;
+  }
+  return true;
+}
+
+}  // namespace
+
+void Session::copy_args(Slot& slot, std::span<const std::string_view> args) {
+  std::size_t total = 0;
+  for (std::string_view a : args) {
+    total += a.size();
+  }
+  slot.args_blob.clear();
+  slot.args_blob.reserve(total);
+  for (std::string_view a : args) {
+    slot.args_blob.append(a);
+  }
+  slot.args.clear();
+  std::size_t offset = 0;
+  for (std::string_view a : args) {
+    slot.args.emplace_back(slot.args_blob.data() + offset, a.size());
+    offset += a.size();
+  }
+}
+
+void Session::invalidate_keys(const Slot& slot) {
+  if (slot.info != nullptr && flushes_everything(*slot.info)) {
+    ctx_.shared->cache.clear();
+    return;
+  }
+  for (std::uint32_t k : slot.keys) {
+    ctx_.shared->cache.invalidate_key(slot.args[k]);
+  }
+}
+
+void Session::forward(const resp::ParsedRequest& request, std::string_view raw) {
+  SharedState& shared = *ctx_.shared;
+  const auto& args = request.args;
+  const CommandInfo* info = command::lookup(args[0]);
+  key_indexes_.clear();
+  if (info != nullptr) {
+    command::key_indexes(*info, args, key_indexes_);
+  }
+  std::size_t up = shared.router.default_index();
+  if (!key_indexes_.empty()) {
+    up = shared.router.route(args[key_indexes_[0]]);
+    if (!shared.router.single_upstream()) {
+      for (std::uint32_t k : key_indexes_) {
+        if (shared.router.route(args[k]) != up) {
+          if (!forward_split(*info, args)) {
+            reply_now(resp::replies::kCrossUpstream);
+          }
+          return;
+        }
+      }
+    }
+  }
+
+  std::string_view bytes = raw;
+  if (request.kind == resp::RequestKind::Inline) {
+    scratch_.clear();
+    resp::append_command(scratch_, args);
+    bytes = scratch_;
+  }
+
+  Slot& slot = push_slot();
+  const std::uint64_t seq = front_seq_ + ring_count_ - 1;
+  slot.upstream = static_cast<std::uint32_t>(up);
+  slot.info = info;
+  if (info != nullptr) {
+    slot.is_write = is_write_command(*info);
+    slot.is_read = !slot.is_write && info->has(command::kReadonly) && !key_indexes_.empty();
+  }
+  if (slot.is_read || slot.is_write) {
+    copy_args(slot, args);
+    slot.keys.assign(key_indexes_.begin(), key_indexes_.end());
+    slot.policy = &shared.policies.match(args[key_indexes_.empty() ? 0 : key_indexes_[0]]);
+  } else if (info != nullptr && flushes_everything(*info)) {
+    slot.is_write = true;
+    slot.args.clear();
+    slot.keys.clear();
+    slot.policy = &shared.policies.fallback();
+  }
+  if (slot.is_read) {
+    cache::make_cache_key(slot.args, slot.cache_key);
+    slot.fill = slot.policy->l1.enabled && !info->has(command::kNonDeterministicOutput);
+  }
+
+  upstream::UpstreamState& state = *shared.upstreams[up];
+  const auto now = last_activity_;
+  breaker::Permit permit;
+  bool send = state.ready();
+  if (send) {
+    permit = state.breaker().try_acquire(now);
+    send = permit.allowed();
+  }
+  if (send && slot.is_read && !state.admit_read(now)) {
+    state.breaker().record(permit, breaker::Outcome::Ignored, {}, now);
+    send = false;
+  }
+  if (!send) {
+    answer_without_upstream(slot, seq);
+    return;
+  }
+  if (slot.is_write) {
+    invalidate_keys(slot);
+  }
+  if (slot.fill) {
+    slot.ticket = shared.cache.begin_read();
+  }
+  ++in_upstream_;
+  ctx_.pools[up]->pick(id_).submit(bytes, this, make_token(seq, 0), now, permit);
+}
+
+bool Session::forward_split(const CommandInfo& info, std::span<const std::string_view> args) {
+  Merge merge = Merge::None;
+  std::size_t step = 1;
+  if (info.name == "mget") {
+    merge = Merge::Mget;
+  } else if (info.name == "del" || info.name == "unlink" || info.name == "exists" ||
+             info.name == "touch") {
+    merge = Merge::SumIntegers;
+  } else if (info.name == "mset") {
+    merge = Merge::AllOk;
+    step = 2;
+  } else {
+    return false;
+  }
+  SharedState& shared = *ctx_.shared;
+  Slot& slot = push_slot();
+  const std::uint64_t seq = front_seq_ + ring_count_ - 1;
+  slot.info = &info;
+  slot.merge = merge;
+  slot.is_read = merge == Merge::Mget;
+  slot.is_write = !slot.is_read;
+  copy_args(slot, args);
+  slot.keys.assign(key_indexes_.begin(), key_indexes_.end());
+  slot.policy = &shared.policies.match(args[1]);
+
+  // Group keys by upstream, in order of first appearance: part i goes to upstreams_in_order[i].
+  std::array<std::size_t, 64> part_upstream{};
+  std::size_t parts = 0;
+  slot.key_part.clear();
+  for (std::uint32_t k : key_indexes_) {
+    const std::size_t up = shared.router.route(args[k]);
+    std::size_t p = 0;
+    while (p < parts && part_upstream[p] != up) {
+      ++p;
+    }
+    if (p == parts) {
+      if (parts == part_upstream.size()) {
+        return false;
+      }
+      part_upstream[parts++] = up;
+    }
+    slot.key_part.push_back(static_cast<std::uint8_t>(p));
+  }
+  const auto now = last_activity_;
+  // Every part's upstream must be reachable; otherwise the whole command takes the fallback.
+  std::array<breaker::Permit, 64> permits{};
+  bool send = true;
+  for (std::size_t p = 0; p < parts && send; ++p) {
+    upstream::UpstreamState& state = *shared.upstreams[part_upstream[p]];
+    if (state.ready()) {
+      permits[p] = state.breaker().try_acquire(now);
+    }
+    send = permits[p].allowed();
+  }
+  if (!send) {
+    for (std::size_t p = 0; p < parts; ++p) {
+      if (permits[p].allowed()) {
+        shared.upstreams[part_upstream[p]]->breaker().record(permits[p], breaker::Outcome::Ignored,
+                                                             {}, now);
+      }
+    }
+    slot.upstream = static_cast<std::uint32_t>(part_upstream[0]);
+    answer_without_upstream(slot, seq);
+    return true;
+  }
+  if (slot.is_write) {
+    invalidate_keys(slot);
+  }
+  slot.parts.resize(parts);
+  slot.parts_pending = static_cast<std::uint32_t>(parts);
+  std::vector<std::string_view> sub;
+  for (std::size_t p = 0; p < parts; ++p) {
+    sub.clear();
+    sub.push_back(slot.args[0]);
+    for (std::size_t i = 0; i < slot.keys.size(); ++i) {
+      if (slot.key_part[i] == p) {
+        for (std::size_t j = 0; j < step; ++j) {
+          sub.push_back(slot.args[slot.keys[i] + j]);
+        }
+      }
+    }
+    scratch_.clear();
+    resp::append_command(scratch_, sub);
+    ++in_upstream_;
+    ctx_.pools[part_upstream[p]]->pick(id_).submit(
+        scratch_, this, make_token(seq, static_cast<std::uint32_t>(p)), now, permits[p]);
+  }
+  return true;
+}
+
+void Session::on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus status) {
+  --in_upstream_;
+  if (closed_) {
+    if (in_upstream_ == 0) {
+      write_signal_.notify();  // the writer keeps this session alive until now
+    }
+    return;
+  }
+  const std::uint64_t seq = token >> kPartBits;
+  Slot& slot = slot_at(seq);
+  if (slot.merge != Merge::None) {
+    on_part_reply(slot, seq, static_cast<std::uint32_t>(token & kPartMask), status, bytes);
+    return;
+  }
+  if (status != ReplyStatus::Ok) {
+    answer_failed(slot, seq, status, bytes);
+    return;
+  }
+  if (slot.is_write) {
+    // Again at the reply: a read that raced this write must not leave an older value cached.
+    invalidate_keys(slot);
+  } else if (slot.fill && bytes[0] != '-') {
+    fill_cache(slot, bytes);
+  }
+  ctx_.shared->fallback.counters().count(policy::Source::Upstream);
+  complete(seq, bytes);
+}
+
+void Session::fill_cache(Slot& slot, std::string_view bytes) {
+  cache::ReplyCache& cache = ctx_.shared->cache;
+  const auto now = std::chrono::steady_clock::now();
+  if (slot.info->name == "mget") {
+    // Stored per key, as the GET of that key, so GET and MGET answer from the same copies.
+    thread_local std::vector<std::string_view> elements;
+    if (!split_array(bytes, elements) || elements.size() + 1 != slot.args.size()) {
+      return;
+    }
+    for (std::size_t i = 0; i < elements.size(); ++i) {
+      const std::string_view key = slot.args[i + 1];
+      const policy::Policy& p = ctx_.shared->policies.match(key);
+      if (!p.l1.enabled) {
+        continue;
+      }
+      const std::array<std::string_view, 2> get{"get", key};
+      cache::make_cache_key(get, scratch_);
+      const std::array<std::string_view, 1> keys{key};
+      cache.put(slot.ticket, scratch_, keys, elements[i], p.l1.ttl, p.l1.max_stale, now);
+    }
+    return;
+  }
+  thread_local std::vector<std::string_view> keys;
+  keys.clear();
+  for (std::uint32_t k : slot.keys) {
+    keys.push_back(slot.args[k]);
+  }
+  cache.put(slot.ticket, slot.cache_key, keys, bytes, slot.policy->l1.ttl,
+            slot.policy->l1.max_stale, now);
+}
+
+void Session::answer_failed(Slot& slot, std::uint64_t seq, ReplyStatus status,
+                            std::string_view bytes) {
+  upstream::UpstreamState& state = *ctx_.shared->upstreams[slot.upstream];
+  if (slot.is_read) {
+    scratch_.clear();
+    const auto source = ctx_.shared->fallback.answer_read(
+        *slot.info, slot.args, slot.cache_key, *slot.policy, ctx_.shared->policies, slot.keys,
+        last_activity_, state.no_fallback_error(), scratch_);
+    log_degraded(state.name(), policy::to_string(source));
+    complete(seq, scratch_);
+    return;
+  }
+  ctx_.shared->fallback.counters().count(policy::Source::Error);
+  if (status == ReplyStatus::FailedReply) {
+    complete(seq, bytes);  // Redis refused it (-LOADING, -BUSY ...): it did not run
+  } else if (slot.is_write) {
+    log_degraded(state.name(), "write_outcome_unknown");
+    complete(seq, state.write_unknown_error());
+  } else {
+    complete(seq, state.no_fallback_error());
+  }
+}
+
+void Session::answer_without_upstream(Slot& slot, std::uint64_t seq) {
+  SharedState& shared = *ctx_.shared;
+  upstream::UpstreamState& state = *shared.upstreams[slot.upstream];
+  auto& counters = shared.fallback.counters();
+  if (slot.is_read) {
+    scratch_.clear();
+    const auto source = shared.fallback.answer_read(
+        *slot.info, slot.args, slot.cache_key, *slot.policy, shared.policies, slot.keys,
+        last_activity_, state.no_fallback_error(), scratch_);
+    log_degraded(state.name(), policy::to_string(source));
+    complete(seq, scratch_);
+    return;
+  }
+  if (!slot.is_write || slot.merge != Merge::None || slot.info == nullptr ||
+      flushes_everything(*slot.info)) {
+    counters.count(policy::Source::Error);
+    complete(seq, slot.is_write ? state.write_rejected_error() : state.no_fallback_error());
+    return;
+  }
+  const policy::WritesWhenOpen mode = slot.policy->writes_when_open;
+  if (mode == policy::WritesWhenOpen::Reject) {
+    counters.writes_rejected.fetch_add(1, std::memory_order_relaxed);
+    log_degraded(state.name(), "write_rejected");
+    complete(seq, state.write_rejected_error());
+    return;
+  }
+  const std::optional<std::string> ack = policy::acknowledgement(*slot.info, slot.args);
+  if (!ack) {
+    counters.writes_rejected.fetch_add(1, std::memory_order_relaxed);
+    complete(seq, state.cannot_acknowledge_error());
+    return;
+  }
+  // Journal the write itself, or (invalidate) a DEL of its keys, so that Redis cannot serve a
+  // value from before the outage once it is back.
+  scratch_.clear();
+  if (mode == policy::WritesWhenOpen::Journal) {
+    resp::append_command(scratch_, slot.args);
+  } else {
+    resp::append_array_header(scratch_, slot.keys.size() + 1);
+    resp::append_bulk(scratch_, "DEL");
+    for (std::uint32_t k : slot.keys) {
+      resp::append_bulk(scratch_, slot.args[k]);
+    }
+  }
+  const auto appended = state.journal().append(scratch_);
+  if (appended != upstream::Journal::Append::Ok) {
+    counters.writes_rejected.fetch_add(1, std::memory_order_relaxed);
+    log_degraded(state.name(), "journal_full");
+    complete(seq, state.journal_full_error());
+    return;
+  }
+  invalidate_keys(slot);
+  (mode == policy::WritesWhenOpen::Journal ? counters.writes_journaled
+                                           : counters.writes_invalidated)
+      .fetch_add(1, std::memory_order_relaxed);
+  log_degraded(state.name(),
+               mode == policy::WritesWhenOpen::Journal ? "write_journaled" : "write_invalidated");
+  complete(seq, *ack);
+}
+
+void Session::on_part_reply(Slot& slot, std::uint64_t seq, std::uint32_t part, ReplyStatus status,
+                            std::string_view bytes) {
+  if (status != ReplyStatus::Ok || bytes[0] == '-') {
+    if (!slot.part_failed) {
+      slot.part_failed = true;
+      slot.data.assign(status == ReplyStatus::Ok || status == ReplyStatus::FailedReply
+                           ? bytes
+                           : std::string_view{});
+    }
+  } else {
+    slot.parts[part].assign(bytes);
+  }
+  if (--slot.parts_pending > 0) {
+    return;
+  }
+  if (slot.is_write) {
+    invalidate_keys(slot);
+  }
+  scratch_.clear();
+  if (slot.part_failed) {
+    upstream::UpstreamState& state = *ctx_.shared->upstreams[slot.upstream];
+    if (slot.merge == Merge::Mget) {
+      ctx_.shared->fallback.answer_read(*slot.info, slot.args, {}, *slot.policy,
+                                        ctx_.shared->policies, slot.keys, last_activity_,
+                                        state.no_fallback_error(), scratch_);
+    } else {
+      scratch_.assign(slot.data.empty() ? std::string_view(state.write_unknown_error())
+                                        : std::string_view(slot.data));
+    }
+    complete(seq, scratch_);
+    return;
+  }
+  ctx_.shared->fallback.counters().count(policy::Source::Upstream);
+  if (slot.merge == Merge::SumIntegers) {
+    std::int64_t sum = 0;
+    for (const std::string& p : slot.parts) {
+      sum += std::strtoll(p.c_str() + 1, nullptr, 10);
+    }
+    resp::append_integer(scratch_, sum);
+  } else if (slot.merge == Merge::AllOk) {
+    scratch_.assign(resp::replies::kOk);
+  } else {
+    // MGET: each part answered its keys in order; put them back in the request's order.
+    std::vector<std::vector<std::string_view>> elements(slot.parts.size());
+    for (std::size_t p = 0; p < slot.parts.size(); ++p) {
+      split_array(slot.parts[p], elements[p]);
+    }
+    std::vector<std::size_t> next(slot.parts.size(), 0);
+    resp::append_array_header(scratch_, slot.keys.size());
+    for (std::size_t i = 0; i < slot.keys.size(); ++i) {
+      const std::size_t p = slot.key_part[i];
+      scratch_.append(next[p] < elements[p].size() ? elements[p][next[p]++] : "$-1\r\n");
+    }
+  }
+  complete(seq, scratch_);
+}
+
+}  // namespace seawall::proxy

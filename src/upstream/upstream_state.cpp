@@ -1,0 +1,63 @@
+#include "seawall/upstream/upstream_state.hpp"
+
+#include "seawall/resp/replies.hpp"
+#include "seawall/util/log.hpp"
+
+namespace seawall::upstream {
+namespace {
+
+std::string error_line(const std::string& name, std::string_view suffix) {
+  std::string line(resp::replies::kUnavailablePrefix);
+  line.append(name).append(suffix);
+  return line;
+}
+
+}  // namespace
+
+UpstreamState::UpstreamState(const config::UpstreamConfig& config,
+                             const config::JournalConfig& journal, std::uint64_t seed)
+    : name_(config.name),
+      ramp_(config.recovery_ramp),
+      journal_([&] {
+        // One journal file per upstream.
+        config::JournalConfig own = journal;
+        if (!own.path.empty()) {
+          own.path += "." + config.name;
+        }
+        return own;
+      }()),
+      breaker_(config.breaker, seed,
+               [this](breaker::State from, breaker::State to) { on_transition(from, to); }),
+      no_fallback_(error_line(name_, resp::replies::kNoFallbackSuffix)),
+      write_rejected_(error_line(name_, resp::replies::kWriteRejectedSuffix)),
+      cannot_ack_(error_line(name_, resp::replies::kCannotAcknowledgeSuffix)),
+      journal_full_(error_line(name_, resp::replies::kJournalFullSuffix)),
+      write_unknown_(error_line(name_, resp::replies::kWriteUnknownSuffix)) {}
+
+void UpstreamState::on_transition(breaker::State from, breaker::State to) {
+  util::logger("breaker")->warn("upstream={} breaker {} -> {}", name_, breaker::to_string(from),
+                                breaker::to_string(to));
+  if (to == breaker::State::Closed && ramp_.count() > 0) {
+    ramp_start_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+  } else if (to != breaker::State::Closed) {
+    ramp_start_.store(0, std::memory_order_relaxed);
+  }
+}
+
+bool UpstreamState::admit_read(Clock::time_point now) {
+  const Clock::rep start = ramp_start_.load(std::memory_order_relaxed);
+  if (start == 0) {
+    return true;
+  }
+  const auto elapsed = now.time_since_epoch().count() - start;
+  const auto ramp = std::chrono::duration_cast<Clock::duration>(ramp_).count();
+  if (elapsed >= ramp) {
+    ramp_start_.store(0, std::memory_order_relaxed);
+    return true;
+  }
+  // Admit elapsed/ramp of the reads, spread evenly by a shared counter.
+  const auto permille = static_cast<std::uint64_t>(elapsed > 0 ? elapsed * 1000 / ramp : 0);
+  return ramp_counter_.fetch_add(1, std::memory_order_relaxed) % 1000 < permille;
+}
+
+}  // namespace seawall::upstream
