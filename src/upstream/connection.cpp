@@ -259,6 +259,15 @@ awaitable<void> Connection::deadline_loop() {
     if (link_down_) {
       break;
     }
+    // Replies already in the socket are not late: when this thread was descheduled, the timer
+    // and the replies are ready together. Let the reader take them first.
+    error_code ec;
+    if (socket_.available(ec) > 0 && !ec) {
+      co_await asio::post(ex_, use_nothrow);
+      if (link_down_) {
+        break;
+      }
+    }
     const auto fired = Clock::now();
     while (expired_ < pending_.size() && pending_[expired_].deadline <= fired) {
       Pending& p = pending_[expired_];
