@@ -319,6 +319,7 @@ void bind_limits(MapBinder& m, LimitsConfig& out) {
   m.uint("max_depth", out.max_depth, 1, kMaxReplyDepth);
   m.size("client_output_buffer", out.client_output_buffer, 1);
   m.uint("max_pipeline", out.max_pipeline, 1);
+  m.uint("max_pinned", out.max_pinned, 0);
   m.duration("idle_timeout", out.idle_timeout, Millis{0});
 }
 

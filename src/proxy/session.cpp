@@ -46,11 +46,6 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
-bool has_block_option(std::span<const std::string_view> args) {
-  return std::any_of(args.begin() + 1, args.end(),
-                     [](std::string_view a) { return iequals(a, "block"); });
-}
-
 util::LogRateLimiter& protocol_log_limiter() {
   static util::LogRateLimiter limiter(std::chrono::seconds(10), 5);
   return limiter;
@@ -65,7 +60,8 @@ Session::Session(tcp::socket socket, WorkerContext& ctx, std::uint64_t id)
       parser_(ctx.parser_limits),
       write_signal_(socket_.get_executor()),
       resume_signal_(socket_.get_executor()),
-      last_activity_(std::chrono::steady_clock::now()) {
+      last_activity_(std::chrono::steady_clock::now()),
+      idle_signal_(socket_.get_executor()) {
   rbuf_.resize(kInitialReadBuffer);
   ring_.resize(16);
   ring_mask_ = ring_.size() - 1;
@@ -99,6 +95,9 @@ void Session::pop_slot() {
   ring_head_ = (ring_head_ + 1) & ring_mask_;
   --ring_count_;
   ++front_seq_;
+  if (ring_count_ == 0 && in_upstream_ == 0) {
+    idle_signal_.notify();
+  }
 }
 
 Session::~Session() { close(); }
@@ -133,8 +132,12 @@ void Session::close() {
     return;
   }
   closed_ = true;
+  if (link_) {
+    unpin();
+  }
   error_code ec;
   socket_.close(ec);
+  idle_signal_.notify();
   write_signal_.notify();
   resume_signal_.notify();
   if (registered_) {
@@ -227,9 +230,25 @@ awaitable<void> Session::read_loop() {
       }
       const std::string_view raw = data.substr(0, request_.consumed);
       rbegin_ += request_.consumed;
-      if (!request_.args.empty()) {
-        next = dispatch(request_, raw);
+      if (request_.args.empty()) {
+        continue;
       }
+      if (!link_ && needs_pin(request_.args)) {
+        // Everything sent before must have run before the dedicated connection takes over.
+        co_await wait_until_idle();
+        if (closed_) {
+          break;
+        }
+        const std::string_view error = co_await pin(request_.args);
+        if (closed_) {
+          break;
+        }
+        if (!error.empty()) {
+          reply_now(error);
+          continue;
+        }
+      }
+      next = link_ ? relay(request_, raw) : dispatch(request_, raw);
     }
     if (rbegin_ == rend_) {
       rbegin_ = rend_ = 0;
@@ -326,15 +345,6 @@ void Session::complete(std::uint64_t seq, std::string_view bytes) {
   maybe_resume();
 }
 
-void Session::refuse_unsupported(std::string_view name) {
-  std::string reply(replies::kUnsupportedPrefix);
-  for (char c : name) {
-    reply.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
-  }
-  reply.append(replies::kUnsupportedSuffix);
-  reply_now(reply);
-}
-
 Session::Next Session::dispatch(const resp::ParsedRequest& request, std::string_view raw) {
   ++ctx_.stats.commands;
   const auto& args = request.args;
@@ -371,36 +381,16 @@ Session::Next Session::dispatch(const resp::ParsedRequest& request, std::string_
     return Next::Continue;
   }
   if (info == k.select) {
-    if (args[1] == "0") {
-      reply_now(replies::kOk);
-    } else {
-      reply_now(replies::kSelectNonZero);
-    }
+    reply_now(replies::kOk);  // SELECT 0; any other database pins the session
     return Next::Continue;
   }
   if (info == k.client) {
     return dispatch_client_subcommand(request, raw);
   }
   if (info == k.hello) {
-    // The shared connections speak RESP2: HELLO without arguments or HELLO 2 is harmless there.
-    if (args.size() == 1 || (args.size() == 2 && args[1] == "2")) {
-      forward(request, raw);
-    } else if (args[1] != "2") {
-      reply_now(replies::kNoProto);
-    } else {
-      refuse_unsupported("hello");
-    }
-    return Next::Continue;
-  }
-  if ((info == k.xread || info == k.xreadgroup) && !has_block_option(args)) {
+    // The shared connections speak RESP2: HELLO without arguments or HELLO 2 is harmless there;
+    // anything else pinned the session before reaching here.
     forward(request, raw);
-    return Next::Continue;
-  }
-  const bool pubsub_ok = info == k.publish || info == k.spublish || info == k.pubsub;
-  if (info->has(command::kTransaction) || info->has(command::kBlocking) ||
-      info->has(command::kConnectionState) || (info->has(command::kPubsub) && !pubsub_ok) ||
-      info->name == "monitor") {
-    refuse_unsupported(info->name);
     return Next::Continue;
   }
   forward(request, raw);
@@ -443,13 +433,6 @@ Session::Next Session::dispatch_client_subcommand(const resp::ParsedRequest& req
   if (iequals(sub, "setinfo") && args.size() == 4) {
     // Client libraries announce themselves; per-client, so answered here.
     reply_now(replies::kOk);
-    return Next::Continue;
-  }
-  const CommandInfo* info = command::resolve(args);
-  if (info != nullptr && info->has(command::kConnectionState)) {
-    std::string name = "client ";
-    name.append(sub);
-    refuse_unsupported(name);
     return Next::Continue;
   }
   forward(request, raw);

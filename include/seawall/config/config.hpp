@@ -94,6 +94,7 @@ struct LimitsConfig {
   std::uint32_t max_depth = 64;                   // deepest nesting in an upstream reply
   std::uint64_t client_output_buffer = 64ull * 1024 * 1024;  // close the client past this
   std::uint32_t max_pipeline = 16384;  // pending replies per client before reading pauses
+  std::uint32_t max_pinned = 1024;     // sessions holding a dedicated upstream connection
   Millis idle_timeout{0};              // 0 = never close idle clients
 
   bool operator==(const LimitsConfig&) const = default;

@@ -21,13 +21,17 @@
 #include "seawall/net.hpp"
 #include "seawall/policy/policy_table.hpp"
 #include "seawall/proxy/worker_context.hpp"
+#include "seawall/resp/reply_framer.hpp"
 #include "seawall/resp/request_parser.hpp"
+#include "seawall/upstream/link.hpp"
 #include "seawall/upstream/reply_target.hpp"
 #include "seawall/util/signal.hpp"
 
 namespace seawall::proxy {
 
-class Session : public upstream::ReplyTarget, public std::enable_shared_from_this<Session> {
+class Session : public upstream::ReplyTarget,
+                public upstream::LinkSink,
+                public std::enable_shared_from_this<Session> {
  public:
   // Output bytes waiting beyond which the session stops reading new commands.
   static constexpr std::size_t kPauseBytes = 1024 * 1024;
@@ -45,6 +49,9 @@ class Session : public upstream::ReplyTarget, public std::enable_shared_from_thi
 
   // ReplyTarget
   void on_reply(std::uint64_t token, std::string_view bytes, upstream::ReplyStatus status) override;
+  // LinkSink
+  void on_link_data(std::string_view bytes) override;
+  void on_link_closed() override;
 
  private:
   // How a forwarded multi-key command split across upstreams is merged back.
@@ -94,10 +101,16 @@ class Session : public upstream::ReplyTarget, public std::enable_shared_from_thi
   Slot& slot_at(std::uint64_t seq) { return ring_[(ring_head_ + (seq - front_seq_)) & ring_mask_]; }
   void pop_slot();
   static void copy_args(Slot& slot, std::span<const std::string_view> args);
-  void refuse_unsupported(std::string_view name);
+  // Pinned mode: a dedicated upstream connection while the session holds connection state.
+  bool needs_pin(std::span<const std::string_view> args) const;
+  awaitable<void> wait_until_idle();
+  awaitable<std::string_view> pin(std::span<const std::string_view> args);
+  Next relay(const resp::ParsedRequest& request, std::string_view raw);
+  void maybe_unpin();
+  void unpin();
   void reply_now(std::string_view bytes);
   void complete(std::uint64_t seq, std::string_view bytes);
-  std::size_t pending() const { return ring_count_; }
+  std::size_t pending() const { return ring_count_ + link_outstanding_; }
   std::size_t output_bytes() const { return out_.size() + writing_.size(); }
   bool should_pause() const;
   void maybe_resume();
@@ -129,6 +142,17 @@ class Session : public upstream::ReplyTarget, public std::enable_shared_from_thi
   bool read_done_ = false;
   bool paused_ = false;
   bool registered_ = false;
+  // Pinned mode state.
+  std::shared_ptr<upstream::Link> link_;
+  std::size_t link_upstream_ = 0;
+  std::size_t link_outstanding_ = 0;  // requests relayed whose reply has not come back yet
+  std::string link_buf_;              // the incomplete reply being counted
+  resp::ReplyFramer link_framer_;
+  bool in_multi_ = false;
+  bool watching_ = false;
+  bool db_nonzero_ = false;
+  bool sticky_ = false;  // state that only ends with the connection (SUBSCRIBE, HELLO 3, ...)
+  util::Signal idle_signal_;
 };
 
 }  // namespace seawall::proxy

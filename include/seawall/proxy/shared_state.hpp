@@ -34,6 +34,7 @@ struct SharedState {
   policy::PolicyTable policies;
   cache::ReplyCache cache;
   policy::Fallback fallback;
+  std::atomic<std::uint32_t> pinned{0};  // sessions holding a dedicated connection
 };
 
 }  // namespace seawall::proxy

@@ -1,0 +1,53 @@
+#pragma once
+// A dedicated connection to one upstream for one client session that holds connection state
+// (MULTI/WATCH, blocking commands, SUBSCRIBE, SELECT n, CLIENT TRACKING/REPLY, MONITOR, HELLO 3).
+// Unlike the shared pipelined connections it relays bytes both ways: whatever Redis sends (push
+// messages, RESP3, no reply at all under CLIENT REPLY OFF) reaches the client unchanged, and
+// there is no request deadline, since a blocking command may legitimately wait forever.
+//
+// Ownership: shared_ptr held by the session and by its read coroutine.
+// Thread safety: the session's worker thread only.
+#include <memory>
+#include <string>
+
+#include "seawall/config/config.hpp"
+#include "seawall/net.hpp"
+#include "seawall/util/signal.hpp"
+
+namespace seawall::upstream {
+
+class LinkSink {
+ public:
+  virtual ~LinkSink() = default;
+  virtual void on_link_data(std::string_view bytes) = 0;
+  // The upstream closed the connection or an I/O error happened; the link is unusable.
+  virtual void on_link_closed() = 0;
+};
+
+class Link : public std::enable_shared_from_this<Link> {
+ public:
+  Link(asio::any_io_executor ex, const config::UpstreamConfig& config, LinkSink* sink);
+  ~Link();
+
+  // Connects within connect_timeout. On success starts relaying replies to the sink.
+  awaitable<bool> open();
+  void send(std::string_view bytes);
+  // Closes without notifying the sink (the session is done with it).
+  void close();
+
+ private:
+  awaitable<void> read_loop();
+  awaitable<void> write_loop();
+  void fail();
+
+  asio::any_io_executor ex_;
+  const config::UpstreamConfig& config_;
+  LinkSink* sink_;
+  tcp::socket socket_;
+  std::string wbuf_;
+  std::string writing_;
+  util::Signal write_signal_;
+  bool closed_ = false;
+};
+
+}  // namespace seawall::upstream

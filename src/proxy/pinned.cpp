@@ -1,0 +1,221 @@
+// Session: pinned mode. A session that starts per-connection state gets a dedicated upstream
+// connection (upstream::Link) for as long as the state lives, then returns to the shared pool.
+// While pinned, every command is relayed in order and every byte Redis sends comes back
+// unchanged, so transactions, blocking commands, pub/sub, MONITOR, RESP3 and CLIENT REPLY work
+// exactly as against Redis.
+#include <algorithm>
+#include <cctype>
+
+#include "seawall/command/command_table.hpp"
+#include "seawall/proxy/session.hpp"
+#include "seawall/resp/replies.hpp"
+#include "seawall/resp/writer.hpp"
+#include "seawall/util/log.hpp"
+
+namespace seawall::proxy {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+bool any_arg(std::span<const std::string_view> args, std::size_t from, std::string_view word) {
+  for (std::size_t i = from; i < args.size(); ++i) {
+    if (iequals(args[i], word)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool is_subscribe(std::string_view name) {
+  return name == "subscribe" || name == "psubscribe" || name == "ssubscribe";
+}
+
+}  // namespace
+
+bool Session::needs_pin(std::span<const std::string_view> args) const {
+  const command::CommandInfo* info = command::lookup(args[0]);
+  if (info == nullptr || !command::arity_ok(*info, args.size())) {
+    return false;
+  }
+  const std::string_view name = info->name;
+  if (name == "multi" || name == "watch" || name == "monitor" || name == "auth" ||
+      is_subscribe(name)) {
+    return true;
+  }
+  if (name == "xread" || name == "xreadgroup") {
+    return any_arg(args, 1, "block");
+  }
+  if (info->has(command::kBlocking)) {
+    return true;
+  }
+  if (name == "select") {
+    return args[1] != "0";
+  }
+  if (name == "hello") {
+    // HELLO / HELLO 2 without options is answered on the shared (RESP2) connections.
+    return !(args.size() == 1 || (args.size() == 2 && args[1] == "2"));
+  }
+  if (name == "client" && args.size() >= 2) {
+    const command::CommandInfo* sub = command::resolve(args);
+    if (sub == nullptr) {
+      return false;
+    }
+    return sub->name == "client|tracking" || sub->name == "client|reply" ||
+           sub->name == "client|caching" || sub->name == "client|no-evict";
+  }
+  return false;
+}
+
+awaitable<void> Session::wait_until_idle() {
+  while (!closed_ && (ring_count_ > 0 || in_upstream_ > 0)) {
+    co_await idle_signal_.wait();
+  }
+}
+
+awaitable<std::string_view> Session::pin(std::span<const std::string_view> args) {
+  SharedState& shared = *ctx_.shared;
+  if (shared.pinned.fetch_add(1, std::memory_order_relaxed) >= ctx_.config->limits.max_pinned) {
+    shared.pinned.fetch_sub(1, std::memory_order_relaxed);
+    co_return resp::replies::kTooManyPinned;
+  }
+  // A blocking command's key decides the upstream; keyless state (MULTI, SUBSCRIBE) goes to
+  // the default upstream.
+  std::size_t up = shared.router.default_index();
+  if (const command::CommandInfo* info = command::lookup(args[0])) {
+    key_indexes_.clear();
+    command::key_indexes(*info, args, key_indexes_);
+    if (!key_indexes_.empty()) {
+      up = shared.router.route(args[key_indexes_[0]]);
+    }
+  }
+  upstream::UpstreamState& state = *shared.upstreams[up];
+  const auto now = std::chrono::steady_clock::now();
+  breaker::Permit permit;
+  if (state.ready()) {
+    permit = state.breaker().try_acquire(now);
+  }
+  if (!permit.allowed()) {
+    shared.pinned.fetch_sub(1, std::memory_order_relaxed);
+    shared.fallback.counters().count(policy::Source::Error);
+    co_return std::string_view(state.no_fallback_error());
+  }
+  auto link =
+      std::make_shared<upstream::Link>(socket_.get_executor(), ctx_.config->upstreams[up], this);
+  const bool opened = co_await link->open();
+  state.breaker().record(permit, opened ? breaker::Outcome::Success : breaker::Outcome::Failure,
+                         std::chrono::steady_clock::now() - now, std::chrono::steady_clock::now());
+  if (!opened || closed_) {
+    link->close();
+    shared.pinned.fetch_sub(1, std::memory_order_relaxed);
+    co_return closed_ ? std::string_view() : std::string_view(state.no_fallback_error());
+  }
+  link_ = std::move(link);
+  link_upstream_ = up;
+  link_outstanding_ = 0;
+  link_buf_.clear();
+  link_framer_.reset();
+  in_multi_ = watching_ = db_nonzero_ = sticky_ = false;
+  co_return std::string_view();
+}
+
+void Session::unpin() {
+  link_->close();
+  link_.reset();
+  ctx_.shared->pinned.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Session::maybe_unpin() {
+  if (link_ && link_outstanding_ == 0 && !sticky_ && !in_multi_ && !watching_ && !db_nonzero_) {
+    unpin();
+  }
+}
+
+Session::Next Session::relay(const resp::ParsedRequest& request, std::string_view raw) {
+  ++ctx_.stats.commands;
+  const auto& args = request.args;
+  std::string_view bytes = raw;
+  if (request.kind == resp::RequestKind::Inline) {
+    scratch_.clear();
+    resp::append_command(scratch_, args);
+    bytes = scratch_;
+  }
+  // Track the state Redis now holds for this connection, to know when it ends.
+  Next next = Next::Continue;
+  if (const command::CommandInfo* info = command::lookup(args[0])) {
+    const std::string_view name = info->name;
+    if (name == "multi") {
+      in_multi_ = true;
+    } else if (name == "exec" || name == "discard") {
+      in_multi_ = false;
+      watching_ = false;
+    } else if (name == "watch") {
+      watching_ = true;
+    } else if (name == "unwatch" && !in_multi_) {
+      watching_ = false;
+    } else if (name == "select" && args.size() == 2) {
+      db_nonzero_ = args[1] != "0";
+    } else if (name == "reset") {
+      in_multi_ = watching_ = db_nonzero_ = sticky_ = false;
+    } else if (name == "quit") {
+      next = Next::StopReading;
+    } else if (is_subscribe(name) || name == "monitor" || name == "auth" ||
+               (name == "hello" && args.size() > 1) || name == "client") {
+      sticky_ = sticky_ || name != "client" || needs_pin(args);
+    }
+  }
+  ++link_outstanding_;
+  link_->send(bytes);
+  return next;
+}
+
+void Session::on_link_data(std::string_view bytes) {
+  if (closed_) {
+    return;
+  }
+  out_.append(bytes);
+  // Count complete replies so the session can leave pinned mode once its state has ended.
+  link_buf_.append(bytes);
+  std::size_t consumed = 0;
+  while (consumed < link_buf_.size()) {
+    resp::FramedReply reply;
+    const resp::errc e = link_framer_.feed(std::string_view(link_buf_).substr(consumed), reply);
+    if (e != resp::errc::ok) {
+      if (e != resp::errc::need_more) {
+        sticky_ = true;  // cannot follow the stream: stay pinned until the client leaves
+        link_buf_.clear();
+        consumed = 0;
+      }
+      break;
+    }
+    consumed += reply.length;
+    if (link_outstanding_ > 0) {
+      --link_outstanding_;
+    }
+  }
+  link_buf_.erase(0, consumed);
+  if (output_bytes() > ctx_.config->limits.client_output_buffer) {
+    ++ctx_.stats.output_limit_closes;
+    close();
+    return;
+  }
+  write_signal_.notify();
+  maybe_unpin();
+  maybe_resume();
+}
+
+void Session::on_link_closed() {
+  // Redis closed the dedicated connection (QUIT, CLIENT KILL, restart): the client is told the
+  // same way, so client libraries reconnect and resubscribe.
+  if (link_) {
+    link_.reset();
+    ctx_.shared->pinned.fetch_sub(1, std::memory_order_relaxed);
+  }
+  begin_drain();
+}
+
+}  // namespace seawall::proxy
