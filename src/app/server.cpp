@@ -3,7 +3,13 @@
 #include <csignal>
 #include <iostream>
 
+#include "seawall/admin/admin_server.hpp"
+#include "seawall/admin/json.hpp"
+#include "seawall/app/app_metrics.hpp"
+#include "seawall/app/data_metrics.hpp"
+#include "seawall/command/command_table.hpp"
 #include "seawall/config/loader.hpp"
+#include "seawall/metrics/shard.hpp"
 #include "seawall/net.hpp"
 #include "seawall/proxy/shared_state.hpp"
 #include "seawall/proxy/worker.hpp"
@@ -12,13 +18,70 @@
 
 namespace seawall::app {
 
-Server::Server(std::shared_ptr<const config::Config> config) : config_(std::move(config)) {}
+namespace {
+
+std::string_view readiness_name(admin::Readiness readiness) {
+  switch (readiness) {
+    case admin::Readiness::Starting:
+      return "starting";
+    case admin::Readiness::Ready:
+      return "ready";
+    case admin::Readiness::Draining:
+      return "draining";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+Server::Server(std::shared_ptr<const config::Config> config)
+    : config_(std::move(config)), metrics_(metrics::shard_count_for(config_->threads)) {
+  declare_metrics(metrics_);
+  register_app_metrics(metrics_, clients_, started_);
+}
 
 Server::~Server() = default;
+
+std::string Server::status_json() const {
+  using admin::json_string;
+  const double uptime =
+      std::chrono::duration<double>(std::chrono::system_clock::now() - started_).count();
+  std::string out = "{\"version\":" + json_string(SEAWALL_VERSION);
+  out += ",\"readiness\":" + json_string(readiness_name(admin_->readiness()));
+  out += ",\"uptime_seconds\":" + std::to_string(static_cast<std::uint64_t>(uptime));
+  out += ",\"threads\":" + std::to_string(config_->threads);
+  out += ",\"clients\":" + std::to_string(clients_.load(std::memory_order_relaxed));
+  out += ",\"max_clients\":" + std::to_string(config_->limits.max_clients);
+  out += ",\"listen\":" +
+         json_string(config_->listen.address + ":" + std::to_string(config_->listen.port));
+  out += ",\"upstreams\":[";
+  for (std::size_t i = 0; i < config_->upstreams.size(); ++i) {
+    const config::UpstreamConfig& upstream = config_->upstreams[i];
+    out += i == 0 ? "" : ",";
+    out += "{\"name\":" + json_string(upstream.name) +
+           ",\"address\":" + json_string(upstream.host + ":" + std::to_string(upstream.port)) + "}";
+  }
+  out += "]}\n";
+  return out;
+}
 
 int Server::run() {
   auto log = util::logger("app");
   shared_ = std::make_unique<proxy::SharedState>(*config_);
+  register_data_metrics(metrics_, *shared_);
+  for (const auto& u : config_->upstreams) {
+    upstream::ConnectionMetrics m;
+    m.connected = &metrics_.gauge(kUpstreamConnections).with({u.name});
+    m.connects_ok = &metrics_.counter(kUpstreamConnects).with({u.name, "ok"});
+    m.connects_failed = &metrics_.counter(kUpstreamConnects).with({u.name, "failed"});
+    m.latency = &metrics_.histogram(kUpstreamLatency).with({u.name});
+    m.timeouts = &metrics_.counter(kUpstreamTimeouts).with({u.name});
+    shared_->connection_metrics.push_back(m);
+  }
+  for (const auto& info : command::all_commands()) {
+    shared_->command_counters.push_back(&metrics_.counter(kCommands).with({info.name}));
+  }
+  shared_->command_counters.push_back(&metrics_.counter(kCommands).with({"unknown"}));
   for (auto& state : shared_->upstreams) {
     std::size_t loaded = 0;
     const std::string error = state->journal().load(loaded);
@@ -29,6 +92,37 @@ int Server::run() {
       log->warn("upstream={} {} journaled writes from a previous run wait for replay",
                 state->name(), loaded);
     }
+  }
+  if (config_->admin.enabled) {
+    admin::Handlers handlers;
+    handlers.metrics = [this] { return metrics_.render(); };
+    handlers.status = [this] { return status_json(); };
+    handlers.breaker = [this](std::string_view name,
+                              admin::BreakerAction action) -> std::optional<std::string> {
+      for (auto& state : shared_->upstreams) {
+        if (state->name() != name) {
+          continue;
+        }
+        switch (action) {
+          case admin::BreakerAction::Open:
+            state->breaker().force_open();
+            break;
+          case admin::BreakerAction::Close:
+            state->breaker().force_close();
+            break;
+          case admin::BreakerAction::Reset:
+            state->breaker().reset();
+            break;
+        }
+        util::logger("breaker")->warn("upstream={} breaker forced by the admin API", name);
+        return "{\"upstream\":" + admin::json_string(name) + ",\"state\":\"" +
+               std::string(breaker::to_string(state->breaker().state(breaker::Clock::now()))) +
+               "\"}\n";
+      }
+      return std::nullopt;
+    };
+    admin_ = std::make_unique<admin::AdminServer>(config_->admin, std::move(handlers));
+    admin_->start();
   }
   for (unsigned i = 0; i < config_->threads; ++i) {
     workers_.push_back(
@@ -47,6 +141,9 @@ int Server::run() {
   for (auto& w : workers_) {
     w->start();
   }
+  if (admin_) {
+    admin_->set_readiness(admin::Readiness::Ready);
+  }
   log->info("seawall {} listening on {}:{} threads={} upstreams={}", SEAWALL_VERSION,
             config_->listen.address, workers_.front()->port(), config_->threads,
             config_->upstreams.size());
@@ -61,6 +158,11 @@ int Server::run() {
   });
   main_ioc.run();
 
+  // Readiness fails first, so that load balancers stop sending new clients while the ones
+  // already connected drain; liveness and metrics keep answering until the process exits.
+  if (admin_) {
+    admin_->set_readiness(admin::Readiness::Draining);
+  }
   log->info("signal {} received: draining {} clients for up to {} ms", signal_number,
             clients_.load(), config_->shutdown.drain_timeout.count());
   for (auto& w : workers_) {
@@ -90,6 +192,9 @@ int Server::run() {
   if (left > 0) {
     log->warn("drain timeout: closed {} clients with work in flight", left);
   }
+  if (admin_) {
+    admin_->stop();
+  }
   log->info("stopped");
   return 0;
 }
@@ -102,6 +207,7 @@ void print_help() {
                "usage:\n"
                "  seawall --config FILE         run with this configuration\n"
                "  seawall --check-config FILE   validate FILE; print every error; exit 0 if valid\n"
+               "  seawall --describe-metrics    print every metric: name, type, labels, help\n"
                "  seawall --version             print the version\n"
                "  seawall --help                this text\n";
 }
@@ -115,6 +221,12 @@ int main_entry(int argc, char** argv) {
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--help" || args[i] == "-h") {
       print_help();
+      return 0;
+    }
+    if (args[i] == "--describe-metrics") {
+      metrics::Registry registry;
+      declare_metrics(registry);
+      std::cout << registry.describe();
       return 0;
     }
     if (args[i] == "--version" || args[i] == "-v") {

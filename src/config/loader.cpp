@@ -29,6 +29,10 @@ constexpr std::uint32_t kMaxReplyDepth = 1024;
 // Redis itself refuses a multibulk longer than this.
 constexpr std::uint64_t kMaxArrayElements = 2147483647;
 constexpr Millis kPositive{1};
+constexpr std::uint32_t kMaxAdminConnections = 1024;
+// Below this not even a scraper's headers fit; above it the admin port only invites abuse.
+constexpr std::uint64_t kMinAdminRequestSize = 1024;
+constexpr std::uint64_t kMaxAdminRequestSize = 1024 * 1024;
 
 bool is_ipv4(const std::string& text) {
   in_addr address{};
@@ -335,6 +339,27 @@ void bind_shutdown(MapBinder& m, ShutdownConfig& out) {
   m.duration("drain_timeout", out.drain_timeout, Millis{0});
 }
 
+void bind_admin(MapBinder& m, AdminConfig& out) {
+  m.boolean("enabled", out.enabled);
+  m.string("address", out.address, check_ip_literal);
+  m.uint("port", out.port, 1, 65535);
+  m.uint("max_connections", out.max_connections, 1, kMaxAdminConnections);
+  m.size("max_request_size", out.max_request_size, kMinAdminRequestSize, kMaxAdminRequestSize);
+  m.duration("read_timeout", out.read_timeout, kPositive);
+}
+
+bool is_wildcard(const std::string& address) { return address == "0.0.0.0" || address == "::"; }
+
+// The admin server and the Redis listener would bind one port on overlapping addresses: one of
+// them would fail at startup with "address in use", so say so at load instead.
+bool admin_port_conflicts(const Config& config) {
+  const AdminConfig& admin = config.admin;
+  const ListenConfig& listen = config.listen;
+  return admin.enabled && admin.port == listen.port &&
+         (admin.address == listen.address || is_wildcard(admin.address) ||
+          is_wildcard(listen.address));
+}
+
 void bind_config(MapBinder& root, Config& config) {
   root.map("listen", [&](MapBinder& m) { bind_listen(m, config.listen); });
   root.uint("threads", config.threads, 1, kMaxThreads);
@@ -351,6 +376,19 @@ void bind_config(MapBinder& root, Config& config) {
   root.map("limits", [&](MapBinder& m) { bind_limits(m, config.limits); });
   root.map("log", [&](MapBinder& m) { bind_log(m, config.log); });
   root.map("shutdown", [&](MapBinder& m) { bind_shutdown(m, config.shutdown); });
+  const std::string conflict =
+      "port " + std::to_string(config.listen.port) + " is also the listen port (listen.port)";
+  if (root.has("admin")) {
+    root.map("admin", [&](MapBinder& m) {
+      bind_admin(m, config.admin);
+      if (admin_port_conflicts(config)) {
+        m.error(m.has("port") ? "port" : "address", conflict);
+      }
+    });
+  } else if (admin_port_conflicts(config)) {
+    root.error("admin",
+               "the default admin " + conflict + "; set admin.port, or admin.enabled: false");
+  }
   root.finish();
 }
 

@@ -138,6 +138,7 @@ void Session::maybe_unpin() {
 Session::Next Session::relay(const resp::ParsedRequest& request, std::string_view raw) {
   ++ctx_.stats.commands;
   const auto& args = request.args;
+  ctx_.shared->count_command(command::lookup(args[0]));
   std::string_view bytes = raw;
   if (request.kind == resp::RequestKind::Inline) {
     scratch_.clear();

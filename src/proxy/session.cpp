@@ -349,6 +349,15 @@ Session::Next Session::dispatch(const resp::ParsedRequest& request, std::string_
   ++ctx_.stats.commands;
   const auto& args = request.args;
   const CommandInfo* info = command::lookup(args[0]);
+  ctx_.shared->count_command(info);
+  if (iequals(args[0], "post") || iequals(args[0], "host:")) {
+    // An HTTP request sent to the Redis port (cross-protocol scripting). Redis drops such a
+    // connection; forwarded, it would make Redis drop a shared connection of other clients.
+    util::logger("proxy")->warn("client={} sent '{}': possible cross-protocol attack, closing", id_,
+                                iequals(args[0], "post") ? "POST" : "Host:");
+    close();
+    return Next::StopReading;
+  }
   if (info == nullptr || !command::arity_ok(*info, args.size())) {
     // Redis itself answers unknown commands and wrong arity, with its exact wording.
     forward(request, raw);

@@ -31,9 +31,11 @@ Worker::Worker(std::shared_ptr<const config::Config> config, SharedState& shared
   ctx_.clients = &clients;
   ctx_.next_client_id = &next_client_id;
   for (std::size_t i = 0; i < ctx_.config->upstreams.size(); ++i) {
-    ctx_.pools.push_back(
-        std::make_unique<upstream::Pool>(ioc_->get_executor(), ctx_.config->upstreams[i],
-                                         limits.max_depth, &shared.upstreams[i]->breaker()));
+    ctx_.pools.push_back(std::make_unique<upstream::Pool>(
+        ioc_->get_executor(), ctx_.config->upstreams[i], limits.max_depth,
+        &shared.upstreams[i]->breaker(),
+        i < shared.connection_metrics.size() ? shared.connection_metrics[i]
+                                             : upstream::ConnectionMetrics{}));
   }
 }
 

@@ -17,7 +17,8 @@ util::LogRateLimiter& connect_log_limiter() {
 }  // namespace
 
 Connection::Connection(asio::any_io_executor ex, const config::UpstreamConfig& cfg,
-                       std::uint32_t max_depth, breaker::CircuitBreaker* breaker)
+                       std::uint32_t max_depth, breaker::CircuitBreaker* breaker,
+                       const ConnectionMetrics& metrics)
     : ex_(ex),
       name_(cfg.name),
       host_(cfg.host),
@@ -31,7 +32,8 @@ Connection::Connection(asio::any_io_executor ex, const config::UpstreamConfig& c
       framer_(max_depth),
       write_signal_(ex),
       rng_(std::random_device{}()),
-      breaker_(breaker) {
+      breaker_(breaker),
+      metrics_(metrics) {
   rbuf_.resize(kInitialReadBuffer);
 }
 
@@ -71,8 +73,12 @@ void Connection::link_down() {
 
 void Connection::record(const breaker::Permit& permit, breaker::Outcome outcome,
                         Clock::time_point deadline, Clock::time_point now) {
+  const auto latency = now - (deadline - request_timeout_);
   if (breaker_ != nullptr && permit.allowed()) {
-    breaker_->record(permit, outcome, now - (deadline - request_timeout_), now);
+    breaker_->record(permit, outcome, latency, now);
+  }
+  if (metrics_.latency != nullptr && outcome != breaker::Outcome::Timeout) {
+    metrics_.latency->observe(latency);
   }
 }
 
@@ -144,6 +150,9 @@ awaitable<void> Connection::run() {
     }
     if (!ok) {
       ++stats_.connect_failures;
+      if (metrics_.connects_failed != nullptr) {
+        metrics_.connects_failed->inc();
+      }
       ++failures_in_a_row_;
       std::uint64_t suppressed = 0;
       if (connect_log_limiter().allow(suppressed)) {
@@ -160,10 +169,17 @@ awaitable<void> Connection::run() {
     ++stats_.connects;
     failures_in_a_row_ = 0;
     connected_ = true;
+    if (metrics_.connects_ok != nullptr) {
+      metrics_.connects_ok->inc();
+      metrics_.connected->inc();
+    }
     link_down_ = false;
     log->info("upstream={} address={}:{} connected", name_, host_, port_);
     co_await (read_loop() && write_loop() && deadline_loop());
     connected_ = false;
+    if (metrics_.connected != nullptr) {
+      metrics_.connected->dec();
+    }
     fail_all_pending();
     if (!stopped_) {
       log->warn("upstream={} address={}:{} disconnected", name_, host_, port_);
@@ -273,6 +289,9 @@ awaitable<void> Connection::deadline_loop() {
       Pending& p = pending_[expired_];
       ++expired_;
       ++stats_.timeouts;
+      if (metrics_.timeouts != nullptr) {
+        metrics_.timeouts->inc();
+      }
       record(p.permit, breaker::Outcome::Timeout, p.deadline, fired);
       p.target->on_reply(p.token, {}, ReplyStatus::Timeout);
     }

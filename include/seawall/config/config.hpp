@@ -122,6 +122,17 @@ inline policy::Policy default_fallback_policy() {
   return p;
 }
 
+struct AdminConfig {
+  bool enabled = true;
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 9380;
+  std::uint32_t max_connections = 16;             // admin connections open at once
+  std::uint64_t max_request_size = 16ull * 1024;  // request line + headers, and body
+  Millis read_timeout{5000};                      // per request, and per response write
+
+  bool operator==(const AdminConfig&) const = default;
+};
+
 struct Config {
   std::string source_path;  // file it was loaded from, for messages
   ListenConfig listen;
@@ -139,6 +150,7 @@ struct Config {
   LimitsConfig limits;
   LogConfig log;
   ShutdownConfig shutdown;
+  AdminConfig admin;
 
   bool operator==(const Config&) const = default;
 };

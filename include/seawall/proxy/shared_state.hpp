@@ -8,9 +8,11 @@
 
 #include "seawall/cache/reply_cache.hpp"
 #include "seawall/config/config.hpp"
+#include "seawall/metrics/counter.hpp"
 #include "seawall/policy/fallback.hpp"
 #include "seawall/policy/policy_table.hpp"
 #include "seawall/router/router.hpp"
+#include "seawall/upstream/connection.hpp"
 #include "seawall/upstream/upstream_state.hpp"
 
 namespace seawall::proxy {
@@ -35,6 +37,21 @@ struct SharedState {
   cache::ReplyCache cache;
   policy::Fallback fallback;
   std::atomic<std::uint32_t> pinned{0};  // sessions holding a dedicated connection
+  // Metric handles, resolved by app at startup (empty in tests: nothing is counted).
+  std::vector<upstream::ConnectionMetrics> connection_metrics;  // per upstream
+  std::vector<metrics::Counter*> command_counters;  // per command table index, then "unknown"
+
+  void count_command(const command::CommandInfo* info) {
+    if (command_counters.empty()) {
+      return;
+    }
+    const auto all = command::all_commands();
+    const std::size_t index =
+        info != nullptr && info >= all.data() && info < all.data() + all.size()
+            ? static_cast<std::size_t>(info - all.data())
+            : all.size();
+    command_counters[index]->inc();
+  }
 };
 
 }  // namespace seawall::proxy

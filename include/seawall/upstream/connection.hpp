@@ -19,6 +19,9 @@
 
 #include "seawall/breaker/circuit_breaker.hpp"
 #include "seawall/config/config.hpp"
+#include "seawall/metrics/counter.hpp"
+#include "seawall/metrics/gauge.hpp"
+#include "seawall/metrics/histogram.hpp"
 #include "seawall/net.hpp"
 #include "seawall/resp/reply_framer.hpp"
 #include "seawall/upstream/reply_target.hpp"
@@ -35,13 +38,22 @@ struct ConnectionStats {
   std::uint64_t connect_failures = 0;
 };
 
+// Handles resolved once at startup; any may be null (tests, health connections).
+struct ConnectionMetrics {
+  metrics::Gauge* connected = nullptr;
+  metrics::Counter* connects_ok = nullptr;
+  metrics::Counter* connects_failed = nullptr;
+  metrics::Histogram* latency = nullptr;
+  metrics::Counter* timeouts = nullptr;
+};
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   using Clock = std::chrono::steady_clock;
 
   // `breaker` (may be null) receives the outcome of every request that carries a permit.
   Connection(asio::any_io_executor ex, const config::UpstreamConfig& cfg, std::uint32_t max_depth,
-             breaker::CircuitBreaker* breaker);
+             breaker::CircuitBreaker* breaker, const ConnectionMetrics& metrics = {});
 
   // Starts connecting (and reconnecting) in the background.
   void start();
@@ -107,6 +119,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::minstd_rand rng_;
   ConnectionStats stats_;
   breaker::CircuitBreaker* breaker_;
+  ConnectionMetrics metrics_;
 };
 
 }  // namespace seawall::upstream

@@ -12,9 +12,9 @@ namespace seawall::upstream {
 class Pool {
  public:
   Pool(asio::any_io_executor ex, const config::UpstreamConfig& cfg, std::uint32_t max_depth,
-       breaker::CircuitBreaker* breaker) {
+       breaker::CircuitBreaker* breaker, const ConnectionMetrics& metrics = {}) {
     for (std::uint32_t i = 0; i < cfg.connections; ++i) {
-      connections_.push_back(std::make_shared<Connection>(ex, cfg, max_depth, breaker));
+      connections_.push_back(std::make_shared<Connection>(ex, cfg, max_depth, breaker, metrics));
     }
   }
 

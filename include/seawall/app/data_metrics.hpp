@@ -1,0 +1,120 @@
+#pragma once
+// The data path's metrics: declared here in one table, registered once the shared state exists.
+// Most are read at scrape time from the atomics the modules keep anyway (answers by source,
+// breaker counters, L1 and journal statistics), so the hot path pays nothing extra; commands
+// by name, upstream connections and request latency are counted by handles resolved at startup.
+// Thread safety: the tables are constants; registration happens at startup on the main thread.
+#include <array>
+
+#include "seawall/metrics/registry.hpp"
+#include "seawall/metrics/spec.hpp"
+#include "seawall/proxy/shared_state.hpp"
+
+namespace seawall::app {
+
+using metrics::Spec;
+using metrics::Type;
+
+inline constexpr Spec kAnswers{"seawall_answers_total",
+                               Type::Counter,
+                               "Replies to forwardable commands by source: upstream, l1_fresh, "
+                               "l1_stale, default, miss or error.",
+                               {"source"}};
+inline constexpr Spec kWritesUnavailable{
+    "seawall_writes_while_unavailable_total",
+    Type::Counter,
+    "Writes that arrived while their upstream was unavailable, by what happened to them.",
+    {"result"}};
+inline constexpr Spec kFallthroughDenied{
+    "seawall_fallthrough_denied_total", Type::Counter,
+    "Misses refused because the protect_database budget was spent (answered with an error)."};
+inline constexpr Spec kBreakerState{"seawall_breaker_state",
+                                    Type::Gauge,
+                                    "Circuit breaker state: 0 closed, 1 open, 2 half-open.",
+                                    {"upstream"}};
+inline constexpr Spec kBreakerTransitions{"seawall_breaker_transitions_total",
+                                          Type::Counter,
+                                          "Circuit breaker state changes.",
+                                          {"upstream"}};
+inline constexpr Spec kBreakerOpened{"seawall_breaker_opened_total",
+                                     Type::Counter,
+                                     "Transitions into the open state.",
+                                     {"upstream"}};
+inline constexpr Spec kBreakerCalls{
+    "seawall_breaker_calls_total",
+    Type::Counter,
+    "Calls judged by the breaker, by outcome: success, failure, timeout, slow, rejected.",
+    {"upstream", "outcome"}};
+inline constexpr Spec kCacheBytes{"seawall_cache_bytes", Type::Gauge, "Bytes held by the L1."};
+inline constexpr Spec kCacheEntries{"seawall_cache_entries", Type::Gauge,
+                                    "Replies held by the L1."};
+inline constexpr Spec kCacheEvents{
+    "seawall_cache_events_total",
+    Type::Counter,
+    "L1 events: hit_fresh, hit_stale, miss, insert, eviction, expiration, invalidation, "
+    "rejected_too_large, rejected_raced.",
+    {"event"}};
+inline constexpr Spec kJournalEntries{"seawall_journal_entries",
+                                      Type::Gauge,
+                                      "Writes waiting in the journal for replay.",
+                                      {"upstream"}};
+inline constexpr Spec kJournalBytes{
+    "seawall_journal_bytes", Type::Gauge, "Bytes waiting in the journal.", {"upstream"}};
+inline constexpr Spec kJournalOps{"seawall_journal_operations_total",
+                                  Type::Counter,
+                                  "Journal operations: appended, replayed, rejected (full).",
+                                  {"upstream", "operation"}};
+inline constexpr Spec kPinned{"seawall_pinned_sessions", Type::Gauge,
+                              "Client sessions holding a dedicated upstream connection."};
+inline constexpr Spec kCommands{"seawall_commands_total",
+                                Type::Counter,
+                                "Commands received from clients, by command name.",
+                                {"command"}};
+inline constexpr Spec kUpstreamConnections{
+    "seawall_upstream_connections",
+    Type::Gauge,
+    "Shared pipelined connections to the upstream that are connected now.",
+    {"upstream"}};
+inline constexpr Spec kUpstreamConnects{"seawall_upstream_connects_total",
+                                        Type::Counter,
+                                        "Connection attempts to the upstream, by result.",
+                                        {"upstream", "result"}};
+inline constexpr Spec kUpstreamLatency{
+    "seawall_upstream_request_duration_seconds",
+    Type::Histogram,
+    "Time from queueing a request on a shared connection to its reply.",
+    {"upstream"}};
+inline constexpr Spec kUpstreamTimeouts{"seawall_upstream_timeouts_total",
+                                        Type::Counter,
+                                        "Requests whose deadline passed before the reply.",
+                                        {"upstream"}};
+inline constexpr Spec kHealthChecks{"seawall_health_checks_total",
+                                    Type::Counter,
+                                    "Active health checks (PING), by result.",
+                                    {"upstream", "result"}};
+
+inline constexpr std::array kDataMetrics{kAnswers,
+                                         kWritesUnavailable,
+                                         kFallthroughDenied,
+                                         kBreakerState,
+                                         kBreakerTransitions,
+                                         kBreakerOpened,
+                                         kBreakerCalls,
+                                         kCacheBytes,
+                                         kCacheEntries,
+                                         kCacheEvents,
+                                         kJournalEntries,
+                                         kJournalBytes,
+                                         kJournalOps,
+                                         kPinned,
+                                         kCommands,
+                                         kUpstreamConnections,
+                                         kUpstreamConnects,
+                                         kUpstreamLatency,
+                                         kUpstreamTimeouts,
+                                         kHealthChecks};
+
+// Registers scrape-time callbacks reading `shared` (which must outlive the registry's scrapes).
+void register_data_metrics(metrics::Registry& registry, proxy::SharedState& shared);
+
+}  // namespace seawall::app

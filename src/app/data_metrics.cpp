@@ -1,0 +1,107 @@
+#include "seawall/app/data_metrics.hpp"
+
+namespace seawall::app {
+
+void register_data_metrics(metrics::Registry& registry, proxy::SharedState& shared) {
+  auto& fallback = shared.fallback;
+  for (std::size_t i = 0; i < policy::kSourceCount; ++i) {
+    const auto source = static_cast<policy::Source>(i);
+    registry.counter(kAnswers).with_callback({policy::to_string(source)}, [&fallback, source] {
+      return static_cast<double>(fallback.counters().get(source));
+    });
+  }
+  auto& c = fallback.counters();
+  registry.counter(kWritesUnavailable).with_callback({"rejected"}, [&c] {
+    return static_cast<double>(c.writes_rejected.load(std::memory_order_relaxed));
+  });
+  registry.counter(kWritesUnavailable).with_callback({"journaled"}, [&c] {
+    return static_cast<double>(c.writes_journaled.load(std::memory_order_relaxed));
+  });
+  registry.counter(kWritesUnavailable).with_callback({"invalidated"}, [&c] {
+    return static_cast<double>(c.writes_invalidated.load(std::memory_order_relaxed));
+  });
+  registry.counter(kFallthroughDenied).with_callback({}, [&c] {
+    return static_cast<double>(c.fallthrough_denied.load(std::memory_order_relaxed));
+  });
+
+  for (auto& state_ptr : shared.upstreams) {
+    upstream::UpstreamState& state = *state_ptr;
+    const std::string& name = state.name();
+    auto& b = state.breaker();
+    registry.gauge(kBreakerState).with_callback({name}, [&b] {
+      switch (b.state(breaker::Clock::now())) {
+        case breaker::State::Closed:
+          return 0.0;
+        case breaker::State::Open:
+          return 1.0;
+        case breaker::State::HalfOpen:
+          return 2.0;
+      }
+      return 0.0;
+    });
+    registry.counter(kBreakerTransitions).with_callback({name}, [&b] {
+      return static_cast<double>(b.counters().transitions);
+    });
+    registry.counter(kBreakerOpened).with_callback({name}, [&b] {
+      return static_cast<double>(b.counters().opened);
+    });
+    registry.counter(kBreakerCalls).with_callback({name, "success"}, [&b] {
+      return static_cast<double>(b.counters().successes);
+    });
+    registry.counter(kBreakerCalls).with_callback({name, "failure"}, [&b] {
+      return static_cast<double>(b.counters().failures - b.counters().timeouts);
+    });
+    registry.counter(kBreakerCalls).with_callback({name, "timeout"}, [&b] {
+      return static_cast<double>(b.counters().timeouts);
+    });
+    registry.counter(kBreakerCalls).with_callback({name, "slow"}, [&b] {
+      return static_cast<double>(b.counters().slow_calls);
+    });
+    registry.counter(kBreakerCalls).with_callback({name, "rejected"}, [&b] {
+      return static_cast<double>(b.counters().rejected);
+    });
+    auto& j = state.journal();
+    registry.gauge(kJournalEntries).with_callback({name}, [&j] {
+      return static_cast<double>(j.entries());
+    });
+    registry.gauge(kJournalBytes).with_callback({name}, [&j] {
+      return static_cast<double>(j.bytes());
+    });
+    registry.counter(kJournalOps).with_callback({name, "appended"}, [&j] {
+      return static_cast<double>(j.appended_total());
+    });
+    registry.counter(kJournalOps).with_callback({name, "replayed"}, [&j] {
+      return static_cast<double>(j.replayed_total());
+    });
+    registry.counter(kJournalOps).with_callback({name, "rejected"}, [&j] {
+      return static_cast<double>(j.rejected_total());
+    });
+  }
+
+  auto& cache = shared.cache;
+  registry.gauge(kCacheBytes).with_callback({}, [&cache] {
+    return static_cast<double>(cache.stats().bytes);
+  });
+  registry.gauge(kCacheEntries).with_callback({}, [&cache] {
+    return static_cast<double>(cache.stats().entries);
+  });
+  const std::array<std::pair<std::string_view, std::uint64_t cache::ReplyCacheStats::*>, 9> events{
+      {{"hit_fresh", &cache::ReplyCacheStats::hits_fresh},
+       {"hit_stale", &cache::ReplyCacheStats::hits_stale},
+       {"miss", &cache::ReplyCacheStats::misses},
+       {"insert", &cache::ReplyCacheStats::inserts},
+       {"eviction", &cache::ReplyCacheStats::evictions},
+       {"expiration", &cache::ReplyCacheStats::expirations},
+       {"invalidation", &cache::ReplyCacheStats::invalidations},
+       {"rejected_too_large", &cache::ReplyCacheStats::rejected_too_large},
+       {"rejected_raced", &cache::ReplyCacheStats::rejected_raced}}};
+  for (const auto& [event, member] : events) {
+    registry.counter(kCacheEvents).with_callback({event}, [&cache, member = member] {
+      return static_cast<double>(cache.stats().*member);
+    });
+  }
+  registry.gauge(kPinned).with_callback(
+      {}, [&shared] { return static_cast<double>(shared.pinned.load(std::memory_order_relaxed)); });
+}
+
+}  // namespace seawall::app
