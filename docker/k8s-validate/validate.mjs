@@ -142,7 +142,8 @@ for (const file of files) {
       Model = undefined;
     }
     if (typeof Model !== "function") {
-      report(source, ["kind"], `no kind ${kind} in ${apiVersion} (kubernetes-models ${modelsVersion})`);
+      const where = `${apiVersion} (kubernetes-models ${modelsVersion})`;
+      report(source, ["kind"], `no kind ${kind} in ${where}`);
       continue;
     }
     try {
@@ -167,9 +168,8 @@ const genDir = fs.mkdtempSync(path.join(toolsDir, ".check-"));
 try {
   const generated = new Map(); // file name -> { source, lines }
   checked.forEach(({ source, data, apiVersion, kind }, i) => {
-    const lines = [
-      { text: `import type { I${kind} } from "${modelModule(apiVersion)}/${kind}";`, fieldPath: [] },
-    ];
+    const typesModule = `${modelModule(apiVersion)}/${kind}`;
+    const lines = [{ text: `import type { I${kind} } from "${typesModule}";`, fieldPath: [] }];
     literal(data, [], "", `export const doc${i}: I${kind} = `, ";", lines);
     const name = path.join(genDir, `doc${i}.ts`);
     fs.writeFileSync(name, lines.map((l) => l.text).join("\n") + "\n");
