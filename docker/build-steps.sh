@@ -201,8 +201,8 @@ chroot_build() {
         wdir=/
         image_root=$root
         ;;
-      ARG)
-        # ARG NAME=value or ARG NAME="a b"; an ARG without a default stays unset, as in Docker.
+      ARG | ENV)
+        # NAME=value or NAME="a b", one per line; an ARG without a default stays unset.
         if [[ $rest == *=* ]]; then
           word=${rest#*=}
           word=${word#\"}
