@@ -337,15 +337,21 @@ def test_stateful_commands_answer_error_and_leave_connection_usable(seawall):
         ("SELECT", "1"), ("HELLO", "3"), ("CLIENT", "TRACKING", "on"), ("CLIENT", "REPLY", "OFF"),
         ("MONITOR",), ("AUTH", "secret"),
     ]
+    problems = []
     with seawall.raw() as c:
         for i, cmd in enumerate(stateful):
             reply = c.request(*cmd)
-            assert reply.startswith(b"-ERR"), (cmd, reply)
             name = cmd[0].encode()
-            assert name.lower() in reply.lower(), (cmd, reply)
-            assert c.request("SET", "after", i) == b"+OK\r\n", cmd
-            assert c.request("GET", "after") == b"$%d\r\n%d\r\n" % (len(str(i)), i), cmd
+            # HELLO 3 may also get Redis's own NOPROTO, on which clients fall back to RESP2.
+            noproto = cmd[0] == "HELLO" and reply.startswith(b"-NOPROTO")
+            if not noproto and not (reply.startswith(b"-ERR") and name.lower() in reply.lower()):
+                problems.append(f"{' '.join(cmd)} -> {reply[:120]!r}")
+            if c.request("SET", "after", i) != b"+OK\r\n" or \
+                    c.request("GET", "after") != b"$%d\r\n%d\r\n" % (len(str(i)), i):
+                problems.append(f"connection unusable after {' '.join(cmd)}")
+                break
         assert c.request("SELECT", "0") == b"+OK\r\n"
+    assert not problems, "\n".join(problems)
 
 
 def test_quit_closes_only_that_client(seawall, direct_client):

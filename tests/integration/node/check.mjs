@@ -18,6 +18,13 @@ export function expectEqual(label, actual, expected) {
   lastChecked = label;
   if (!isDeepStrictEqual(actual, expected)) {
     failures.push(label);
+    if (Array.isArray(actual) && Array.isArray(expected)) {
+      const i = actual.findIndex((v, k) => !isDeepStrictEqual(v, expected[k]));
+      const at = i < 0 ? Math.min(actual.length, expected.length) : i;
+      console.error(`MISMATCH ${label}: lengths ${actual.length} vs ${expected.length}, first ` +
+                    `difference at [${at}]: ${inspect(actual[at])} != ${inspect(expected[at])}`);
+      return;
+    }
     console.error(`MISMATCH ${label}\n  actual:   ${inspect(actual, { depth: 6, maxStringLength: 200 })}` +
                   `\n  expected: ${inspect(expected, { depth: 6, maxStringLength: 200 })}`);
   }
