@@ -1,0 +1,245 @@
+#!/usr/bin/python3
+"""redis-benchmark against a direct redis-server, twemproxy (nutcracker) and seawall, on loopback.
+
+All three targets front the same redis-server, started here on a free port; twemproxy and seawall
+get generated configs in a temporary directory. Runs are interleaved (direct, twemproxy, seawall,
+direct, ...) so that drift in machine load hits every target alike, and the table shows medians.
+
+    tests/bench/bench.py [--seawall build/seawall] [--runs 3] [--quick]
+
+The binary comes from --seawall or $SEAWALL_BIN. Without nutcracker on PATH, twemproxy is left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
+
+from harness import (LOOPBACK, RawConnection, RedisServer, Seawall, free_port, ping_ok,  # noqa
+                     tail, wait_until)
+
+VALUE_SIZE = 64
+
+
+@dataclass
+class Row:
+    label: str
+    test: str  # redis-benchmark -t
+    clients: int
+    pipeline: int
+    requests: int
+    latency: bool = False  # report avg/p99 instead of throughput
+
+
+@dataclass
+class Result:
+    rps: float
+    avg_ms: float
+    p99_ms: float
+
+
+class Nutcracker:
+    """twemproxy with one redis server, `redis: true`, on a free loopback port."""
+
+    def __init__(self, workdir: Path, upstream_port: int):
+        self.workdir = workdir
+        self.port = free_port()
+        self.conf = workdir / "nutcracker.yml"
+        self.conf.write_text(
+            "bench:\n"
+            f"  listen: {LOOPBACK}:{self.port}\n"
+            "  hash: fnv1a_64\n"
+            "  distribution: ketama\n"
+            "  redis: true\n"
+            "  timeout: 2000\n"
+            "  auto_eject_hosts: false\n"
+            "  servers:\n"
+            f"    - {LOOPBACK}:{upstream_port}:1\n")
+        self.log = workdir / "nutcracker.log"
+        self.proc = None
+
+    def start(self) -> None:
+        stats_port = free_port()
+        self.proc = subprocess.Popen(
+            ["nutcracker", "-c", str(self.conf), "-s", str(stats_port), "-a", LOOPBACK,
+             "-o", str(self.log)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT)
+        wait_until(lambda: self.proc.poll() is None and ping_ok(self.port), 10,
+                   f"nutcracker on {self.port}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def run_benchmark(port: int, row: Row) -> Result:
+    args = ["redis-benchmark", "-h", LOOPBACK, "-p", str(port), "-t", row.test,
+            "-n", str(row.requests), "-c", str(row.clients), "-P", str(row.pipeline),
+            "-d", str(VALUE_SIZE), "--csv", "--precision", "3"]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} exited {proc.returncode}: {proc.stderr}")
+    rows = [r for r in csv.DictReader(io.StringIO(proc.stdout)) if r.get("test")]
+    if len(rows) != 1:
+        raise RuntimeError(f"unexpected redis-benchmark output:\n{proc.stdout}\n{proc.stderr}")
+    r = rows[0]
+    return Result(float(r["rps"]), float(r["avg_latency_ms"]), float(r["p99_latency_ms"]))
+
+
+def check_target(name: str, port: int) -> None:
+    """A SET and GET of a 64-byte value must round-trip, or the numbers would mean nothing."""
+    value = b"v" * VALUE_SIZE
+    with RawConnection(port, timeout=5) as c:
+        for cmd, want in ((("SET", "bench:check", value), b"+OK\r\n"),
+                          (("GET", "bench:check"), b"$64\r\n" + value + b"\r\n")):
+            got = c.request(*cmd)
+            if got != want:
+                raise RuntimeError(f"{name}: {cmd[0]} answered {got[:100]!r}")
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}" if b else "n/a"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seawall", default=os.environ.get("SEAWALL_BIN"),
+                        help="seawall binary (default: $SEAWALL_BIN)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per target and row")
+    parser.add_argument("--requests-p1", type=int, default=300_000,
+                        help="-n for the 50-client -P 1 rows (~2-3 s each)")
+    parser.add_argument("--requests-p16", type=int, default=2_000_000,
+                        help="-n for the 50-client -P 16 rows")
+    parser.add_argument("--requests-latency", type=int, default=80_000,
+                        help="-n for the 1-client latency row")
+    parser.add_argument("--threads", type=int, default=1, help="seawall threads")
+    parser.add_argument("--connections", type=int, default=2,
+                        help="seawall upstream connections per thread")
+    parser.add_argument("--quick", action="store_true",
+                        help="CI smoke: 1 run, small -n (numbers are only indicative)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = parser.parse_args()
+    if not args.seawall:
+        parser.error("no seawall binary: pass --seawall or set SEAWALL_BIN")
+    if args.quick:
+        args.runs, args.requests_p1, args.requests_p16, args.requests_latency = 1, 20_000, 100_000, 5_000
+
+    rows = [
+        Row("SET c=50 P=1", "set", 50, 1, args.requests_p1),
+        Row("GET c=50 P=1", "get", 50, 1, args.requests_p1),
+        Row("SET c=50 P=16", "set", 50, 16, args.requests_p16),
+        Row("GET c=50 P=16", "get", 50, 16, args.requests_p16),
+        Row("GET c=1 P=1", "get", 1, 1, args.requests_latency, latency=True),
+    ]
+
+    workdir = Path(tempfile.mkdtemp(prefix="seawall-bench-"))
+    redis = RedisServer(workdir / "redis")
+    targets: dict[str, int] = {}
+    twemproxy = None
+    seawall = None
+    failed = False
+    try:
+        redis.start()
+        targets["direct"] = redis.port
+        if shutil.which("nutcracker"):
+            twemproxy = Nutcracker(workdir, redis.port)
+            twemproxy.start()
+            targets["twemproxy"] = twemproxy.port
+        else:
+            print("nutcracker not found: twemproxy left out", file=sys.stderr)
+        seawall = Seawall(workdir / "seawall", redis.port, {
+            "threads": args.threads,
+            "upstreams": [{"name": "main", "address": redis.address,
+                           "connections": args.connections, "connect_timeout": "250ms",
+                           "request_timeout": "1s"}],
+            "log": {"level": "warn"},
+        }, binary=args.seawall)
+        seawall.start()
+        targets["seawall"] = seawall.port
+        for name, port in targets.items():
+            check_target(name, port)
+
+        results: dict[tuple[str, str], list[Result]] = {}
+        total = args.runs * len(rows) * len(targets)
+        done = 0
+        for run in range(args.runs):
+            for row in rows:
+                for name, port in targets.items():
+                    started = time.monotonic()
+                    res = run_benchmark(port, row)
+                    done += 1
+                    results.setdefault((row.label, name), []).append(res)
+                    print(f"[{done}/{total}] run {run + 1} {row.label:<14} {name:<9} "
+                          f"{res.rps:>12,.0f} req/s  avg {res.avg_ms:.3f} ms  "
+                          f"p99 {res.p99_ms:.3f} ms  ({time.monotonic() - started:.1f} s)",
+                          file=sys.stderr)
+        if not seawall.alive():
+            raise RuntimeError(f"seawall died during the benchmark\n{seawall.log_tail()}")
+        print_table(rows, list(targets), results, args)
+    except Exception as e:  # noqa: BLE001 - report and clean up
+        print(f"benchmark failed: {e}", file=sys.stderr)
+        failed = True
+    finally:
+        if seawall is not None:
+            try:
+                seawall.stop()
+            except AssertionError as e:
+                print(f"seawall did not stop cleanly: {e}", file=sys.stderr)
+                failed = True
+        if twemproxy is not None:
+            twemproxy.stop()
+        redis.stop()
+        if args.keep or failed:
+            print(f"logs and configs kept in {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 1 if failed else 0
+
+
+def print_table(rows, names, results, args) -> None:
+    def median(label, name, field):
+        return statistics.median(getattr(r, field) for r in results[(label, name)])
+
+    ratio_cols = [f"{n}/direct" for n in names if n != "direct"]
+    if "twemproxy" in names and "seawall" in names:
+        ratio_cols.append("seawall/twemproxy")
+    header = ["benchmark"] + names + ratio_cols
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        metrics = ([("avg ms", "avg_ms", 3), ("p99 ms", "p99_ms", 3)] if row.latency
+                   else [("k req/s", "rps", 0)])
+        for unit, field, digits in metrics:
+            values = {n: median(row.label, n, field) for n in names}
+            scale = 1000.0 if field == "rps" else 1.0
+            cells = [f"{values[n] / scale:.{1 if field == 'rps' else digits}f}" for n in names]
+            ratios = [ratio(values[n], values["direct"]) for n in names if n != "direct"]
+            if "twemproxy" in names and "seawall" in names:
+                ratios.append(ratio(values["seawall"], values["twemproxy"]))
+            lines.append(f"| {row.label} {unit} | " + " | ".join(cells + ratios) + " |")
+    print(f"\nredis-benchmark, {VALUE_SIZE}-byte values, loopback, median of {args.runs} "
+          f"interleaved run(s); seawall threads={args.threads} connections={args.connections}.")
+    print("Throughput ratios above 1 are faster; latency ratios above 1 are slower.\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""pytest fixtures: a real redis-server and the real seawall binary in front of it.
+
+    redis_server   a fresh redis-server per test (kill9/sigstop/sigcont/restart for fault tests)
+    make_seawall   factory: make_seawall(limits={"max_bulk": "1mb"}) starts one with overrides
+    seawall        seawall with the default test config, in front of redis_server
+    proxy_client   redis-py client through seawall (default settings + a socket timeout)
+    direct_client  redis-py client straight to redis_server
+
+Every seawall started here is stopped at teardown with SIGTERM and must exit 0 within
+drain_timeout + 5 s; otherwise the test errors (after kill -9 by PID as a last resort).
+A watchdog dumps all thread stacks and exits if one test runs longer than SEAWALL_TEST_TIMEOUT
+seconds (default 300), so a hang shows where it hangs instead of waiting for ctest's timeout.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+import sys
+
+import pytest
+import redis
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from harness import RedisServer, Seawall, seawall_binary  # noqa: E402
+
+TEST_TIMEOUT_S = float(os.environ.get("SEAWALL_TEST_TIMEOUT", "300"))
+
+
+def pytest_configure(config):
+    # Fail the whole run at once, loudly, when the binary is missing (not one error per test).
+    try:
+        seawall_binary()
+    except RuntimeError as e:
+        raise pytest.UsageError(str(e)) from None
+
+
+@pytest.fixture(autouse=True)
+def _watchdog():
+    faulthandler.dump_traceback_later(TEST_TIMEOUT_S, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_seawall(tmp_path, redis_server):
+    started: list[Seawall] = []
+
+    def make(upstream: RedisServer = None, **overrides) -> Seawall:
+        upstream = upstream or redis_server
+        proxy = Seawall(tmp_path / f"seawall{len(started)}", upstream.port, overrides,
+                        name="seawall")
+        started.append(proxy)
+        proxy.start()
+        return proxy
+
+    yield make
+    errors = []
+    for proxy in started:
+        try:
+            proxy.stop()
+        except AssertionError as e:
+            errors.append(str(e))
+    if errors:
+        pytest.fail("\n\n".join(errors), pytrace=False)
+
+
+@pytest.fixture
+def seawall(make_seawall):
+    return make_seawall()
+
+
+def client_for(port: int, **kwargs) -> redis.Redis:
+    # Default settings, plus a socket timeout so that a hang fails the test instead of blocking.
+    kwargs.setdefault("socket_timeout", 30)
+    return redis.Redis(host="127.0.0.1", port=port, **kwargs)
+
+
+@pytest.fixture
+def proxy_client(seawall):
+    client = client_for(seawall.port)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def direct_client(redis_server):
+    client = client_for(redis_server.port)
+    yield client
+    client.close()

@@ -1,0 +1,490 @@
+"""Real processes for the integration tests: a redis-server, the seawall binary, raw RESP sockets.
+
+Nothing here is faked: RedisServer runs Debian's redis-server on a free loopback port in its own
+directory, Seawall runs the binary named by $SEAWALL_BIN with a generated YAML config, and
+RawConnection speaks RESP over a plain socket so tests can compare reply bytes exactly.
+
+Children get PR_SET_PDEATHSIG=SIGKILL so that a killed or crashed pytest leaves no redis-server or
+seawall behind. Start them from the main thread (the signal fires when the forking thread exits).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+LOOPBACK = "127.0.0.1"
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def free_port() -> int:
+    """A loopback TCP port that was free a moment ago (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str, interval=0.02) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def pid_alive(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+        return state not in (b"Z", b"X")
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of `pid` in KiB, from /proc/PID/status VmRSS."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def tail(path: Path, max_bytes: int = 4000) -> str:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return "<no log>"
+    return data[-max_bytes:].decode("utf-8", "replace")
+
+
+# --------------------------------------------------------------------------------------------
+# RESP encoding and raw reply reading
+
+
+def encode_command(*args) -> bytes:
+    """One command as a RESP multibulk; str args are UTF-8, int args are decimal."""
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        if isinstance(a, str):
+            a = a.encode()
+        elif isinstance(a, int):
+            a = str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+class ConnectionClosed(Exception):
+    """The peer closed (EOF or reset) before a full reply arrived."""
+
+    def __init__(self, partial: bytes):
+        super().__init__(f"connection closed; partial reply {partial[:200]!r}")
+        self.partial = partial
+
+
+class RawConnection:
+    """A blocking TCP socket with a RESP reply reader that returns each reply's exact bytes.
+
+    Thread safety: none; one thread per connection.
+    """
+
+    def __init__(self, port: int, host: str = LOOPBACK, timeout: float = 10.0, rcvbuf: int = 0):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            # Before connect, so the window is small from the start (non-reading client tests).
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect((host, port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._buf = bytearray()
+        self._pos = 0  # start of the reply being read
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def settimeout(self, timeout: float) -> None:
+        self.sock.settimeout(timeout)
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def request(self, *args) -> bytes:
+        """Sends one command and returns its reply's raw bytes."""
+        self.send(encode_command(*args))
+        return self.read_reply()
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(1 << 20)
+        if not chunk:
+            partial = bytes(self._buf[self._pos :])
+            raise ConnectionClosed(partial)
+        self._buf += chunk
+
+    def _line_end(self, start: int) -> int:
+        """Index just past the CRLF that ends the line starting at `start`."""
+        while True:
+            i = self._buf.find(b"\r\n", start)
+            if i >= 0:
+                return i + 2
+            self._fill()
+
+    def _need(self, end: int) -> None:
+        while len(self._buf) < end:
+            self._fill()
+
+    def _skip_value(self, start: int) -> int:
+        """Returns the index just past the RESP value starting at `start` (RESP2 and RESP3)."""
+        self._need(start + 1)
+        end = self._line_end(start)
+        kind = self._buf[start : start + 1]
+        header = bytes(self._buf[start + 1 : end - 2])
+        if kind in (b"+", b"-", b":", b",", b"#", b"_", b"("):
+            return end
+        if kind in (b"$", b"!", b"="):
+            n = int(header)
+            if n < 0:
+                return end
+            self._need(end + n + 2)
+            if self._buf[end + n : end + n + 2] != b"\r\n":
+                raise ValueError(f"bulk not followed by CRLF at {end + n}")
+            return end + n + 2
+        if kind in (b"*", b"~", b">", b"%", b"|"):
+            n = int(header)
+            if kind in (b"%", b"|"):
+                n *= 2
+            pos = end
+            for _ in range(max(n, 0)):
+                pos = self._skip_value(pos)
+            if kind == b"|":  # attribute: the actual reply follows
+                pos = self._skip_value(pos)
+            return pos
+        raise ValueError(f"unknown RESP type byte {kind!r} in {bytes(self._buf[start:end])!r}")
+
+    def read_reply(self) -> bytes:
+        """Blocks until one whole reply is buffered; returns its bytes exactly as received."""
+        end = self._skip_value(self._pos)
+        reply = bytes(self._buf[self._pos : end])
+        self._pos = end
+        if self._pos > (1 << 20) and self._pos * 2 > len(self._buf):
+            del self._buf[: self._pos]
+            self._pos = 0
+        return reply
+
+    def read_replies(self, n: int) -> list[bytes]:
+        return [self.read_reply() for _ in range(n)]
+
+    def read_until_closed(self, timeout: float) -> tuple[bytes, bool]:
+        """Reads until EOF/reset or `timeout` without data; returns (unparsed bytes, closed)."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                chunk = self.sock.recv(1 << 20)
+                if not chunk:
+                    return bytes(self._buf[self._pos :]), True
+                self._buf += chunk
+        except (ConnectionResetError, BrokenPipeError):
+            return bytes(self._buf[self._pos :]), True
+        except socket.timeout:
+            return bytes(self._buf[self._pos :]), False
+
+
+    def drain(self, timeout: float, limit: int) -> tuple[int, bool]:
+        """Reads and discards until EOF/reset, `timeout` without data, or more than `limit`
+        bytes; returns (bytes read, closed)."""
+        self.sock.settimeout(timeout)
+        total = len(self._buf) - self._pos
+        self._buf.clear()
+        self._pos = 0
+        try:
+            while total <= limit:
+                chunk = self.sock.recv(1 << 20)
+                if not chunk:
+                    return total, True
+                total += len(chunk)
+            return total, False
+        except (ConnectionResetError, BrokenPipeError):
+            return total, True
+        except socket.timeout:
+            return total, False
+
+
+def ping_ok(port: int, timeout: float = 0.5) -> bool:
+    try:
+        with RawConnection(port, timeout=timeout) as c:
+            return c.request("PING") == b"+PONG\r\n"
+    except (OSError, ConnectionClosed, ValueError):
+        return False
+
+
+# --------------------------------------------------------------------------------------------
+# redis-server
+
+
+class RedisServer:
+    """A real redis-server on a loopback port, restartable on the same port (fault tests)."""
+
+    def __init__(self, workdir: Path, binary: str = "redis-server", extra_args: Iterable[str] = ()):
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.binary = binary
+        self.extra_args = list(extra_args)
+        self.port = free_port()
+        self.proc: Optional[subprocess.Popen] = None
+        self.log_path = self.workdir / "redis.log"
+        self._log = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    @property
+    def address(self) -> str:
+        return f"{LOOPBACK}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> None:
+        args = [self.binary, "--port", str(self.port), "--bind", LOOPBACK, "--save", "",
+                "--appendonly", "no", "--enable-debug-command", "yes", "--dir", str(self.workdir),
+                "--daemonize", "no", "--protected-mode", "no", *self.extra_args]
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        try:
+            wait_until(lambda: self.proc.poll() is None and ping_ok(self.port), timeout,
+                       f"redis-server on port {self.port} to answer PING")
+        except TimeoutError as e:
+            self.kill9()
+            raise RuntimeError(f"{e}\nredis log:\n{tail(self.log_path)}") from None
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill9(self) -> None:
+        """SIGKILL by PID and reap: a hard crash."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def sigstop(self) -> None:
+        """Freezes the server: connections stay open, nothing is answered."""
+        os.kill(self.pid, signal.SIGSTOP)
+
+    def sigcont(self) -> None:
+        os.kill(self.pid, signal.SIGCONT)
+
+    def restart(self, timeout: float = 10.0) -> None:
+        """kill -9 (if running) and start again on the same port with an empty dataset."""
+        self.kill9()
+        self.start(timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM and reap; SIGKILL if it does not exit (a stopped server is continued first)."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.proc.pid, signal.SIGCONT)
+                os.kill(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def raw(self, timeout: float = 10.0) -> RawConnection:
+        return RawConnection(self.port, timeout=timeout)
+
+
+# --------------------------------------------------------------------------------------------
+# seawall
+
+
+def _yaml_scalar(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return str(v)
+    s = str(v)
+    safe = s and all(c.isalnum() or c in "._:-/" for c in s) and not s[0] in "-:"
+    return s if safe else '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def to_yaml(value, indent: int = 0) -> str:
+    """Block-style YAML for nested dicts/lists of scalars (enough for seawall configs).
+
+    Empty dicts are left out so that the binary's defaults apply.
+    """
+    pad = " " * indent
+    lines = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(v, dict) and not v:
+                continue
+            if isinstance(v, (dict, list)):
+                lines.append(f"{pad}{k}:")
+                lines.append(to_yaml(v, indent + 2))
+            else:
+                lines.append(f"{pad}{k}: {_yaml_scalar(v)}")
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, (dict, list)):
+                lines.append(f"{pad}- " + to_yaml(item, indent + 2).lstrip())
+            else:
+                lines.append(f"{pad}- {_yaml_scalar(item)}")
+    else:
+        lines.append(pad + _yaml_scalar(value))
+    return "\n".join(lines)
+
+
+def merge(base: dict, overrides: dict) -> dict:
+    """Recursive dict merge; lists and scalars in `overrides` replace."""
+    out = dict(base)
+    for k, v in overrides.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def seawall_binary() -> str:
+    path = os.environ.get("SEAWALL_BIN")
+    if not path:
+        raise RuntimeError("SEAWALL_BIN is not set: point it at the seawall binary "
+                           "(ctest sets it; by hand: SEAWALL_BIN=build/seawall)")
+    if not os.access(path, os.X_OK):
+        raise RuntimeError(f"SEAWALL_BIN={path} is not an executable file")
+    return path
+
+
+class Seawall:
+    """The seawall binary run with a generated config; stop() checks for a clean exit 0."""
+
+    DRAIN_TIMEOUT_S = 2
+
+    def __init__(self, workdir: Path, upstream_port: int, overrides: Optional[dict] = None,
+                 binary: Optional[str] = None, name: str = "seawall"):
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.binary = binary or seawall_binary()
+        self.port = free_port()
+        self.config = merge(
+            {
+                "listen": {"address": LOOPBACK, "port": self.port},
+                "threads": 1,
+                "upstreams": [{
+                    "name": "main",
+                    "address": f"{LOOPBACK}:{upstream_port}",
+                    "connections": 2,
+                    "connect_timeout": "250ms",
+                    # Generous: CI machines are slow and these tests are not about deadlines.
+                    "request_timeout": "2s",
+                }],
+                "limits": {},
+                "log": {"level": "info", "format": "text"},
+                "shutdown": {"drain_timeout": f"{self.DRAIN_TIMEOUT_S}s"},
+            },
+            overrides or {},
+        )
+        self.config_path = self.workdir / f"{name}.yaml"
+        self.log_path = self.workdir / f"{name}.log"
+        self.proc: Optional[subprocess.Popen] = None
+        self._log = None
+        self.exit_code: Optional[int] = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def write_config(self) -> None:
+        self.config_path.write_text(to_yaml(self.config) + "\n")
+
+    def start(self, timeout: float = 10.0) -> None:
+        self.write_config()
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([self.binary, "--config", str(self.config_path)],
+                                     stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+
+        def up() -> bool:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"seawall exited with {self.proc.returncode} at startup\n"
+                                   f"config:\n{self.config_path.read_text()}\n"
+                                   f"log:\n{tail(self.log_path)}")
+            return ping_ok(self.port)
+
+        try:
+            wait_until(up, timeout, f"seawall on port {self.port} to answer PING")
+        except TimeoutError as e:
+            self._kill9()
+            raise RuntimeError(f"{e}\nlog:\n{tail(self.log_path)}") from None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None and pid_alive(self.proc.pid)
+
+    def rss_kib(self) -> int:
+        return rss_kib(self.pid)
+
+    def log_tail(self) -> str:
+        return tail(self.log_path)
+
+    def _kill9(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self, timeout: Optional[float] = None) -> None:
+        """SIGTERM, then requires exit code 0 within drain_timeout + 5 s.
+
+        Raises AssertionError (after kill -9 by PID as a last resort) when it does not exit in
+        time, and when it had already died or exits non-zero.
+        """
+        if self.proc is None or self.exit_code is not None:
+            return
+        timeout = timeout if timeout is not None else self.DRAIN_TIMEOUT_S + 5
+        try:
+            already_dead = self.proc.poll() is not None
+            if not already_dead:
+                os.kill(self.proc.pid, signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    self._kill9()
+                    raise AssertionError(f"seawall did not exit within {timeout}s of SIGTERM; "
+                                         f"killed with SIGKILL\nlog:\n{self.log_tail()}")
+            self.exit_code = self.proc.returncode
+            if already_dead:
+                raise AssertionError(f"seawall died during the test with status {self.exit_code}"
+                                     f"\nlog:\n{self.log_tail()}")
+            if self.exit_code != 0:
+                raise AssertionError(f"seawall exited with status {self.exit_code} after SIGTERM"
+                                     f"\nlog:\n{self.log_tail()}")
+        finally:
+            if self._log is not None:
+                self._log.close()
+                self._log = None
+
+    def raw(self, timeout: float = 10.0, rcvbuf: int = 0) -> RawConnection:
+        return RawConnection(self.port, timeout=timeout, rcvbuf=rcvbuf)
