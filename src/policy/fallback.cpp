@@ -146,6 +146,30 @@ std::optional<std::string> acknowledgement(const command::CommandInfo& info,
   return std::nullopt;
 }
 
+bool Fallback::answer_read_locally(const command::CommandInfo& info, std::string_view cache_key,
+                                   const Policy& policy, std::chrono::steady_clock::time_point now,
+                                   std::string& out) {
+  if (info.name == "mget") {
+    return false;  // assembled per key only when Redis cannot answer at all
+  }
+  thread_local std::string reply;
+  if (policy.l1.enabled && !cache_key.empty()) {
+    const cache::LookupResult found = cache_.lookup(cache_key, now, reply);
+    if (found.freshness != cache::Freshness::Miss) {
+      out.append(reply);
+      counters_.count(found.freshness == cache::Freshness::Fresh ? Source::L1Fresh
+                                                                 : Source::L1Stale);
+      return true;
+    }
+  }
+  if (policy.degraded_default) {
+    out.append(*policy.degraded_default);
+    counters_.count(Source::Default);
+    return true;
+  }
+  return false;
+}
+
 bool Fallback::take_fallthrough(std::chrono::steady_clock::time_point now) {
   if (fallthrough_.try_take(now)) {
     return true;

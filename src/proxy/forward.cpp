@@ -160,8 +160,15 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw) 
     send = permit.allowed();
   }
   if (send && slot.is_read && !state.admit_read(now)) {
-    state.breaker().record(permit, breaker::Outcome::Ignored, {}, now);
-    send = false;
+    // Recovery ramp: answer locally when that costs nothing; otherwise Redis it is.
+    // (Not scratch_: it may hold the re-encoded inline command.)
+    thread_local std::string local;
+    local.clear();
+    if (shared.fallback.answer_read_locally(*info, slot.cache_key, *slot.policy, now, local)) {
+      state.breaker().record(permit, breaker::Outcome::Ignored, {}, now);
+      complete(seq, local);
+      return;
+    }
   }
   if (!send) {
     answer_without_upstream(slot, seq);
@@ -275,10 +282,19 @@ void Session::on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus 
     }
     return;
   }
+  if (status == ReplyStatus::Ok) {
+    // Peak-hold estimate of reply sizes, for the backpressure estimate (see should_pause).
+    avg_reply_bytes_ = std::max(bytes.size(), avg_reply_bytes_ - avg_reply_bytes_ / 8);
+  }
   const std::uint64_t seq = token >> kPartBits;
   Slot& slot = slot_at(seq);
   if (slot.merge != Merge::None) {
     on_part_reply(slot, seq, static_cast<std::uint32_t>(token & kPartMask), status, bytes);
+    return;
+  }
+  if (status == ReplyStatus::NotSent) {
+    // It never reached Redis: answer exactly as if the breaker had been open.
+    answer_without_upstream(slot, seq);
     return;
   }
   if (status != ReplyStatus::Ok) {

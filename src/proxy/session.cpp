@@ -72,7 +72,14 @@ Session::Slot& Session::push_slot() {
     // Grow: unroll the ring into a vector twice the size, front first.
     std::vector<Slot> bigger(ring_.size() * 2);
     for (std::size_t i = 0; i < ring_count_; ++i) {
-      bigger[i] = std::move(ring_[(ring_head_ + i) & ring_mask_]);
+      Slot& moved = bigger[i];
+      moved = std::move(ring_[(ring_head_ + i) & ring_mask_]);
+      // A moved short string has a new buffer: point the argument views at it again.
+      std::size_t offset = 0;
+      for (std::string_view& arg : moved.args) {
+        arg = std::string_view(moved.args_blob.data() + offset, arg.size());
+        offset += arg.size();
+      }
     }
     ring_ = std::move(bigger);
     ring_head_ = 0;
@@ -158,7 +165,11 @@ void Session::begin_drain() {
 }
 
 bool Session::should_pause() const {
-  return pending() >= ctx_.config->limits.max_pipeline || output_bytes() >= kPauseBytes;
+  // Replies still to come count at this session's average reply size, so a client pipelining
+  // GETs of large values cannot make Redis send gigabytes down a shared connection (delaying
+  // every other client behind them) before its own output limit is noticed.
+  return pending() >= ctx_.config->limits.max_pipeline ||
+         output_bytes() + in_upstream_ * avg_reply_bytes_ >= kPauseBytes;
 }
 
 void Session::maybe_resume() {
@@ -178,38 +189,45 @@ awaitable<void> Session::read_loop() {
     if (closed_ || read_done_) {
       break;
     }
-    if (rend_ == rbuf_.size()) {
-      // Grow to what the current command needs (a large bulk is sized once), or double.
-      const std::size_t used = rend_ - rbegin_;
-      if (rbegin_ > 0) {
-        std::memmove(rbuf_.data(), rbuf_.data() + rbegin_, used);
-        rbegin_ = 0;
-        rend_ = used;
-      }
+    if (!unparsed_) {
       if (rend_ == rbuf_.size()) {
-        std::size_t want = std::max(rbuf_.size() * 2, parser_.bytes_hint() + 16);
-        if (want > kMaxQueryBuffer) {
-          reply_now("-ERR Protocol error: query buffer limit exceeded\r\n");
-          ++ctx_.stats.protocol_errors;
-          break;
+        // Grow to what the current command needs (a large bulk is sized once), or double.
+        const std::size_t used = rend_ - rbegin_;
+        if (rbegin_ > 0) {
+          std::memmove(rbuf_.data(), rbuf_.data() + rbegin_, used);
+          rbegin_ = 0;
+          rend_ = used;
         }
-        rbuf_.resize(want);
+        if (rend_ == rbuf_.size()) {
+          std::size_t want = std::max(rbuf_.size() * 2, parser_.bytes_hint() + 16);
+          if (want > kMaxQueryBuffer) {
+            reply_now("-ERR Protocol error: query buffer limit exceeded\r\n");
+            ++ctx_.stats.protocol_errors;
+            break;
+          }
+          rbuf_.resize(want);
+        }
       }
-    }
-    auto [ec, n] = co_await socket_.async_read_some(
-        asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
-        asio::bind_cancellation_slot(read_cancel_.slot(), use_nothrow));
-    if (ec) {
-      if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
-        // A reset: nobody is left to read the replies.
-        close();
+      auto [ec, n] = co_await socket_.async_read_some(
+          asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
+          asio::bind_cancellation_slot(read_cancel_.slot(), use_nothrow));
+      if (ec) {
+        if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
+          // A reset: nobody is left to read the replies.
+          close();
+        }
+        break;
       }
-      break;
+      rend_ += n;
     }
-    rend_ += n;
+    unparsed_ = false;
     last_activity_ = std::chrono::steady_clock::now();
     Next next = Next::Continue;
     while (rbegin_ < rend_ && next == Next::Continue) {
+      if (should_pause()) {
+        unparsed_ = true;  // finish these commands before reading more
+        break;
+      }
       const std::string_view data(rbuf_.data() + rbegin_, rend_ - rbegin_);
       const resp::errc e = parser_.parse(data, request_);
       if (e == resp::errc::need_more) {

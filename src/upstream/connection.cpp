@@ -88,7 +88,7 @@ void Connection::submit(std::string_view raw_command, ReplyTarget* target, std::
   if (!connected_ || pending_.size() - expired_ >= max_pending_) {
     ++stats_.unavailable;
     record(permit, breaker::Outcome::Failure, now + request_timeout_, now);
-    target->on_reply(token, {}, ReplyStatus::Unavailable);
+    target->on_reply(token, {}, ReplyStatus::NotSent);
     return;
   }
   wbuf_.append(raw_command);

@@ -389,17 +389,22 @@ class Seawall:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.binary = binary or seawall_binary()
         self.port = free_port()
+        self.admin_port = free_port()
         self.config = merge(
             {
                 "listen": {"address": LOOPBACK, "port": self.port},
+                # Its own admin port: several seawalls may run at once.
+                "admin": {"address": LOOPBACK, "port": self.admin_port},
                 "threads": 1,
                 "upstreams": [{
                     "name": "main",
                     "address": f"{LOOPBACK}:{upstream_port}",
                     "connections": 2,
                     "connect_timeout": "250ms",
-                    # Generous: CI machines are slow and these tests are not about deadlines.
+                    # Generous: CI machines are slow and these tests are not about deadlines
+                    # or breakers (a loaded sanitizer build must not look like a slow Redis).
                     "request_timeout": "2s",
+                    "breaker": {"slow_call_duration": "2s"},
                 }],
                 "limits": {},
                 "log": {"level": "info", "format": "text"},

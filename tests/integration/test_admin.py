@@ -258,15 +258,33 @@ def test_status_is_json(seawall):
 
 
 def test_breaker_routes_and_errors(seawall):
-    # No breaker exists yet under any name: every one is unknown.
-    status, headers, body = http(seawall.admin_port, "/breakers/main/open", method="POST")
+    status, headers, body = http(seawall.admin_port, "/breakers/nope/open", method="POST")
     assert status == 404
-    assert json.loads(body) == {"error": "unknown breaker", "breaker": "main"}
+    assert json.loads(body) == {"error": "unknown breaker", "breaker": "nope"}
     status, headers, _ = http(seawall.admin_port, "/breakers/main/open")
     assert status == 405 and headers["Allow"] == "POST"
     status, headers, _ = http(seawall.admin_port, "/metrics", method="POST")
     assert status == 405 and headers["Allow"] == "GET, HEAD"
     assert http(seawall.admin_port, "/nope")[0] == 404
+
+
+def test_forced_open_breaker_serves_fallbacks(seawall):
+    client = redis.Redis(host=LOOPBACK, port=seawall.port, socket_timeout=10)
+    assert client.set("cached", "v1")
+    assert client.get("cached") == b"v1"  # fills the L1 (default policy: 5s fresh, 60s stale)
+    status, _, body = http(seawall.admin_port, "/breakers/main/open", method="POST")
+    assert status == 200 and json.loads(body) == {"upstream": "main", "state": "open"}
+    assert sample(scrape(seawall.admin_port), "seawall_breaker_state", upstream="main") == 1
+    # Nothing reaches Redis: the cached copy answers, and a write is rejected.
+    assert client.get("cached") == b"v1"
+    with pytest.raises(redis.exceptions.ResponseError, match="UNAVAILABLE"):
+        client.set("cached", "v2")
+    families = scrape(seawall.admin_port)
+    assert sample(families, "seawall_answers_total", source="l1_fresh") >= 1
+    assert sample(families, "seawall_writes_while_unavailable_total", result="rejected") >= 1
+    status, _, body = http(seawall.admin_port, "/breakers/main/reset", method="POST")
+    assert status == 200 and json.loads(body)["state"] == "closed"
+    assert client.set("cached", "v2") and client.get("cached") == b"v2"
 
 
 def test_readyz_stays_200_while_redis_is_dead(seawall, redis_server):

@@ -66,6 +66,12 @@ class Fallback {
                      std::chrono::steady_clock::time_point now, std::string_view unavailable_error,
                      std::string& out);
 
+  // During the recovery ramp: answers from the L1 or the default only (what costs Redis and the
+  // database nothing); false when neither has an answer, and then the read goes to Redis.
+  bool answer_read_locally(const command::CommandInfo& info, std::string_view cache_key,
+                           const Policy& policy, std::chrono::steady_clock::time_point now,
+                           std::string& out);
+
   AnswerCounters& counters() { return counters_; }
   cache::ReplyCache& cache() { return cache_; }
 

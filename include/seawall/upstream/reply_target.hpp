@@ -9,7 +9,8 @@ enum class ReplyStatus : std::uint8_t {
   Ok,           // `bytes` is one complete RESP reply from Redis
   FailedReply,  // `bytes` is an error reply that means Redis cannot serve (-LOADING, -BUSY, ...)
   Timeout,      // the request deadline passed first; its late reply will be discarded
-  Unavailable,  // not connected, too many in flight, or the connection dropped
+  NotSent,      // never written: not connected, or too many in flight (it did not run)
+  Unavailable,  // the connection dropped with the request in flight (it may have run)
 };
 
 // Implemented by sessions. Thread safety: called on the owning worker's thread only.
