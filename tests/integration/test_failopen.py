@@ -350,9 +350,9 @@ def test_flapping_never_errors_and_ends_closed(redis_server, make_seawall):
 # --------------------------------------------------------------------------------------------
 # 5. eviction storm
 
-# Requests in flight per client in the eviction test: fewer than a session's initial 16 reply
-# slots, so that it does not depend on the slot ring growing (see the xfail test below).
-SHALLOW_PIPELINE = 15
+# Requests in flight per client in the eviction test: more than a session's initial 16 reply
+# slots, so that the slot ring grows while L1 fills (the bug the deep-pipeline test pins down).
+SHALLOW_PIPELINE = 200
 
 
 def test_maxmemory_eviction_passes_misses_through(tmp_path, make_seawall):
@@ -422,12 +422,6 @@ def test_maxmemory_eviction_passes_misses_through(tmp_path, make_seawall):
         server.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "seawall bug: Session::push_slot() grows the reply ring by moving Slots; Slot::args are "
-    "string_views into Slot::args_blob, which dangle when args_blob is short enough for the "
-    "small-string buffer, so L1 entries filled by a deep pipeline are indexed under garbage keys "
-    "and a later write no longer invalidates them (and fill_cache can read unmapped memory: "
-    "SIGSEGV under maxmemory eviction)"))
 def test_deep_pipeline_reads_then_writes_never_serve_older_value(tmp_path, redis_server):
     sw = Seawall(tmp_path / "deep", redis_server.port, {
         "upstreams": [upstream("main", redis_server.port)],
