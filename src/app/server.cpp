@@ -1,7 +1,10 @@
 #include "seawall/app/server.hpp"
 
 #include <csignal>
+#include <fstream>
+#include <functional>
 #include <iostream>
+#include <sstream>
 
 #include "seawall/admin/admin_server.hpp"
 #include "seawall/admin/json.hpp"
@@ -12,6 +15,7 @@
 #include "seawall/metrics/shard.hpp"
 #include "seawall/net.hpp"
 #include "seawall/proxy/shared_state.hpp"
+#include "seawall/proxy/snapshot.hpp"
 #include "seawall/proxy/worker.hpp"
 #include "seawall/upstream/health_checker.hpp"
 #include "seawall/util/log.hpp"
@@ -32,7 +36,122 @@ std::string_view readiness_name(admin::Readiness readiness) {
   return "unknown";
 }
 
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The settings a shared connection is built from: a change means new connections.
+bool same_connection_settings(const config::UpstreamConfig& a, const config::UpstreamConfig& b) {
+  return a.host == b.host && a.port == b.port && a.connections == b.connections &&
+         a.connect_timeout == b.connect_timeout && a.request_timeout == b.request_timeout &&
+         a.reconnect_backoff_min == b.reconnect_backoff_min &&
+         a.reconnect_backoff_max == b.reconnect_backoff_max && a.max_pending == b.max_pending;
+}
+
 }  // namespace
+
+bool Server::config_file_changed() {
+  std::string text = read_file(config_->source_path);
+  if (text == last_seen_text_) {
+    return false;
+  }
+  last_seen_text_ = std::move(text);
+  return true;
+}
+
+void Server::reload(std::string_view reason) {
+  auto log = util::logger("config");
+  const std::string& path = config_->source_path;
+  last_seen_text_ = read_file(path);
+  auto loaded = config::load_file(path);
+  auto& reloads = metrics_.counter(kConfigReloads);
+  if (!loaded.config) {
+    for (const auto& e : loaded.errors) {
+      log->error("reload ({}): {}", reason, e);
+    }
+    log->error("reload ({}) failed with {} error(s): keeping configuration version {}", reason,
+               loaded.errors.size(), version_);
+    reloads.with({"failure"}).inc();
+    return;
+  }
+  config::Config next = std::move(*loaded.config);
+  const config::Config& current = *config_;
+  bool same_upstreams = next.upstreams.size() == current.upstreams.size();
+  for (std::size_t i = 0; same_upstreams && i < next.upstreams.size(); ++i) {
+    same_upstreams = next.upstreams[i].name == current.upstreams[i].name;
+  }
+  if (!same_upstreams) {
+    log->error(
+        "reload ({}): {}: upstreams cannot be added, removed, renamed or reordered by a "
+        "reload (restart seawall); keeping configuration version {}",
+        reason, path, version_);
+    reloads.with({"failure"}).inc();
+    return;
+  }
+  // Settings bound at startup keep their running values until a restart.
+  auto keep = [&](auto& field, const auto& running, std::string_view name) {
+    if (!(field == running)) {
+      log->warn("reload ({}): {} changes need a restart; keeping the running value", reason, name);
+      field = running;
+    }
+  };
+  keep(next.listen, current.listen, "listen");
+  keep(next.threads, current.threads, "threads");
+  keep(next.admin, current.admin, "admin");
+  keep(next.cache, current.cache, "cache");
+  keep(next.journal, current.journal, "journal");
+  auto config = std::make_shared<const config::Config>(std::move(next));
+
+  std::vector<std::size_t> new_pools;
+  std::vector<std::size_t> new_checkers;
+  for (std::size_t i = 0; i < config->upstreams.size(); ++i) {
+    const auto& now = config->upstreams[i];
+    const auto& before = current.upstreams[i];
+    if (!same_connection_settings(now, before)) {
+      new_pools.push_back(i);
+    }
+    if (!same_connection_settings(now, before) || !(now.health_check == before.health_check)) {
+      new_checkers.push_back(i);
+    }
+    if (shared_->upstreams[i]->reconfigure_breaker(now.breaker)) {
+      log->info("upstream={} new breaker thresholds", now.name);
+    }
+    shared_->upstreams[i]->set_recovery_ramp(now.recovery_ramp);
+  }
+  if (!(config->protect_database == current.protect_database)) {
+    const auto& p = config->protect_database;
+    shared_->fallback.set_fallthrough(p.fallthrough_per_second,
+                                      p.burst == 0 ? p.fallthrough_per_second : p.burst);
+  }
+  util::init_logging(config->log.level, config->log.format == config::LogFormat::Json);
+
+  const auto snapshot = std::make_shared<const proxy::Snapshot>(config, ++version_);
+  for (auto& w : workers_) {
+    w->apply(snapshot, new_pools);
+  }
+  if (control_ != nullptr && !new_checkers.empty()) {
+    asio::post(*control_, [this, config, new_checkers] {
+      for (std::size_t i : new_checkers) {
+        health_checkers_[i]->stop();
+        health_checkers_[i] = std::make_shared<upstream::HealthChecker>(
+            control_->get_executor(), config->upstreams[i], *shared_->upstreams[i],
+            config->limits.max_depth);
+        health_checkers_[i]->start();
+      }
+    });
+  }
+  {
+    std::lock_guard lock(config_mutex_);
+    config_ = config;
+  }
+  reloads.with({"success"}).inc();
+  metrics_.gauge(kConfigVersion).with({}).set(static_cast<double>(version_));
+  log->info("reloaded {} ({}): configuration version {}, {} upstream(s) reconnecting", path, reason,
+            version_, new_pools.size());
+}
 
 Server::Server(std::shared_ptr<const config::Config> config)
     : config_(std::move(config)), metrics_(metrics::shard_count_for(config_->threads)) {
@@ -44,19 +163,20 @@ Server::~Server() = default;
 
 std::string Server::status_json() const {
   using admin::json_string;
+  const std::shared_ptr<const config::Config> config = current_config();
   const double uptime =
       std::chrono::duration<double>(std::chrono::system_clock::now() - started_).count();
   std::string out = "{\"version\":" + json_string(SEAWALL_VERSION);
   out += ",\"readiness\":" + json_string(readiness_name(admin_->readiness()));
   out += ",\"uptime_seconds\":" + std::to_string(static_cast<std::uint64_t>(uptime));
-  out += ",\"threads\":" + std::to_string(config_->threads);
+  out += ",\"threads\":" + std::to_string(config->threads);
   out += ",\"clients\":" + std::to_string(clients_.load(std::memory_order_relaxed));
-  out += ",\"max_clients\":" + std::to_string(config_->limits.max_clients);
+  out += ",\"max_clients\":" + std::to_string(config->limits.max_clients);
   out += ",\"listen\":" +
-         json_string(config_->listen.address + ":" + std::to_string(config_->listen.port));
+         json_string(config->listen.address + ":" + std::to_string(config->listen.port));
   out += ",\"upstreams\":[";
-  for (std::size_t i = 0; i < config_->upstreams.size(); ++i) {
-    const config::UpstreamConfig& upstream = config_->upstreams[i];
+  for (std::size_t i = 0; i < config->upstreams.size(); ++i) {
+    const config::UpstreamConfig& upstream = config->upstreams[i];
     out += i == 0 ? "" : ",";
     out += "{\"name\":" + json_string(upstream.name) +
            ",\"address\":" + json_string(upstream.host + ":" + std::to_string(upstream.port)) + "}";
@@ -69,6 +189,9 @@ int Server::run() {
   auto log = util::logger("app");
   shared_ = std::make_unique<proxy::SharedState>(*config_);
   register_data_metrics(metrics_, *shared_);
+  metrics_.counter(kConfigReloads).with({"success"});
+  metrics_.counter(kConfigReloads).with({"failure"});
+  metrics_.gauge(kConfigVersion).with({}).set(1.0);
   for (const auto& u : config_->upstreams) {
     upstream::ConnectionMetrics m;
     m.connected = &metrics_.gauge(kUpstreamConnections).with({u.name});
@@ -124,12 +247,15 @@ int Server::run() {
     admin_ = std::make_unique<admin::AdminServer>(config_->admin, std::move(handlers));
     admin_->start();
   }
+  last_seen_text_ = read_file(config_->source_path);
+  const auto snapshot = std::make_shared<const proxy::Snapshot>(config_, version_);
   for (unsigned i = 0; i < config_->threads; ++i) {
     workers_.push_back(
-        std::make_unique<proxy::Worker>(config_, *shared_, clients_, next_client_id_, i));
+        std::make_unique<proxy::Worker>(snapshot, *shared_, clients_, next_client_id_, i));
   }
   // The control thread: health checks and journal replay, away from the data path.
   asio::io_context control(1);
+  control_ = &control;
   for (std::size_t i = 0; i < config_->upstreams.size(); ++i) {
     health_checkers_.push_back(std::make_shared<upstream::HealthChecker>(
         control.get_executor(), config_->upstreams[i], *shared_->upstreams[i],
@@ -149,13 +275,38 @@ int Server::run() {
             config_->upstreams.size());
 
   asio::io_context main_ioc(1);
-  asio::signal_set signals(main_ioc, SIGINT, SIGTERM);
+  asio::signal_set signals(main_ioc, SIGINT, SIGTERM, SIGHUP);
+  asio::steady_timer watch(main_ioc);
   int signal_number = 0;
-  signals.async_wait([&](const error_code& ec, int sig) {
-    if (!ec) {
+  std::function<void()> wait_signal = [&] {
+    signals.async_wait([&](const error_code& ec, int sig) {
+      if (ec) {
+        return;
+      }
+      if (sig == SIGHUP) {
+        reload("SIGHUP");
+        wait_signal();
+        return;
+      }
       signal_number = sig;
-    }
-  });
+      watch.cancel();
+    });
+  };
+  // A ConfigMap volume updates the file without a signal: look at it once a second.
+  std::function<void()> watch_file = [&] {
+    watch.expires_after(std::chrono::seconds(1));
+    watch.async_wait([&](const error_code& ec) {
+      if (ec || signal_number != 0) {
+        return;
+      }
+      if (config_file_changed()) {
+        reload("file changed");
+      }
+      watch_file();
+    });
+  };
+  wait_signal();
+  watch_file();
   main_ioc.run();
 
   // Readiness fails first, so that load balancers stop sending new clients while the ones
@@ -188,6 +339,7 @@ int Server::run() {
   control_guard.reset();
   control.stop();
   control_thread.join();
+  control_ = nullptr;
   health_checkers_.clear();
   if (left > 0) {
     log->warn("drain timeout: closed {} clients with work in flight", left);

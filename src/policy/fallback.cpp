@@ -170,8 +170,14 @@ bool Fallback::answer_read_locally(const command::CommandInfo& info, std::string
   return false;
 }
 
+void Fallback::set_fallthrough(std::uint32_t per_second, std::uint32_t burst) {
+  std::lock_guard lock(buckets_mutex_);
+  buckets_.push_back(std::make_unique<TokenBucket>(per_second, burst));
+  fallthrough_.store(buckets_.back().get(), std::memory_order_release);
+}
+
 bool Fallback::take_fallthrough(std::chrono::steady_clock::time_point now) {
-  if (fallthrough_.try_take(now)) {
+  if (fallthrough_.load(std::memory_order_acquire)->try_take(now)) {
     return true;
   }
   counters_.fallthrough_denied.fetch_add(1, std::memory_order_relaxed);

@@ -106,12 +106,12 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw) 
   if (info != nullptr) {
     command::key_indexes(*info, args, key_indexes_);
   }
-  std::size_t up = shared.router.default_index();
+  std::size_t up = ctx_.snapshot->router.default_index();
   if (!key_indexes_.empty()) {
-    up = shared.router.route(args[key_indexes_[0]]);
-    if (!shared.router.single_upstream()) {
+    up = ctx_.snapshot->router.route(args[key_indexes_[0]]);
+    if (!ctx_.snapshot->router.single_upstream()) {
       for (std::uint32_t k : key_indexes_) {
-        if (shared.router.route(args[k]) != up) {
+        if (ctx_.snapshot->router.route(args[k]) != up) {
           if (!forward_split(*info, args)) {
             reply_now(resp::replies::kCrossUpstream);
           }
@@ -139,12 +139,12 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw) 
   if (slot.is_read || slot.is_write) {
     copy_args(slot, args);
     slot.keys.assign(key_indexes_.begin(), key_indexes_.end());
-    slot.policy = &shared.policies.match(args[key_indexes_.empty() ? 0 : key_indexes_[0]]);
+    slot.policy = &ctx_.snapshot->policies.match(args[key_indexes_.empty() ? 0 : key_indexes_[0]]);
   } else if (info != nullptr && flushes_everything(*info)) {
     slot.is_write = true;
     slot.args.clear();
     slot.keys.clear();
-    slot.policy = &shared.policies.fallback();
+    slot.policy = &ctx_.snapshot->policies.fallback();
   }
   if (slot.is_read) {
     cache::make_cache_key(slot.args, slot.cache_key);
@@ -152,11 +152,12 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw) 
   }
 
   upstream::UpstreamState& state = *shared.upstreams[up];
+  breaker::CircuitBreaker& breaker = state.breaker();  // one breaker per request, across reloads
   const auto now = last_activity_;
   breaker::Permit permit;
   bool send = state.ready();
   if (send) {
-    permit = state.breaker().try_acquire(now);
+    permit = breaker.try_acquire(now);
     send = permit.allowed();
   }
   if (send && slot.is_read && !state.admit_read(now)) {
@@ -165,7 +166,7 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw) 
     thread_local std::string local;
     local.clear();
     if (shared.fallback.answer_read_locally(*info, slot.cache_key, *slot.policy, now, local)) {
-      state.breaker().record(permit, breaker::Outcome::Ignored, {}, now);
+      breaker.record(permit, breaker::Outcome::Ignored, {}, now);
       complete(seq, local);
       return;
     }
@@ -181,7 +182,7 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw) 
     slot.ticket = shared.cache.begin_read();
   }
   ++in_upstream_;
-  ctx_.pools[up]->pick(id_).submit(bytes, this, make_token(seq, 0), now, permit);
+  ctx_.pools[up]->pick(id_).submit(bytes, this, make_token(seq, 0), now, permit, &breaker);
 }
 
 bool Session::forward_split(const CommandInfo& info, std::span<const std::string_view> args) {
@@ -207,14 +208,14 @@ bool Session::forward_split(const CommandInfo& info, std::span<const std::string
   slot.is_write = !slot.is_read;
   copy_args(slot, args);
   slot.keys.assign(key_indexes_.begin(), key_indexes_.end());
-  slot.policy = &shared.policies.match(args[1]);
+  slot.policy = &ctx_.snapshot->policies.match(args[1]);
 
   // Group keys by upstream, in order of first appearance: part i goes to upstreams_in_order[i].
   std::array<std::size_t, 64> part_upstream{};
   std::size_t parts = 0;
   slot.key_part.clear();
   for (std::uint32_t k : key_indexes_) {
-    const std::size_t up = shared.router.route(args[k]);
+    const std::size_t up = ctx_.snapshot->router.route(args[k]);
     std::size_t p = 0;
     while (p < parts && part_upstream[p] != up) {
       ++p;
@@ -230,19 +231,20 @@ bool Session::forward_split(const CommandInfo& info, std::span<const std::string
   const auto now = last_activity_;
   // Every part's upstream must be reachable; otherwise the whole command takes the fallback.
   std::array<breaker::Permit, 64> permits{};
+  std::array<breaker::CircuitBreaker*, 64> issuers{};
   bool send = true;
   for (std::size_t p = 0; p < parts && send; ++p) {
     upstream::UpstreamState& state = *shared.upstreams[part_upstream[p]];
+    issuers[p] = &state.breaker();
     if (state.ready()) {
-      permits[p] = state.breaker().try_acquire(now);
+      permits[p] = issuers[p]->try_acquire(now);
     }
     send = permits[p].allowed();
   }
   if (!send) {
     for (std::size_t p = 0; p < parts; ++p) {
       if (permits[p].allowed()) {
-        shared.upstreams[part_upstream[p]]->breaker().record(permits[p], breaker::Outcome::Ignored,
-                                                             {}, now);
+        issuers[p]->record(permits[p], breaker::Outcome::Ignored, {}, now);
       }
     }
     slot.upstream = static_cast<std::uint32_t>(part_upstream[0]);
@@ -268,8 +270,9 @@ bool Session::forward_split(const CommandInfo& info, std::span<const std::string
     scratch_.clear();
     resp::append_command(scratch_, sub);
     ++in_upstream_;
-    ctx_.pools[part_upstream[p]]->pick(id_).submit(
-        scratch_, this, make_token(seq, static_cast<std::uint32_t>(p)), now, permits[p]);
+    ctx_.pools[part_upstream[p]]->pick(id_).submit(scratch_, this,
+                                                   make_token(seq, static_cast<std::uint32_t>(p)),
+                                                   now, permits[p], issuers[p]);
   }
   return true;
 }
@@ -322,7 +325,7 @@ void Session::fill_cache(Slot& slot, std::string_view bytes) {
     }
     for (std::size_t i = 0; i < elements.size(); ++i) {
       const std::string_view key = slot.args[i + 1];
-      const policy::Policy& p = ctx_.shared->policies.match(key);
+      const policy::Policy& p = ctx_.snapshot->policies.match(key);
       if (!p.l1.enabled) {
         continue;
       }
@@ -348,7 +351,7 @@ void Session::answer_failed(Slot& slot, std::uint64_t seq, ReplyStatus status,
   if (slot.is_read) {
     scratch_.clear();
     const auto source = ctx_.shared->fallback.answer_read(
-        *slot.info, slot.args, slot.cache_key, *slot.policy, ctx_.shared->policies, slot.keys,
+        *slot.info, slot.args, slot.cache_key, *slot.policy, ctx_.snapshot->policies, slot.keys,
         last_activity_, state.no_fallback_error(), scratch_);
     log_degraded(state.name(), policy::to_string(source));
     complete(seq, scratch_);
@@ -372,7 +375,7 @@ void Session::answer_without_upstream(Slot& slot, std::uint64_t seq) {
   if (slot.is_read) {
     scratch_.clear();
     const auto source = shared.fallback.answer_read(
-        *slot.info, slot.args, slot.cache_key, *slot.policy, shared.policies, slot.keys,
+        *slot.info, slot.args, slot.cache_key, *slot.policy, ctx_.snapshot->policies, slot.keys,
         last_activity_, state.no_fallback_error(), scratch_);
     log_degraded(state.name(), policy::to_string(source));
     complete(seq, scratch_);
@@ -448,7 +451,7 @@ void Session::on_part_reply(Slot& slot, std::uint64_t seq, std::uint32_t part, R
     upstream::UpstreamState& state = *ctx_.shared->upstreams[slot.upstream];
     if (slot.merge == Merge::Mget) {
       ctx_.shared->fallback.answer_read(*slot.info, slot.args, {}, *slot.policy,
-                                        ctx_.shared->policies, slot.keys, last_activity_,
+                                        ctx_.snapshot->policies, slot.keys, last_activity_,
                                         state.no_fallback_error(), scratch_);
     } else {
       scratch_.assign(slot.data.empty() ? std::string_view(state.write_unknown_error())

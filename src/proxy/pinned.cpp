@@ -85,19 +85,20 @@ awaitable<std::string_view> Session::pin(std::span<const std::string_view> args)
   }
   // A blocking command's key decides the upstream; keyless state (MULTI, SUBSCRIBE) goes to
   // the default upstream.
-  std::size_t up = shared.router.default_index();
+  std::size_t up = ctx_.snapshot->router.default_index();
   if (const command::CommandInfo* info = command::lookup(args[0])) {
     key_indexes_.clear();
     command::key_indexes(*info, args, key_indexes_);
     if (!key_indexes_.empty()) {
-      up = shared.router.route(args[key_indexes_[0]]);
+      up = ctx_.snapshot->router.route(args[key_indexes_[0]]);
     }
   }
   upstream::UpstreamState& state = *shared.upstreams[up];
   const auto now = std::chrono::steady_clock::now();
+  breaker::CircuitBreaker& breaker = state.breaker();
   breaker::Permit permit;
   if (state.ready()) {
-    permit = state.breaker().try_acquire(now);
+    permit = breaker.try_acquire(now);
   }
   if (!permit.allowed()) {
     shared.pinned.fetch_sub(1, std::memory_order_relaxed);
@@ -107,8 +108,8 @@ awaitable<std::string_view> Session::pin(std::span<const std::string_view> args)
   auto link =
       std::make_shared<upstream::Link>(socket_.get_executor(), ctx_.config->upstreams[up], this);
   const bool opened = co_await link->open();
-  state.breaker().record(permit, opened ? breaker::Outcome::Success : breaker::Outcome::Failure,
-                         std::chrono::steady_clock::now() - now, std::chrono::steady_clock::now());
+  breaker.record(permit, opened ? breaker::Outcome::Success : breaker::Outcome::Failure,
+                 std::chrono::steady_clock::now() - now, std::chrono::steady_clock::now());
   if (!opened || closed_) {
     link->close();
     shared.pinned.fetch_sub(1, std::memory_order_relaxed);

@@ -18,12 +18,13 @@ util::LogRateLimiter& accept_log_limiter() {
 
 }  // namespace
 
-Worker::Worker(std::shared_ptr<const config::Config> config, SharedState& shared,
+Worker::Worker(std::shared_ptr<const Snapshot> snapshot, SharedState& shared,
                std::atomic<std::uint32_t>& clients, std::atomic<std::uint64_t>& next_client_id,
                unsigned index)
     : index_(index),
       ioc_(std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO)) {
-  ctx_.config = std::move(config);
+  ctx_.snapshot = std::move(snapshot);
+  ctx_.config = ctx_.snapshot->config;
   ctx_.shared = &shared;
   const auto& limits = ctx_.config->limits;
   ctx_.parser_limits =
@@ -31,12 +32,34 @@ Worker::Worker(std::shared_ptr<const config::Config> config, SharedState& shared
   ctx_.clients = &clients;
   ctx_.next_client_id = &next_client_id;
   for (std::size_t i = 0; i < ctx_.config->upstreams.size(); ++i) {
-    ctx_.pools.push_back(std::make_unique<upstream::Pool>(
-        ioc_->get_executor(), ctx_.config->upstreams[i], limits.max_depth,
-        &shared.upstreams[i]->breaker(),
-        i < shared.connection_metrics.size() ? shared.connection_metrics[i]
-                                             : upstream::ConnectionMetrics{}));
+    ctx_.pools.push_back(make_pool(i));
   }
+}
+
+std::unique_ptr<upstream::Pool> Worker::make_pool(std::size_t index) {
+  const auto& metrics = ctx_.shared->connection_metrics;
+  return std::make_unique<upstream::Pool>(
+      ioc_->get_executor(), ctx_.config->upstreams[index], ctx_.config->limits.max_depth,
+      index < metrics.size() ? metrics[index] : upstream::ConnectionMetrics{});
+}
+
+void Worker::apply(std::shared_ptr<const Snapshot> snapshot, std::vector<std::size_t> new_pools) {
+  asio::post(*ioc_, [this, snapshot = std::move(snapshot), new_pools = std::move(new_pools)] {
+    ctx_.retired.push_back(std::move(ctx_.snapshot));
+    ctx_.snapshot = snapshot;
+    ctx_.config = snapshot->config;
+    const auto& limits = ctx_.config->limits;
+    ctx_.parser_limits =
+        resp::Limits{limits.max_bulk, limits.max_array, limits.max_inline, limits.max_depth};
+    for (std::size_t index : new_pools) {
+      // New connections for new requests; the old ones finish what they carry, then close.
+      auto pool = make_pool(index);
+      pool->start();
+      ctx_.pools[index]->retire();
+      ctx_.retired_pools.push_back(std::move(ctx_.pools[index]));
+      ctx_.pools[index] = std::move(pool);
+    }
+  });
 }
 
 Worker::~Worker() {
@@ -98,7 +121,6 @@ void Worker::stop() {
 }
 
 awaitable<void> Worker::accept_loop() {
-  const std::uint32_t max_clients = ctx_.config->limits.max_clients;
   while (acceptor_ && acceptor_->is_open()) {
     auto [ec, socket] = co_await acceptor_->async_accept(use_nothrow);
     if (ec) {
@@ -116,7 +138,7 @@ awaitable<void> Worker::accept_loop() {
       co_await timer.async_wait(use_nothrow);
       continue;
     }
-    if (ctx_.clients->fetch_add(1, std::memory_order_relaxed) >= max_clients) {
+    if (ctx_.clients->fetch_add(1, std::memory_order_relaxed) >= ctx_.config->limits.max_clients) {
       ctx_.clients->fetch_sub(1, std::memory_order_relaxed);
       ++ctx_.stats.rejected_max_clients;
       error_code ignored;

@@ -17,8 +17,7 @@ util::LogRateLimiter& connect_log_limiter() {
 }  // namespace
 
 Connection::Connection(asio::any_io_executor ex, const config::UpstreamConfig& cfg,
-                       std::uint32_t max_depth, breaker::CircuitBreaker* breaker,
-                       const ConnectionMetrics& metrics)
+                       std::uint32_t max_depth, const ConnectionMetrics& metrics)
     : ex_(ex),
       name_(cfg.name),
       host_(cfg.host),
@@ -32,7 +31,6 @@ Connection::Connection(asio::any_io_executor ex, const config::UpstreamConfig& c
       framer_(max_depth),
       write_signal_(ex),
       rng_(std::random_device{}()),
-      breaker_(breaker),
       metrics_(metrics) {
   rbuf_.resize(kInitialReadBuffer);
 }
@@ -49,6 +47,14 @@ void Connection::start() {
           }
         }
       });
+}
+
+void Connection::retire() {
+  retiring_ = true;
+  stopped_ = true;
+  if (pending_.empty()) {
+    link_down();
+  }
 }
 
 void Connection::stop() {
@@ -71,11 +77,12 @@ void Connection::link_down() {
   }
 }
 
-void Connection::record(const breaker::Permit& permit, breaker::Outcome outcome,
-                        Clock::time_point deadline, Clock::time_point now) {
+void Connection::record(const breaker::Permit& permit, breaker::CircuitBreaker* issuer,
+                        breaker::Outcome outcome, Clock::time_point deadline,
+                        Clock::time_point now) {
   const auto latency = now - (deadline - request_timeout_);
-  if (breaker_ != nullptr && permit.allowed()) {
-    breaker_->record(permit, outcome, latency, now);
+  if (issuer != nullptr && permit.allowed()) {
+    issuer->record(permit, outcome, latency, now);
   }
   if (metrics_.latency != nullptr && outcome != breaker::Outcome::Timeout) {
     metrics_.latency->observe(latency);
@@ -83,16 +90,17 @@ void Connection::record(const breaker::Permit& permit, breaker::Outcome outcome,
 }
 
 void Connection::submit(std::string_view raw_command, ReplyTarget* target, std::uint64_t token,
-                        Clock::time_point now, breaker::Permit permit) {
+                        Clock::time_point now, breaker::Permit permit,
+                        breaker::CircuitBreaker* issuer) {
   ++stats_.requests;
-  if (!connected_ || pending_.size() - expired_ >= max_pending_) {
+  if (!connected_ || retiring_ || pending_.size() - expired_ >= max_pending_) {
     ++stats_.unavailable;
-    record(permit, breaker::Outcome::Failure, now + request_timeout_, now);
+    record(permit, issuer, breaker::Outcome::Failure, now + request_timeout_, now);
     target->on_reply(token, {}, ReplyStatus::NotSent);
     return;
   }
   wbuf_.append(raw_command);
-  pending_.push_back(Pending{target, token, now + request_timeout_, permit});
+  pending_.push_back(Pending{target, token, now + request_timeout_, permit, issuer});
   write_signal_.notify();
 }
 
@@ -231,14 +239,17 @@ awaitable<void> Connection::read_loop() {
       } else {
         const bool failed =
             (reply.type == '-' || reply.type == '!') && breaker::classify_error_reply(bytes);
-        record(front.permit, failed ? breaker::Outcome::Failure : breaker::Outcome::Success,
-               front.deadline, now);
+        record(front.permit, front.issuer,
+               failed ? breaker::Outcome::Failure : breaker::Outcome::Success, front.deadline, now);
         front.target->on_reply(front.token, bytes,
                                failed ? ReplyStatus::FailedReply : ReplyStatus::Ok);
       }
     }
     if (rbegin_ == rend_) {
       rbegin_ = rend_ = 0;
+    }
+    if (retiring_ && pending_.empty()) {
+      break;
     }
   }
   link_down();
@@ -292,7 +303,7 @@ awaitable<void> Connection::deadline_loop() {
       if (metrics_.timeouts != nullptr) {
         metrics_.timeouts->inc();
       }
-      record(p.permit, breaker::Outcome::Timeout, p.deadline, fired);
+      record(p.permit, p.issuer, breaker::Outcome::Timeout, p.deadline, fired);
       p.target->on_reply(p.token, {}, ReplyStatus::Timeout);
     }
   }
@@ -308,7 +319,7 @@ void Connection::fail_all_pending() {
   const auto now = Clock::now();
   for (std::size_t i = expired; i < failed.size(); ++i) {
     ++stats_.unavailable;
-    record(failed[i].permit, breaker::Outcome::Failure, failed[i].deadline, now);
+    record(failed[i].permit, failed[i].issuer, breaker::Outcome::Failure, failed[i].deadline, now);
     failed[i].target->on_reply(failed[i].token, {}, ReplyStatus::Unavailable);
   }
 }

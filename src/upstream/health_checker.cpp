@@ -23,7 +23,7 @@ HealthChecker::HealthChecker(asio::any_io_executor ex, const config::UpstreamCon
     : ex_(ex),
       config_(health_connection_config(config)),
       state_(state),
-      connection_(std::make_shared<Connection>(ex, config_, max_depth, &state.breaker())),
+      connection_(std::make_shared<Connection>(ex, config_, max_depth)),
       replies_signal_(ex) {}
 
 void HealthChecker::start() {
@@ -96,12 +96,13 @@ awaitable<void> HealthChecker::run() {
         continue;  // next batch right away
       }
     } else if (checks_enabled) {
-      const breaker::Permit permit = state_.breaker().try_acquire(now);
+      breaker::CircuitBreaker& issuer = state_.breaker();
+      const breaker::Permit permit = issuer.try_acquire(now);
       if (permit.allowed()) {
         failed_ = 0;
         outstanding_ = 1;
         ++checks_;
-        connection_->submit(kPing, this, 0, now, permit);
+        connection_->submit(kPing, this, 0, now, permit, &issuer);
         co_await wait_for_replies();
         if (failed_ > 0) {
           ++check_failures_;

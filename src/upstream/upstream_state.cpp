@@ -17,7 +17,7 @@ std::string error_line(const std::string& name, std::string_view suffix) {
 UpstreamState::UpstreamState(const config::UpstreamConfig& config,
                              const config::JournalConfig& journal, std::uint64_t seed)
     : name_(config.name),
-      ramp_(config.recovery_ramp),
+      ramp_ms_(config.recovery_ramp.count()),
       journal_([&] {
         // One journal file per upstream.
         config::JournalConfig own = journal;
@@ -26,18 +26,31 @@ UpstreamState::UpstreamState(const config::UpstreamConfig& config,
         }
         return own;
       }()),
-      breaker_(config.breaker, seed,
-               [this](breaker::State from, breaker::State to) { on_transition(from, to); }),
+      seed_(seed),
       no_fallback_(error_line(name_, resp::replies::kNoFallbackSuffix)),
       write_rejected_(error_line(name_, resp::replies::kWriteRejectedSuffix)),
       cannot_ack_(error_line(name_, resp::replies::kCannotAcknowledgeSuffix)),
       journal_full_(error_line(name_, resp::replies::kJournalFullSuffix)),
-      write_unknown_(error_line(name_, resp::replies::kWriteUnknownSuffix)) {}
+      write_unknown_(error_line(name_, resp::replies::kWriteUnknownSuffix)) {
+  reconfigure_breaker(config.breaker);
+}
+
+bool UpstreamState::reconfigure_breaker(const breaker::BreakerConfig& config) {
+  std::lock_guard lock(breakers_mutex_);
+  if (!breakers_.empty() && breakers_.back()->config() == config) {
+    return false;
+  }
+  breakers_.push_back(std::make_unique<breaker::CircuitBreaker>(
+      config, seed_ + breakers_.size(),
+      [this](breaker::State from, breaker::State to) { on_transition(from, to); }));
+  breaker_.store(breakers_.back().get(), std::memory_order_release);
+  return true;
+}
 
 void UpstreamState::on_transition(breaker::State from, breaker::State to) {
   util::logger("breaker")->warn("upstream={} breaker {} -> {}", name_, breaker::to_string(from),
                                 breaker::to_string(to));
-  if (to == breaker::State::Closed && ramp_.count() > 0) {
+  if (to == breaker::State::Closed && ramp_ms_.load(std::memory_order_relaxed) > 0) {
     ramp_start_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
   } else if (to != breaker::State::Closed) {
     ramp_start_.store(0, std::memory_order_relaxed);
@@ -50,7 +63,9 @@ bool UpstreamState::admit_read(Clock::time_point now) {
     return true;
   }
   const auto elapsed = now.time_since_epoch().count() - start;
-  const auto ramp = std::chrono::duration_cast<Clock::duration>(ramp_).count();
+  const auto ramp = std::chrono::duration_cast<Clock::duration>(
+                        std::chrono::milliseconds(ramp_ms_.load(std::memory_order_relaxed)))
+                        .count();
   if (elapsed >= ramp) {
     ramp_start_.store(0, std::memory_order_relaxed);
     return true;

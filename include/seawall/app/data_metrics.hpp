@@ -93,7 +93,16 @@ inline constexpr Spec kHealthChecks{"seawall_health_checks_total",
                                     "Active health checks (PING), by result.",
                                     {"upstream", "result"}};
 
-inline constexpr std::array kDataMetrics{kAnswers,
+inline constexpr Spec kConfigReloads{"seawall_config_reloads_total",
+                                     Type::Counter,
+                                     "Configuration reloads (SIGHUP or file change), by result.",
+                                     {"result"}};
+inline constexpr Spec kConfigVersion{"seawall_config_version", Type::Gauge,
+                                     "Configurations loaded since start; 1 is the first."};
+
+inline constexpr std::array kDataMetrics{kConfigReloads,
+                                         kConfigVersion,
+                                         kAnswers,
                                          kWritesUnavailable,
                                          kFallthroughDenied,
                                          kBreakerState,

@@ -1,19 +1,23 @@
 #pragma once
 // Composition root: builds the workers from a Config, runs them, and handles SIGTERM/SIGINT
-// (graceful drain bounded by shutdown.drain_timeout). Owns the metrics registry and the admin
-// server (when admin.enabled), whose /readyz turns 503 at the signal, before draining starts.
-// Ownership: owns every worker, the registry and the admin server; the admin server is
-// destroyed first, so no scrape runs against a half-destroyed Server.
-// Thread safety: run() on the main thread only.
+// (graceful drain bounded by shutdown.drain_timeout) and SIGHUP or a changed config file (hot
+// reload: a valid file is swapped in atomically, a bad one is logged and the old one kept). Owns
+// the metrics registry and the admin server (when admin.enabled), whose /readyz turns 503 at the
+// signal, before draining starts. Ownership: owns every worker, the registry and the admin server;
+// the admin server is destroyed first, so no scrape runs against a half-destroyed Server. Thread
+// safety: run() on the main thread only.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "seawall/config/config.hpp"
 #include "seawall/metrics/registry.hpp"
+#include "seawall/net.hpp"
 
 namespace seawall::admin {
 class AdminServer;
@@ -46,8 +50,22 @@ class Server {
  private:
   // GET /status: version, uptime, readiness, clients, listen address and upstreams.
   std::string status_json() const;
+  // Loads the config file again; if valid, swaps it in everywhere, else keeps the old one.
+  // Main thread only.
+  void reload(std::string_view reason);
+  // Whether the config file's content differs from the last one seen (ConfigMap updates swap a
+  // symlink, so the content is compared, not the inode or mtime).
+  bool config_file_changed();
+  std::shared_ptr<const config::Config> current_config() const {
+    std::lock_guard lock(config_mutex_);
+    return config_;
+  }
 
+  mutable std::mutex config_mutex_;  // config_ is read by the admin thread
   std::shared_ptr<const config::Config> config_;
+  std::uint64_t version_ = 1;
+  std::string last_seen_text_;
+  asio::io_context* control_ = nullptr;  // the control thread's, while run() runs
   std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
   std::atomic<std::uint32_t> clients_{0};
   std::atomic<std::uint64_t> next_client_id_{1};

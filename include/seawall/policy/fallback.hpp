@@ -10,10 +10,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "seawall/cache/reply_cache.hpp"
 #include "seawall/command/command_table.hpp"
@@ -55,7 +58,12 @@ std::optional<std::string> acknowledgement(const command::CommandInfo& info,
 class Fallback {
  public:
   Fallback(cache::ReplyCache& cache, std::uint32_t fallthrough_per_second, std::uint32_t burst)
-      : cache_(cache), fallthrough_(fallthrough_per_second, burst) {}
+      : cache_(cache) {
+    set_fallthrough(fallthrough_per_second, burst);
+  }
+
+  // Installs a new fall-through budget (a reload); thread-safe. The old bucket stays alive.
+  void set_fallthrough(std::uint32_t per_second, std::uint32_t burst);
 
   // Answers a read: appends the reply to `out` and returns where it came from. `cache_key` is the
   // normalised command (cache::make_cache_key); `policy` is the first key's. `unavailable_error`
@@ -82,7 +90,9 @@ class Fallback {
   bool take_fallthrough(std::chrono::steady_clock::time_point now);
 
   cache::ReplyCache& cache_;
-  TokenBucket fallthrough_;
+  std::mutex buckets_mutex_;
+  std::vector<std::unique_ptr<TokenBucket>> buckets_;
+  std::atomic<TokenBucket*> fallthrough_{nullptr};
   AnswerCounters counters_;
   std::string scratch_key_;
 };

@@ -136,11 +136,11 @@ class Session : public upstream::ReplyTarget,
   util::Signal resume_signal_;
   asio::cancellation_signal read_cancel_;
   std::chrono::steady_clock::time_point last_activity_;
-  std::size_t in_upstream_ = 0;       // requests submitted and not yet answered by the connection
+  std::size_t in_upstream_ = 0;  // requests submitted and not yet answered by the connection
   // Expected size of a reply still to come: jumps up to any larger reply, decays by 1/8 per
   // smaller one. Starts at 4 KiB, so at most 256 requests go out before the first reply.
   std::size_t avg_reply_bytes_ = 4096;
-  bool unparsed_ = false;             // commands left in rbuf_ when reading paused
+  bool unparsed_ = false;  // commands left in rbuf_ when reading paused
   std::string client_name_;
   bool closed_ = false;
   bool read_done_ = false;

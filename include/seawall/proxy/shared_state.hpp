@@ -19,9 +19,7 @@ namespace seawall::proxy {
 
 struct SharedState {
   explicit SharedState(const config::Config& config)
-      : router(config),
-        policies(config.policies, config.fallback_policy),
-        cache(cache::ReplyCacheOptions{config.cache.max_bytes, config.cache.max_entry_bytes, 16}),
+      : cache(cache::ReplyCacheOptions{config.cache.max_bytes, config.cache.max_entry_bytes, 16}),
         fallback(cache, config.protect_database.fallthrough_per_second,
                  config.protect_database.burst == 0 ? config.protect_database.fallthrough_per_second
                                                     : config.protect_database.burst) {
@@ -32,8 +30,6 @@ struct SharedState {
   }
 
   std::vector<std::unique_ptr<upstream::UpstreamState>> upstreams;
-  router::Router router;
-  policy::PolicyTable policies;
   cache::ReplyCache cache;
   policy::Fallback fallback;
   std::atomic<std::uint32_t> pinned{0};  // sessions holding a dedicated connection

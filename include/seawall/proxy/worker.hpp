@@ -15,7 +15,7 @@ namespace seawall::proxy {
 
 class Worker {
  public:
-  Worker(std::shared_ptr<const config::Config> config, SharedState& shared,
+  Worker(std::shared_ptr<const Snapshot> snapshot, SharedState& shared,
          std::atomic<std::uint32_t>& clients, std::atomic<std::uint64_t>& next_client_id,
          unsigned index);
   ~Worker();
@@ -29,11 +29,16 @@ class Worker {
   // Stops the io_context and joins the thread.
   void stop();
 
+  // Swaps in a reloaded configuration on the worker's thread; the upstreams listed get new
+  // connection pools (their address or connection settings changed). Any thread.
+  void apply(std::shared_ptr<const Snapshot> snapshot, std::vector<std::size_t> new_pools);
+
   // The port actually bound (useful when the config says 0).
   std::uint16_t port() const { return port_.load(); }
 
  private:
   awaitable<void> accept_loop();
+  std::unique_ptr<upstream::Pool> make_pool(std::size_t index);
 
   unsigned index_;
   std::unique_ptr<asio::io_context> ioc_;

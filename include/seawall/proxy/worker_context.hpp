@@ -11,6 +11,7 @@
 
 #include "seawall/config/config.hpp"
 #include "seawall/proxy/shared_state.hpp"
+#include "seawall/proxy/snapshot.hpp"
 #include "seawall/resp/limits.hpp"
 #include "seawall/upstream/pool.hpp"
 
@@ -28,11 +29,15 @@ struct SessionStats {
 };
 
 struct WorkerContext {
+  // The current configuration (always snapshot->config) and what is built from it.
   std::shared_ptr<const config::Config> config;
+  std::shared_ptr<const Snapshot> snapshot;
+  std::vector<std::shared_ptr<const Snapshot>> retired;  // kept: in-flight slots point into them
   SharedState* shared = nullptr;
   resp::Limits parser_limits;
-  std::vector<std::unique_ptr<upstream::Pool>> pools;  // in config.upstreams order
-  std::atomic<std::uint32_t>* clients = nullptr;       // process-wide open client count
+  std::vector<std::unique_ptr<upstream::Pool>> pools;          // in config.upstreams order
+  std::vector<std::unique_ptr<upstream::Pool>> retired_pools;  // draining after a reload
+  std::atomic<std::uint32_t>* clients = nullptr;               // process-wide open client count
   std::atomic<std::uint64_t>* next_client_id = nullptr;
   std::unordered_set<Session*> sessions;
   bool draining = false;

@@ -51,9 +51,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // `breaker` (may be null) receives the outcome of every request that carries a permit.
   Connection(asio::any_io_executor ex, const config::UpstreamConfig& cfg, std::uint32_t max_depth,
-             breaker::CircuitBreaker* breaker, const ConnectionMetrics& metrics = {});
+             const ConnectionMetrics& metrics = {});
 
   // Starts connecting (and reconnecting) in the background.
   void start();
@@ -68,15 +67,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Queues one raw RESP command; its deadline is now + request_timeout. The target is answered
   // exactly once, possibly before submit returns (when the connection is down or full), and
   // must stay alive until then (sessions keep themselves alive while requests are in flight).
+  // With a permit, its outcome (and latency) is recorded into `issuer`, the breaker that gave it.
   void submit(std::string_view raw_command, ReplyTarget* target, std::uint64_t token,
-              Clock::time_point now, breaker::Permit permit = {});
+              Clock::time_point now, breaker::Permit permit = {},
+              breaker::CircuitBreaker* issuer = nullptr);
+  // Finishes the requests in flight, then closes for good (a reload replaced this connection).
+  void retire();
 
  private:
   struct Pending {
     ReplyTarget* target;
     std::uint64_t token;
     Clock::time_point deadline;
-    breaker::Permit permit;  // not allowed() = no breaker accounting (health checks)
+    breaker::Permit permit;  // not allowed() = no breaker accounting
+    breaker::CircuitBreaker* issuer;
   };
 
   awaitable<void> run();
@@ -85,8 +89,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   awaitable<void> write_loop();
   awaitable<void> deadline_loop();
   void fail_all_pending();
-  void record(const breaker::Permit& permit, breaker::Outcome outcome, Clock::time_point deadline,
-              Clock::time_point now);
+  void record(const breaker::Permit& permit, breaker::CircuitBreaker* issuer,
+              breaker::Outcome outcome, Clock::time_point deadline, Clock::time_point now);
   void link_down();
   std::chrono::milliseconds next_backoff();
 
@@ -118,8 +122,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::uint32_t failures_in_a_row_ = 0;
   std::minstd_rand rng_;
   ConnectionStats stats_;
-  breaker::CircuitBreaker* breaker_;
   ConnectionMetrics metrics_;
+  bool retiring_ = false;
 };
 
 }  // namespace seawall::upstream

@@ -12,9 +12,9 @@ namespace seawall::upstream {
 class Pool {
  public:
   Pool(asio::any_io_executor ex, const config::UpstreamConfig& cfg, std::uint32_t max_depth,
-       breaker::CircuitBreaker* breaker, const ConnectionMetrics& metrics = {}) {
+       const ConnectionMetrics& metrics = {}) {
     for (std::uint32_t i = 0; i < cfg.connections; ++i) {
-      connections_.push_back(std::make_shared<Connection>(ex, cfg, max_depth, breaker, metrics));
+      connections_.push_back(std::make_shared<Connection>(ex, cfg, max_depth, metrics));
     }
   }
 
@@ -26,6 +26,12 @@ class Pool {
   void stop() {
     for (auto& c : connections_) {
       c->stop();
+    }
+  }
+  // A reload replaced this pool: let requests in flight finish, then close.
+  void retire() {
+    for (auto& c : connections_) {
+      c->retire();
     }
   }
 

@@ -5,7 +5,10 @@
 // immutable.
 #include <atomic>
 #include <chrono>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "seawall/breaker/circuit_breaker.hpp"
 #include "seawall/config/config.hpp"
@@ -21,7 +24,14 @@ class UpstreamState {
                 std::uint64_t seed);
 
   const std::string& name() const { return name_; }
-  breaker::CircuitBreaker& breaker() { return breaker_; }
+  // The current breaker. A reload with new thresholds installs a new one; callers take a
+  // reference once per request and record into the one that issued the permit.
+  breaker::CircuitBreaker& breaker() { return *breaker_.load(std::memory_order_acquire); }
+  // Installs a breaker with `config` if it differs from the current one's; thread-safe.
+  bool reconfigure_breaker(const breaker::BreakerConfig& config);
+  void set_recovery_ramp(std::chrono::milliseconds ramp) {
+    ramp_ms_.store(ramp.count(), std::memory_order_relaxed);
+  }
   Journal& journal() { return journal_; }
 
   // False while a journal waits for replay: nothing may reach Redis before it.
@@ -40,11 +50,15 @@ class UpstreamState {
   void on_transition(breaker::State from, breaker::State to);
 
   std::string name_;
-  std::chrono::milliseconds ramp_;
+  std::atomic<std::chrono::milliseconds::rep> ramp_ms_;
   std::atomic<Clock::rep> ramp_start_{0};  // 0 = no ramp in progress
   std::atomic<std::uint64_t> ramp_counter_{0};
   Journal journal_;
-  breaker::CircuitBreaker breaker_;
+  std::uint64_t seed_;
+  std::mutex breakers_mutex_;
+  // Every breaker ever installed: retired ones stay alive for permits still in flight.
+  std::vector<std::unique_ptr<breaker::CircuitBreaker>> breakers_;
+  std::atomic<breaker::CircuitBreaker*> breaker_{nullptr};
   std::string no_fallback_;
   std::string write_rejected_;
   std::string cannot_ack_;

@@ -1,0 +1,29 @@
+#pragma once
+// One loaded configuration and what is built from it for the data path (routes, policies).
+// A reload makes a new Snapshot and each worker swaps to it on its own thread; the old one stays
+// alive (workers retire rather than free snapshots), because requests in flight keep pointers
+// to its policies.
+// Thread safety: immutable.
+#include <cstdint>
+#include <memory>
+
+#include "seawall/config/config.hpp"
+#include "seawall/policy/policy_table.hpp"
+#include "seawall/router/router.hpp"
+
+namespace seawall::proxy {
+
+struct Snapshot {
+  Snapshot(std::shared_ptr<const config::Config> c, std::uint64_t v)
+      : config(std::move(c)),
+        router(*config),
+        policies(config->policies, config->fallback_policy),
+        version(v) {}
+
+  std::shared_ptr<const config::Config> config;
+  router::Router router;
+  policy::PolicyTable policies;
+  std::uint64_t version;
+};
+
+}  // namespace seawall::proxy
