@@ -53,6 +53,11 @@ bool same_connection_settings(const config::UpstreamConfig& a, const config::Ups
 
 }  // namespace
 
+upstream::HealthCounters Server::health_counters(const std::string& upstream) {
+  auto& family = metrics_.counter(kHealthChecks);
+  return {&family.with({upstream, "ok"}), &family.with({upstream, "failed"})};
+}
+
 bool Server::config_file_changed() {
   std::string text = read_file(config_->source_path);
   if (text == last_seen_text_) {
@@ -138,7 +143,7 @@ void Server::reload(std::string_view reason) {
         health_checkers_[i]->stop();
         health_checkers_[i] = std::make_shared<upstream::HealthChecker>(
             control_->get_executor(), config->upstreams[i], *shared_->upstreams[i],
-            config->limits.max_depth);
+            config->limits.max_depth, health_counters(config->upstreams[i].name));
         health_checkers_[i]->start();
       }
     });
@@ -259,7 +264,7 @@ int Server::run() {
   for (std::size_t i = 0; i < config_->upstreams.size(); ++i) {
     health_checkers_.push_back(std::make_shared<upstream::HealthChecker>(
         control.get_executor(), config_->upstreams[i], *shared_->upstreams[i],
-        config_->limits.max_depth));
+        config_->limits.max_depth, health_counters(config_->upstreams[i].name)));
     health_checkers_.back()->start();
   }
   auto control_guard = asio::make_work_guard(control);

@@ -19,12 +19,13 @@ config::UpstreamConfig health_connection_config(const config::UpstreamConfig& co
 }  // namespace
 
 HealthChecker::HealthChecker(asio::any_io_executor ex, const config::UpstreamConfig& config,
-                             UpstreamState& state, std::uint32_t max_depth)
+                             UpstreamState& state, std::uint32_t max_depth, HealthCounters counters)
     : ex_(ex),
       config_(health_connection_config(config)),
       state_(state),
       connection_(std::make_shared<Connection>(ex, config_, max_depth)),
-      replies_signal_(ex) {}
+      replies_signal_(ex),
+      counters_(counters) {}
 
 void HealthChecker::start() {
   connection_->start();
@@ -106,6 +107,10 @@ awaitable<void> HealthChecker::run() {
         co_await wait_for_replies();
         if (failed_ > 0) {
           ++check_failures_;
+        }
+        metrics::Counter* counter = failed_ > 0 ? counters_.failed : counters_.ok;
+        if (counter != nullptr) {
+          counter->inc();
         }
       }
     }

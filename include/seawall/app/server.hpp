@@ -18,6 +18,7 @@
 #include "seawall/config/config.hpp"
 #include "seawall/metrics/registry.hpp"
 #include "seawall/net.hpp"
+#include "seawall/upstream/health_checker.hpp"
 
 namespace seawall::admin {
 class AdminServer;
@@ -27,10 +28,6 @@ namespace seawall::proxy {
 class Worker;
 struct SharedState;
 }  // namespace seawall::proxy
-
-namespace seawall::upstream {
-class HealthChecker;
-}
 
 namespace seawall::app {
 
@@ -56,6 +53,7 @@ class Server {
   // Whether the config file's content differs from the last one seen (ConfigMap updates swap a
   // symlink, so the content is compared, not the inode or mtime).
   bool config_file_changed();
+  upstream::HealthCounters health_counters(const std::string& upstream);
   std::shared_ptr<const config::Config> current_config() const {
     std::lock_guard lock(config_mutex_);
     return config_;

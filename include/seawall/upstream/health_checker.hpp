@@ -18,10 +18,15 @@
 
 namespace seawall::upstream {
 
+struct HealthCounters {
+  metrics::Counter* ok = nullptr;
+  metrics::Counter* failed = nullptr;
+};
+
 class HealthChecker : public ReplyTarget, public std::enable_shared_from_this<HealthChecker> {
  public:
   HealthChecker(asio::any_io_executor ex, const config::UpstreamConfig& config,
-                UpstreamState& state, std::uint32_t max_depth);
+                UpstreamState& state, std::uint32_t max_depth, HealthCounters counters = {});
 
   void start();
   void stop();
@@ -47,6 +52,7 @@ class HealthChecker : public ReplyTarget, public std::enable_shared_from_this<He
   bool stopped_ = false;
   std::uint64_t checks_ = 0;
   std::uint64_t check_failures_ = 0;
+  HealthCounters counters_;
 };
 
 }  // namespace seawall::upstream
