@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import os
 import shutil
 import signal
@@ -28,8 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
 
-from harness import (LOOPBACK, RawConnection, RedisServer, Seawall, free_port, ping_ok,  # noqa
-                     tail, wait_until)
+from harness import (LOOPBACK, RawConnection, RedisServer, Seawall, free_port, merge,  # noqa
+                     ping_ok, wait_until)
 
 VALUE_SIZE = 64
 
@@ -94,7 +95,10 @@ def run_benchmark(port: int, row: Row) -> Result:
     args = ["redis-benchmark", "-h", LOOPBACK, "-p", str(port), "-t", row.test,
             "-n", str(row.requests), "-c", str(row.clients), "-P", str(row.pipeline),
             "-d", str(VALUE_SIZE), "--csv", "--precision", "3"]
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"{' '.join(args)} did not finish in 120 s") from None
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} exited {proc.returncode}: {proc.stderr}")
     rows = [r for r in csv.DictReader(io.StringIO(proc.stdout)) if r.get("test")]
@@ -115,10 +119,6 @@ def check_target(name: str, port: int) -> None:
                 raise RuntimeError(f"{name}: {cmd[0]} answered {got[:100]!r}")
 
 
-def ratio(a: float, b: float) -> str:
-    return f"{a / b:.2f}" if b else "n/a"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -134,6 +134,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1, help="seawall threads")
     parser.add_argument("--connections", type=int, default=2,
                         help="seawall upstream connections per thread")
+    parser.add_argument("--upstream-extra", type=json.loads, default={}, metavar="JSON",
+                        help='merged into seawall\'s upstream entry, e.g. '
+                             '\'{"breaker": {"slow_call_duration": "200ms"}}\'')
     parser.add_argument("--quick", action="store_true",
                         help="CI smoke: 1 run, small -n (numbers are only indicative)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
@@ -168,10 +171,10 @@ def main() -> int:
             print("nutcracker not found: twemproxy left out", file=sys.stderr)
         seawall = Seawall(workdir / "seawall", redis.port, {
             "threads": args.threads,
-            "upstreams": [{"name": "main", "address": redis.address,
-                           "connections": args.connections, "connect_timeout": "250ms",
-                           "request_timeout": "1s"}],
-            "log": {"level": "warn"},
+            "upstreams": [merge({"name": "main", "address": redis.address,
+                                 "connections": args.connections, "connect_timeout": "250ms",
+                                 "request_timeout": "1s"}, args.upstream_extra)],
+            "log": {"level": "info"},
         }, binary=args.seawall)
         seawall.start()
         targets["seawall"] = seawall.port
@@ -185,16 +188,30 @@ def main() -> int:
             for row in rows:
                 for name, port in targets.items():
                     started = time.monotonic()
-                    res = run_benchmark(port, row)
                     done += 1
+                    prefix = f"[{done}/{total}] run {run + 1} {row.label:<14} {name:<9}"
+                    try:
+                        res = run_benchmark(port, row)
+                    except RuntimeError as e:
+                        # An error reply stops redis-benchmark; the cell shows "failed".
+                        print(f"{prefix} FAILED: {e}", file=sys.stderr)
+                        results.setdefault((row.label, name), []).append(None)
+                        failed = True
+                        continue
                     results.setdefault((row.label, name), []).append(res)
-                    print(f"[{done}/{total}] run {run + 1} {row.label:<14} {name:<9} "
-                          f"{res.rps:>12,.0f} req/s  avg {res.avg_ms:.3f} ms  "
+                    print(f"{prefix} {res.rps:>12,.0f} req/s  avg {res.avg_ms:.3f} ms  "
                           f"p99 {res.p99_ms:.3f} ms  ({time.monotonic() - started:.1f} s)",
                           file=sys.stderr)
         if not seawall.alive():
             raise RuntimeError(f"seawall died during the benchmark\n{seawall.log_tail()}")
         print_table(rows, list(targets), results, args)
+        # redis-benchmark stops at an error reply, but not at a degraded answer served from L1.
+        log = seawall.log_path.read_text(errors="replace")
+        opened, degraded = log.count("closed -> open"), log.count("degraded answer")
+        if opened or degraded:
+            print(f"\nWARNING: seawall's breaker opened {opened} time(s) and it logged {degraded} "
+                  "degraded-answer line(s): its numbers include answers that did not come from "
+                  "Redis.")
     except Exception as e:  # noqa: BLE001 - report and clean up
         print(f"benchmark failed: {e}", file=sys.stderr)
         failed = True
@@ -217,7 +234,13 @@ def main() -> int:
 
 def print_table(rows, names, results, args) -> None:
     def median(label, name, field):
-        return statistics.median(getattr(r, field) for r in results[(label, name)])
+        runs = results[(label, name)]
+        if any(r is None for r in runs):
+            return None
+        return statistics.median(getattr(r, field) for r in runs)
+
+    def ratio(a, b) -> str:
+        return f"{a / b:.2f}" if a is not None and b else "n/a"
 
     ratio_cols = [f"{n}/direct" for n in names if n != "direct"]
     if "twemproxy" in names and "seawall" in names:
@@ -230,7 +253,8 @@ def print_table(rows, names, results, args) -> None:
         for unit, field, digits in metrics:
             values = {n: median(row.label, n, field) for n in names}
             scale = 1000.0 if field == "rps" else 1.0
-            cells = [f"{values[n] / scale:.{1 if field == 'rps' else digits}f}" for n in names]
+            cells = [f"{values[n] / scale:.{1 if field == 'rps' else digits}f}"
+                     if values[n] is not None else "failed" for n in names]
             ratios = [ratio(values[n], values["direct"]) for n in names if n != "direct"]
             if "twemproxy" in names and "seawall" in names:
                 ratios.append(ratio(values["seawall"], values["twemproxy"]))

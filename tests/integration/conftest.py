@@ -28,12 +28,14 @@ from harness import RedisServer, Seawall, seawall_binary  # noqa: E402
 TEST_TIMEOUT_S = float(os.environ.get("SEAWALL_TEST_TIMEOUT", "300"))
 
 
-def pytest_configure(config):
-    # Fail the whole run at once, loudly, when the binary is missing (not one error per test).
-    try:
-        seawall_binary()
-    except RuntimeError as e:
-        raise pytest.UsageError(str(e)) from None
+def pytest_collection_modifyitems(config, items):
+    # Fail the whole run at once, loudly, when a collected test needs the binary and it is missing
+    # (not one error per test; tests that do not start seawall are not affected).
+    if any("make_seawall" in getattr(item, "fixturenames", ()) for item in items):
+        try:
+            seawall_binary()
+        except RuntimeError as e:
+            pytest.exit(str(e), returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 @pytest.fixture(autouse=True)
