@@ -192,6 +192,9 @@ std::string Server::status_json() const {
 
 int Server::run() {
   auto log = util::logger("app");
+  // Before any thread starts: a signal that arrives during startup is queued, not fatal.
+  asio::io_context main_ioc(1);
+  asio::signal_set signals(main_ioc, SIGINT, SIGTERM, SIGHUP);
   shared_ = std::make_unique<proxy::SharedState>(*config_);
   register_data_metrics(metrics_, *shared_);
   metrics_.counter(kConfigReloads).with({"success"});
@@ -279,8 +282,6 @@ int Server::run() {
             config_->listen.address, workers_.front()->port(), config_->threads,
             config_->upstreams.size());
 
-  asio::io_context main_ioc(1);
-  asio::signal_set signals(main_ioc, SIGINT, SIGTERM, SIGHUP);
   asio::steady_timer watch(main_ioc);
   int signal_number = 0;
   std::function<void()> wait_signal = [&] {

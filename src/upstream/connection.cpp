@@ -77,10 +77,15 @@ void Connection::link_down() {
   }
 }
 
+Connection::Clock::time_point Connection::service_start(const Pending& p) const {
+  // A pipelined request is served once the replies before it have come: time spent queued
+  // behind them is not Redis being slow, so it counts neither as latency nor toward a timeout.
+  return std::max(p.deadline - request_timeout_, last_reply_at_);
+}
+
 void Connection::record(const breaker::Permit& permit, breaker::CircuitBreaker* issuer,
-                        breaker::Outcome outcome, Clock::time_point deadline,
-                        Clock::time_point now) {
-  const auto latency = now - (deadline - request_timeout_);
+                        breaker::Outcome outcome, Clock::time_point start, Clock::time_point now) {
+  const auto latency = now - start;
   if (issuer != nullptr && permit.allowed()) {
     issuer->record(permit, outcome, latency, now);
   }
@@ -95,7 +100,7 @@ void Connection::submit(std::string_view raw_command, ReplyTarget* target, std::
   ++stats_.requests;
   if (!connected_ || retiring_ || pending_.size() - expired_ >= max_pending_) {
     ++stats_.unavailable;
-    record(permit, issuer, breaker::Outcome::Failure, now + request_timeout_, now);
+    record(permit, issuer, breaker::Outcome::Failure, now, now);
     target->on_reply(token, {}, ReplyStatus::NotSent);
     return;
   }
@@ -177,6 +182,8 @@ awaitable<void> Connection::run() {
     ++stats_.connects;
     failures_in_a_row_ = 0;
     connected_ = true;
+    last_reply_at_ = Clock::now();
+    stalled_ = false;
     if (metrics_.connects_ok != nullptr) {
       metrics_.connects_ok->inc();
       metrics_.connected->inc();
@@ -233,17 +240,21 @@ awaitable<void> Connection::read_loop() {
       pending_.pop_front();
       const std::string_view bytes(rbuf_.data() + rbegin_, reply.length);
       rbegin_ += reply.length;
-      if (expired_ > 0) {
+      const bool late = expired_ > 0;
+      if (late) {
         --expired_;
         ++stats_.late_replies;
       } else {
         const bool failed =
             (reply.type == '-' || reply.type == '!') && breaker::classify_error_reply(bytes);
         record(front.permit, front.issuer,
-               failed ? breaker::Outcome::Failure : breaker::Outcome::Success, front.deadline, now);
+               failed ? breaker::Outcome::Failure : breaker::Outcome::Success, service_start(front),
+               now);
         front.target->on_reply(front.token, bytes,
                                failed ? ReplyStatus::FailedReply : ReplyStatus::Ok);
       }
+      last_reply_at_ = now;
+      stalled_ = false;
     }
     if (rbegin_ == rend_) {
       rbegin_ = rend_ = 0;
@@ -277,11 +288,17 @@ awaitable<void> Connection::deadline_loop() {
   asio::steady_timer timer(ex_);
   deadline_timer_ = &timer;
   while (!link_down_) {
-    // While idle the timer ticks every request_timeout, so a request submitted meanwhile is
-    // never checked later than its own deadline; submit() never has to re-arm it.
+    // The first unanswered request times out request_timeout after it reached the head of the
+    // line; once one has, Redis is stalled and every request older than request_timeout times
+    // out at once. While idle the timer ticks every request_timeout, so a request submitted
+    // meanwhile is never checked late; submit() never has to re-arm it.
     const auto now = Clock::now();
-    timer.expires_at(expired_ < pending_.size() ? pending_[expired_].deadline
-                                                : now + request_timeout_);
+    if (expired_ < pending_.size()) {
+      const Pending& head = pending_[expired_];
+      timer.expires_at(stalled_ ? head.deadline : service_start(head) + request_timeout_);
+    } else {
+      timer.expires_at(now + request_timeout_);
+    }
     co_await timer.async_wait(use_nothrow);
     if (link_down_) {
       break;
@@ -296,14 +313,18 @@ awaitable<void> Connection::deadline_loop() {
       }
     }
     const auto fired = Clock::now();
-    while (expired_ < pending_.size() && pending_[expired_].deadline <= fired) {
+    if (expired_ < pending_.size() &&
+        service_start(pending_[expired_]) + request_timeout_ <= fired) {
+      stalled_ = true;
+    }
+    while (stalled_ && expired_ < pending_.size() && pending_[expired_].deadline <= fired) {
       Pending& p = pending_[expired_];
       ++expired_;
       ++stats_.timeouts;
       if (metrics_.timeouts != nullptr) {
         metrics_.timeouts->inc();
       }
-      record(p.permit, p.issuer, breaker::Outcome::Timeout, p.deadline, fired);
+      record(p.permit, p.issuer, breaker::Outcome::Timeout, service_start(p), fired);
       p.target->on_reply(p.token, {}, ReplyStatus::Timeout);
     }
   }
@@ -319,7 +340,8 @@ void Connection::fail_all_pending() {
   const auto now = Clock::now();
   for (std::size_t i = expired; i < failed.size(); ++i) {
     ++stats_.unavailable;
-    record(failed[i].permit, failed[i].issuer, breaker::Outcome::Failure, failed[i].deadline, now);
+    record(failed[i].permit, failed[i].issuer, breaker::Outcome::Failure, service_start(failed[i]),
+           now);
     failed[i].target->on_reply(failed[i].token, {}, ReplyStatus::Unavailable);
   }
 }

@@ -90,7 +90,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   awaitable<void> deadline_loop();
   void fail_all_pending();
   void record(const breaker::Permit& permit, breaker::CircuitBreaker* issuer,
-              breaker::Outcome outcome, Clock::time_point deadline, Clock::time_point now);
+              breaker::Outcome outcome, Clock::time_point start, Clock::time_point now);
+  Clock::time_point service_start(const Pending& p) const;
   void link_down();
   std::chrono::milliseconds next_backoff();
 
@@ -124,6 +125,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ConnectionStats stats_;
   ConnectionMetrics metrics_;
   bool retiring_ = false;
+  Clock::time_point last_reply_at_{};  // when the latest reply arrived (or the connect)
+  bool stalled_ = false;               // the head request timed out and no reply has come since
 };
 
 }  // namespace seawall::upstream
