@@ -5,7 +5,7 @@
 namespace seawall::router {
 namespace {
 
-TEST(RouterTest, FirstMatchingPrefixElseDefault) {
+TEST(KeyRouterTest, FirstMatchingPrefixElseDefault) {
   config::Config c;
   c.upstreams.resize(3);
   c.routes = {config::RouteConfig{"sess:", "b", 1}, config::RouteConfig{"s", "c", 2}};
@@ -18,7 +18,7 @@ TEST(RouterTest, FirstMatchingPrefixElseDefault) {
   EXPECT_FALSE(r.single_upstream());
 }
 
-TEST(RouterTest, NoRoutesMeansOneUpstream) {
+TEST(KeyRouterTest, NoRoutesMeansOneUpstream) {
   config::Config c;
   c.upstreams.resize(2);
   c.default_upstream_index = 1;
