@@ -38,6 +38,13 @@ util::LogRateLimiter& degraded_log_limiter() {
 }
 
 void log_degraded(const std::string& upstream, std::string_view what) {
+  // Degraded answers can come at full request rate: most calls must cost a counter decrement,
+  // not a clock read and shared atomics. Each thread asks the shared limiter every 1024th time.
+  thread_local std::uint32_t countdown = 0;
+  if (countdown-- != 0) {
+    return;
+  }
+  countdown = 1023;
   std::uint64_t suppressed = 0;
   if (degraded_log_limiter().allow(suppressed)) {
     util::logger("fallback")
@@ -98,10 +105,10 @@ void Session::invalidate_keys(const Slot& slot) {
   }
 }
 
-void Session::forward(const resp::ParsedRequest& request, std::string_view raw) {
+void Session::forward(const resp::ParsedRequest& request, std::string_view raw,
+                      const CommandInfo* info) {
   SharedState& shared = *ctx_.shared;
   const auto& args = request.args;
-  const CommandInfo* info = command::lookup(args[0]);
   key_indexes_.clear();
   if (info != nullptr) {
     command::key_indexes(*info, args, key_indexes_);
@@ -147,7 +154,11 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw) 
     slot.policy = &ctx_.snapshot->policies.fallback();
   }
   if (slot.is_read) {
-    cache::make_cache_key(slot.args, slot.cache_key);
+    // The normalised command names the L1 entry; without an l1 policy it is never looked at.
+    slot.cache_key.clear();
+    if (slot.policy->l1.enabled) {
+      cache::make_cache_key(slot.args, slot.cache_key);
+    }
     slot.fill = slot.policy->l1.enabled && !info->has(command::kNonDeterministicOutput);
   }
 

@@ -378,7 +378,7 @@ Session::Next Session::dispatch(const resp::ParsedRequest& request, std::string_
   }
   if (info == nullptr || !command::arity_ok(*info, args.size())) {
     // Redis itself answers unknown commands and wrong arity, with its exact wording.
-    forward(request, raw);
+    forward(request, raw, info);
     return Next::Continue;
   }
   const Known& k = known();
@@ -417,10 +417,10 @@ Session::Next Session::dispatch(const resp::ParsedRequest& request, std::string_
   if (info == k.hello) {
     // The shared connections speak RESP2: HELLO without arguments or HELLO 2 is harmless there;
     // anything else pinned the session before reaching here.
-    forward(request, raw);
+    forward(request, raw, info);
     return Next::Continue;
   }
-  forward(request, raw);
+  forward(request, raw, info);
   return Next::Continue;
 }
 
@@ -428,7 +428,7 @@ Session::Next Session::dispatch_client_subcommand(const resp::ParsedRequest& req
                                                   std::string_view raw) {
   const auto& args = request.args;
   if (args.size() < 2) {
-    forward(request, raw);
+    forward(request, raw, known().client);
     return Next::Continue;
   }
   const std::string_view sub = args[1];
@@ -462,7 +462,7 @@ Session::Next Session::dispatch_client_subcommand(const resp::ParsedRequest& req
     reply_now(replies::kOk);
     return Next::Continue;
   }
-  forward(request, raw);
+  forward(request, raw, known().client);
   return Next::Continue;
 }
 

@@ -43,6 +43,7 @@ class Row:
     pipeline: int
     requests: int
     latency: bool = False  # report avg/p99 instead of throughput
+    command: tuple = ()  # a command to run instead of -t (e.g. GET views:1)
 
 
 @dataclass
@@ -92,9 +93,10 @@ class Nutcracker:
 
 
 def run_benchmark(port: int, row: Row) -> Result:
-    args = ["redis-benchmark", "-h", LOOPBACK, "-p", str(port), "-t", row.test,
+    args = ["redis-benchmark", "-h", LOOPBACK, "-p", str(port),
             "-n", str(row.requests), "-c", str(row.clients), "-P", str(row.pipeline),
             "-d", str(VALUE_SIZE), "--csv", "--precision", "3"]
+    args += list(row.command) if row.command else ["-t", row.test]
     try:
         proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
     except subprocess.TimeoutExpired:
@@ -117,6 +119,69 @@ def check_target(name: str, port: int) -> None:
             got = c.request(*cmd)
             if got != want:
                 raise RuntimeError(f"{name}: {cmd[0]} answered {got[:100]!r}")
+
+
+def degraded_table(args, redis: RedisServer, workdir: Path) -> None:
+    """GETs answered while the breaker is open: from the L1 and from a configured default.
+
+    No network to Redis is involved, so these must beat a direct GET. A second seawall is forced
+    open through its admin API after one GET has put the value in its L1."""
+    import urllib.request
+    sw = Seawall(workdir / "seawall-open", redis.port, {
+        "threads": args.threads,
+        "upstreams": [{"name": "main", "address": redis.address,
+                       "connections": args.connections}],
+        "policies": [{"match": "views:*", "default": {"type": "integer", "value": 0}},
+                     {"match": "*", "l1": {"ttl": "1h", "max_stale": "1h"}}],
+        "log": {"level": "warn"},
+    }, binary=args.seawall, name="seawall-open")
+    sw.start()
+    try:
+        value = b"v" * VALUE_SIZE
+        key = "key:__rand_int__"  # redis-benchmark's GET key without -r
+        with RawConnection(sw.port, timeout=5) as c:
+            assert c.request("SET", key, value) == b"+OK\r\n"
+            assert c.request("GET", key) == b"$64\r\n" + value + b"\r\n"
+        request = urllib.request.Request(
+            f"http://{LOOPBACK}:{sw.admin_port}/breakers/main/open", method="POST", data=b"")
+        urllib.request.urlopen(request, timeout=5).read()
+        with RawConnection(sw.port, timeout=5) as c:
+            if c.request("GET", key) != b"$64\r\n" + value + b"\r\n" or \
+                    c.request("GET", "views:1") != b":0\r\n":
+                raise RuntimeError("seawall-open does not answer from L1 and default")
+        rows = [Row("GET c=50 P=1", "get", 50, 1, args.requests_p1),
+                Row("GET c=50 P=16", "get", 50, 16, args.requests_p16),
+                Row("GET c=1 P=1", "get", 1, 1, args.requests_latency, latency=True)]
+        targets = {"direct": (redis.port, ()), "open: L1": (sw.port, ()),
+                   "open: default": (sw.port, ("GET", "views:1"))}
+        results: dict = {}
+        for run in range(args.runs):
+            for row in rows:
+                for name, (port, command) in targets.items():
+                    r = Row(row.label, row.test, row.clients, row.pipeline, row.requests,
+                            row.latency, command)
+                    res = run_benchmark(port, r)
+                    results.setdefault((row.label, name), []).append(res)
+                    print(f"degraded run {run + 1} {row.label:<14} {name:<14} {res.rps:>12,.0f} "
+                          f"req/s avg {res.avg_ms:.3f} ms", file=sys.stderr)
+        lines = ["| benchmark | direct GET | open: L1 | open: default | L1/direct | "
+                 "default/direct |", "|---|---|---|---|---|---|"]
+        for row in rows:
+            fields = [("avg ms", "avg_ms"), ("p99 ms", "p99_ms")] if row.latency else \
+                [("k req/s", "rps")]
+            for unit, field in fields:
+                v = {n: statistics.median(getattr(x, field) for x in results[(row.label, n)])
+                     for n in targets}
+                scale = 1000.0 if field == "rps" else 1.0
+                cells = [f"{v[n] / scale:.{1 if field == 'rps' else 3}f}" for n in targets]
+                lines.append(f"| {row.label} {unit} | " + " | ".join(cells) + " | " +
+                             f"{v['open: L1'] / v['direct']:.2f} | "
+                             f"{v['open: default'] / v['direct']:.2f} |")
+        print("\nWhile the breaker is open (forced through the admin API): GETs answered from the L1 "
+              "and from a default, against a direct GET.\n")
+        print("\n".join(lines))
+    finally:
+        sw.stop()
 
 
 def main() -> int:
@@ -205,6 +270,7 @@ def main() -> int:
         if not seawall.alive():
             raise RuntimeError(f"seawall died during the benchmark\n{seawall.log_tail()}")
         print_table(rows, list(targets), results, args)
+        degraded_table(args, redis, workdir)
         # redis-benchmark stops at an error reply, but not at a degraded answer served from L1.
         log = seawall.log_path.read_text(errors="replace")
         opened, degraded = log.count("closed -> open"), log.count("degraded answer")

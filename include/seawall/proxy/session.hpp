@@ -88,7 +88,9 @@ class Session : public upstream::ReplyTarget,
   awaitable<void> idle_loop();
   Next dispatch(const resp::ParsedRequest& request, std::string_view raw);
   Next dispatch_client_subcommand(const resp::ParsedRequest& request, std::string_view raw);
-  void forward(const resp::ParsedRequest& request, std::string_view raw);
+  // `info` is the command's table entry (nullptr when unknown), already looked up by dispatch.
+  void forward(const resp::ParsedRequest& request, std::string_view raw,
+               const command::CommandInfo* info);
   bool forward_split(const command::CommandInfo& info, std::span<const std::string_view> args);
   void answer_without_upstream(Slot& slot, std::uint64_t seq);
   void answer_failed(Slot& slot, std::uint64_t seq, upstream::ReplyStatus status,
