@@ -2,7 +2,9 @@
 
 Nothing here is faked: RedisServer runs Debian's redis-server on a free loopback port in its own
 directory, Seawall runs the binary named by $SEAWALL_BIN with a generated YAML config, and
-RawConnection speaks RESP over a plain socket so tests can compare reply bytes exactly.
+RawConnection speaks RESP over a plain socket so tests can compare reply bytes exactly. http(),
+scrape() and sample() talk to seawall's admin port (/metrics parsed by the Prometheus client
+library's own parser, Debian package python3-prometheus-client).
 
 Children get PR_SET_PDEATHSIG=SIGKILL so that a killed or crashed pytest leaves no redis-server or
 seawall behind. Start them from the main thread (the signal fires when the forking thread exits).
@@ -16,6 +18,8 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
@@ -326,7 +330,9 @@ def _yaml_scalar(v) -> str:
     if isinstance(v, (int, float)):
         return str(v)
     s = str(v)
-    safe = s and all(c.isalnum() or c in "._:-/" for c in s) and not s[0] in "-:"
+    # A trailing ":" would make YAML read a mapping key ("prefix: spare:"); spaces are quoted.
+    safe = (s and all(c.isalnum() or c in "._:-/" for c in s) and not s[0] in "-:"
+            and not s.endswith(":"))
     return s if safe else '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -390,6 +396,8 @@ class Seawall:
         self.binary = binary or seawall_binary()
         self.port = free_port()
         self.admin_port = free_port()
+        while self.admin_port == self.port:  # two binds to port 0 may get the same port
+            self.admin_port = free_port()
         self.config = merge(
             {
                 "listen": {"address": LOOPBACK, "port": self.port},
@@ -423,8 +431,12 @@ class Seawall:
         assert self.proc is not None
         return self.proc.pid
 
-    def write_config(self) -> None:
-        self.config_path.write_text(to_yaml(self.config) + "\n")
+    def write_config(self, text: Optional[str] = None) -> None:
+        """Writes self.config (or `text`) to config_path at once: a temporary file renamed over
+        it, as a ConfigMap update does, so the running seawall never reads half a file."""
+        tmp = self.config_path.with_name(self.config_path.name + ".tmp")
+        tmp.write_text(text if text is not None else to_yaml(self.config) + "\n")
+        os.replace(tmp, self.config_path)
 
     def start(self, timeout: float = 10.0) -> None:
         self.write_config()
@@ -449,11 +461,43 @@ class Seawall:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None and pid_alive(self.proc.pid)
 
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        """Until /readyz answers 200 (start() waits for a PING only; readiness is set a moment
+        after the listener opens)."""
+        wait_until(lambda: admin_answers(self.admin_port)
+                   and http(self.admin_port, "/readyz")[0] == 200, timeout,
+                   f"seawall's /readyz on port {self.admin_port} to answer 200")
+
+    def terminate(self) -> None:
+        """SIGTERM without waiting: the test watches the drain, then calls wait_exit()."""
+        assert self.proc is not None and self.proc.poll() is None, "seawall is not running"
+        os.kill(self.proc.pid, signal.SIGTERM)
+
+    def wait_exit(self, timeout: float) -> int:
+        """Waits for the process to exit (kill -9 by PID and AssertionError after `timeout`);
+        returns its exit status, which stop() then takes as already checked."""
+        assert self.proc is not None
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._kill9()
+            raise AssertionError(f"seawall did not exit within {timeout}s; killed with SIGKILL"
+                                 f"\nlog:\n{self.log_tail()}") from None
+        self.exit_code = self.proc.returncode
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        return self.exit_code
+
     def rss_kib(self) -> int:
         return rss_kib(self.pid)
 
     def log_tail(self) -> str:
         return tail(self.log_path)
+
+    def log_text(self) -> str:
+        """The whole log so far."""
+        return tail(self.log_path, max_bytes=1 << 30)
 
     def _kill9(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -493,3 +537,51 @@ class Seawall:
 
     def raw(self, timeout: float = 10.0, rcvbuf: int = 0) -> RawConnection:
         return RawConnection(self.port, timeout=timeout, rcvbuf=rcvbuf)
+
+
+# --------------------------------------------------------------------------------------------
+# the admin port
+
+
+def http(port: int, path: str, method: str = "GET", timeout: float = 5.0):
+    """(status, headers, body text) of one request; 4xx and 5xx are answers, not exceptions."""
+    request = urllib.request.Request(f"http://{LOOPBACK}:{port}{path}", method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.headers, response.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read().decode()
+
+
+def admin_answers(port: int) -> bool:
+    """True when /healthz on `port` answers 200."""
+    try:
+        return http(port, "/healthz", timeout=0.5)[0] == 200
+    except OSError:
+        return False
+
+
+def scrape(port: int) -> dict:
+    """/metrics parsed by prometheus_client: {family name: family}. Counter families are named
+    without their _total suffix, as the parser does."""
+    # Imported here so that tests which never scrape do not need the package.
+    from prometheus_client.parser import text_string_to_metric_families
+
+    status, headers, body = http(port, "/metrics")
+    assert status == 200
+    assert headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    return {family.name: family for family in text_string_to_metric_families(body)}
+
+
+_SAMPLE_SUFFIXES = ("_total", "_count", "_sum", "_bucket")
+
+
+def sample(families: dict, name: str, **labels) -> float:
+    """The value of sample `name` as exposed (seawall_answers_total, ..._seconds_count) with
+    exactly `labels`."""
+    family_names = [name] + [name[: -len(s)] for s in _SAMPLE_SUFFIXES if name.endswith(s)]
+    for family_name in family_names:
+        for s in families[family_name].samples if family_name in families else ():
+            if s.name == name and s.labels == labels:
+                return s.value
+    raise KeyError(f"no sample {name}{labels}")
