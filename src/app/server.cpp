@@ -44,6 +44,22 @@ std::string read_file(const std::string& path) {
 }
 
 // The settings a shared connection is built from: a change means new connections.
+// 1-based line of the first top-level `key:` in a YAML text (1 when absent), for messages.
+std::size_t line_of_key(std::string_view text, std::string_view key) {
+  std::size_t line = 1;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    const std::string_view l = text.substr(start, end - start);
+    if (l.starts_with(key) && l.substr(key.size()).starts_with(":")) {
+      return line;
+    }
+    ++line;
+    start = end + 1;
+  }
+  return 1;
+}
+
 bool same_connection_settings(const config::UpstreamConfig& a, const config::UpstreamConfig& b) {
   return a.host == b.host && a.port == b.port && a.connections == b.connections &&
          a.connect_timeout == b.connect_timeout && a.request_timeout == b.request_timeout &&
@@ -90,9 +106,9 @@ void Server::reload(std::string_view reason) {
   }
   if (!same_upstreams) {
     log->error(
-        "reload ({}): {}: upstreams cannot be added, removed, renamed or reordered by a "
+        "reload ({}): {}:{}: upstreams: cannot be added, removed, renamed or reordered by a "
         "reload (restart seawall); keeping configuration version {}",
-        reason, path, version_);
+        reason, path, line_of_key(last_seen_text_, "upstreams"), version_);
     reloads.with({"failure"}).inc();
     return;
   }

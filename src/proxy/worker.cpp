@@ -52,14 +52,33 @@ void Worker::apply(std::shared_ptr<const Snapshot> snapshot, std::vector<std::si
     ctx_.parser_limits =
         resp::Limits{limits.max_bulk, limits.max_array, limits.max_inline, limits.max_depth};
     for (std::size_t index : new_pools) {
-      // New connections for new requests; the old ones finish what they carry, then close.
-      auto pool = make_pool(index);
-      pool->start();
-      ctx_.pools[index]->retire();
-      ctx_.retired_pools.push_back(std::move(ctx_.pools[index]));
-      ctx_.pools[index] = std::move(pool);
+      asio::co_spawn(*ioc_, replace_pool(index, make_pool(index)), [](std::exception_ptr e) {
+        if (e) {
+          util::logger("proxy")->error("pool replacement failed");
+        }
+      });
     }
   });
+}
+
+awaitable<void> Worker::replace_pool(std::size_t index, std::unique_ptr<upstream::Pool> pool) {
+  // Requests keep going to the old connections until a new one is up, so a reload never
+  // answers a request "unavailable" for want of a connection. A new address that never
+  // answers still takes over after a while, so that the breaker and the logs show it.
+  pool->start();
+  const auto& upstream = ctx_.config->upstreams[index];
+  const auto give_up =
+      std::chrono::steady_clock::now() +
+      std::max<std::chrono::milliseconds>(std::chrono::seconds(2), upstream.connect_timeout * 4);
+  asio::steady_timer timer(*ioc_);
+  while (!pool->any_connected() && std::chrono::steady_clock::now() < give_up) {
+    timer.expires_after(std::chrono::milliseconds(5));
+    co_await timer.async_wait(use_nothrow);
+  }
+  // New connections for new requests; the old ones finish what they carry, then close.
+  ctx_.pools[index]->retire();
+  ctx_.retired_pools.push_back(std::move(ctx_.pools[index]));
+  ctx_.pools[index] = std::move(pool);
 }
 
 Worker::~Worker() {

@@ -39,6 +39,7 @@ class Worker {
  private:
   awaitable<void> accept_loop();
   std::unique_ptr<upstream::Pool> make_pool(std::size_t index);
+  awaitable<void> replace_pool(std::size_t index, std::unique_ptr<upstream::Pool> pool);
 
   unsigned index_;
   std::unique_ptr<asio::io_context> ioc_;

@@ -35,6 +35,15 @@ class Pool {
     }
   }
 
+  bool any_connected() const {
+    for (const auto& c : connections_) {
+      if (c->connected()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   Connection& pick(std::uint64_t affinity) { return *connections_[affinity % connections_.size()]; }
   const std::vector<std::shared_ptr<Connection>>& connections() const { return connections_; }
 
