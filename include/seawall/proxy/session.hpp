@@ -8,6 +8,10 @@
 // limits.client_output_buffer. A protocol error answers "-ERR Protocol error: ..." and closes
 // this client only.
 //
+// Before anything is forwarded, seawall's own checks run: client authentication (auth:) and the
+// command deny list (deny_commands). Their answers take their place in request order, also
+// while pinned (see relay_local).
+//
 // Ownership: shared_ptr kept alive by its coroutines and by pending upstream requests.
 // Thread safety: one worker thread.
 #include <chrono>
@@ -86,6 +90,11 @@ class Session : public upstream::ReplyTarget,
   awaitable<void> read_loop();
   awaitable<void> write_loop();
   awaitable<void> idle_loop();
+  // Client authentication and the deny list. True when the command was answered here; a HELLO
+  // whose AUTH option seawall accepted is rewritten without it and goes on.
+  bool answered_locally(resp::ParsedRequest& request);
+  // A reply seawall computes, in order with the replies already on their way.
+  void answer_locally(std::string_view bytes);
   Next dispatch(const resp::ParsedRequest& request, std::string_view raw);
   Next dispatch_client_subcommand(const resp::ParsedRequest& request, std::string_view raw);
   void forward(const resp::ParsedRequest& request, std::string_view raw);
@@ -108,6 +117,8 @@ class Session : public upstream::ReplyTarget,
   Next relay(const resp::ParsedRequest& request, std::string_view raw);
   void maybe_unpin();
   void unpin();
+  void relay_local(std::string_view bytes);
+  bool replace_local(std::string_view reply);
   void reply_now(std::string_view bytes);
   void complete(std::uint64_t seq, std::string_view bytes);
   std::size_t pending() const { return ring_count_ + link_outstanding_; }
@@ -136,12 +147,13 @@ class Session : public upstream::ReplyTarget,
   util::Signal resume_signal_;
   asio::cancellation_signal read_cancel_;
   std::chrono::steady_clock::time_point last_activity_;
-  std::size_t in_upstream_ = 0;       // requests submitted and not yet answered by the connection
+  std::size_t in_upstream_ = 0;  // requests submitted and not yet answered by the connection
   // Expected size of a reply still to come: jumps up to any larger reply, decays by 1/8 per
   // smaller one. Starts at 4 KiB, so at most 256 requests go out before the first reply.
   std::size_t avg_reply_bytes_ = 4096;
-  bool unparsed_ = false;             // commands left in rbuf_ when reading paused
+  bool unparsed_ = false;  // commands left in rbuf_ when reading paused
   std::string client_name_;
+  bool authenticated_ = false;  // to seawall itself (auth:); unused when auth is off
   bool closed_ = false;
   bool read_done_ = false;
   bool paused_ = false;
@@ -151,6 +163,15 @@ class Session : public upstream::ReplyTarget,
   std::size_t link_upstream_ = 0;
   std::size_t link_outstanding_ = 0;  // requests relayed whose reply has not come back yet
   std::string link_buf_;              // the incomplete reply being counted
+  std::size_t link_emitted_ = 0;      // bytes at the start of link_buf_ already in out_
+  // Replies seawall answers itself while pinned, each waiting for Redis's error to the marker
+  // command relayed in its place (relay_local), oldest first.
+  struct LocalReply {
+    std::uint64_t id = 0;
+    std::string bytes;
+  };
+  std::deque<LocalReply> link_local_;
+  std::uint64_t next_local_id_ = 0;
   resp::ReplyFramer link_framer_;
   bool in_multi_ = false;
   bool watching_ = false;
