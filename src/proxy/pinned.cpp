@@ -197,6 +197,7 @@ Session::Next Session::relay(const resp::ParsedRequest& request, std::string_vie
       in_multi_ = watching_ = db_nonzero_ = sticky_ = false;
     } else if (name == "quit") {
       next = Next::StopReading;
+      quit_relayed_ = true;
     } else if (is_subscribe(name) || name == "monitor" || name == "auth" ||
                (name == "hello" && args.size() > 1) || name == "client") {
       sticky_ = sticky_ || name != "client" || needs_pin(args);

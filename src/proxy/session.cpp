@@ -298,7 +298,9 @@ awaitable<void> Session::write_loop() {
         }
         co_return;
       }
-      if (read_done_ && ring_count_ == 0) {
+      // A QUIT relayed to Redis is answered, after every reply before it, by Redis, which then
+      // closes the dedicated connection (on_link_closed): wait for that, not for the slots.
+      if (read_done_ && ring_count_ == 0 && !(link_ && quit_relayed_)) {
         error_code ec;
         socket_.shutdown(tcp::socket::shutdown_send, ec);
         close();

@@ -480,6 +480,22 @@ def test_deny_list_and_auth_together(password_seawall, direct_client):
                        b":0\r\n"]
 
 
+def test_quit_on_a_pinned_session_gets_every_reply(deny_seawall):
+    # Redis answers the relayed QUIT after everything before it, then closes the connection.
+    for pipelined in (False, True):
+        with deny_seawall.raw() as c:
+            commands = [["SELECT", "1"], ["SET", "q:k", "v"], ["KEYS", "*"], ["GET", "q:k"],
+                        ["QUIT"]]
+            if pipelined:
+                c.send(b"".join(encode_command(*cmd) for cmd in commands))
+                replies = c.read_replies(len(commands))
+            else:
+                replies = [c.request(*cmd) for cmd in commands]
+            assert replies == [b"+OK\r\n", b"+OK\r\n", denied("KEYS"), b"$1\r\nv\r\n",
+                               b"+OK\r\n"], pipelined
+            assert c.read_until_closed(5) == (b"", True)
+
+
 # --------------------------------------------------------------------------------------------
 # config errors at startup
 

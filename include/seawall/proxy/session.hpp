@@ -176,7 +176,8 @@ class Session : public upstream::ReplyTarget,
   bool in_multi_ = false;
   bool watching_ = false;
   bool db_nonzero_ = false;
-  bool sticky_ = false;  // state that only ends with the connection (SUBSCRIBE, HELLO 3, ...)
+  bool sticky_ = false;        // state that only ends with the connection (SUBSCRIBE, HELLO 3, ...)
+  bool quit_relayed_ = false;  // Redis owes the QUIT's reply, then closes the connection
   util::Signal idle_signal_;
 };
 
