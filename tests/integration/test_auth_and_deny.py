@@ -371,6 +371,34 @@ def test_redis_py_username(acl_seawall):
         client_for(acl_seawall.port, username="alice", password=BOB_PW).get("py:alice")
 
 
+@pytest.fixture(scope="session")
+def node_modules():
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        pytest.fail("node and npm are required for the Node.js client tests", pytrace=False)
+    if not (NODE_DIR / "node_modules" / "ioredis").is_dir() or \
+            not (NODE_DIR / "node_modules" / "redis").is_dir():
+        proc = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR,
+                              capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0:
+            pytest.fail(f"npm ci failed:\n{proc.stdout}\n{proc.stderr}", pytrace=False)
+    return node
+
+
+@pytest.mark.parametrize("script", ["auth_node_redis_v4.mjs", "auth_ioredis_v5.mjs"])
+@pytest.mark.parametrize("mode", ["password", "user"])
+def test_node_client(node_modules, password_seawall, acl_seawall, direct_client, script, mode):
+    proxy, env = ((password_seawall, {"SEAWALL_AUTH_PASSWORD": PASSWORD}) if mode == "password"
+                  else (acl_seawall, {"SEAWALL_AUTH_USER": "bob", "SEAWALL_AUTH_PASSWORD": BOB_PW}))
+    proc = subprocess.run([node_modules, script, str(proxy.port)], cwd=NODE_DIR,
+                          capture_output=True, text=True, timeout=180,
+                          env={"PATH": "/usr/bin:/bin", **env})
+    assert proc.returncode == 0, f"{script} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    assert proc.stdout.strip().endswith(": ok"), proc.stdout
+    assert command_calls(direct_client, "keys") == 0
+    assert command_calls(direct_client, "flushall") == 0
+
+
 # --------------------------------------------------------------------------------------------
 # deny list
 
