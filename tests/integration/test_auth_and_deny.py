@@ -462,7 +462,8 @@ def test_denied_commands_on_a_pinned_session(deny_seawall, direct_client):
                      ["DBSIZE"]]
         expected += [b"+OK\r\n", denied("KEYS"), denied("CONFIG|SET"), f":{i + 1}\r\n".encode()]
     assert exchange(deny_seawall.port, commands, pipelined=True) == expected
-    assert pinned_sessions(deny_seawall.admin_port) == 0  # the client left
+    wait_until(lambda: pinned_sessions(deny_seawall.admin_port) == 0, 5,
+               "the dedicated connection to be released after the client left")
     assert command_calls(direct_client, "keys") == 0
     assert command_calls(direct_client, "config|set") == 0
 
