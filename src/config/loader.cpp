@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <filesystem>
@@ -13,7 +15,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include "config/binder.hpp"
+#include "config/secret.hpp"
 #include "config/units.hpp"
+#include "seawall/command/command_set.hpp"
 #include "seawall/policy/defaults.hpp"
 
 namespace seawall::config {
@@ -348,6 +352,126 @@ void bind_admin(MapBinder& m, AdminConfig& out) {
   m.duration("read_timeout", out.read_timeout, kPositive);
 }
 
+// The user `password_env` alone stands for: what AUTH <password> authenticates as in Redis.
+constexpr std::string_view kDefaultUser = "default";
+
+// User names travel in AUTH and HELLO arguments and appear in error messages: printable ASCII
+// without spaces, like Redis's ACL user names.
+std::string check_user_name(std::string_view text) {
+  if (text.empty()) {
+    return "must not be empty";
+  }
+  for (char c : text) {
+    if (c <= ' ' || c > '~') {
+      return "may contain only printable ASCII characters without spaces";
+    }
+  }
+  return {};
+}
+
+// A password named by `password_env` or `password_file`, exactly one of them. Returns false,
+// having reported nothing, when neither is set.
+bool bind_password(MapBinder& m, std::string& out) {
+  std::string env;
+  std::string file;
+  const bool env_ok = m.string("password_env", env, detail::check_env_name);
+  const bool file_ok = m.string("password_file", file, [](std::string_view text) {
+    return text.empty() ? std::string("must not be empty") : std::string();
+  });
+  const bool has_env = m.has("password_env");
+  const bool has_file = m.has("password_file");
+  if (!has_env && !has_file) {
+    return false;
+  }
+  if (has_env && has_file) {
+    m.error("password_file", "set either password_env or password_file, not both");
+  } else if (has_env && env_ok) {
+    const std::string problem = detail::secret_from_env(env, out);
+    if (!problem.empty()) {
+      m.error("password_env", problem);
+    }
+  } else if (has_file && file_ok) {
+    const std::string problem = detail::secret_from_file(file, out);
+    if (!problem.empty()) {
+      m.error("password_file", problem);
+    }
+  }
+  return true;
+}
+
+void bind_auth(MapBinder& m, AuthConfig& out) {
+  if (!m.is_map()) {
+    return;
+  }
+  const bool has_users = m.has("users");
+  AuthUser single{std::string(kDefaultUser), {}};
+  const bool has_single = bind_password(m, single.password);
+  if (has_users && has_single) {
+    m.error("users",
+            "set either one password (password_env or password_file, for the user "
+            "\"default\") or users, not both");
+  }
+  if (has_single && !single.password.empty()) {
+    out.users.push_back(std::move(single));
+  }
+  if (!has_users) {
+    if (!has_single) {
+      m.report_at(m.line(""), m.path(),
+                  "set password_env or password_file (one password), or users (names and "
+                  "passwords)");
+    }
+    return;
+  }
+  std::map<std::string, int, std::less<>> name_lines;
+  std::vector<AuthUser> users;
+  const bool ok = m.list("users", [&](MapBinder& u, std::size_t) {
+    AuthUser user;
+    u.string("name", user.name, check_user_name, Presence::Required);
+    if (!bind_password(u, user.password) && u.is_map()) {
+      u.report_at(u.line(""), u.path(), "needs password_env or password_file");
+    }
+    if (!user.name.empty()) {
+      const auto [it, inserted] = name_lines.emplace(user.name, u.line("name"));
+      if (!inserted) {
+        u.error("name", "duplicate user name \"" + user.name + "\" (first at line " +
+                            std::to_string(it->second) + ")");
+      }
+    }
+    users.push_back(std::move(user));
+  });
+  if (ok && users.empty()) {
+    m.error("users", "at least one user is required");
+  }
+  if (!has_single) {
+    out.users = std::move(users);
+  }
+}
+
+// Names resolve against the command table; they are stored lowercase.
+void bind_deny_commands(MapBinder& root, std::vector<std::string>& out) {
+  root.strings("deny_commands", out, [](std::string_view name) -> std::string {
+    if (command::lookup_name(name) != nullptr) {
+      return {};
+    }
+    const std::size_t bar = name.find('|');
+    const command::CommandInfo* container =
+        bar == std::string_view::npos ? nullptr : command::lookup(name.substr(0, bar));
+    if (container != nullptr && container->subcommands.empty()) {
+      return "\"" + std::string(name.substr(0, bar)) + "\" has no subcommands";
+    }
+    if (container != nullptr) {
+      return "unknown subcommand \"" + std::string(name) + "\" (write the container alone, \"" +
+             std::string(name.substr(0, bar)) + "\", to deny all of its subcommands)";
+    }
+    return "unknown command \"" + std::string(name) + "\"";
+  });
+  for (std::string& name : out) {
+    std::transform(name.begin(), name.end(), name.begin(), [](char c) {
+      return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    });
+  }
+}
+
 bool is_wildcard(const std::string& address) { return address == "0.0.0.0" || address == "::"; }
 
 // The admin server and the Redis listener would bind one port on overlapping addresses: one of
@@ -376,6 +500,8 @@ void bind_config(MapBinder& root, Config& config) {
   root.map("limits", [&](MapBinder& m) { bind_limits(m, config.limits); });
   root.map("log", [&](MapBinder& m) { bind_log(m, config.log); });
   root.map("shutdown", [&](MapBinder& m) { bind_shutdown(m, config.shutdown); });
+  root.map("auth", [&](MapBinder& m) { bind_auth(m, config.auth); });
+  bind_deny_commands(root, config.deny_commands);
   const std::string conflict =
       "port " + std::to_string(config.listen.port) + " is also the listen port (listen.port)";
   if (root.has("admin")) {

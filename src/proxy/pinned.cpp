@@ -3,8 +3,18 @@
 // While pinned, every command is relayed in order and every byte Redis sends comes back
 // unchanged, so transactions, blocking commands, pub/sub, MONITOR, RESP3 and CLIENT REPLY work
 // exactly as against Redis.
+//
+// Replies seawall answers itself while pinned (NOAUTH, a denied command, an AUTH checked here)
+// must take their place among the replies Redis still owes. Such a reply is sent as a marker: a
+// command Redis does not know, "seawall-local-reply-<id>", relayed in the command's place. Redis
+// answers it, in order, with "-ERR unknown command 'seawall-local-reply-<id>', ...", which
+// on_link_data replaces with the local reply. Inside MULTI that error is a queueing error, so
+// Redis answers the EXEC with -EXECABORT, exactly as it treats a command it refuses itself.
+// The id keeps replies matched when Redis sends none for a marker (CLIENT REPLY OFF or SKIP).
 #include <algorithm>
+#include <array>
 #include <cctype>
+#include <charconv>
 
 #include "seawall/command/command_table.hpp"
 #include "seawall/proxy/session.hpp"
@@ -33,6 +43,27 @@ bool any_arg(std::span<const std::string_view> args, std::size_t from, std::stri
 
 bool is_subscribe(std::string_view name) {
   return name == "subscribe" || name == "psubscribe" || name == "ssubscribe";
+}
+
+constexpr std::string_view kMarkerPrefix = "seawall-local-reply-";
+// Redis echoes at most 128 bytes of an unknown command's name; its whole error stays short.
+constexpr std::size_t kMaxMarkerReply = 512;
+
+// The id in Redis's error reply to a marker command, or false when the reply is not one.
+bool marker_id(std::string_view reply, std::uint64_t& id) {
+  if (reply.size() > kMaxMarkerReply) {
+    return false;
+  }
+  const auto it =
+      std::search(reply.begin(), reply.end(), kMarkerPrefix.begin(), kMarkerPrefix.end(),
+                  [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+  if (it == reply.end()) {
+    return false;
+  }
+  const char* first = &*it + kMarkerPrefix.size();
+  const char* last = reply.data() + reply.size();
+  const auto [end, ec] = std::from_chars(first, last, id);
+  return ec == std::errc() && end != first;
 }
 
 }  // namespace
@@ -119,6 +150,8 @@ awaitable<std::string_view> Session::pin(std::span<const std::string_view> args)
   link_upstream_ = up;
   link_outstanding_ = 0;
   link_buf_.clear();
+  link_emitted_ = 0;
+  link_local_.clear();
   link_framer_.reset();
   in_multi_ = watching_ = db_nonzero_ = sticky_ = false;
   co_return std::string_view();
@@ -165,6 +198,7 @@ Session::Next Session::relay(const resp::ParsedRequest& request, std::string_vie
       in_multi_ = watching_ = db_nonzero_ = sticky_ = false;
     } else if (name == "quit") {
       next = Next::StopReading;
+      quit_relayed_ = true;
     } else if (is_subscribe(name) || name == "monitor" || name == "auth" ||
                (name == "hello" && args.size() > 1) || name == "client") {
       sticky_ = sticky_ || name != "client" || needs_pin(args);
@@ -175,24 +209,82 @@ Session::Next Session::relay(const resp::ParsedRequest& request, std::string_vie
   return next;
 }
 
+void Session::relay_local(std::string_view bytes) {
+  if (link_outstanding_ == 0 && link_local_.empty() && link_buf_.empty() && !in_multi_ &&
+      !sticky_) {
+    // Redis owes nothing, and no state makes the reply count drift: answer at once.
+    out_.append(bytes);
+    write_signal_.notify();
+    return;
+  }
+  const std::uint64_t id = next_local_id_++;
+  link_local_.push_back(LocalReply{id, std::string(bytes)});
+  std::array<char, kMarkerPrefix.size() + 20> name{};
+  std::copy(kMarkerPrefix.begin(), kMarkerPrefix.end(), name.begin());
+  const auto [end, ec] =
+      std::to_chars(name.data() + kMarkerPrefix.size(), name.data() + name.size(), id);
+  const std::array<std::string_view, 1> marker{
+      std::string_view(name.data(), static_cast<std::size_t>(end - name.data()))};
+  scratch_.clear();
+  resp::append_command(scratch_, marker);
+  ++link_outstanding_;
+  link_->send(scratch_);
+}
+
+bool Session::replace_local(std::string_view reply) {
+  std::uint64_t id = 0;
+  if (!marker_id(reply, id)) {
+    return false;
+  }
+  // Markers before this one got no reply (CLIENT REPLY OFF/SKIP): neither do their commands.
+  while (!link_local_.empty() && link_local_.front().id < id) {
+    link_local_.pop_front();
+  }
+  if (link_local_.empty() || link_local_.front().id != id) {
+    return false;  // not a marker of ours: the client sent that name itself
+  }
+  out_.append(link_local_.front().bytes);
+  link_local_.pop_front();
+  return true;
+}
+
 void Session::on_link_data(std::string_view bytes) {
   if (closed_) {
     return;
   }
-  out_.append(bytes);
-  // Count complete replies so the session can leave pinned mode once its state has ended.
+  // While local replies wait for their markers, only complete replies go out, so a marker's
+  // reply can be swapped; otherwise bytes stream through as they come.
+  const bool hold = !link_local_.empty();
   link_buf_.append(bytes);
+  if (!hold) {
+    out_.append(bytes);
+    link_emitted_ = link_buf_.size();
+  }
+  // Count complete replies so the session can leave pinned mode once its state has ended.
   std::size_t consumed = 0;
   while (consumed < link_buf_.size()) {
     resp::FramedReply reply;
     const resp::errc e = link_framer_.feed(std::string_view(link_buf_).substr(consumed), reply);
     if (e != resp::errc::ok) {
       if (e != resp::errc::need_more) {
-        sticky_ = true;  // cannot follow the stream: stay pinned until the client leaves
+        // Cannot follow the stream: pass it on unchanged and stay pinned until the client
+        // leaves. Local replies still waiting are lost with the reply count.
+        sticky_ = true;
+        out_.append(std::string_view(link_buf_).substr(std::max(consumed, link_emitted_)));
+        link_local_.clear();
         link_buf_.clear();
+        link_emitted_ = 0;
         consumed = 0;
       }
       break;
+    }
+    if (hold) {
+      const std::string_view whole = std::string_view(link_buf_).substr(consumed, reply.length);
+      if (reply.type != '-' || !replace_local(whole)) {
+        // A reply that began streaming before the hold keeps its bytes already sent.
+        const std::size_t sent = link_emitted_ > consumed ? link_emitted_ - consumed : 0;
+        out_.append(whole.substr(std::min(sent, whole.size())));
+      }
     }
     consumed += reply.length;
     if (link_outstanding_ > 0) {
@@ -200,6 +292,12 @@ void Session::on_link_data(std::string_view bytes) {
     }
   }
   link_buf_.erase(0, consumed);
+  link_emitted_ = link_emitted_ > consumed ? link_emitted_ - consumed : 0;
+  if (hold && link_local_.empty()) {
+    // Nothing left to swap: the incomplete reply streams again.
+    out_.append(std::string_view(link_buf_).substr(link_emitted_));
+    link_emitted_ = link_buf_.size();
+  }
   if (output_bytes() > ctx_.config->limits.client_output_buffer) {
     ++ctx_.stats.output_limit_closes;
     close();

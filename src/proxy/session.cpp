@@ -51,6 +51,11 @@ util::LogRateLimiter& protocol_log_limiter() {
   return limiter;
 }
 
+util::LogRateLimiter& auth_log_limiter() {
+  static util::LogRateLimiter limiter(std::chrono::seconds(10), 5);
+  return limiter;
+}
+
 }  // namespace
 
 Session::Session(tcp::socket socket, WorkerContext& ctx, std::uint64_t id)
@@ -251,6 +256,9 @@ awaitable<void> Session::read_loop() {
       if (request_.args.empty()) {
         continue;
       }
+      if (answered_locally(request_)) {
+        continue;
+      }
       if (!link_ && needs_pin(request_.args)) {
         // Everything sent before must have run before the dedicated connection takes over.
         co_await wait_until_idle();
@@ -290,7 +298,9 @@ awaitable<void> Session::write_loop() {
         }
         co_return;
       }
-      if (read_done_ && ring_count_ == 0) {
+      // A QUIT relayed to Redis is answered, after every reply before it, by Redis, which then
+      // closes the dedicated connection (on_link_closed): wait for that, not for the slots.
+      if (read_done_ && ring_count_ == 0 && !(link_ && quit_relayed_)) {
         error_code ec;
         socket_.shutdown(tcp::socket::shutdown_send, ec);
         close();
@@ -361,6 +371,70 @@ void Session::complete(std::uint64_t seq, std::string_view bytes) {
   }
   write_signal_.notify();
   maybe_resume();
+}
+
+bool Session::answered_locally(resp::ParsedRequest& request) {
+  SharedState& shared = *ctx_.shared;
+  const auto& args = request.args;
+  const auto count = [&] {
+    ++ctx_.stats.commands;
+    shared.count_command(command::lookup(args[0]));
+  };
+  if (shared.client_auth.enabled()) {
+    const AuthStep step = shared.client_auth.step(args, authenticated_);
+    if (step.failed) {
+      ++ctx_.stats.auth_failures;
+      std::uint64_t suppressed = 0;
+      if (auth_log_limiter().allow(suppressed)) {
+        // Neither the user name nor the password: either may be the secret typed in.
+        util::logger("proxy")->info("client={} authentication failed (suppressed={})", id_,
+                                    suppressed);
+      }
+    }
+    if (link_ && in_multi_ && step.action != AuthAction::Pass &&
+        (iequals(args[0], "auth") || step.action == AuthAction::PassWithoutAuth || step.failed)) {
+      // Redis would queue it for EXEC; seawall cannot, so it refuses it as a queueing error.
+      count();
+      answer_locally(replies::kAuthInMulti);
+      return true;
+    }
+    authenticated_ = step.authenticated;
+    if (step.action == AuthAction::Reply) {
+      count();
+      answer_locally(step.reply);
+      return true;
+    }
+    if (step.action == AuthAction::PassWithoutAuth) {
+      // Redis answers the rest of the HELLO (protocol, SETNAME); the credentials stay here.
+      remove_hello_auth(request.args);
+      request.kind = resp::RequestKind::Inline;  // re-encoded from args when sent
+    }
+  }
+  if (shared.denied.empty()) {
+    return false;
+  }
+  const CommandInfo* info = command::lookup(args[0]);
+  const CommandInfo* hit = info == nullptr ? nullptr : shared.denied.match(*info, args);
+  if (hit == nullptr) {
+    return false;
+  }
+  count();
+  ++ctx_.stats.denied_commands;
+  std::string reply(replies::kDeniedPrefix);
+  for (char c : hit->name) {
+    reply += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  reply.append(replies::kDeniedSuffix);
+  answer_locally(reply);
+  return true;
+}
+
+void Session::answer_locally(std::string_view bytes) {
+  if (link_) {
+    relay_local(bytes);
+  } else {
+    reply_now(bytes);
+  }
 }
 
 Session::Next Session::dispatch(const resp::ParsedRequest& request, std::string_view raw) {

@@ -1,7 +1,8 @@
 """pytest fixtures: a real redis-server and the real seawall binary in front of it.
 
     redis_server   a fresh redis-server per test (kill9/sigstop/sigcont/restart for fault tests)
-    make_seawall   factory: make_seawall(limits={"max_bulk": "1mb"}) starts one with overrides
+    make_seawall   factory: make_seawall(limits={"max_bulk": "1mb"}) starts one with overrides;
+                   env={"NAME": "value"} adds to its environment
     seawall        seawall with the default test config, in front of redis_server
     proxy_client   redis-py client through seawall (default settings + a socket timeout)
     direct_client  redis-py client straight to redis_server
@@ -57,10 +58,10 @@ def redis_server(tmp_path):
 def make_seawall(tmp_path, redis_server):
     started: list[Seawall] = []
 
-    def make(upstream: RedisServer = None, **overrides) -> Seawall:
+    def make(upstream: RedisServer = None, env: dict = None, **overrides) -> Seawall:
         upstream = upstream or redis_server
         proxy = Seawall(tmp_path / f"seawall{len(started)}", upstream.port, overrides,
-                        name="seawall")
+                        name="seawall", env=env)
         started.append(proxy)
         proxy.start()
         return proxy

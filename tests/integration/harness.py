@@ -232,10 +232,12 @@ class RawConnection:
             return total, False
 
 
-def ping_ok(port: int, timeout: float = 0.5) -> bool:
+def ping_ok(port: int, timeout: float = 0.5, noauth_ok: bool = False) -> bool:
+    """PING answers PONG (or, with noauth_ok, -NOAUTH: a server that requires a password)."""
     try:
         with RawConnection(port, timeout=timeout) as c:
-            return c.request("PING") == b"+PONG\r\n"
+            reply = c.request("PING")
+            return reply == b"+PONG\r\n" or (noauth_ok and reply.startswith(b"-NOAUTH "))
     except (OSError, ConnectionClosed, ValueError):
         return False
 
@@ -274,7 +276,9 @@ class RedisServer:
         self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         try:
-            wait_until(lambda: self.proc.poll() is None and ping_ok(self.port), timeout,
+            # -NOAUTH is up too: a server started with --requirepass.
+            wait_until(lambda: self.proc.poll() is None and ping_ok(self.port, noauth_ok=True),
+                       timeout,
                        f"redis-server on port {self.port} to answer PING")
         except TimeoutError as e:
             self.kill9()
@@ -390,8 +394,11 @@ class Seawall:
     DRAIN_TIMEOUT_S = 2
 
     def __init__(self, workdir: Path, upstream_port: int, overrides: Optional[dict] = None,
-                 binary: Optional[str] = None, name: str = "seawall"):
+                 binary: Optional[str] = None, name: str = "seawall",
+                 env: Optional[dict] = None):
         self.workdir = Path(workdir)
+        # Added to the process environment (auth.password_env names a variable set here).
+        self.env = dict(env or {})
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.binary = binary or seawall_binary()
         self.port = free_port()
@@ -443,14 +450,17 @@ class Seawall:
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([self.binary, "--config", str(self.config_path)],
                                      stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                                     stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+                                     env={**os.environ, **self.env} if self.env else None)
+        # With auth configured, an unauthenticated PING gets -NOAUTH: that is up, too.
+        noauth_ok = bool(self.config.get("auth"))
 
         def up() -> bool:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"seawall exited with {self.proc.returncode} at startup\n"
                                    f"config:\n{self.config_path.read_text()}\n"
                                    f"log:\n{tail(self.log_path)}")
-            return ping_ok(self.port)
+            return ping_ok(self.port, noauth_ok=noauth_ok)
 
         try:
             wait_until(up, timeout, f"seawall on port {self.port} to answer PING")

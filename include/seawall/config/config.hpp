@@ -133,6 +133,25 @@ struct AdminConfig {
   bool operator==(const AdminConfig&) const = default;
 };
 
+// A user clients authenticate as: AUTH name password, or AUTH password for the user "default".
+// `password` is the secret itself, read at load from the environment or a file that the config
+// names; nothing logs or prints it.
+struct AuthUser {
+  std::string name;
+  std::string password;
+
+  bool operator==(const AuthUser&) const = default;
+};
+
+// seawall's own client authentication (checked by seawall, never forwarded to Redis). With no
+// users, clients need not authenticate to seawall, and AUTH goes to Redis as it always did.
+struct AuthConfig {
+  std::vector<AuthUser> users;  // `password_env` alone yields one user, "default"
+
+  bool enabled() const { return !users.empty(); }
+  bool operator==(const AuthConfig&) const = default;
+};
+
 struct Config {
   std::string source_path;  // file it was loaded from, for messages
   ListenConfig listen;
@@ -151,6 +170,10 @@ struct Config {
   LogConfig log;
   ShutdownConfig shutdown;
   AdminConfig admin;
+  AuthConfig auth;
+  // Commands refused with an error and never sent to Redis: "keys", or "config|set" for one
+  // subcommand. Lowercase, each known to the command table.
+  std::vector<std::string> deny_commands;
 
   bool operator==(const Config&) const = default;
 };

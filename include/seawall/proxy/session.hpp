@@ -8,6 +8,10 @@
 // limits.client_output_buffer. A protocol error answers "-ERR Protocol error: ..." and closes
 // this client only.
 //
+// Before anything is forwarded, seawall's own checks run: client authentication (auth:) and the
+// command deny list (deny_commands). Their answers take their place in request order, also
+// while pinned (see relay_local).
+//
 // Ownership: shared_ptr kept alive by its coroutines and by pending upstream requests.
 // Thread safety: one worker thread.
 #include <chrono>
@@ -86,6 +90,11 @@ class Session : public upstream::ReplyTarget,
   awaitable<void> read_loop();
   awaitable<void> write_loop();
   awaitable<void> idle_loop();
+  // Client authentication and the deny list. True when the command was answered here; a HELLO
+  // whose AUTH option seawall accepted is rewritten without it and goes on.
+  bool answered_locally(resp::ParsedRequest& request);
+  // A reply seawall computes, in order with the replies already on their way.
+  void answer_locally(std::string_view bytes);
   Next dispatch(const resp::ParsedRequest& request, std::string_view raw);
   Next dispatch_client_subcommand(const resp::ParsedRequest& request, std::string_view raw);
   // `info` is the command's table entry (nullptr when unknown), already looked up by dispatch.
@@ -110,6 +119,8 @@ class Session : public upstream::ReplyTarget,
   Next relay(const resp::ParsedRequest& request, std::string_view raw);
   void maybe_unpin();
   void unpin();
+  void relay_local(std::string_view bytes);
+  bool replace_local(std::string_view reply);
   void reply_now(std::string_view bytes);
   void complete(std::uint64_t seq, std::string_view bytes);
   std::size_t pending() const { return ring_count_ + link_outstanding_; }
@@ -144,6 +155,7 @@ class Session : public upstream::ReplyTarget,
   std::size_t avg_reply_bytes_ = 4096;
   bool unparsed_ = false;  // commands left in rbuf_ when reading paused
   std::string client_name_;
+  bool authenticated_ = false;  // to seawall itself (auth:); unused when auth is off
   bool closed_ = false;
   bool read_done_ = false;
   bool paused_ = false;
@@ -153,11 +165,21 @@ class Session : public upstream::ReplyTarget,
   std::size_t link_upstream_ = 0;
   std::size_t link_outstanding_ = 0;  // requests relayed whose reply has not come back yet
   std::string link_buf_;              // the incomplete reply being counted
+  std::size_t link_emitted_ = 0;      // bytes at the start of link_buf_ already in out_
+  // Replies seawall answers itself while pinned, each waiting for Redis's error to the marker
+  // command relayed in its place (relay_local), oldest first.
+  struct LocalReply {
+    std::uint64_t id = 0;
+    std::string bytes;
+  };
+  std::deque<LocalReply> link_local_;
+  std::uint64_t next_local_id_ = 0;
   resp::ReplyFramer link_framer_;
   bool in_multi_ = false;
   bool watching_ = false;
   bool db_nonzero_ = false;
-  bool sticky_ = false;  // state that only ends with the connection (SUBSCRIBE, HELLO 3, ...)
+  bool sticky_ = false;        // state that only ends with the connection (SUBSCRIBE, HELLO 3, ...)
+  bool quit_relayed_ = false;  // Redis owes the QUIT's reply, then closes the connection
   util::Signal idle_signal_;
 };
 

@@ -7,10 +7,12 @@
 #include <vector>
 
 #include "seawall/cache/reply_cache.hpp"
+#include "seawall/command/command_set.hpp"
 #include "seawall/config/config.hpp"
 #include "seawall/metrics/counter.hpp"
 #include "seawall/policy/fallback.hpp"
 #include "seawall/policy/policy_table.hpp"
+#include "seawall/proxy/client_auth.hpp"
 #include "seawall/router/router.hpp"
 #include "seawall/upstream/connection.hpp"
 #include "seawall/upstream/upstream_state.hpp"
@@ -22,7 +24,11 @@ struct SharedState {
       : cache(cache::ReplyCacheOptions{config.cache.max_bytes, config.cache.max_entry_bytes, 16}),
         fallback(cache, config.protect_database.fallthrough_per_second,
                  config.protect_database.burst == 0 ? config.protect_database.fallthrough_per_second
-                                                    : config.protect_database.burst) {
+                                                    : config.protect_database.burst),
+        client_auth(config.auth) {
+    for (const std::string& name : config.deny_commands) {
+      denied.add(name);  // every name was checked against the command table at load
+    }
     std::uint64_t seed = 0x5eedull;
     for (const auto& u : config.upstreams) {
       upstreams.push_back(std::make_unique<upstream::UpstreamState>(u, config.journal, seed++));
@@ -32,6 +38,8 @@ struct SharedState {
   std::vector<std::unique_ptr<upstream::UpstreamState>> upstreams;
   cache::ReplyCache cache;
   policy::Fallback fallback;
+  ClientAuth client_auth;                // config.auth
+  command::CommandSet denied;            // config.deny_commands
   std::atomic<std::uint32_t> pinned{0};  // sessions holding a dedicated connection
   // Metric handles, resolved by app at startup (empty in tests: nothing is counted).
   std::vector<upstream::ConnectionMetrics> connection_metrics;  // per upstream

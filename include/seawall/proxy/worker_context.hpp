@@ -26,6 +26,8 @@ struct SessionStats {
   std::uint64_t protocol_errors = 0;
   std::uint64_t output_limit_closes = 0;
   std::uint64_t idle_closes = 0;
+  std::uint64_t auth_failures = 0;    // AUTH / HELLO AUTH with wrong credentials
+  std::uint64_t denied_commands = 0;  // refused by deny_commands
 };
 
 struct WorkerContext {

@@ -16,6 +16,33 @@ inline constexpr std::string_view kTooManyPinned =
     "-ERR seawall: too many dedicated connections (limits.max_pinned)\r\n";
 inline constexpr std::string_view kShuttingDown = "-ERR seawall: shutting down\r\n";
 
+// deny_commands: "-ERR seawall: command 'KEYS' is denied by configuration" ('CONFIG|SET' for a
+// subcommand), uppercase between the two parts.
+inline constexpr std::string_view kDeniedPrefix = "-ERR seawall: command '";
+inline constexpr std::string_view kDeniedSuffix = "' is denied by configuration\r\n";
+
+// Client authentication (auth:). Redis 7.0's own texts, so clients react as they do to Redis.
+inline constexpr std::string_view kNoAuth = "-NOAUTH Authentication required.\r\n";
+inline constexpr std::string_view kNoAuthHello =
+    "-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
+    "AUTH <user> <pass> option can be used to authenticate the client and select the RESP "
+    "protocol version at the same time\r\n";
+inline constexpr std::string_view kWrongPass =
+    "-WRONGPASS invalid username-password pair or user is disabled.\r\n";
+inline constexpr std::string_view kAuthArity =
+    "-ERR wrong number of arguments for 'auth' command\r\n";
+inline constexpr std::string_view kSyntaxError = "-ERR syntax error\r\n";
+inline constexpr std::string_view kHelloProtocolNotInteger =
+    "-ERR Protocol version is not an integer or out of range\r\n";
+inline constexpr std::string_view kNoProto = "-NOPROTO unsupported protocol version\r\n";
+// "-ERR Syntax error in HELLO option 'FOO'": the option as sent between the two parts.
+inline constexpr std::string_view kHelloOptionPrefix = "-ERR Syntax error in HELLO option '";
+inline constexpr std::string_view kHelloOptionSuffix = "'\r\n";
+// AUTH (or HELLO ... AUTH) between MULTI and EXEC: seawall checks credentials at once and
+// cannot queue them, so it refuses, and EXEC then aborts the transaction (-EXECABORT).
+inline constexpr std::string_view kAuthInMulti =
+    "-ERR seawall: AUTH inside MULTI is not supported\r\n";
+
 // Degraded mode. Every one starts with "-UNAVAILABLE seawall: upstream '<name>' " so clients
 // and operators can tell them from Redis's own errors.
 inline constexpr std::string_view kUnavailablePrefix = "-UNAVAILABLE seawall: upstream '";
