@@ -10,13 +10,62 @@ namespace {
 
 using namespace asio::experimental::awaitable_operators;
 
-// Redis's replies to AUTH are a few dozen bytes; a longer line is not Redis.
-constexpr std::size_t kMaxAuthReply = 1024;
+// Redis's replies to AUTH and PING are a few dozen bytes; a longer line is not Redis.
+constexpr std::size_t kMaxLineReply = 1024;
+constexpr std::string_view kPing = "*1\r\n$4\r\nPING\r\n";
+
+// Under TLS, an I/O error may come with OpenSSL's reason ("tlsv13 alert certificate required").
+std::string describe_io_error(Stream& stream, const error_code& ec) {
+  if (Stream::TlsStream* tls = stream.tls()) {
+    return TlsContext::describe_failure(*tls, ec);
+  }
+  return ec.message();
+}
 
 std::string describe(const tcp::endpoint& endpoint) {
   const auto address = endpoint.address();
   std::string text = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
   return text + ":" + std::to_string(endpoint.port());
+}
+
+// Sends `command` and reads its one-line reply into `line` (type byte included, CRLF not).
+// Returns "" when a simple string or error line came back, else why not.
+awaitable<std::string> exchange(Stream& stream, asio::steady_timer& deadline,
+                                std::string_view command, std::string_view name,
+                                const std::string& where, std::string& line) {
+  const std::string what(name);
+  auto written =
+      co_await (stream.async_write(asio::buffer(command)) || deadline.async_wait(use_nothrow));
+  if (written.index() == 1) {
+    co_return "timed out sending " + what + " to " + where;
+  }
+  if (const auto [ec, n] = std::get<0>(written); ec) {
+    co_return "cannot send " + what + " to " + where + ": " + describe_io_error(stream, ec);
+  }
+  std::array<char, 256> chunk{};
+  std::string received;
+  while (true) {
+    auto read =
+        co_await (stream.async_read_some(asio::buffer(chunk)) || deadline.async_wait(use_nothrow));
+    if (read.index() == 1) {
+      co_return "timed out waiting for the reply to " + what + " from " + where;
+    }
+    const auto [ec, n] = std::get<0>(read);
+    if (ec) {
+      co_return "no reply to " + what + " from " + where + ": " + describe_io_error(stream, ec);
+    }
+    received.append(chunk.data(), n);
+    const LineReply reply = parse_line_reply(received);
+    if (reply.status == LineStatus::NeedMore) {
+      continue;
+    }
+    // Nothing else was asked, so nothing else may follow.
+    if (reply.status == LineStatus::Unexpected || reply.length != received.size()) {
+      co_return "unexpected reply to " + what + " from " + where;
+    }
+    line = received.substr(0, reply.length - 2);
+    co_return "";
+  }
 }
 
 // One address: every step races the same deadline timer. Returns "" when the connection is
@@ -57,46 +106,26 @@ awaitable<std::string> attempt(const config::UpstreamConfig& config, const tcp::
 
   if (config.auth.enabled()) {
     std::string command = auth_command(config.auth.username, config.auth.password);
-    auto written =
-        co_await (stream.async_write(asio::buffer(command)) || deadline.async_wait(use_nothrow));
+    std::string line;
+    std::string error = co_await exchange(stream, deadline, command, "AUTH", where, line);
     OPENSSL_cleanse(command.data(), command.size());
-    if (written.index() == 1) {
-      co_return "timed out sending AUTH to " + where;
+    if (!error.empty()) {
+      co_return error;
     }
-    if (const auto [ec, n] = std::get<0>(written); ec) {
-      co_return "cannot send AUTH to " + where + ": " + ec.message();
+    if (line == "+OK") {
+      co_return "";
     }
-    std::array<char, 256> chunk{};
-    std::string received;
-    while (true) {
-      auto read = co_await (stream.async_read_some(asio::buffer(chunk)) ||
-                            deadline.async_wait(use_nothrow));
-      if (read.index() == 1) {
-        co_return "timed out waiting for the reply to AUTH from " + where;
-      }
-      const auto [ec, n] = std::get<0>(read);
-      if (ec) {
-        co_return "no reply to AUTH from " + where + ": " + ec.message();
-      }
-      received.append(chunk.data(), n);
-      const AuthReply reply = parse_auth_reply(received);
-      const std::string user =
-          config.auth.username.empty() ? std::string("default") : config.auth.username;
-      switch (reply.status) {
-        case AuthStatus::NeedMore:
-          continue;
-        case AuthStatus::Ok:
-          if (reply.length != received.size()) {
-            co_return "unexpected bytes after the reply to AUTH from " + where;
-          }
-          co_return "";
-        case AuthStatus::Rejected:
-          co_return "AUTH as user " + user + " rejected by " + where + ": " +
-              redact(reply.message, config.auth.password);
-        case AuthStatus::Unexpected:
-          co_return "unexpected reply to AUTH from " + where;
-      }
+    const std::string user =
+        config.auth.username.empty() ? std::string("default") : config.auth.username;
+    if (line[0] == '-') {
+      co_return "AUTH as user " + user + " rejected by " + where + ": " +
+          redact(std::string_view(line).substr(1), config.auth.password);
     }
+    co_return "unexpected reply to AUTH from " + where;
+  }
+  if (config.tls.enabled) {
+    std::string line;
+    co_return co_await exchange(stream, deadline, kPing, "PING", where, line);
   }
   co_return "";
 }
@@ -155,25 +184,22 @@ std::string auth_command(std::string_view username, std::string_view password) {
   return out;
 }
 
-AuthReply parse_auth_reply(std::string_view bytes) {
-  AuthReply reply;
+LineReply parse_line_reply(std::string_view bytes) {
+  LineReply reply;
+  const bool typed = !bytes.empty() && (bytes[0] == '+' || bytes[0] == '-');
   const auto end = bytes.find("\r\n");
   if (end == std::string_view::npos) {
-    const bool plausible =
-        bytes.size() < kMaxAuthReply && (bytes.empty() || bytes[0] == '+' || bytes[0] == '-');
-    reply.status = plausible ? AuthStatus::NeedMore : AuthStatus::Unexpected;
+    const bool plausible = bytes.empty() || (typed && bytes.size() < kMaxLineReply);
+    reply.status = plausible ? LineStatus::NeedMore : LineStatus::Unexpected;
     return reply;
   }
-  reply.length = end + 2;
-  const std::string_view line = bytes.substr(0, end);
-  if (line == "+OK") {
-    reply.status = AuthStatus::Ok;
-  } else if (line.size() < kMaxAuthReply && !line.empty() && line[0] == '-') {
-    reply.status = AuthStatus::Rejected;
-    reply.message = line.substr(1);
-  } else {
-    reply.status = AuthStatus::Unexpected;
+  if (!typed || end >= kMaxLineReply) {
+    reply.status = LineStatus::Unexpected;
+    return reply;
   }
+  reply.status = bytes[0] == '+' ? LineStatus::Simple : LineStatus::Error;
+  reply.length = end + 2;
+  reply.text = bytes.substr(1, end - 1);
   return reply;
 }
 

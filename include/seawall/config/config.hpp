@@ -58,6 +58,7 @@ struct UpstreamTlsConfig {
   std::string cert_file;    // client certificate chain (PEM), for servers that require one
   std::string key_file;     // its private key (PEM); set with cert_file
   // Built by the loader when enabled; shared read-only by every connection of every thread.
+  // Compared by identity: two loads of one file give unequal configs when TLS is enabled.
   std::shared_ptr<const upstream::TlsContext> context;
 
   bool operator==(const UpstreamTlsConfig&) const = default;

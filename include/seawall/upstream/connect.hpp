@@ -21,28 +21,32 @@ struct ConnectResult {
 };
 
 // Connects `stream` to the upstream of `config`, trying each resolved address in turn. Each
-// address gets one connect_timeout for all its steps: TCP connect, TLS handshake, AUTH and its
-// reply. `stream` is the caller's member, so that closing it meanwhile (stop, close) aborts the
-// attempt. On failure `stream` is closed.
+// address gets one connect_timeout for all its steps: TCP connect, TLS handshake, then AUTH and
+// its reply, or, under TLS without AUTH, a PING and its reply (any reply, even an error): a
+// TLS 1.3 server refuses a client certificate only after the client finished its handshake, and
+// that must fail the connect, not drop a connection already counted as up. `stream` is the
+// caller's member, so that closing it meanwhile (stop, close) aborts the attempt. On failure
+// `stream` is closed.
 awaitable<ConnectResult> connect_upstream(asio::any_io_executor ex,
                                           const config::UpstreamConfig& config, Stream& stream);
 
-// ---- the AUTH exchange, without I/O -------------------------------------------------------------
+// ---- the exchanges of a connect, without I/O ----------------------------------------------------
 
 // "AUTH [username] password" as a RESP command.
 std::string auth_command(std::string_view username, std::string_view password);
 
-enum class AuthStatus { NeedMore, Ok, Rejected, Unexpected };
+enum class LineStatus { NeedMore, Simple, Error, Unexpected };
 
-struct AuthReply {
-  AuthStatus status = AuthStatus::NeedMore;
-  std::size_t length = 0;    // bytes of the reply, once complete
-  std::string_view message;  // Rejected: the error line without '-' and CRLF
+// The reply to AUTH or PING: one simple string or error line.
+struct LineReply {
+  LineStatus status = LineStatus::NeedMore;
+  std::size_t length = 0;  // bytes of the reply, once complete
+  std::string_view text;   // Simple, Error: the line without its type byte and CRLF
 };
 
-// Judges the bytes received so far in reply to AUTH: +OK, an error, or anything else (including
-// a line longer than Redis would ever send).
-AuthReply parse_auth_reply(std::string_view bytes);
+// Judges the bytes received so far in reply to AUTH or PING: a simple string ("+OK", "+PONG"),
+// an error, or anything else (including a line longer than Redis would ever send).
+LineReply parse_line_reply(std::string_view bytes);
 
 // `text` with every occurrence of `secret` replaced by "<redacted>": what Redis said about a
 // rejected AUTH is logged, and must not carry the password even if some server echoed it.

@@ -1,6 +1,7 @@
 #include "seawall/upstream/connect.hpp"
 
 #include <string>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -19,40 +20,51 @@ TEST(AuthCommandTest, AnyBytesInThePasswordAreLengthPrefixed) {
   EXPECT_EQ(auth_command("", "a b\r\n$*"), "*2\r\n$4\r\nAUTH\r\n$7\r\na b\r\n$*\r\n");
 }
 
-TEST(ParseAuthReplyTest, OkIsAccepted) {
-  const AuthReply reply = parse_auth_reply("+OK\r\n");
-  EXPECT_EQ(reply.status, AuthStatus::Ok);
-  EXPECT_EQ(reply.length, 5u);
+TEST(ParseLineReplyTest, SimpleStrings) {
+  for (const auto& [bytes, text] : {std::pair<std::string_view, std::string_view>{"+OK\r\n", "OK"},
+                                    {"+PONG\r\n", "PONG"},
+                                    {"+\r\n", ""}}) {
+    const LineReply reply = parse_line_reply(bytes);
+    EXPECT_EQ(reply.status, LineStatus::Simple) << bytes;
+    EXPECT_EQ(reply.length, bytes.size());
+    EXPECT_EQ(reply.text, text);
+  }
 }
 
-TEST(ParseAuthReplyTest, AnErrorIsARejectionWithItsMessage) {
-  const AuthReply reply =
-      parse_auth_reply("-WRONGPASS invalid username-password pair or user is disabled.\r\n");
-  EXPECT_EQ(reply.status, AuthStatus::Rejected);
-  EXPECT_EQ(reply.message, "WRONGPASS invalid username-password pair or user is disabled.");
+TEST(ParseLineReplyTest, AnErrorKeepsItsMessage) {
+  const LineReply reply =
+      parse_line_reply("-WRONGPASS invalid username-password pair or user is disabled.\r\n");
+  EXPECT_EQ(reply.status, LineStatus::Error);
+  EXPECT_EQ(reply.text, "WRONGPASS invalid username-password pair or user is disabled.");
   EXPECT_EQ(reply.length, 64u);
 }
 
-TEST(ParseAuthReplyTest, NeedsMoreAtEverySplitPoint) {
+TEST(ParseLineReplyTest, LengthCoversOnlyTheFirstReply) {
+  const LineReply reply = parse_line_reply("+OK\r\n+PONG\r\n");
+  EXPECT_EQ(reply.status, LineStatus::Simple);
+  EXPECT_EQ(reply.length, 5u);
+}
+
+TEST(ParseLineReplyTest, NeedsMoreAtEverySplitPoint) {
   for (const std::string full : {"+OK\r\n", "-ERR invalid password\r\n"}) {
     for (std::size_t n = 0; n < full.size(); ++n) {
-      EXPECT_EQ(parse_auth_reply(full.substr(0, n)).status, AuthStatus::NeedMore) << full << n;
+      EXPECT_EQ(parse_line_reply(full.substr(0, n)).status, LineStatus::NeedMore) << full << n;
     }
-    EXPECT_NE(parse_auth_reply(full).status, AuthStatus::NeedMore);
+    EXPECT_NE(parse_line_reply(full).status, LineStatus::NeedMore);
   }
 }
 
-TEST(ParseAuthReplyTest, AnythingElseIsUnexpected) {
+TEST(ParseLineReplyTest, AnythingElseIsUnexpected) {
   for (const std::string_view bytes :
-       {"+QUEUED\r\n", ":1\r\n", "$2\r\nOK\r\n", "*1\r\n", "HTTP/1.1 400\r\n", "x", "\r\n"}) {
-    EXPECT_EQ(parse_auth_reply(bytes).status, AuthStatus::Unexpected) << bytes;
+       {":1\r\n", "$2\r\nOK\r\n", "*1\r\n", "HTTP/1.1 400\r\n", "x", "\r\n", "_\r\n"}) {
+    EXPECT_EQ(parse_line_reply(bytes).status, LineStatus::Unexpected) << bytes;
   }
 }
 
-TEST(ParseAuthReplyTest, AnEndlessLineIsUnexpected) {
-  EXPECT_EQ(parse_auth_reply("-" + std::string(1022, 'x')).status, AuthStatus::NeedMore);
-  EXPECT_EQ(parse_auth_reply("-" + std::string(1023, 'x')).status, AuthStatus::Unexpected);
-  EXPECT_EQ(parse_auth_reply("-" + std::string(2000, 'x') + "\r\n").status, AuthStatus::Unexpected);
+TEST(ParseLineReplyTest, AnEndlessLineIsUnexpected) {
+  EXPECT_EQ(parse_line_reply("-" + std::string(1022, 'x')).status, LineStatus::NeedMore);
+  EXPECT_EQ(parse_line_reply("-" + std::string(1023, 'x')).status, LineStatus::Unexpected);
+  EXPECT_EQ(parse_line_reply("-" + std::string(2000, 'x') + "\r\n").status, LineStatus::Unexpected);
 }
 
 TEST(RedactTest, ReplacesEveryOccurrence) {
