@@ -198,8 +198,9 @@ def seawalls(tmp_path):
     at teardown."""
     started: list[Seawall] = []
 
-    def start(port: int, policies: Optional[list] = None, **upstream_keys) -> Seawall:
-        overrides = {"upstreams": [upstream_entry(port, **upstream_keys)]}
+    def start(port: int, policies: Optional[list] = None, threads: int = 1,
+              **upstream_keys) -> Seawall:
+        overrides = {"threads": threads, "upstreams": [upstream_entry(port, **upstream_keys)]}
         if policies:
             overrides["policies"] = policies
         sw = Seawall(tmp_path / f"seawall{len(started)}", port, overrides)
@@ -242,11 +243,12 @@ def wait_log(sw: Seawall, pattern: str, timeout: float = 10.0) -> str:
 
 
 def wait_connected(sw: Seawall, tls: bool, auth: bool) -> None:
-    """Waits until both shared connections and the health check's are up: seawall answers PING
-    itself, so it is ready before its upstream connections are."""
+    """Waits until the shared connections (2 per thread) and the health check's are up: seawall
+    answers PING itself, so it is ready before its upstream connections are."""
     marker = f"connected tls={str(tls).lower()} auth={str(auth).lower()}"
+    n = 2 * sw.config["threads"] + 1
     try:
-        wait_until(lambda: log_text(sw).count(marker) >= 3, 10, f"3 lines with {marker!r}")
+        wait_until(lambda: log_text(sw).count(marker) >= n, 10, f"{n} lines with {marker!r}")
     except TimeoutError as e:
         raise AssertionError(f"{e}\nlog:\n{sw.log_tail()}") from None
 
@@ -343,13 +345,17 @@ def test_redis_cli_tls_direct_baseline(pki, servers):
     assert "PONG" not in plain.stdout
 
 
-def test_tls_upstream_serves_plain_clients(pki, servers, seawalls):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_tls_upstream_serves_plain_clients(pki, servers, seawalls, threads):
+    """With 2 threads, both threads' connections start TLS sessions from the one shared
+    context."""
     server = servers(pki=pki)
-    sw = seawalls(server.port, tls={"enabled": True, "ca_file": str(pki.ca)})
+    sw = seawalls(server.port, threads=threads, tls={"enabled": True, "ca_file": str(pki.ca)})
     wait_connected(sw, tls=True, auth=False)
     direct = server.direct()
     try:
-        assert_round_trips(sw, direct, "tls")
+        for i in range(4):  # several clients: spread over both threads when there are two
+            assert_round_trips(sw, direct, f"tls{i}")
     finally:
         direct.close()
     assert failed_connects(sw) == 0, sw.log_tail()
