@@ -6,6 +6,8 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -19,6 +21,7 @@
 #include "config/units.hpp"
 #include "seawall/command/command_set.hpp"
 #include "seawall/policy/defaults.hpp"
+#include "seawall/upstream/tls_context.hpp"
 
 namespace seawall::config {
 namespace {
@@ -37,6 +40,8 @@ constexpr std::uint32_t kMaxAdminConnections = 1024;
 // Below this not even a scraper's headers fit; above it the admin port only invites abuse.
 constexpr std::uint64_t kMinAdminRequestSize = 1024;
 constexpr std::uint64_t kMaxAdminRequestSize = 1024 * 1024;
+// A password file larger than this is not a password file (a wrong path, say).
+constexpr std::uintmax_t kMaxPasswordFile = 64 * 1024;
 
 bool is_ipv4(const std::string& text) {
   in_addr address{};
@@ -185,6 +190,126 @@ void bind_health_check(MapBinder& m, HealthCheckConfig& out) {
   m.duration("timeout", out.timeout, kPositive);
 }
 
+std::string check_env_name(std::string_view text) {
+  bool ok = !text.empty() && !(text[0] >= '0' && text[0] <= '9');
+  for (char c : text) {
+    ok = ok &&
+         ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_');
+  }
+  return ok ? std::string() : "must be an environment variable name (letters, digits and '_')";
+}
+
+// The password from the file, without one trailing newline; "" and an error when unusable.
+// Messages name the file, never its content.
+std::string read_password_file(const std::string& path, std::string& error) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    error = "cannot read " + path + ": is a directory";
+    return {};
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = "cannot read " + path + ": " + std::strerror(errno);
+    return {};
+  }
+  std::string password;
+  char buffer[4096];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    password.append(buffer, static_cast<std::size_t>(in.gcount()));
+    if (password.size() > kMaxPasswordFile) {
+      error = path + " is larger than 64kb: not a password file";
+      return {};
+    }
+  }
+  if (in.bad()) {
+    error = "cannot read " + path + ": I/O error";
+    return {};
+  }
+  if (!password.empty() && password.back() == '\n') {
+    password.pop_back();
+    if (!password.empty() && password.back() == '\r') {
+      password.pop_back();
+    }
+  }
+  if (password.empty()) {
+    error = path + " is empty";
+  }
+  return password;
+}
+
+// Resolves the password now, so that a missing variable or file stops seawall at startup
+// (and fails --check-config) instead of showing up later as connect failures.
+void bind_auth(MapBinder& m, UpstreamAuthConfig& out) {
+  m.string("username", out.username);
+  const bool env_ok = m.string("password_env", out.password_env, check_env_name);
+  const bool file_ok = m.string("password_file", out.password_file);
+  if (!env_ok || !file_ok) {
+    return;
+  }
+  if (m.has("password_env") && m.has("password_file")) {
+    m.error("password_file", "set password_env or password_file, not both");
+    return;
+  }
+  if (!out.password_env.empty()) {
+    const char* value = std::getenv(out.password_env.c_str());
+    if (value == nullptr) {
+      m.error("password_env", "environment variable " + out.password_env + " is not set");
+    } else if (*value == '\0') {
+      m.error("password_env", "environment variable " + out.password_env + " is empty");
+    } else {
+      out.password = value;
+    }
+  } else if (!out.password_file.empty()) {
+    std::string error;
+    out.password = read_password_file(out.password_file, error);
+    if (!error.empty()) {
+      out.password.clear();
+      m.error("password_file", error);
+    }
+  } else {
+    m.report_at(m.line(""), m.path(), "needs password_env or password_file");
+  }
+}
+
+std::string check_server_name(std::string_view text) {
+  const std::string name(text);
+  if (name.empty() || is_ipv4(name) || is_ipv6(name)) {
+    return {};
+  }
+  for (char c : name) {
+    if (!is_name_char(c)) {
+      return "must be a DNS name or an IP address, got \"" + name + "\"";
+    }
+  }
+  return {};
+}
+
+// `host` is the upstream's host ("" when its address was invalid: then no context is built).
+// An empty string means the default, as for journal.path, so the reference file can list all.
+void bind_tls(MapBinder& m, UpstreamTlsConfig& out, const std::string& host) {
+  bool ok = m.boolean("enabled", out.enabled);
+  ok = m.string("ca_file", out.ca_file) && ok;
+  ok = m.string("server_name", out.server_name, check_server_name) && ok;
+  ok = m.boolean("verify", out.verify) && ok;
+  const bool cert_ok = m.string("cert_file", out.cert_file);
+  const bool key_ok = m.string("key_file", out.key_file);
+  ok = ok && cert_ok && key_ok;
+  if (cert_ok && key_ok && out.cert_file.empty() != out.key_file.empty()) {
+    m.error(out.cert_file.empty() ? "key_file" : "cert_file",
+            "cert_file and key_file go together: set both or neither");
+    ok = false;
+  }
+  if (!ok || !out.enabled || host.empty()) {
+    return;
+  }
+  upstream::TlsContext::Result built = upstream::TlsContext::create(out, host);
+  if (built.context == nullptr) {
+    m.error(built.error_key, built.error);
+    return;
+  }
+  out.context = std::move(built.context);
+}
+
 void bind_upstream(MapBinder& m, UpstreamConfig& out) {
   m.string("name", out.name, check_upstream_name, Presence::Required);
   m.scalar(
@@ -211,6 +336,8 @@ void bind_upstream(MapBinder& m, UpstreamConfig& out) {
   m.map("breaker", [&](MapBinder& b) { bind_breaker(b, out.breaker); });
   m.map("health_check", [&](MapBinder& h) { bind_health_check(h, out.health_check); });
   m.duration("recovery_ramp", out.recovery_ramp, Millis{0});
+  m.map("auth", [&](MapBinder& a) { bind_auth(a, out.auth); });
+  m.map("tls", [&](MapBinder& t) { bind_tls(t, out.tls, out.host); });
 }
 
 void bind_routes(MapBinder& root, Config& config) {

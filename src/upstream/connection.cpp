@@ -1,5 +1,6 @@
 #include "seawall/upstream/connection.hpp"
 
+#include "seawall/upstream/connect.hpp"
 #include "seawall/util/log.hpp"
 
 namespace seawall::upstream {
@@ -19,15 +20,12 @@ util::LogRateLimiter& connect_log_limiter() {
 Connection::Connection(asio::any_io_executor ex, const config::UpstreamConfig& cfg,
                        std::uint32_t max_depth, const ConnectionMetrics& metrics)
     : ex_(ex),
-      name_(cfg.name),
-      host_(cfg.host),
-      port_(cfg.port),
-      connect_timeout_(cfg.connect_timeout),
+      config_(cfg),
       request_timeout_(cfg.request_timeout),
       backoff_min_(cfg.reconnect_backoff_min),
       backoff_max_(cfg.reconnect_backoff_max),
       max_pending_(cfg.max_pending),
-      socket_(ex),
+      stream_(ex),
       framer_(max_depth),
       write_signal_(ex),
       rng_(std::random_device{}()),
@@ -38,7 +36,7 @@ Connection::Connection(asio::any_io_executor ex, const config::UpstreamConfig& c
 void Connection::start() {
   asio::co_spawn(
       ex_, [self = shared_from_this()]() { return self->run(); },
-      [name = name_](std::exception_ptr e) {
+      [name = config_.name](std::exception_ptr e) {
         if (e) {
           try {
             std::rethrow_exception(e);
@@ -63,9 +61,8 @@ void Connection::stop() {
 }
 
 void Connection::link_down() {
-  if (socket_.is_open()) {
-    error_code ignored;
-    socket_.close(ignored);
+  if (stream_.is_open()) {
+    stream_.close();
   }
   link_down_ = true;
   write_signal_.notify();
@@ -122,35 +119,16 @@ std::chrono::milliseconds Connection::next_backoff() {
 }
 
 awaitable<bool> Connection::connect_once() {
-  error_code ec;
-  std::vector<tcp::endpoint> endpoints;
-  const auto address = asio::ip::make_address(host_, ec);
-  if (!ec) {
-    endpoints.emplace_back(address, port_);
-  } else {
-    tcp::resolver resolver(ex_);
-    auto [rec, results] =
-        co_await resolver.async_resolve(host_, std::to_string(port_), use_nothrow);
-    if (rec) {
-      co_return false;
-    }
-    for (const auto& entry : results) {
-      endpoints.push_back(entry.endpoint());
+  const ConnectResult result = co_await connect_upstream(ex_, config_, stream_);
+  if (!result.ok && !stopped_) {
+    std::uint64_t suppressed = 0;
+    if (connect_log_limiter().allow(suppressed)) {
+      util::logger("upstream")
+          ->warn("upstream={} address={}:{} connect failed: {} (suppressed={})", config_.name,
+                 config_.host, config_.port, result.error, suppressed);
     }
   }
-  for (const auto& endpoint : endpoints) {
-    socket_ = tcp::socket(ex_);
-    asio::steady_timer timer(ex_);
-    timer.expires_after(connect_timeout_);
-    auto result =
-        co_await (socket_.async_connect(endpoint, use_nothrow) || timer.async_wait(use_nothrow));
-    if (result.index() == 0 && !std::get<0>(std::get<0>(result)) && socket_.is_open()) {
-      socket_.set_option(tcp::no_delay(true), ec);
-      co_return true;
-    }
-    socket_.close(ec);
-  }
-  co_return false;
+  co_return result.ok;
 }
 
 awaitable<void> Connection::run() {
@@ -159,6 +137,7 @@ awaitable<void> Connection::run() {
     link_down_ = false;
     const bool ok = co_await connect_once();
     if (stopped_) {
+      stream_.close();
       break;
     }
     if (!ok) {
@@ -167,11 +146,6 @@ awaitable<void> Connection::run() {
         metrics_.connects_failed->inc();
       }
       ++failures_in_a_row_;
-      std::uint64_t suppressed = 0;
-      if (connect_log_limiter().allow(suppressed)) {
-        log->warn("upstream={} address={}:{} connect failed (suppressed={})", name_, host_, port_,
-                  suppressed);
-      }
       asio::steady_timer timer(ex_);
       backoff_timer_ = &timer;
       timer.expires_after(next_backoff());
@@ -189,7 +163,8 @@ awaitable<void> Connection::run() {
       metrics_.connected->inc();
     }
     link_down_ = false;
-    log->info("upstream={} address={}:{} connected", name_, host_, port_);
+    log->info("upstream={} address={}:{} connected tls={} auth={}", config_.name, config_.host,
+              config_.port, stream_.is_tls(), config_.auth.enabled());
     co_await (read_loop() && write_loop() && deadline_loop());
     connected_ = false;
     if (metrics_.connected != nullptr) {
@@ -197,7 +172,7 @@ awaitable<void> Connection::run() {
     }
     fail_all_pending();
     if (!stopped_) {
-      log->warn("upstream={} address={}:{} disconnected", name_, host_, port_);
+      log->warn("upstream={} address={}:{} disconnected", config_.name, config_.host, config_.port);
     }
   }
 }
@@ -216,8 +191,8 @@ awaitable<void> Connection::read_loop() {
         rbuf_.resize(rbuf_.size() * 2);
       }
     }
-    auto [ec, n] = co_await socket_.async_read_some(
-        asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_), use_nothrow);
+    auto [ec, n] =
+        co_await stream_.async_read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_));
     if (ec) {
       break;
     }
@@ -231,7 +206,7 @@ awaitable<void> Connection::read_loop() {
       }
       if (e != resp::errc::ok || pending_.empty()) {
         util::logger("upstream")
-            ->error("upstream={} unexpected reply ({}): closing the connection", name_,
+            ->error("upstream={} unexpected reply ({}): closing the connection", config_.name,
                     e == resp::errc::ok ? "no request pending" : resp::message(e));
         link_down();
         co_return;
@@ -275,7 +250,7 @@ awaitable<void> Connection::write_loop() {
       co_return;
     }
     writing_.swap(wbuf_);
-    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(writing_), use_nothrow);
+    auto [ec, n] = co_await stream_.async_write(asio::buffer(writing_));
     writing_.clear();
     if (ec) {
       link_down();
@@ -306,7 +281,7 @@ awaitable<void> Connection::deadline_loop() {
     // Replies already in the socket are not late: when this thread was descheduled, the timer
     // and the replies are ready together. Let the reader take them first.
     error_code ec;
-    if (socket_.available(ec) > 0 && !ec) {
+    if (stream_.available(ec) > 0 && !ec) {
       co_await asio::post(ex_, use_nothrow);
       if (link_down_) {
         break;

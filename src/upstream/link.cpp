@@ -1,11 +1,15 @@
 #include "seawall/upstream/link.hpp"
 
+#include "seawall/upstream/connect.hpp"
 #include "seawall/util/log.hpp"
 
 namespace seawall::upstream {
 namespace {
 
-using namespace asio::experimental::awaitable_operators;
+util::LogRateLimiter& open_log_limiter() {
+  static util::LogRateLimiter limiter(std::chrono::seconds(10), 3);
+  return limiter;
+}
 
 void log_failure(std::exception_ptr e) {
   if (e) {
@@ -20,45 +24,27 @@ void log_failure(std::exception_ptr e) {
 }  // namespace
 
 Link::Link(asio::any_io_executor ex, const config::UpstreamConfig& config, LinkSink* sink)
-    : ex_(ex), config_(config), sink_(sink), socket_(ex), write_signal_(ex) {}
+    : ex_(ex), config_(config), sink_(sink), stream_(ex), write_signal_(ex) {}
 
 Link::~Link() { close(); }
 
 awaitable<bool> Link::open() {
-  error_code ec;
-  tcp::resolver resolver(ex_);
-  std::vector<tcp::endpoint> endpoints;
-  const auto address = asio::ip::make_address(config_.host, ec);
-  if (!ec) {
-    endpoints.emplace_back(address, config_.port);
-  } else {
-    auto [rec, results] =
-        co_await resolver.async_resolve(config_.host, std::to_string(config_.port), use_nothrow);
-    if (rec) {
-      co_return false;
+  const ConnectResult result = co_await connect_upstream(ex_, config_, stream_);
+  if (!result.ok) {
+    std::uint64_t suppressed = 0;
+    if (!closed_ && open_log_limiter().allow(suppressed)) {
+      util::logger("upstream")
+          ->warn("upstream={} dedicated connection failed: {} (suppressed={})", config_.name,
+                 result.error, suppressed);
     }
-    for (const auto& entry : results) {
-      endpoints.push_back(entry.endpoint());
-    }
+    co_return false;
   }
-  for (const auto& endpoint : endpoints) {
-    socket_ = tcp::socket(ex_);
-    asio::steady_timer timer(ex_);
-    timer.expires_after(config_.connect_timeout);
-    auto result =
-        co_await (socket_.async_connect(endpoint, use_nothrow) || timer.async_wait(use_nothrow));
-    if (result.index() == 0 && !std::get<0>(std::get<0>(result)) && socket_.is_open()) {
-      socket_.set_option(tcp::no_delay(true), ec);
-      auto self = shared_from_this();
-      asio::co_spawn(
-          ex_, [self] { return self->read_loop(); }, log_failure);
-      asio::co_spawn(
-          ex_, [self] { return self->write_loop(); }, log_failure);
-      co_return true;
-    }
-    socket_.close(ec);
-  }
-  co_return false;
+  auto self = shared_from_this();
+  asio::co_spawn(
+      ex_, [self] { return self->read_loop(); }, log_failure);
+  asio::co_spawn(
+      ex_, [self] { return self->write_loop(); }, log_failure);
+  co_return true;
 }
 
 void Link::send(std::string_view bytes) {
@@ -75,8 +61,7 @@ void Link::close() {
   }
   closed_ = true;
   sink_ = nullptr;
-  error_code ec;
-  socket_.close(ec);
+  stream_.close();
   write_signal_.notify();
 }
 
@@ -91,7 +76,7 @@ void Link::fail() {
 awaitable<void> Link::read_loop() {
   std::string buffer(16 * 1024, '\0');
   while (!closed_) {
-    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer), use_nothrow);
+    auto [ec, n] = co_await stream_.async_read_some(asio::buffer(buffer));
     if (ec || closed_) {
       break;
     }
@@ -111,7 +96,7 @@ awaitable<void> Link::write_loop() {
       co_return;
     }
     writing_.swap(wbuf_);
-    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(writing_), use_nothrow);
+    auto [ec, n] = co_await stream_.async_write(asio::buffer(writing_));
     writing_.clear();
     if (ec) {
       fail();

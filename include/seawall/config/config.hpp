@@ -3,11 +3,16 @@
 // Thread safety: immutable after load; share freely.
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "seawall/breaker/breaker_config.hpp"
 #include "seawall/policy/policy_table.hpp"
+
+namespace seawall::upstream {
+class TlsContext;  // upstream/tls_context.hpp; opaque here so config stays free of OpenSSL
+}  // namespace seawall::upstream
 
 namespace seawall::config {
 
@@ -32,6 +37,33 @@ struct HealthCheckConfig {
   bool operator==(const HealthCheckConfig&) const = default;
 };
 
+// AUTH sent on every new connection to the upstream before it carries any request. The password
+// comes from the environment or from a file, never from the config text, and is read at load.
+struct UpstreamAuthConfig {
+  std::string username;       // empty: AUTH <password> (the default user, requirepass)
+  std::string password_env;   // name of the environment variable holding the password
+  std::string password_file;  // or a file holding it; one trailing newline is dropped
+  std::string password;       // resolved at load; never logged
+
+  bool enabled() const { return !password.empty(); }
+  bool operator==(const UpstreamAuthConfig&) const = default;
+};
+
+// TLS from seawall to the upstream (TLS 1.2 or later).
+struct UpstreamTlsConfig {
+  bool enabled = false;
+  std::string ca_file;      // PEM CA certificates to trust; empty = the system's trust store
+  std::string server_name;  // sent as SNI and checked against the certificate; empty = the host
+  bool verify = true;       // check the certificate chain and name; false accepts any server
+  std::string cert_file;    // client certificate chain (PEM), for servers that require one
+  std::string key_file;     // its private key (PEM); set with cert_file
+  // Built by the loader when enabled; shared read-only by every connection of every thread.
+  // Compared by identity: two loads of one file give unequal configs when TLS is enabled.
+  std::shared_ptr<const upstream::TlsContext> context;
+
+  bool operator==(const UpstreamTlsConfig&) const = default;
+};
+
 struct UpstreamConfig {
   std::string name;
   std::string host;  // IPv4/IPv6 literal or hostname
@@ -48,6 +80,8 @@ struct UpstreamConfig {
   // this time (the rest are answered from the fallback chain), so a just-recovered Redis is not
   // hit by all the traffic at once. 0 disables the ramp.
   Millis recovery_ramp{1000};
+  UpstreamAuthConfig auth;
+  UpstreamTlsConfig tls;
 
   bool operator==(const UpstreamConfig&) const = default;
 };

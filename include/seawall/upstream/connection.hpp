@@ -7,7 +7,9 @@
 // is discarded in order and never reaches the wrong client. Expired entries are always a prefix
 // of the FIFO because every request has the same timeout.
 // When the connection drops, every pending request is answered Unavailable (it may or may not
-// have executed); the connection reconnects with exponential backoff and jitter.
+// have executed); the connection reconnects with exponential backoff and jitter. A connection
+// counts as connected once TCP, the TLS handshake and AUTH (when configured) all succeeded
+// (connect_upstream); a failure in any of them is a connect failure.
 //
 // Ownership: shared_ptr, kept alive by its run coroutine. Thread safety: one worker thread.
 #include <chrono>
@@ -25,6 +27,7 @@
 #include "seawall/net.hpp"
 #include "seawall/resp/reply_framer.hpp"
 #include "seawall/upstream/reply_target.hpp"
+#include "seawall/upstream/stream.hpp"
 #include "seawall/util/signal.hpp"
 
 namespace seawall::upstream {
@@ -62,7 +65,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool connected() const { return connected_; }
   std::size_t pending() const { return pending_.size(); }
   const ConnectionStats& stats() const { return stats_; }
-  const std::string& name() const { return name_; }
+  const std::string& name() const { return config_.name; }
 
   // Queues one raw RESP command; its deadline is now + request_timeout. The target is answered
   // exactly once, possibly before submit returns (when the connection is down or full), and
@@ -96,16 +99,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::chrono::milliseconds next_backoff();
 
   asio::any_io_executor ex_;
-  std::string name_;
-  std::string host_;
-  std::uint16_t port_;
-  std::chrono::milliseconds connect_timeout_;
+  config::UpstreamConfig config_;  // a copy: its run coroutine may outlive the caller's
   std::chrono::milliseconds request_timeout_;
   std::chrono::milliseconds backoff_min_;
   std::chrono::milliseconds backoff_max_;
   std::uint32_t max_pending_;
 
-  tcp::socket socket_;
+  Stream stream_;
   resp::ReplyFramer framer_;
   std::string rbuf_;
   std::size_t rbegin_ = 0;

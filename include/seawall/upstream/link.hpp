@@ -4,6 +4,8 @@
 // Unlike the shared pipelined connections it relays bytes both ways: whatever Redis sends (push
 // messages, RESP3, no reply at all under CLIENT REPLY OFF) reaches the client unchanged, and
 // there is no request deadline, since a blocking command may legitimately wait forever.
+// It opens like the shared connections (connect_upstream: TCP, TLS, seawall's own AUTH); a
+// client's AUTH afterwards is relayed to Redis like any other command.
 //
 // Ownership: shared_ptr held by the session and by its read coroutine.
 // Thread safety: the session's worker thread only.
@@ -12,6 +14,7 @@
 
 #include "seawall/config/config.hpp"
 #include "seawall/net.hpp"
+#include "seawall/upstream/stream.hpp"
 #include "seawall/util/signal.hpp"
 
 namespace seawall::upstream {
@@ -29,7 +32,8 @@ class Link : public std::enable_shared_from_this<Link> {
   Link(asio::any_io_executor ex, const config::UpstreamConfig& config, LinkSink* sink);
   ~Link();
 
-  // Connects within connect_timeout. On success starts relaying replies to the sink.
+  // Connects within connect_timeout (TLS handshake and AUTH included). On success starts
+  // relaying replies to the sink.
   awaitable<bool> open();
   void send(std::string_view bytes);
   // Closes without notifying the sink (the session is done with it).
@@ -43,7 +47,7 @@ class Link : public std::enable_shared_from_this<Link> {
   asio::any_io_executor ex_;
   const config::UpstreamConfig& config_;
   LinkSink* sink_;
-  tcp::socket socket_;
+  Stream stream_;
   std::string wbuf_;
   std::string writing_;
   util::Signal write_signal_;

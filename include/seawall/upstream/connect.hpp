@@ -1,0 +1,55 @@
+#pragma once
+// Opening a connection to an upstream, one function for the pipelined Connection, the pinned
+// Link and (through Connection) the health checker: TCP, then the TLS handshake when
+// tls.enabled, then AUTH when auth is set. A connection counts as open only once all of them
+// succeeded, so no request ever reaches a server that has not authenticated seawall.
+// Thread safety: connect_upstream runs on the caller's executor and uses only its arguments; the
+// other functions are pure.
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "seawall/config/config.hpp"
+#include "seawall/net.hpp"
+#include "seawall/upstream/stream.hpp"
+
+namespace seawall::upstream {
+
+struct ConnectResult {
+  bool ok = false;
+  std::string error;  // when !ok: the step that failed and why; never contains the password
+};
+
+// Connects `stream` to the upstream of `config`, trying each resolved address in turn. Each
+// address gets one connect_timeout for all its steps: TCP connect, TLS handshake, then AUTH and
+// its reply, or, under TLS without AUTH, a PING and its reply (any reply, even an error): a
+// TLS 1.3 server refuses a client certificate only after the client finished its handshake, and
+// that must fail the connect, not drop a connection already counted as up. `stream` is the
+// caller's member, so that closing it meanwhile (stop, close) aborts the attempt. On failure
+// `stream` is closed.
+awaitable<ConnectResult> connect_upstream(asio::any_io_executor ex,
+                                          const config::UpstreamConfig& config, Stream& stream);
+
+// ---- the exchanges of a connect, without I/O ----------------------------------------------------
+
+// "AUTH [username] password" as a RESP command.
+std::string auth_command(std::string_view username, std::string_view password);
+
+enum class LineStatus { NeedMore, Simple, Error, Unexpected };
+
+// The reply to AUTH or PING: one simple string or error line.
+struct LineReply {
+  LineStatus status = LineStatus::NeedMore;
+  std::size_t length = 0;  // bytes of the reply, once complete
+  std::string_view text;   // Simple, Error: the line without its type byte and CRLF
+};
+
+// Judges the bytes received so far in reply to AUTH or PING: a simple string ("+OK", "+PONG"),
+// an error, or anything else (including a line longer than Redis would ever send).
+LineReply parse_line_reply(std::string_view bytes);
+
+// `text` with every occurrence of `secret` replaced by "<redacted>": what Redis said about a
+// rejected AUTH is logged, and must not carry the password even if some server echoed it.
+std::string redact(std::string_view text, std::string_view secret);
+
+}  // namespace seawall::upstream

@@ -1,0 +1,224 @@
+#include "seawall/upstream/connect.hpp"
+
+#include <openssl/crypto.h>
+
+#include <array>
+#include <vector>
+
+namespace seawall::upstream {
+namespace {
+
+using namespace asio::experimental::awaitable_operators;
+
+// Redis's replies to AUTH and PING are a few dozen bytes; a longer line is not Redis.
+constexpr std::size_t kMaxLineReply = 1024;
+constexpr std::string_view kPing = "*1\r\n$4\r\nPING\r\n";
+
+// Under TLS, an I/O error may come with OpenSSL's reason ("tlsv13 alert certificate required").
+std::string describe_io_error(Stream& stream, const error_code& ec) {
+  if (Stream::TlsStream* tls = stream.tls()) {
+    return TlsContext::describe_failure(*tls, ec);
+  }
+  return ec.message();
+}
+
+std::string describe(const tcp::endpoint& endpoint) {
+  const auto address = endpoint.address();
+  std::string text = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  return text + ":" + std::to_string(endpoint.port());
+}
+
+// Sends `command` and reads its one-line reply into `line` (type byte included, CRLF not).
+// Returns "" when a simple string or error line came back, else why not.
+awaitable<std::string> exchange(Stream& stream, asio::steady_timer& deadline,
+                                std::string_view command, std::string_view name,
+                                const std::string& where, std::string& line) {
+  const std::string what(name);
+  auto written =
+      co_await (stream.async_write(asio::buffer(command)) || deadline.async_wait(use_nothrow));
+  if (written.index() == 1) {
+    co_return "timed out sending " + what + " to " + where;
+  }
+  if (const auto [ec, n] = std::get<0>(written); ec) {
+    co_return "cannot send " + what + " to " + where + ": " + describe_io_error(stream, ec);
+  }
+  std::array<char, 256> chunk{};
+  std::string received;
+  while (true) {
+    auto read =
+        co_await (stream.async_read_some(asio::buffer(chunk)) || deadline.async_wait(use_nothrow));
+    if (read.index() == 1) {
+      co_return "timed out waiting for the reply to " + what + " from " + where;
+    }
+    const auto [ec, n] = std::get<0>(read);
+    if (ec) {
+      co_return "no reply to " + what + " from " + where + ": " + describe_io_error(stream, ec);
+    }
+    received.append(chunk.data(), n);
+    const LineReply reply = parse_line_reply(received);
+    if (reply.status == LineStatus::NeedMore) {
+      continue;
+    }
+    // Nothing else was asked, so nothing else may follow.
+    if (reply.status == LineStatus::Unexpected || reply.length != received.size()) {
+      co_return "unexpected reply to " + what + " from " + where;
+    }
+    line = received.substr(0, reply.length - 2);
+    co_return "";
+  }
+}
+
+// One address: every step races the same deadline timer. Returns "" when the connection is
+// ready for commands, else why not.
+awaitable<std::string> attempt(const config::UpstreamConfig& config, const tcp::endpoint& endpoint,
+                               Stream& stream, asio::steady_timer& deadline) {
+  const std::string where = describe(endpoint);
+  {
+    auto result = co_await (stream.socket().async_connect(endpoint, use_nothrow) ||
+                            deadline.async_wait(use_nothrow));
+    if (result.index() == 1) {
+      co_return "timed out connecting to " + where;
+    }
+    const auto [ec] = std::get<0>(result);
+    if (ec || !stream.is_open()) {
+      co_return "cannot connect to " + where + ": " + (ec ? ec.message() : std::string("closed"));
+    }
+    error_code ignored;
+    stream.socket().set_option(tcp::no_delay(true), ignored);
+  }
+
+  if (config.tls.enabled) {
+    if (!config.tls.context) {
+      co_return "tls.enabled but no TLS context (the config was not built by config::load)";
+    }
+    Stream::TlsStream& tls = stream.start_tls(*config.tls.context);
+    auto result = co_await (tls.async_handshake(asio::ssl::stream_base::client, use_nothrow) ||
+                            deadline.async_wait(use_nothrow));
+    if (result.index() == 1) {
+      co_return "timed out in the TLS handshake with " + where;
+    }
+    if (const auto [ec] = std::get<0>(result); ec) {
+      co_return "TLS handshake with " + where +
+          " (server_name=" + config.tls.context->server_name() +
+          ") failed: " + TlsContext::describe_failure(tls, ec);
+    }
+  }
+
+  if (config.auth.enabled()) {
+    std::string command = auth_command(config.auth.username, config.auth.password);
+    std::string line;
+    std::string error = co_await exchange(stream, deadline, command, "AUTH", where, line);
+    OPENSSL_cleanse(command.data(), command.size());
+    if (!error.empty()) {
+      co_return error;
+    }
+    if (line == "+OK") {
+      co_return "";
+    }
+    const std::string user =
+        config.auth.username.empty() ? std::string("default") : config.auth.username;
+    if (line[0] == '-') {
+      co_return "AUTH as user " + user + " rejected by " + where + ": " +
+          redact(std::string_view(line).substr(1), config.auth.password);
+    }
+    co_return "unexpected reply to AUTH from " + where;
+  }
+  if (config.tls.enabled) {
+    std::string line;
+    co_return co_await exchange(stream, deadline, kPing, "PING", where, line);
+  }
+  co_return "";
+}
+
+}  // namespace
+
+awaitable<ConnectResult> connect_upstream(asio::any_io_executor ex,
+                                          const config::UpstreamConfig& config, Stream& stream) {
+  ConnectResult result;
+  std::vector<tcp::endpoint> endpoints;
+  error_code ec;
+  const auto address = asio::ip::make_address(config.host, ec);
+  if (!ec) {
+    endpoints.emplace_back(address, config.port);
+  } else {
+    tcp::resolver resolver(ex);
+    auto [rec, resolved] =
+        co_await resolver.async_resolve(config.host, std::to_string(config.port), use_nothrow);
+    if (rec) {
+      result.error = "cannot resolve " + config.host + ": " + rec.message();
+      co_return result;
+    }
+    for (const auto& entry : resolved) {
+      endpoints.push_back(entry.endpoint());
+    }
+  }
+  for (const auto& endpoint : endpoints) {
+    stream = Stream(ex);
+    asio::steady_timer deadline(ex);
+    deadline.expires_after(config.connect_timeout);
+    result.error = co_await attempt(config, endpoint, stream, deadline);
+    if (result.error.empty()) {
+      result.ok = true;
+      co_return result;
+    }
+    stream.close();
+  }
+  if (endpoints.empty()) {
+    result.error = "no address for " + config.host;
+  }
+  co_return result;
+}
+
+std::string auth_command(std::string_view username, std::string_view password) {
+  std::string out;
+  auto bulk = [&out](std::string_view arg) {
+    out.append("$").append(std::to_string(arg.size())).append("\r\n");
+    out.append(arg).append("\r\n");
+  };
+  out.append(username.empty() ? "*2\r\n" : "*3\r\n");
+  bulk("AUTH");
+  if (!username.empty()) {
+    bulk(username);
+  }
+  bulk(password);
+  return out;
+}
+
+LineReply parse_line_reply(std::string_view bytes) {
+  LineReply reply;
+  const bool typed = !bytes.empty() && (bytes[0] == '+' || bytes[0] == '-');
+  const auto end = bytes.find("\r\n");
+  if (end == std::string_view::npos) {
+    const bool plausible = bytes.empty() || (typed && bytes.size() < kMaxLineReply);
+    reply.status = plausible ? LineStatus::NeedMore : LineStatus::Unexpected;
+    return reply;
+  }
+  if (!typed || end >= kMaxLineReply) {
+    reply.status = LineStatus::Unexpected;
+    return reply;
+  }
+  reply.status = bytes[0] == '+' ? LineStatus::Simple : LineStatus::Error;
+  reply.length = end + 2;
+  reply.text = bytes.substr(1, end - 1);
+  return reply;
+}
+
+std::string redact(std::string_view text, std::string_view secret) {
+  std::string out;
+  if (secret.empty()) {
+    return std::string(text);
+  }
+  std::size_t from = 0;
+  while (true) {
+    const auto at = text.find(secret, from);
+    out.append(
+        text.substr(from, at == std::string_view::npos ? std::string_view::npos : at - from));
+    if (at == std::string_view::npos) {
+      return out;
+    }
+    out.append("<redacted>");
+    from = at + secret.size();
+  }
+}
+
+}  // namespace seawall::upstream
