@@ -64,7 +64,10 @@ bool same_connection_settings(const config::UpstreamConfig& a, const config::Ups
   return a.host == b.host && a.port == b.port && a.connections == b.connections &&
          a.connect_timeout == b.connect_timeout && a.request_timeout == b.request_timeout &&
          a.reconnect_backoff_min == b.reconnect_backoff_min &&
-         a.reconnect_backoff_max == b.reconnect_backoff_max && a.max_pending == b.max_pending;
+         a.reconnect_backoff_max == b.reconnect_backoff_max && a.max_pending == b.max_pending &&
+         a.auth == b.auth && a.tls.enabled == b.tls.enabled && a.tls.ca_file == b.tls.ca_file &&
+         a.tls.server_name == b.tls.server_name && a.tls.verify == b.tls.verify &&
+         a.tls.cert_file == b.tls.cert_file && a.tls.key_file == b.tls.key_file;
 }
 
 }  // namespace
