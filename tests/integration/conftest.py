@@ -17,7 +17,11 @@ from __future__ import annotations
 
 import faulthandler
 import os
+import shutil
+import subprocess
 import sys
+
+from pathlib import Path
 
 import pytest
 import redis
@@ -100,3 +104,21 @@ def direct_client(redis_server):
     client = client_for(redis_server.port)
     yield client
     client.close()
+
+
+NODE_DIR = Path(__file__).parent / "node"
+
+
+# The Node.js clients (node-redis v4, ioredis v5) of tests/integration/node, installed on first use.
+@pytest.fixture(scope="session")
+def node_modules():
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        pytest.fail("node and npm are required for the Node.js client tests", pytrace=False)
+    if not (NODE_DIR / "node_modules" / "ioredis").is_dir() or \
+            not (NODE_DIR / "node_modules" / "redis").is_dir():
+        proc = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR,
+                              capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0:
+            pytest.fail(f"npm ci failed:\n{proc.stdout}\n{proc.stderr}", pytrace=False)
+    return node

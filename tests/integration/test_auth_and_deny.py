@@ -7,7 +7,6 @@ compared with those of a redis-server started with the same password (--requirep
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import threading
@@ -369,20 +368,6 @@ def test_redis_py_username(acl_seawall):
     bob.close()
     with pytest.raises((redis.AuthenticationError, redis.ResponseError), match="WRONGPASS"):
         client_for(acl_seawall.port, username="alice", password=BOB_PW).get("py:alice")
-
-
-@pytest.fixture(scope="session")
-def node_modules():
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if not node or not npm:
-        pytest.fail("node and npm are required for the Node.js client tests", pytrace=False)
-    if not (NODE_DIR / "node_modules" / "ioredis").is_dir() or \
-            not (NODE_DIR / "node_modules" / "redis").is_dir():
-        proc = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR,
-                              capture_output=True, text=True, timeout=300)
-        if proc.returncode != 0:
-            pytest.fail(f"npm ci failed:\n{proc.stdout}\n{proc.stderr}", pytrace=False)
-    return node
 
 
 @pytest.mark.parametrize("script", ["auth_node_redis_v4.mjs", "auth_ioredis_v5.mjs"])

@@ -6,27 +6,12 @@ installed with `npm ci` from the committed package-lock.json when it is missing.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 NODE_DIR = Path(__file__).parent / "node"
-
-
-@pytest.fixture(scope="session")
-def node_modules():
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if not node or not npm:
-        pytest.fail("node and npm are required for the Node.js client tests", pytrace=False)
-    if not (NODE_DIR / "node_modules" / "ioredis").is_dir() or \
-            not (NODE_DIR / "node_modules" / "redis").is_dir():
-        proc = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR,
-                              capture_output=True, text=True, timeout=300)
-        if proc.returncode != 0:
-            pytest.fail(f"npm ci failed:\n{proc.stdout}\n{proc.stderr}", pytrace=False)
-    return node
 
 
 @pytest.mark.parametrize("script", ["node_redis_v4.mjs", "ioredis_v5.mjs"])
