@@ -1,5 +1,6 @@
 #include "seawall/util/log.hpp"
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include <mutex>
@@ -12,9 +13,37 @@ std::shared_ptr<spdlog::sinks::sink> g_sink;
 spdlog::level::level_enum g_level = spdlog::level::info;
 bool g_json = false;
 
+// %* in a pattern: the message as the inside of a JSON string, so that a quote, a backslash or
+// a control byte in a message (a key name, an error from Redis) cannot break the JSON line.
+class JsonEscapedMessage : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (char c : std::string_view(msg.payload.data(), msg.payload.size())) {
+      const auto u = static_cast<unsigned char>(c);
+      if (c == '"' || c == '\\') {
+        dest.push_back('\\');
+        dest.push_back(c);
+      } else if (u < 0x20) {
+        const char escape[] = {'\\', 'u', '0', '0', kHex[u >> 4], kHex[u & 15]};
+        dest.append(escape, escape + sizeof(escape));
+      } else {
+        dest.push_back(c);
+      }
+    }
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JsonEscapedMessage>();
+  }
+};
+
 void apply_format(spdlog::logger& l) {
   if (g_json) {
-    l.set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","logger":"%n","msg":"%v"})");
+    auto formatter = std::make_unique<spdlog::pattern_formatter>();
+    formatter->add_flag<JsonEscapedMessage>('*').set_pattern(
+        R"({"ts":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","logger":"%n","msg":"%*"})");
+    l.set_formatter(std::move(formatter));
   } else {
     l.set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %n: %v");
   }
