@@ -184,6 +184,44 @@ def degraded_table(args, redis: RedisServer, workdir: Path) -> None:
         sw.stop()
 
 
+def pinned_table(args, seawall_port: int) -> None:
+    """The shared path with and without 200 pinned sessions (SUBSCRIBE, each on its own
+    dedicated upstream connection): pinning must not slow the clients that do not pin."""
+    rows = [Row("GET c=50 P=16", "get", 50, 16, args.requests_p16),
+            Row("GET c=1 P=1", "get", 1, 1, args.requests_latency, latency=True)]
+    results: dict = {}
+    for run in range(args.runs):
+        for pinned in (0, 200):
+            subscribers = []
+            try:
+                for i in range(pinned):
+                    c = RawConnection(seawall_port, timeout=5)
+                    if not c.request("SUBSCRIBE", f"bench:ch:{i}").startswith(b"*3"):
+                        raise RuntimeError("SUBSCRIBE through seawall failed")
+                    subscribers.append(c)
+                for row in rows:
+                    res = run_benchmark(seawall_port, row)
+                    results.setdefault((row.label, pinned), []).append(res)
+                    print(f"pinned run {run + 1} {row.label:<14} pinned={pinned:<4} "
+                          f"{res.rps:>12,.0f} req/s avg {res.avg_ms:.3f} ms", file=sys.stderr)
+            finally:
+                for c in subscribers:
+                    c.close()
+    lines = ["| benchmark | no pinned sessions | 200 pinned (SUBSCRIBE) | ratio |",
+             "|---|---|---|---|"]
+    for row in rows:
+        fields = [("avg ms", "avg_ms")] if row.latency else [("k req/s", "rps")]
+        for unit, field in fields:
+            v = {p: statistics.median(getattr(x, field) for x in results[(row.label, p)])
+                 for p in (0, 200)}
+            scale = 1000.0 if field == "rps" else 1.0
+            digits = 1 if field == "rps" else 3
+            lines.append(f"| {row.label} {unit} | {v[0] / scale:.{digits}f} | "
+                         f"{v[200] / scale:.{digits}f} | {v[200] / v[0]:.2f} |")
+    print("\nseawall's shared path while 200 other clients hold dedicated (pinned) connections.\n")
+    print("\n".join(lines))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -271,6 +309,7 @@ def main() -> int:
             raise RuntimeError(f"seawall died during the benchmark\n{seawall.log_tail()}")
         print_table(rows, list(targets), results, args)
         degraded_table(args, redis, workdir)
+        pinned_table(args, seawall.port)
         # redis-benchmark stops at an error reply, but not at a degraded answer served from L1.
         log = seawall.log_path.read_text(errors="replace")
         opened, degraded = log.count("closed -> open"), log.count("degraded answer")
