@@ -123,7 +123,7 @@ std::string write_pem_key(const std::string& path, EVP_PKEY* key) {
 
 // ---- auth ---------------------------------------------------------------------------------------
 
-TEST(LoaderAuthTest, AbsentMeansNoAuthAndNoTls) {
+TEST(LoaderUpstreamAuthTest, AbsentMeansNoAuthAndNoTls) {
   const LoadResult result = load_upstream_with("");
   ASSERT_THAT(result.errors, IsEmpty());
   const UpstreamConfig& upstream = result.config->upstreams[0];
@@ -135,7 +135,7 @@ TEST(LoaderAuthTest, AbsentMeansNoAuthAndNoTls) {
   EXPECT_EQ(upstream.tls, UpstreamTlsConfig{});
 }
 
-TEST(LoaderAuthTest, ReadsThePasswordFromTheEnvironment) {
+TEST(LoaderUpstreamAuthTest, ReadsThePasswordFromTheEnvironment) {
   ScopedEnv env("SEAWALL_TEST_PASSWORD_A", "s3cret pass");
   const LoadResult result =
       load_upstream_with("    auth: {password_env: SEAWALL_TEST_PASSWORD_A}\n");
@@ -147,7 +147,7 @@ TEST(LoaderAuthTest, ReadsThePasswordFromTheEnvironment) {
   EXPECT_EQ(auth.password, "s3cret pass");
 }
 
-TEST(LoaderAuthTest, ReadsTheUsername) {
+TEST(LoaderUpstreamAuthTest, ReadsTheUsername) {
   ScopedEnv env("SEAWALL_TEST_PASSWORD_B", "pw");
   const LoadResult result = load_upstream_with(
       "    auth:\n"
@@ -158,7 +158,7 @@ TEST(LoaderAuthTest, ReadsTheUsername) {
   EXPECT_EQ(result.config->upstreams[0].auth.password, "pw");
 }
 
-TEST(LoaderAuthTest, ReadsThePasswordFileDroppingOneTrailingNewline) {
+TEST(LoaderUpstreamAuthTest, ReadsThePasswordFileDroppingOneTrailingNewline) {
   TempDir dir;
   const std::pair<std::string_view, std::string_view> cases[] = {
       {"plain", "plain"},         {"lf\n", "lf"},
@@ -174,7 +174,7 @@ TEST(LoaderAuthTest, ReadsThePasswordFileDroppingOneTrailingNewline) {
   }
 }
 
-TEST(LoaderAuthTest, AMissingOrEmptyVariableIsAnError) {
+TEST(LoaderUpstreamAuthTest, AMissingOrEmptyVariableIsAnError) {
   unsetenv("SEAWALL_TEST_PASSWORD_UNSET");
   EXPECT_THAT(load_upstream_with("    auth: {password_env: SEAWALL_TEST_PASSWORD_UNSET}\n").errors,
               ElementsAre("test.yaml:4: upstreams[0].auth.password_env: environment variable "
@@ -186,7 +186,7 @@ TEST(LoaderAuthTest, AMissingOrEmptyVariableIsAnError) {
                   "SEAWALL_TEST_PASSWORD_EMPTY is empty"));
 }
 
-TEST(LoaderAuthTest, AnUnusablePasswordFileIsAnError) {
+TEST(LoaderUpstreamAuthTest, AnUnusablePasswordFileIsAnError) {
   TempDir dir;
   const std::string missing = dir.path("missing");
   EXPECT_THAT(load_upstream_with("    auth: {password_file: " + missing + "}\n").errors,
@@ -205,7 +205,7 @@ TEST(LoaderAuthTest, AnUnusablePasswordFileIsAnError) {
                           " is larger than 64kb: not a password file"));
 }
 
-TEST(LoaderAuthTest, NeedsExactlyOnePasswordSource) {
+TEST(LoaderUpstreamAuthTest, NeedsExactlyOnePasswordSource) {
   EXPECT_THAT(load_upstream_with("    auth: {username: alice}\n").errors,
               ElementsAre("test.yaml:4: upstreams[0].auth: needs password_env or password_file"));
   ScopedEnv env("SEAWALL_TEST_PASSWORD_C", "pw");
@@ -220,20 +220,20 @@ TEST(LoaderAuthTest, NeedsExactlyOnePasswordSource) {
                           "password_file, not both"));
 }
 
-TEST(LoaderAuthTest, TakesNoPasswordInTheConfigText) {
+TEST(LoaderUpstreamAuthTest, TakesNoPasswordInTheConfigText) {
   EXPECT_THAT(load_upstream_with("    auth: {password: hunter2}\n").errors,
               ElementsAre("test.yaml:4: upstreams[0].auth: needs password_env or password_file",
                           "test.yaml:4: upstreams[0].auth.password: unknown key"));
 }
 
-TEST(LoaderAuthTest, RejectsAMalformedVariableName) {
+TEST(LoaderUpstreamAuthTest, RejectsAMalformedVariableName) {
   EXPECT_THAT(load_upstream_with("    auth: {password_env: \"MY-PASSWORD\"}\n").errors,
               ElementsAre("test.yaml:4: upstreams[0].auth.password_env: must be an environment "
                           "variable name (letters, digits and '_')"));
   EXPECT_THAT(load_upstream_with("    auth: {password_env: 1PASSWORD}\n").errors, SizeIs(1));
 }
 
-TEST(LoaderAuthTest, ErrorsNeverContainThePassword) {
+TEST(LoaderUpstreamAuthTest, ErrorsNeverContainThePassword) {
   ScopedEnv env("SEAWALL_TEST_PASSWORD_D", "pw-that-must-not-leak");
   TempDir dir;
   const std::string file = dir.file("password", "pw-that-must-not-leak");
