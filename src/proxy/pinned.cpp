@@ -316,6 +316,9 @@ void Session::on_link_closed() {
     ctx_.shared->pinned.fetch_sub(1, std::memory_order_relaxed);
   }
   begin_drain();
+  // After a relayed QUIT reading has already stopped (begin_drain does nothing then): the
+  // writer must still look again, flush the last replies and close.
+  write_signal_.notify();
 }
 
 }  // namespace seawall::proxy
