@@ -87,6 +87,7 @@ Worker::~Worker() {
   // acceptor must go first while their services still exist.
   acceptor_.reset();
   ctx_.pools.clear();
+  ctx_.retired_pools.clear();
   ioc_.reset();
 }
 
