@@ -74,8 +74,9 @@ bool Session::needs_pin(std::span<const std::string_view> args) const {
     return false;
   }
   const std::string_view name = info->name;
-  if (name == "multi" || name == "watch" || name == "monitor" || name == "auth" ||
-      is_subscribe(name)) {
+  // SYNC/PSYNC turn the connection into a replication stream: never a shared one.
+  if (name == "multi" || name == "watch" || name == "monitor" || name == "auth" || name == "sync" ||
+      name == "psync" || is_subscribe(name)) {
     return true;
   }
   if (name == "xread" || name == "xreadgroup") {
@@ -199,8 +200,8 @@ Session::Next Session::relay(const resp::ParsedRequest& request, std::string_vie
     } else if (name == "quit") {
       next = Next::StopReading;
       quit_relayed_ = true;
-    } else if (is_subscribe(name) || name == "monitor" || name == "auth" ||
-               (name == "hello" && args.size() > 1) || name == "client") {
+    } else if (is_subscribe(name) || name == "monitor" || name == "auth" || name == "sync" ||
+               name == "psync" || (name == "hello" && args.size() > 1) || name == "client") {
       sticky_ = sticky_ || name != "client" || needs_pin(args);
     }
   }

@@ -300,7 +300,10 @@ awaitable<void> Session::write_loop() {
       }
       // A QUIT relayed to Redis is answered, after every reply before it, by Redis, which then
       // closes the dedicated connection (on_link_closed): wait for that, not for the slots.
-      if (read_done_ && ring_count_ == 0 && !(link_ && quit_relayed_)) {
+      // A pinned session whose client stopped sending still gets the replies Redis owes it
+      // (countable unless the link carries pushes); after a relayed QUIT, until Redis closes.
+      if (read_done_ && ring_count_ == 0 &&
+          !(link_ && (quit_relayed_ || (!sticky_ && link_outstanding_ > 0)))) {
         error_code ec;
         socket_.shutdown(tcp::socket::shutdown_send, ec);
         close();
