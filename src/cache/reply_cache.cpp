@@ -224,6 +224,12 @@ PutResult ReplyCache::put(ReadTicket ticket, std::string_view cache_key,
     return PutResult::TooLarge;
   }
 
+  const std::size_t home = entry_shard_of(cache_key);
+  EntryShard& shard = entry_shards_[home];
+  if (refresh_identical(shard, ticket, cache_key, redis_keys, reply, ttl, max_stale, now)) {
+    return PutResult::Stored;
+  }
+
   // Build the node outside the lock; it is spliced in, so nothing is copied while locked.
   std::list<Entry> node(1);
   Entry& entry = node.front();
@@ -236,11 +242,9 @@ PutResult ReplyCache::put(ReadTicket ticket, std::string_view cache_key,
   entry.fresh_until = saturating_add(now, ttl);
   entry.stale_until = saturating_add(entry.fresh_until, max_stale);
 
-  const std::size_t home = entry_shard_of(cache_key);
   // References first, entry second: see the class comment for why this order is race-free.
   add_refs(redis_keys, entry.id, cache_key, home);
 
-  EntryShard& shard = entry_shards_[home];
   std::list<Entry> dropped;
   bool raced = false;
   {
@@ -269,6 +273,32 @@ PutResult ReplyCache::put(ReadTicket ticket, std::string_view cache_key,
   }
   remove_refs_of(dropped);
   return PutResult::Stored;
+}
+
+bool ReplyCache::refresh_identical(EntryShard& shard, ReadTicket ticket, std::string_view cache_key,
+                                   std::span<const std::string_view> redis_keys,
+                                   std::string_view reply, Clock::duration ttl,
+                                   Clock::duration max_stale, Clock::time_point now) {
+  // The common case for a hot key: Redis returned what is cached. Renewing the entry in place
+  // avoids copying the key and reply and re-publishing index references. Same cache key means
+  // same command, so same Redis keys and cost; the entry's references stay valid since its id is
+  // unchanged, and an invalidation racing this call either is seen here (the stripe check, under
+  // the same lock as the slow path uses) or finds and drops this very entry afterwards.
+  std::lock_guard lock(shard.mutex);
+  auto found = shard.by_key.find(cache_key);
+  if (found == shard.by_key.end()) {
+    return false;
+  }
+  Entry& entry = *found->second;
+  if (entry.reply != reply || invalidated_since(ticket, redis_keys)) {
+    return false;  // the slow path replaces it, or refuses the raced put
+  }
+  entry.stored_at = now;
+  entry.fresh_until = saturating_add(now, ttl);
+  entry.stale_until = saturating_add(entry.fresh_until, max_stale);
+  shard.lru.splice(shard.lru.begin(), shard.lru, found->second);
+  ++shard.inserts;
+  return true;
 }
 
 std::size_t ReplyCache::invalidate_key(std::string_view redis_key) {
@@ -344,12 +374,13 @@ ReplyCacheStats ReplyCache::stats() const {
 }
 
 namespace {
-void append_length(std::size_t length, std::string& out) {
+char* put_length(std::size_t length, char* out) {
   // Fixed four bytes, little-endian: unambiguous and cheap. Arguments are far below 4 GiB.
   const auto n = static_cast<std::uint32_t>(length);
   for (int shift = 0; shift < 32; shift += 8) {
-    out.push_back(static_cast<char>((n >> shift) & 0xffu));
+    *out++ = static_cast<char>((n >> shift) & 0xffu);
   }
+  return out;
 }
 }  // namespace
 
@@ -358,13 +389,20 @@ void make_cache_key(std::span<const std::string_view> args, std::string& out) {
   if (args.empty()) {
     return;
   }
-  append_length(args[0].size(), out);
+  // Sized once and filled in place: this runs for every read under an l1 policy.
+  std::size_t total = 0;
+  for (std::string_view arg : args) {
+    total += 4 + arg.size();
+  }
+  out.resize(total);
+  char* p = out.data();
+  p = put_length(args[0].size(), p);
   for (char c : args[0]) {
-    out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+    *p++ = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
   }
   for (std::string_view arg : args.subspan(1)) {
-    append_length(arg.size(), out);
-    out.append(arg);
+    p = put_length(arg.size(), p);
+    p = std::copy(arg.begin(), arg.end(), p);
   }
 }
 

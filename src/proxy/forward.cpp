@@ -288,7 +288,8 @@ bool Session::forward_split(const CommandInfo& info, std::span<const std::string
   return true;
 }
 
-void Session::on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus status) {
+void Session::on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus status,
+                       std::chrono::steady_clock::time_point now) {
   --in_upstream_;
   if (closed_) {
     if (in_upstream_ == 0) {
@@ -319,16 +320,17 @@ void Session::on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus 
     // Again at the reply: a read that raced this write must not leave an older value cached.
     invalidate_keys(slot);
   } else if (slot.fill && bytes[0] != '-') {
-    fill_cache(slot, bytes);
+    fill_cache(slot, bytes, now);
   }
   ctx_.shared->fallback.counters().count(policy::Source::Upstream);
   complete(seq, bytes);
 }
 
-void Session::fill_cache(Slot& slot, std::string_view bytes) {
+void Session::fill_cache(Slot& slot, std::string_view bytes,
+                         std::chrono::steady_clock::time_point now) {
   cache::ReplyCache& cache = ctx_.shared->cache;
-  const auto now = std::chrono::steady_clock::now();
-  if (slot.info->name == "mget") {
+  static const command::CommandInfo* const mget = command::lookup("mget");
+  if (slot.info == mget) {
     // Stored per key, as the GET of that key, so GET and MGET answer from the same copies.
     thread_local std::vector<std::string_view> elements;
     if (!split_array(bytes, elements) || elements.size() + 1 != slot.args.size()) {

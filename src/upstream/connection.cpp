@@ -98,7 +98,7 @@ void Connection::submit(std::string_view raw_command, ReplyTarget* target, std::
   if (!connected_ || retiring_ || pending_.size() - expired_ >= max_pending_) {
     ++stats_.unavailable;
     record(permit, issuer, breaker::Outcome::Failure, now, now);
-    target->on_reply(token, {}, ReplyStatus::NotSent);
+    target->on_reply(token, {}, ReplyStatus::NotSent, now);
     return;
   }
   wbuf_.append(raw_command);
@@ -226,7 +226,7 @@ awaitable<void> Connection::read_loop() {
                failed ? breaker::Outcome::Failure : breaker::Outcome::Success, service_start(front),
                now);
         front.target->on_reply(front.token, bytes,
-                               failed ? ReplyStatus::FailedReply : ReplyStatus::Ok);
+                               failed ? ReplyStatus::FailedReply : ReplyStatus::Ok, now);
       }
       last_reply_at_ = now;
       stalled_ = false;
@@ -300,7 +300,7 @@ awaitable<void> Connection::deadline_loop() {
         metrics_.timeouts->inc();
       }
       record(p.permit, p.issuer, breaker::Outcome::Timeout, service_start(p), fired);
-      p.target->on_reply(p.token, {}, ReplyStatus::Timeout);
+      p.target->on_reply(p.token, {}, ReplyStatus::Timeout, fired);
     }
   }
   deadline_timer_ = nullptr;
@@ -317,7 +317,7 @@ void Connection::fail_all_pending() {
     ++stats_.unavailable;
     record(failed[i].permit, failed[i].issuer, breaker::Outcome::Failure, service_start(failed[i]),
            now);
-    failed[i].target->on_reply(failed[i].token, {}, ReplyStatus::Unavailable);
+    failed[i].target->on_reply(failed[i].token, {}, ReplyStatus::Unavailable, now);
   }
 }
 

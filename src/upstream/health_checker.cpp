@@ -48,7 +48,8 @@ void HealthChecker::stop() {
   replies_signal_.notify();
 }
 
-void HealthChecker::on_reply(std::uint64_t, std::string_view, ReplyStatus status) {
+void HealthChecker::on_reply(std::uint64_t, std::string_view, ReplyStatus status,
+                             std::chrono::steady_clock::time_point) {
   if (status != ReplyStatus::Ok) {
     ++failed_;
   }

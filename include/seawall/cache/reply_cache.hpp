@@ -76,7 +76,7 @@ struct ReplyCacheStats {
   std::uint64_t hits_fresh = 0;
   std::uint64_t hits_stale = 0;
   std::uint64_t misses = 0;         // includes lookups that found an entry past its stale window
-  std::uint64_t inserts = 0;        // successful puts, overwrites included
+  std::uint64_t inserts = 0;        // successful puts, overwrites and renewals included
   std::uint64_t evictions = 0;      // dropped to make room (LRU)
   std::uint64_t expirations = 0;    // dropped because older than ttl + max_stale
   std::uint64_t invalidations = 0;  // entries dropped by invalidate_key and clear
@@ -138,6 +138,10 @@ class ReplyCache {
   // Removes the index references of entries already unlinked from their shard.
   void remove_refs_of(const std::list<Entry>& dropped);
   bool invalidated_since(ReadTicket ticket, std::span<const std::string_view> redis_keys) noexcept;
+  // put()'s fast path: renews an entry holding exactly `reply`; false when there is none.
+  bool refresh_identical(EntryShard& shard, ReadTicket ticket, std::string_view cache_key,
+                         std::span<const std::string_view> redis_keys, std::string_view reply,
+                         Clock::duration ttl, Clock::duration max_stale, Clock::time_point now);
 
   std::size_t shard_mask_;
   std::size_t shard_budget_;  // max_bytes / shards

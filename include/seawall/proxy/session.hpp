@@ -52,7 +52,8 @@ class Session : public upstream::ReplyTarget,
   void close();
 
   // ReplyTarget
-  void on_reply(std::uint64_t token, std::string_view bytes, upstream::ReplyStatus status) override;
+  void on_reply(std::uint64_t token, std::string_view bytes, upstream::ReplyStatus status,
+                std::chrono::steady_clock::time_point now) override;
   // LinkSink
   void on_link_data(std::string_view bytes) override;
   void on_link_closed() override;
@@ -106,7 +107,7 @@ class Session : public upstream::ReplyTarget,
                      std::string_view bytes);
   void on_part_reply(Slot& slot, std::uint64_t seq, std::uint32_t part,
                      upstream::ReplyStatus status, std::string_view bytes);
-  void fill_cache(Slot& slot, std::string_view bytes);
+  void fill_cache(Slot& slot, std::string_view bytes, std::chrono::steady_clock::time_point now);
   void invalidate_keys(const Slot& slot);
   Slot& push_slot();
   Slot& slot_at(std::uint64_t seq) { return ring_[(ring_head_ + (seq - front_seq_)) & ring_mask_]; }

@@ -35,7 +35,8 @@ class HealthChecker : public ReplyTarget, public std::enable_shared_from_this<He
   std::uint64_t check_failures() const { return check_failures_; }
 
   // ReplyTarget
-  void on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus status) override;
+  void on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus status,
+                std::chrono::steady_clock::time_point now) override;
 
  private:
   awaitable<void> run();

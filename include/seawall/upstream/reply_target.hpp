@@ -1,5 +1,6 @@
 #pragma once
 // Where an upstream connection delivers the reply to one request.
+#include <chrono>
 #include <cstdint>
 #include <string_view>
 
@@ -17,8 +18,10 @@ enum class ReplyStatus : std::uint8_t {
 class ReplyTarget {
  public:
   virtual ~ReplyTarget() = default;
-  // `bytes` is valid only during the call.
-  virtual void on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus status) = 0;
+  // `bytes` is valid only during the call. `now` is when the reply (or failure) was seen, so a
+  // target need not read the clock once per reply.
+  virtual void on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus status,
+                        std::chrono::steady_clock::time_point now) = 0;
 };
 
 }  // namespace seawall::upstream

@@ -315,6 +315,46 @@ TEST(ReplyCacheTest, ClearDropsEverythingAndRefusesEarlierReads) {
   EXPECT_EQ(put(cache, "get c", {"c"}, "x"), PutResult::Stored);
 }
 
+TEST(ReplyCacheTest, IdenticalReplyRenewsTheEntryInPlace) {
+  ReplyCache cache(options(1 << 20, 4));
+  ASSERT_EQ(put(cache, "get k", {"k"}, "v", kT0, 10s, 5s), PutResult::Stored);
+  const std::uint64_t bytes = cache.stats().bytes;
+  ASSERT_EQ(put(cache, "get k", {"k"}, "v", kT0 + 8s, 10s, 5s), PutResult::Stored);
+  // Fresh and stale windows now count from the renewal.
+  EXPECT_EQ(look(cache, "get k", kT0 + 17s), Freshness::Fresh);
+  EXPECT_EQ(look(cache, "get k", kT0 + 22s), Freshness::Stale);
+  const ReplyCacheStats s = cache.stats();
+  EXPECT_EQ(s.entries, 1u);
+  EXPECT_EQ(s.bytes, bytes);
+  EXPECT_EQ(s.inserts, 2u);
+  // Its index references are intact: a write still drops it.
+  EXPECT_EQ(cache.invalidate_key("k"), 1u);
+  EXPECT_EQ(look(cache, "get k", kT0 + 17s), Freshness::Miss);
+  EXPECT_EQ(cache.stats().bytes, 0u);
+}
+
+TEST(ReplyCacheTest, IdenticalReplyOfARacedReadIsRefused) {
+  ReplyCache cache(options(1 << 20, 4));
+  const ReadTicket before = cache.begin_read();
+  cache.invalidate_key("k");
+  ASSERT_EQ(put(cache, "get k", {"k"}, "v", kT0, 10s, 5s), PutResult::Stored);
+  // Same bytes, but read before the write: it must not renew the newer entry.
+  EXPECT_EQ(cache.put(before, "get k", Keys{"k"}, "v", 10s, 5s, kT0 + 9s), PutResult::Raced);
+  EXPECT_EQ(look(cache, "get k", kT0 + 11s), Freshness::Stale);
+}
+
+TEST(ReplyCacheTest, DifferentReplyReplacesTheEntry) {
+  ReplyCache cache(options(1 << 20, 4));
+  ASSERT_EQ(put(cache, "get k", {"k"}, "v1", kT0), PutResult::Stored);
+  ASSERT_EQ(put(cache, "get k", {"k"}, "v22", kT0 + 1s), PutResult::Stored);
+  std::string out;
+  EXPECT_EQ(cache.lookup("get k", kT0 + 1s, out).freshness, Freshness::Fresh);
+  EXPECT_EQ(out, "v22");
+  EXPECT_EQ(cache.stats().entries, 1u);
+  EXPECT_EQ(cache.invalidate_key("k"), 1u);
+  EXPECT_EQ(cache.stats().bytes, 0u);
+}
+
 TEST(ReplyCacheTest, CountsHitsMissesAndInserts) {
   ReplyCache cache(options(1 << 20, 4));
   put(cache, "get a", {"a"}, "1", kT0, 10s, 10s);
