@@ -44,6 +44,7 @@ class Row:
     requests: int
     latency: bool = False  # report avg/p99 instead of throughput
     command: tuple = ()  # a command to run instead of -t (e.g. GET views:1)
+    flags: tuple = ()  # more redis-benchmark options (e.g. -3 for RESP3)
 
 
 @dataclass
@@ -95,7 +96,7 @@ class Nutcracker:
 def run_benchmark(port: int, row: Row) -> Result:
     args = ["redis-benchmark", "-h", LOOPBACK, "-p", str(port),
             "-n", str(row.requests), "-c", str(row.clients), "-P", str(row.pipeline),
-            "-d", str(VALUE_SIZE), "--csv", "--precision", "3"]
+            "-d", str(VALUE_SIZE), "--csv", "--precision", "3", *row.flags]
     args += list(row.command) if row.command else ["-t", row.test]
     try:
         proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
@@ -222,6 +223,38 @@ def pinned_table(args, seawall_port: int) -> None:
     print("\n".join(lines))
 
 
+def resp3_table(args, direct_port: int, seawall_port: int) -> None:
+    """Clients that speak RESP3 (HELLO 3, redis-benchmark -3): seawall pins each such session to
+    a dedicated connection that speaks RESP3 and relays it, rather than keeping a second shared
+    pool per protocol version. twemproxy refuses HELLO, so it has no column."""
+    rows = [Row("GET c=50 P=1", "get", 50, 1, args.requests_p1, flags=("-3",)),
+            Row("GET c=50 P=16", "get", 50, 16, args.requests_p16, flags=("-3",)),
+            Row("GET c=1 P=1", "get", 1, 1, args.requests_latency, latency=True, flags=("-3",))]
+    targets = {"direct": direct_port, "seawall": seawall_port}
+    results: dict = {}
+    for run in range(args.runs):
+        for row in rows:
+            for name, port in targets.items():
+                res = run_benchmark(port, row)
+                results.setdefault((row.label, name), []).append(res)
+                print(f"resp3 run {run + 1} {row.label:<14} {name:<8} {res.rps:>12,.0f} req/s "
+                      f"avg {res.avg_ms:.3f} ms", file=sys.stderr)
+    lines = ["| benchmark (RESP3) | direct | seawall (pinned) | seawall/direct |",
+             "|---|---|---|---|"]
+    for row in rows:
+        fields = [("avg ms", "avg_ms"), ("p99 ms", "p99_ms")] if row.latency else [("k req/s", "rps")]
+        for unit, field in fields:
+            v = {n: statistics.median(getattr(x, field) for x in results[(row.label, n)])
+                 for n in targets}
+            scale = 1000.0 if field == "rps" else 1.0
+            digits = 1 if field == "rps" else 3
+            lines.append(f"| {row.label} {unit} | {v['direct'] / scale:.{digits}f} | "
+                         f"{v['seawall'] / scale:.{digits}f} | {v['seawall'] / v['direct']:.2f} |")
+    print("\nRESP3 clients (redis-benchmark -3): each session pinned to a dedicated RESP3 "
+          "connection.\n")
+    print("\n".join(lines))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -310,6 +343,7 @@ def main() -> int:
         print_table(rows, list(targets), results, args)
         degraded_table(args, redis, workdir)
         pinned_table(args, seawall.port)
+        resp3_table(args, redis.port, seawall.port)
         # redis-benchmark stops at an error reply, but not at a degraded answer served from L1.
         log = seawall.log_path.read_text(errors="replace")
         opened, degraded = log.count("closed -> open"), log.count("degraded answer")
