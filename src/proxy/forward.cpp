@@ -291,6 +291,9 @@ bool Session::forward_split(const CommandInfo& info, std::span<const std::string
 void Session::on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus status,
                        std::chrono::steady_clock::time_point now) {
   --in_upstream_;
+  // Ok and FailedReply come from a read of Redis's output; on_batch_end follows after its last
+  // reply, so the writer need not be woken per reply (see wake_writer).
+  defer_wake_ = status == ReplyStatus::Ok || status == ReplyStatus::FailedReply;
   if (closed_) {
     if (in_upstream_ == 0) {
       write_signal_.notify();  // the writer keeps this session alive until now

@@ -119,6 +119,7 @@ void Session::start() {
   registered_ = true;
   error_code ec;
   socket_.set_option(tcp::no_delay(true), ec);
+  socket_.non_blocking(true, ec);  // on_batch_end writes without blocking the thread
   auto on_done = [](std::exception_ptr e) {
     if (e) {
       try {
@@ -372,7 +373,42 @@ void Session::complete(std::uint64_t seq, std::string_view bytes) {
     close();
     return;
   }
-  write_signal_.notify();
+  wake_writer();
+  maybe_resume();
+}
+
+void Session::wake_writer() {
+  if (defer_wake_) {
+    flush_due_ = true;
+  } else {
+    write_signal_.notify();
+  }
+}
+
+void Session::on_batch_end() {
+  defer_wake_ = false;
+  if (!flush_due_) {
+    return;
+  }
+  flush_due_ = false;
+  if (closed_ || read_done_ || link_ || !write_signal_.waiting() || !writing_.empty()) {
+    write_signal_.notify();  // the writer handles the unusual cases
+    return;
+  }
+  // The writer is parked with nothing to write. Sending here, once for all the replies of this
+  // batch, saves waking it: a handler to resume it and another for its write's completion, per
+  // request when each client has one in flight.
+  error_code ec;
+  const std::size_t n = socket_.write_some(asio::buffer(out_), ec);
+  if (ec && ec != asio::error::would_block) {
+    write_signal_.notify();  // its own write fails the same way and closes the session
+    return;
+  }
+  out_.erase(0, n);
+  if (!out_.empty()) {
+    write_signal_.notify();
+    return;
+  }
   maybe_resume();
 }
 

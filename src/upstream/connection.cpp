@@ -205,6 +205,7 @@ awaitable<void> Connection::read_loop() {
         break;
       }
       if (e != resp::errc::ok || pending_.empty()) {
+        end_batch();
         util::logger("upstream")
             ->error("upstream={} unexpected reply ({}): closing the connection", config_.name,
                     e == resp::errc::ok ? "no request pending" : resp::message(e));
@@ -227,10 +228,14 @@ awaitable<void> Connection::read_loop() {
                now);
         front.target->on_reply(front.token, bytes,
                                failed ? ReplyStatus::FailedReply : ReplyStatus::Ok, now);
+        if (batch_.empty() || batch_.back() != front.target) {
+          batch_.push_back(front.target);
+        }
       }
       last_reply_at_ = now;
       stalled_ = false;
     }
+    end_batch();
     if (rbegin_ == rend_) {
       rbegin_ = rend_ = 0;
     }
@@ -239,6 +244,15 @@ awaitable<void> Connection::read_loop() {
     }
   }
   link_down();
+}
+
+void Connection::end_batch() {
+  // Targets stay alive until their last reply has been delivered (see ReplyTarget), and this runs
+  // in the same handler as that delivery. A target listed twice just finds nothing left to write.
+  for (ReplyTarget* target : batch_) {
+    target->on_batch_end();
+  }
+  batch_.clear();
 }
 
 awaitable<void> Connection::write_loop() {

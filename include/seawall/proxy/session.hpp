@@ -54,6 +54,7 @@ class Session : public upstream::ReplyTarget,
   // ReplyTarget
   void on_reply(std::uint64_t token, std::string_view bytes, upstream::ReplyStatus status,
                 std::chrono::steady_clock::time_point now) override;
+  void on_batch_end() override;
   // LinkSink
   void on_link_data(std::string_view bytes) override;
   void on_link_closed() override;
@@ -124,6 +125,8 @@ class Session : public upstream::ReplyTarget,
   bool replace_local(std::string_view reply);
   void reply_now(std::string_view bytes);
   void complete(std::uint64_t seq, std::string_view bytes);
+  // Lets the writer know out_ has bytes, or leaves that to on_batch_end inside a batch.
+  void wake_writer();
   std::size_t pending() const { return ring_count_ + link_outstanding_; }
   std::size_t output_bytes() const { return out_.size() + writing_.size(); }
   bool should_pause() const;
@@ -154,7 +157,9 @@ class Session : public upstream::ReplyTarget,
   // Expected size of a reply still to come: jumps up to any larger reply, decays by 1/8 per
   // smaller one. Starts at 4 KiB, so at most 256 requests go out before the first reply.
   std::size_t avg_reply_bytes_ = 4096;
-  bool unparsed_ = false;  // commands left in rbuf_ when reading paused
+  bool unparsed_ = false;    // commands left in rbuf_ when reading paused
+  bool defer_wake_ = false;  // inside a connection's batch of replies: flush at its end
+  bool flush_due_ = false;   // a reply was queued while defer_wake_ was set
   std::string client_name_;
   bool authenticated_ = false;  // to seawall itself (auth:); unused when auth is off
   bool closed_ = false;

@@ -18,6 +18,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "seawall/breaker/circuit_breaker.hpp"
 #include "seawall/config/config.hpp"
@@ -96,6 +97,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
               breaker::Outcome outcome, Clock::time_point start, Clock::time_point now);
   Clock::time_point service_start(const Pending& p) const;
   void link_down();
+  void end_batch();
   std::chrono::milliseconds next_backoff();
 
   asio::any_io_executor ex_;
@@ -113,7 +115,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string wbuf_;     // requests not yet handed to the socket
   std::string writing_;  // the batch being written
   std::deque<Pending> pending_;
-  std::size_t expired_ = 0;  // leading entries of pending_ already answered with Timeout
+  std::vector<ReplyTarget*> batch_;  // targets given a reply by the read being processed
+  std::size_t expired_ = 0;          // leading entries of pending_ already answered with Timeout
   util::Signal write_signal_;
   bool connected_ = false;
   bool link_down_ = true;

@@ -22,6 +22,10 @@ class ReplyTarget {
   // target need not read the clock once per reply.
   virtual void on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus status,
                         std::chrono::steady_clock::time_point now) = 0;
+  // Replies with status Ok or FailedReply come from a connection's read of Redis's output, which
+  // may hold many; after the last one of that read, each target that got one is told, so it can
+  // write all of them to its client at once. Other statuses are not followed by this call.
+  virtual void on_batch_end() {}
 };
 
 }  // namespace seawall::upstream
