@@ -304,7 +304,7 @@ void Session::on_link_data(std::string_view bytes) {
     close();
     return;
   }
-  write_signal_.notify();
+  write_or_wake();
   maybe_unpin();
   maybe_resume();
 }

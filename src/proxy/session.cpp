@@ -391,13 +391,17 @@ void Session::on_batch_end() {
     return;
   }
   flush_due_ = false;
-  if (closed_ || read_done_ || link_ || !write_signal_.waiting() || !writing_.empty()) {
+  write_or_wake();
+}
+
+void Session::write_or_wake() {
+  if (closed_ || read_done_ || out_.empty() || !write_signal_.waiting() || !writing_.empty()) {
     write_signal_.notify();  // the writer handles the unusual cases
     return;
   }
-  // The writer is parked with nothing to write. Sending here, once for all the replies of this
-  // batch, saves waking it: a handler to resume it and another for its write's completion, per
-  // request when each client has one in flight.
+  // The writer is parked with nothing to write. Sending here, once for all the replies of one
+  // upstream read, saves waking it: a handler to resume it and another for its write's
+  // completion, per request when each client has one in flight.
   error_code ec;
   const std::size_t n = socket_.write_some(asio::buffer(out_), ec);
   if (ec && ec != asio::error::would_block) {

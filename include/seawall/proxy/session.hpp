@@ -127,6 +127,8 @@ class Session : public upstream::ReplyTarget,
   void complete(std::uint64_t seq, std::string_view bytes);
   // Lets the writer know out_ has bytes, or leaves that to on_batch_end inside a batch.
   void wake_writer();
+  // Writes out_ now if the writer is idle (what it would do, minus its wake-up), else wakes it.
+  void write_or_wake();
   std::size_t pending() const { return ring_count_ + link_outstanding_; }
   std::size_t output_bytes() const { return out_.size() + writing_.size(); }
   bool should_pause() const;
