@@ -163,10 +163,14 @@ void append_client_line(std::string& out, const ClientView& c) {
   append_number(out, c.ssub);
   out.append(" multi=");
   append_number(out, c.multi);
-  // seawall keeps its buffers per session, not per Redis client structure: nothing to show.
-  out.append(
-      " qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0"
-      " events=r");
+  out.append(" qbuf=");
+  append_number(out, c.qbuf);
+  out.append(" qbuf-free=");
+  append_number(out, c.qbuf_free);
+  out.append(" argv-mem=");
+  append_number(out, c.argv_mem);
+  // Output buffers are seawall's own per session, with no Redis counterpart: shown as 0.
+  out.append(" multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r");
   out.append(" cmd=").append(c.cmd.empty() ? std::string_view("NULL") : c.cmd);
   out.append(" user=").append(c.user);
   out.append((c.flags & kFlagTracking) != 0 ? " redir=0" : " redir=-1");

@@ -50,7 +50,11 @@ struct ClientView {
   std::int64_t psub = 0;
   std::int64_t ssub = 0;
   std::int64_t multi = -1;  // commands queued in MULTI, -1 outside
-  std::string_view cmd;     // the last command's full name ("client|list"); "" = unknown
+  // Known for the client asking only (its command is in its read buffer); 0 for the others.
+  std::int64_t qbuf = 0;       // bytes in the read buffer, the current command included
+  std::int64_t qbuf_free = 0;  // the rest of the read buffer
+  std::int64_t argv_mem = 0;   // bytes of the current command's arguments
+  std::string_view cmd;        // the last command's full name ("client|list"); "" = unknown
   std::string user = "default";
   Protocol resp = Protocol::Resp2;
   std::string lib_name;

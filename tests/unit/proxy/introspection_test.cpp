@@ -32,6 +32,9 @@ ClientView sample_client() {
   c.cmd = "client|info";
   c.lib_name = "redis-py";
   c.lib_ver = "5.0.1";
+  c.qbuf = 26;
+  c.qbuf_free = 16358;
+  c.argv_mem = 10;
   return c;
 }
 
@@ -42,7 +45,7 @@ TEST(IntrospectionTest, ClientLineHasRedis70FieldsThenLibraryFields) {
   append_client_line(line, sample_client());
   EXPECT_EQ(line,
             "id=7 addr=127.0.0.1:50000 laddr=127.0.0.1:6380 fd=12 name=worker-1 age=42 idle=3 "
-            "flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 "
+            "flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=26 qbuf-free=16358 argv-mem=10 "
             "multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=client|info "
             "user=default redir=-1 resp=2 lib-name=redis-py lib-ver=5.0.1");
 }
