@@ -13,6 +13,7 @@
 #include "seawall/proxy/introspection.hpp"
 #include "seawall/proxy/session.hpp"
 #include "seawall/resp/replies.hpp"
+#include "seawall/resp/writer.hpp"
 #include "seawall/util/log.hpp"
 
 namespace seawall::proxy {
@@ -166,13 +167,58 @@ std::string Session::client_setinfo(std::string_view attribute, std::string_view
   return std::string(replies::kOk);
 }
 
-void Session::answer_client_info() {
+void Session::add_own_buffers(introspection::ClientView& view) const {
+  // As in Redis while it runs a command: the buffer still holds that command.
+  const std::size_t held = rend_ - rbegin_ + request_.consumed;
+  view.qbuf = static_cast<std::int64_t>(held);
+  view.qbuf_free = static_cast<std::int64_t>(rbuf_.size() > held ? rbuf_.size() - held : 0);
+  std::size_t argv = 0;
+  for (std::string_view arg : request_.args) {
+    argv += arg.size();
+  }
+  view.argv_mem = static_cast<std::int64_t>(argv);
+}
+
+void Session::append_client_info(std::string& out) const {
+  introspection::ClientView view = record_->view(std::chrono::steady_clock::now());
+  add_own_buffers(view);
   std::string line;
-  introspection::append_client_line(line, record_->view(std::chrono::steady_clock::now()));
+  introspection::append_client_line(line, view);
   line += '\n';
+  introspection::append_text_reply(out, line, record_->protocol());
+}
+
+void Session::answer_client_info() {
   scratch_.clear();
-  introspection::append_text_reply(scratch_, line, record_->protocol());
+  append_client_info(scratch_);
   reply_now(scratch_);
+}
+
+bool Session::pinned_client_reply(std::span<const std::string_view> args, std::string& reply) {
+  const std::string_view sub = args[1];
+  if (iequals(sub, "id") && args.size() == 2) {
+    resp::append_integer(reply, static_cast<std::int64_t>(id_));
+  } else if (iequals(sub, "info") && args.size() == 2) {
+    append_client_info(reply);
+  } else if (iequals(sub, "getname") && args.size() == 2) {
+    if (client_name_.empty()) {
+      reply = record_->protocol() == Protocol::Resp3 ? "_\r\n" : replies::kNullBulk;
+    } else {
+      resp::append_bulk(reply, client_name_);
+    }
+  } else if (iequals(sub, "setname") && args.size() == 3) {
+    if (introspection::valid_client_attribute(args[2])) {
+      set_client_name(args[2]);
+      reply = replies::kOk;
+    } else {
+      reply = replies::kClientNameInvalid;
+    }
+  } else if (iequals(sub, "setinfo") && args.size() == 4) {
+    reply = client_setinfo(args[2], args[3]);
+  } else {
+    return false;
+  }
+  return true;
 }
 
 introspection::InfoData Session::info_data() const {
@@ -217,33 +263,43 @@ bool Session::answered_by_seawall(std::span<const std::string_view> args) {
       iequals(args[0], "client") &&
       (iequals(args[1], "list") || (iequals(args[1], "kill") && args.size() >= 3));
   const bool info = mode.info == config::AnsweredBy::Seawall && iequals(args[0], "info");
-  if (!client_list && !info) {
+  // While pinned, the per-client subcommands would be Redis's for the dedicated connection
+  // (another id than CLIENT LIST shows); seawall answers them too, so ids and names agree.
+  const bool per_client = mode.client_list == config::AnsweredBy::Seawall && link_ &&
+                          !client_list && args.size() >= 2 && iequals(args[0], "client");
+  if (!client_list && !info && !per_client) {
     return false;
   }
   if (link_ && in_multi_) {
     return false;  // Redis queues it for EXEC and answers it there
+  }
+  std::string reply;
+  if (per_client && !pinned_client_reply(args, reply)) {
+    return false;
   }
   ++ctx_.stats.commands;
   ctx_.shared->count_command(command::lookup(args[0]));
   ClientRegistry& registry = ctx_.shared->registry;
   const auto now = std::chrono::steady_clock::now();
   const Protocol protocol = record_->protocol();
-  std::string reply;
   bool kill_self = false;
   if (info) {
     const introspection::InfoSections sections =
         introspection::parse_info_sections(args.subspan(1));
     introspection::append_text_reply(reply, introspection::render_info(info_data(), sections),
                                      protocol);
-  } else if (iequals(args[1], "list")) {
+  } else if (client_list && iequals(args[1], "list")) {
     const auto parsed = introspection::parse_client_list(args);
     if (!parsed.ok()) {
       reply = parsed.error;
     } else {
-      const auto clients =
+      auto clients =
           parsed.value.by_id ? registry.list_ids(parsed.value.ids, now) : registry.list(now);
       std::string text;
-      for (const introspection::ClientView& client : clients) {
+      for (introspection::ClientView& client : clients) {
+        if (client.id == id_) {
+          add_own_buffers(client);
+        }
         if (parsed.value.matches(client)) {
           introspection::append_client_line(text, client);
           text += '\n';
@@ -251,7 +307,7 @@ bool Session::answered_by_seawall(std::span<const std::string_view> args) {
       }
       introspection::append_text_reply(reply, text, protocol);
     }
-  } else {
+  } else if (client_list) {
     const auto& users = ctx_.config->auth.users;
     const auto parsed = introspection::parse_client_kill(args, [&users](std::string_view user) {
       // Redis always has the user "default"; seawall's own users are those of `auth`.

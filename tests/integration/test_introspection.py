@@ -64,6 +64,8 @@ def test_client_info_describes_the_calling_client(seawall):
         assert info["cmd"] == "client|info"
         assert (info["flags"], info["db"], info["multi"], info["resp"]) == ("N", "0", "-1", "2")
         assert int(info["age"]) >= 0 and int(info["idle"]) >= 0
+        # As in Redis: the read buffer still holds "*2\r\n$6\r\nCLIENT\r\n$4\r\nINFO\r\n".
+        assert (info["qbuf"], info["argv-mem"]) == ("26", "10")
         # Redis 7.0's fields in Redis's order, then Redis 7.2's library fields.
         assert list(info) == [
             "id", "addr", "laddr", "fd", "name", "age", "idle", "flags", "db", "sub", "psub",
@@ -194,10 +196,17 @@ def test_info_answered_by_seawall(make_seawall):
 def test_pinned_sessions_get_seawall_answers_in_order(make_seawall, redis_server):
     sw = make_seawall(**SEAWALL_MODE)
     with sw.raw() as c:
+        assert c.request("CLIENT", "SETNAME", "before") == b"+OK\r\n"
+        client_id = c.request("CLIENT", "ID")
         assert c.request("SELECT", "1") == b"+OK\r\n"  # a dedicated connection from here on
         own = sockname(c)
         (mine,) = [x for x in lines(bulk_text(c.request("CLIENT", "LIST"))) if x["addr"] == own]
-        assert mine["db"] == "1" and mine["cmd"] == "client|list"
+        assert mine["db"] == "1" and mine["cmd"] == "client|list" and mine["name"] == "before"
+        # The per-client subcommands stay seawall's: the same id as CLIENT LIST shows.
+        assert c.request("CLIENT", "ID") == client_id == b":%s\r\n" % mine["id"].encode()
+        assert c.request("CLIENT", "GETNAME") == b"$6\r\nbefore\r\n"
+        (info,) = lines(bulk_text(c.request("CLIENT", "INFO")))
+        assert (info["id"], info["db"], info["laddr"]) == (mine["id"], "1", mine["laddr"])
         # Inside MULTI, Redis queues it and answers it at EXEC with its own view.
         assert c.request("MULTI") == b"+OK\r\n"
         assert c.request("CLIENT", "LIST") == b"+QUEUED\r\n"
@@ -214,6 +223,8 @@ def test_pinned_sessions_get_seawall_answers_in_order(make_seawall, redis_server
         (mine,) = [x for x in lines(c.request("CLIENT", "LIST").split(b"\r\n", 1)[1][4:-2])
                    if x["addr"] == sockname(c)]
         assert mine["resp"] == "3"
+        assert c.request("CLIENT", "GETNAME") == b"_\r\n"
+        assert c.request("CLIENT", "ID") == b":%s\r\n" % mine["id"].encode()
 
 
 def test_reload_switches_who_answers(make_seawall):

@@ -143,6 +143,12 @@ class Session : public upstream::ReplyTarget,
   void set_client_name(std::string_view name);
   std::string client_setinfo(std::string_view attribute, std::string_view value);
   void answer_client_info();
+  void append_client_info(std::string& out) const;
+  // With client_list: seawall, CLIENT ID/INFO/GETNAME/SETNAME/SETINFO of a pinned session;
+  // false for any other subcommand.
+  bool pinned_client_reply(std::span<const std::string_view> args, std::string& reply);
+  // Fills what only this session's thread knows: its read buffer and current command.
+  void add_own_buffers(introspection::ClientView& view) const;
   // CLIENT LIST / CLIENT KILL / INFO when the config has seawall answer them; true when answered.
   bool answered_by_seawall(std::span<const std::string_view> args);
   introspection::InfoData info_data() const;
