@@ -29,6 +29,8 @@
 
 namespace seawall::proxy {
 
+// One client session as the registry knows it: what never changes (id, addresses, fd, creation
+// time, how to close it) and what its session keeps current.
 class ClientRecord {
  public:
   using Clock = std::chrono::steady_clock;
@@ -97,6 +99,7 @@ class ClientRecord {
   std::string user_ = "default";
 };
 
+// The live ClientRecords by id, and the totals that outlive them (connections, commands).
 class ClientRegistry {
  public:
   using Clock = ClientRecord::Clock;
