@@ -599,6 +599,15 @@ void bind_deny_commands(MapBinder& root, std::vector<std::string>& out) {
   }
 }
 
+void bind_introspection(MapBinder& m, IntrospectionConfig& out) {
+  m.choice("client_list", out.client_list,
+           {Choice<AnsweredBy>{"upstream", AnsweredBy::Upstream},
+            Choice<AnsweredBy>{"seawall", AnsweredBy::Seawall}});
+  m.choice("info", out.info,
+           {Choice<AnsweredBy>{"upstream", AnsweredBy::Upstream},
+            Choice<AnsweredBy>{"seawall", AnsweredBy::Seawall}});
+}
+
 bool is_wildcard(const std::string& address) { return address == "0.0.0.0" || address == "::"; }
 
 // The admin server and the Redis listener would bind one port on overlapping addresses: one of
@@ -629,6 +638,7 @@ void bind_config(MapBinder& root, Config& config) {
   root.map("shutdown", [&](MapBinder& m) { bind_shutdown(m, config.shutdown); });
   root.map("auth", [&](MapBinder& m) { bind_auth(m, config.auth); });
   bind_deny_commands(root, config.deny_commands);
+  root.map("introspection", [&](MapBinder& m) { bind_introspection(m, config.introspection); });
   const std::string conflict =
       "port " + std::to_string(config.listen.port) + " is also the listen port (listen.port)";
   if (root.has("admin")) {

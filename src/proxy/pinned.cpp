@@ -205,6 +205,7 @@ Session::Next Session::relay(const resp::ParsedRequest& request, std::string_vie
       sticky_ = sticky_ || name != "client" || needs_pin(args);
     }
   }
+  note_relayed(args);
   ++link_outstanding_;
   link_->send(bytes);
   return next;

@@ -117,6 +117,7 @@ Session::~Session() { close(); }
 void Session::start() {
   ctx_.sessions.insert(this);
   registered_ = true;
+  register_client();
   error_code ec;
   socket_.set_option(tcp::no_delay(true), ec);
   socket_.non_blocking(true, ec);  // on_batch_end writes without blocking the thread
@@ -157,6 +158,7 @@ void Session::close() {
     ctx_.sessions.erase(this);
     registered_ = false;
     ctx_.clients->fetch_sub(1, std::memory_order_relaxed);
+    ctx_.shared->registry.remove(*record_);
   }
 }
 
@@ -228,8 +230,10 @@ awaitable<void> Session::read_loop() {
     }
     unparsed_ = false;
     last_activity_ = std::chrono::steady_clock::now();
+    record_->touch(last_activity_);
     Next next = Next::Continue;
-    while (rbegin_ < rend_ && next == Next::Continue) {
+    // read_done_: a CLIENT KILL of this very client, which closes after its reply.
+    while (rbegin_ < rend_ && next == Next::Continue && !read_done_) {
       if (should_pause()) {
         unparsed_ = true;  // finish these commands before reading more
         break;
@@ -257,7 +261,8 @@ awaitable<void> Session::read_loop() {
       if (request_.args.empty()) {
         continue;
       }
-      if (answered_locally(request_)) {
+      note_command(request_.args);
+      if (answered_locally(request_) || answered_by_seawall(request_.args)) {
         continue;
       }
       if (!link_ && needs_pin(request_.args)) {
@@ -441,6 +446,9 @@ bool Session::answered_locally(resp::ParsedRequest& request) {
       answer_locally(replies::kAuthInMulti);
       return true;
     }
+    if (step.authenticated && !step.failed && step.action != AuthAction::Pass) {
+      note_authenticated_user(args);
+    }
     authenticated_ = step.authenticated;
     if (step.action == AuthAction::Reply) {
       count();
@@ -520,7 +528,7 @@ Session::Next Session::dispatch(const resp::ParsedRequest& request, std::string_
     return Next::StopReading;
   }
   if (info == k.reset) {
-    client_name_.clear();
+    note_reset();
     reply_now(replies::kReset);
     return Next::Continue;
   }
@@ -550,10 +558,10 @@ Session::Next Session::dispatch_client_subcommand(const resp::ParsedRequest& req
   }
   const std::string_view sub = args[1];
   if (iequals(sub, "setname") && args.size() == 3) {
-    if (std::any_of(args[2].begin(), args[2].end(), [](char c) { return c <= ' ' || c > '~'; })) {
-      reply_now("-ERR Client names cannot contain spaces, newlines or special characters.\r\n");
+    if (!introspection::valid_client_attribute(args[2])) {
+      reply_now(replies::kClientNameInvalid);
     } else {
-      client_name_.assign(args[2]);
+      set_client_name(args[2]);
       reply_now(replies::kOk);
     }
     return Next::Continue;
@@ -575,8 +583,13 @@ Session::Next Session::dispatch_client_subcommand(const resp::ParsedRequest& req
     return Next::Continue;
   }
   if (iequals(sub, "setinfo") && args.size() == 4) {
-    // Client libraries announce themselves; per-client, so answered here.
-    reply_now(replies::kOk);
+    // Client libraries announce themselves (Redis 7.2); per client, so answered here.
+    reply_now(client_setinfo(args[2], args[3]));
+    return Next::Continue;
+  }
+  if (iequals(sub, "info") && args.size() == 2) {
+    // Redis would describe seawall's shared connection, not this client.
+    answer_client_info();
     return Next::Continue;
   }
   forward(request, raw, known().client);

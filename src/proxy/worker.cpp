@@ -31,6 +31,7 @@ Worker::Worker(std::shared_ptr<const Snapshot> snapshot, SharedState& shared,
       resp::Limits{limits.max_bulk, limits.max_array, limits.max_inline, limits.max_depth};
   ctx_.clients = &clients;
   ctx_.next_client_id = &next_client_id;
+  ctx_.worker_index = index;
   for (std::size_t i = 0; i < ctx_.config->upstreams.size(); ++i) {
     ctx_.pools.push_back(make_pool(i));
   }

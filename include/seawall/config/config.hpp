@@ -186,6 +186,20 @@ struct AuthConfig {
   bool operator==(const AuthConfig&) const = default;
 };
 
+// Who answers a connection-introspection command: Redis, as for any command (it then describes
+// seawall's shared connections, not the application's), or seawall, from its own client sessions.
+enum class AnsweredBy { Upstream, Seawall };
+
+// Commands about connections that seawall may answer itself. CLIENT INFO, ID, SETNAME, GETNAME
+// and SETINFO are always per client and answered by seawall; CONFIG and DEBUG always go to Redis
+// (deny_commands refuses them).
+struct IntrospectionConfig {
+  AnsweredBy client_list = AnsweredBy::Upstream;  // CLIENT LIST and CLIENT KILL
+  AnsweredBy info = AnsweredBy::Upstream;         // INFO
+
+  bool operator==(const IntrospectionConfig&) const = default;
+};
+
 struct Config {
   std::string source_path;  // file it was loaded from, for messages
   ListenConfig listen;
@@ -208,6 +222,7 @@ struct Config {
   // Commands refused with an error and never sent to Redis: "keys", or "config|set" for one
   // subcommand. Lowercase, each known to the command table.
   std::vector<std::string> deny_commands;
+  IntrospectionConfig introspection;
 
   bool operator==(const Config&) const = default;
 };

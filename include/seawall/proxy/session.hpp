@@ -12,6 +12,10 @@
 // command deny list (deny_commands). Their answers take their place in request order, also
 // while pinned (see relay_local).
 //
+// Introspection (session_introspection.cpp): the session's ClientRecord in the process-wide
+// ClientRegistry shows it in CLIENT INFO / CLIENT LIST; with introspection.client_list or .info
+// set to seawall, CLIENT LIST / CLIENT KILL or INFO are answered from the registry.
+//
 // Ownership: shared_ptr kept alive by its coroutines and by pending upstream requests.
 // Thread safety: one worker thread.
 #include <chrono>
@@ -24,6 +28,7 @@
 #include "seawall/command/command_table.hpp"
 #include "seawall/net.hpp"
 #include "seawall/policy/policy_table.hpp"
+#include "seawall/proxy/client_registry.hpp"
 #include "seawall/proxy/worker_context.hpp"
 #include "seawall/resp/reply_framer.hpp"
 #include "seawall/resp/request_parser.hpp"
@@ -133,6 +138,26 @@ class Session : public upstream::ReplyTarget,
   std::size_t output_bytes() const { return out_.size() + writing_.size(); }
   bool should_pause() const;
   void maybe_resume();
+  // Introspection (session_introspection.cpp).
+  void register_client();
+  void note_command(std::span<const std::string_view> args);
+  // Keeps the record's view of a pinned connection's state current (db, MULTI, pub/sub, ...).
+  void note_relayed(std::span<const std::string_view> args);
+  void note_reset();
+  // The user a successful AUTH or HELLO ... AUTH (checked by seawall) authenticated as.
+  void note_authenticated_user(std::span<const std::string_view> args);
+  void set_client_name(std::string_view name);
+  std::string client_setinfo(std::string_view attribute, std::string_view value);
+  void answer_client_info();
+  void append_client_info(std::string& out) const;
+  // With client_list: seawall, CLIENT ID/INFO/GETNAME/SETNAME/SETINFO of a pinned session;
+  // false for any other subcommand.
+  bool pinned_client_reply(std::span<const std::string_view> args, std::string& reply);
+  // Fills what only this session's thread knows: its read buffer and current command.
+  void add_own_buffers(introspection::ClientView& view) const;
+  // CLIENT LIST / CLIENT KILL / INFO when the config has seawall answer them; true when answered.
+  bool answered_by_seawall(std::span<const std::string_view> args);
+  introspection::InfoData info_data() const;
 
   tcp::socket socket_;
   WorkerContext& ctx_;
@@ -168,6 +193,8 @@ class Session : public upstream::ReplyTarget,
   bool read_done_ = false;
   bool paused_ = false;
   bool registered_ = false;
+  std::shared_ptr<ClientRecord> record_;  // in ctx_.shared->registry from start() to close()
+  std::int64_t queued_in_multi_ = 0;      // pinned: commands relayed since MULTI
   // Pinned mode state.
   std::shared_ptr<upstream::Link> link_;
   std::size_t link_upstream_ = 0;

@@ -1,6 +1,6 @@
 #pragma once
 // What every worker thread shares: per-upstream state (breaker, journal), routing, policies,
-// the L1 reply cache and the fallback chain with its counters.
+// the L1 reply cache and the fallback chain with its counters, and the registry of clients.
 // Ownership: owned by app::Server, outlives the workers. Thread safety: every member is
 // thread-safe or immutable.
 #include <memory>
@@ -13,6 +13,7 @@
 #include "seawall/policy/fallback.hpp"
 #include "seawall/policy/policy_table.hpp"
 #include "seawall/proxy/client_auth.hpp"
+#include "seawall/proxy/client_registry.hpp"
 #include "seawall/router/router.hpp"
 #include "seawall/upstream/connection.hpp"
 #include "seawall/upstream/upstream_state.hpp"
@@ -41,6 +42,7 @@ struct SharedState {
   ClientAuth client_auth;                // config.auth
   command::CommandSet denied;            // config.deny_commands
   std::atomic<std::uint32_t> pinned{0};  // sessions holding a dedicated connection
+  ClientRegistry registry;               // every client session, for CLIENT LIST/KILL and INFO
   // Metric handles, resolved by app at startup (empty in tests: nothing is counted).
   std::vector<upstream::ConnectionMetrics> connection_metrics;  // per upstream
   std::vector<metrics::Counter*> command_counters;  // per command table index, then "unknown"

@@ -41,6 +41,7 @@ struct WorkerContext {
   std::vector<std::unique_ptr<upstream::Pool>> retired_pools;  // draining after a reload
   std::atomic<std::uint32_t>* clients = nullptr;               // process-wide open client count
   std::atomic<std::uint64_t>* next_client_id = nullptr;
+  unsigned worker_index = 0;  // this worker's place among the threads (0-based)
   std::unordered_set<Session*> sessions;
   bool draining = false;
   SessionStats stats;

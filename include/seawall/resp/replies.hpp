@@ -43,6 +43,23 @@ inline constexpr std::string_view kHelloOptionSuffix = "'\r\n";
 inline constexpr std::string_view kAuthInMulti =
     "-ERR seawall: AUTH inside MULTI is not supported\r\n";
 
+// Connection introspection (CLIENT LIST / KILL / SETINFO answered by seawall). Redis's own texts;
+// a name sent by the client goes between a prefix and kQuoteEnd.
+inline constexpr std::string_view kQuoteEnd = "'\r\n";
+inline constexpr std::string_view kUnknownClientTypePrefix = "-ERR Unknown client type '";
+inline constexpr std::string_view kNoSuchUserPrefix = "-ERR No such user '";
+inline constexpr std::string_view kInvalidClientId = "-ERR Invalid client ID\r\n";
+inline constexpr std::string_view kClientIdNotPositive =
+    "-ERR client-id should be greater than 0\r\n";
+inline constexpr std::string_view kNoSuchClient = "-ERR No such client\r\n";
+inline constexpr std::string_view kClientNameInvalid =
+    "-ERR Client names cannot contain spaces, newlines or special characters.\r\n";
+// CLIENT SETINFO: "-ERR Unrecognized option 'FOO'"; "-ERR LIB-NAME cannot contain ...", with
+// the attribute as the client wrote it.
+inline constexpr std::string_view kUnrecognizedOptionPrefix = "-ERR Unrecognized option '";
+inline constexpr std::string_view kAttributeInvalidSuffix =
+    " cannot contain spaces, newlines or special characters.\r\n";
+
 // Degraded mode. Every one starts with "-UNAVAILABLE seawall: upstream '<name>' " so clients
 // and operators can tell them from Redis's own errors.
 inline constexpr std::string_view kUnavailablePrefix = "-UNAVAILABLE seawall: upstream '";

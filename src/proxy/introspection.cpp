@@ -1,0 +1,371 @@
+#include "seawall/proxy/introspection.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <limits>
+
+#include "seawall/resp/replies.hpp"
+#include "seawall/resp/writer.hpp"
+
+namespace seawall::proxy::introspection {
+namespace {
+
+namespace replies = resp::replies;
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// Redis's string2ll: an optional '-', then digits without leading zeros ("0" alone is fine),
+// within a signed 64-bit integer.
+bool parse_int64(std::string_view text, std::int64_t& out) {
+  if (text.empty() || text.size() > 20) {
+    return false;
+  }
+  const bool negative = text.front() == '-';
+  const std::string_view digits = negative ? text.substr(1) : text;
+  if (digits.empty() || (digits.front() == '0' && (digits.size() > 1 || negative))) {
+    return false;
+  }
+  std::uint64_t value = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') {
+      return false;
+    }
+    const auto digit = static_cast<std::uint64_t>(c - '0');
+    if (value > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) {
+      return false;
+    }
+    value = value * 10 + digit;
+  }
+  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  if (negative) {
+    if (value > kMax + 1) {
+      return false;
+    }
+    out = value == kMax + 1 ? std::numeric_limits<std::int64_t>::min()
+                            : -static_cast<std::int64_t>(value);
+  } else {
+    if (value > kMax) {
+      return false;
+    }
+    out = static_cast<std::int64_t>(value);
+  }
+  return true;
+}
+
+std::string error_with(std::string_view prefix, std::string_view what, std::string_view suffix) {
+  std::string reply(prefix);
+  reply.append(what).append(suffix);
+  return reply;
+}
+
+void append_number(std::string& out, std::int64_t value) { out += std::to_string(value); }
+
+void append_field(std::string& out, std::string_view key, std::string_view value) {
+  out.append(key).append(":").append(value).append("\r\n");
+}
+
+void append_field(std::string& out, std::string_view key, std::uint64_t value) {
+  append_field(out, key, std::to_string(value));
+}
+
+}  // namespace
+
+void append_text_reply(std::string& out, std::string_view text, Protocol protocol) {
+  if (protocol == Protocol::Resp2) {
+    resp::append_bulk(out, text);
+    return;
+  }
+  out += '=';
+  out += std::to_string(text.size() + 4);
+  out.append("\r\ntxt:").append(text).append("\r\n");
+}
+
+ClientType type_of(const ClientView& client) {
+  if ((client.flags & kFlagReplica) != 0 && (client.flags & kFlagMonitor) == 0) {
+    return ClientType::Replica;
+  }
+  if ((client.flags & kFlagPubsub) != 0) {
+    return ClientType::Pubsub;
+  }
+  return ClientType::Normal;
+}
+
+std::optional<ClientType> parse_client_type(std::string_view name) {
+  if (iequals(name, "normal")) {
+    return ClientType::Normal;
+  }
+  if (iequals(name, "slave") || iequals(name, "replica")) {
+    return ClientType::Replica;
+  }
+  if (iequals(name, "pubsub")) {
+    return ClientType::Pubsub;
+  }
+  if (iequals(name, "master")) {
+    return ClientType::Master;
+  }
+  return std::nullopt;
+}
+
+std::string format_address(std::string_view ip, std::uint16_t port) {
+  std::string out;
+  if (ip.find(':') != std::string_view::npos) {
+    out.append("[").append(ip).append("]");
+  } else {
+    out.append(ip);
+  }
+  out.append(":").append(std::to_string(port));
+  return out;
+}
+
+void append_client_line(std::string& out, const ClientView& c) {
+  // Redis's flag letters, in Redis's order; N when none is set.
+  std::string flags;
+  if ((c.flags & kFlagMonitor) != 0) {
+    flags += 'O';
+  } else if ((c.flags & kFlagReplica) != 0) {
+    flags += 'S';
+  }
+  if ((c.flags & kFlagPubsub) != 0) {
+    flags += 'P';
+  }
+  if ((c.flags & kFlagMulti) != 0) {
+    flags += 'x';
+  }
+  if ((c.flags & kFlagTracking) != 0) {
+    flags += 't';
+  }
+  if (flags.empty()) {
+    flags = "N";
+  }
+  out.append("id=").append(std::to_string(c.id));
+  out.append(" addr=").append(c.addr);
+  out.append(" laddr=").append(c.laddr);
+  out.append(" fd=");
+  append_number(out, c.fd);
+  out.append(" name=").append(c.name);
+  out.append(" age=");
+  append_number(out, c.age_seconds);
+  out.append(" idle=");
+  append_number(out, c.idle_seconds);
+  out.append(" flags=").append(flags);
+  out.append(" db=");
+  append_number(out, c.db);
+  out.append(" sub=");
+  append_number(out, c.sub);
+  out.append(" psub=");
+  append_number(out, c.psub);
+  out.append(" ssub=");
+  append_number(out, c.ssub);
+  out.append(" multi=");
+  append_number(out, c.multi);
+  out.append(" qbuf=");
+  append_number(out, c.qbuf);
+  out.append(" qbuf-free=");
+  append_number(out, c.qbuf_free);
+  out.append(" argv-mem=");
+  append_number(out, c.argv_mem);
+  // Output buffers are seawall's own per session, with no Redis counterpart: shown as 0.
+  out.append(" multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r");
+  out.append(" cmd=").append(c.cmd.empty() ? std::string_view("NULL") : c.cmd);
+  out.append(" user=").append(c.user);
+  out.append((c.flags & kFlagTracking) != 0 ? " redir=0" : " redir=-1");
+  out.append(" resp=");
+  append_number(out, static_cast<std::int64_t>(c.resp));
+  out.append(" lib-name=").append(c.lib_name);
+  out.append(" lib-ver=").append(c.lib_ver);
+}
+
+bool valid_client_attribute(std::string_view value) {
+  return std::all_of(value.begin(), value.end(), [](char ch) { return ch >= '!' && ch <= '~'; });
+}
+
+bool ListRequest::matches(const ClientView& client) const {
+  return !type || type_of(client) == *type;
+}
+
+Parsed<ListRequest> parse_client_list(std::span<const std::string_view> args) {
+  Parsed<ListRequest> result;
+  if (args.size() == 4 && iequals(args[2], "type")) {
+    result.value.type = parse_client_type(args[3]);
+    if (!result.value.type) {
+      result.error = error_with(replies::kUnknownClientTypePrefix, args[3], replies::kQuoteEnd);
+    }
+  } else if (args.size() > 3 && iequals(args[2], "id")) {
+    result.value.by_id = true;
+    for (std::size_t i = 3; i < args.size(); ++i) {
+      std::int64_t id = 0;
+      if (!parse_int64(args[i], id)) {
+        result.error = replies::kInvalidClientId;
+        return result;
+      }
+      // A negative id names no client; Redis looks it up as an unsigned number and finds none.
+      result.value.ids.push_back(static_cast<std::uint64_t>(id));
+    }
+  } else if (args.size() != 2) {
+    result.error = replies::kSyntaxError;
+  }
+  return result;
+}
+
+bool KillFilter::matches(const ClientView& client, bool is_self) const {
+  if (addr && client.addr != *addr) {
+    return false;
+  }
+  if (laddr && client.laddr != *laddr) {
+    return false;
+  }
+  if (type && type_of(client) != *type) {
+    return false;
+  }
+  if (id != 0 && client.id != id) {
+    return false;
+  }
+  if (user && client.user != *user) {
+    return false;
+  }
+  return !(is_self && skipme);
+}
+
+Parsed<KillFilter> parse_client_kill(std::span<const std::string_view> args,
+                                     const std::function<bool(std::string_view)>& user_exists) {
+  Parsed<KillFilter> result;
+  KillFilter& f = result.value;
+  if (args.size() == 3) {
+    f.old_form = true;
+    f.addr = std::string(args[2]);
+    f.skipme = false;
+    return result;
+  }
+  if (args.size() < 3) {
+    result.error = replies::kSyntaxError;
+    return result;
+  }
+  for (std::size_t i = 2; i < args.size(); i += 2) {
+    const std::string_view option = args[i];
+    if (i + 1 >= args.size()) {
+      result.error = replies::kSyntaxError;
+      return result;
+    }
+    const std::string_view value = args[i + 1];
+    if (iequals(option, "id")) {
+      std::int64_t id = 0;
+      if (!parse_int64(value, id) || id < 1) {
+        result.error = replies::kClientIdNotPositive;
+        return result;
+      }
+      f.id = static_cast<std::uint64_t>(id);
+    } else if (iequals(option, "type")) {
+      f.type = parse_client_type(value);
+      if (!f.type) {
+        result.error = error_with(replies::kUnknownClientTypePrefix, value, replies::kQuoteEnd);
+        return result;
+      }
+    } else if (iequals(option, "addr")) {
+      f.addr = std::string(value);
+    } else if (iequals(option, "laddr")) {
+      f.laddr = std::string(value);
+    } else if (iequals(option, "user")) {
+      if (!user_exists(value)) {
+        result.error = error_with(replies::kNoSuchUserPrefix, value, replies::kQuoteEnd);
+        return result;
+      }
+      f.user = std::string(value);
+    } else if (iequals(option, "skipme")) {
+      if (iequals(value, "yes")) {
+        f.skipme = true;
+      } else if (iequals(value, "no")) {
+        f.skipme = false;
+      } else {
+        result.error = replies::kSyntaxError;
+        return result;
+      }
+    } else {
+      result.error = replies::kSyntaxError;
+      return result;
+    }
+  }
+  return result;
+}
+
+std::string kill_reply(const KillFilter& filter, std::uint64_t killed) {
+  if (filter.old_form) {
+    return std::string(killed == 0 ? replies::kNoSuchClient : replies::kOk);
+  }
+  std::string reply;
+  resp::append_integer(reply, static_cast<std::int64_t>(killed));
+  return reply;
+}
+
+InfoSections parse_info_sections(std::span<const std::string_view> args) {
+  InfoSections s;
+  if (args.empty()) {
+    return InfoSections{true, true, true, true};
+  }
+  for (std::string_view name : args) {
+    if (iequals(name, "default") || iequals(name, "all") || iequals(name, "everything")) {
+      return InfoSections{true, true, true, true};
+    }
+    s.server = s.server || iequals(name, "server");
+    s.clients = s.clients || iequals(name, "clients");
+    s.stats = s.stats || iequals(name, "stats");
+    s.upstreams = s.upstreams || iequals(name, "upstreams");
+  }
+  return s;
+}
+
+std::string render_info(const InfoData& d, const InfoSections& sections) {
+  std::string out;
+  auto header = [&out](std::string_view title) {
+    if (!out.empty()) {
+      out.append("\r\n");
+    }
+    out.append("# ").append(title).append("\r\n");
+  };
+  if (sections.server) {
+    header("Server");
+    append_field(out, "seawall_version", d.version);
+    append_field(out, "process_id", static_cast<std::uint64_t>(d.process_id));
+    append_field(out, "tcp_port", std::uint64_t{d.tcp_port});
+    append_field(out, "uptime_in_seconds", static_cast<std::uint64_t>(d.uptime_seconds));
+    append_field(out, "uptime_in_days", static_cast<std::uint64_t>(d.uptime_seconds / 86400));
+    append_field(out, "threads", std::uint64_t{d.threads});
+    append_field(out, "config_file", d.config_file);
+  }
+  if (sections.clients) {
+    header("Clients");
+    append_field(out, "connected_clients", d.connected_clients);
+    append_field(out, "maxclients", d.maxclients);
+    append_field(out, "pinned_clients", d.pinned_clients);
+    append_field(out, "max_pinned", d.max_pinned);
+    std::string per_thread;
+    for (std::uint64_t n : d.clients_per_thread) {
+      per_thread.append(per_thread.empty() ? "" : ",").append(std::to_string(n));
+    }
+    append_field(out, "clients_per_thread", per_thread);
+  }
+  if (sections.stats) {
+    header("Stats");
+    append_field(out, "total_connections_received", d.total_connections_received);
+    append_field(out, "total_commands_processed", d.total_commands_processed);
+    for (const auto& [source, count] : d.answers) {
+      append_field(out, "answers_" + std::string(source), count);
+    }
+  }
+  if (sections.upstreams) {
+    header("Upstreams");
+    for (std::size_t i = 0; i < d.upstreams.size(); ++i) {
+      const InfoData::Upstream& u = d.upstreams[i];
+      append_field(
+          out, "upstream" + std::to_string(i),
+          "name=" + u.name + ",address=" + u.address + ",breaker=" + std::string(u.breaker));
+    }
+  }
+  return out;
+}
+
+}  // namespace seawall::proxy::introspection

@@ -1,0 +1,71 @@
+// The `introspection:` section of the config file.
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "seawall/config/loader.hpp"
+
+namespace seawall::config {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+// Appended after the part under test so that its line numbers are not shifted.
+constexpr std::string_view kOneUpstream =
+    "upstreams:\n"
+    "  - name: main\n"
+    "    address: 127.0.0.1:6379\n";
+
+LoadResult load_with_upstream(std::string_view yaml) {
+  return load_string(std::string(yaml) + std::string(kOneUpstream), "test.yaml");
+}
+
+TEST(LoaderIntrospectionTest, DefaultsToRedisAnsweringAsBefore) {
+  const LoadResult result = load_with_upstream("");
+  ASSERT_THAT(result.errors, IsEmpty());
+  EXPECT_EQ(result.config->introspection.client_list, AnsweredBy::Upstream);
+  EXPECT_EQ(result.config->introspection.info, AnsweredBy::Upstream);
+  EXPECT_EQ(load_with_upstream("introspection:\n").config->introspection, IntrospectionConfig{});
+}
+
+TEST(LoaderIntrospectionTest, ReadsEachField) {
+  const LoadResult both =
+      load_with_upstream("introspection: {client_list: seawall, info: seawall}\n");
+  ASSERT_THAT(both.errors, IsEmpty());
+  EXPECT_EQ(both.config->introspection.client_list, AnsweredBy::Seawall);
+  EXPECT_EQ(both.config->introspection.info, AnsweredBy::Seawall);
+
+  const LoadResult one = load_with_upstream(
+      "introspection:\n"
+      "  client_list: upstream\n"
+      "  info: seawall\n");
+  ASSERT_THAT(one.errors, IsEmpty());
+  EXPECT_EQ(one.config->introspection.client_list, AnsweredBy::Upstream);
+  EXPECT_EQ(one.config->introspection.info, AnsweredBy::Seawall);
+}
+
+TEST(LoaderIntrospectionTest, RejectsUnknownValuesAndKeysWithFileLineAndKey) {
+  EXPECT_THAT(load_with_upstream("introspection:\n"
+                                 "  client_list: proxy\n"
+                                 "  info: Seawall\n"
+                                 "  config: seawall\n")
+                  .errors,
+              ElementsAre("test.yaml:2: introspection.client_list: must be one of upstream or "
+                          "seawall, got \"proxy\"",
+                          "test.yaml:3: introspection.info: must be one of upstream or seawall, "
+                          "got \"Seawall\"",
+                          "test.yaml:4: introspection.config: unknown key"));
+  EXPECT_THAT(load_with_upstream("introspection: seawall\n").errors, ::testing::SizeIs(1));
+}
+
+TEST(LoaderIntrospectionTest, ExampleConfigHasSeawallAnswerBoth) {
+  const LoadResult result = load_file(std::string(SEAWALL_SOURCE_DIR) + "/config/example.yaml");
+  ASSERT_THAT(result.errors, IsEmpty());
+  EXPECT_EQ(result.config->introspection.client_list, AnsweredBy::Seawall);
+  EXPECT_EQ(result.config->introspection.info, AnsweredBy::Seawall);
+}
+
+}  // namespace
+}  // namespace seawall::config
