@@ -246,7 +246,13 @@ awaitable<void> Session::read_loop() {
                                       resp::message(e), suppressed);
         }
         std::string reply = "-";
-        reply.append(replies::kProtocolErrorPrefix).append(resp::message(e)).append("\r\n");
+        reply.append(replies::kProtocolErrorPrefix).append(resp::message(e));
+        if (e == resp::errc::expected_dollar) {
+          // Redis's wording; like Redis, a CR or LF there becomes a space to keep the line whole.
+          const char got = parser_.unexpected_byte();
+          reply.append(", got '").append(1, got == '\r' || got == '\n' ? ' ' : got).append("'");
+        }
+        reply.append("\r\n");
         reply_now(reply);
         next = Next::StopReading;
         break;
