@@ -10,7 +10,7 @@ import socket
 
 import pytest
 
-from harness import RawConnection
+from harness import RawConnection, encode_command, wait_until
 
 
 def exchange(port: int, payload: bytes, half_close: bool = False,
@@ -22,6 +22,33 @@ def exchange(port: int, payload: bytes, half_close: bool = False,
         if half_close:
             c.sock.shutdown(socket.SHUT_WR)
         return c.read_until_closed(timeout)
+
+
+def test_script_kill_is_not_stuck_behind_the_busy_script(make_seawall, redis_server,
+                                                         direct_client):
+    """With one shared connection the busy script and SCRIPT KILL would share it: the kill gets
+    a connection of its own and reaches Redis while the script runs."""
+    seawall = make_seawall(upstreams=[{
+        "name": "main", "address": redis_server.address, "connections": 1,
+        "request_timeout": "10s", "breaker": {"slow_call_duration": "10s"},
+    }])
+    direct_client.config_set("lua-time-limit", 10)
+    with RawConnection(seawall.port) as busy, RawConnection(seawall.port, timeout=5) as admin:
+        busy.send(encode_command("EVAL", "while true do end", "0"))
+        wait_until(lambda: _script_running(direct_client), 5, "the script to run")
+        assert admin.request("SCRIPT", "KILL") == b"+OK\r\n"
+        assert busy.read_reply().startswith(b"-ERR Script killed by user with SCRIPT KILL")
+        # Both sessions are back on the shared connection.
+        assert admin.request("PING", "x") == b"$1\r\nx\r\n"
+        assert busy.request("SET", "k", "v") == b"+OK\r\n"
+
+
+def _script_running(direct) -> bool:
+    try:
+        direct.ping()
+        return False
+    except Exception as e:  # -BUSY while the script runs
+        return "BUSY" in str(e)
 
 
 PROTOCOL_ERRORS = {
