@@ -13,6 +13,7 @@
 #   --timeout SEC        bound on one unit's run (default 600)
 #   --hang-timeout SEC   a test making no progress this long is taken as hung (default 120):
 #                        it counts as failed and the unit is run again without it
+#   --skiptest NAME      skip this test too (repeatable; /REGEXP as in runtest)
 # Env: SEAWALL_BIN (default build/seawall), REDIS_SERVER (default redis-server on PATH),
 #      SEAWALL_THREADS (default 1).
 #
@@ -49,7 +50,8 @@ while [ $# -gt 0 ]; do
     --out) out="$2"; shift ;;
     --timeout) unit_timeout="$2"; shift ;;
     --hang-timeout) hang_timeout="$2"; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    --skiptest) skip_tests+=("$2"); shift ;;
+    -h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d'; exit 0 ;;
     -*) echo "unknown option: $1" >&2; exit 2 ;;
     *) redis_src="$1" ;;
   esac
