@@ -32,6 +32,9 @@ struct Known {
   const CommandInfo* publish = command::lookup("publish");
   const CommandInfo* spublish = command::lookup("spublish");
   const CommandInfo* pubsub = command::lookup("pubsub");
+  const CommandInfo* unsubscribe = command::lookup("unsubscribe");
+  const CommandInfo* punsubscribe = command::lookup("punsubscribe");
+  const CommandInfo* sunsubscribe = command::lookup("sunsubscribe");
 };
 
 const Known& known() {
@@ -465,7 +468,7 @@ Session::Next Session::dispatch(const resp::ParsedRequest& request, std::string_
     return Next::Continue;
   }
   const Known& k = known();
-  if (info == k.ping) {
+  if (info == k.ping && args.size() <= 2) {  // more arguments: Redis words the arity error
     if (args.size() == 1) {
       reply_now(replies::kPong);
     } else {
@@ -488,6 +491,24 @@ Session::Next Session::dispatch(const resp::ParsedRequest& request, std::string_
   if (info == k.reset) {
     client_name_.clear();
     reply_now(replies::kReset);
+    return Next::Continue;
+  }
+  if (info == k.unsubscribe || info == k.punsubscribe || info == k.sunsubscribe) {
+    // This session subscribes to nothing (SUBSCRIBE pins it), so Redis's answer is known: one
+    // reply per channel named, or one for none. Forwarded, those several replies to a single
+    // request would be taken for the replies of other clients on the shared connection.
+    scratch_.clear();
+    for (std::size_t i = 1; i < std::max<std::size_t>(args.size(), 2); ++i) {
+      resp::append_array_header(scratch_, 3);
+      resp::append_bulk(scratch_, info->name);
+      if (i < args.size()) {
+        resp::append_bulk(scratch_, args[i]);
+      } else {
+        resp::append_null(scratch_);
+      }
+      resp::append_integer(scratch_, 0);
+    }
+    reply_now(scratch_);
     return Next::Continue;
   }
   if (info == k.select) {

@@ -51,6 +51,39 @@ def _script_running(direct) -> bool:
         return "BUSY" in str(e)
 
 
+UNSUBSCRIBES = (encode_command("UNSUBSCRIBE", "a", "b", "c") + encode_command("UNSUBSCRIBE")
+                + encode_command("PUNSUBSCRIBE", "p*", "q*") + encode_command("PUNSUBSCRIBE")
+                + encode_command("SUNSUBSCRIBE", "s") + encode_command("SUNSUBSCRIBE")
+                + encode_command("PING"))
+
+
+def test_unsubscribe_without_subscriptions_answers_as_redis(seawall, redis_server):
+    direct = exchange(redis_server.port, UNSUBSCRIBES, half_close=True)
+    assert direct[0].count(b"unsubscribe\r\n") == 9, direct  # 4 + 3 p- + 2 s-
+    assert exchange(seawall.port, UNSUBSCRIBES, half_close=True) == direct
+
+
+def test_unsubscribe_replies_do_not_reach_other_clients(make_seawall, redis_server):
+    """Redis answers UNSUBSCRIBE a b c with three replies: on a shared connection the two extra
+    ones would be taken for the replies of the requests behind it, from other clients."""
+    seawall = make_seawall(upstreams=[{"name": "main", "address": redis_server.address,
+                                       "connections": 1}])
+    with RawConnection(seawall.port) as other, RawConnection(seawall.port) as unsub:
+        assert other.request("SET", "k", "v") == b"+OK\r\n"
+        for _ in range(20):
+            other.send(encode_command("GET", "k") * 50)
+            unsub.send(encode_command("UNSUBSCRIBE", "a", "b", "c"))
+            assert other.read_replies(50) == [b"$1\r\nv\r\n"] * 50
+            assert [r.split(b"\r\n")[4] for r in unsub.read_replies(3)] == [b"a", b"b", b"c"]
+        assert other.request("PING") == b"+PONG\r\n"
+
+
+def test_ping_with_too_many_arguments_is_an_arity_error(seawall, redis_server):
+    payload = encode_command("PING", "a", "b") + encode_command("PING", "a")
+    assert exchange(seawall.port, payload, half_close=True) == exchange(
+        redis_server.port, payload, half_close=True)
+
+
 PROTOCOL_ERRORS = {
     "not-a-bulk": b"*1\r\n:5\r\n",
     "second-arg": b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\nfooz\r\n",
