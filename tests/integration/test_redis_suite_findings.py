@@ -6,11 +6,14 @@ bytes back and end the connection the same way.
 
 from __future__ import annotations
 
+import re
 import socket
+import time
+import urllib.request
 
 import pytest
 
-from harness import RawConnection, encode_command, wait_until
+from harness import LOOPBACK, RawConnection, encode_command, wait_until
 
 
 def exchange(port: int, payload: bytes, half_close: bool = False,
@@ -22,6 +25,86 @@ def exchange(port: int, payload: bytes, half_close: bool = False,
         if half_close:
             c.sock.shutdown(socket.SHUT_WR)
         return c.read_until_closed(timeout)
+
+
+def pinned_sessions(admin_port: int) -> float:
+    with urllib.request.urlopen(f"http://{LOOPBACK}:{admin_port}/metrics", timeout=5) as r:
+        body = r.read().decode()
+    match = re.search(r"^seawall_pinned_sessions (\S+)$", body, re.MULTILINE)
+    assert match, body
+    return float(match.group(1))
+
+
+PINNED_QUIT = {
+    # Pinned by SELECT 9: QUIT is relayed, Redis answers +OK and closes; PING is never run.
+    "select": encode_command("SELECT", "9") + encode_command("QUIT") + encode_command("PING"),
+    "subscribe": encode_command("SUBSCRIBE", "ch") + encode_command("QUIT"),
+    "multi": encode_command("MULTI") + encode_command("INCR", "n") + encode_command("QUIT"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PINNED_QUIT))
+def test_quit_on_a_pinned_session_answers_then_closes(seawall, redis_server, name):
+    direct = exchange(redis_server.port, PINNED_QUIT[name])
+    through = exchange(seawall.port, PINNED_QUIT[name])
+    assert direct[1], direct
+    assert through == direct
+    wait_until(lambda: pinned_sessions(seawall.admin_port) == 0, 5, "the dedicated link to end")
+
+
+HALF_CLOSED = {
+    "select": encode_command("SELECT", "9") + encode_command("SET", "k", "v")
+    + encode_command("GET", "k"),
+    "watch": encode_command("WATCH", "k") + encode_command("PING") + encode_command("GET", "k"),
+    # Under CLIENT REPLY OFF no reply ever comes: the session must still end.
+    "reply-off": encode_command("CLIENT", "REPLY", "OFF") + encode_command("SET", "k", "v"),
+    "subscribe": encode_command("SUBSCRIBE", "ch"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HALF_CLOSED))
+def test_pinned_client_that_half_closes_gets_its_replies(seawall, redis_server, name):
+    direct = exchange(redis_server.port, HALF_CLOSED[name], half_close=True)
+    through = exchange(seawall.port, HALF_CLOSED[name], half_close=True)
+    assert direct[1], direct
+    assert through == direct
+    wait_until(lambda: pinned_sessions(seawall.admin_port) == 0, 5, "the dedicated link to end")
+
+
+def test_sync_is_relayed_on_a_dedicated_connection(seawall, direct_client):
+    """SYNC turns its connection into a replication stream: seawall gives it a connection of its
+    own, so the client gets the RDB and then the commands, and the shared connections (and the
+    clients pipelining on them meanwhile) are not disturbed."""
+    direct_client.config_set("repl-diskless-sync-delay", 0)
+    direct_client.config_set("repl-ping-replica-period", 3600)
+    direct_client.set("before", "1")
+    with RawConnection(seawall.port) as other, RawConnection(seawall.port) as replica:
+        replica.send(b"SYNC\r\n")
+        # Keep a client busy on the shared connections while the sync starts.
+        other.send(b"".join(encode_command("INCR", "busy") for _ in range(200)))
+        assert other.read_replies(200)[-1] == b":200\r\n"
+        # Newlines (keep-alives) may precede "$<rdb length>\r\n<rdb>" (no CRLF after it).
+        stream = b""
+        deadline = time.monotonic() + 10
+        while True:
+            stream += replica.sock.recv(1 << 16)
+            header = stream.lstrip(b"\n")
+            if b"\r\n" in header:
+                length = int(header[1 : header.index(b"\r\n")])
+                rdb_end = header.index(b"\r\n") + 2 + length
+                if len(header) >= rdb_end:
+                    break
+            assert time.monotonic() < deadline, stream[:200]
+        assert header.startswith(b"$")
+        assert header[header.index(b"\r\n") + 2 :].startswith(b"REDIS")
+        rest = header[rdb_end:]
+        # A write made after the sync reaches the replica as a command.
+        assert other.request("SET", "after", "2") == b"+OK\r\n"
+        want = encode_command("SET", "after", "2")
+        while want not in rest:
+            rest += replica.sock.recv(1 << 16)
+            assert time.monotonic() < deadline, rest
+        assert other.request("GET", "before") == b"$1\r\n1\r\n"
 
 
 def test_script_kill_is_not_stuck_behind_the_busy_script(make_seawall, redis_server,
