@@ -311,8 +311,13 @@ awaitable<void> Session::write_loop() {
       // closes the dedicated connection (on_link_closed): wait for that, not for the slots.
       // A pinned session whose client stopped sending still gets the replies Redis owes it
       // (countable unless the link carries pushes); after a relayed QUIT, until Redis closes.
+      // With pushes (or CLIENT REPLY OFF) the count says nothing: Redis is sent the end of
+      // input instead, answers what it was sent, and closes, as it would with the client.
+      if (read_done_ && ring_count_ == 0 && link_ && sticky_ && !quit_relayed_) {
+        link_->finish();
+      }
       if (read_done_ && ring_count_ == 0 &&
-          !(link_ && (quit_relayed_ || (!sticky_ && link_outstanding_ > 0)))) {
+          !(link_ && (quit_relayed_ || sticky_ || link_outstanding_ > 0))) {
         error_code ec;
         socket_.shutdown(tcp::socket::shutdown_send, ec);
         close();

@@ -59,6 +59,9 @@ HALF_CLOSED = {
     # Under CLIENT REPLY OFF no reply ever comes: the session must still end.
     "reply-off": encode_command("CLIENT", "REPLY", "OFF") + encode_command("SET", "k", "v"),
     "subscribe": encode_command("SUBSCRIBE", "ch"),
+    # Pinned for good (replies uncountable): the replies come late, yet before Redis closes.
+    "tracking-slow": encode_command("CLIENT", "TRACKING", "ON")
+    + encode_command("DEBUG", "SLEEP", "0.2") + encode_command("GET", "k"),
 }
 
 
