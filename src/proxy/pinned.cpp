@@ -92,6 +92,12 @@ bool Session::needs_pin(std::span<const std::string_view> args) const {
     // HELLO / HELLO 2 without options is answered on the shared (RESP2) connections.
     return !(args.size() == 1 || (args.size() == 2 && args[1] == "2"));
   }
+  if ((name == "script" || name == "function") && args.size() >= 2) {
+    // SCRIPT KILL, FUNCTION KILL and FUNCTION STATS are what Redis runs while a script is busy:
+    // on a shared connection they would queue behind that very script (perhaps forever).
+    const command::CommandInfo* sub = command::resolve(args);
+    return sub != nullptr && sub->has(command::kAllowBusy);
+  }
   if (name == "client" && args.size() >= 2) {
     const command::CommandInfo* sub = command::resolve(args);
     if (sub == nullptr) {

@@ -32,6 +32,9 @@ struct Known {
   const CommandInfo* publish = command::lookup("publish");
   const CommandInfo* spublish = command::lookup("spublish");
   const CommandInfo* pubsub = command::lookup("pubsub");
+  const CommandInfo* unsubscribe = command::lookup("unsubscribe");
+  const CommandInfo* punsubscribe = command::lookup("punsubscribe");
+  const CommandInfo* sunsubscribe = command::lookup("sunsubscribe");
 };
 
 const Known& known() {
@@ -251,7 +254,13 @@ awaitable<void> Session::read_loop() {
                                       resp::message(e), suppressed);
         }
         std::string reply = "-";
-        reply.append(replies::kProtocolErrorPrefix).append(resp::message(e)).append("\r\n");
+        reply.append(replies::kProtocolErrorPrefix).append(resp::message(e));
+        if (e == resp::errc::expected_dollar) {
+          // Redis's wording; like Redis, a CR or LF there becomes a space to keep the line whole.
+          const char got = parser_.unexpected_byte();
+          reply.append(", got '").append(1, got == '\r' || got == '\n' ? ' ' : got).append("'");
+        }
+        reply.append("\r\n");
         reply_now(reply);
         next = Next::StopReading;
         break;
@@ -308,8 +317,13 @@ awaitable<void> Session::write_loop() {
       // closes the dedicated connection (on_link_closed): wait for that, not for the slots.
       // A pinned session whose client stopped sending still gets the replies Redis owes it
       // (countable unless the link carries pushes); after a relayed QUIT, until Redis closes.
+      // With pushes (or CLIENT REPLY OFF) the count says nothing: Redis is sent the end of
+      // input instead, answers what it was sent, and closes, as it would with the client.
+      if (read_done_ && ring_count_ == 0 && link_ && sticky_ && !quit_relayed_) {
+        link_->finish();
+      }
       if (read_done_ && ring_count_ == 0 &&
-          !(link_ && (quit_relayed_ || (!sticky_ && link_outstanding_ > 0)))) {
+          !(link_ && (quit_relayed_ || sticky_ || link_outstanding_ > 0))) {
         error_code ec;
         socket_.shutdown(tcp::socket::shutdown_send, ec);
         close();
@@ -507,7 +521,7 @@ Session::Next Session::dispatch(const resp::ParsedRequest& request, std::string_
     return Next::Continue;
   }
   const Known& k = known();
-  if (info == k.ping) {
+  if (info == k.ping && args.size() <= 2) {  // more arguments: Redis words the arity error
     if (args.size() == 1) {
       reply_now(replies::kPong);
     } else {
@@ -530,6 +544,24 @@ Session::Next Session::dispatch(const resp::ParsedRequest& request, std::string_
   if (info == k.reset) {
     note_reset();
     reply_now(replies::kReset);
+    return Next::Continue;
+  }
+  if (info == k.unsubscribe || info == k.punsubscribe || info == k.sunsubscribe) {
+    // This session subscribes to nothing (SUBSCRIBE pins it), so Redis's answer is known: one
+    // reply per channel named, or one for none. Forwarded, those several replies to a single
+    // request would be taken for the replies of other clients on the shared connection.
+    scratch_.clear();
+    for (std::size_t i = 1; i < std::max<std::size_t>(args.size(), 2); ++i) {
+      resp::append_array_header(scratch_, 3);
+      resp::append_bulk(scratch_, info->name);
+      if (i < args.size()) {
+        resp::append_bulk(scratch_, args[i]);
+      } else {
+        resp::append_null(scratch_);
+      }
+      resp::append_integer(scratch_, 0);
+    }
+    reply_now(scratch_);
     return Next::Continue;
   }
   if (info == k.select) {

@@ -189,6 +189,7 @@ errc RequestParser::parse(std::string_view data, ParsedRequest& out) {
       return errc::need_more;
     }
     if (data[pos_] != '$') {
+      unexpected_ = data[pos_];
       return errc::expected_dollar;
     }
     const std::size_t nl = find_crlf(data, pos_);

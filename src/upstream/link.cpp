@@ -55,6 +55,11 @@ void Link::send(std::string_view bytes) {
   write_signal_.notify();
 }
 
+void Link::finish() {
+  finishing_ = true;
+  write_signal_.notify();
+}
+
 void Link::close() {
   if (closed_) {
     return;
@@ -89,10 +94,16 @@ awaitable<void> Link::read_loop() {
 
 awaitable<void> Link::write_loop() {
   while (true) {
-    while (wbuf_.empty() && !closed_) {
+    while (wbuf_.empty() && !closed_ && !finishing_) {
       co_await write_signal_.wait();
     }
     if (closed_) {
+      co_return;
+    }
+    if (wbuf_.empty()) {
+      // A TCP half-close, under TLS too: Redis reads it as the client's end of input.
+      error_code ec;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
       co_return;
     }
     writing_.swap(wbuf_);

@@ -11,12 +11,15 @@
 #   --units "a b ..."    run only these units (names as in the default list below)
 #   --out DIR            logs and results (default /tmp/seawall-redis-suite/<mode>)
 #   --timeout SEC        bound on one unit's run (default 600)
+#   --hang-timeout SEC   a test making no progress this long is taken as hung (default 120):
+#                        it counts as failed and the unit is run again without it
+#   --skiptest NAME      skip this test too (repeatable; /REGEXP as in runtest)
 # Env: SEAWALL_BIN (default build/seawall), REDIS_SERVER (default redis-server on PATH),
 #      SEAWALL_THREADS (default 1).
 #
 # Output: a table (unit, passed, failed, skipped, status) and totals on stdout; in DIR:
-# <unit>.log (the suite's output), <unit>.seawall.log, <unit>.redis.log, failures.tsv
-# (unit<TAB>test<TAB>first line of the failure message) and summary.tsv.
+# <unit>.log (the suite's output; <unit>.hungN.log for runs that hung), <unit>.seawall.log,
+# <unit>.redis.log, failures.tsv (unit<TAB>test<TAB>failure message) and summary.tsv.
 set -u
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -36,6 +39,7 @@ singledb=0
 units="$units_default"
 out=""
 unit_timeout=600
+hang_timeout=120
 redis_src="${REDIS_SRC:-}"
 
 while [ $# -gt 0 ]; do
@@ -45,7 +49,9 @@ while [ $# -gt 0 ]; do
     --units) units="$2"; shift ;;
     --out) out="$2"; shift ;;
     --timeout) unit_timeout="$2"; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    --hang-timeout) hang_timeout="$2"; shift ;;
+    --skiptest) skip_tests+=("$2"); shift ;;
+    -h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d'; exit 0 ;;
     -*) echo "unknown option: $1" >&2; exit 2 ;;
     *) redis_src="$1" ;;
   esac
@@ -154,13 +160,9 @@ admin: {enabled: false}
 EOF
 }
 
-total_ok=0
-total_err=0
-total_skip=0
-printf '%-22s %7s %7s %7s  %s\n' unit passed failed skipped status
-for unit in $units; do
-  name="${unit//\//_}"
-  log="$out/$name.log"
+# Runs the suite once for $unit against fresh servers, skipping the tests in $unit_skips (one
+# per line); sets $status and leaves the suite's output in $log.
+run_unit_once() {
   status=ok
   redis_port=$(free_port)
   "$redis_server" --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
@@ -174,22 +176,29 @@ for unit in $units; do
   if [ "$status" = ok ] && [ "$mode" = seawall ]; then
     target_port=$(free_port)
     write_seawall_config "$out/$name.seawall.yaml" "$target_port" "$redis_port"
-    "$seawall_bin" --config "$out/$name.seawall.yaml" > "$out/$name.seawall.log" 2>&1 9>&- &
+    "$seawall_bin" --config "$out/$name.seawall.yaml" >> "$out/$name.seawall.log" 2>&1 9>&- &
     seawall_pid=$!
     if ! wait_ping "$target_port"; then
       status=seawall-start-failed
     fi
   fi
+  : > "$log"
   if [ "$status" = ok ]; then
+    # --timeout: the suite gives up (naming the test in progress) after this long without
+    # progress; the watchdog below bounds the whole unit.
     args=(--host 127.0.0.1 --port "$target_port" --single "unit/$unit" --durable
-      --timeout "$unit_timeout")
+      --timeout "$hang_timeout")
     [ "$singledb" = 1 ] && args+=(--singledb)
     for t in "${skip_tests[@]}"; do
       args+=(--skiptest "$t")
     done
+    while IFS= read -r t; do
+      [ -n "$t" ] && args+=(--skiptest "$t")
+    done <<< "$unit_skips"
     # Its own session (process group), so that the suite's helper processes can be stopped
     # together if the unit overruns.
-    (cd "$redis_src" && TERM=dumb exec setsid ./runtest "${args[@]}") > "$log" 2>&1 < /dev/null 9>&- &
+    (cd "$redis_src" && TERM=dumb exec setsid ./runtest "${args[@]}") > "$log" 2>&1 \
+      < /dev/null 9>&- &
     suite_pid=$!
     deadline=$((SECONDS + unit_timeout))
     while kill -0 "$suite_pid" 2>/dev/null; do
@@ -206,6 +215,8 @@ for unit in $units; do
     suite_pid=""
     if grep -q '^\[exception\]' "$log"; then
       status=exception
+    elif grep -q '^\[TIMEOUT\]' "$log"; then
+      status=hung
     elif [ "$status" = ok ] && ! grep -q 'All tests passed\|The following tests failed' "$log"; then
       status=incomplete
     fi
@@ -218,20 +229,60 @@ for unit in $units; do
   stop_pid "$redis_pid"
   redis_pid=""
   rm -f "$out/$name.rdb"
+}
+
+total_ok=0
+total_err=0
+total_skip=0
+printf '%-22s %7s %7s %7s  %s\n' unit passed failed skipped status
+for unit in $units; do
+  name="${unit//\//_}"
+  log="$out/$name.log"
+  : > "$out/$name.seawall.log"
+  # A test that hangs (a reply that never comes) would end the unit there: it is counted as a
+  # failure and the unit is run again without it, so the tests after it still run.
+  unit_skips=""
+  hung=()
+  for attempt in 1 2 3 4 5 6; do
+    run_unit_once
+    [ "$status" = hung ] || break
+    cp "$log" "$out/$name.hung$attempt.log"
+    test=$(sed -n 's/^.* => (IN PROGRESS) //p' "$log" | head -1)
+    if [ -z "$test" ] || [ "$attempt" = 6 ]; then
+      status="hung outside a test"
+      break
+    fi
+    hung+=("$test")
+    unit_skips+="$test"$'\n'
+    status=ok
+  done
+  [ ${#hung[@]} -gt 0 ] && status="$status, re-run without ${#hung[@]} hung test(s)"
 
   n_ok=$(grep -c '^\[ok\]: ' "$log" 2>/dev/null)
   n_skip=$(grep -c '^\[\(skip\|ignore\)\]: ' "$log" 2>/dev/null)
-  # A failure is "[err]: <test> in tests/unit/....tcl" followed by its message; failures
-  # outside any test (durable exceptions in a server block) have no " in tests/" part.
+  n_skip=$((${n_skip:-0} - ${#hung[@]}))
+  # A failure is "[err]: <test> in tests/unit/....tcl" followed by its message: an assertion's
+  # on the next line; for an error, a mangled copy, then the error itself. Failures outside any
+  # test (durable exceptions in a server block) have no " in tests/" part.
   n_err=0
   while IFS= read -r line; do
     n_err=$((n_err + 1))
     test="${line#\[err\]: }"
     test="${test% in tests/*}"
-    msg=$(grep -A1 -F -x -- "$line" "$log" | sed -n 2p | cut -c1-200)
-    printf '%s\t%s\t%s\n' "$unit" "$test" "$msg" >> "$out/failures.tsv"
+    msg=$(grep -A2 -F -x -- "$line" "$log" | sed -n 2,3p)
+    if [ "$(printf '%s\n' "$msg" | wc -l)" -ge 2 ] && ! printf '%s\n' "$msg" | sed -n 2p | grep -q '^\['; then
+      msg=$(printf '%s\n' "$msg" | sed -n 2p)
+    else
+      msg=$(printf '%s\n' "$msg" | sed -n 1p)
+    fi
+    printf '%s\t%s\t%s\n' "$unit" "$test" "${msg:0:200}" >> "$out/failures.tsv"
   done < <(grep '^\[err\]: ' "$log" 2>/dev/null)
-  : "${n_ok:=0}" "${n_skip:=0}"
+  for test in "${hung[@]}"; do
+    n_err=$((n_err + 1))
+    printf '%s\t%s\t%s\n' "$unit" "$test" "hung: no progress for ${hang_timeout}s" \
+      >> "$out/failures.tsv"
+  done
+  : "${n_ok:=0}"
   total_ok=$((total_ok + n_ok))
   total_err=$((total_err + n_err))
   total_skip=$((total_skip + n_skip))

@@ -35,6 +35,7 @@ from harness import (  # noqa: E402
     RedisServer,
     Seawall,
     _die_with_parent,
+    encode_command,
     tail,
     wait_until,
 )
@@ -366,6 +367,19 @@ def test_tls_pinned_commands(pki, servers, seawalls):
     sw = seawalls(server.port, tls={"enabled": True, "ca_file": str(pki.ca)})
     wait_connected(sw, tls=True, auth=False)
     assert_pinned_commands_work(sw, "pin")
+
+
+def test_tls_pinned_client_that_half_closes_gets_its_replies(pki, servers, seawalls):
+    """A session pinned for good whose client ends its input: the dedicated TLS connection is
+    half-closed in turn, and Redis answers everything before it closes."""
+    server = servers(pki=pki, args=["--enable-debug-command", "yes"])
+    sw = seawalls(server.port, tls={"enabled": True, "ca_file": str(pki.ca)})
+    wait_connected(sw, tls=True, auth=False)
+    with RawConnection(sw.port) as c:
+        c.send(encode_command("CLIENT", "TRACKING", "ON") + encode_command("DEBUG", "SLEEP", "0.2")
+               + encode_command("GET", "k"))
+        c.sock.shutdown(socket.SHUT_WR)
+        assert c.read_until_closed(5) == (b"+OK\r\n+OK\r\n$-1\r\n", True)
 
 
 def test_tls_server_name_localhost_checked_against_dns_name(pki, servers, seawalls):

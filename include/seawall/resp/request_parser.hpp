@@ -37,6 +37,9 @@ class RequestParser {
   // once for a large bulk. 0 when unknown.
   std::size_t bytes_hint() const { return hint_; }
 
+  // After expected_dollar: the byte found where '$' was expected (Redis names it in its error).
+  char unexpected_byte() const { return unexpected_; }
+
  private:
   errc parse_inline(std::string_view data, ParsedRequest& out);
   void reset();
@@ -47,6 +50,7 @@ class RequestParser {
   std::int64_t expected_args_ = -1;
   std::vector<std::pair<std::size_t, std::size_t>> arg_spans_;  // (offset, length)
   std::size_t hint_ = 0;
+  char unexpected_ = 0;
   std::string inline_storage_;  // unescaped inline arguments live here
 };
 

@@ -1,6 +1,7 @@
 #pragma once
 // A dedicated connection to one upstream for one client session that holds connection state
-// (MULTI/WATCH, blocking commands, SUBSCRIBE, SELECT n, CLIENT TRACKING/REPLY, MONITOR, HELLO 3).
+// (MULTI/WATCH, blocking commands, SUBSCRIBE, SELECT n, CLIENT TRACKING/REPLY, MONITOR, HELLO 3,
+// SYNC/PSYNC; SCRIPT KILL and FUNCTION KILL/STATS for one reply).
 // Unlike the shared pipelined connections it relays bytes both ways: whatever Redis sends (push
 // messages, RESP3, no reply at all under CLIENT REPLY OFF) reaches the client unchanged, and
 // there is no request deadline, since a blocking command may legitimately wait forever.
@@ -36,6 +37,9 @@ class Link : public std::enable_shared_from_this<Link> {
   // relaying replies to the sink.
   awaitable<bool> open();
   void send(std::string_view bytes);
+  // No more requests: once everything sent so far is written, shuts down the sending side, so
+  // that Redis answers it all and then closes the connection (reported by on_link_closed).
+  void finish();
   // Closes without notifying the sink (the session is done with it).
   void close();
 
@@ -52,6 +56,7 @@ class Link : public std::enable_shared_from_this<Link> {
   std::string writing_;
   util::Signal write_signal_;
   bool closed_ = false;
+  bool finishing_ = false;
 };
 
 }  // namespace seawall::upstream

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace seawall::resp {
@@ -182,6 +183,16 @@ TEST(RequestParserTest, BulkLimit) {
 TEST(RequestParserTest, ExpectedDollar) {
   expect_error("*1\r\n:5\r\n", errc::expected_dollar);
   expect_error("*2\r\n$1\r\na\r\n+x\r\n", errc::expected_dollar);
+}
+
+TEST(RequestParserTest, ExpectedDollarNamesTheByteFound) {
+  for (const auto& [input, byte] :
+       {std::pair<std::string, char>{"*1\r\n:5\r\n", ':'}, {"*2\r\n$1\r\na\r\nfoo\r\n", 'f'}}) {
+    RequestParser parser(Limits{});
+    ParsedRequest out;
+    EXPECT_EQ(parser.parse(input, out), errc::expected_dollar) << input;
+    EXPECT_EQ(parser.unexpected_byte(), byte) << input;
+  }
 }
 
 TEST(RequestParserTest, MissingCrlfAfterBulk) {
