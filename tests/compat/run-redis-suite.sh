@@ -15,7 +15,8 @@
 #                        it counts as failed and the unit is run again without it
 #   --skiptest NAME      skip this test too (repeatable; /REGEXP as in runtest)
 # Env: SEAWALL_BIN (default build/seawall), REDIS_SERVER (default redis-server on PATH),
-#      SEAWALL_THREADS (default 1).
+#      SEAWALL_THREADS (default 1), SEAWALL_EXTRA_CONFIG (YAML lines appended to seawall's
+#      config, e.g. "introspection: {client_list: seawall}").
 #
 # Output: a table (unit, passed, failed, skipped, status) and totals on stdout; in DIR:
 # <unit>.log (the suite's output; <unit>.hungN.log for runs that hung), <unit>.seawall.log,
@@ -157,6 +158,7 @@ limits:
   client_output_buffer: 4gb
 log: {level: warn}
 admin: {enabled: false}
+${SEAWALL_EXTRA_CONFIG:-}
 EOF
 }
 
