@@ -212,7 +212,7 @@ awaitable<void> Connection::read_loop() {
         link_down();
         co_return;
       }
-      Pending front = std::move(pending_.front());
+      const Pending front = pending_.front();
       pending_.pop_front();
       const std::string_view bytes(rbuf_.data() + rbegin_, reply.length);
       rbegin_ += reply.length;

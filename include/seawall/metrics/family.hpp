@@ -88,13 +88,16 @@ class Family final : public FamilyBase {
 
   // A child whose value is read from `read` at each scrape. Throws std::invalid_argument when
   // the number of values is wrong or a child with these values already exists.
+  void with_callback(std::span<const std::string_view> values,
+                     std::function<double()> read) requires(!std::same_as<T, Histogram>);
+  // A member template, so that explicitly instantiating Family<Histogram> leaves it alone
+  // (clang 14 instantiates a constrained non-template member's body regardless).
+  template <typename U = T>
   void with_callback(std::initializer_list<std::string_view> values,
-                     std::function<double()> read) requires(!std::same_as<T, Histogram>) {
+                     std::function<double()> read) requires(!std::same_as<U, Histogram>) {
     with_callback(std::span<const std::string_view>(values.begin(), values.size()),
                   std::move(read));
   }
-  void with_callback(std::span<const std::string_view> values,
-                     std::function<double()> read) requires(!std::same_as<T, Histogram>);
 
   // FamilyBase
   void render(std::string& out) const override;

@@ -8,7 +8,7 @@ namespace seawall::util {
 
 class Signal {
  public:
-  explicit Signal(asio::any_io_executor ex) : timer_(std::move(ex)) {
+  explicit Signal(const asio::any_io_executor& ex) : timer_(ex) {
     timer_.expires_at(asio::steady_timer::time_point::max());
   }
 
