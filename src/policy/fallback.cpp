@@ -1,4 +1,5 @@
 #include "seawall/policy/fallback.hpp"
+#include "seawall/util/ascii.hpp"
 
 #include <algorithm>
 #include <array>
@@ -9,12 +10,7 @@
 namespace seawall::policy {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
+using util::iequals;
 
 bool name_in(std::string_view name, std::initializer_list<std::string_view> names) {
   return std::find(names.begin(), names.end(), name) != names.end();

@@ -1,4 +1,5 @@
 #include "seawall/proxy/introspection.hpp"
+#include "seawall/util/ascii.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -12,12 +13,7 @@ namespace {
 
 namespace replies = resp::replies;
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
+using util::iequals;
 
 // Redis's string2ll: an optional '-', then digits without leading zeros ("0" alone is fine),
 // within a signed 64-bit integer.

@@ -20,17 +20,13 @@
 #include "seawall/proxy/session.hpp"
 #include "seawall/resp/replies.hpp"
 #include "seawall/resp/writer.hpp"
+#include "seawall/util/ascii.hpp"
 #include "seawall/util/log.hpp"
 
 namespace seawall::proxy {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
+using util::iequals;
 
 bool any_arg(std::span<const std::string_view> args, std::size_t from, std::string_view word) {
   for (std::size_t i = from; i < args.size(); ++i) {

@@ -1,4 +1,5 @@
 #include "seawall/proxy/session.hpp"
+#include "seawall/util/ascii.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -42,12 +43,7 @@ const Known& known() {
   return k;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
+using util::iequals;
 
 util::LogRateLimiter& protocol_log_limiter() {
   static util::LogRateLimiter limiter(std::chrono::seconds(10), 5);

@@ -14,6 +14,7 @@
 #include "seawall/proxy/session.hpp"
 #include "seawall/resp/replies.hpp"
 #include "seawall/resp/writer.hpp"
+#include "seawall/util/ascii.hpp"
 #include "seawall/util/log.hpp"
 
 namespace seawall::proxy {
@@ -22,12 +23,7 @@ namespace {
 namespace replies = resp::replies;
 using introspection::Protocol;
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
+using util::iequals;
 
 util::LogRateLimiter& kill_log_limiter() {
   static util::LogRateLimiter limiter(std::chrono::seconds(10), 5);

@@ -9,6 +9,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "loader_test_support.hpp"
 #include "seawall/config/loader.hpp"
 
 namespace seawall::config {
@@ -19,15 +20,7 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 
-// Appended after the part under test so that its line numbers are not shifted.
-constexpr std::string_view kOneUpstream =
-    "upstreams:\n"
-    "  - name: main\n"
-    "    address: 127.0.0.1:6379\n";
-
-LoadResult load_with_upstream(std::string_view yaml) {
-  return load_string(std::string(yaml) + std::string(kOneUpstream), "test.yaml");
-}
+using test_support::load_with_upstream;
 
 // Environment variables and password files the tests create; removed afterwards.
 class LoaderAuthTest : public ::testing::Test {

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "loader_test_support.hpp"
 #include "seawall/config/loader.hpp"
 
 namespace seawall::config {
@@ -12,15 +13,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-// Appended after the part under test so that its line numbers are not shifted.
-constexpr std::string_view kOneUpstream =
-    "upstreams:\n"
-    "  - name: main\n"
-    "    address: 127.0.0.1:6379\n";
-
-LoadResult load_with_upstream(std::string_view yaml) {
-  return load_string(std::string(yaml) + std::string(kOneUpstream), "test.yaml");
-}
+using test_support::load_with_upstream;
 
 TEST(LoaderIntrospectionTest, DefaultsToRedisAnsweringAsBefore) {
   const LoadResult result = load_with_upstream("");
