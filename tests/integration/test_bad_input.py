@@ -296,6 +296,12 @@ def test_client_that_never_reads_is_closed_and_memory_stays_bounded(proxy, redis
             break
         if time.monotonic() > deadline:
             break
+    # Reading now could save a client that seawall has not got round to closing yet (its kernel
+    # socket buffers take the first few MB), so first wait, still without reading, until seawall
+    # has closed every one that it did not stop reading from.
+    expected_closes = len(readers) - len(closed_while_sending) - len(blocked)
+    wait_until(lambda: proxy.log_text().count("closed: output buffer over") >= expected_closes,
+               30, f"{expected_closes} client(s) closed past client_output_buffer")
     # Now read: a closed client yields the few replies that were buffered, then EOF or reset.
     for idx, c in enumerate(readers):
         nbytes, closed = c.drain(timeout=10, limit=64 * 1024 * 1024)
