@@ -1,11 +1,11 @@
 #include "seawall/policy/fallback.hpp"
-#include "seawall/util/ascii.hpp"
 
 #include <algorithm>
 #include <array>
 #include <cctype>
 
 #include "seawall/resp/writer.hpp"
+#include "seawall/util/ascii.hpp"
 
 namespace seawall::policy {
 namespace {

@@ -53,6 +53,9 @@ introspection::ClientView ClientRecord::view(Clock::time_point now) const {
   v.flags = flags();
   v.db = db_.load(std::memory_order_relaxed);
   v.multi = multi();
+  v.sub = sub_.load(std::memory_order_relaxed);
+  v.psub = psub_.load(std::memory_order_relaxed);
+  v.ssub = ssub_.load(std::memory_order_relaxed);
   if (const command::CommandInfo* info = last_command_.load(std::memory_order_relaxed)) {
     v.cmd = info->name;
   }

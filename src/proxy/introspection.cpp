@@ -1,5 +1,4 @@
 #include "seawall/proxy/introspection.hpp"
-#include "seawall/util/ascii.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -7,6 +6,7 @@
 
 #include "seawall/resp/replies.hpp"
 #include "seawall/resp/writer.hpp"
+#include "seawall/util/ascii.hpp"
 
 namespace seawall::proxy::introspection {
 namespace {
@@ -115,6 +115,78 @@ std::string format_address(std::string_view ip, std::uint16_t port) {
     out.append(ip);
   }
   out.append(":").append(std::to_string(port));
+  return out;
+}
+
+std::optional<SubscriptionReply> parse_subscription_reply(std::string_view reply) {
+  // *3\r\n (or >3\r\n) $<n>\r\n<kind>\r\n <channel: bulk, or null when there was none>
+  // :<count>\r\n
+  if (reply.size() < 4 || (reply[0] != '*' && reply[0] != '>') || reply.substr(1, 3) != "3\r\n") {
+    return std::nullopt;
+  }
+  std::size_t pos = 4;
+  const auto line = [&]() -> std::optional<std::string_view> {
+    const std::size_t end = reply.find("\r\n", pos);
+    if (end == std::string_view::npos) {
+      return std::nullopt;
+    }
+    const std::string_view text = reply.substr(pos, end - pos);
+    pos = end + 2;
+    return text;
+  };
+  const auto bulk = [&]() -> std::optional<std::string_view> {
+    const std::optional<std::string_view> header = line();
+    if (!header || header->size() < 2 || header->front() != '$') {
+      return std::nullopt;
+    }
+    std::size_t n = 0;
+    for (char c : header->substr(1)) {
+      if (c < '0' || c > '9' || n > reply.size()) {
+        return std::nullopt;
+      }
+      n = n * 10 + static_cast<std::size_t>(c - '0');
+    }
+    if (pos + n + 2 > reply.size()) {
+      return std::nullopt;
+    }
+    const std::string_view text = reply.substr(pos, n);
+    pos += n + 2;
+    return text;
+  };
+  const std::optional<std::string_view> kind = bulk();
+  if (!kind) {
+    return std::nullopt;
+  }
+  SubscriptionReply out;
+  if (iequals(*kind, "subscribe") || iequals(*kind, "unsubscribe")) {
+    out.kind = SubscriptionReply::Kind::Channel;
+  } else if (iequals(*kind, "psubscribe") || iequals(*kind, "punsubscribe")) {
+    out.kind = SubscriptionReply::Kind::Pattern;
+  } else if (iequals(*kind, "ssubscribe") || iequals(*kind, "sunsubscribe")) {
+    out.kind = SubscriptionReply::Kind::Shard;
+  } else {
+    return std::nullopt;  // a message, pmessage, smessage or any other array
+  }
+  // The channel: a bulk string, or null ($-1, RESP3 _) for an UNSUBSCRIBE of nothing.
+  if (pos < reply.size() && reply[pos] == '$' && reply.substr(pos, 3) != "$-1") {
+    if (!bulk()) {
+      return std::nullopt;
+    }
+  } else if (!line()) {
+    return std::nullopt;
+  }
+  const std::optional<std::string_view> count = line();
+  if (!count || count->size() < 2 || count->front() != ':') {
+    return std::nullopt;
+  }
+  std::int64_t n = 0;
+  for (char c : count->substr(1)) {
+    if (c < '0' || c > '9' || n > (std::int64_t{1} << 40)) {
+      return std::nullopt;
+    }
+    n = n * 10 + (c - '0');
+  }
+  out.count = n;
   return out;
 }
 

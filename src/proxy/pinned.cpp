@@ -290,6 +290,9 @@ void Session::on_link_data(std::string_view bytes) {
         out_.append(whole.substr(std::min(sent, whole.size())));
       }
     }
+    if (reply.type == '*' || reply.type == '>') {
+      note_subscription_reply(std::string_view(link_buf_).substr(consumed, reply.length));
+    }
     consumed += reply.length;
     if (link_outstanding_ > 0) {
       --link_outstanding_;

@@ -1,5 +1,4 @@
 #include "seawall/proxy/session.hpp"
-#include "seawall/util/ascii.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -7,6 +6,7 @@
 #include "seawall/command/command_table.hpp"
 #include "seawall/resp/replies.hpp"
 #include "seawall/resp/writer.hpp"
+#include "seawall/util/ascii.hpp"
 #include "seawall/util/log.hpp"
 
 namespace seawall::proxy {

@@ -66,6 +66,29 @@ void Session::set_client_name(std::string_view name) {
   record_->set_name(name);
 }
 
+void Session::note_subscription_reply(std::string_view reply) {
+  const std::optional<introspection::SubscriptionReply> parsed =
+      introspection::parse_subscription_reply(reply);
+  if (!parsed) {
+    return;
+  }
+  // Redis reports channels + patterns together; each kind's own count is the rest.
+  using Kind = introspection::SubscriptionReply::Kind;
+  switch (parsed->kind) {
+    case Kind::Channel:
+      subscribed_channels_ = std::max<std::int64_t>(0, parsed->count - subscribed_patterns_);
+      break;
+    case Kind::Pattern:
+      subscribed_patterns_ = std::max<std::int64_t>(0, parsed->count - subscribed_channels_);
+      break;
+    case Kind::Shard:
+      subscribed_shard_channels_ = parsed->count;
+      break;
+  }
+  record_->set_subscriptions(subscribed_channels_, subscribed_patterns_,
+                             subscribed_shard_channels_);
+}
+
 void Session::note_reset() {
   // What RESET clears in Redis that the listing shows (the library info stays, as in Redis).
   set_client_name("");
@@ -76,6 +99,8 @@ void Session::note_reset() {
              false);
   r.set_db(0);
   r.set_multi(-1);
+  subscribed_channels_ = subscribed_patterns_ = subscribed_shard_channels_ = 0;
+  r.set_subscriptions(0, 0, 0);
   r.set_protocol(Protocol::Resp2);
   r.set_user("default");
 }

@@ -147,6 +147,40 @@ def test_client_list_and_kill_span_worker_threads(make_seawall):
             c.close()
 
 
+def test_client_list_counts_subscriptions_as_redis_confirms_them(make_seawall):
+    sw = make_seawall(**SEAWALL_MODE)
+    watcher = single(sw.port)
+    subscriber = client_for(sw.port)
+    pubsub = subscriber.pubsub()
+    try:
+        def line_of_subscriber() -> dict:
+            listed = [x for x in lines(watcher.execute_command("CLIENT", "LIST", "TYPE", "pubsub"))]
+            assert len(listed) == 1, listed
+            return listed[0]
+
+        def counts() -> tuple:
+            line = line_of_subscriber()
+            return int(line["sub"]), int(line["psub"]), int(line["ssub"])
+
+        pubsub.subscribe("news", "sport")
+        pubsub.psubscribe("weather.*")
+        # Read the confirmations, so Redis has sent (and seawall relayed) all of them.
+        for _ in range(3):
+            assert pubsub.get_message(timeout=5)["type"] in ("subscribe", "psubscribe")
+        wait_until(lambda: counts() == (2, 1, 0), 5, "sub=2 psub=1")
+        assert "P" in line_of_subscriber()["flags"]
+        pubsub.unsubscribe("sport")
+        assert pubsub.get_message(timeout=5)["type"] == "unsubscribe"
+        wait_until(lambda: counts() == (1, 1, 0), 5, "sub=1 psub=1")
+        pubsub.punsubscribe()
+        assert pubsub.get_message(timeout=5)["type"] == "punsubscribe"
+        wait_until(lambda: counts() == (1, 0, 0), 5, "sub=1 psub=0")
+    finally:
+        pubsub.close()
+        subscriber.close()
+        watcher.close()
+
+
 def test_client_kill_old_form_and_errors(make_seawall):
     sw = make_seawall(**SEAWALL_MODE)
     with sw.raw() as a, sw.raw() as b:

@@ -57,6 +57,11 @@ class ClientRecord {
   void set_flag(std::uint32_t flag, bool on);
   void set_db(std::int64_t db) { db_.store(db, std::memory_order_relaxed); }
   void set_multi(std::int64_t queued) { multi_.store(queued, std::memory_order_relaxed); }
+  void set_subscriptions(std::int64_t sub, std::int64_t psub, std::int64_t ssub) {
+    sub_.store(sub, std::memory_order_relaxed);
+    psub_.store(psub, std::memory_order_relaxed);
+    ssub_.store(ssub, std::memory_order_relaxed);
+  }
   void set_protocol(introspection::Protocol protocol) {
     protocol_.store(protocol, std::memory_order_relaxed);
   }
@@ -90,6 +95,9 @@ class ClientRecord {
   std::atomic<std::uint32_t> flags_{0};
   std::atomic<std::int64_t> db_{0};
   std::atomic<std::int64_t> multi_{-1};
+  std::atomic<std::int64_t> sub_{0};
+  std::atomic<std::int64_t> psub_{0};
+  std::atomic<std::int64_t> ssub_{0};
   std::atomic<introspection::Protocol> protocol_{introspection::Protocol::Resp2};
 
   mutable std::mutex mutex_;  // the strings below

@@ -67,6 +67,17 @@ std::optional<ClientType> parse_client_type(std::string_view name);
 // "ip:port", or "[ip]:port" for IPv6, as Redis writes addr and laddr.
 std::string format_address(std::string_view ip, std::uint16_t port);
 
+// A confirmation of SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, SSUBSCRIBE or SUNSUBSCRIBE
+// (one per channel), as relayed from Redis: which kind and the count it reports after it. That
+// count is channels + patterns for the first four, shard channels for the last two.
+struct SubscriptionReply {
+  enum class Kind : std::uint8_t { Channel, Pattern, Shard };
+  Kind kind = Kind::Channel;
+  std::int64_t count = 0;
+};
+// One complete reply (RESP2 array or RESP3 push); nullopt for anything else.
+std::optional<SubscriptionReply> parse_subscription_reply(std::string_view reply);
+
 // Appends the client's line, without the newline that ends it in a CLIENT LIST.
 void append_client_line(std::string& out, const ClientView& client);
 

@@ -140,6 +140,9 @@ class Session : public upstream::ReplyTarget,
   void maybe_resume();
   // Introspection (session_introspection.cpp).
   void register_client();
+  // A reply relayed from a dedicated connection: updates sub/psub/ssub if it confirms a
+  // (un)subscription.
+  void note_subscription_reply(std::string_view reply);
   void note_command(std::span<const std::string_view> args);
   // Keeps the record's view of a pinned connection's state current (db, MULTI, pub/sub, ...).
   void note_relayed(std::span<const std::string_view> args);
@@ -186,7 +189,11 @@ class Session : public upstream::ReplyTarget,
   std::size_t avg_reply_bytes_ = 4096;
   bool unparsed_ = false;    // commands left in rbuf_ when reading paused
   bool defer_wake_ = false;  // inside a connection's batch of replies: flush at its end
-  bool flush_due_ = false;   // a reply was queued while defer_wake_ was set
+  bool flush_due_ = false;
+  // Subscriptions as Redis last confirmed them (CLIENT INFO/LIST sub, psub, ssub).
+  std::int64_t subscribed_channels_ = 0;
+  std::int64_t subscribed_patterns_ = 0;
+  std::int64_t subscribed_shard_channels_ = 0;  // a reply was queued while defer_wake_ was set
   std::string client_name_;
   bool authenticated_ = false;  // to seawall itself (auth:); unused when auth is off
   bool closed_ = false;

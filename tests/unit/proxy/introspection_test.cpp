@@ -310,5 +310,48 @@ TEST(IntrospectionTest, InfoUnknownSectionIsEmptyAndAllMeansEverything) {
   }
 }
 
+TEST(SubscriptionReplyTest, ReadsKindAndCountOfEachConfirmation) {
+  using Kind = SubscriptionReply::Kind;
+  struct Case {
+    std::string_view reply;
+    Kind kind;
+    std::int64_t count;
+  };
+  const Case cases[] = {
+      {"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n", Kind::Channel, 1},
+      {"*3\r\n$11\r\nunsubscribe\r\n$2\r\nch\r\n:0\r\n", Kind::Channel, 0},
+      {"*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n", Kind::Channel, 0},  // nothing subscribed
+      {"*3\r\n$10\r\npsubscribe\r\n$3\r\nn.*\r\n:12\r\n", Kind::Pattern, 12},
+      {"*3\r\n$12\r\npunsubscribe\r\n$3\r\nn.*\r\n:11\r\n", Kind::Pattern, 11},
+      {"*3\r\n$10\r\nssubscribe\r\n$1\r\ns\r\n:1\r\n", Kind::Shard, 1},
+      {"*3\r\n$12\r\nsunsubscribe\r\n$1\r\ns\r\n:0\r\n", Kind::Shard, 0},
+      {">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:2\r\n", Kind::Channel, 2},  // RESP3 push
+      {">3\r\n$11\r\nunsubscribe\r\n_\r\n:0\r\n", Kind::Channel, 0},
+      // A channel name holding CRLF and digits is read by its length.
+      {"*3\r\n$9\r\nSUBSCRIBE\r\n$4\r\na\r\n1\r\n:3\r\n", Kind::Channel, 3},
+  };
+  for (const Case& c : cases) {
+    const std::optional<SubscriptionReply> parsed = parse_subscription_reply(c.reply);
+    ASSERT_TRUE(parsed.has_value()) << c.reply;
+    EXPECT_EQ(parsed->kind, c.kind) << c.reply;
+    EXPECT_EQ(parsed->count, c.count) << c.reply;
+  }
+}
+
+TEST(SubscriptionReplyTest, IgnoresMessagesAndOtherReplies) {
+  for (std::string_view reply : {
+           "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n",
+           "*4\r\n$8\r\npmessage\r\n$1\r\n*\r\n$2\r\nch\r\n$2\r\nhi\r\n",
+           "*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n",           // an EXEC or LRANGE result
+           "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n$1\r\n1\r\n",  // count not an integer
+           "*3\r\n$9\r\nsubscribe\r\n$20\r\nch\r\n:1\r\n",      // truncated
+           "*2\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n",
+           "+OK\r\n",
+           "",
+       }) {
+    EXPECT_FALSE(parse_subscription_reply(reply).has_value()) << reply;
+  }
+}
+
 }  // namespace
 }  // namespace seawall::proxy::introspection
