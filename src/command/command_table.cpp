@@ -311,14 +311,14 @@ const CommandInfo* lookup_subcommand(const CommandInfo& parent, std::string_view
 }
 
 const CommandInfo* resolve(std::span<const std::string_view> args) {
-  if (args.empty()) {
-    return nullptr;
+  return args.empty() ? nullptr : resolve(lookup(args[0]), args);
+}
+
+const CommandInfo* resolve(const CommandInfo* top, std::span<const std::string_view> args) {
+  if (top == nullptr || top->subcommands.empty() || args.size() < 2) {
+    return top;
   }
-  const CommandInfo* info = lookup(args[0]);
-  if (info == nullptr || info->subcommands.empty() || args.size() < 2) {
-    return info;
-  }
-  return lookup_subcommand(*info, args[1]);
+  return lookup_subcommand(*top, args[1]);
 }
 
 bool arity_ok(const CommandInfo& info, std::size_t argc) {

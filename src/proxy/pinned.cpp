@@ -64,8 +64,8 @@ bool marker_id(std::string_view reply, std::uint64_t& id) {
 
 }  // namespace
 
-bool Session::needs_pin(std::span<const std::string_view> args) const {
-  const command::CommandInfo* info = command::lookup(args[0]);
+bool Session::needs_pin(std::span<const std::string_view> args,
+                        const command::CommandInfo* info) const {
   if (info == nullptr || !command::arity_ok(*info, args.size())) {
     return false;
   }

@@ -266,11 +266,13 @@ awaitable<void> Session::read_loop() {
       if (request_.args.empty()) {
         continue;
       }
-      note_command(request_.args);
+      // Looked up once here for the steps below (AUTH handling keeps args[0]).
+      const CommandInfo* info = command::lookup(request_.args[0]);
+      note_command(info, request_.args);
       if (answered_locally(request_) || answered_by_seawall(request_.args)) {
         continue;
       }
-      if (!link_ && needs_pin(request_.args)) {
+      if (!link_ && needs_pin(request_.args, info)) {
         // Everything sent before must have run before the dedicated connection takes over.
         co_await wait_until_idle();
         if (closed_) {
@@ -285,7 +287,7 @@ awaitable<void> Session::read_loop() {
           continue;
         }
       }
-      next = link_ ? relay(request_, raw) : dispatch(request_, raw);
+      next = link_ ? relay(request_, raw) : dispatch(request_, raw, info);
     }
     if (rbegin_ == rend_) {
       rbegin_ = rend_ = 0;
@@ -498,10 +500,10 @@ void Session::answer_locally(std::string_view bytes) {
   }
 }
 
-Session::Next Session::dispatch(const resp::ParsedRequest& request, std::string_view raw) {
+Session::Next Session::dispatch(const resp::ParsedRequest& request, std::string_view raw,
+                                const CommandInfo* info) {
   ++ctx_.stats.commands;
   const auto& args = request.args;
-  const CommandInfo* info = command::lookup(args[0]);
   ctx_.shared->count_command(info);
   if (iequals(args[0], "post") || iequals(args[0], "host:")) {
     // An HTTP request sent to the Redis port (cross-protocol scripting). Redis drops such a
@@ -579,45 +581,11 @@ Session::Next Session::dispatch(const resp::ParsedRequest& request, std::string_
 
 Session::Next Session::dispatch_client_subcommand(const resp::ParsedRequest& request,
                                                   std::string_view raw) {
-  const auto& args = request.args;
-  if (args.size() < 2) {
-    forward(request, raw, known().client);
-    return Next::Continue;
-  }
-  const std::string_view sub = args[1];
-  if (iequals(sub, "setname") && args.size() == 3) {
-    if (!introspection::valid_client_attribute(args[2])) {
-      reply_now(replies::kClientNameInvalid);
-    } else {
-      set_client_name(args[2]);
-      reply_now(replies::kOk);
-    }
-    return Next::Continue;
-  }
-  if (iequals(sub, "getname") && args.size() == 2) {
-    if (client_name_.empty()) {
-      reply_now(replies::kNullBulk);
-    } else {
-      scratch_.clear();
-      resp::append_bulk(scratch_, client_name_);
-      reply_now(scratch_);
-    }
-    return Next::Continue;
-  }
-  if (iequals(sub, "id") && args.size() == 2) {
-    scratch_.clear();
-    resp::append_integer(scratch_, static_cast<std::int64_t>(id_));
+  // Per client, so answered here: Redis would describe seawall's shared connection (INFO, ID) or
+  // keep a name for all its clients (SETNAME, SETINFO: client libraries announce themselves).
+  scratch_.clear();
+  if (request.args.size() >= 2 && client_subcommand_reply(request.args, scratch_)) {
     reply_now(scratch_);
-    return Next::Continue;
-  }
-  if (iequals(sub, "setinfo") && args.size() == 4) {
-    // Client libraries announce themselves (Redis 7.2); per client, so answered here.
-    reply_now(client_setinfo(args[2], args[3]));
-    return Next::Continue;
-  }
-  if (iequals(sub, "info") && args.size() == 2) {
-    // Redis would describe seawall's shared connection, not this client.
-    answer_client_info();
     return Next::Continue;
   }
   forward(request, raw, known().client);

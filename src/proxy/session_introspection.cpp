@@ -56,9 +56,10 @@ void Session::register_client() {
   ctx_.shared->registry.add(record_);
 }
 
-void Session::note_command(std::span<const std::string_view> args) {
+void Session::note_command(const command::CommandInfo* info,
+                           std::span<const std::string_view> args) {
   // The full name, "client|list" for a subcommand; nullptr ("NULL" in the listing) when unknown.
-  record_->note_command(command::resolve(args));
+  record_->note_command(command::resolve(info, args));
 }
 
 void Session::set_client_name(std::string_view name) {
@@ -209,13 +210,7 @@ void Session::append_client_info(std::string& out) const {
   introspection::append_text_reply(out, line, record_->protocol());
 }
 
-void Session::answer_client_info() {
-  scratch_.clear();
-  append_client_info(scratch_);
-  reply_now(scratch_);
-}
-
-bool Session::pinned_client_reply(std::span<const std::string_view> args, std::string& reply) {
+bool Session::client_subcommand_reply(std::span<const std::string_view> args, std::string& reply) {
   const std::string_view sub = args[1];
   if (iequals(sub, "id") && args.size() == 2) {
     resp::append_integer(reply, static_cast<std::int64_t>(id_));
@@ -295,7 +290,7 @@ bool Session::answered_by_seawall(std::span<const std::string_view> args) {
     return false;  // Redis queues it for EXEC and answers it there
   }
   std::string reply;
-  if (per_client && !pinned_client_reply(args, reply)) {
+  if (per_client && !client_subcommand_reply(args, reply)) {
     return false;
   }
   ++ctx_.stats.commands;

@@ -86,6 +86,8 @@ const CommandInfo* lookup_subcommand(const CommandInfo& parent, std::string_view
 // The command and, for containers with argc >= 2, its subcommand. nullptr when unknown (an
 // unknown subcommand of a known container included).
 const CommandInfo* resolve(std::span<const std::string_view> args);
+// The same, given `top` = lookup(args[0]) already.
+const CommandInfo* resolve(const CommandInfo* top, std::span<const std::string_view> args);
 // Whether argc (name included) satisfies the arity.
 bool arity_ok(const CommandInfo& info, std::size_t argc);
 // Appends the indexes into `args` (args[0] is the name) of every key argument, in the order

@@ -102,7 +102,9 @@ class Session : public upstream::ReplyTarget,
   bool answered_locally(resp::ParsedRequest& request);
   // A reply seawall computes, in order with the replies already on their way.
   void answer_locally(std::string_view bytes);
-  Next dispatch(const resp::ParsedRequest& request, std::string_view raw);
+  // `info`: command::lookup(request.args[0]).
+  Next dispatch(const resp::ParsedRequest& request, std::string_view raw,
+                const command::CommandInfo* info);
   Next dispatch_client_subcommand(const resp::ParsedRequest& request, std::string_view raw);
   // `info` is the command's table entry (nullptr when unknown), already looked up by dispatch.
   void forward(const resp::ParsedRequest& request, std::string_view raw,
@@ -120,7 +122,11 @@ class Session : public upstream::ReplyTarget,
   void pop_slot();
   static void copy_args(Slot& slot, std::span<const std::string_view> args);
   // Pinned mode: a dedicated upstream connection while the session holds connection state.
-  bool needs_pin(std::span<const std::string_view> args) const;
+  bool needs_pin(std::span<const std::string_view> args) const {
+    return needs_pin(args, command::lookup(args[0]));
+  }
+  // `info`: command::lookup(args[0]).
+  bool needs_pin(std::span<const std::string_view> args, const command::CommandInfo* info) const;
   awaitable<void> wait_until_idle();
   awaitable<std::string_view> pin(std::span<const std::string_view> args);
   Next relay(const resp::ParsedRequest& request, std::string_view raw);
@@ -143,7 +149,8 @@ class Session : public upstream::ReplyTarget,
   // A reply relayed from a dedicated connection: updates sub/psub/ssub if it confirms a
   // (un)subscription.
   void note_subscription_reply(std::string_view reply);
-  void note_command(std::span<const std::string_view> args);
+  // `info`: command::lookup(args[0]).
+  void note_command(const command::CommandInfo* info, std::span<const std::string_view> args);
   // Keeps the record's view of a pinned connection's state current (db, MULTI, pub/sub, ...).
   void note_relayed(std::span<const std::string_view> args);
   void note_reset();
@@ -151,11 +158,11 @@ class Session : public upstream::ReplyTarget,
   void note_authenticated_user(std::span<const std::string_view> args);
   void set_client_name(std::string_view name);
   std::string client_setinfo(std::string_view attribute, std::string_view value);
-  void answer_client_info();
   void append_client_info(std::string& out) const;
-  // With client_list: seawall, CLIENT ID/INFO/GETNAME/SETNAME/SETINFO of a pinned session;
-  // false for any other subcommand.
-  bool pinned_client_reply(std::span<const std::string_view> args, std::string& reply);
+  // CLIENT ID/INFO/GETNAME/SETNAME/SETINFO (args.size() >= 2), answered for this client and
+  // appended to `reply`; false for any other subcommand. Shared sessions always answer these
+  // here; pinned ones with client_list: seawall.
+  bool client_subcommand_reply(std::span<const std::string_view> args, std::string& reply);
   // Fills what only this session's thread knows: its read buffer and current command.
   void add_own_buffers(introspection::ClientView& view) const;
   // CLIENT LIST / CLIENT KILL / INFO when the config has seawall answer them; true when answered.
