@@ -122,6 +122,26 @@ def check_target(name: str, port: int) -> None:
                 raise RuntimeError(f"{name}: {cmd[0]} answered {got[:100]!r}")
 
 
+def comparison_table(header: str, rows, results, columns, ratios, p99=True) -> list[str]:
+    """Markdown lines of the side tables: per row (and, for latency rows, per avg/p99) the median
+    of each column's runs in results[(row label, column)], then each (numerator, denominator)
+    ratio of those medians."""
+    lines = [header, "|" + "---|" * (1 + len(columns) + len(ratios))]
+    for row in rows:
+        if row.latency:
+            fields = [("avg ms", "avg_ms")] + ([("p99 ms", "p99_ms")] if p99 else [])
+        else:
+            fields = [("k req/s", "rps")]
+        for unit, field in fields:
+            v = {c: statistics.median(getattr(x, field) for x in results[(row.label, c)])
+                 for c in columns}
+            scale, digits = (1000.0, 1) if field == "rps" else (1.0, 3)
+            cells = [f"{v[c] / scale:.{digits}f}" for c in columns]
+            cells += [f"{v[a] / v[b]:.2f}" for a, b in ratios]
+            lines.append(f"| {row.label} {unit} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def degraded_table(args, redis: RedisServer, workdir: Path) -> None:
     """GETs answered while the breaker is open: from the L1 and from a configured default.
 
@@ -165,19 +185,10 @@ def degraded_table(args, redis: RedisServer, workdir: Path) -> None:
                     results.setdefault((row.label, name), []).append(res)
                     print(f"degraded run {run + 1} {row.label:<14} {name:<14} {res.rps:>12,.0f} "
                           f"req/s avg {res.avg_ms:.3f} ms", file=sys.stderr)
-        lines = ["| benchmark | direct GET | open: L1 | open: default | L1/direct | "
-                 "default/direct |", "|---|---|---|---|---|---|"]
-        for row in rows:
-            fields = [("avg ms", "avg_ms"), ("p99 ms", "p99_ms")] if row.latency else \
-                [("k req/s", "rps")]
-            for unit, field in fields:
-                v = {n: statistics.median(getattr(x, field) for x in results[(row.label, n)])
-                     for n in targets}
-                scale = 1000.0 if field == "rps" else 1.0
-                cells = [f"{v[n] / scale:.{1 if field == 'rps' else 3}f}" for n in targets]
-                lines.append(f"| {row.label} {unit} | " + " | ".join(cells) + " | " +
-                             f"{v['open: L1'] / v['direct']:.2f} | "
-                             f"{v['open: default'] / v['direct']:.2f} |")
+        lines = comparison_table(
+            "| benchmark | direct GET | open: L1 | open: default | L1/direct | default/direct |",
+            rows, results, list(targets),
+            [("open: L1", "direct"), ("open: default", "direct")])
         print("\nWhile the breaker is open (forced through the admin API): GETs answered from the L1 "
               "and from a default, against a direct GET.\n")
         print("\n".join(lines))
@@ -208,17 +219,8 @@ def pinned_table(args, seawall_port: int) -> None:
             finally:
                 for c in subscribers:
                     c.close()
-    lines = ["| benchmark | no pinned sessions | 200 pinned (SUBSCRIBE) | ratio |",
-             "|---|---|---|---|"]
-    for row in rows:
-        fields = [("avg ms", "avg_ms")] if row.latency else [("k req/s", "rps")]
-        for unit, field in fields:
-            v = {p: statistics.median(getattr(x, field) for x in results[(row.label, p)])
-                 for p in (0, 200)}
-            scale = 1000.0 if field == "rps" else 1.0
-            digits = 1 if field == "rps" else 3
-            lines.append(f"| {row.label} {unit} | {v[0] / scale:.{digits}f} | "
-                         f"{v[200] / scale:.{digits}f} | {v[200] / v[0]:.2f} |")
+    lines = comparison_table("| benchmark | no pinned sessions | 200 pinned (SUBSCRIBE) | ratio |",
+                             rows, results, [0, 200], [(200, 0)], p99=False)
     print("\nseawall's shared path while 200 other clients hold dedicated (pinned) connections.\n")
     print("\n".join(lines))
 
@@ -239,17 +241,8 @@ def resp3_table(args, direct_port: int, seawall_port: int) -> None:
                 results.setdefault((row.label, name), []).append(res)
                 print(f"resp3 run {run + 1} {row.label:<14} {name:<8} {res.rps:>12,.0f} req/s "
                       f"avg {res.avg_ms:.3f} ms", file=sys.stderr)
-    lines = ["| benchmark (RESP3) | direct | seawall (pinned) | seawall/direct |",
-             "|---|---|---|---|"]
-    for row in rows:
-        fields = [("avg ms", "avg_ms"), ("p99 ms", "p99_ms")] if row.latency else [("k req/s", "rps")]
-        for unit, field in fields:
-            v = {n: statistics.median(getattr(x, field) for x in results[(row.label, n)])
-                 for n in targets}
-            scale = 1000.0 if field == "rps" else 1.0
-            digits = 1 if field == "rps" else 3
-            lines.append(f"| {row.label} {unit} | {v['direct'] / scale:.{digits}f} | "
-                         f"{v['seawall'] / scale:.{digits}f} | {v['seawall'] / v['direct']:.2f} |")
+    lines = comparison_table("| benchmark (RESP3) | direct | seawall (pinned) | seawall/direct |",
+                             rows, results, list(targets), [("seawall", "direct")])
     print("\nRESP3 clients (redis-benchmark -3): each session pinned to a dedicated RESP3 "
           "connection.\n")
     print("\n".join(lines))
