@@ -4,6 +4,7 @@
 #include <cctype>
 #include <limits>
 
+#include "resp/number.hpp"
 #include "seawall/resp/replies.hpp"
 #include "seawall/resp/writer.hpp"
 #include "seawall/util/ascii.hpp"
@@ -136,19 +137,15 @@ std::optional<SubscriptionReply> parse_subscription_reply(std::string_view reply
   };
   const auto bulk = [&]() -> std::optional<std::string_view> {
     const std::optional<std::string_view> header = line();
-    if (!header || header->size() < 2 || header->front() != '$') {
+    if (!header || header->empty() || header->front() != '$') {
       return std::nullopt;
     }
-    std::size_t n = 0;
-    for (char c : header->substr(1)) {
-      if (c < '0' || c > '9' || n > reply.size()) {
-        return std::nullopt;
-      }
-      n = n * 10 + static_cast<std::size_t>(c - '0');
-    }
-    if (pos + n + 2 > reply.size()) {
+    const std::optional<std::int64_t> length = resp::detail::parse_int64(header->substr(1));
+    if (!length || *length < 0 || static_cast<std::uint64_t>(*length) > reply.size() - pos ||
+        reply.size() - pos - static_cast<std::size_t>(*length) < 2) {
       return std::nullopt;
     }
+    const auto n = static_cast<std::size_t>(*length);
     const std::string_view text = reply.substr(pos, n);
     pos += n + 2;
     return text;
@@ -176,17 +173,14 @@ std::optional<SubscriptionReply> parse_subscription_reply(std::string_view reply
     return std::nullopt;
   }
   const std::optional<std::string_view> count = line();
-  if (!count || count->size() < 2 || count->front() != ':') {
+  if (!count || count->empty() || count->front() != ':') {
     return std::nullopt;
   }
-  std::int64_t n = 0;
-  for (char c : count->substr(1)) {
-    if (c < '0' || c > '9' || n > (std::int64_t{1} << 40)) {
-      return std::nullopt;
-    }
-    n = n * 10 + (c - '0');
+  const std::optional<std::int64_t> n = resp::detail::parse_int64(count->substr(1));
+  if (!n || *n < 0) {
+    return std::nullopt;
   }
-  out.count = n;
+  out.count = *n;
   return out;
 }
 
