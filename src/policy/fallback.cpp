@@ -40,6 +40,8 @@ std::string_view to_string(Source source) {
   switch (source) {
     case Source::Upstream:
       return "upstream";
+    case Source::Journal:
+      return "journal";
     case Source::L1Fresh:
       return "l1_fresh";
     case Source::L1Stale:
@@ -142,28 +144,33 @@ std::optional<std::string> acknowledgement(const command::CommandInfo& info,
   return std::nullopt;
 }
 
-bool Fallback::answer_read_locally(const command::CommandInfo& info, std::string_view cache_key,
-                                   const Policy& policy, std::chrono::steady_clock::time_point now,
-                                   std::string& out) {
-  if (info.name == "mget") {
-    return false;  // assembled per key only when Redis cannot answer at all
+void make_resp3_cache_key(std::string& key) { key.insert(0, kResp3KeyPrefix); }
+
+std::string_view resp2_key_of(std::string_view cache_key) {
+  if (cache_key.substr(0, kResp3KeyPrefix.size()) == kResp3KeyPrefix) {
+    cache_key.remove_prefix(kResp3KeyPrefix.size());
   }
+  return cache_key;
+}
+
+cache::LookupResult Fallback::lookup(std::string_view cache_key,
+                                     std::chrono::steady_clock::time_point now,
+                                     resp::Protocol protocol, std::string& out) {
   thread_local std::string reply;
-  if (policy.l1.enabled && !cache_key.empty()) {
-    const cache::LookupResult found = cache_.lookup(cache_key, now, reply);
-    if (found.freshness != cache::Freshness::Miss) {
-      out.append(reply);
-      counters_.count(found.freshness == cache::Freshness::Fresh ? Source::L1Fresh
-                                                                 : Source::L1Stale);
-      return true;
-    }
+  cache::LookupResult found = cache_.lookup(cache_key, now, reply);
+  if (found.freshness != cache::Freshness::Miss) {
+    out.append(reply);
+    return found;
   }
-  if (policy.degraded_default) {
-    out.append(*policy.degraded_default);
-    counters_.count(Source::Default);
-    return true;
+  const std::string_view resp2 = resp2_key_of(cache_key);
+  if (protocol != resp::Protocol::Resp3 || resp2.size() == cache_key.size()) {
+    return found;
   }
-  return false;
+  found = cache_.lookup(resp2, now, reply);
+  if (found.freshness != cache::Freshness::Miss && !resp::append_as_resp3(out, reply)) {
+    found = cache::LookupResult{};
+  }
+  return found;
 }
 
 void Fallback::set_fallthrough(std::uint32_t per_second, std::uint32_t burst) {
@@ -183,27 +190,37 @@ bool Fallback::take_fallthrough(std::chrono::steady_clock::time_point now) {
 Source Fallback::answer_read(const command::CommandInfo& info,
                              std::span<const std::string_view> args, std::string_view cache_key,
                              const Policy& policy, const PolicyTable& policies,
-                             std::span<const std::uint32_t> key_indexes,
                              std::chrono::steady_clock::time_point now,
-                             std::string_view unavailable_error, std::string& out) {
-  static_cast<void>(key_indexes);
+                             std::string_view unavailable_error, std::string& out,
+                             resp::Protocol protocol) {
+  const bool resp3 = protocol == resp::Protocol::Resp3;
+  // Appends a RESP2 answer in the session's protocol.
+  const auto append = [&out, resp3](std::string_view reply) {
+    if (!resp3 || !resp::append_as_resp3(out, reply)) {
+      out.append(reply);
+    }
+  };
   Source source = Source::Error;
   if (info.name == "mget") {
-    source = answer_mget(args, policies, now, unavailable_error, out);
+    source = answer_mget(args, policies, now, unavailable_error, out, protocol);
   } else {
-    thread_local std::string reply;
     cache::LookupResult found{cache::Freshness::Miss, {}};
     if (policy.l1.enabled && !cache_key.empty()) {
-      found = cache_.lookup(cache_key, now, reply);
+      found = lookup(cache_key, now, protocol, out);
     }
     if (found.freshness != cache::Freshness::Miss) {
-      out.append(reply);
       source = found.freshness == cache::Freshness::Fresh ? Source::L1Fresh : Source::L1Stale;
     } else if (policy.degraded_default) {
-      out.append(*policy.degraded_default);
+      append(*policy.degraded_default);
       source = Source::Default;
     } else if (policy.on_unavailable == OnUnavailable::Miss && take_fallthrough(now)) {
-      out.append(miss_reply(info, args));
+      if (resp3 && info.name == "hgetall") {
+        out.append("%0\r\n");  // RESP3 types these replies as a map or a set
+      } else if (resp3 && name_in(info.name, {"smembers", "sunion", "sinter", "sdiff"})) {
+        out.append("~0\r\n");
+      } else {
+        append(miss_reply(info, args));
+      }
       source = Source::Miss;
     } else {
       out.append(unavailable_error);
@@ -216,12 +233,15 @@ Source Fallback::answer_read(const command::CommandInfo& info,
 
 Source Fallback::answer_mget(std::span<const std::string_view> args, const PolicyTable& policies,
                              std::chrono::steady_clock::time_point now,
-                             std::string_view unavailable_error, std::string& out) {
+                             std::string_view unavailable_error, std::string& out,
+                             resp::Protocol protocol) {
   // Each key is answered like a GET of that key; the worst source names the whole answer.
+  // Thread-local, not members: one Fallback serves every worker thread.
   thread_local std::string elements;
-  thread_local std::string reply;
+  thread_local std::string key;
+  const bool resp3 = protocol == resp::Protocol::Resp3;
   elements.clear();
-  Source worst = Source::L1Fresh;
+  Source worst = Source::Journal;
   bool needs_fallthrough = false;
   bool error = false;
   for (std::size_t i = 1; i < args.size(); ++i) {
@@ -229,18 +249,22 @@ Source Fallback::answer_mget(std::span<const std::string_view> args, const Polic
     cache::LookupResult found{cache::Freshness::Miss, {}};
     if (policy.l1.enabled) {
       const std::array<std::string_view, 2> get{"get", args[i]};
-      cache::make_cache_key(get, scratch_key_);
-      found = cache_.lookup(scratch_key_, now, reply);
+      cache::make_cache_key(get, key);
+      if (resp3) {
+        make_resp3_cache_key(key);
+      }
+      found = lookup(key, now, protocol, elements);
     }
     Source s;
     if (found.freshness != cache::Freshness::Miss) {
-      elements.append(reply);
       s = found.freshness == cache::Freshness::Fresh ? Source::L1Fresh : Source::L1Stale;
     } else if (policy.degraded_default) {
-      elements.append(*policy.degraded_default);
+      if (!resp3 || !resp::append_as_resp3(elements, *policy.degraded_default)) {
+        elements.append(*policy.degraded_default);
+      }
       s = Source::Default;
     } else if (policy.on_unavailable == OnUnavailable::Miss) {
-      elements.append("$-1\r\n");
+      elements.append(resp3 ? "_\r\n" : "$-1\r\n");
       needs_fallthrough = true;
       s = Source::Miss;
     } else {

@@ -22,16 +22,6 @@ std::uint64_t make_token(std::uint64_t seq, std::uint32_t part) {
   return (seq << kPartBits) | part;
 }
 
-bool is_write_command(const CommandInfo& info) {
-  // EVAL/FCALL carry no read/write flag in Redis 7.0: assume they may write.
-  return info.has(command::kWrite) || (info.has(command::kScripting) &&
-                                       !info.has(command::kReadonly) && !info.has(command::kNoKey));
-}
-
-bool flushes_everything(const CommandInfo& info) {
-  return info.name == "flushall" || info.name == "flushdb" || info.name == "swapdb";
-}
-
 util::LogRateLimiter& degraded_log_limiter() {
   static util::LogRateLimiter limiter(std::chrono::seconds(10), 5);
   return limiter;
@@ -77,6 +67,16 @@ bool split_array(std::string_view reply, std::vector<std::string_view>& elements
 
 }  // namespace
 
+bool is_write_command(const CommandInfo& info) {
+  // EVAL/FCALL carry no read/write flag in Redis 7.0: assume they may write.
+  return info.has(command::kWrite) || (info.has(command::kScripting) &&
+                                       !info.has(command::kReadonly) && !info.has(command::kNoKey));
+}
+
+bool flushes_everything(const CommandInfo& info) {
+  return info.name == "flushall" || info.name == "flushdb" || info.name == "swapdb";
+}
+
 void Session::copy_args(Slot& slot, std::span<const std::string_view> args) {
   std::size_t total = 0;
   for (std::string_view a : args) {
@@ -102,6 +102,37 @@ void Session::invalidate_keys(const Slot& slot) {
   }
   for (std::uint32_t k : slot.keys) {
     ctx_.shared->cache.invalidate_key(slot.args[k]);
+  }
+}
+
+void Session::describe(Slot& slot, const CommandInfo* info, std::span<const std::string_view> args,
+                       std::size_t up) {
+  slot.upstream = static_cast<std::uint32_t>(up);
+  slot.info = info;
+  if (info != nullptr) {
+    slot.is_write = is_write_command(*info);
+    slot.is_read = !slot.is_write && info->has(command::kReadonly) && !key_indexes_.empty();
+  }
+  if (slot.is_read || slot.is_write) {
+    copy_args(slot, args);
+    slot.keys.assign(key_indexes_.begin(), key_indexes_.end());
+    slot.policy = &ctx_.snapshot->policies.match(args[key_indexes_.empty() ? 0 : key_indexes_[0]]);
+  } else if (info != nullptr && flushes_everything(*info)) {
+    slot.is_write = true;
+    slot.args.clear();
+    slot.keys.clear();
+    slot.policy = &ctx_.snapshot->policies.fallback();
+  }
+  if (slot.is_read) {
+    // The normalised command names the L1 entry; without an l1 policy it is never looked at.
+    slot.cache_key.clear();
+    if (slot.policy->l1.enabled) {
+      cache::make_cache_key(slot.args, slot.cache_key);
+      if (protocol_ == resp::Protocol::Resp3) {
+        policy::make_resp3_cache_key(slot.cache_key);
+      }
+    }
+    slot.fill = slot.policy->l1.enabled && !info->has(command::kNonDeterministicOutput);
   }
 }
 
@@ -137,31 +168,7 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw,
 
   Slot& slot = push_slot();
   const std::uint64_t seq = front_seq_ + ring_count_ - 1;
-  slot.upstream = static_cast<std::uint32_t>(up);
-  slot.info = info;
-  if (info != nullptr) {
-    slot.is_write = is_write_command(*info);
-    slot.is_read = !slot.is_write && info->has(command::kReadonly) && !key_indexes_.empty();
-  }
-  if (slot.is_read || slot.is_write) {
-    copy_args(slot, args);
-    slot.keys.assign(key_indexes_.begin(), key_indexes_.end());
-    slot.policy = &ctx_.snapshot->policies.match(args[key_indexes_.empty() ? 0 : key_indexes_[0]]);
-  } else if (info != nullptr && flushes_everything(*info)) {
-    slot.is_write = true;
-    slot.args.clear();
-    slot.keys.clear();
-    slot.policy = &ctx_.snapshot->policies.fallback();
-  }
-  if (slot.is_read) {
-    // The normalised command names the L1 entry; without an l1 policy it is never looked at.
-    slot.cache_key.clear();
-    if (slot.policy->l1.enabled) {
-      cache::make_cache_key(slot.args, slot.cache_key);
-    }
-    slot.fill = slot.policy->l1.enabled && !info->has(command::kNonDeterministicOutput);
-  }
-
+  describe(slot, info, args, up);
   upstream::UpstreamState& state = *shared.upstreams[up];
   breaker::CircuitBreaker& breaker = state.breaker();  // one breaker per request, across reloads
   const auto now = last_activity_;
@@ -170,17 +177,6 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw,
   if (send) {
     permit = breaker.try_acquire(now);
     send = permit.allowed();
-  }
-  if (send && slot.is_read && !state.admit_read(now)) {
-    // Recovery ramp: answer locally when that costs nothing; otherwise Redis it is.
-    // (Not scratch_: it may hold the re-encoded inline command.)
-    thread_local std::string local;
-    local.clear();
-    if (shared.fallback.answer_read_locally(*info, slot.cache_key, *slot.policy, now, local)) {
-      breaker.record(permit, breaker::Outcome::Ignored, {}, now);
-      complete(seq, local);
-      return;
-    }
   }
   if (!send) {
     answer_without_upstream(slot, seq);
@@ -193,7 +189,9 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw,
     slot.ticket = shared.cache.begin_read();
   }
   ++in_upstream_;
-  ctx_.pools[up]->pick(id_).submit(bytes, this, make_token(seq, 0), now, permit, &breaker);
+  ctx_.pools[up]
+      ->pick(id_, upstream_protocol())
+      .submit(bytes, this, make_token(seq, 0), now, permit, &breaker);
 }
 
 bool Session::forward_split(const CommandInfo& info, std::span<const std::string_view> args) {
@@ -281,9 +279,10 @@ bool Session::forward_split(const CommandInfo& info, std::span<const std::string
     scratch_.clear();
     resp::append_command(scratch_, sub);
     ++in_upstream_;
-    ctx_.pools[part_upstream[p]]->pick(id_).submit(scratch_, this,
-                                                   make_token(seq, static_cast<std::uint32_t>(p)),
-                                                   now, permits[p], issuers[p]);
+    ctx_.pools[part_upstream[p]]
+        ->pick(id_, upstream_protocol())
+        .submit(scratch_, this, make_token(seq, static_cast<std::uint32_t>(p)), now, permits[p],
+                issuers[p]);
   }
   return true;
 }
@@ -347,6 +346,9 @@ void Session::fill_cache(Slot& slot, std::string_view bytes,
       }
       const std::array<std::string_view, 2> get{"get", key};
       cache::make_cache_key(get, scratch_);
+      if (protocol_ == resp::Protocol::Resp3) {
+        policy::make_resp3_cache_key(scratch_);
+      }
       const std::array<std::string_view, 1> keys{key};
       cache.put(slot.ticket, scratch_, keys, elements[i], p.l1.ttl, p.l1.max_stale, now);
     }
@@ -367,8 +369,8 @@ void Session::answer_failed(Slot& slot, std::uint64_t seq, ReplyStatus status,
   if (slot.is_read) {
     scratch_.clear();
     const auto source = ctx_.shared->fallback.answer_read(
-        *slot.info, slot.args, slot.cache_key, *slot.policy, ctx_.snapshot->policies, slot.keys,
-        last_activity_, state.no_fallback_error(), scratch_);
+        *slot.info, slot.args, slot.cache_key, *slot.policy, ctx_.snapshot->policies,
+        last_activity_, state.no_fallback_error(), scratch_, protocol_);
     log_degraded(state.name(), policy::to_string(source));
     complete(seq, scratch_);
     return;
@@ -385,40 +387,39 @@ void Session::answer_failed(Slot& slot, std::uint64_t seq, ReplyStatus status,
 }
 
 void Session::answer_without_upstream(Slot& slot, std::uint64_t seq) {
+  complete(seq, degraded_answer(slot));
+}
+
+std::string_view Session::degraded_answer(Slot& slot) {
   SharedState& shared = *ctx_.shared;
   upstream::UpstreamState& state = *shared.upstreams[slot.upstream];
   auto& counters = shared.fallback.counters();
+  scratch_.clear();
   if (slot.is_read) {
-    scratch_.clear();
     const auto source = shared.fallback.answer_read(
-        *slot.info, slot.args, slot.cache_key, *slot.policy, ctx_.snapshot->policies, slot.keys,
-        last_activity_, state.no_fallback_error(), scratch_);
+        *slot.info, slot.args, slot.cache_key, *slot.policy, ctx_.snapshot->policies,
+        last_activity_, state.no_fallback_error(), scratch_, protocol_);
     log_degraded(state.name(), policy::to_string(source));
-    complete(seq, scratch_);
-    return;
+    return scratch_;
   }
   if (!slot.is_write || slot.merge != Merge::None || slot.info == nullptr ||
       flushes_everything(*slot.info)) {
     counters.count(policy::Source::Error);
-    complete(seq, slot.is_write ? state.write_rejected_error() : state.no_fallback_error());
-    return;
+    return slot.is_write ? state.write_rejected_error() : state.no_fallback_error();
   }
   const policy::WritesWhenOpen mode = slot.policy->writes_when_open;
   if (mode == policy::WritesWhenOpen::Reject) {
     counters.writes_rejected.fetch_add(1, std::memory_order_relaxed);
     log_degraded(state.name(), "write_rejected");
-    complete(seq, state.write_rejected_error());
-    return;
+    return state.write_rejected_error();
   }
   const std::optional<std::string> ack = policy::acknowledgement(*slot.info, slot.args);
   if (!ack) {
     counters.writes_rejected.fetch_add(1, std::memory_order_relaxed);
-    complete(seq, state.cannot_acknowledge_error());
-    return;
+    return state.cannot_acknowledge_error();
   }
   // Journal the write itself, or (invalidate) a DEL of its keys, so that Redis cannot serve a
   // value from before the outage once it is back.
-  scratch_.clear();
   if (mode == policy::WritesWhenOpen::Journal) {
     resp::append_command(scratch_, slot.args);
   } else {
@@ -432,8 +433,7 @@ void Session::answer_without_upstream(Slot& slot, std::uint64_t seq) {
   if (appended != upstream::Journal::Append::Ok) {
     counters.writes_rejected.fetch_add(1, std::memory_order_relaxed);
     log_degraded(state.name(), "journal_full");
-    complete(seq, state.journal_full_error());
-    return;
+    return state.journal_full_error();
   }
   invalidate_keys(slot);
   (mode == policy::WritesWhenOpen::Journal ? counters.writes_journaled
@@ -441,7 +441,8 @@ void Session::answer_without_upstream(Slot& slot, std::uint64_t seq) {
       .fetch_add(1, std::memory_order_relaxed);
   log_degraded(state.name(),
                mode == policy::WritesWhenOpen::Journal ? "write_journaled" : "write_invalidated");
-  complete(seq, *ack);
+  scratch_.assign(*ack);
+  return scratch_;
 }
 
 void Session::on_part_reply(Slot& slot, std::uint64_t seq, std::uint32_t part, ReplyStatus status,
@@ -467,8 +468,8 @@ void Session::on_part_reply(Slot& slot, std::uint64_t seq, std::uint32_t part, R
     upstream::UpstreamState& state = *ctx_.shared->upstreams[slot.upstream];
     if (slot.merge == Merge::Mget) {
       ctx_.shared->fallback.answer_read(*slot.info, slot.args, {}, *slot.policy,
-                                        ctx_.snapshot->policies, slot.keys, last_activity_,
-                                        state.no_fallback_error(), scratch_);
+                                        ctx_.snapshot->policies, last_activity_,
+                                        state.no_fallback_error(), scratch_, protocol_);
     } else {
       scratch_.assign(slot.data.empty() ? std::string_view(state.write_unknown_error())
                                         : std::string_view(slot.data));
@@ -495,7 +496,11 @@ void Session::on_part_reply(Slot& slot, std::uint64_t seq, std::uint32_t part, R
     resp::append_array_header(scratch_, slot.keys.size());
     for (std::size_t i = 0; i < slot.keys.size(); ++i) {
       const std::size_t p = slot.key_part[i];
-      scratch_.append(next[p] < elements[p].size() ? elements[p][next[p]++] : "$-1\r\n");
+      if (next[p] < elements[p].size()) {
+        scratch_.append(elements[p][next[p]++]);
+      } else {
+        scratch_.append(protocol_ == resp::Protocol::Resp3 ? "_\r\n" : "$-1\r\n");
+      }
     }
   }
   complete(seq, scratch_);

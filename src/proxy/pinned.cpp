@@ -85,8 +85,9 @@ bool Session::needs_pin(std::span<const std::string_view> args,
     return args[1] != "0";
   }
   if (name == "hello") {
-    // HELLO / HELLO 2 without options is answered on the shared (RESP2) connections.
-    return !(args.size() == 1 || (args.size() == 2 && args[1] == "2"));
+    // The client's own AUTH (seawall's auth: took its AUTH out already) makes the connection
+    // its user's; without AUTH, HELLO is answered by the session in either protocol.
+    return any_arg(args, 2, "auth");
   }
   if ((name == "script" || name == "function") && args.size() >= 2) {
     // SCRIPT KILL, FUNCTION KILL and FUNCTION STATS are what Redis runs while a script is busy:
@@ -139,8 +140,11 @@ awaitable<std::string_view> Session::pin(std::span<const std::string_view> args)
     shared.fallback.counters().count(policy::Source::Error);
     co_return std::string_view(state.no_fallback_error());
   }
-  auto link =
-      std::make_shared<upstream::Link>(socket_.get_executor(), ctx_.config->upstreams[up], this);
+  // A RESP3 session's dedicated connection speaks RESP3 from the start (its HELLO 3 was
+  // answered by seawall, not relayed).
+  auto link = std::make_shared<upstream::Link>(
+      socket_.get_executor(), ctx_.config->upstreams[up], this,
+      protocol_ == resp::Protocol::Resp3 ? upstream::Protocol::Resp3 : upstream::Protocol::None);
   const bool opened = co_await link->open();
   breaker.record(permit, opened ? breaker::Outcome::Success : breaker::Outcome::Failure,
                  std::chrono::steady_clock::now() - now, std::chrono::steady_clock::now());
@@ -156,18 +160,37 @@ awaitable<std::string_view> Session::pin(std::span<const std::string_view> args)
   link_emitted_ = 0;
   link_local_.clear();
   link_framer_.reset();
+  link_swallow_ = 0;
+  link_replies_ = 0;
+  link_invalidations_.clear();
+  multi_keys_.clear();
   in_multi_ = watching_ = db_nonzero_ = sticky_ = false;
   co_return std::string_view();
 }
 
+void Session::flush_link_invalidations() {
+  // Replies not counted (CLIENT REPLY OFF, a closed link): invalidate now rather than never.
+  for (const PendingInvalidation& pending : link_invalidations_) {
+    if (pending.clear_all) {
+      ctx_.shared->cache.clear();
+    }
+    for (const std::string& key : pending.keys) {
+      ctx_.shared->cache.invalidate_key(key);
+    }
+  }
+  link_invalidations_.clear();
+}
+
 void Session::unpin() {
+  flush_link_invalidations();
   link_->close();
   link_.reset();
   ctx_.shared->pinned.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void Session::maybe_unpin() {
-  if (link_ && link_outstanding_ == 0 && !sticky_ && !in_multi_ && !watching_ && !db_nonzero_) {
+  if (link_ && link_outstanding_ == 0 && link_swallow_ == 0 && !sticky_ && !in_multi_ &&
+      !watching_ && !db_nonzero_) {
     unpin();
   }
 }
@@ -175,7 +198,24 @@ void Session::maybe_unpin() {
 Session::Next Session::relay(const resp::ParsedRequest& request, std::string_view raw) {
   ++ctx_.stats.commands;
   const auto& args = request.args;
-  ctx_.shared->count_command(command::lookup(args[0]));
+  const command::CommandInfo* looked_up = command::lookup(args[0]);
+  ctx_.shared->count_command(looked_up);
+  if (answered_while_unavailable(looked_up, args)) {
+    return Next::Continue;
+  }
+  if (in_multi_ && looked_up != nullptr && !ctx_.snapshot->router.single_upstream()) {
+    // A transaction runs on one upstream, as one on Redis Cluster runs in one slot: a key of
+    // another upstream is refused at queueing, so Redis aborts the EXEC.
+    key_indexes_.clear();
+    command::key_indexes(*looked_up, args, key_indexes_);
+    for (std::uint32_t k : key_indexes_) {
+      if (ctx_.snapshot->router.route(args[k]) != link_upstream_) {
+        relay_local(resp::replies::kCrossUpstream);
+        return Next::Continue;
+      }
+    }
+  }
+  note_pinned_write(looked_up, args);
   std::string_view bytes = raw;
   if (request.kind == resp::RequestKind::Inline) {
     scratch_.clear();
@@ -191,6 +231,7 @@ Session::Next Session::relay(const resp::ParsedRequest& request, std::string_vie
     } else if (name == "exec" || name == "discard") {
       in_multi_ = false;
       watching_ = false;
+      multi_keys_.clear();
     } else if (name == "watch") {
       watching_ = true;
     } else if (name == "unwatch" && !in_multi_) {
@@ -199,9 +240,13 @@ Session::Next Session::relay(const resp::ParsedRequest& request, std::string_vie
       db_nonzero_ = args[1] != "0";
     } else if (name == "reset") {
       in_multi_ = watching_ = db_nonzero_ = sticky_ = false;
+      protocol_ = resp::Protocol::Resp2;
     } else if (name == "quit") {
       next = Next::StopReading;
       quit_relayed_ = true;
+    } else if (name == "hello" && args.size() > 1 && (args[1] == "2" || args[1] == "3")) {
+      protocol_ = args[1] == "3" ? resp::Protocol::Resp3 : resp::Protocol::Resp2;
+      sticky_ = true;
     } else if (is_subscribe(name) || name == "monitor" || name == "auth" || name == "sync" ||
                name == "psync" || (name == "hello" && args.size() > 1) || name == "client") {
       sticky_ = sticky_ || name != "client" || needs_pin(args);
@@ -211,6 +256,108 @@ Session::Next Session::relay(const resp::ParsedRequest& request, std::string_vie
   ++link_outstanding_;
   link_->send(bytes);
   return next;
+}
+
+bool Session::answered_while_unavailable(const command::CommandInfo* info,
+                                         std::span<const std::string_view> args) {
+  if (info == nullptr || !command::arity_ok(*info, args.size())) {
+    return false;  // Redis words the error
+  }
+  upstream::UpstreamState& state = *ctx_.shared->upstreams[link_upstream_];
+  const auto now = std::chrono::steady_clock::now();
+  if (state.ready() && state.breaker().state(now) != breaker::State::Open) {
+    return false;
+  }
+  if (in_multi_) {
+    if (info->name == "exec") {
+      // Nothing queued may run ahead of the journal. A marker makes a queueing error, so Redis
+      // discards the transaction and answers this EXEC -EXECABORT (the marker's own error is
+      // replaced by nothing: the client sent no command for it).
+      relay_local({});
+    }
+    return false;  // queued commands wait for EXEC
+  }
+  key_indexes_.clear();
+  command::key_indexes(*info, args, key_indexes_);
+  if (key_indexes_.empty()) {
+    return false;  // PING, SUBSCRIBE, CLIENT ...: nothing the journal orders
+  }
+  Slot& slot = pinned_slot_;
+  slot.is_read = slot.is_write = slot.fill = false;
+  slot.merge = Merge::None;
+  slot.policy = nullptr;
+  describe(slot, info, args, link_upstream_);
+  last_activity_ = now;
+  if (db_nonzero_ || info->has(command::kBlocking) || (!slot.is_read && !slot.is_write)) {
+    // The L1 and the journal are about database 0, and a blocking pop cannot be journaled.
+    ctx_.shared->fallback.counters().count(policy::Source::Error);
+    relay_local(slot.is_write ? state.write_rejected_error() : state.no_fallback_error());
+    return true;
+  }
+  relay_local(degraded_answer(slot));
+  return true;
+}
+
+void Session::note_pinned_write(const command::CommandInfo* info,
+                                std::span<const std::string_view> args) {
+  if (info == nullptr || db_nonzero_) {
+    return;  // the L1 holds database 0 only
+  }
+  const std::uint64_t reply_index = link_replies_ + link_outstanding_;
+  if (info->name == "exec" && in_multi_) {
+    if (!multi_keys_.empty()) {
+      link_invalidations_.push_back(
+          PendingInvalidation{reply_index + 1, false, std::move(multi_keys_)});
+      multi_keys_.clear();
+    }
+    return;
+  }
+  const bool flush = flushes_everything(*info);
+  if (!flush && !is_write_command(*info)) {
+    return;
+  }
+  cache::ReplyCache& cache = ctx_.shared->cache;
+  if (flush) {
+    cache.clear();
+    link_invalidations_.push_back(PendingInvalidation{reply_index + 1, true, {}});
+    return;
+  }
+  key_indexes_.clear();
+  command::key_indexes(*info, args, key_indexes_);
+  PendingInvalidation pending{reply_index + 1, false, {}};
+  for (std::uint32_t k : key_indexes_) {
+    cache.invalidate_key(args[k]);
+    (in_multi_ ? multi_keys_ : pending.keys).emplace_back(args[k]);
+  }
+  if (!pending.keys.empty()) {
+    link_invalidations_.push_back(std::move(pending));
+  }
+}
+
+void Session::on_link_reply_counted() {
+  ++link_replies_;
+  while (!link_invalidations_.empty() && link_invalidations_.front().after_reply <= link_replies_) {
+    PendingInvalidation& done = link_invalidations_.front();
+    if (done.clear_all) {
+      ctx_.shared->cache.clear();
+    }
+    for (const std::string& key : done.keys) {
+      ctx_.shared->cache.invalidate_key(key);
+    }
+    link_invalidations_.pop_front();
+  }
+}
+
+void Session::send_deferred_multi() {
+  multi_deferred_ = false;
+  in_multi_ = true;
+  ++link_outstanding_;
+  ++link_swallow_;  // its +OK was answered when the client sent MULTI
+  link_->send("*1\r\n$5\r\nMULTI\r\n");
+  if (multi_aborted_) {
+    relay_local({});  // a command refused before the pin: Redis must abort the EXEC too
+    multi_aborted_ = false;
+  }
 }
 
 void Session::relay_local(std::string_view bytes) {
@@ -258,7 +405,7 @@ void Session::on_link_data(std::string_view bytes) {
   }
   // While local replies wait for their markers, only complete replies go out, so a marker's
   // reply can be swapped; otherwise bytes stream through as they come.
-  const bool hold = !link_local_.empty();
+  const bool hold = !link_local_.empty() || link_swallow_ > 0;
   link_buf_.append(bytes);
   if (!hold) {
     out_.append(bytes);
@@ -282,7 +429,9 @@ void Session::on_link_data(std::string_view bytes) {
       }
       break;
     }
-    if (hold) {
+    if (hold && link_swallow_ > 0) {
+      --link_swallow_;  // a reply to a command seawall sent on the client's behalf
+    } else if (hold) {
       const std::string_view whole = std::string_view(link_buf_).substr(consumed, reply.length);
       if (reply.type != '-' || !replace_local(whole)) {
         // A reply that began streaming before the hold keeps its bytes already sent.
@@ -297,10 +446,11 @@ void Session::on_link_data(std::string_view bytes) {
     if (link_outstanding_ > 0) {
       --link_outstanding_;
     }
+    on_link_reply_counted();
   }
   link_buf_.erase(0, consumed);
   link_emitted_ = link_emitted_ > consumed ? link_emitted_ - consumed : 0;
-  if (hold && link_local_.empty()) {
+  if (hold && link_local_.empty() && link_swallow_ == 0) {
     // Nothing left to swap: the incomplete reply streams again.
     out_.append(std::string_view(link_buf_).substr(link_emitted_));
     link_emitted_ = link_buf_.size();
@@ -319,6 +469,7 @@ void Session::on_link_closed() {
   // Redis closed the dedicated connection (QUIT, CLIENT KILL, restart): the client is told the
   // same way, so client libraries reconnect and resubscribe.
   if (link_) {
+    flush_link_invalidations();
     link_.reset();
     ctx_.shared->pinned.fetch_sub(1, std::memory_order_relaxed);
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 
 #include "seawall/command/command_table.hpp"
 #include "seawall/resp/replies.hpp"
@@ -16,6 +17,8 @@ namespace replies = resp::replies;
 using command::CommandInfo;
 
 constexpr std::size_t kInitialReadBuffer = 16 * 1024;
+// HELLO's version before any connection learned Redis's: the oldest Redis with HELLO 3.
+constexpr std::string_view kUnknownVersion = "6.0.0";
 // Like Redis's client-query-buffer-limit: one command may not need more than this.
 constexpr std::size_t kMaxQueryBuffer = 1024ull * 1024 * 1024;
 
@@ -36,6 +39,9 @@ struct Known {
   const CommandInfo* unsubscribe = command::lookup("unsubscribe");
   const CommandInfo* punsubscribe = command::lookup("punsubscribe");
   const CommandInfo* sunsubscribe = command::lookup("sunsubscribe");
+  const CommandInfo* multi = command::lookup("multi");
+  const CommandInfo* exec = command::lookup("exec");
+  const CommandInfo* discard = command::lookup("discard");
 };
 
 const Known& known() {
@@ -272,7 +278,10 @@ awaitable<void> Session::read_loop() {
       if (answered_locally(request_) || answered_by_seawall(request_.args)) {
         continue;
       }
-      if (!link_ && needs_pin(request_.args, info)) {
+      if (!link_ && (multi_deferred_ || needs_pin(request_.args, info))) {
+        if (deferred_multi_answered(info)) {
+          continue;
+        }
         // Everything sent before must have run before the dedicated connection takes over.
         co_await wait_until_idle();
         if (closed_) {
@@ -283,8 +292,20 @@ awaitable<void> Session::read_loop() {
           break;
         }
         if (!error.empty()) {
+          // Inside a deferred MULTI this is a queueing error: EXEC will abort.
+          multi_aborted_ = multi_unpinned_ = multi_deferred_;
           reply_now(error);
           continue;
+        }
+        if (multi_deferred_) {
+          send_deferred_multi();
+        }
+      }
+      if (!link_ && info == known().hello && request_.args.size() >= 2 && request_.args[1] == "3" &&
+          protocol_ != resp::Protocol::Resp3) {
+        co_await open_resp3_connections();
+        if (closed_) {
+          break;
         }
       }
       next = link_ ? relay(request_, raw) : dispatch(request_, raw, info);
@@ -493,6 +514,9 @@ bool Session::answered_locally(resp::ParsedRequest& request) {
 }
 
 void Session::answer_locally(std::string_view bytes) {
+  if (multi_deferred_ && !bytes.empty() && bytes[0] == '-') {
+    multi_aborted_ = true;  // a queueing error, as Redis counts a command it refuses
+  }
   if (link_) {
     relay_local(bytes);
   } else {
@@ -541,6 +565,8 @@ Session::Next Session::dispatch(const resp::ParsedRequest& request, std::string_
   }
   if (info == k.reset) {
     note_reset();
+    protocol_ = resp::Protocol::Resp2;
+    record_->set_protocol(protocol_);
     reply_now(replies::kReset);
     return Next::Continue;
   }
@@ -550,7 +576,11 @@ Session::Next Session::dispatch(const resp::ParsedRequest& request, std::string_
     // request would be taken for the replies of other clients on the shared connection.
     scratch_.clear();
     for (std::size_t i = 1; i < std::max<std::size_t>(args.size(), 2); ++i) {
-      resp::append_array_header(scratch_, 3);
+      if (protocol_ == resp::Protocol::Resp3) {
+        scratch_.append(">3\r\n");  // a push in RESP3, as Redis sends it
+      } else {
+        resp::append_array_header(scratch_, 3);
+      }
       resp::append_bulk(scratch_, info->name);
       if (i < args.size()) {
         resp::append_bulk(scratch_, args[i]);
@@ -570,13 +600,122 @@ Session::Next Session::dispatch(const resp::ParsedRequest& request, std::string_
     return dispatch_client_subcommand(request, raw);
   }
   if (info == k.hello) {
-    // The shared connections speak RESP2: HELLO without arguments or HELLO 2 is harmless there;
-    // anything else pinned the session before reaching here.
-    forward(request, raw, info);
+    answer_hello(args);
     return Next::Continue;
   }
   forward(request, raw, info);
   return Next::Continue;
+}
+
+awaitable<void> Session::open_resp3_connections() {
+  // A worker opens its RESP3 connections for its first RESP3 client; until they are up, that
+  // client's commands would find none and take the fallback. Waits at most connect_timeout.
+  asio::steady_timer timer(socket_.get_executor());
+  const auto give_up = std::chrono::steady_clock::now() + ctx_.config->upstreams[0].connect_timeout;
+  for (std::size_t up = 0; up < ctx_.pools.size(); ++up) {
+    while (!ctx_.pools[up]->connected(id_, upstream::Protocol::Resp3) && !closed_ &&
+           std::chrono::steady_clock::now() < give_up &&
+           ctx_.shared->upstreams[up]->breaker().state(std::chrono::steady_clock::now()) !=
+               breaker::State::Open) {
+      timer.expires_after(std::chrono::milliseconds(2));
+      co_await timer.async_wait(use_nothrow);
+    }
+  }
+}
+
+bool Session::deferred_multi_answered(const CommandInfo* info) {
+  const Known& k = known();
+  if (!multi_deferred_) {
+    if (info != k.multi || !command::arity_ok(*info, request_.args.size())) {
+      return false;
+    }
+    // Which upstream the transaction runs on is known only from its first key: pin then.
+    multi_deferred_ = true;
+    multi_aborted_ = multi_unpinned_ = false;
+    reply_now(replies::kOk);
+    return true;
+  }
+  if (info == k.exec || info == k.discard) {
+    const bool exec = info == k.exec;
+    if (command::arity_ok(*info, request_.args.size())) {
+      multi_deferred_ = false;
+      reply_now(!exec ? replies::kOk
+                      : (multi_aborted_ ? replies::kExecAbort : std::string_view("*0\r\n")));
+      multi_aborted_ = multi_unpinned_ = false;
+      return true;
+    }
+  }
+  if (multi_unpinned_) {
+    upstream::UpstreamState& state = *ctx_.shared->upstreams[ctx_.snapshot->router.default_index()];
+    reply_now(state.no_fallback_error());
+    return true;
+  }
+  return false;
+}
+
+void Session::answer_hello(std::span<const std::string_view> args) {
+  // Redis's checks, in its order: the protocol version, then the options.
+  resp::Protocol protocol = protocol_;
+  if (args.size() >= 2) {
+    std::int64_t version = 0;
+    const auto [end, ec] =
+        std::from_chars(args[1].data(), args[1].data() + args[1].size(), version);
+    if (ec != std::errc() || end != args[1].data() + args[1].size()) {
+      reply_now(replies::kHelloProtocolNotInteger);
+      return;
+    }
+    if (version != 2 && version != 3) {
+      reply_now(replies::kNoProto);
+      return;
+    }
+    protocol = version == 3 ? resp::Protocol::Resp3 : resp::Protocol::Resp2;
+  }
+  for (std::size_t i = 2; i < args.size(); ++i) {
+    if (iequals(args[i], "setname") && i + 1 < args.size()) {
+      if (!introspection::valid_client_attribute(args[i + 1])) {
+        reply_now(replies::kClientNameInvalid);
+        return;
+      }
+      ++i;
+      continue;
+    }
+    scratch_.assign(replies::kHelloOptionPrefix);
+    scratch_.append(args[i]).append(replies::kHelloOptionSuffix);
+    reply_now(scratch_);
+    return;
+  }
+  for (std::size_t i = 2; i + 1 < args.size(); ++i) {
+    if (iequals(args[i], "setname")) {
+      set_client_name(args[++i]);
+    }
+  }
+  protocol_ = protocol;
+  record_->set_protocol(protocol);
+  // The fields Redis 7 answers, about this client: its seawall id, the server's version as a
+  // shared connection's HELLO reported it.
+  const std::string& learned = ctx_.pools[ctx_.snapshot->router.default_index()]->server_version();
+  const std::string_view version = learned.empty() ? std::string_view(kUnknownVersion) : learned;
+  scratch_.clear();
+  if (protocol_ == resp::Protocol::Resp3) {
+    scratch_.append("%7\r\n");
+  } else {
+    resp::append_array_header(scratch_, 14);
+  }
+  resp::append_bulk(scratch_, "server");
+  resp::append_bulk(scratch_, "redis");
+  resp::append_bulk(scratch_, "version");
+  resp::append_bulk(scratch_, version);
+  resp::append_bulk(scratch_, "proto");
+  resp::append_integer(scratch_, protocol_ == resp::Protocol::Resp3 ? 3 : 2);
+  resp::append_bulk(scratch_, "id");
+  resp::append_integer(scratch_, static_cast<std::int64_t>(id_));
+  resp::append_bulk(scratch_, "mode");
+  resp::append_bulk(scratch_, "standalone");
+  resp::append_bulk(scratch_, "role");
+  resp::append_bulk(scratch_, "master");
+  resp::append_bulk(scratch_, "modules");
+  resp::append_array_header(scratch_, 0);
+  reply_now(scratch_);
 }
 
 Session::Next Session::dispatch_client_subcommand(const resp::ParsedRequest& request,

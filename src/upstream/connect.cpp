@@ -5,6 +5,8 @@
 #include <array>
 #include <vector>
 
+#include "seawall/resp/reply_framer.hpp"
+
 namespace seawall::upstream {
 namespace {
 
@@ -68,10 +70,62 @@ awaitable<std::string> exchange(Stream& stream, asio::steady_timer& deadline,
   }
 }
 
+// Sends HELLO and reads its whole reply (a map or an array, not one line). Returns "" when it
+// succeeded; `version` gets the server's version from the reply.
+awaitable<std::string> hello(Stream& stream, asio::steady_timer& deadline, Protocol protocol,
+                             const std::string& where, std::string& version) {
+  const std::string_view command = protocol == Protocol::Resp3
+                                       ? std::string_view("*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n")
+                                       : std::string_view("*2\r\n$5\r\nHELLO\r\n$1\r\n2\r\n");
+  auto written =
+      co_await (stream.async_write(asio::buffer(command)) || deadline.async_wait(use_nothrow));
+  if (written.index() == 1) {
+    co_return "timed out sending HELLO to " + where;
+  }
+  if (const auto [ec, n] = std::get<0>(written); ec) {
+    co_return "cannot send HELLO to " + where + ": " + describe_io_error(stream, ec);
+  }
+  std::array<char, 1024> chunk{};
+  std::string received;
+  resp::ReplyFramer framer;
+  while (true) {
+    auto read =
+        co_await (stream.async_read_some(asio::buffer(chunk)) || deadline.async_wait(use_nothrow));
+    if (read.index() == 1) {
+      co_return "timed out waiting for the reply to HELLO from " + where;
+    }
+    const auto [ec, n] = std::get<0>(read);
+    if (ec) {
+      co_return "no reply to HELLO from " + where + ": " + describe_io_error(stream, ec);
+    }
+    received.append(chunk.data(), n);
+    if (received.size() > 64 * kMaxLineReply) {
+      co_return "unexpected reply to HELLO from " + where;
+    }
+    resp::FramedReply reply;
+    const resp::errc e = framer.feed(received, reply);
+    if (e == resp::errc::need_more) {
+      continue;
+    }
+    if (e != resp::errc::ok || reply.length != received.size()) {
+      co_return "unexpected reply to HELLO from " + where;
+    }
+    if (reply.type == '-' || reply.type == '!') {
+      if (protocol == Protocol::Resp2) {
+        co_return "";  // a Redis before 6.0: RESP2 is all it speaks anyway
+      }
+      co_return "HELLO 3 refused by " + where + ": " + received.substr(1, received.size() - 3);
+    }
+    version = hello_version(received);
+    co_return "";
+  }
+}
+
 // One address: every step races the same deadline timer. Returns "" when the connection is
 // ready for commands, else why not.
 awaitable<std::string> attempt(const config::UpstreamConfig& config, const tcp::endpoint& endpoint,
-                               Stream& stream, asio::steady_timer& deadline) {
+                               Stream& stream, asio::steady_timer& deadline, Protocol protocol,
+                               std::string& version) {
   const std::string where = describe(endpoint);
   {
     auto result = co_await (stream.socket().async_connect(endpoint, use_nothrow) ||
@@ -113,7 +167,9 @@ awaitable<std::string> attempt(const config::UpstreamConfig& config, const tcp::
       co_return error;
     }
     if (line == "+OK") {
-      co_return "";
+      co_return protocol == Protocol::None
+          ? std::string()
+          : co_await hello(stream, deadline, protocol, where, version);
     }
     const std::string user =
         config.auth.username.empty() ? std::string("default") : config.auth.username;
@@ -122,6 +178,10 @@ awaitable<std::string> attempt(const config::UpstreamConfig& config, const tcp::
           redact(std::string_view(line).substr(1), config.auth.password);
     }
     co_return "unexpected reply to AUTH from " + where;
+  }
+  if (protocol != Protocol::None) {
+    // HELLO's reply proves the TLS handshake was accepted, as the PING below would.
+    co_return co_await hello(stream, deadline, protocol, where, version);
   }
   if (config.tls.enabled) {
     std::string line;
@@ -133,7 +193,8 @@ awaitable<std::string> attempt(const config::UpstreamConfig& config, const tcp::
 }  // namespace
 
 awaitable<ConnectResult> connect_upstream(asio::any_io_executor ex,
-                                          const config::UpstreamConfig& config, Stream& stream) {
+                                          const config::UpstreamConfig& config, Stream& stream,
+                                          Protocol protocol) {
   ConnectResult result;
   std::vector<tcp::endpoint> endpoints;
   error_code ec;
@@ -156,7 +217,8 @@ awaitable<ConnectResult> connect_upstream(asio::any_io_executor ex,
     stream = Stream(ex);
     asio::steady_timer deadline(ex);
     deadline.expires_after(config.connect_timeout);
-    result.error = co_await attempt(config, endpoint, stream, deadline);
+    result.error =
+        co_await attempt(config, endpoint, stream, deadline, protocol, result.server_version);
     if (result.error.empty()) {
       result.ok = true;
       co_return result;
@@ -167,6 +229,52 @@ awaitable<ConnectResult> connect_upstream(asio::any_io_executor ex,
     result.error = "no address for " + config.host;
   }
   co_return result;
+}
+
+std::string hello_version(std::string_view reply) {
+  // Walks name/value pairs of bulk or simple strings; other values (integers, arrays) are
+  // skipped by framing them.
+  if (reply.empty() || (reply[0] != '*' && reply[0] != '%')) {
+    return {};
+  }
+  std::size_t pos = reply.find("\r\n");
+  if (pos == std::string_view::npos) {
+    return {};
+  }
+  pos += 2;
+  const auto element = [&reply](std::size_t at, std::size_t& length) -> std::string_view {
+    resp::ReplyFramer framer;
+    resp::FramedReply framed;
+    if (framer.feed(reply.substr(at), framed) != resp::errc::ok) {
+      return {};
+    }
+    length = framed.length;
+    const std::string_view whole = reply.substr(at, framed.length);
+    if (whole[0] == '$') {
+      const auto body = whole.find("\r\n") + 2;
+      return whole.substr(body, whole.size() - body - 2);
+    }
+    if (whole[0] == '+') {
+      return whole.substr(1, whole.size() - 3);
+    }
+    return "\x01";  // not a string: never a name we look for
+  };
+  bool is_version = false;
+  bool is_name = true;
+  while (pos < reply.size()) {
+    std::size_t length = 0;
+    const std::string_view value = element(pos, length);
+    if (length == 0) {
+      return {};
+    }
+    if (!is_name && is_version) {
+      return std::string(value);
+    }
+    is_version = is_name && value == "version";
+    is_name = !is_name;
+    pos += length;
+  }
+  return {};
 }
 
 std::string auth_command(std::string_view username, std::string_view password) {

@@ -18,7 +18,7 @@ util::LogRateLimiter& connect_log_limiter() {
 }  // namespace
 
 Connection::Connection(asio::any_io_executor ex, const config::UpstreamConfig& cfg,
-                       std::uint32_t max_depth, const ConnectionMetrics& metrics)
+                       std::uint32_t max_depth, const ConnectionMetrics& metrics, Protocol protocol)
     : ex_(ex),
       config_(cfg),
       request_timeout_(cfg.request_timeout),
@@ -29,7 +29,8 @@ Connection::Connection(asio::any_io_executor ex, const config::UpstreamConfig& c
       framer_(max_depth),
       write_signal_(ex),
       rng_(std::random_device{}()),
-      metrics_(metrics) {
+      metrics_(metrics),
+      protocol_(protocol) {
   rbuf_.resize(kInitialReadBuffer);
 }
 
@@ -119,7 +120,10 @@ std::chrono::milliseconds Connection::next_backoff() {
 }
 
 awaitable<bool> Connection::connect_once() {
-  const ConnectResult result = co_await connect_upstream(ex_, config_, stream_);
+  const ConnectResult result = co_await connect_upstream(ex_, config_, stream_, protocol_);
+  if (result.ok && !result.server_version.empty()) {
+    server_version_ = result.server_version;
+  }
   if (!result.ok && !stopped_) {
     std::uint64_t suppressed = 0;
     if (connect_log_limiter().allow(suppressed)) {

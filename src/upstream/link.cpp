@@ -23,13 +23,14 @@ void log_failure(std::exception_ptr e) {
 
 }  // namespace
 
-Link::Link(asio::any_io_executor ex, const config::UpstreamConfig& config, LinkSink* sink)
-    : ex_(ex), config_(config), sink_(sink), stream_(ex), write_signal_(ex) {}
+Link::Link(asio::any_io_executor ex, const config::UpstreamConfig& config, LinkSink* sink,
+           Protocol protocol)
+    : ex_(ex), config_(config), sink_(sink), stream_(ex), write_signal_(ex), protocol_(protocol) {}
 
 Link::~Link() { close(); }
 
 awaitable<bool> Link::open() {
-  const ConnectResult result = co_await connect_upstream(ex_, config_, stream_);
+  const ConnectResult result = co_await connect_upstream(ex_, config_, stream_, protocol_);
   if (!result.ok) {
     std::uint64_t suppressed = 0;
     if (!closed_ && open_log_limiter().allow(suppressed)) {

@@ -22,11 +22,14 @@
 #include "seawall/command/command_table.hpp"
 #include "seawall/policy/policy_table.hpp"
 #include "seawall/policy/token_bucket.hpp"
+#include "seawall/resp/resp3.hpp"
 
 namespace seawall::policy {
 
-enum class Source : std::uint8_t { Upstream, L1Fresh, L1Stale, Default, Miss, Error };
-inline constexpr std::size_t kSourceCount = 6;
+// Ordered from best to worst: a split answer (MGET) is named after its worst part.
+// Journal: a write seawall acknowledged during the outage and Redis does not have yet.
+enum class Source : std::uint8_t { Upstream, Journal, L1Fresh, L1Stale, Default, Miss, Error };
+inline constexpr std::size_t kSourceCount = 7;
 std::string_view to_string(Source source);
 
 struct AnswerCounters {
@@ -66,19 +69,14 @@ class Fallback {
   void set_fallthrough(std::uint32_t per_second, std::uint32_t burst);
 
   // Answers a read: appends the reply to `out` and returns where it came from. `cache_key` is the
-  // normalised command (cache::make_cache_key); `policy` is the first key's. `unavailable_error`
-  // is the full error line used when nothing can answer.
+  // normalised command as the session stores it (resp3_cache_key for a RESP3 session); `policy`
+  // is the first key's. `unavailable_error` is the full error line used when nothing can answer.
+  // A RESP3 session (`protocol`) gets its own RESP3 copy, else the RESP2 copy, the default and
+  // the miss converted to RESP3.
   Source answer_read(const command::CommandInfo& info, std::span<const std::string_view> args,
                      std::string_view cache_key, const Policy& policy, const PolicyTable& policies,
-                     std::span<const std::uint32_t> key_indexes,
                      std::chrono::steady_clock::time_point now, std::string_view unavailable_error,
-                     std::string& out);
-
-  // During the recovery ramp: answers from the L1 or the default only (what costs Redis and the
-  // database nothing); false when neither has an answer, and then the read goes to Redis.
-  bool answer_read_locally(const command::CommandInfo& info, std::string_view cache_key,
-                           const Policy& policy, std::chrono::steady_clock::time_point now,
-                           std::string& out);
+                     std::string& out, resp::Protocol protocol = resp::Protocol::Resp2);
 
   AnswerCounters& counters() { return counters_; }
   cache::ReplyCache& cache() { return cache_; }
@@ -86,7 +84,11 @@ class Fallback {
  private:
   Source answer_mget(std::span<const std::string_view> args, const PolicyTable& policies,
                      std::chrono::steady_clock::time_point now, std::string_view unavailable_error,
-                     std::string& out);
+                     std::string& out, resp::Protocol protocol);
+  // The L1 copy for `cache_key` in the session's protocol: a RESP3 session's own copy, else the
+  // RESP2 one converted. Appends it to `out`.
+  cache::LookupResult lookup(std::string_view cache_key, std::chrono::steady_clock::time_point now,
+                             resp::Protocol protocol, std::string& out);
   bool take_fallthrough(std::chrono::steady_clock::time_point now);
 
   cache::ReplyCache& cache_;
@@ -94,7 +96,13 @@ class Fallback {
   std::vector<std::unique_ptr<TokenBucket>> buckets_;
   std::atomic<TokenBucket*> fallthrough_{nullptr};
   AnswerCounters counters_;
-  std::string scratch_key_;
 };
+
+// The cache key a RESP3 session stores and looks up for `resp2_key` (cache::make_cache_key):
+// RESP3 replies are other bytes than RESP2 ones for the same command, so they are other entries
+// (indexed by the same Redis keys, so a write drops both).
+inline constexpr std::string_view kResp3KeyPrefix = "#3:";
+void make_resp3_cache_key(std::string& key);  // prefixes in place
+std::string_view resp2_key_of(std::string_view cache_key);
 
 }  // namespace seawall::policy

@@ -14,11 +14,13 @@
 #include <utility>
 #include <vector>
 
+#include "seawall/resp/resp3.hpp"
+
 namespace seawall::proxy::introspection {
 
 // The protocol a client speaks: text replies are a bulk string in RESP2, a verbatim string in
 // RESP3 (as Redis sends CLIENT LIST and INFO).
-enum class Protocol : std::uint8_t { Resp2 = 2, Resp3 = 3 };
+using Protocol = resp::Protocol;
 
 // Appends `text` as Redis replies CLIENT INFO, CLIENT LIST and INFO.
 void append_text_reply(std::string& out, std::string_view text, Protocol protocol);

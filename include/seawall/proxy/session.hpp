@@ -32,11 +32,16 @@
 #include "seawall/proxy/worker_context.hpp"
 #include "seawall/resp/reply_framer.hpp"
 #include "seawall/resp/request_parser.hpp"
+#include "seawall/resp/resp3.hpp"
 #include "seawall/upstream/link.hpp"
 #include "seawall/upstream/reply_target.hpp"
 #include "seawall/util/signal.hpp"
 
 namespace seawall::proxy {
+
+// Commands that change data, as the L1 and the journal see them (forward.cpp).
+bool is_write_command(const command::CommandInfo& info);
+bool flushes_everything(const command::CommandInfo& info);
 
 class Session : public upstream::ReplyTarget,
                 public upstream::LinkSink,
@@ -106,11 +111,27 @@ class Session : public upstream::ReplyTarget,
   Next dispatch(const resp::ParsedRequest& request, std::string_view raw,
                 const command::CommandInfo* info);
   Next dispatch_client_subcommand(const resp::ParsedRequest& request, std::string_view raw);
+  // HELLO without AUTH (with AUTH it pins): answered here, since the shared connections already
+  // speak the protocol asked for; it sets the protocol of this session's replies.
+  void answer_hello(std::span<const std::string_view> args);
+  awaitable<void> open_resp3_connections();
+  upstream::Protocol upstream_protocol() const {
+    return protocol_ == resp::Protocol::Resp3 ? upstream::Protocol::Resp3
+                                              : upstream::Protocol::Resp2;
+  }
   // `info` is the command's table entry (nullptr when unknown), already looked up by dispatch.
   void forward(const resp::ParsedRequest& request, std::string_view raw,
                const command::CommandInfo* info);
+  // Fills what the reply (or the fallback) needs to know about the request; key_indexes_ holds
+  // its key positions.
+  void describe(Slot& slot, const command::CommandInfo* info,
+                std::span<const std::string_view> args, std::size_t up);
   bool forward_split(const command::CommandInfo& info, std::span<const std::string_view> args);
   void answer_without_upstream(Slot& slot, std::uint64_t seq);
+  // What a request gets while its upstream cannot be used (breaker open, journal waiting): the
+  // fallback chain for reads, the policy's writes_when_open for writes. Valid until scratch_ or
+  // the upstream's error lines change.
+  std::string_view degraded_answer(Slot& slot);
   void answer_failed(Slot& slot, std::uint64_t seq, upstream::ReplyStatus status,
                      std::string_view bytes);
   void on_part_reply(Slot& slot, std::uint64_t seq, std::uint32_t part,
@@ -133,6 +154,21 @@ class Session : public upstream::ReplyTarget,
   void maybe_unpin();
   void unpin();
   void relay_local(std::string_view bytes);
+  // Pinned, while the link's upstream cannot be used (breaker open, journal waiting): answers
+  // what must not reach Redis ahead of the journal as the shared path would. True if answered.
+  bool answered_while_unavailable(const command::CommandInfo* info,
+                                  std::span<const std::string_view> args);
+  // Pinned writes drop the L1 copies of their keys when relayed and again once Redis answered
+  // them (EXEC: every key written inside the transaction).
+  void note_pinned_write(const command::CommandInfo* info, std::span<const std::string_view> args);
+  void on_link_reply_counted();
+  void flush_link_invalidations();
+  // MULTI outside a pinned session is answered here and pins at the next command, to the
+  // upstream of that command's keys (see read_loop).
+  void send_deferred_multi();
+  // MULTI (deferred), and EXEC/DISCARD/commands of a deferred MULTI that need no pin: answered
+  // here. True when answered.
+  bool deferred_multi_answered(const command::CommandInfo* info);
   bool replace_local(std::string_view reply);
   void reply_now(std::string_view bytes);
   void complete(std::uint64_t seq, std::string_view bytes);
@@ -202,6 +238,7 @@ class Session : public upstream::ReplyTarget,
   std::int64_t subscribed_patterns_ = 0;
   std::int64_t subscribed_shard_channels_ = 0;  // a reply was queued while defer_wake_ was set
   std::string client_name_;
+  resp::Protocol protocol_ = resp::Protocol::Resp2;  // what the client asked for with HELLO
   bool authenticated_ = false;  // to seawall itself (auth:); unused when auth is off
   bool closed_ = false;
   bool read_done_ = false;
@@ -225,6 +262,19 @@ class Session : public upstream::ReplyTarget,
   std::uint64_t next_local_id_ = 0;
   resp::ReplyFramer link_framer_;
   bool in_multi_ = false;
+  bool multi_deferred_ = false;     // MULTI answered here, not pinned yet
+  bool multi_aborted_ = false;      // ...with a queueing error: EXEC answers -EXECABORT
+  bool multi_unpinned_ = false;     // ...and the pin failed: its commands get the error too
+  std::size_t link_swallow_ = 0;    // leading replies Redis owes that the client never asked for
+  std::uint64_t link_replies_ = 0;  // complete replies counted on this link
+  struct PendingInvalidation {
+    std::uint64_t after_reply = 0;  // once this many replies came back
+    bool clear_all = false;
+    std::vector<std::string> keys;
+  };
+  std::deque<PendingInvalidation> link_invalidations_;
+  std::vector<std::string> multi_keys_;  // written inside the current transaction
+  Slot pinned_slot_;                     // describes a pinned command answered without Redis
   bool watching_ = false;
   bool db_nonzero_ = false;
   bool sticky_ = false;        // state that only ends with the connection (SUBSCRIBE, HELLO 3, ...)

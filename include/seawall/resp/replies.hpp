@@ -77,6 +77,9 @@ inline constexpr std::string_view kJournalFullSuffix =
 inline constexpr std::string_view kWriteUnknownSuffix =
     "' failed during a write: outcome unknown\r\n";
 // A multi-key command whose keys route to different upstreams and cannot be split.
+// EXEC of a transaction with a queueing error, in Redis's words.
+inline constexpr std::string_view kExecAbort =
+    "-EXECABORT Transaction discarded because of previous errors.\r\n";
 inline constexpr std::string_view kCrossUpstream =
     "-CROSSSLOT Keys in request don't route to the same upstream\r\n";
 

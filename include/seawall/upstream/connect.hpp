@@ -6,6 +6,7 @@
 // Thread safety: connect_upstream runs on the caller's executor and uses only its arguments; the
 // other functions are pure.
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -18,7 +19,13 @@ namespace seawall::upstream {
 struct ConnectResult {
   bool ok = false;
   std::string error;  // when !ok: the step that failed and why; never contains the password
+  std::string server_version;  // from the HELLO reply, when a protocol was asked for
 };
+
+// Which protocol the connection speaks. None sends no HELLO (health checks, and links whose
+// client sends its own); Resp2 and Resp3 send HELLO 2 / HELLO 3 after AUTH and learn the
+// server's version from its reply (a Redis without HELLO, before 6.0, is fine for Resp2).
+enum class Protocol : std::uint8_t { None, Resp2, Resp3 };
 
 // Connects `stream` to the upstream of `config`, trying each resolved address in turn. Each
 // address gets one connect_timeout for all its steps: TCP connect, TLS handshake, then AUTH and
@@ -28,7 +35,12 @@ struct ConnectResult {
 // caller's member, so that closing it meanwhile (stop, close) aborts the attempt. On failure
 // `stream` is closed.
 awaitable<ConnectResult> connect_upstream(asio::any_io_executor ex,
-                                          const config::UpstreamConfig& config, Stream& stream);
+                                          const config::UpstreamConfig& config, Stream& stream,
+                                          Protocol protocol = Protocol::None);
+
+// The value of "version" in a HELLO reply (RESP2 array or RESP3 map of name/value pairs), or ""
+// when there is none.
+std::string hello_version(std::string_view reply);
 
 // ---- the exchanges of a connect, without I/O ----------------------------------------------------
 

@@ -27,6 +27,7 @@
 #include "seawall/metrics/histogram.hpp"
 #include "seawall/net.hpp"
 #include "seawall/resp/reply_framer.hpp"
+#include "seawall/upstream/connect.hpp"
 #include "seawall/upstream/reply_target.hpp"
 #include "seawall/upstream/stream.hpp"
 #include "seawall/util/signal.hpp"
@@ -56,7 +57,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   using Clock = std::chrono::steady_clock;
 
   Connection(asio::any_io_executor ex, const config::UpstreamConfig& cfg, std::uint32_t max_depth,
-             const ConnectionMetrics& metrics = {});
+             const ConnectionMetrics& metrics = {}, Protocol protocol = Protocol::None);
 
   // Starts connecting (and reconnecting) in the background.
   void start();
@@ -67,6 +68,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t pending() const { return pending_.size(); }
   const ConnectionStats& stats() const { return stats_; }
   const std::string& name() const { return config_.name; }
+  // The server's version from the last successful HELLO ("" before one, or with Protocol::None).
+  const std::string& server_version() const { return server_version_; }
 
   // Queues one raw RESP command; its deadline is now + request_timeout. The target is answered
   // exactly once, possibly before submit returns (when the connection is down or full), and
@@ -130,6 +133,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool retiring_ = false;
   Clock::time_point last_reply_at_{};  // when the latest reply arrived (or the connect)
   bool stalled_ = false;               // the head request timed out and no reply has come since
+  Protocol protocol_;
+  std::string server_version_;
 };
 
 }  // namespace seawall::upstream

@@ -15,6 +15,7 @@
 
 #include "seawall/config/config.hpp"
 #include "seawall/net.hpp"
+#include "seawall/upstream/connect.hpp"
 #include "seawall/upstream/stream.hpp"
 #include "seawall/util/signal.hpp"
 
@@ -30,7 +31,10 @@ class LinkSink {
 
 class Link : public std::enable_shared_from_this<Link> {
  public:
-  Link(asio::any_io_executor ex, const config::UpstreamConfig& config, LinkSink* sink);
+  // `protocol`: Resp3 for a session that said HELLO 3 to seawall (the link opens with HELLO 3);
+  // None otherwise.
+  Link(asio::any_io_executor ex, const config::UpstreamConfig& config, LinkSink* sink,
+       Protocol protocol = Protocol::None);
   ~Link();
 
   // Connects within connect_timeout (TLS handshake and AUTH included). On success starts
@@ -57,6 +61,7 @@ class Link : public std::enable_shared_from_this<Link> {
   util::Signal write_signal_;
   bool closed_ = false;
   bool finishing_ = false;
+  Protocol protocol_;
 };
 
 }  // namespace seawall::upstream

@@ -1,8 +1,12 @@
 #pragma once
 // The connections of one worker thread to one upstream. A session sticks to one connection so
 // that its commands reach Redis in the order it sent them (read-your-writes inside a pipeline).
+// RESP2 clients use the RESP2 connections; RESP3 clients (HELLO 3 without other connection
+// state) use RESP3 connections, made on first use, so a RESP2-only application opens no more
+// connections than before.
 // Ownership: owned by the worker. Thread safety: that worker's thread only.
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "seawall/upstream/connection.hpp"
@@ -12,14 +16,20 @@ namespace seawall::upstream {
 class Pool {
  public:
   Pool(asio::any_io_executor ex, const config::UpstreamConfig& cfg, std::uint32_t max_depth,
-       const ConnectionMetrics& metrics = {}) {
+       const ConnectionMetrics& metrics = {})
+      : ex_(ex), config_(cfg), max_depth_(max_depth), metrics_(metrics) {
     for (std::uint32_t i = 0; i < cfg.connections; ++i) {
-      connections_.push_back(std::make_shared<Connection>(ex, cfg, max_depth, metrics));
+      connections_.push_back(
+          std::make_shared<Connection>(ex, cfg, max_depth, metrics, Protocol::Resp2));
     }
   }
 
   void start() {
+    started_ = true;
     for (auto& c : connections_) {
+      c->start();
+    }
+    for (auto& c : resp3_) {
       c->start();
     }
   }
@@ -27,10 +37,17 @@ class Pool {
     for (auto& c : connections_) {
       c->stop();
     }
+    for (auto& c : resp3_) {
+      c->stop();
+    }
   }
   // A reload replaced this pool: let requests in flight finish, then close.
   void retire() {
+    retired_ = true;
     for (auto& c : connections_) {
+      c->retire();
+    }
+    for (auto& c : resp3_) {
       c->retire();
     }
   }
@@ -44,11 +61,50 @@ class Pool {
     return false;
   }
 
+  // Whether connection `affinity` would pick for `protocol` is up (made on first ask).
+  bool connected(std::uint64_t affinity, Protocol protocol) {
+    return pick(affinity, protocol).connected();
+  }
+
   Connection& pick(std::uint64_t affinity) { return *connections_[affinity % connections_.size()]; }
+  Connection& pick(std::uint64_t affinity, Protocol protocol) {
+    if (protocol != Protocol::Resp3) {
+      return pick(affinity);
+    }
+    if (resp3_.empty()) {
+      for (std::size_t i = 0; i < connections_.size(); ++i) {
+        resp3_.push_back(
+            std::make_shared<Connection>(ex_, config_, max_depth_, metrics_, Protocol::Resp3));
+        if (started_ && !retired_) {
+          resp3_.back()->start();
+        }
+      }
+    }
+    return *resp3_[affinity % resp3_.size()];
+  }
+  // The server's version as the last HELLO reported it, "" when no connection learned it yet.
+  const std::string& server_version() const {
+    for (const auto& group : {&connections_, &resp3_}) {
+      for (const auto& c : *group) {
+        if (!c->server_version().empty()) {
+          return c->server_version();
+        }
+      }
+    }
+    static const std::string unknown;
+    return unknown;
+  }
   const std::vector<std::shared_ptr<Connection>>& connections() const { return connections_; }
 
  private:
+  asio::any_io_executor ex_;
+  config::UpstreamConfig config_;
+  std::uint32_t max_depth_;
+  ConnectionMetrics metrics_;
   std::vector<std::shared_ptr<Connection>> connections_;
+  std::vector<std::shared_ptr<Connection>> resp3_;
+  bool started_ = false;
+  bool retired_ = false;
 };
 
 }  // namespace seawall::upstream

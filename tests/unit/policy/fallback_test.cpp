@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include <string>
 #include <vector>
 
@@ -63,16 +66,23 @@ class FallbackTest : public ::testing::Test {
   FallbackTest() : cache_(cache::ReplyCacheOptions{}), fallback_(cache_, 2, 2) {}
 
   Source answer(std::vector<std::string_view> args, const Policy& policy, std::string& out,
-                Clock::time_point now) {
+                Clock::time_point now, resp::Protocol protocol = resp::Protocol::Resp2) {
     std::string key;
     cache::make_cache_key(args, key);
-    const std::vector<std::uint32_t> keys{1};
-    return fallback_.answer_read(cmd(args[0]), args, key, policy, table_, keys, now, kError, out);
+    if (protocol == resp::Protocol::Resp3) {
+      make_resp3_cache_key(key);
+    }
+    return fallback_.answer_read(cmd(args[0]), args, key, policy, table_, now, kError, out,
+                                 protocol);
   }
 
-  void put(std::vector<std::string_view> args, std::string_view reply, Clock::time_point now) {
+  void put(std::vector<std::string_view> args, std::string_view reply, Clock::time_point now,
+           resp::Protocol protocol = resp::Protocol::Resp2) {
     std::string key;
     cache::make_cache_key(args, key);
+    if (protocol == resp::Protocol::Resp3) {
+      make_resp3_cache_key(key);
+    }
     const std::vector<std::string_view> keys{args[1]};
     ASSERT_EQ(cache_.put(cache_.begin_read(), key, keys, reply, 1s, 10s, now),
               cache::PutResult::Stored);
@@ -154,11 +164,73 @@ TEST_F(FallbackTest, MgetAnswersEachKeyLikeAGet) {
   put({"get", "a"}, "$1\r\n1\r\n", t0_);
   std::string out;
   const std::vector<std::string_view> args{"mget", "a", "d:x", "zz"};
-  const std::vector<std::uint32_t> keys{1, 2, 3};
   const Source s =
-      fallback_.answer_read(cmd("mget"), args, {}, with_l1(), table_, keys, t0_, kError, out);
+      fallback_.answer_read(cmd("mget"), args, {}, with_l1(), table_, t0_, kError, out);
   EXPECT_EQ(s, Source::Miss);
   EXPECT_EQ(out, "*3\r\n$1\r\n1\r\n$1\r\n0\r\n$-1\r\n");
+  // The same in RESP3: nulls are RESP3's.
+  out.clear();
+  EXPECT_EQ(fallback_.answer_read(cmd("mget"), args, {}, with_l1(), table_, t0_, kError, out,
+                                  resp::Protocol::Resp3),
+            Source::Miss);
+  EXPECT_EQ(out, "*3\r\n$1\r\n1\r\n$1\r\n0\r\n_\r\n");
+}
+
+TEST_F(FallbackTest, Resp3SessionsPreferTheirOwnCopyElseConvertTheResp2One) {
+  const Policy p = with_l1();
+  put({"get", "a"}, "$2\r\nv2\r\n", t0_);
+  put({"hgetall", "h"}, "*2\r\n$1\r\nf\r\n$1\r\nv\r\n", t0_);
+  put({"hgetall", "h"}, "%1\r\n$1\r\nf\r\n$1\r\nv\r\n", t0_, resp::Protocol::Resp3);
+  std::string out;
+  EXPECT_EQ(answer({"get", "a"}, p, out, t0_, resp::Protocol::Resp3), Source::L1Fresh);
+  EXPECT_EQ(out, "$2\r\nv2\r\n");
+  out.clear();
+  EXPECT_EQ(answer({"hgetall", "h"}, p, out, t0_, resp::Protocol::Resp3), Source::L1Fresh);
+  EXPECT_EQ(out, "%1\r\n$1\r\nf\r\n$1\r\nv\r\n");
+  // A RESP2 session never sees the RESP3 copy.
+  out.clear();
+  EXPECT_EQ(answer({"hgetall", "h"}, p, out, t0_), Source::L1Fresh);
+  EXPECT_EQ(out, "*2\r\n$1\r\nf\r\n$1\r\nv\r\n");
+}
+
+TEST_F(FallbackTest, Resp3MissesAreResp3Typed) {
+  Policy p = with_l1();
+  p.on_unavailable = OnUnavailable::Miss;
+  std::string out;
+  EXPECT_EQ(answer({"get", "nope"}, p, out, t0_, resp::Protocol::Resp3), Source::Miss);
+  EXPECT_EQ(out, "_\r\n");
+  out.clear();
+  EXPECT_EQ(answer({"hgetall", "nope"}, p, out, t0_ + 1s, resp::Protocol::Resp3), Source::Miss);
+  EXPECT_EQ(out, "%0\r\n");
+}
+
+TEST_F(FallbackTest, FallbackMgetFromTwoThreadsKeepsEachAnswerItsOwn) {
+  // One Fallback serves every worker thread: no per-call state may live in the object.
+  table_ = PolicyTable({}, with_l1());
+  for (int i = 0; i < 50; ++i) {
+    const std::string k = "k" + std::to_string(i);
+    const std::string v = "$" + std::to_string(k.size()) + "\r\n" + k + "\r\n";
+    put({"get", k}, v, t0_);
+  }
+  std::atomic<int> wrong{0};
+  auto run = [&](int offset) {
+    for (int round = 0; round < 2000; ++round) {
+      const int i = (round + offset) % 50;
+      const std::string k = "k" + std::to_string(i);
+      const std::vector<std::string_view> args{"mget", k, k};
+      std::string out;
+      fallback_.answer_read(cmd("mget"), args, {}, with_l1(), table_, t0_, kError, out);
+      const std::string v = "$" + std::to_string(k.size()) + "\r\n" + k + "\r\n";
+      if (out != "*2\r\n" + v + v) {
+        wrong.fetch_add(1);
+      }
+    }
+  };
+  std::thread a(run, 0);
+  std::thread b(run, 25);
+  a.join();
+  b.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 }  // namespace
