@@ -418,17 +418,16 @@ void Session::answer_without_upstream(Slot& slot, std::uint64_t seq) {
   }
   // Journal the write itself, or (invalidate) a DEL of its keys, so that Redis cannot serve a
   // value from before the outage once it is back.
-  scratch_.clear();
-  if (mode == policy::WritesWhenOpen::Journal) {
-    resp::append_command(scratch_, slot.args);
-  } else {
-    resp::append_array_header(scratch_, slot.keys.size() + 1);
-    resp::append_bulk(scratch_, "DEL");
-    for (std::uint32_t k : slot.keys) {
-      resp::append_bulk(scratch_, slot.args[k]);
-    }
+  const auto appended = state.journal().append(slot.args,
+                                               mode == policy::WritesWhenOpen::Journal
+                                                   ? upstream::Journal::Mode::Journal
+                                                   : upstream::Journal::Mode::Invalidate,
+                                               std::chrono::system_clock::now());
+  if (appended == upstream::Journal::Append::Unsupported) {
+    counters.writes_rejected.fetch_add(1, std::memory_order_relaxed);
+    complete(seq, state.cannot_acknowledge_error());
+    return;
   }
-  const auto appended = state.journal().append(scratch_);
   if (appended != upstream::Journal::Append::Ok) {
     counters.writes_rejected.fetch_add(1, std::memory_order_relaxed);
     log_degraded(state.name(), "journal_full");
