@@ -11,7 +11,14 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from faults import BreakerLog, client, open_breaker_by_reading, recovery_bound, upstream, wait_value  # noqa: E402,E501
+from faults import (  # noqa: E402
+    BreakerLog,
+    client,
+    open_breaker_by_reading,
+    recovery_bound,
+    upstream,
+    wait_value,
+)
 from harness import sample, scrape  # noqa: E402
 
 POLICIES = [
