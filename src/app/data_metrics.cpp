@@ -76,6 +76,9 @@ void register_data_metrics(metrics::Registry& registry, proxy::SharedState& shar
     registry.counter(kJournalOps).with_callback({name, "rejected"}, [&j] {
       return static_cast<double>(j.rejected_total());
     });
+    registry.counter(kJournalOps).with_callback({name, "superseded"}, [&j] {
+      return static_cast<double>(j.superseded_total());
+    });
   }
 
   auto& cache = shared.cache;

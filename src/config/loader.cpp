@@ -421,6 +421,10 @@ void bind_journal(MapBinder& m, JournalConfig& out) {
   m.uint("max_entries", out.max_entries, 1);
   m.size("max_bytes", out.max_bytes, 1);
   m.string("path", out.path);
+  m.choice("fsync", out.fsync,
+           {Choice<JournalFsync>{"always", JournalFsync::Always},
+            Choice<JournalFsync>{"everysec", JournalFsync::Everysec},
+            Choice<JournalFsync>{"no", JournalFsync::No}});
 }
 
 void bind_upstreams(MapBinder& root, std::vector<UpstreamConfig>& out) {

@@ -184,6 +184,9 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw,
   }
   if (slot.is_write) {
     invalidate_keys(slot);
+    // A plain SET or MSET leaves its value in the L1 once Redis acknowledged it, so the key can
+    // still be read during an outage that follows (the ticket catches any write racing it).
+    slot.fill = writes_value(slot);
   }
   if (slot.fill) {
     slot.ticket = shared.cache.begin_read();
@@ -320,7 +323,11 @@ void Session::on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus 
   }
   if (slot.is_write) {
     // Again at the reply: a read that raced this write must not leave an older value cached.
-    invalidate_keys(slot);
+    if (slot.fill && bytes == resp::replies::kOk) {
+      fill_written(slot, now);
+    } else {
+      invalidate_keys(slot);
+    }
   } else if (slot.fill && bytes[0] != '-') {
     fill_cache(slot, bytes, now);
   }
@@ -363,14 +370,48 @@ void Session::fill_cache(Slot& slot, std::string_view bytes,
             slot.policy->l1.max_stale, now);
 }
 
+bool Session::writes_value(const Slot& slot) const {
+  static const command::CommandInfo* const set = command::lookup("set");
+  static const command::CommandInfo* const mset = command::lookup("mset");
+  if (slot.info == set) {
+    return slot.args.size() == 3 && slot.policy->l1.enabled;  // options: TTLs, NX/XX, GET
+  }
+  return slot.info == mset && slot.args.size() % 2 == 1;
+}
+
+void Session::fill_written(Slot& slot, std::chrono::steady_clock::time_point now) {
+  cache::ReplyCache& cache = ctx_.shared->cache;
+  thread_local std::string value;
+  for (std::size_t i = 1; i + 1 < slot.args.size(); i += 2) {
+    const std::string_view key = slot.args[i];
+    const policy::Policy& p = ctx_.snapshot->policies.match(key);
+    const std::array<std::string_view, 1> keys{key};
+    if (!p.l1.enabled) {
+      cache.invalidate_key(key);
+      continue;
+    }
+    const std::array<std::string_view, 2> get{"get", key};
+    cache::make_cache_key(get, scratch_);
+    value.clear();
+    resp::append_bulk(value, slot.args[i + 1]);
+    // Stored only if no other write to the key was sent since this one: then this value is
+    // what Redis holds. The invalidation after it drops the probe and ends every read of the
+    // key still in flight (they may have read an older value); the copy is stored again after.
+    const bool raced = cache.put(slot.ticket, scratch_, keys, value, p.l1.ttl, p.l1.max_stale,
+                                 now) != cache::PutResult::Stored;
+    cache.invalidate_key(key);
+    if (!raced) {
+      cache.put(cache.begin_read(), scratch_, keys, value, p.l1.ttl, p.l1.max_stale, now);
+    }
+  }
+}
+
 void Session::answer_failed(Slot& slot, std::uint64_t seq, ReplyStatus status,
                             std::string_view bytes) {
   upstream::UpstreamState& state = *ctx_.shared->upstreams[slot.upstream];
   if (slot.is_read) {
     scratch_.clear();
-    const auto source = ctx_.shared->fallback.answer_read(
-        *slot.info, slot.args, slot.cache_key, *slot.policy, ctx_.snapshot->policies,
-        last_activity_, state.no_fallback_error(), scratch_, protocol_);
+    const auto source = degraded_read(slot, scratch_);
     log_degraded(state.name(), policy::to_string(source));
     complete(seq, scratch_);
     return;
@@ -390,15 +431,97 @@ void Session::answer_without_upstream(Slot& slot, std::uint64_t seq) {
   complete(seq, degraded_answer(slot));
 }
 
+policy::Source Session::degraded_read(Slot& slot, std::string& out) {
+  SharedState& shared = *ctx_.shared;
+  upstream::UpstreamState& state = *shared.upstreams[slot.upstream];
+  policy::Fallback& fallback = shared.fallback;
+  upstream::Journal& journal = state.journal();
+  const bool resp3 = protocol_ == resp::Protocol::Resp3;
+  const auto append = [resp3](std::string& to, std::string_view reply) {
+    if (!resp3 || !resp::append_as_resp3(to, reply)) {
+      to.append(reply);
+    }
+  };
+  if (!journal.empty()) {
+    // Read your writes: a key with a journaled write is answered from the journal, never from
+    // an older copy; when the journal cannot compute the answer, an error.
+    const auto wall = std::chrono::system_clock::now();
+    static const command::CommandInfo* const mget = command::lookup("mget");
+    static const command::CommandInfo* const get = command::lookup("get");
+    thread_local std::string reply;
+    if (slot.info == mget) {
+      thread_local std::string elements;
+      thread_local std::string key;
+      elements.clear();
+      bool journaled = false;
+      bool failed = false;
+      for (std::size_t i = 1; i < slot.args.size() && !failed; ++i) {
+        reply.clear();
+        const upstream::Journal::Overlay o = journal.read_get(slot.args[i], wall, reply);
+        if (o == upstream::Journal::Overlay::Answered) {
+          journaled = true;
+          append(elements, reply);
+        } else if (o == upstream::Journal::Overlay::Unknown &&
+                   ctx_.snapshot->policies.match(slot.args[i]).writes_when_open !=
+                       policy::WritesWhenOpen::Invalidate) {
+          failed = true;
+        } else {
+          // The other keys as a GET of each would be answered.
+          const std::array<std::string_view, 2> one{"get", slot.args[i]};
+          const policy::Policy& p = ctx_.snapshot->policies.match(slot.args[i]);
+          key.clear();
+          if (p.l1.enabled) {
+            cache::make_cache_key(one, key);
+            if (resp3) {
+              policy::make_resp3_cache_key(key);
+            }
+          }
+          failed = fallback.answer_read(*get, one, key, p, ctx_.snapshot->policies, last_activity_,
+                                        {}, elements, protocol_) == policy::Source::Error;
+        }
+      }
+      if (failed || journaled) {
+        if (failed) {
+          out.append(state.no_fallback_error());
+          fallback.counters().count(policy::Source::Error);
+          return policy::Source::Error;
+        }
+        resp::append_array_header(out, slot.args.size() - 1);
+        out.append(elements);
+        fallback.counters().count(policy::Source::Journal);
+        return policy::Source::Journal;
+      }
+    } else {
+      reply.clear();
+      switch (journal.read(slot.args, wall, reply)) {
+        case upstream::Journal::Overlay::Answered:
+          append(out, reply);
+          fallback.counters().count(policy::Source::Journal);
+          return policy::Source::Journal;
+        case upstream::Journal::Overlay::Unknown:
+          if (slot.policy->writes_when_open == policy::WritesWhenOpen::Invalidate) {
+            break;  // its L1 copies are gone: the chain answers as after any invalidation
+          }
+          out.append(state.no_fallback_error());
+          fallback.counters().count(policy::Source::Error);
+          return policy::Source::Error;
+        case upstream::Journal::Overlay::NotJournaled:
+          break;
+      }
+    }
+  }
+  return fallback.answer_read(*slot.info, slot.args, slot.cache_key, *slot.policy,
+                              ctx_.snapshot->policies, last_activity_, state.no_fallback_error(),
+                              out, protocol_);
+}
+
 std::string_view Session::degraded_answer(Slot& slot) {
   SharedState& shared = *ctx_.shared;
   upstream::UpstreamState& state = *shared.upstreams[slot.upstream];
   auto& counters = shared.fallback.counters();
   scratch_.clear();
   if (slot.is_read) {
-    const auto source = shared.fallback.answer_read(
-        *slot.info, slot.args, slot.cache_key, *slot.policy, ctx_.snapshot->policies,
-        last_activity_, state.no_fallback_error(), scratch_, protocol_);
+    const auto source = degraded_read(slot, scratch_);
     log_degraded(state.name(), policy::to_string(source));
     return scratch_;
   }
@@ -420,16 +543,15 @@ std::string_view Session::degraded_answer(Slot& slot) {
   }
   // Journal the write itself, or (invalidate) a DEL of its keys, so that Redis cannot serve a
   // value from before the outage once it is back.
-  if (mode == policy::WritesWhenOpen::Journal) {
-    resp::append_command(scratch_, slot.args);
-  } else {
-    resp::append_array_header(scratch_, slot.keys.size() + 1);
-    resp::append_bulk(scratch_, "DEL");
-    for (std::uint32_t k : slot.keys) {
-      resp::append_bulk(scratch_, slot.args[k]);
-    }
+  const auto appended = state.journal().append(slot.args,
+                                               mode == policy::WritesWhenOpen::Journal
+                                                   ? upstream::Journal::Mode::Journal
+                                                   : upstream::Journal::Mode::Invalidate,
+                                               std::chrono::system_clock::now());
+  if (appended == upstream::Journal::Append::Unsupported) {
+    counters.writes_rejected.fetch_add(1, std::memory_order_relaxed);
+    return state.cannot_acknowledge_error();
   }
-  const auto appended = state.journal().append(scratch_);
   if (appended != upstream::Journal::Append::Ok) {
     counters.writes_rejected.fetch_add(1, std::memory_order_relaxed);
     log_degraded(state.name(), "journal_full");
@@ -467,9 +589,7 @@ void Session::on_part_reply(Slot& slot, std::uint64_t seq, std::uint32_t part, R
   if (slot.part_failed) {
     upstream::UpstreamState& state = *ctx_.shared->upstreams[slot.upstream];
     if (slot.merge == Merge::Mget) {
-      ctx_.shared->fallback.answer_read(*slot.info, slot.args, {}, *slot.policy,
-                                        ctx_.snapshot->policies, last_activity_,
-                                        state.no_fallback_error(), scratch_, protocol_);
+      degraded_read(slot, scratch_);
     } else {
       scratch_.assign(slot.data.empty() ? std::string_view(state.write_unknown_error())
                                         : std::string_view(slot.data));

@@ -301,8 +301,11 @@ awaitable<void> Session::read_loop() {
           send_deferred_multi();
         }
       }
-      if (!link_ && info == known().hello && request_.args.size() >= 2 && request_.args[1] == "3" &&
-          protocol_ != resp::Protocol::Resp3) {
+      // HELLO 3 needs RESP3 connections, and any HELLO the server's version, which they learn.
+      if (!link_ && info == known().hello &&
+          ((request_.args.size() >= 2 && request_.args[1] == "3" &&
+            protocol_ != resp::Protocol::Resp3) ||
+           ctx_.pools[ctx_.snapshot->router.default_index()]->server_version().empty())) {
         co_await open_resp3_connections();
         if (closed_) {
           break;

@@ -653,11 +653,13 @@ def test_journal_full_rejects_writes(redis_server, make_seawall):
     assert c.set("j:3", "c") is True
     assert raw.request("SET", "j:4", "d") == raw_error(JOURNAL_FULL)
     with pytest.raises(redis.ResponseError, match="^" + JOURNAL_FULL.format("main") + "$"):
-        c.delete("j:1")
+        c.delete("j:4", "j:5")
+    # Rewriting a journaled key replaces its entry: the journal does not grow.
+    assert c.set("j:3", "c2") is True
 
     redis_server.start()
     direct = client(redis_server.port)
-    wait_value(lambda: direct.mget("j:1", "j:3"), [b"a", b"c"], recovery_bound(), "replay")
+    wait_value(lambda: direct.mget("j:1", "j:3"), [b"a", b"c2"], recovery_bound(), "replay")
     assert direct.exists("j:4") == 0
     log.wait_settled_closed(recovery_bound())
     assert c.set("j:4", "d") is True  # room again, and Redis is back anyway

@@ -60,10 +60,13 @@ inline constexpr Spec kJournalEntries{"seawall_journal_entries",
                                       {"upstream"}};
 inline constexpr Spec kJournalBytes{
     "seawall_journal_bytes", Type::Gauge, "Bytes waiting in the journal.", {"upstream"}};
-inline constexpr Spec kJournalOps{"seawall_journal_operations_total",
-                                  Type::Counter,
-                                  "Journal operations: appended, replayed, rejected (full).",
-                                  {"upstream", "operation"}};
+inline constexpr Spec kJournalOps{
+    "seawall_journal_operations_total",
+    Type::Counter,
+    "Journal operations: appended and replayed (per-key entries), rejected "
+    "(writes: full or I/O error), superseded (entries compacted "
+    "away by a later write of their key).",
+    {"upstream", "operation"}};
 inline constexpr Spec kPinned{"seawall_pinned_sessions", Type::Gauge,
                               "Client sessions holding a dedicated upstream connection."};
 inline constexpr Spec kCommands{"seawall_commands_total",

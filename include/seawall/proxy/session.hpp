@@ -81,7 +81,7 @@ class Session : public upstream::ReplyTarget,
     // What the reply needs from the request (forwarded commands only).
     bool is_read = false;
     bool is_write = false;
-    bool fill = false;  // store the reply in L1
+    bool fill = false;  // store the reply in L1 (a write: store its values, see fill_written)
     std::uint32_t upstream = 0;
     const command::CommandInfo* info = nullptr;
     const policy::Policy* policy = nullptr;
@@ -132,12 +132,19 @@ class Session : public upstream::ReplyTarget,
   // fallback chain for reads, the policy's writes_when_open for writes. Valid until scratch_ or
   // the upstream's error lines change.
   std::string_view degraded_answer(Slot& slot);
+  // A read Redis cannot answer: the journal's answer for a key written during the outage, else
+  // the fallback chain. Appends to `out`.
+  policy::Source degraded_read(Slot& slot, std::string& out);
   void answer_failed(Slot& slot, std::uint64_t seq, upstream::ReplyStatus status,
                      std::string_view bytes);
   void on_part_reply(Slot& slot, std::uint64_t seq, std::uint32_t part,
                      upstream::ReplyStatus status, std::string_view bytes);
   void fill_cache(Slot& slot, std::string_view bytes, std::chrono::steady_clock::time_point now);
   void invalidate_keys(const Slot& slot);
+  // SET k v (no options) and MSET: their values are what GET of their keys returns next.
+  bool writes_value(const Slot& slot) const;
+  // After Redis acknowledged such a write: its values as the L1 copies of GET of their keys.
+  void fill_written(Slot& slot, std::chrono::steady_clock::time_point now);
   Slot& push_slot();
   Slot& slot_at(std::uint64_t seq) { return ring_[(ring_head_ + (seq - front_seq_)) & ring_mask_]; }
   void pop_slot();

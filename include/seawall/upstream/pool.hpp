@@ -3,7 +3,8 @@
 // that its commands reach Redis in the order it sent them (read-your-writes inside a pipeline).
 // RESP2 clients use the RESP2 connections; RESP3 clients (HELLO 3 without other connection
 // state) use RESP3 connections, made on first use, so a RESP2-only application opens no more
-// connections than before.
+// connections than before. The RESP2 connections send no HELLO (one round trip less before a
+// connection is usable); the RESP3 ones learn the server's version from theirs.
 // Ownership: owned by the worker. Thread safety: that worker's thread only.
 #include <memory>
 #include <string>
@@ -20,7 +21,7 @@ class Pool {
       : ex_(ex), config_(cfg), max_depth_(max_depth), metrics_(metrics) {
     for (std::uint32_t i = 0; i < cfg.connections; ++i) {
       connections_.push_back(
-          std::make_shared<Connection>(ex, cfg, max_depth, metrics, Protocol::Resp2));
+          std::make_shared<Connection>(ex, cfg, max_depth, metrics, Protocol::None));
     }
   }
 

@@ -46,7 +46,9 @@ TEST(UpstreamStateTest, ReadyOnlyWhenTheJournalIsEmpty) {
   c.name = "a";
   UpstreamState s(c, config::JournalConfig{}, 1);
   EXPECT_TRUE(s.ready());
-  ASSERT_EQ(s.journal().append("*1\r\n$4\r\nPING\r\n"), Journal::Append::Ok);
+  const std::vector<std::string_view> set = {"SET", "k", "v"};
+  ASSERT_EQ(s.journal().append(set, Journal::Mode::Journal, std::chrono::system_clock::now()),
+            Journal::Append::Ok);
   EXPECT_FALSE(s.ready());
 }
 
