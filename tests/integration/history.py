@@ -35,6 +35,12 @@ Checks (check() returns a Report; see Report.summary()):
               after every operation) is not a value the history allows: never written, a failed
               write's, nil although a write was acknowledged, or a value some acknowledged (or
               seen) write strictly followed.
+  overwritten / regressed / missing / applied-failed  (with the writes Redis applied, in its
+              order, from its append-only file) an acknowledged write applied after a write that
+              strictly followed it, for good (a lost update, even when a later write hides it from
+              the final state) or until the newer one was applied again; an acknowledged write
+              Redis never applied and nothing could have overwritten at once; a refused write
+              applied.
   nonlinearizable  the per-key linearizability check for registers with unique values (Gibbons
               and Korach's zones, exact and O(n log n)): each value's write and its reads span a
               zone; two values whose zones force them to overlap in every order cannot both be
@@ -52,6 +58,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+import sys
 import threading
 import time
 from collections import Counter, defaultdict
@@ -86,7 +93,8 @@ class Event:
         self.invoke = invoke
         self.complete = complete
         self.outcome = outcome
-        self.error = error
+        # Interned: a long run repeats the same few error texts many thousand times.
+        self.error = sys.intern(error) if error else error
 
     def __repr__(self) -> str:
         return describe(self)
@@ -212,6 +220,7 @@ class Report:
     # after the fault began and before the read: {"written": n, "not_written": n}
     read_errors_seen: dict = field(default_factory=dict)
     phase_order: list = field(default_factory=list)
+    applied: Optional[int] = None  # writes Redis applied (from its AOF), when given
     ops: int = 0
     events: int = 0
     keys: int = 0
@@ -236,7 +245,9 @@ class Report:
         return self.count(phase, seen, READ, FAIL) + self.count(phase, seen, READ, INFO)
 
     def summary(self, limit: int = 10) -> str:
-        lines = [f"{self.ops} ops ({self.events} key events) on {self.keys} keys; "
+        applied = ("" if self.applied is None
+                   else f"; {self.applied} writes applied by Redis (its AOF) checked")
+        lines = [f"{self.ops} ops ({self.events} key events) on {self.keys} keys{applied}; "
                  f"violations: {dict(self.by_kind()) or 'none'}"]
         for phase in self.phases():
             for seen in ("seen", "unseen"):
@@ -256,6 +267,14 @@ class Report:
                 for t in (READ, WRITE):
                     for msg, n in errs.get(t, Counter()).most_common(3):
                         lines.append(f"           {t} error x{n}: {msg}")
+        if self.violations:
+            by = Counter((v.kind, v.phase) for v in self.violations)
+            lines.append("  violations by kind and phase: " + ", ".join(
+                f"{k}/{p or '?'}={n}" for (k, p), n in sorted(by.items())))
+            cmds = Counter((v.kind, v.read.cmd) for v in self.violations if v.read is not None)
+            if cmds:
+                lines.append("  judged reads by command: " + ", ".join(
+                    f"{k}/{c}={n}" for (k, c), n in sorted(cmds.items())))
         if self.read_errors_seen:
             lines.append(f"  read errors on seen keys: {self.read_errors_seen}")
         # Round-robin over kinds so that one kind does not hide the others.
@@ -353,9 +372,13 @@ class _KeyState:
 
 
 def check(history: History, final: Optional[dict] = None, final_time: Optional[int] = None,
-          zones: bool = True, torn: bool = True) -> Report:
+          zones: bool = True, torn: bool = True, fills_cache=None,
+          applied: Optional[dict] = None) -> Report:
     """Checks `history`; `final` maps every key to its value read straight from Redis after
-    recovery (None = nil) at `final_time` (default: after every operation)."""
+    recovery (None = nil) at `final_time` (default: after every operation). `applied` maps keys
+    to the values Redis applied to them, in Redis's order (from its append-only file), for the
+    applied-order checks. `fills_cache(read)` says whether a read could have left a copy in
+    seawall's L1 (default: every read), for the read-error breakdown only."""
     events = history.events
     report = Report(t0=history.t0, events=len(events),
                     ops=len({e.op for e in events}))
@@ -380,9 +403,14 @@ def check(history: History, final: Optional[dict] = None, final_time: Optional[i
             _check_zones(st, report, writer_of, None)
     if torn:
         _check_torn(events, states, writer_of, report)
-    _stats(history, report)
+    if applied is not None:
+        report.applied = sum(len(v) for v in applied.values())
+        for key, st in states.items():
+            _check_applied(st, applied.get(key, []), report)
+    _stats(history, report, fills_cache or (lambda e: True))
     for v in report.violations:
-        judged = v.read if v.read is not None else (v.ops[-1] if v.ops else None)
+        judged = v.read if v.read is not None else (
+            max(v.ops, key=lambda e: e.invoke) if v.ops else None)
         if judged is not None:
             v.phase = "final" if judged.client == "final" else history.phase_at(judged.invoke)
     return report
@@ -463,6 +491,77 @@ def _check_final(st: _KeyState, value: Optional[str], t: float, report: Report,
     writer_of[id(r)] = (w, r)
     if zones:
         _check_zones(st, report, writer_of, r)
+
+
+def _check_applied(st: _KeyState, values: list, report: Report) -> None:
+    """Redis's own order of the writes it applied to the key (its AOF):
+      overwritten  Redis applied an acknowledged write W after a write W2 that strictly followed
+                   W (sent after W's acknowledgement) and did not apply W2 again: the newer value
+                   was overwritten by the older one (a lost update, even if a later write hides
+                   it from the final state)
+      regressed    the same, but W2 was applied again later (e.g. a batch of writes applied
+                   twice, each time in order): Redis went back to the older value for a while
+      missing      an acknowledged write Redis never applied, where no place in Redis's order
+                   could have taken it (a write overwritten at once by the next one, as a journal
+                   that coalesces would do, is fine)
+      applied-failed  Redis applied a write whose refusal said it was not applied
+    Values no recorded write wrote are ignored (nothing in the workload writes them)."""
+    positions: dict = defaultdict(list)
+    seq: list = []  # the recorded writes, in Redis's order
+    for value in values:
+        cands = [w for w in st.by_value.get(value, []) if w.event is not None]
+        if cands:
+            positions[value].append(len(seq))
+            seq.append(cands[0])
+    newest: Optional[_Write] = None  # the applied write with the latest invoke so far
+    reported = set()
+    for pos, w in enumerate(seq):
+        if w.failed:
+            if id(w) not in reported:
+                reported.add(id(w))
+                report.violations.append(Violation(
+                    "applied-failed", st.key,
+                    f"Redis applied {w.event.value!r} (its write #{pos} of the key), a write "
+                    f"refused as not applied", [w.event], read=w.event))
+            continue
+        if (newest is not None and w.event.outcome == OK and newest.invoke > w.ce
+                and (id(w), id(newest)) not in reported):
+            reported.add((id(w), id(newest)))
+            again = positions[newest.event.value][-1] > pos
+            copies = len(positions[w.event.value])
+            report.violations.append(Violation(
+                "regressed" if again else "overwritten", st.key,
+                f"Redis applied {_what(w)} as its write #{pos} of the key, after "
+                f"{_what(newest)} (#{positions[newest.event.value][0]}), which was sent after "
+                f"{w.event.value!r} was acknowledged"
+                + (f"; {newest.event.value!r} was applied again later (#"
+                   f"{positions[newest.event.value][-1]})" if again else
+                   "; the newer value was overwritten")
+                + (f"; {w.event.value!r} was applied {copies} times" if copies > 1 else ""),
+                [w.event, newest.event], read=newest.event))
+        if newest is None or w.invoke > newest.invoke:
+            newest = w
+    # Where a missing write could go: before position i when every write applied before i may
+    # precede it (invoke <= its completion) and none applied from i on strictly precedes it.
+    live = [w for w in seq if not w.failed]
+    prefix_max, m = [], -INF
+    for w in live:
+        prefix_max.append(m)  # max invoke of live[:i]
+        m = max(m, w.invoke)
+    suffix_min, m = [0.0] * len(live), INF
+    for i in range(len(live) - 1, -1, -1):
+        m = min(m, live[i].ce)
+        suffix_min[i] = m  # min effective completion of live[i:]
+    for w in st.all:
+        if w.event.outcome != OK or w.event.value in positions:
+            continue
+        last = bisect.bisect_right(prefix_max, w.ce) - 1  # prefix_max is nondecreasing
+        first = bisect.bisect_left(suffix_min, w.invoke)  # so is suffix_min
+        if not (first <= last and first < len(live)):
+            report.violations.append(Violation(
+                "missing", st.key,
+                f"acknowledged write {w.event.value!r} was never applied by Redis, and no write "
+                f"Redis applied could have overwritten it at once", [w.event], read=w.event))
 
 
 class _Zone:
@@ -579,7 +678,7 @@ def _check_torn(events: list[Event], states: dict, writer_of: dict, report: Repo
 # statistics
 
 
-def _stats(history: History, report: Report) -> None:
+def _stats(history: History, report: Report, fills_cache) -> None:
     fault = history.first_mark("during")
     seen_keys = set()
     for e in history.events:
@@ -590,15 +689,7 @@ def _stats(history: History, report: Report) -> None:
     lat: dict = defaultdict(list)
     lat_seen: dict = defaultdict(lambda: defaultdict(list))
     read_ops_done = set()
-    # writes after the fault began, per key, sorted by invoke: for the read-error breakdown
-    fault_writes: dict = defaultdict(list)
-    if fault is not None:
-        for e in history.events:
-            if e.type == WRITE and e.invoke >= fault and e.outcome != FAIL:
-                fault_writes[e.key].append(e.invoke)
-        for v in fault_writes.values():
-            v.sort()
-    read_errors_seen: dict = defaultdict(Counter)
+    read_errors_seen = _classify_read_errors(history, fault, seen_keys, fills_cache)
     marks = [m[0] for m in history.marks]
     for e in history.events:
         i = bisect.bisect_right(marks, e.invoke) - 1
@@ -615,10 +706,6 @@ def _stats(history: History, report: Report) -> None:
                 read_ops_done.add(e.op)
                 lat[phase].append(ms)
                 lat_seen[phase][seen].append(ms)
-            if e.outcome != OK and seen == "seen" and phase != "before":
-                w = fault_writes.get(e.key, [])
-                written = bisect.bisect_left(w, e.invoke) > 0
-                read_errors_seen[phase]["written" if written else "not_written"] += 1
 
     def pct(v):
         return {"n": len(v), "p50": percentile(v, 50), "p99": percentile(v, 99),
@@ -629,4 +716,57 @@ def _stats(history: History, report: Report) -> None:
     report.errors = errors
     report.latency = {p: pct(v) for p, v in lat.items()}
     report.latency_seen = {p: {s: pct(v) for s, v in d.items()} for p, d in lat_seen.items()}
-    report.read_errors_seen = {p: dict(c) for p, c in read_errors_seen.items()}
+    report.read_errors_seen = read_errors_seen
+
+
+def _classify_read_errors(history: History, fault: Optional[float], seen_keys: set,
+                          fills_cache) -> dict:
+    """Reads of seen keys that got no value after the fault began, per phase, by why seawall
+    might have had nothing to answer with (for multi-key reads, the worst key of the op):
+      written_since_fault  a write of the key (not a failed one) was invoked after the fault
+                           began and before the read: journaled writes should answer it
+      last_op_write        before the fault, no read was sent after the key's last write was
+                           answered (writes drop L1 copies: no copy by design)
+      l1_copy_expected     a read sent after the key's last pre-fault write was answered had
+                           filled the L1 before the fault (only reads fills_cache() accepts)
+      unseen_key_in_op     the op also read a key not seen before the fault
+    Counted per key event, like Report.read_failures()."""
+    if fault is None:
+        return {}
+    last_write: dict = {}  # key -> latest completion of a non-failed write sent before the fault
+    fault_writes: dict = defaultdict(list)
+    for e in history.events:
+        if e.type == WRITE and e.outcome != FAIL:
+            if e.invoke < fault:
+                last_write[e.key] = max(last_write.get(e.key, -INF), e.complete)
+            else:
+                fault_writes[e.key].append(e.invoke)
+    for v in fault_writes.values():
+        v.sort()
+    filled: dict = {}  # key -> latest invoke of an ok read that completed before the fault
+    for e in history.events:
+        if e.type == READ and e.outcome == OK and e.complete < fault and fills_cache(e):
+            filled[e.key] = max(filled.get(e.key, -INF), e.invoke)
+    ops: dict = defaultdict(list)
+    for e in history.events:
+        if e.type == READ and e.outcome != OK and e.invoke >= fault:
+            ops[e.op].append(e)
+    rank = ("l1_copy_expected", "last_op_write", "unseen_key_in_op", "written_since_fault")
+    out: dict = defaultdict(Counter)
+    for evs in ops.values():
+        worst = 0
+        for e in evs:
+            if e.key not in seen_keys:
+                why = "unseen_key_in_op"
+            elif bisect.bisect_left(fault_writes.get(e.key, []), e.invoke) > 0:
+                why = "written_since_fault"
+            elif filled.get(e.key, -INF) > last_write.get(e.key, -INF):
+                why = "l1_copy_expected"
+            else:
+                why = "last_op_write"
+            worst = max(worst, rank.index(why))
+        phase = history.phase_at(evs[0].invoke)
+        n = sum(1 for e in evs if e.key in seen_keys)
+        if n:
+            out[phase][rank[worst]] += n
+    return {p: dict(c) for p, c in out.items()}

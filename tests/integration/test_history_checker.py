@@ -227,6 +227,65 @@ def test_duplicate_written_value_is_a_workload_bug():
         h.check()
 
 
+def test_older_write_applied_after_a_newer_one_is_overwritten():
+    # Redis's own order (its AOF): the journaled 'a' replayed after 'b', sent after a's ack.
+    h = H()
+    h.w("k", "a", 0, 1)
+    h.w("k", "b", 2, 3, client="resp3")
+    h.w("k", "c", 4, 5)  # hides it from the final state
+    rep = h.check(final={"k": "c"}, applied={"k": ["b", "a", "c"]})
+    assert kinds(rep) == {"overwritten"}, rep.summary()
+    assert [e.value for e in rep.violations[0].ops] == ["a", "b"]
+    # A write with an unknown outcome that was applied counts too: it was sent after a's ack.
+    h2 = H()
+    h2.w("k", "a", 0, 1)
+    h2.w("k", "b", 2, 3, INFO)
+    assert kinds(h2.check(applied={"k": ["b", "a"]})) == {"overwritten"}
+    # Both applied twice, each time in order: Redis held the older value for a while.
+    rep = h2.check(applied={"k": ["a", "b", "a", "b"]})
+    assert kinds(rep) == {"regressed"}, rep.summary()
+    assert "applied 2 times" in rep.violations[0].message
+
+
+def test_acknowledged_write_never_applied_is_missing():
+    h = H()
+    h.w("k", "a", 0, 1)
+    h.w("other", "x", 0, 1)
+    rep = h.check(applied={"other": ["x"]})
+    assert kinds(rep) == {"missing"}, rep.summary()
+    # A later write does not excuse it when something applied before that later write came
+    # strictly after the missing one.
+    h2 = H()
+    h2.w("k", "a", 0, 1)
+    h2.w("k", "b", 2, 3)
+    h2.w("k", "c", 4, 5)
+    assert kinds(h2.check(applied={"k": ["b", "c"]})) == set()  # b overwrote a at once
+    assert kinds(h2.check(applied={"k": ["c"]})) == set()  # c overwrote a and b at once
+    rep = h2.check(applied={"k": ["b"]})
+    assert kinds(rep) == {"missing"} and rep.violations[0].ops[0].value == "c"
+    h3 = H()
+    h3.w("k", "old", 0, 1)
+    h3.w("k", "a", 2, 3)
+    h3.w("k", "b", 4, 5)
+    # 'a' would have to go between 'old' and 'b': fine. Before 'old' it cannot go.
+    assert kinds(h3.check(applied={"k": ["old", "b"]})) == set()
+    # The last acknowledged write lost: nothing applied after it could have overwritten it.
+    h4 = H()
+    h4.w("k", "old", 0, 1)
+    h4.w("k", "a", 2, 3)
+    h4.w("k", "late", 2, 9, INFO)  # applied, but it may have come before 'a'
+    rep = h4.check(applied={"k": ["old", "late"]})
+    assert kinds(rep) == set(), rep.summary()  # 'late' may have overwritten 'a' at once
+    rep = h4.check(applied={"k": ["late", "old"]})
+    assert "missing" in kinds(rep), rep.summary()
+
+
+def test_refused_write_applied():
+    h = H()
+    h.w("k", "a", 0, 1, FAIL)
+    assert kinds(h.check(applied={"k": ["a"]})) == {"applied-failed"}
+
+
 # --------------------------------------------------------------------------------------------
 # histories it must accept
 
@@ -306,6 +365,23 @@ def test_final_state_may_be_an_info_write_after_an_acknowledged_one():
     h.w("k", "a", 0, 1, INFO)
     h.w("k", "b", 5, 6)
     assert_clean(h.check(final={"k": "a"}))
+
+
+def test_applied_orders_that_are_fine():
+    h = H()
+    h.w("k", "a", 0, 10)
+    h.w("k", "b", 5, 15, client="c3")  # concurrent: either order
+    h.w("k", "c", 20, 21, INFO)  # never applied
+    h.w("k", "d", 22, 23, FAIL)  # refused, not applied
+    assert_clean(h.check(applied={"k": ["b", "a"]}))
+    assert_clean(h.check(applied={"k": ["a", "b"]}))
+    # A journal may coalesce: 'a' never applied, but 'b' followed it.
+    h2 = H()
+    h2.w("k", "a", 0, 1)
+    h2.w("k", "b", 2, 3)
+    assert_clean(h2.check(applied={"k": ["b"]}))
+    # Replayed twice (at least once), in order.
+    assert_clean(h2.check(applied={"k": ["a", "a", "b"]}))
 
 
 def test_old_value_served_while_nobody_wrote_the_key():
@@ -391,7 +467,7 @@ def test_counts_latencies_and_seen_keys_by_phase():
     assert rep.count("before", "seen", READ, OK) == 1
     assert rep.read_failures("during") == 2
     assert rep.count("during", "unseen", WRITE, FAIL) == 1
-    assert rep.read_errors_seen == {"during": {"not_written": 1, "written": 1}}
+    assert rep.read_errors_seen == {"during": {"l1_copy_expected": 1, "written_since_fault": 1}}
     assert rep.latency["before"]["p99"] == pytest.approx(4.0)
     assert rep.latency_seen["after"]["unseen"]["p50"] == pytest.approx(2.0)
     assert rep.phases() == ["before", "during", "after"]
