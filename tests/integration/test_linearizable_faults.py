@@ -42,7 +42,6 @@ def test_history_stays_linearizable_through_fault(tmp_path, fault, threads):
                               workdir=tmp_path)
     rep = result.report
     summary = result.summary(limit=10)
-    print(summary)
 
     problems = []
     # The fault was real, and seawall survived it.
@@ -70,3 +69,4 @@ def test_history_stays_linearizable_through_fault(tmp_path, fault, threads):
                         f"{OUTAGE_P99_BOUND_S * 1000:.0f}ms")
     if problems:
         pytest.fail("\n".join([*problems, "", summary]), pytrace=False)
+    print(summary)
