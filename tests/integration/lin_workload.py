@@ -1,0 +1,756 @@
+"""The concurrent register workload of the linearizability fault tests, shared by
+test_linearizable_faults.py (short, in CI) and linearizability_soak.py (long runs).
+
+run(Scenario(...)) starts a real redis-server (appendonly yes, appendfsync always: a kill -9 loses
+nothing Redis acknowledged) and seawall in front of it (writes_when_open: journal for the
+workload's keys, L1 ttl 2s / max_stale 10m, the fast breaker of faults.py with a 1s recovery
+ramp), writes and reads every key once through seawall, then runs client threads while the main
+thread injects the fault (kill9, sigstop, debug_sleep, flap, reload) one or more times. Every
+operation goes into a history.History; after recovery, once seawall's journal is empty, every
+key is read straight from Redis, the order in which Redis applied the writes is read from its
+append-only file, and history.check() judges the whole history.
+
+Clients (one thread each; every written value is unique, "<client>-<seq>"):
+  p0..pN-1  redis-py: GET 65%, SET 20%, MGET of 2-3 keys 10%, MSET of 2 keys 5%
+  multi     a raw RESP2 connection (so every reply is seen): MULTI/SET/SET/EXEC 40%, GET 60%;
+            the transaction pins the session to a dedicated upstream connection
+  resp3     a raw connection after HELLO 3 (pinned for its lifetime): GET 65%, SET 35%;
+            reconnects (and says HELLO 3 again) after a dropped connection or a timeout
+
+Outcomes: ok; fail only when the command is known not to have been applied (seawall's documented
+refusals: "write rejected", "journal full", "cannot be acknowledged without Redis"; EXECABORT;
+a command never sent because HELLO failed); info for everything else (timeouts, "outcome
+unknown", dropped connections, unexpected errors). Reads that get no value are recorded with
+their error (fail for an error reply, info for a timeout or a dropped connection).
+
+Start run() from the main thread: redis-server children die with the thread that forked them.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import redis
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+import faults  # noqa: E402
+from harness import (  # noqa: E402
+    ConnectionClosed,
+    RawConnection,
+    RedisServer,
+    Seawall,
+    encode_command,
+    sample,
+    scrape,
+)
+from history import FAIL, INFO, OK, History, Report, check, now  # noqa: E402
+
+FAULTS = ("kill9", "sigstop", "debug_sleep", "flap", "reload")
+# A client-side deadline well above every seawall deadline: an answer slower than this is a
+# timeout (info for a write, a failed read).
+CLIENT_TIMEOUT_S = 2.0
+FLAP_HALF_PERIOD_S = 0.7
+KEY_PREFIX = "lin:"
+
+# Errors seawall (or Redis) documents as "this command was not applied".
+NOT_APPLIED = ("write rejected", "journal full", "cannot be acknowledged without Redis",
+               "EXECABORT")
+
+
+def write_outcome(error: str) -> str:
+    return FAIL if any(s in error for s in NOT_APPLIED) else INFO
+
+
+def _text(v) -> Optional[str]:
+    if v is None:
+        return None
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    return str(v)
+
+
+# --------------------------------------------------------------------------------------------
+# a small RESP2/RESP3 reply decoder for the raw clients
+
+
+class RespError(Exception):
+    """An error reply (- or !)."""
+
+
+def decode(data: bytes, pos: int = 0):
+    """(value, end) of the RESP2/RESP3 value at data[pos:] (one whole reply, as
+    harness.RawConnection.read_reply returns it). Errors become RespError instances (returned,
+    not raised, so that they can sit inside arrays)."""
+    kind = data[pos:pos + 1]
+    eol = data.index(b"\r\n", pos)
+    line = data[pos + 1:eol]
+    nxt = eol + 2
+    if kind == b"+":
+        return line.decode(), nxt
+    if kind == b"-":
+        return RespError(line.decode("utf-8", "replace")), nxt
+    if kind == b":":
+        return int(line), nxt
+    if kind == b"_":
+        return None, nxt
+    if kind == b"#":
+        return line == b"t", nxt
+    if kind in (b",", b"("):
+        return line.decode(), nxt
+    if kind in (b"$", b"!", b"="):
+        n = int(line)
+        if n < 0:
+            return None, nxt
+        body = data[nxt:nxt + n]
+        if kind == b"!":
+            return RespError(body.decode("utf-8", "replace")), nxt + n + 2
+        if kind == b"=":
+            body = body[4:]  # "txt:"
+        return body, nxt + n + 2
+    if kind in (b"*", b"~", b">"):
+        n = int(line)
+        if n < 0:
+            return None, nxt
+        out = []
+        for _ in range(n):
+            v, nxt = decode(data, nxt)
+            out.append(v)
+        return out, nxt
+    if kind == b"%":
+        out = {}
+        for _ in range(int(line)):
+            k, nxt = decode(data, nxt)
+            v, nxt = decode(data, nxt)
+            out[k if not isinstance(k, list) else tuple(k)] = v
+        return out, nxt
+    if kind == b"|":
+        for _ in range(int(line) * 2):
+            _, nxt = decode(data, nxt)
+        return decode(data, nxt)
+    raise ValueError(f"unknown RESP type {kind!r} in {data[pos:pos + 80]!r}")
+
+
+class RawClient:
+    """One raw connection that reconnects after a failure; RESP3 sessions say HELLO 3 first.
+    request() returns the decoded reply (RespError for an error reply) or raises OSError /
+    ConnectionClosed / socket.timeout when no reply came (the connection is dropped then)."""
+
+    def __init__(self, port: int, resp3: bool = False, timeout: float = CLIENT_TIMEOUT_S):
+        self.port = port
+        self.resp3 = resp3
+        self.timeout = timeout
+        self.conn: Optional[RawConnection] = None
+        self.hello_errors = 0
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except OSError:
+                pass
+            self.conn = None
+
+    def ensure(self) -> Optional[str]:
+        """Connects (and says HELLO 3); returns None, or the error that prevented it (the
+        caller's command was then not sent)."""
+        if self.conn is not None:
+            return None
+        try:
+            self.conn = RawConnection(self.port, timeout=self.timeout)
+        except OSError as e:
+            self.conn = None
+            return f"connect: {e!r}"
+        if self.resp3:
+            try:
+                reply = decode(self.conn.request("HELLO", "3"))[0]
+            except (OSError, ConnectionClosed, ValueError) as e:
+                self.close()
+                return f"HELLO 3: {e!r}"
+            if isinstance(reply, RespError) or not isinstance(reply, dict):
+                self.close()
+                self.hello_errors += 1
+                return f"HELLO 3 refused: {reply}"
+        return None
+
+    def requests(self, *commands):
+        """Sends the commands in one write and returns their decoded replies."""
+        assert self.conn is not None
+        try:
+            self.conn.send(b"".join(encode_command(*c) for c in commands))
+            return [decode(r)[0] for r in self.conn.read_replies(len(commands))]
+        except BaseException:
+            self.close()
+            raise
+
+
+# --------------------------------------------------------------------------------------------
+# clients
+
+
+class Keys:
+    """The keys in play: the seen ones from the start, the unseen ones once the fault begins."""
+
+    def __init__(self, n_seen: int, n_unseen: int):
+        self.seen = [f"{KEY_PREFIX}{i}" for i in range(n_seen)]
+        self.unseen = [f"{KEY_PREFIX}u{i}" for i in range(n_unseen)]
+        self.active = list(self.seen)
+
+    def open_unseen(self) -> None:
+        self.active = self.seen + self.unseen  # one reference swap: atomic for the readers
+
+    def all(self) -> list:
+        return self.seen + self.unseen
+
+    def pick(self, rnd: random.Random, n: int = 1) -> list:
+        return rnd.sample(self.active, n)
+
+
+class Client(threading.Thread):
+    def __init__(self, name: str, port: int, history: History, keys: Keys, seed: int,
+                 pause: float, stop: threading.Event):
+        super().__init__(name=f"lin-{name}", daemon=True)
+        self.cname = name
+        self.port = port
+        self.history = history
+        self.keys = keys
+        self.rnd = random.Random(seed)
+        self.pause = pause
+        self.stop_event = stop
+        self.seq = 0
+        self.crash: Optional[BaseException] = None
+        self.ops = 0
+
+    def value(self) -> str:
+        self.seq += 1
+        return f"{self.cname}-{self.seq}"
+
+    def run(self) -> None:
+        try:
+            while not self.stop_event.is_set():
+                self.step()
+                self.ops += 1
+                if self.pause:
+                    time.sleep(self.pause)
+        except BaseException as e:  # noqa: BLE001 - a crashed client is a test bug, reported
+            self.crash = e
+        finally:
+            self.close()
+
+    def step(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class PlainClient(Client):
+    """redis-py, default settings plus timeouts, no retries."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.r = redis.Redis(host=faults.LOOPBACK, port=self.port, socket_timeout=CLIENT_TIMEOUT_S,
+                             socket_connect_timeout=CLIENT_TIMEOUT_S)
+
+    def close(self) -> None:
+        self.r.connection_pool.disconnect()
+
+    def step(self) -> None:
+        x = self.rnd.random()
+        if x < 0.65:
+            (key,) = self.keys.pick(self.rnd)
+            self.read("GET", [key], lambda: [self.r.get(key)])
+        elif x < 0.85:
+            (key,) = self.keys.pick(self.rnd)
+            value = self.value()
+            self.write("SET", [(key, value)], lambda: self.r.set(key, value))
+        elif x < 0.95:
+            keys = self.keys.pick(self.rnd, self.rnd.choice((2, 3)))
+            self.read("MGET", keys, lambda: self.r.mget(keys))
+        else:
+            pairs = [(k, self.value()) for k in self.keys.pick(self.rnd, 2)]
+            self.write("MSET", pairs, lambda: self.r.mset(dict(pairs)))
+
+    def read(self, cmd, keys, call) -> None:
+        t0 = now()
+        try:
+            values = call()
+            t1 = now()
+            self.history.read(self.cname, cmd, keys, [_text(v) for v in values], t0, t1, OK)
+        except redis.ResponseError as e:
+            self.history.read(self.cname, cmd, keys, None, t0, now(), FAIL, str(e))
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as e:
+            self.history.read(self.cname, cmd, keys, None, t0, now(), INFO,
+                              f"{type(e).__name__}: {e}")
+
+    def write(self, cmd, pairs, call) -> None:
+        t0 = now()
+        try:
+            ok = call()
+            t1 = now()
+            if ok is True:
+                self.history.write(self.cname, cmd, pairs, t0, t1, OK)
+            else:
+                self.history.write(self.cname, cmd, pairs, t0, t1, INFO, f"reply {ok!r}")
+        except redis.ResponseError as e:
+            self.history.write(self.cname, cmd, pairs, t0, now(), write_outcome(str(e)), str(e))
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as e:
+            self.history.write(self.cname, cmd, pairs, t0, now(), INFO,
+                               f"{type(e).__name__}: {e}")
+
+
+class RawSessionClient(Client):
+    """Base of the raw-socket clients: GET and SET over RawClient."""
+
+    resp3 = False
+    tag = ""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.raw = RawClient(self.port, resp3=self.resp3)
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def get(self, key: str) -> None:
+        cmd = f"{self.tag}GET"
+        t0 = now()
+        not_sent = self.raw.ensure()
+        if not_sent:
+            self.history.read(self.cname, cmd, [key], None, t0, now(), FAIL, not_sent)
+            time.sleep(0.01)
+            return
+        try:
+            (reply,) = self.raw.requests(("GET", key))
+        except (OSError, ConnectionClosed, ValueError) as e:
+            self.history.read(self.cname, cmd, [key], None, t0, now(), INFO, repr(e))
+            return
+        t1 = now()
+        if isinstance(reply, RespError):
+            self.history.read(self.cname, cmd, [key], None, t0, t1, FAIL, str(reply))
+        elif reply is None or isinstance(reply, bytes):
+            self.history.read(self.cname, cmd, [key], [_text(reply)], t0, t1, OK)
+        else:
+            self.history.read(self.cname, cmd, [key], None, t0, t1, FAIL,
+                              f"unexpected reply {reply!r}")
+
+    def set(self, key: str) -> None:
+        cmd = f"{self.tag}SET"
+        value = self.value()
+        t0 = now()
+        not_sent = self.raw.ensure()
+        if not_sent:
+            self.history.write(self.cname, cmd, [(key, value)], t0, now(), FAIL, not_sent)
+            time.sleep(0.01)
+            return
+        try:
+            (reply,) = self.raw.requests(("SET", key, value))
+        except (OSError, ConnectionClosed, ValueError) as e:
+            self.history.write(self.cname, cmd, [(key, value)], t0, now(), INFO, repr(e))
+            return
+        t1 = now()
+        if reply == "OK":
+            self.history.write(self.cname, cmd, [(key, value)], t0, t1, OK)
+        elif isinstance(reply, RespError):
+            self.history.write(self.cname, cmd, [(key, value)], t0, t1,
+                               write_outcome(str(reply)), str(reply))
+        else:
+            self.history.write(self.cname, cmd, [(key, value)], t0, t1, INFO,
+                               f"unexpected reply {reply!r}")
+
+
+class Resp3Client(RawSessionClient):
+    resp3 = True
+    tag = "RESP3 "
+
+    def step(self) -> None:
+        (key,) = self.keys.pick(self.rnd)
+        if self.rnd.random() < 0.65:
+            self.get(key)
+        else:
+            self.set(key)
+
+
+class MultiClient(RawSessionClient):
+    """MULTI/SET a/SET b/EXEC sent in one write, as redis-py's transaction pipeline does, and
+    GETs on the same connection."""
+
+    tag = "multi "
+
+    def step(self) -> None:
+        if self.rnd.random() < 0.6:
+            (key,) = self.keys.pick(self.rnd)
+            self.get(key)
+            return
+        pairs = [(k, self.value()) for k in self.keys.pick(self.rnd, 2)]
+        cmd = "MULTI/SET/SET/EXEC"
+        t0 = now()
+        not_sent = self.raw.ensure()
+        if not_sent:
+            self.history.write(self.cname, cmd, pairs, t0, now(), FAIL, not_sent)
+            time.sleep(0.01)
+            return
+        try:
+            replies = self.raw.requests(("MULTI",), *(("SET", k, v) for k, v in pairs),
+                                        ("EXEC",))
+        except (OSError, ConnectionClosed, ValueError) as e:
+            self.history.write(self.cname, cmd, pairs, t0, now(), INFO, repr(e))
+            return
+        t1 = now()
+        multi, queued, exec_ = replies[0], replies[1:-1], replies[-1]
+        if multi != "OK":
+            # No transaction: each SET ran (or not) on its own; EXEC got "without MULTI".
+            for (k, v), r in zip(pairs, queued):
+                if r == "OK":
+                    self.history.write(self.cname, f"SET (MULTI failed: {multi})", [(k, v)],
+                                       t0, t1, OK)
+                else:
+                    err = str(r)
+                    self.history.write(self.cname, f"SET (MULTI failed: {multi})", [(k, v)],
+                                       t0, t1, write_outcome(err), err)
+            return
+        if isinstance(exec_, list) and exec_ == ["OK"] * len(pairs):
+            self.history.write(self.cname, cmd, pairs, t0, t1, OK)
+        elif isinstance(exec_, RespError):
+            self.history.write(self.cname, cmd, pairs, t0, t1, write_outcome(str(exec_)),
+                               f"EXEC: {exec_} (queued: {queued})")
+        else:
+            self.history.write(self.cname, cmd, pairs, t0, t1, INFO,
+                               f"EXEC: {exec_!r} (queued: {queued})")
+
+
+# --------------------------------------------------------------------------------------------
+# the scenario
+
+
+@dataclass
+class Scenario:
+    fault: str = "kill9"
+    threads: int = 1  # seawall worker threads
+    clients: int = 6  # redis-py clients, besides the multi and resp3 ones
+    keys: int = 200  # seen by seawall before the fault
+    unseen_keys: int = 20  # used only from the first fault on
+    multi: bool = True
+    resp3: bool = True
+    before_s: float = 1.5
+    outage_s: float = 3.0
+    after_s: float = 2.0  # after the breaker closed (the recovery ramp is 1s)
+    cycles: int = 1  # faults per run
+    ops: int = 0  # soak: keep cycling faults until this many ops were made (0: `cycles`)
+    pause_s: float = 0.002  # per client between operations
+    seed: int = 1
+    recovery_ramp: str = "1s"
+    keep_dirs: bool = False
+
+
+@dataclass
+class Result:
+    scenario: Scenario
+    report: Report
+    history: History
+    seconds: float
+    ops: int
+    fault_windows: list = field(default_factory=list)  # (start, end) monotonic ns
+    transitions: list = field(default_factory=list)
+    reloads: int = 0
+    journal: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+    workdir: str = ""
+    log_tail: str = ""
+
+    def header(self) -> str:
+        s = self.scenario
+        return (f"fault={s.fault} threads={s.threads} clients={s.clients}+"
+                f"{int(s.multi) + int(s.resp3)} keys={s.keys}+{s.unseen_keys} "
+                f"outage={s.outage_s}s cycles={len(self.fault_windows)} ops={self.ops} "
+                f"in {self.seconds:.1f}s; breaker transitions: {len(self.transitions)}; "
+                f"journal {self.journal}" + (f"; reloads {self.reloads}" if s.fault == "reload"
+                                             else "") +
+                ("".join("\n  note: " + n for n in self.notes)))
+
+    def summary(self, limit: int = 10) -> str:
+        return self.header() + "\n" + self.report.summary(limit)
+
+
+POLICY_TTL = "2s"
+
+
+def seawall_config(redis_port: int, scenario: Scenario, ttl: str = POLICY_TTL) -> dict:
+    return {
+        "threads": scenario.threads,
+        "upstreams": [faults.upstream("main", redis_port, recovery_ramp=scenario.recovery_ramp)],
+        # error, not miss, when nothing can answer: a nil would be a claim about the value.
+        "policies": [{"match": f"{KEY_PREFIX}*", "l1": {"ttl": ttl, "max_stale": "10m"},
+                      "writes_when_open": "journal", "on_unavailable": "error"}],
+    }
+
+
+def applied_writes(redis_dir: Path, notes: list) -> Optional[dict]:
+    """{key: [values in the order Redis applied them]} from Redis 7's append-only files
+    (appendonlydir: the manifest's incremental files, in order), or None (with a note) when the
+    files cannot tell the whole story (a rewrite folded history into a base file)."""
+    d = Path(redis_dir) / "appendonlydir"
+    try:
+        manifest = next(d.glob("*.manifest")).read_text()
+    except (StopIteration, OSError) as e:
+        notes.append(f"no AOF manifest in {d}: {e!r}")
+        return None
+    files = []
+    for line in manifest.splitlines():
+        fields = line.split()
+        spec = dict(zip(fields[::2], fields[1::2]))
+        if spec.get("type") == "b" and (d / spec["file"]).stat().st_size > 4096:
+            notes.append("the AOF was rewritten: applied-order check skipped")
+            return None
+        if spec.get("type") == "h":
+            notes.append("the AOF has history files: applied-order check skipped")
+            return None
+        if spec.get("type") == "i":
+            files.append(d / spec["file"])
+    out: dict = {}
+    for f in files:
+        data = f.read_bytes()
+        pos = 0
+        while pos < len(data):
+            try:
+                cmd, pos = decode(data, pos)
+            except (ValueError, IndexError):
+                notes.append(f"{f.name}: truncated at byte {pos} of {len(data)}")  # kill -9
+                break
+            name = cmd[0].lower()
+            if name == b"set":
+                out.setdefault(cmd[1].decode(), []).append(cmd[2].decode())
+            elif name == b"mset":
+                for i in range(1, len(cmd) - 1, 2):
+                    out.setdefault(cmd[i].decode(), []).append(cmd[i + 1].decode())
+            elif name == b"del" or name == b"unlink":
+                for k in cmd[1:]:
+                    out.setdefault(k.decode(), []).append(None)
+    return out
+
+
+def journal_state(sw: Seawall) -> dict:
+    families = scrape(sw.admin_port)
+    out = {"entries": sample(families, "seawall_journal_entries", upstream="main")}
+    for op in ("appended", "replayed", "rejected"):
+        try:
+            out[op] = sample(families, "seawall_journal_operations_total", upstream="main",
+                             operation=op)
+        except KeyError:
+            out[op] = 0
+    return out
+
+
+def reloads_ok(sw: Seawall) -> float:
+    try:
+        return sample(scrape(sw.admin_port), "seawall_config_reloads_total", result="success")
+    except KeyError:
+        return 0
+
+
+class _DebugSleep(threading.Thread):
+    def __init__(self, port: int, seconds: float):
+        super().__init__(daemon=True)
+        self.port, self.seconds = port, seconds
+        self.error: Optional[BaseException] = None
+
+    def run(self) -> None:
+        try:
+            with RawConnection(self.port, timeout=self.seconds + 10) as c:
+                reply = c.request("DEBUG", "SLEEP", str(self.seconds))
+                assert reply == b"+OK\r\n", reply
+        except BaseException as e:  # noqa: BLE001
+            self.error = e
+
+
+def inject(fault: str, server: RedisServer, sw: Seawall, scenario: Scenario,
+           notes: list) -> None:
+    """Runs one fault from its start to the moment Redis can answer again."""
+    outage = scenario.outage_s
+    if fault == "kill9":
+        server.kill9()
+        time.sleep(outage)
+        server.start(timeout=30)  # same port, same directory: reloads the AOF
+    elif fault == "sigstop":
+        server.sigstop()
+        try:
+            time.sleep(outage)
+        finally:
+            server.sigcont()
+    elif fault == "debug_sleep":
+        t = _DebugSleep(server.port, outage)
+        t.start()
+        t.join(outage + 15)
+        if t.error is not None or t.is_alive():
+            raise RuntimeError(f"DEBUG SLEEP failed: {t.error!r}")
+    elif fault == "flap":
+        n = max(2, round(outage / (2 * FLAP_HALF_PERIOD_S)) + 1)
+        try:
+            for i in range(n):
+                server.sigstop()
+                time.sleep(FLAP_HALF_PERIOD_S)
+                server.sigcont()
+                if i + 1 < n:
+                    time.sleep(FLAP_HALF_PERIOD_S)
+        finally:
+            server.sigcont()
+    elif fault == "reload":
+        before = reloads_ok(sw)
+        server.sigstop()
+        try:
+            time.sleep(outage / 2)
+            # A harmless change: the workload's policy ttl, 2s <-> 3s.
+            ttl = "3s" if sw.config["policies"][0]["l1"]["ttl"] == POLICY_TTL else POLICY_TTL
+            sw.config["policies"][0]["l1"]["ttl"] = ttl
+            sw.write_config()
+            os.kill(sw.pid, signal.SIGHUP)
+            deadline = time.monotonic() + outage / 2
+            while reloads_ok(sw) <= before and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if reloads_ok(sw) <= before:
+                notes.append("reload: no successful reload counted during the outage")
+            time.sleep(max(0.0, deadline - time.monotonic()))
+        finally:
+            server.sigcont()
+    else:
+        raise ValueError(f"unknown fault {fault!r}; one of {FAULTS}")
+
+
+def run(scenario: Scenario, workdir: Optional[Path] = None, binary: Optional[str] = None,
+        progress=None) -> Result:
+    """Runs the scenario; `progress(text)` is told what happens (soak output)."""
+    say = progress or (lambda text: None)
+    own_dir = workdir is None
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="seawall-lin-"))
+    t_start = time.monotonic()
+    # Every acknowledged write on disk before its reply; no rewrites, so the AOF is the whole
+    # order in which Redis applied the writes.
+    server = RedisServer(workdir / "redis",
+                         extra_args=["--appendonly", "yes", "--appendfsync", "always",
+                                     "--auto-aof-rewrite-percentage", "0"])
+    server.start()
+    sw: Optional[Seawall] = None
+    clients: list[Client] = []
+    stop = threading.Event()
+    notes: list = []
+    try:
+        sw = Seawall(workdir / "seawall", server.port, seawall_config(server.port, scenario),
+                     binary=binary)
+        sw.start()
+        sw.wait_ready()
+        log = faults.BreakerLog(sw.log_path)
+        history = History()
+        keys = Keys(scenario.keys, scenario.unseen_keys)
+        history.mark("before")
+
+        # Every seen key written and read once through seawall: in Redis and in the L1.
+        setup = redis.Redis(host=faults.LOOPBACK, port=sw.port, socket_timeout=CLIENT_TIMEOUT_S)
+        for i, k in enumerate(keys.seen):
+            v = f"setup-{i}"
+            t0 = now()
+            assert setup.set(k, v) is True
+            history.write("setup", "SET", [(k, v)], t0, now(), OK)
+        for k in keys.seen:
+            t0 = now()
+            got = setup.get(k)
+            history.read("setup", "GET", [k], [_text(got)], t0, now(), OK)
+        setup.connection_pool.disconnect()
+
+        rnd = random.Random(scenario.seed)
+        for i in range(scenario.clients):
+            clients.append(PlainClient(f"p{i}", sw.port, history, keys, rnd.random(),
+                                       scenario.pause_s, stop))
+        if scenario.multi:
+            clients.append(MultiClient("multi", sw.port, history, keys, rnd.random(),
+                                       scenario.pause_s, stop))
+        if scenario.resp3:
+            clients.append(Resp3Client("resp3", sw.port, history, keys, rnd.random(),
+                                       scenario.pause_s, stop))
+        for c in clients:
+            c.start()
+        time.sleep(scenario.before_s)
+
+        windows = []
+        cycle = 0
+        while True:
+            cycle += 1
+            if cycle > 1:
+                time.sleep(scenario.before_s)  # healthy again for a while: L1 copies refill
+            closed_before = log.count(None, "closed")
+            t_fault = history.mark("during")
+            keys.open_unseen()
+            say(f"cycle {cycle}: {scenario.fault}")
+            inject(scenario.fault, server, sw, scenario, notes)
+            t_back = history.mark("after")
+            windows.append((t_fault, t_back))
+            try:
+                log.wait_settled_closed(faults.recovery_bound() + 5)
+            except AssertionError as e:
+                notes.append(f"cycle {cycle}: breaker not closed: {str(e)[:300]}")
+            if log.count(None, "closed") == closed_before and scenario.fault != "flap":
+                notes.append(f"cycle {cycle}: no breaker transition to closed logged; did the "
+                             f"breaker open? transitions {log.transitions()[-6:]}")
+            time.sleep(scenario.after_s)
+            total = sum(c.ops for c in clients)
+            say(f"cycle {cycle}: {total} ops so far")
+            if scenario.ops:
+                if total >= scenario.ops:
+                    break
+            elif cycle >= scenario.cycles:
+                break
+            crashed = [c for c in clients if c.crash is not None]
+            if crashed:
+                break
+        stop.set()
+        for c in clients:
+            c.join(CLIENT_TIMEOUT_S * 3 + 5)
+        stuck = [c.cname for c in clients if c.is_alive()]
+        crashed = [(c.cname, c.crash) for c in clients if c.crash is not None]
+        if stuck or crashed:
+            raise RuntimeError(f"client threads stuck {stuck} or crashed {crashed!r}")
+
+        # Recovery is complete when the journal is empty; then Redis holds the final state.
+        deadline = time.monotonic() + 20
+        while journal_state(sw)["entries"] != 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        journal = journal_state(sw)
+        if journal["entries"] != 0:
+            notes.append(f"journal not empty 20s after the workload stopped: {journal}")
+        direct = redis.Redis(host=faults.LOOPBACK, port=server.port, socket_timeout=10)
+        all_keys = keys.all()
+        t_final = now()
+        final = dict(zip(all_keys, (_text(v) for v in direct.mget(all_keys))))
+        direct.connection_pool.disconnect()
+        applied = applied_writes(workdir / "redis", notes)
+        # A RESP3 session is pinned: its replies are relayed, not cached.
+        report = check(history, final=final, final_time=t_final, applied=applied,
+                       fills_cache=lambda e: not e.cmd.startswith(Resp3Client.tag))
+        if not sw.alive():
+            notes.append("seawall died during the run")
+        return Result(scenario, report, history, time.monotonic() - t_start,
+                      report.ops, windows, log.transitions(),
+                      int(reloads_ok(sw)) if sw.alive() else 0, journal, notes, str(workdir),
+                      sw.log_tail())
+    finally:
+        stop.set()
+        for c in clients:
+            if c.is_alive():
+                c.join(CLIENT_TIMEOUT_S * 3 + 5)
+        if sw is not None:
+            try:
+                sw.stop()
+            except AssertionError as e:
+                notes.append(str(e)[:2000])
+        server.stop()
+        if own_dir and not scenario.keep_dirs:
+            shutil.rmtree(workdir, ignore_errors=True)

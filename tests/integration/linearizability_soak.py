@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Long runs of the linearizability fault workload (lin_workload.py; the CI version is
+test_linearizable_faults.py). Not collected by pytest.
+
+    python3 tests/integration/linearizability_soak.py --seawall build/dev/seawall \\
+        --fault kill9 --ops 1000000 --repeat 3 --threads 2
+
+Each run cycles the fault (healthy --before seconds, --outage seconds of fault, recovery, --after
+seconds) until --ops operations were made, then waits for seawall's journal to drain, reads the
+final state from Redis and checks the whole history. Per run it prints: ops, violations (by kind),
+lost writes (final state; and from Redis's AOF: overwritten + missing), reads of seen keys without
+a value during / after the faults, outage read p99; with --verbose the checker's whole summary.
+Exits 1 when any run had a violation or a read error. Memory: about 700 bytes per operation
+while checking (a million ops: ~700 MB); about 1000-1500 ops/s on 2 cores, so a million ops take
+15-20 minutes per run. Use /usr/bin/python3 (Debian's redis-py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import lin_workload  # noqa: E402
+from lin_workload import Scenario  # noqa: E402
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seawall", required=True, help="the seawall binary")
+    p.add_argument("--fault", default="kill9", choices=list(lin_workload.FAULTS) + ["all"])
+    p.add_argument("--ops", type=int, default=100000, help="operations per run (at least)")
+    p.add_argument("--repeat", type=int, default=1, help="runs per fault")
+    p.add_argument("--threads", type=int, default=1, help="seawall worker threads")
+    p.add_argument("--clients", type=int, default=6)
+    p.add_argument("--keys", type=int, default=200)
+    p.add_argument("--unseen-keys", type=int, default=20)
+    p.add_argument("--before", type=float, default=1.5, help="healthy seconds before a fault")
+    p.add_argument("--outage", type=float, default=3.0)
+    p.add_argument("--after", type=float, default=2.0, help="seconds after the breaker closed")
+    p.add_argument("--pause", type=float, default=0.002, help="seconds between a client's ops")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--no-multi", action="store_true")
+    p.add_argument("--no-resp3", action="store_true")
+    p.add_argument("--verbose", "-v", action="store_true")
+    p.add_argument("--limit", type=int, default=10, help="violations shown with --verbose")
+    args = p.parse_args(argv)
+
+    binary = os.path.abspath(args.seawall)
+    os.environ.setdefault("SEAWALL_BIN", binary)
+    faults = lin_workload.FAULTS if args.fault == "all" else (args.fault,)
+    bad = 0
+    for fault in faults:
+        for i in range(args.repeat):
+            sc = Scenario(fault=fault, threads=args.threads, clients=args.clients, keys=args.keys,
+                          unseen_keys=args.unseen_keys, before_s=args.before,
+                          outage_s=args.outage, after_s=args.after, ops=args.ops,
+                          pause_s=args.pause, seed=args.seed + i, multi=not args.no_multi,
+                          resp3=not args.no_resp3)
+            t0 = time.monotonic()
+            progress = (lambda text: print(f"  [{time.monotonic() - t0:7.1f}s] {text}",
+                                           flush=True)) if args.verbose else None
+            res = lin_workload.run(sc, binary=binary, progress=progress)
+            rep = res.report
+            kinds = dict(rep.by_kind())
+            during = rep.read_failures("during")
+            after = rep.read_failures("after")
+            p99 = rep.latency.get("during", {}).get("p99", float("nan"))
+            print(f"{fault} run {i + 1}/{args.repeat}: ops={res.ops} cycles="
+                  f"{len(res.fault_windows)} violations={len(rep.violations)} {kinds or ''} "
+                  f"lost={kinds.get('lost', 0)} (final state) "
+                  f"aof_lost={kinds.get('overwritten', 0) + kinds.get('missing', 0)} "
+                  f"read_errors_seen during={during} after={after} "
+                  f"outage_p99={p99:.1f}ms ({res.seconds:.0f}s)", flush=True)
+            for note in res.notes:
+                print(f"  note: {note}")
+            if args.verbose:
+                print(res.summary(args.limit))
+            if rep.violations or during or after:
+                bad += 1
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
