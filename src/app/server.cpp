@@ -140,8 +140,14 @@ void Server::reload(std::string_view reason) {
     if (!same_connection_settings(now, before) || !(now.health_check == before.health_check)) {
       new_checkers.push_back(i);
     }
-    if (shared_->upstreams[i]->reconfigure_breaker(now.breaker)) {
-      log->info("upstream={} new breaker thresholds", now.name);
+    upstream::UpstreamState& state = *shared_->upstreams[i];
+    if (state.reconfigure_breaker(now.breaker, upstream::UpstreamState::Clock::now())) {
+      log->info(
+          "upstream={} new breaker thresholds, breaker kept {}{}", now.name,
+          breaker::to_string(state.breaker().state(breaker::Clock::now())),
+          state.breaker().override_mode() == breaker::Override::None
+              ? ""
+              : " (" + std::string(breaker::to_string(state.breaker().override_mode())) + ")");
     }
     shared_->upstreams[i]->set_recovery_ramp(now.recovery_ramp);
   }
@@ -255,13 +261,13 @@ int Server::run() {
         }
         switch (action) {
           case admin::BreakerAction::Open:
-            state->breaker().force_open();
+            state->force_breaker_open();
             break;
           case admin::BreakerAction::Close:
-            state->breaker().force_close();
+            state->force_breaker_closed();
             break;
           case admin::BreakerAction::Reset:
-            state->breaker().reset();
+            state->reset_breaker();
             break;
         }
         util::logger("breaker")->warn("upstream={} breaker forced by the admin API", name);
