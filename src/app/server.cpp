@@ -73,8 +73,23 @@ bool same_connection_settings(const config::UpstreamConfig& a, const config::Ups
 }  // namespace
 
 upstream::HealthCounters Server::health_counters(const std::string& upstream) {
-  auto& family = metrics_.counter(kHealthChecks);
-  return {&family.with({upstream, "ok"}), &family.with({upstream, "failed"})};
+  auto& checks = metrics_.counter(kHealthChecks);
+  auto& open_probes = metrics_.counter(kHealthProbesWhileOpen);
+  upstream::HealthCounters counters;
+  counters.ok = &checks.with({upstream, "ok"});
+  counters.failed = &checks.with({upstream, "failed"});
+  counters.latency = &metrics_.histogram(kHealthCheckDuration).with({upstream});
+  counters.open_probes_ok = &open_probes.with({upstream, "ok"});
+  counters.open_probes_failed = &open_probes.with({upstream, "failed"});
+  return counters;
+}
+
+upstream::PoolReadiness Server::pool_readiness(const config::UpstreamConfig& upstream,
+                                               unsigned threads) {
+  upstream::PoolReadiness pool;
+  pool.connected = &metrics_.gauge(kUpstreamConnections).with({upstream.name});
+  pool.expected = static_cast<double>(threads) * upstream.connections;
+  return pool;
 }
 
 bool Server::config_file_changed() {
@@ -168,7 +183,8 @@ void Server::reload(std::string_view reason) {
         health_checkers_[i]->stop();
         health_checkers_[i] = std::make_shared<upstream::HealthChecker>(
             control_->get_executor(), config->upstreams[i], *shared_->upstreams[i],
-            config->limits.max_depth, health_counters(config->upstreams[i].name));
+            config->limits.max_depth, health_counters(config->upstreams[i].name),
+            pool_readiness(config->upstreams[i], config->threads));
         health_checkers_[i]->start();
       }
     });
@@ -292,7 +308,8 @@ int Server::run() {
   for (std::size_t i = 0; i < config_->upstreams.size(); ++i) {
     health_checkers_.push_back(std::make_shared<upstream::HealthChecker>(
         control.get_executor(), config_->upstreams[i], *shared_->upstreams[i],
-        config_->limits.max_depth, health_counters(config_->upstreams[i].name)));
+        config_->limits.max_depth, health_counters(config_->upstreams[i].name),
+        pool_readiness(config_->upstreams[i], config_->threads)));
     health_checkers_.back()->start();
   }
   auto control_guard = asio::make_work_guard(control);

@@ -54,6 +54,7 @@ class Server {
   // symlink, so the content is compared, not the inode or mtime).
   bool config_file_changed();
   upstream::HealthCounters health_counters(const std::string& upstream);
+  upstream::PoolReadiness pool_readiness(const config::UpstreamConfig& upstream, unsigned threads);
   std::shared_ptr<const config::Config> current_config() const {
     std::lock_guard lock(config_mutex_);
     return config_;
