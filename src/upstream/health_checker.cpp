@@ -138,16 +138,22 @@ awaitable<bool> HealthChecker::replay_batch() {
   }
   state_.journal().pop(batch.size());
   replayed_ += batch.size();
-  if (state_.journal().empty()) {
-    // One line per replay, not per batch: a long outage's journal is thousands of batches.
-    replaying_ = false;
-    const auto took =
-        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - replay_started_);
-    util::logger("upstream")
-        ->info("upstream={} replayed {} journaled writes in {} ms", state_.name(), replayed_,
-               took.count());
-  }
   co_return true;
+}
+
+void HealthChecker::finish_replay(breaker::State breaker_state) {
+  // One line per replay, not per batch: a long outage's journal is thousands of batches. And not
+  // before the breaker leaves open: until then clients still journal, and those writes are part
+  // of the same replay.
+  if (!replaying_ || !state_.journal().empty() || breaker_state == breaker::State::Open) {
+    return;
+  }
+  replaying_ = false;
+  const auto took =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - replay_started_);
+  util::logger("upstream")
+      ->info("upstream={} replayed {} journaled writes in {} ms", state_.name(), replayed_,
+             took.count());
 }
 
 awaitable<HealthChecker::Clock::duration> HealthChecker::probe_while_open(Clock::time_point now) {
@@ -214,18 +220,25 @@ awaitable<void> HealthChecker::run() {
     const auto now = Clock::now();
     breaker::CircuitBreaker& breaker = state_.breaker();  // the live one: a reload may swap it
     const breaker::State breaker_state = breaker.state(now);
+    // Forced open means nothing goes to Redis, probes and replays included, until an operator
+    // says otherwise.
+    const bool forced_open = breaker.override_mode() == breaker::Override::ForcedOpen;
     Clock::duration wait = config_.health_check.interval;
     if (breaker_state != breaker::State::Open) {
       in_open_ = false;
+      answered_at_.reset();
     }
-    if (!state_.journal().empty() && connection_->connected() &&
-        breaker_state != breaker::State::Open) {
+    finish_replay(breaker_state);
+    // Replay once Redis answers, even while the open period waits for the shared connections:
+    // client requests cannot pass before the journal is empty anyway (UpstreamState::ready()).
+    const bool redis_back =
+        breaker_state != breaker::State::Open || (answered_at_.has_value() && !forced_open);
+    if (!state_.journal().empty() && connection_->connected() && redis_back) {
       if (co_await replay_batch()) {
         continue;  // next batch right away
       }
     } else if (breaker_state == breaker::State::Open) {
-      // Forced open means nothing goes to Redis, probes included, until an operator says so.
-      if (checks_enabled && breaker.override_mode() != breaker::Override::ForcedOpen) {
+      if (checks_enabled && !forced_open) {
         wait = co_await probe_while_open(now);
         if (wait == Clock::duration::zero()) {
           continue;

@@ -15,9 +15,10 @@
 // reconnect_backoff_max + connect_timeout): a client probe sent to a connection still in its
 // reconnect backoff would fail unsent, and reopen the breaker for a longer period.
 //
-// When the journal holds writes from an outage and the breaker is no longer open, it replays
-// them in order (pipelined batches) before any client request may reach Redis again, and logs
-// one line when the journal is empty: how many entries, how long it took.
+// When the journal holds writes from an outage and Redis answers again (the breaker is no longer
+// open, or a probe was answered and the open period only waits for the shared connections), it
+// replays them in order (pipelined batches) before any client request may reach Redis again, and
+// logs one line when the journal is empty: how many entries, how long it took.
 //
 // Ownership: owned by app::Server; keeps itself alive in its coroutine through shared_from_this.
 // Thread safety: runs on one io_context; the UpstreamState it uses is thread-safe.
@@ -79,6 +80,8 @@ class HealthChecker : public ReplyTarget, public std::enable_shared_from_this<He
  private:
   awaitable<void> run();
   awaitable<bool> replay_batch();
+  // Logs the replay in progress once it is complete.
+  void finish_replay(breaker::State breaker_state);
   awaitable<void> wait_for_replies();
   // One PING (a breaker call when `permit` is allowed); true when Redis answered it. Counts it.
   awaitable<bool> ping(Clock::time_point now, breaker::Permit permit,
