@@ -22,7 +22,6 @@ import signal
 import sys
 import threading
 import time
-from typing import Optional
 
 import pytest
 import redis
