@@ -27,9 +27,11 @@ void register_data_metrics(metrics::Registry& registry, proxy::SharedState& shar
   for (auto& state_ptr : shared.upstreams) {
     upstream::UpstreamState& state = *state_ptr;
     const std::string& name = state.name();
-    auto& b = state.breaker();
-    registry.gauge(kBreakerState).with_callback({name}, [&b] {
-      switch (b.state(breaker::Clock::now())) {
+    // Read at each scrape: the state from the live breaker (a reload may have replaced it), the
+    // counters summed over every breaker the upstream has had, so they never go backwards.
+    auto* s = &state;
+    registry.gauge(kBreakerState).with_callback({name}, [s] {
+      switch (s->breaker().state(breaker::Clock::now())) {
         case breaker::State::Closed:
           return 0.0;
         case breaker::State::Open:
@@ -39,27 +41,20 @@ void register_data_metrics(metrics::Registry& registry, proxy::SharedState& shar
       }
       return 0.0;
     });
-    registry.counter(kBreakerTransitions).with_callback({name}, [&b] {
-      return static_cast<double>(b.counters().transitions);
-    });
-    registry.counter(kBreakerOpened).with_callback({name}, [&b] {
-      return static_cast<double>(b.counters().opened);
-    });
-    registry.counter(kBreakerCalls).with_callback({name, "success"}, [&b] {
-      return static_cast<double>(b.counters().successes);
-    });
-    registry.counter(kBreakerCalls).with_callback({name, "failure"}, [&b] {
-      return static_cast<double>(b.counters().failures - b.counters().timeouts);
-    });
-    registry.counter(kBreakerCalls).with_callback({name, "timeout"}, [&b] {
-      return static_cast<double>(b.counters().timeouts);
-    });
-    registry.counter(kBreakerCalls).with_callback({name, "slow"}, [&b] {
-      return static_cast<double>(b.counters().slow_calls);
-    });
-    registry.counter(kBreakerCalls).with_callback({name, "rejected"}, [&b] {
-      return static_cast<double>(b.counters().rejected);
-    });
+    const auto counter = [&registry, s](const metrics::Spec& spec,
+                                        std::initializer_list<std::string_view> labels,
+                                        std::uint64_t (*read)(const breaker::BreakerCounters&)) {
+      registry.counter(spec).with_callback(
+          labels, [s, read] { return static_cast<double>(read(s->breaker_counters())); });
+    };
+    using C = breaker::BreakerCounters;
+    counter(kBreakerTransitions, {name}, [](const C& b) { return b.transitions; });
+    counter(kBreakerOpened, {name}, [](const C& b) { return b.opened; });
+    counter(kBreakerCalls, {name, "success"}, [](const C& b) { return b.successes; });
+    counter(kBreakerCalls, {name, "failure"}, [](const C& b) { return b.failures - b.timeouts; });
+    counter(kBreakerCalls, {name, "timeout"}, [](const C& b) { return b.timeouts; });
+    counter(kBreakerCalls, {name, "slow"}, [](const C& b) { return b.slow_calls; });
+    counter(kBreakerCalls, {name, "rejected"}, [](const C& b) { return b.rejected; });
     auto& j = state.journal();
     registry.gauge(kJournalEntries).with_callback({name}, [&j] {
       return static_cast<double>(j.entries());

@@ -73,8 +73,23 @@ bool same_connection_settings(const config::UpstreamConfig& a, const config::Ups
 }  // namespace
 
 upstream::HealthCounters Server::health_counters(const std::string& upstream) {
-  auto& family = metrics_.counter(kHealthChecks);
-  return {&family.with({upstream, "ok"}), &family.with({upstream, "failed"})};
+  auto& checks = metrics_.counter(kHealthChecks);
+  auto& open_probes = metrics_.counter(kHealthProbesWhileOpen);
+  upstream::HealthCounters counters;
+  counters.ok = &checks.with({upstream, "ok"});
+  counters.failed = &checks.with({upstream, "failed"});
+  counters.latency = &metrics_.histogram(kHealthCheckDuration).with({upstream});
+  counters.open_probes_ok = &open_probes.with({upstream, "ok"});
+  counters.open_probes_failed = &open_probes.with({upstream, "failed"});
+  return counters;
+}
+
+upstream::PoolReadiness Server::pool_readiness(const config::UpstreamConfig& upstream,
+                                               unsigned threads) {
+  upstream::PoolReadiness pool;
+  pool.connected = &metrics_.gauge(kUpstreamConnections).with({upstream.name});
+  pool.expected = static_cast<double>(threads) * upstream.connections;
+  return pool;
 }
 
 bool Server::config_file_changed() {
@@ -97,7 +112,7 @@ void Server::reload(std::string_view reason) {
       log->error("reload ({}): {}", reason, e);
     }
     log->error("reload ({}) failed with {} error(s): keeping configuration version {}", reason,
-               loaded.errors.size(), version_);
+               loaded.errors.size(), version_.load());
     reloads.with({"failure"}).inc();
     return;
   }
@@ -111,7 +126,7 @@ void Server::reload(std::string_view reason) {
     log->error(
         "reload ({}): {}:{}: upstreams: cannot be added, removed, renamed or reordered by a "
         "reload (restart seawall); keeping configuration version {}",
-        reason, path, line_of_key(last_seen_text_, "upstreams"), version_);
+        reason, path, line_of_key(last_seen_text_, "upstreams"), version_.load());
     reloads.with({"failure"}).inc();
     return;
   }
@@ -140,8 +155,14 @@ void Server::reload(std::string_view reason) {
     if (!same_connection_settings(now, before) || !(now.health_check == before.health_check)) {
       new_checkers.push_back(i);
     }
-    if (shared_->upstreams[i]->reconfigure_breaker(now.breaker)) {
-      log->info("upstream={} new breaker thresholds", now.name);
+    upstream::UpstreamState& state = *shared_->upstreams[i];
+    if (state.reconfigure_breaker(now.breaker, upstream::UpstreamState::Clock::now())) {
+      log->info(
+          "upstream={} new breaker thresholds, breaker kept {}{}", now.name,
+          breaker::to_string(state.breaker().state(breaker::Clock::now())),
+          state.breaker().override_mode() == breaker::Override::None
+              ? ""
+              : " (" + std::string(breaker::to_string(state.breaker().override_mode())) + ")");
     }
     shared_->upstreams[i]->set_recovery_ramp(now.recovery_ramp);
   }
@@ -152,7 +173,8 @@ void Server::reload(std::string_view reason) {
   }
   util::init_logging(config->log.level, config->log.format == config::LogFormat::Json);
 
-  const auto snapshot = std::make_shared<const proxy::Snapshot>(config, ++version_);
+  const std::uint64_t version = version_.load() + 1;
+  const auto snapshot = std::make_shared<const proxy::Snapshot>(config, version);
   for (auto& w : workers_) {
     w->apply(snapshot, new_pools);
   }
@@ -162,7 +184,8 @@ void Server::reload(std::string_view reason) {
         health_checkers_[i]->stop();
         health_checkers_[i] = std::make_shared<upstream::HealthChecker>(
             control_->get_executor(), config->upstreams[i], *shared_->upstreams[i],
-            config->limits.max_depth, health_counters(config->upstreams[i].name));
+            config->limits.max_depth, health_counters(config->upstreams[i].name),
+            pool_readiness(config->upstreams[i], config->threads));
         health_checkers_[i]->start();
       }
     });
@@ -170,11 +193,12 @@ void Server::reload(std::string_view reason) {
   {
     std::lock_guard lock(config_mutex_);
     config_ = config;
+    version_.store(version);
   }
   reloads.with({"success"}).inc();
-  metrics_.gauge(kConfigVersion).with({}).set(static_cast<double>(version_));
+  metrics_.gauge(kConfigVersion).with({}).set(static_cast<double>(version));
   log->info("reloaded {} ({}): configuration version {}, {} upstream(s) reconnecting", path, reason,
-            version_, new_pools.size());
+            version, new_pools.size());
 }
 
 Server::Server(std::shared_ptr<const config::Config> config)
@@ -184,6 +208,49 @@ Server::Server(std::shared_ptr<const config::Config> config)
 }
 
 Server::~Server() = default;
+
+namespace {
+
+// The breaker of one upstream and what surrounds it, as a JSON object's members.
+void append_upstream_status(std::string& out, upstream::UpstreamState& state,
+                            const config::UpstreamConfig& config) {
+  using admin::json_string;
+  breaker::CircuitBreaker& breaker = state.breaker();  // the live one, not a retired one
+  const auto now = breaker::Clock::now();
+  const breaker::State breaker_state = breaker.state(now);
+  const breaker::Override mode = breaker.override_mode();
+  out += "{\"name\":" + json_string(state.name());
+  out += ",\"address\":" + json_string(config.host + ":" + std::to_string(config.port));
+  out += ",\"breaker\":{\"state\":" + json_string(breaker::to_string(breaker_state));
+  out += ",\"override\":" + json_string(breaker::to_string(mode));
+  // Only an automatic open period ends by itself; a forced one lasts until reset.
+  out += ",\"open_until_remaining_ms\":";
+  if (breaker_state == breaker::State::Open && mode == breaker::Override::None) {
+    const auto remaining = std::max(breaker.open_until() - now, breaker::Duration::zero());
+    out += std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(remaining).count());
+  } else {
+    out += "null";
+  }
+  const breaker::BreakerCounters c = state.breaker_counters();
+  out += ",\"counters\":{\"successes\":" + std::to_string(c.successes) +
+         ",\"failures\":" + std::to_string(c.failures) +
+         ",\"timeouts\":" + std::to_string(c.timeouts) +
+         ",\"slow_calls\":" + std::to_string(c.slow_calls) +
+         ",\"ignored\":" + std::to_string(c.ignored) +
+         ",\"rejected\":" + std::to_string(c.rejected) +
+         ",\"transitions\":" + std::to_string(c.transitions) +
+         ",\"opened\":" + std::to_string(c.opened) + "}}";
+  out += ",\"journal_entries\":" + std::to_string(state.journal().entries());
+  out += ",\"last_health_check_ms\":";
+  if (const auto latency = state.last_health_check_latency()) {
+    out += std::to_string(std::chrono::duration<double, std::milli>(*latency).count());
+  } else {
+    out += "null";
+  }
+  out += "}";
+}
+
+}  // namespace
 
 std::string Server::status_json() const {
   using admin::json_string;
@@ -198,12 +265,12 @@ std::string Server::status_json() const {
   out += ",\"max_clients\":" + std::to_string(config->limits.max_clients);
   out += ",\"listen\":" +
          json_string(config->listen.address + ":" + std::to_string(config->listen.port));
+  out += ",\"config_version\":" + std::to_string(version_.load());
   out += ",\"upstreams\":[";
-  for (std::size_t i = 0; i < config->upstreams.size(); ++i) {
-    const config::UpstreamConfig& upstream = config->upstreams[i];
+  // A reload never changes the list of upstreams, so config and shared_ line up.
+  for (std::size_t i = 0; i < config->upstreams.size() && i < shared_->upstreams.size(); ++i) {
     out += i == 0 ? "" : ",";
-    out += "{\"name\":" + json_string(upstream.name) +
-           ",\"address\":" + json_string(upstream.host + ":" + std::to_string(upstream.port)) + "}";
+    append_upstream_status(out, *shared_->upstreams[i], config->upstreams[i]);
   }
   out += "]}\n";
   return out;
@@ -255,13 +322,13 @@ int Server::run() {
         }
         switch (action) {
           case admin::BreakerAction::Open:
-            state->breaker().force_open();
+            state->force_breaker_open();
             break;
           case admin::BreakerAction::Close:
-            state->breaker().force_close();
+            state->force_breaker_closed();
             break;
           case admin::BreakerAction::Reset:
-            state->breaker().reset();
+            state->reset_breaker();
             break;
         }
         util::logger("breaker")->warn("upstream={} breaker forced by the admin API", name);
@@ -275,7 +342,7 @@ int Server::run() {
     admin_->start();
   }
   last_seen_text_ = read_file(config_->source_path);
-  const auto snapshot = std::make_shared<const proxy::Snapshot>(config_, version_);
+  const auto snapshot = std::make_shared<const proxy::Snapshot>(config_, version_.load());
   for (unsigned i = 0; i < config_->threads; ++i) {
     workers_.push_back(
         std::make_unique<proxy::Worker>(snapshot, *shared_, clients_, next_client_id_, i));
@@ -286,7 +353,8 @@ int Server::run() {
   for (std::size_t i = 0; i < config_->upstreams.size(); ++i) {
     health_checkers_.push_back(std::make_shared<upstream::HealthChecker>(
         control.get_executor(), config_->upstreams[i], *shared_->upstreams[i],
-        config_->limits.max_depth, health_counters(config_->upstreams[i].name)));
+        config_->limits.max_depth, health_counters(config_->upstreams[i].name),
+        pool_readiness(config_->upstreams[i], config_->threads)));
     health_checkers_.back()->start();
   }
   auto control_guard = asio::make_work_guard(control);

@@ -318,11 +318,56 @@ void CircuitBreaker::maybe_half_open(TimePoint now) noexcept {
         now.time_since_epoch().count() < open_until_.load(std::memory_order_relaxed)) {
       return;  // another thread got here first, or an override intervened
     }
-    // Published by the release store of the state word in enter_locked().
-    half_open_.store(pack_half_open(epoch_of(word) + 1), std::memory_order_relaxed);
-    change = enter_locked(word, State::HalfOpen, Override::None);
+    change = half_open_locked(word);
   }
   notify(change);
+}
+
+bool CircuitBreaker::end_open_period(TimePoint now) noexcept {
+  Change change;
+  {
+    const std::lock_guard lock(mutex_);
+    const std::uint64_t word = state_word_.load(std::memory_order_relaxed);
+    if (state_of(word) != State::Open || mode_of(word) != Override::None) {
+      return false;  // nothing to end, or an operator keeps it open
+    }
+    // The period is over now: open_until() must not claim it runs on.
+    open_until_.store(
+        std::min(open_until_.load(std::memory_order_relaxed), now.time_since_epoch().count()),
+        std::memory_order_relaxed);
+    change = half_open_locked(word);
+  }
+  notify(change);
+  return true;
+}
+
+void CircuitBreaker::adopt_state_of(const CircuitBreaker& old, TimePoint now) noexcept {
+  if (&old == this) {
+    return;
+  }
+  // Both mutexes: old's transitions are serialised against this copy, so what is copied is one
+  // state of old, not half of two. std::scoped_lock orders the two locks, so no deadlock.
+  const std::scoped_lock lock(mutex_, old.mutex_);
+  const std::uint64_t theirs = old.state_word_.load(std::memory_order_acquire);
+  const std::uint64_t word = state_word_.load(std::memory_order_relaxed);
+  const State state = state_of(theirs);
+  const Override mode = mode_of(theirs);
+  // A new epoch: a permit this breaker issued before the adoption counts for nothing after it.
+  const std::uint32_t epoch = epoch_of(word) + 1;
+  backoff_level_ = old.backoff_level_;
+  window_.clear();
+  consecutive_failures_.store(state == State::Closed && mode == Override::None
+                                  ? old.consecutive_failures_.load(std::memory_order_relaxed)
+                                  : 0,
+                              std::memory_order_relaxed);
+  if (state == State::Open) {
+    const Clock::rep cap = (now + config_.max_open_duration).time_since_epoch().count();
+    open_until_.store(std::min(old.open_until_.load(std::memory_order_relaxed), cap),
+                      std::memory_order_relaxed);
+  } else if (state == State::HalfOpen) {
+    half_open_.store(pack_half_open(epoch), std::memory_order_relaxed);
+  }
+  state_word_.store(pack_state(state, mode, epoch), std::memory_order_release);
 }
 
 void CircuitBreaker::trip(std::uint32_t epoch, TimePoint now) noexcept {
@@ -390,6 +435,12 @@ void CircuitBreaker::set_override(State to, Override mode) noexcept {
     change = enter_locked(word, to, mode);
   }
   notify(change);
+}
+
+CircuitBreaker::Change CircuitBreaker::half_open_locked(std::uint64_t word) noexcept {
+  // Published by the release store of the state word in enter_locked().
+  half_open_.store(pack_half_open(epoch_of(word) + 1), std::memory_order_relaxed);
+  return enter_locked(word, State::HalfOpen, Override::None);
 }
 
 CircuitBreaker::Change CircuitBreaker::enter_locked(std::uint64_t word, State to,

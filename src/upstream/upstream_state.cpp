@@ -32,19 +32,58 @@ UpstreamState::UpstreamState(const config::UpstreamConfig& config,
       cannot_ack_(error_line(name_, resp::replies::kCannotAcknowledgeSuffix)),
       journal_full_(error_line(name_, resp::replies::kJournalFullSuffix)),
       write_unknown_(error_line(name_, resp::replies::kWriteUnknownSuffix)) {
-  reconfigure_breaker(config.breaker);
+  reconfigure_breaker(config.breaker, Clock::now());
 }
 
-bool UpstreamState::reconfigure_breaker(const breaker::BreakerConfig& config) {
-  std::lock_guard lock(breakers_mutex_);
+bool UpstreamState::reconfigure_breaker(const breaker::BreakerConfig& config,
+                                        Clock::time_point now) {
+  const std::lock_guard lock(breakers_mutex_);
   if (!breakers_.empty() && breakers_.back()->config() == config) {
     return false;
   }
-  breakers_.push_back(std::make_unique<breaker::CircuitBreaker>(
+  auto next = std::make_unique<breaker::CircuitBreaker>(
       config, seed_ + breakers_.size(),
-      [this](breaker::State from, breaker::State to) { on_transition(from, to); }));
+      [this](breaker::State from, breaker::State to) { on_transition(from, to); });
+  if (!breakers_.empty()) {
+    // Before publishing: no caller has a permit from `next` yet. A transition the old breaker
+    // makes after this copy (a permit of its own still in flight) is not carried over.
+    next->adopt_state_of(*breakers_.back(), now);
+  }
+  breakers_.push_back(std::move(next));
   breaker_.store(breakers_.back().get(), std::memory_order_release);
   return true;
+}
+
+void UpstreamState::force_breaker_open() {
+  const std::lock_guard lock(breakers_mutex_);
+  breaker().force_open();
+}
+
+void UpstreamState::force_breaker_closed() {
+  const std::lock_guard lock(breakers_mutex_);
+  breaker().force_close();
+}
+
+void UpstreamState::reset_breaker() {
+  const std::lock_guard lock(breakers_mutex_);
+  breaker().reset();
+}
+
+breaker::BreakerCounters UpstreamState::breaker_counters() const {
+  const std::lock_guard lock(breakers_mutex_);
+  breaker::BreakerCounters sum;
+  for (const auto& b : breakers_) {
+    const breaker::BreakerCounters c = b->counters();
+    sum.successes += c.successes;
+    sum.failures += c.failures;
+    sum.timeouts += c.timeouts;
+    sum.slow_calls += c.slow_calls;
+    sum.ignored += c.ignored;
+    sum.rejected += c.rejected;
+    sum.transitions += c.transitions;
+    sum.opened += c.opened;
+  }
+  return sum;
 }
 
 void UpstreamState::on_transition(breaker::State from, breaker::State to) {

@@ -95,6 +95,17 @@ inline constexpr Spec kHealthChecks{"seawall_health_checks_total",
                                     Type::Counter,
                                     "Active health checks (PING), by result.",
                                     {"upstream", "result"}};
+inline constexpr Spec kHealthCheckDuration{
+    "seawall_health_check_duration_seconds",
+    Type::Histogram,
+    "Round trip of each health-check PING that Redis answered, on the health connection.",
+    {"upstream"}};
+inline constexpr Spec kHealthProbesWhileOpen{
+    "seawall_health_probes_while_open_total",
+    Type::Counter,
+    "Health checks made while the breaker was open (outside its permits), by result; an ok one "
+    "half-opens the breaker.",
+    {"upstream", "result"}};
 
 inline constexpr Spec kConfigReloads{"seawall_config_reloads_total",
                                      Type::Counter,
@@ -124,7 +135,9 @@ inline constexpr std::array kDataMetrics{kConfigReloads,
                                          kUpstreamConnects,
                                          kUpstreamLatency,
                                          kUpstreamTimeouts,
-                                         kHealthChecks};
+                                         kHealthChecks,
+                                         kHealthCheckDuration,
+                                         kHealthProbesWhileOpen};
 
 // Registers scrape-time callbacks reading `shared` (which must outlive the registry's scrapes).
 void register_data_metrics(metrics::Registry& registry, proxy::SharedState& shared);

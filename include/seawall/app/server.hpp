@@ -45,7 +45,9 @@ class Server {
   metrics::Registry& metrics() { return metrics_; }
 
  private:
-  // GET /status: version, uptime, readiness, clients, listen address and upstreams.
+  // GET /status: version, uptime, readiness, clients, listen address, configuration version and
+  // per upstream its breaker (state, override, remaining open period, counters), journal and
+  // latest health-check latency.
   std::string status_json() const;
   // Loads the config file again; if valid, swaps it in everywhere, else keeps the old one.
   // Main thread only.
@@ -54,6 +56,7 @@ class Server {
   // symlink, so the content is compared, not the inode or mtime).
   bool config_file_changed();
   upstream::HealthCounters health_counters(const std::string& upstream);
+  upstream::PoolReadiness pool_readiness(const config::UpstreamConfig& upstream, unsigned threads);
   std::shared_ptr<const config::Config> current_config() const {
     std::lock_guard lock(config_mutex_);
     return config_;
@@ -61,7 +64,7 @@ class Server {
 
   mutable std::mutex config_mutex_;  // config_ is read by the admin thread
   std::shared_ptr<const config::Config> config_;
-  std::uint64_t version_ = 1;
+  std::atomic<std::uint64_t> version_{1};  // bumped by each successful reload; read by /status
   std::string last_seen_text_;
   asio::io_context* control_ = nullptr;  // the control thread's, while run() runs
   std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();

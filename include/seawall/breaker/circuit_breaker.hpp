@@ -4,6 +4,7 @@
 //
 //   Closed --(consecutive failures | failure rate | slow-call rate, after minimum_calls)--> Open
 //   Open --(open period elapsed, noticed by the next try_acquire/state call)--> HalfOpen
+//   Open --(end_open_period: a health check saw the upstream answer)--> HalfOpen
 //   HalfOpen --(half_open_successes_to_close successful probes)--> Closed
 //   HalfOpen --(one failed or slow probe)--> Open, for backoff_multiplier times longer (capped)
 //
@@ -12,6 +13,8 @@
 // (Outcome::Ignored when the call was abandoned, so a half-open probe slot is always released).
 //
 // force_open() / force_close() pin the state for the admin endpoint until reset().
+// adopt_state_of() lets a breaker built from new thresholds (a reload) continue where the one it
+// replaces left off.
 //
 // Thread safety: every member function may be called concurrently from any thread. In Closed,
 // try_acquire and record take no lock: a few relaxed atomic operations on the state word, the
@@ -125,6 +128,23 @@ class CircuitBreaker {
   // Back to automatic operation: Closed, empty window, backoff restarted. Counters are kept.
   void reset() noexcept;
 
+  // Ends the current open period at `now`, as if it had run out: the breaker half-opens, so the
+  // next calls are probes. For a health check that saw the upstream answer outside the breaker's
+  // permits: traffic then resumes as soon as Redis is back, not when an open period that grew
+  // with the outage's length runs out. The backoff level is kept, so a failed probe still reopens
+  // for longer. Returns false, changing nothing, unless the breaker is Open and not forced.
+  bool end_open_period(TimePoint now) noexcept;
+
+  // Takes over `old`'s state as of `now`, for a reload that replaces `old` with a breaker of new
+  // thresholds: Open keeps its remaining open period (capped at this breaker's
+  // max_open_duration), HalfOpen restarts its probes with none in flight, Closed keeps the run of
+  // consecutive failures; the backoff level and a ForcedOpen / ForcedClosed override carry over.
+  // Not carried over: the sliding window (its shape may have changed; it starts empty) and the
+  // counters (this breaker's start at zero; UpstreamState sums those of retired breakers).
+  // Reports no transition. Meant for a breaker no caller has seen yet; `old` may be in use, and
+  // a permit it issued keeps recording into it.
+  void adopt_state_of(const CircuitBreaker& old, TimePoint now) noexcept;
+
  private:
   static constexpr std::size_t kCacheLine = 64;
 
@@ -145,6 +165,8 @@ class CircuitBreaker {
   void reopen(std::uint32_t epoch, TimePoint now) noexcept;
   void close_after_probes(std::uint32_t epoch) noexcept;
   void set_override(State to, Override mode) noexcept;
+  // Requires mutex_ and `word` Open: starts a half-open period with no probe in flight.
+  Change half_open_locked(std::uint64_t word) noexcept;
   // Requires mutex_. Publishes the new state word and returns what changed.
   Change enter_locked(std::uint64_t word, State to, Override mode) noexcept;
   void enter_open_locked(std::uint64_t word, TimePoint now, Change& change) noexcept;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,8 +28,18 @@ class UpstreamState {
   // The current breaker. A reload with new thresholds installs a new one; callers take a
   // reference once per request and record into the one that issued the permit.
   breaker::CircuitBreaker& breaker() { return *breaker_.load(std::memory_order_acquire); }
-  // Installs a breaker with `config` if it differs from the current one's; thread-safe.
-  bool reconfigure_breaker(const breaker::BreakerConfig& config);
+  // Installs a breaker with `config` if it differs from the current one's, in the state the
+  // current one is in at `now` (CircuitBreaker::adopt_state_of): a reload neither closes an open
+  // breaker nor drops an operator's override. Returns whether it did; thread-safe.
+  bool reconfigure_breaker(const breaker::BreakerConfig& config, Clock::time_point now);
+  // The admin API's overrides, applied to the current breaker under the same lock a reload
+  // takes, so an override racing with a reload lands on the breaker that stays.
+  void force_breaker_open();
+  void force_breaker_closed();
+  void reset_breaker();
+  // The counters of every breaker this upstream has had, summed, so the totals keep growing
+  // across reloads (a new breaker's own counters start at zero). For scrapes; takes a lock.
+  breaker::BreakerCounters breaker_counters() const;
   void set_recovery_ramp(std::chrono::milliseconds ramp) {
     ramp_ms_.store(ramp.count(), std::memory_order_relaxed);
   }
@@ -38,6 +49,17 @@ class UpstreamState {
   bool ready() const { return journal_.empty(); }
   // During the recovery ramp, whether this read may go to Redis (else: fallback).
   bool admit_read(Clock::time_point now);
+
+  // The round trip of the latest health-check PING that Redis answered (set by the health
+  // checker), or nullopt before the first one.
+  void record_health_check_latency(Clock::duration latency) {
+    health_latency_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(latency).count(),
+                             std::memory_order_relaxed);
+  }
+  std::optional<std::chrono::nanoseconds> last_health_check_latency() const {
+    const auto ns = health_latency_ns_.load(std::memory_order_relaxed);
+    return ns < 0 ? std::nullopt : std::optional(std::chrono::nanoseconds(ns));
+  }
 
   // Full error lines naming this upstream (see resp/replies.hpp).
   const std::string& no_fallback_error() const { return no_fallback_; }
@@ -53,9 +75,10 @@ class UpstreamState {
   std::atomic<std::chrono::milliseconds::rep> ramp_ms_;
   std::atomic<Clock::rep> ramp_start_{0};  // 0 = no ramp in progress
   std::atomic<std::uint64_t> ramp_counter_{0};
+  std::atomic<std::chrono::nanoseconds::rep> health_latency_ns_{-1};  // -1 = none yet
   Journal journal_;
   std::uint64_t seed_;
-  std::mutex breakers_mutex_;
+  mutable std::mutex breakers_mutex_;
   // Every breaker ever installed: retired ones stay alive for permits still in flight.
   std::vector<std::unique_ptr<breaker::CircuitBreaker>> breakers_;
   std::atomic<breaker::CircuitBreaker*> breaker_{nullptr};

@@ -545,6 +545,175 @@ TEST(CircuitBreakerTest, ResetRestartsBackoffAndWindow) {
   EXPECT_EQ(breaker.open_until(), t + seconds(1));
 }
 
+TEST(CircuitBreakerTest, EndOpenPeriodHalfOpensAtOnceAndKeepsTheBackoff) {
+  BreakerConfig config = quiet_config();
+  config.consecutive_failures = 1;
+  config.max_open_duration = seconds(30);
+  config.half_open_successes_to_close = 1;
+  Transitions transitions;
+  CircuitBreaker breaker(config, kSeed, transitions.listener());
+  trip(breaker, kT0);
+  TimePoint t = breaker.open_until();
+  ASSERT_TRUE(call(breaker, Outcome::Failure, t));                     // probe fails: open 2 s
+  ASSERT_TRUE(call(breaker, Outcome::Failure, breaker.open_until()));  // and again: 4 s
+  t = breaker.open_until() - seconds(4);
+  ASSERT_EQ(breaker.state(t), State::Open);
+
+  // A health check saw Redis answer 100 ms into the 4 s period: probes may go at once.
+  const TimePoint seen = t + milliseconds(100);
+  EXPECT_TRUE(breaker.end_open_period(seen));
+  EXPECT_EQ(breaker.state(seen), State::HalfOpen);
+  EXPECT_LE(breaker.open_until(), seen);
+  EXPECT_EQ(transitions.seen.back(), std::make_pair(State::Open, State::HalfOpen));
+  const Permit probe = breaker.try_acquire(seen);
+  ASSERT_TRUE(probe.is_probe());
+  EXPECT_FALSE(breaker.end_open_period(seen));  // half-open already: nothing to end
+
+  // The backoff level survived: a failed probe reopens for 8 s, not the base 1 s.
+  breaker.record(probe, Outcome::Failure, milliseconds(1), seen);
+  EXPECT_EQ(breaker.state(seen), State::Open);
+  EXPECT_EQ(breaker.open_until(), seen + seconds(8));
+  EXPECT_TRUE(breaker.end_open_period(seen + milliseconds(10)));
+  ASSERT_TRUE(call(breaker, Outcome::Success, seen + milliseconds(10)));
+  EXPECT_EQ(breaker.state(seen + milliseconds(10)), State::Closed);
+}
+
+TEST(CircuitBreakerTest, EndOpenPeriodLeavesClosedAndForcedOpenAlone) {
+  BreakerConfig config = quiet_config();
+  config.consecutive_failures = 1;
+  Transitions transitions;
+  CircuitBreaker breaker(config, kSeed, transitions.listener());
+  EXPECT_FALSE(breaker.end_open_period(kT0));
+  EXPECT_EQ(breaker.state(kT0), State::Closed);
+
+  breaker.force_open();
+  EXPECT_FALSE(breaker.end_open_period(kT0));
+  EXPECT_EQ(breaker.state(kT0 + hours(1)), State::Open);
+  EXPECT_FALSE(breaker.try_acquire(kT0 + hours(1)).allowed());
+  EXPECT_EQ(transitions.seen.size(), 1u);  // only the forced opening
+}
+
+// A breaker with the same timing as quiet_config() but other thresholds, as a reload builds.
+BreakerConfig reloaded_config() {
+  BreakerConfig config = quiet_config();
+  config.consecutive_failures = 7;
+  config.window_size = 20;
+  return config;
+}
+
+TEST(CircuitBreakerTest, AdoptsAnOpenStateWithItsRemainingPeriodAndBackoff) {
+  BreakerConfig config = quiet_config();
+  config.consecutive_failures = 1;
+  config.half_open_successes_to_close = 1;
+  CircuitBreaker old(config, kSeed);
+  trip(old, kT0);
+  ASSERT_TRUE(call(old, Outcome::Failure, old.open_until()));  // open 2 s from kT0 + 1 s
+  const TimePoint until = old.open_until();
+  ASSERT_EQ(until, kT0 + seconds(3));
+
+  Transitions transitions;
+  CircuitBreaker next(reloaded_config(), kSeed, transitions.listener());
+  next.adopt_state_of(old, kT0 + milliseconds(1500));
+  EXPECT_EQ(next.state(kT0 + milliseconds(1500)), State::Open);
+  EXPECT_EQ(next.override_mode(), Override::None);
+  EXPECT_EQ(next.open_until(), until);
+  EXPECT_FALSE(next.try_acquire(until - milliseconds(1)).allowed());
+  EXPECT_TRUE(transitions.seen.empty());  // an adoption is not a transition
+  EXPECT_EQ(next.counters().opened, 0u);
+
+  // The remaining period runs out on time; a failed probe continues old's backoff (4 s).
+  const Permit probe = next.try_acquire(until);
+  ASSERT_TRUE(probe.is_probe());
+  next.record(probe, Outcome::Failure, milliseconds(1), until);
+  EXPECT_EQ(next.open_until(), until + seconds(4));
+}
+
+TEST(CircuitBreakerTest, AdoptedOpenPeriodIsCappedAtTheNewMaximum) {
+  BreakerConfig config = quiet_config();
+  config.consecutive_failures = 1;
+  config.open_duration = seconds(60);
+  config.max_open_duration = seconds(60);
+  CircuitBreaker old(config, kSeed);
+  trip(old, kT0);
+  BreakerConfig shorter = reloaded_config();
+  shorter.max_open_duration = seconds(5);
+  CircuitBreaker next(shorter, kSeed);
+  next.adopt_state_of(old, kT0 + seconds(1));
+  EXPECT_EQ(next.open_until(), kT0 + seconds(6));
+  EXPECT_EQ(next.state(kT0 + seconds(6)), State::HalfOpen);
+}
+
+TEST(CircuitBreakerTest, AdoptsHalfOpenWithFreshProbes) {
+  BreakerConfig config = quiet_config();
+  config.consecutive_failures = 1;
+  config.half_open_probes = 1;
+  CircuitBreaker old(config, kSeed);
+  trip(old, kT0);
+  const TimePoint t = kT0 + seconds(1);
+  const Permit old_probe = old.try_acquire(t);
+  ASSERT_TRUE(old_probe.is_probe());
+  ASSERT_FALSE(old.try_acquire(t).allowed());  // old's one probe slot is taken
+
+  CircuitBreaker next(reloaded_config(), kSeed);
+  next.adopt_state_of(old, t);
+  EXPECT_EQ(next.state(t), State::HalfOpen);
+  // reloaded_config() allows 2 probes at once; none is in flight in the new breaker.
+  EXPECT_TRUE(next.try_acquire(t).is_probe());
+  EXPECT_TRUE(next.try_acquire(t).is_probe());
+  EXPECT_FALSE(next.try_acquire(t).allowed());
+  // old's probe records into old and changes nothing in the new breaker.
+  old.record(old_probe, Outcome::Failure, milliseconds(1), t);
+  EXPECT_EQ(old.state(t), State::Open);
+  EXPECT_EQ(next.state(t), State::HalfOpen);
+}
+
+TEST(CircuitBreakerTest, AdoptsClosedWithTheRunOfConsecutiveFailures) {
+  BreakerConfig config = quiet_config();
+  config.consecutive_failures = 7;
+  CircuitBreaker old(config, kSeed);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(call(old, Outcome::Failure, kT0));
+  }
+  ASSERT_EQ(old.state(kT0), State::Closed);
+  CircuitBreaker next(reloaded_config(), kSeed);  // trips after 7 in a row too
+  next.adopt_state_of(old, kT0);
+  EXPECT_EQ(next.state(kT0), State::Closed);
+  EXPECT_EQ(next.window_totals(kT0).calls, 0u);  // the window starts empty
+  ASSERT_TRUE(call(next, Outcome::Failure, kT0));
+  EXPECT_EQ(next.state(kT0), State::Closed);
+  ASSERT_TRUE(call(next, Outcome::Failure, kT0));  // the 7th in a row
+  EXPECT_EQ(next.state(kT0), State::Open);
+}
+
+TEST(CircuitBreakerTest, AdoptsForcedOverrides) {
+  CircuitBreaker forced_open(quiet_config(), kSeed);
+  forced_open.force_open();
+  CircuitBreaker next(reloaded_config(), kSeed);
+  next.adopt_state_of(forced_open, kT0);
+  EXPECT_EQ(next.override_mode(), Override::ForcedOpen);
+  EXPECT_EQ(next.state(kT0 + hours(24)), State::Open);
+  EXPECT_FALSE(next.try_acquire(kT0 + hours(24)).allowed());
+  EXPECT_FALSE(next.end_open_period(kT0));
+
+  BreakerConfig config = quiet_config();
+  config.consecutive_failures = 1;
+  CircuitBreaker forced_closed(config, kSeed);
+  forced_closed.force_close();
+  BreakerConfig trips_at_once = reloaded_config();
+  trips_at_once.consecutive_failures = 1;
+  CircuitBreaker closed(trips_at_once, kSeed);
+  closed.adopt_state_of(forced_closed, kT0);
+  EXPECT_EQ(closed.override_mode(), Override::ForcedClosed);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(call(closed, Outcome::Failure, kT0));
+  }
+  EXPECT_EQ(closed.state(kT0), State::Closed);
+  closed.reset();
+  EXPECT_EQ(closed.override_mode(), Override::None);
+  call(closed, Outcome::Failure, kT0);
+  EXPECT_EQ(closed.state(kT0), State::Open);
+}
+
 TEST(CircuitBreakerTest, CountWindowSlides) {
   BreakerConfig config = quiet_config();
   config.window_size = 4;
