@@ -42,8 +42,10 @@ void log_degraded(const std::string& upstream, std::string_view what) {
   }
 }
 
+}  // namespace
+
 // Splits a RESP array reply into its elements' bytes. False if it is not a complete array.
-bool split_array(std::string_view reply, std::vector<std::string_view>& elements) {
+bool split_reply_array(std::string_view reply, std::vector<std::string_view>& elements) {
   elements.clear();
   if (reply.empty() || reply[0] != '*') {
     return false;
@@ -64,8 +66,6 @@ bool split_array(std::string_view reply, std::vector<std::string_view>& elements
   }
   return true;
 }
-
-}  // namespace
 
 bool is_write_command(const CommandInfo& info) {
   // EVAL/FCALL carry no read/write flag in Redis 7.0: assume they may write.
@@ -342,7 +342,7 @@ void Session::fill_cache(Slot& slot, std::string_view bytes,
   if (slot.info == mget) {
     // Stored per key, as the GET of that key, so GET and MGET answer from the same copies.
     thread_local std::vector<std::string_view> elements;
-    if (!split_array(bytes, elements) || elements.size() + 1 != slot.args.size()) {
+    if (!split_reply_array(bytes, elements) || elements.size() + 1 != slot.args.size()) {
       return;
     }
     for (std::size_t i = 0; i < elements.size(); ++i) {
@@ -380,29 +380,35 @@ bool Session::writes_value(const Slot& slot) const {
 }
 
 void Session::fill_written(Slot& slot, std::chrono::steady_clock::time_point now) {
-  cache::ReplyCache& cache = ctx_.shared->cache;
-  thread_local std::string value;
   for (std::size_t i = 1; i + 1 < slot.args.size(); i += 2) {
-    const std::string_view key = slot.args[i];
-    const policy::Policy& p = ctx_.snapshot->policies.match(key);
-    const std::array<std::string_view, 1> keys{key};
-    if (!p.l1.enabled) {
-      cache.invalidate_key(key);
-      continue;
-    }
-    const std::array<std::string_view, 2> get{"get", key};
-    cache::make_cache_key(get, scratch_);
-    value.clear();
-    resp::append_bulk(value, slot.args[i + 1]);
-    // Stored only if no other write to the key was sent since this one: then this value is
-    // what Redis holds. The invalidation after it drops the probe and ends every read of the
-    // key still in flight (they may have read an older value); the copy is stored again after.
-    const bool raced = cache.put(slot.ticket, scratch_, keys, value, p.l1.ttl, p.l1.max_stale,
-                                 now) != cache::PutResult::Stored;
+    store_written_value(slot.ticket, slot.args[i], slot.args[i + 1], now);
+  }
+}
+
+void Session::store_written_value(cache::ReadTicket ticket, std::string_view key,
+                                  std::string_view value,
+                                  std::chrono::steady_clock::time_point now) {
+  cache::ReplyCache& cache = ctx_.shared->cache;
+  const policy::Policy& p = ctx_.snapshot->policies.match(key);
+  const std::array<std::string_view, 1> keys{key};
+  if (!p.l1.enabled) {
     cache.invalidate_key(key);
-    if (!raced) {
-      cache.put(cache.begin_read(), scratch_, keys, value, p.l1.ttl, p.l1.max_stale, now);
-    }
+    return;
+  }
+  thread_local std::string cache_key;
+  thread_local std::string reply;
+  const std::array<std::string_view, 2> get{"get", key};
+  cache::make_cache_key(get, cache_key);
+  reply.clear();
+  resp::append_bulk(reply, value);
+  // Stored only if no other write to the key was sent since this one: then this value is what
+  // Redis holds. The invalidation after it drops the probe and ends every read of the key still
+  // in flight (they may have read an older value); the copy is stored again after.
+  const bool raced = cache.put(ticket, cache_key, keys, reply, p.l1.ttl, p.l1.max_stale, now) !=
+                     cache::PutResult::Stored;
+  cache.invalidate_key(key);
+  if (!raced) {
+    cache.put(cache.begin_read(), cache_key, keys, reply, p.l1.ttl, p.l1.max_stale, now);
   }
 }
 
@@ -416,6 +422,10 @@ void Session::answer_failed(Slot& slot, std::uint64_t seq, ReplyStatus status,
     complete(seq, scratch_);
     return;
   }
+  if (journaled_after_failure(slot)) {
+    complete(seq, scratch_);
+    return;
+  }
   ctx_.shared->fallback.counters().count(policy::Source::Error);
   if (status == ReplyStatus::FailedReply) {
     complete(seq, bytes);  // Redis refused it (-LOADING, -BUSY ...): it did not run
@@ -425,6 +435,32 @@ void Session::answer_failed(Slot& slot, std::uint64_t seq, ReplyStatus status,
   } else {
     complete(seq, state.no_fallback_error());
   }
+}
+
+bool Session::journaled_after_failure(Slot& slot) {
+  // A write that timed out or lost its connection may or may not have run; one Redis refused
+  // (-LOADING and the like) did not. Journaled, it runs once Redis is back, after every write
+  // sent before it and before every later one (nothing reaches Redis while a journal waits),
+  // so seawall can acknowledge it as if the breaker had been open when it came.
+  if (!slot.is_write || slot.merge != Merge::None || slot.info == nullptr ||
+      flushes_everything(*slot.info) ||
+      slot.policy->writes_when_open != policy::WritesWhenOpen::Journal) {
+    return false;
+  }
+  const std::optional<std::string> ack = policy::acknowledgement(*slot.info, slot.args);
+  if (!ack) {
+    return false;
+  }
+  upstream::UpstreamState& state = *ctx_.shared->upstreams[slot.upstream];
+  if (state.journal().append(slot.args, upstream::Journal::Mode::Journal,
+                             std::chrono::system_clock::now()) != upstream::Journal::Append::Ok) {
+    return false;
+  }
+  invalidate_keys(slot);
+  ctx_.shared->fallback.counters().writes_journaled.fetch_add(1, std::memory_order_relaxed);
+  log_degraded(state.name(), "write_journaled_after_failure");
+  scratch_.assign(*ack);
+  return true;
 }
 
 void Session::answer_without_upstream(Slot& slot, std::uint64_t seq) {
@@ -610,7 +646,7 @@ void Session::on_part_reply(Slot& slot, std::uint64_t seq, std::uint32_t part, R
     // MGET: each part answered its keys in order; put them back in the request's order.
     std::vector<std::vector<std::string_view>> elements(slot.parts.size());
     for (std::size_t p = 0; p < slot.parts.size(); ++p) {
-      split_array(slot.parts[p], elements[p]);
+      split_reply_array(slot.parts[p], elements[p]);
     }
     std::vector<std::size_t> next(slot.parts.size(), 0);
     resp::append_array_header(scratch_, slot.keys.size());

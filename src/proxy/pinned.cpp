@@ -303,46 +303,84 @@ void Session::note_pinned_write(const command::CommandInfo* info,
   if (info == nullptr || db_nonzero_) {
     return;  // the L1 holds database 0 only
   }
+  cache::ReplyCache& cache = ctx_.shared->cache;
   const std::uint64_t reply_index = link_replies_ + link_outstanding_;
+  if (info->name == "multi" && !in_multi_) {
+    multi_queued_ = 0;
+    multi_fills_.clear();
+    return;
+  }
   if (info->name == "exec" && in_multi_) {
     if (!multi_keys_.empty()) {
-      link_invalidations_.push_back(
-          PendingInvalidation{reply_index + 1, false, std::move(multi_keys_)});
+      // The transaction's writes happen now: their invalidation and ticket belong here, as a
+      // shared write's belong to its sending (see fill_written).
+      for (const std::string& key : multi_keys_) {
+        cache.invalidate_key(key);
+      }
+      PendingInvalidation pending{reply_index + 1, false, std::move(multi_keys_), {}, {}};
+      pending.fills = std::move(multi_fills_);
+      pending.ticket = cache.begin_read();
+      link_invalidations_.push_back(std::move(pending));
       multi_keys_.clear();
+      multi_fills_.clear();
     }
     return;
   }
+  const std::size_t queued = in_multi_ ? multi_queued_++ : 0;
   const bool flush = flushes_everything(*info);
   if (!flush && !is_write_command(*info)) {
     return;
   }
-  cache::ReplyCache& cache = ctx_.shared->cache;
   if (flush) {
     cache.clear();
-    link_invalidations_.push_back(PendingInvalidation{reply_index + 1, true, {}});
+    link_invalidations_.push_back(PendingInvalidation{reply_index + 1, true, {}, {}, {}});
     return;
   }
   key_indexes_.clear();
   command::key_indexes(*info, args, key_indexes_);
-  PendingInvalidation pending{reply_index + 1, false, {}};
+  PendingInvalidation pending{reply_index + 1, false, {}, {}, {}};
   for (std::uint32_t k : key_indexes_) {
     cache.invalidate_key(args[k]);
     (in_multi_ ? multi_keys_ : pending.keys).emplace_back(args[k]);
+  }
+  if (in_multi_ && info->name == "set" && args.size() == 3) {
+    // A plain SET in the transaction: its value is what GET answers once EXEC ran it.
+    multi_fills_.push_back(QueuedFill{queued, std::string(args[1]), std::string(args[2])});
   }
   if (!pending.keys.empty()) {
     link_invalidations_.push_back(std::move(pending));
   }
 }
 
-void Session::on_link_reply_counted() {
+void Session::on_link_reply_counted(std::string_view reply) {
   ++link_replies_;
   while (!link_invalidations_.empty() && link_invalidations_.front().after_reply <= link_replies_) {
     PendingInvalidation& done = link_invalidations_.front();
     if (done.clear_all) {
       ctx_.shared->cache.clear();
     }
+    std::vector<std::string_view> elements;
+    const bool ran = !done.fills.empty() && done.after_reply == link_replies_ &&
+                     split_reply_array(reply, elements);
+    const auto filled = [&](const std::string& key) {
+      return ran && std::any_of(done.fills.begin(), done.fills.end(),
+                                [&](const QueuedFill& f) { return f.key == key; });
+    };
+    if (ran) {
+      // Before any invalidation of this reply: it would make the ticket look raced.
+      const auto now = std::chrono::steady_clock::now();
+      for (const QueuedFill& fill : done.fills) {
+        if (fill.index < elements.size() && elements[fill.index] == resp::replies::kOk) {
+          store_written_value(done.ticket, fill.key, fill.value, now);
+        } else {
+          ctx_.shared->cache.invalidate_key(fill.key);
+        }
+      }
+    }
     for (const std::string& key : done.keys) {
-      ctx_.shared->cache.invalidate_key(key);
+      if (!filled(key)) {
+        ctx_.shared->cache.invalidate_key(key);
+      }
     }
     link_invalidations_.pop_front();
   }
@@ -446,7 +484,8 @@ void Session::on_link_data(std::string_view bytes) {
     if (link_outstanding_ > 0) {
       --link_outstanding_;
     }
-    on_link_reply_counted();
+    on_link_reply_counted(
+        std::string_view(link_buf_).substr(consumed - reply.length, reply.length));
   }
   link_buf_.erase(0, consumed);
   link_emitted_ = link_emitted_ > consumed ? link_emitted_ - consumed : 0;

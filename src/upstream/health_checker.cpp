@@ -71,6 +71,8 @@ void HealthChecker::on_reply(std::uint64_t token, std::string_view, ReplyStatus 
                              Clock::time_point now) {
   if (status != ReplyStatus::Ok) {
     ++failed_;
+  } else if (token == kReplayToken && failed_ == 0) {
+    ++replayed_prefix_;  // replies come in order: these entries reached Redis
   } else if (token == kPingToken) {
     const Clock::duration latency = now - ping_sent_at_;
     state_.record_health_check_latency(latency);
@@ -128,17 +130,17 @@ awaitable<bool> HealthChecker::replay_batch() {
     replayed_ = 0;
   }
   failed_ = 0;
+  replayed_prefix_ = 0;
   outstanding_ = batch.size();
   for (const std::string& command : batch) {
     connection_->submit(command, this, kReplayToken, now);
   }
   co_await wait_for_replies();
-  if (failed_ > 0 || stopped_) {
-    co_return false;
-  }
-  state_.journal().pop(batch.size());
-  replayed_ += batch.size();
-  co_return true;
+  // What Redis confirmed is done, even when a later entry failed: sending it again would take
+  // its key back to that value for a while, after newer entries of the batch.
+  state_.journal().pop(replayed_prefix_);
+  replayed_ += replayed_prefix_;
+  co_return failed_ == 0 && !stopped_;
 }
 
 void HealthChecker::finish_replay(breaker::State breaker_state) {
@@ -251,8 +253,7 @@ awaitable<void> HealthChecker::run() {
       }
     }
     if (!state_.journal().empty()) {
-      // TODO(merge): call state_.journal().sync_if_due(now) here once Journal has it (the
-      // journal branch adds it); this checkout's Journal has no such method.
+      state_.journal().sync_if_due(now);  // journal.fsync: everysec while appends pause
       // While a journal waits, look again soon.
       wait = std::min<Clock::duration>(wait, kJournalPoll);
     }

@@ -42,6 +42,8 @@ namespace seawall::proxy {
 // Commands that change data, as the L1 and the journal see them (forward.cpp).
 bool is_write_command(const command::CommandInfo& info);
 bool flushes_everything(const command::CommandInfo& info);
+// The elements of a complete RESP array reply; false if `reply` is not one.
+bool split_reply_array(std::string_view reply, std::vector<std::string_view>& elements);
 
 class Session : public upstream::ReplyTarget,
                 public upstream::LinkSink,
@@ -132,6 +134,9 @@ class Session : public upstream::ReplyTarget,
   // fallback chain for reads, the policy's writes_when_open for writes. Valid until scratch_ or
   // the upstream's error lines change.
   std::string_view degraded_answer(Slot& slot);
+  // A journal-mode write whose call failed (outcome unknown, or refused by a server that
+  // cannot serve): journaled and acknowledged; the acknowledgement is left in scratch_.
+  bool journaled_after_failure(Slot& slot);
   // A read Redis cannot answer: the journal's answer for a key written during the outage, else
   // the fallback chain. Appends to `out`.
   policy::Source degraded_read(Slot& slot, std::string& out);
@@ -145,6 +150,10 @@ class Session : public upstream::ReplyTarget,
   bool writes_value(const Slot& slot) const;
   // After Redis acknowledged such a write: its values as the L1 copies of GET of their keys.
   void fill_written(Slot& slot, std::chrono::steady_clock::time_point now);
+  // The L1 copy of GET `key` after a write of `value` Redis acknowledged, unless another write
+  // to the key was sent since `ticket` (taken when the write was sent).
+  void store_written_value(cache::ReadTicket ticket, std::string_view key, std::string_view value,
+                           std::chrono::steady_clock::time_point now);
   Slot& push_slot();
   Slot& slot_at(std::uint64_t seq) { return ring_[(ring_head_ + (seq - front_seq_)) & ring_mask_]; }
   void pop_slot();
@@ -168,7 +177,7 @@ class Session : public upstream::ReplyTarget,
   // Pinned writes drop the L1 copies of their keys when relayed and again once Redis answered
   // them (EXEC: every key written inside the transaction).
   void note_pinned_write(const command::CommandInfo* info, std::span<const std::string_view> args);
-  void on_link_reply_counted();
+  void on_link_reply_counted(std::string_view reply);
   void flush_link_invalidations();
   // MULTI outside a pinned session is answered here and pins at the next command, to the
   // upstream of that command's keys (see read_loop).
@@ -274,11 +283,20 @@ class Session : public upstream::ReplyTarget,
   bool multi_unpinned_ = false;     // ...and the pin failed: its commands get the error too
   std::size_t link_swallow_ = 0;    // leading replies Redis owes that the client never asked for
   std::uint64_t link_replies_ = 0;  // complete replies counted on this link
+  struct QueuedFill {
+    std::size_t index = 0;  // the command's place in the transaction (its reply in EXEC's)
+    std::string key;
+    std::string value;
+  };
   struct PendingInvalidation {
     std::uint64_t after_reply = 0;  // once this many replies came back
     bool clear_all = false;
     std::vector<std::string> keys;
+    std::vector<QueuedFill> fills;  // EXEC: plain SETs whose values the L1 keeps if they ran
+    cache::ReadTicket ticket{};
   };
+  std::vector<QueuedFill> multi_fills_;
+  std::size_t multi_queued_ = 0;
   std::deque<PendingInvalidation> link_invalidations_;
   std::vector<std::string> multi_keys_;  // written inside the current transaction
   Slot pinned_slot_;                     // describes a pinned command answered without Redis

@@ -100,6 +100,7 @@ class HealthChecker : public ReplyTarget, public std::enable_shared_from_this<He
   util::Signal replies_signal_;
   std::size_t outstanding_ = 0;
   std::size_t failed_ = 0;
+  std::size_t replayed_prefix_ = 0;  // replies of a replay batch, in order, before any failure
   bool stopped_ = false;
   std::uint64_t checks_ = 0;
   std::uint64_t check_failures_ = 0;
