@@ -379,6 +379,14 @@ bool Session::writes_value(const Slot& slot) const {
   return slot.info == mset && slot.args.size() % 2 == 1;
 }
 
+void Session::keep_journaled_value(Slot& slot) {
+  // What the journal answers now, the L1 keeps for after the replay: while the breaker is still
+  // half-open, reads of the key need a copy, and it is the value Redis will hold by then.
+  if (writes_value(slot)) {
+    fill_written(slot, last_activity_);
+  }
+}
+
 void Session::fill_written(Slot& slot, std::chrono::steady_clock::time_point now) {
   for (std::size_t i = 1; i + 1 < slot.args.size(); i += 2) {
     store_written_value(slot.ticket, slot.args[i], slot.args[i + 1], now);
@@ -452,11 +460,13 @@ bool Session::journaled_after_failure(Slot& slot) {
     return false;
   }
   upstream::UpstreamState& state = *ctx_.shared->upstreams[slot.upstream];
+  invalidate_keys(slot);
+  slot.ticket = ctx_.shared->cache.begin_read();
   if (state.journal().append(slot.args, upstream::Journal::Mode::Journal,
                              std::chrono::system_clock::now()) != upstream::Journal::Append::Ok) {
     return false;
   }
-  invalidate_keys(slot);
+  keep_journaled_value(slot);
   ctx_.shared->fallback.counters().writes_journaled.fetch_add(1, std::memory_order_relaxed);
   log_degraded(state.name(), "write_journaled_after_failure");
   scratch_.assign(*ack);
@@ -578,7 +588,11 @@ std::string_view Session::degraded_answer(Slot& slot) {
     return state.cannot_acknowledge_error();
   }
   // Journal the write itself, or (invalidate) a DEL of its keys, so that Redis cannot serve a
-  // value from before the outage once it is back.
+  // value from before the outage once it is back. Its old copies go first, and the ticket is
+  // taken before the append, so of two writes racing to the journal the later-journaled one
+  // leaves the copy (see keep_journaled_value).
+  invalidate_keys(slot);
+  slot.ticket = shared.cache.begin_read();
   const auto appended = state.journal().append(slot.args,
                                                mode == policy::WritesWhenOpen::Journal
                                                    ? upstream::Journal::Mode::Journal
@@ -593,7 +607,9 @@ std::string_view Session::degraded_answer(Slot& slot) {
     log_degraded(state.name(), "journal_full");
     return state.journal_full_error();
   }
-  invalidate_keys(slot);
+  if (mode == policy::WritesWhenOpen::Journal) {
+    keep_journaled_value(slot);
+  }
   (mode == policy::WritesWhenOpen::Journal ? counters.writes_journaled
                                            : counters.writes_invalidated)
       .fetch_add(1, std::memory_order_relaxed);

@@ -150,6 +150,8 @@ class Session : public upstream::ReplyTarget,
   bool writes_value(const Slot& slot) const;
   // After Redis acknowledged such a write: its values as the L1 copies of GET of their keys.
   void fill_written(Slot& slot, std::chrono::steady_clock::time_point now);
+  // A journaled SET/MSET (slot.ticket taken before the append): its values in the L1 too.
+  void keep_journaled_value(Slot& slot);
   // The L1 copy of GET `key` after a write of `value` Redis acknowledged, unless another write
   // to the key was sent since `ticket` (taken when the write was sent).
   void store_written_value(cache::ReadTicket ticket, std::string_view key, std::string_view value,
