@@ -164,7 +164,6 @@ void Server::reload(std::string_view reason) {
               ? ""
               : " (" + std::string(breaker::to_string(state.breaker().override_mode())) + ")");
     }
-    shared_->upstreams[i]->set_recovery_ramp(now.recovery_ramp);
   }
   if (!(config->protect_database == current.protect_database)) {
     const auto& p = config->protect_database;

@@ -430,7 +430,7 @@ void Session::answer_failed(Slot& slot, std::uint64_t seq, ReplyStatus status,
     complete(seq, scratch_);
     return;
   }
-  if (journaled_after_failure(slot)) {
+  if (status == ReplyStatus::FailedReply && journaled_after_failure(slot)) {
     complete(seq, scratch_);
     return;
   }
@@ -446,10 +446,11 @@ void Session::answer_failed(Slot& slot, std::uint64_t seq, ReplyStatus status,
 }
 
 bool Session::journaled_after_failure(Slot& slot) {
-  // A write that timed out or lost its connection may or may not have run; one Redis refused
-  // (-LOADING and the like) did not. Journaled, it runs once Redis is back, after every write
-  // sent before it and before every later one (nothing reaches Redis while a journal waits),
-  // so seawall can acknowledge it as if the breaker had been open when it came.
+  // A write Redis refused (-LOADING and the like) did not run. Journaled, it runs once Redis is
+  // back, after every write sent before it and before every later one (nothing reaches Redis
+  // while a journal waits), so seawall can acknowledge it as if the breaker had been open when
+  // it came. Not a write that timed out or lost its connection: Redis may still run that one
+  // late, after writes acknowledged since, so its outcome stays unknown to the client.
   if (!slot.is_write || slot.merge != Merge::None || slot.info == nullptr ||
       flushes_everything(*slot.info) ||
       slot.policy->writes_when_open != policy::WritesWhenOpen::Journal) {

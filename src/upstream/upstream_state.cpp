@@ -17,7 +17,6 @@ std::string error_line(const std::string& name, std::string_view suffix) {
 UpstreamState::UpstreamState(const config::UpstreamConfig& config,
                              const config::JournalConfig& journal, std::uint64_t seed)
     : name_(config.name),
-      ramp_ms_(config.recovery_ramp.count()),
       journal_([&] {
         // One journal file per upstream.
         config::JournalConfig own = journal;
@@ -89,29 +88,6 @@ breaker::BreakerCounters UpstreamState::breaker_counters() const {
 void UpstreamState::on_transition(breaker::State from, breaker::State to) {
   util::logger("breaker")->warn("upstream={} breaker {} -> {}", name_, breaker::to_string(from),
                                 breaker::to_string(to));
-  if (to == breaker::State::Closed && ramp_ms_.load(std::memory_order_relaxed) > 0) {
-    ramp_start_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
-  } else if (to != breaker::State::Closed) {
-    ramp_start_.store(0, std::memory_order_relaxed);
-  }
-}
-
-bool UpstreamState::admit_read(Clock::time_point now) {
-  const Clock::rep start = ramp_start_.load(std::memory_order_relaxed);
-  if (start == 0) {
-    return true;
-  }
-  const auto elapsed = now.time_since_epoch().count() - start;
-  const auto ramp = std::chrono::duration_cast<Clock::duration>(
-                        std::chrono::milliseconds(ramp_ms_.load(std::memory_order_relaxed)))
-                        .count();
-  if (elapsed >= ramp) {
-    ramp_start_.store(0, std::memory_order_relaxed);
-    return true;
-  }
-  // Admit elapsed/ramp of the reads, spread evenly by a shared counter.
-  const auto permille = static_cast<std::uint64_t>(elapsed > 0 ? elapsed * 1000 / ramp : 0);
-  return ramp_counter_.fetch_add(1, std::memory_order_relaxed) % 1000 < permille;
 }
 
 }  // namespace seawall::upstream

@@ -76,9 +76,8 @@ struct UpstreamConfig {
   std::uint32_t max_pending = 65536;  // in-flight requests per connection before failing fast
   breaker::BreakerConfig breaker;
   HealthCheckConfig health_check;
-  // After the breaker closes, reads reach Redis at a share growing linearly from 0 to 100% over
-  // this time (the rest are answered from the fallback chain), so a just-recovered Redis is not
-  // hit by all the traffic at once. 0 disables the ramp.
+  // Accepted and ignored: the ramp answered reads from L1 copies while the breaker was closed,
+  // which could return a value older than Redis's. Kept so that existing configs still load.
   Millis recovery_ramp{1000};
   UpstreamAuthConfig auth;
   UpstreamTlsConfig tls;

@@ -134,8 +134,8 @@ class Session : public upstream::ReplyTarget,
   // fallback chain for reads, the policy's writes_when_open for writes. Valid until scratch_ or
   // the upstream's error lines change.
   std::string_view degraded_answer(Slot& slot);
-  // A journal-mode write whose call failed (outcome unknown, or refused by a server that
-  // cannot serve): journaled and acknowledged; the acknowledgement is left in scratch_.
+  // A journal-mode write refused by a server that cannot serve (-LOADING, -BUSY, ...):
+  // journaled and acknowledged; the acknowledgement is left in scratch_.
   bool journaled_after_failure(Slot& slot);
   // A read Redis cannot answer: the journal's answer for a key written during the outage, else
   // the fallback chain. Appends to `out`.

@@ -1,6 +1,6 @@
 #pragma once
 // Everything about one upstream that all worker threads share: its circuit breaker, its journal
-// of writes accepted while it was unavailable, the recovery ramp, and the error lines naming it.
+// of writes accepted while it was unavailable, and the error lines naming it.
 // Thread safety: shareable; the breaker and journal are thread-safe, the rest is atomics or
 // immutable.
 #include <atomic>
@@ -40,15 +40,10 @@ class UpstreamState {
   // The counters of every breaker this upstream has had, summed, so the totals keep growing
   // across reloads (a new breaker's own counters start at zero). For scrapes; takes a lock.
   breaker::BreakerCounters breaker_counters() const;
-  void set_recovery_ramp(std::chrono::milliseconds ramp) {
-    ramp_ms_.store(ramp.count(), std::memory_order_relaxed);
-  }
   Journal& journal() { return journal_; }
 
   // False while a journal waits for replay: nothing may reach Redis before it.
   bool ready() const { return journal_.empty(); }
-  // During the recovery ramp, whether this read may go to Redis (else: fallback).
-  bool admit_read(Clock::time_point now);
 
   // The round trip of the latest health-check PING that Redis answered (set by the health
   // checker), or nullopt before the first one.
@@ -72,9 +67,6 @@ class UpstreamState {
   void on_transition(breaker::State from, breaker::State to);
 
   std::string name_;
-  std::atomic<std::chrono::milliseconds::rep> ramp_ms_;
-  std::atomic<Clock::rep> ramp_start_{0};  // 0 = no ramp in progress
-  std::atomic<std::uint64_t> ramp_counter_{0};
   std::atomic<std::chrono::nanoseconds::rep> health_latency_ns_{-1};  // -1 = none yet
   Journal journal_;
   std::uint64_t seed_;
