@@ -61,7 +61,13 @@ errc ReplyFramer::feed(std::string_view data, FramedReply& out) {
           if (n > left || left - n < 2) {
             return errc::need_more;  // the header is re-read next time: it is one short line
           }
-          next += static_cast<std::size_t>(n) + 2;
+          next += static_cast<std::size_t>(n);
+          // Without this check a wrong length would pass, and every later reply would be framed
+          // from the middle of a payload and handed to the wrong client.
+          if (base[next] != '\r' || base[next + 1] != '\n') {
+            return errc::missing_crlf;
+          }
+          next += 2;
         }
         break;
       }

@@ -143,6 +143,14 @@ TEST(ReplyFramerTest, HugeBulkLengthWaitsWithoutWrapping) {
   }
 }
 
+TEST(ReplyFramerTest, BulkPayloadMustEndInCrlf) {
+  for (const std::string bad : {"$3\r\nabcXY", "$3\r\nabcd\r\n", "!1\r\nx\n\r", "=2\r\nabc\r\n"}) {
+    errc error;
+    frame_all(bad, 100, &error);
+    EXPECT_EQ(error, errc::missing_crlf) << bad;
+  }
+}
+
 // A line that is only "\r\n" has no type byte; its contents used to be taken as SIZE_MAX bytes.
 TEST(ReplyFramerTest, BareCrlfIsInvalid) {
   errc error;
