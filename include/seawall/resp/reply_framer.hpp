@@ -21,7 +21,9 @@ inline constexpr std::int64_t kMaxAggregateCount = 0xFFFF'FFFF;
 
 struct FramedReply {
   std::size_t length = 0;  // bytes of the whole reply
-  char type = 0;           // first byte of the reply ('|' skipped): '+', '-', '$', '*', ...
+  // First byte of the reply: '+', '-', '$', '*', ...; '|' when an attribute precedes the value,
+  // so a caller testing for '-' does not see an error that carries an attribute.
+  char type = 0;
 };
 
 class ReplyFramer {
