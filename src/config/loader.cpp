@@ -14,6 +14,7 @@
 #include <sstream>
 #include <system_error>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "config/binder.hpp"
@@ -659,20 +660,84 @@ void bind_config(MapBinder& root, Config& config) {
   root.finish();
 }
 
+// Where each YAML document's first node is, from parser events, without building nodes.
+// YAML::LoadAll is not used: for some malformed streams, "," for one, yaml-cpp 0.7 (Debian 12's)
+// returns an endless run of empty documents (jbeder/yaml-cpp#1040, fixed upstream in 2024 by
+// #1319; found here by tests/fuzz/config_loader_fuzz), and LoadAll allocates until the process
+// is killed. Such a document starts where the one before it did, since the parser consumed
+// nothing: that is a syntax error, and the scan stops there.
+struct DocumentScan {
+  std::vector<YAML::Mark> starts;  // the first node of each document
+  bool stalled = false;            // the last start repeats the one before it
+};
+
+DocumentScan scan_documents(const std::string& text) {
+  class FirstNodes final : public YAML::EventHandler {
+   public:
+    explicit FirstNodes(std::vector<YAML::Mark>& starts) : starts_(starts) {}
+
+    // YAML::EventHandler
+    void OnDocumentStart(const YAML::Mark& /*mark*/) override { want_ = true; }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& mark, YAML::anchor_t /*anchor*/) override { node(mark); }
+    void OnAlias(const YAML::Mark& mark, YAML::anchor_t /*anchor*/) override { node(mark); }
+    void OnScalar(const YAML::Mark& mark, const std::string& /*tag*/, YAML::anchor_t /*anchor*/,
+                  const std::string& /*value*/) override {
+      node(mark);
+    }
+    void OnSequenceStart(const YAML::Mark& mark, const std::string& /*tag*/,
+                         YAML::anchor_t /*anchor*/, YAML::EmitterStyle::value /*style*/) override {
+      node(mark);
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark& mark, const std::string& /*tag*/, YAML::anchor_t /*anchor*/,
+                    YAML::EmitterStyle::value /*style*/) override {
+      node(mark);
+    }
+    void OnMapEnd() override {}
+
+   private:
+    void node(const YAML::Mark& mark) {
+      if (want_) {
+        starts_.push_back(mark);
+        want_ = false;
+      }
+    }
+    std::vector<YAML::Mark>& starts_;
+    bool want_ = false;
+  };
+
+  DocumentScan scan;
+  std::istringstream stream(text);
+  YAML::Parser parser(stream);
+  FirstNodes handler(scan.starts);
+  while (parser.HandleNextDocument(handler)) {
+    const std::size_t n = scan.starts.size();
+    if (n >= 2 && scan.starts[n - 1].pos == scan.starts[n - 2].pos) {
+      scan.stalled = true;
+      break;
+    }
+  }
+  return scan;
+}
+
 }  // namespace
 
 LoadResult load_string(std::string_view text, const std::string& source_name) {
   LoadResult result;
   detail::Diagnostics diagnostics(source_name);
   try {
-    const std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
-    if (documents.size() > 1) {
-      diagnostics.add(detail::line_of(documents[1].Mark()), "",
-                      "only one YAML document is allowed");
+    const std::string yaml(text);
+    const DocumentScan scan = scan_documents(yaml);
+    if (scan.stalled) {
+      diagnostics.add(detail::line_of(scan.starts.back()), "", "invalid YAML: unknown token");
+    } else if (scan.starts.size() > 1) {
+      diagnostics.add(detail::line_of(scan.starts[1]), "", "only one YAML document is allowed");
     } else {
       Config config;
       config.source_path = source_name;
-      const YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
+      // The scan has checked the syntax of the one document, so this parse cannot stall.
+      const YAML::Node root = scan.starts.empty() ? YAML::Node() : YAML::Load(yaml);
       MapBinder binder(root, "", 1, diagnostics);
       bind_config(binder, config);
       if (diagnostics.empty()) {

@@ -24,7 +24,9 @@ errc ReplyFramer::feed(std::string_view data, FramedReply& out) {
       return errc::need_more;
     }
     const auto nl = static_cast<std::size_t>(static_cast<const char*>(hit) - base);
-    if (nl == pos_ || base[nl - 1] != '\r') {
+    // A line is at least a type byte and "\r\n"; a bare "\r\n" would make `line` below span
+    // SIZE_MAX bytes.
+    if (nl < pos_ + 2 || base[nl - 1] != '\r') {
       return errc::invalid_reply_type;
     }
     const char type = base[pos_];
@@ -52,11 +54,20 @@ errc ReplyFramer::feed(std::string_view data, FramedReply& out) {
           return errc::invalid_integer;
         }
         if (*len >= 0) {
-          const std::size_t end = next + static_cast<std::size_t>(*len);
-          if (end + 2 > data.size()) {
+          // Compared against what is left rather than added to `next`: any int64 length is
+          // legal (Redis's proto-max-bulk-len goes up to LLONG_MAX) and must not wrap.
+          const auto n = static_cast<std::uint64_t>(*len);
+          const std::size_t left = data.size() - next;
+          if (n > left || left - n < 2) {
             return errc::need_more;  // the header is re-read next time: it is one short line
           }
-          next = end + 2;
+          next += static_cast<std::size_t>(n);
+          // Without this check a wrong length would pass, and every later reply would be framed
+          // from the middle of a payload and handed to the wrong client.
+          if (base[next] != '\r' || base[next + 1] != '\n') {
+            return errc::missing_crlf;
+          }
+          next += 2;
         }
         break;
       }
@@ -68,6 +79,10 @@ errc ReplyFramer::feed(std::string_view data, FramedReply& out) {
         const auto count = detail::parse_int64(line);
         if (!count || *count < -1) {
           return errc::invalid_integer;
+        }
+        // Bounded before the doubling below, which overflowed for counts near INT64_MAX.
+        if (*count > kMaxAggregateCount) {
+          return errc::invalid_multibulk_length;
         }
         children = *count;
         if (type == '%') {

@@ -169,7 +169,9 @@ errc RequestParser::parse(std::string_view data, ParsedRequest& out) {
       return data.size() > kMaxLengthLine ? errc::invalid_multibulk_length : errc::need_more;
     }
     const auto count = detail::parse_int64(data.substr(1, nl - 2));
-    if (!count || *count > static_cast<std::int64_t>(limits_.max_array)) {
+    // Compared as unsigned: a max_array above INT64_MAX would turn negative as an int64 and
+    // refuse every command.
+    if (!count || (*count > 0 && static_cast<std::uint64_t>(*count) > limits_.max_array)) {
       return errc::invalid_multibulk_length;
     }
     if (*count <= 0) {
@@ -201,6 +203,7 @@ errc RequestParser::parse(std::string_view data, ParsedRequest& out) {
       return errc::invalid_bulk_length;
     }
     const std::size_t payload = nl + 1;
+    // Cannot wrap: *len <= INT64_MAX, and payload is an offset into a buffer in memory.
     const std::size_t end = payload + static_cast<std::size_t>(*len);
     if (end + 2 > data.size()) {
       hint_ = end + 2;

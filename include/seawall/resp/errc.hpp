@@ -8,7 +8,8 @@ namespace seawall::resp {
 enum class errc : std::uint8_t {
   ok = 0,
   need_more,                 // not an error: the frame is incomplete
-  invalid_multibulk_length,  // "*abc", "*-5", or over the array limit
+  invalid_multibulk_length,  // "*abc", "*-5", or over the array limit; in a reply, an
+                             // aggregate count over kMaxAggregateCount (reply_framer.hpp)
   invalid_bulk_length,       // "$abc", "$-5", or over the bulk limit
   expected_dollar,           // a multibulk element that is not a bulk string
   missing_crlf,              // a bulk payload not followed by \r\n

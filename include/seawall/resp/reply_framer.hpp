@@ -13,9 +13,17 @@
 
 namespace seawall::resp {
 
+// Most values one aggregate header may announce (a map or attribute: pairs). Redis holds at most
+// 2^32 - 1 elements in a list, set or hash, and a reply this long would need at least 12 GiB
+// buffered; the bound keeps the framer's counting (2n + 1 for an attribute) far from overflow.
+// A larger count is errc::invalid_multibulk_length.
+inline constexpr std::int64_t kMaxAggregateCount = 0xFFFF'FFFF;
+
 struct FramedReply {
   std::size_t length = 0;  // bytes of the whole reply
-  char type = 0;           // first byte of the reply ('|' skipped): '+', '-', '$', '*', ...
+  // First byte of the reply: '+', '-', '$', '*', ...; '|' when an attribute precedes the value,
+  // so a caller testing for '-' does not see an error that carries an attribute.
+  char type = 0;
 };
 
 class ReplyFramer {

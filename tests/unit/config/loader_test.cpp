@@ -281,6 +281,28 @@ TEST(LoaderTest, RejectsASecondDocument) {
               ElementsAre("test.yaml:5: only one YAML document is allowed"));
 }
 
+// yaml-cpp 0.7's LoadAll returns endless empty documents for these (jbeder/yaml-cpp#1040), and
+// the loader allocated until it was killed; found by tests/fuzz/config_loader_fuzz.
+TEST(LoaderTest, StrayFlowEntryIsASyntaxErrorNotAnEndlessStream) {
+  EXPECT_THAT(load_string(",", "test.yaml").errors,
+              ElementsAre("test.yaml:1: invalid YAML: unknown token"));
+  EXPECT_THAT(load_string(", a", "test.yaml").errors,
+              ElementsAre("test.yaml:1: invalid YAML: unknown token"));
+  EXPECT_THAT(load_string("threads: 1\n---\n,\n", "test.yaml").errors,
+              ElementsAre("test.yaml:3: invalid YAML: unknown token"));
+}
+
+// The document scan that replaced YAML::LoadAll counts empty documents as LoadAll did, and names
+// the line of the second document's first node, as LoadAll's Mark() did.
+TEST(LoaderTest, EmptyDocumentsStillCount) {
+  EXPECT_THAT(load_string("---\n---\n", "test.yaml").errors,
+              ElementsAre("test.yaml:3: only one YAML document is allowed"));
+  EXPECT_THAT(load_string("a: 1\n---\n", "test.yaml").errors,
+              ElementsAre("test.yaml:3: only one YAML document is allowed"));
+  EXPECT_THAT(load_string("a: 1\n...\n---\n[x]\n", "test.yaml").errors,
+              ElementsAre("test.yaml:4: only one YAML document is allowed"));
+}
+
 // ---- errors: values -----------------------------------------------------------------------------
 
 TEST(LoaderTest, RejectsPortsOutOfRange) {

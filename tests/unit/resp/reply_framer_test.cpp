@@ -98,6 +98,68 @@ TEST(ReplyFramerTest, InvalidLengths) {
   EXPECT_EQ(error, errc::invalid_integer);
 }
 
+// Found by libFuzzer: the map and attribute counts were doubled as int64 before any bound, so a
+// count near INT64_MAX was signed overflow (UBSan: reply_framer.cpp:74 and :77).
+TEST(ReplyFramerTest, HugeMapCountIsRejectedBeforeDoubling) {
+  errc error;
+  frame_all("%9223372036854775807\r\n", 100, &error);
+  EXPECT_EQ(error, errc::invalid_multibulk_length);
+  frame_all("%4611686018427387904\r\n", 100, &error);
+  EXPECT_EQ(error, errc::invalid_multibulk_length);
+  frame_all("*1\r\n%9223372036854775807\r\n", 100, &error);
+  EXPECT_EQ(error, errc::invalid_multibulk_length);
+}
+
+TEST(ReplyFramerTest, HugeAttributeCountIsRejectedBeforeDoubling) {
+  errc error;
+  frame_all("|4611686018427387904\r\n", 100, &error);
+  EXPECT_EQ(error, errc::invalid_multibulk_length);
+  frame_all("|9223372036854775807\r\n", 100, &error);
+  EXPECT_EQ(error, errc::invalid_multibulk_length);
+  frame_all("*2\r\n:1\r\n|4611686018427387904\r\n", 100, &error);
+  EXPECT_EQ(error, errc::invalid_multibulk_length);
+}
+
+TEST(ReplyFramerTest, AggregateCountLimit) {
+  const std::string at_limit = std::to_string(kMaxAggregateCount);
+  const std::string over_limit = std::to_string(kMaxAggregateCount + 1);
+  for (const char type : {'*', '~', '>', '%', '|'}) {
+    ReplyFramer framer;
+    FramedReply reply;
+    EXPECT_EQ(framer.feed(type + at_limit + "\r\n", reply), errc::need_more) << type;
+    errc error;
+    frame_all(type + over_limit + "\r\n", 100, &error);
+    EXPECT_EQ(error, errc::invalid_multibulk_length) << type;
+  }
+}
+
+TEST(ReplyFramerTest, HugeBulkLengthWaitsWithoutWrapping) {
+  for (const char type : {'$', '!', '='}) {
+    ReplyFramer framer;
+    FramedReply reply;
+    EXPECT_EQ(framer.feed(type + std::string("9223372036854775807\r\nabc\r\n"), reply),
+              errc::need_more)
+        << type;
+  }
+}
+
+TEST(ReplyFramerTest, BulkPayloadMustEndInCrlf) {
+  for (const std::string bad : {"$3\r\nabcXY", "$3\r\nabcd\r\n", "!1\r\nx\n\r", "=2\r\nabc\r\n"}) {
+    errc error;
+    frame_all(bad, 100, &error);
+    EXPECT_EQ(error, errc::missing_crlf) << bad;
+  }
+}
+
+// A line that is only "\r\n" has no type byte; its contents used to be taken as SIZE_MAX bytes.
+TEST(ReplyFramerTest, BareCrlfIsInvalid) {
+  errc error;
+  frame_all("\r\n", 100, &error);
+  EXPECT_EQ(error, errc::invalid_reply_type);
+  frame_all("*2\r\n:1\r\n\r\n", 100, &error);
+  EXPECT_EQ(error, errc::invalid_reply_type);
+}
+
 TEST(ReplyFramerTest, DepthLimit) {
   std::string deep;
   for (int i = 0; i < 10; ++i) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -164,6 +166,26 @@ TEST(RequestParserTest, ArrayLimit) {
   expect_error("*3\r\n", errc::invalid_multibulk_length, limits);
   const Outcome ok = feed_in_chunks("*2\r\n$1\r\na\r\n$1\r\nb\r\n", 1, limits);
   EXPECT_EQ(ok.error, errc::ok);
+}
+
+// Limits is a plain struct: a max_array above INT64_MAX used to become negative when compared
+// as int64, and then every multibulk command was refused.
+TEST(RequestParserTest, ArrayLimitAboveInt64Max) {
+  Limits limits;
+  limits.max_array = std::numeric_limits<std::uint64_t>::max();
+  const Outcome ok = feed_in_chunks("*2\r\n$1\r\na\r\n$1\r\nb\r\n", 1, limits);
+  EXPECT_EQ(ok.error, errc::ok);
+  EXPECT_EQ(ok.commands, (std::vector<Args>{{"a", "b"}}));
+}
+
+TEST(RequestParserTest, HugeBulkLengthWithoutBulkLimitWaits) {
+  Limits limits;
+  limits.max_bulk = std::numeric_limits<std::uint64_t>::max();
+  RequestParser parser(limits);
+  ParsedRequest request;
+  const std::string head = "*1\r\n$9223372036854775807\r\n";
+  EXPECT_EQ(parser.parse(head + "abc", request), errc::need_more);
+  EXPECT_EQ(parser.bytes_hint(), head.size() + std::size_t{9223372036854775807} + 2);
 }
 
 TEST(RequestParserTest, InvalidBulkLength) {
