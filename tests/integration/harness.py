@@ -424,6 +424,10 @@ def sanitizer_reports(text: str) -> list[str]:
         pos = stop
 
 
+_UPSTREAM_CONNECTIONS = re.compile(
+    r'^seawall_upstream_connections\{upstream="([^"]*)"\} (\S+)$', re.M)
+
+
 class Seawall:
     """The seawall binary run with a generated config; stop() checks for a clean exit 0 and a
     log without sanitizer reports."""
@@ -504,6 +508,37 @@ class Seawall:
         except TimeoutError as e:
             self._kill9()
             raise RuntimeError(f"{e}\nlog:\n{tail(self.log_path)}") from None
+        self._wait_workers_connected()
+
+    # Longest wait for the other workers' upstream connections (a Redis that is down or refuses
+    # seawall on purpose never gets there; that test then starts as it would with one thread).
+    WORKERS_CONNECTED_WAIT_S = 2.0
+
+    def _wait_workers_connected(self) -> None:
+        """With threads > 1, waits (best effort) until every worker has its upstream connections.
+
+        The PING that start() waits for is answered by one worker; another may still be
+        connecting, and a request it takes meanwhile fails as unavailable (counted against the
+        breaker, a write rejected or journaled) although Redis is up. With one thread the PING
+        and the test's requests share a worker, so the test starts after its connections."""
+        threads = self.config.get("threads", 1)
+        if threads <= 1 or not self.config.get("admin", {}).get("enabled", True):
+            return
+        want = {u["name"]: threads * u["connections"]
+                for u in self.config.get("upstreams", []) if "connections" in u}
+
+        def connected() -> bool:
+            try:
+                body = http(self.admin_port, "/metrics", timeout=1.0)[2]
+            except OSError:
+                return False
+            have = {m.group(1): float(m.group(2)) for m in _UPSTREAM_CONNECTIONS.finditer(body)}
+            return all(have.get(name, 0) >= n for name, n in want.items())
+
+        try:
+            wait_until(connected, self.WORKERS_CONNECTED_WAIT_S, "every worker's connections")
+        except TimeoutError:
+            pass
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None and pid_alive(self.proc.pid)
