@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -388,8 +389,48 @@ def seawall_binary() -> str:
     return path
 
 
+def default_threads() -> int:
+    """`threads:` for every generated config that does not set it: $SEAWALL_TEST_THREADS
+    (default 1), so that a whole test file can run on several worker threads (the TSan stage)."""
+    value = os.environ.get("SEAWALL_TEST_THREADS", "1")
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise RuntimeError(f"SEAWALL_TEST_THREADS={value!r}: must be a whole number >= 1")
+    return n
+
+
+# First line of a sanitizer report; the report ends with its SUMMARY line.
+_SANITIZER_START = re.compile(
+    r"^(?:WARNING|ERROR): (?:ThreadSanitizer|AddressSanitizer|LeakSanitizer)\b.*$|"
+    r"^\S+:\d+:\d+: runtime error: .*$", re.M)
+_SANITIZER_END = re.compile(r"^SUMMARY: \w+Sanitizer: .*$", re.M)
+
+
+def sanitizer_reports(text: str) -> list[str]:
+    """Every sanitizer report (TSan, ASan, LSan, UBSan) in `text`, each whole: a report can be
+    far longer than a log tail, and its first stack is the one that says where."""
+    reports = []
+    pos = 0
+    while True:
+        start = _SANITIZER_START.search(text, pos)
+        if start is None:
+            return reports
+        end = _SANITIZER_END.search(text, start.end())
+        stop = end.end() if end is not None else len(text)
+        reports.append(text[start.start():stop])
+        pos = stop
+
+
+_UPSTREAM_CONNECTIONS = re.compile(
+    r'^seawall_upstream_connections\{upstream="([^"]*)"\} (\S+)$', re.M)
+
+
 class Seawall:
-    """The seawall binary run with a generated config; stop() checks for a clean exit 0."""
+    """The seawall binary run with a generated config; stop() checks for a clean exit 0 and a
+    log without sanitizer reports."""
 
     DRAIN_TIMEOUT_S = 2
 
@@ -410,7 +451,7 @@ class Seawall:
                 "listen": {"address": LOOPBACK, "port": self.port},
                 # Its own admin port: several seawalls may run at once.
                 "admin": {"address": LOOPBACK, "port": self.admin_port},
-                "threads": 1,
+                "threads": default_threads(),
                 "upstreams": [{
                     "name": "main",
                     "address": f"{LOOPBACK}:{upstream_port}",
@@ -467,6 +508,37 @@ class Seawall:
         except TimeoutError as e:
             self._kill9()
             raise RuntimeError(f"{e}\nlog:\n{tail(self.log_path)}") from None
+        self._wait_workers_connected()
+
+    # Longest wait for the other workers' upstream connections (a Redis that is down or refuses
+    # seawall on purpose never gets there; that test then starts as it would with one thread).
+    WORKERS_CONNECTED_WAIT_S = 2.0
+
+    def _wait_workers_connected(self) -> None:
+        """With threads > 1, waits (best effort) until every worker has its upstream connections.
+
+        The PING that start() waits for is answered by one worker; another may still be
+        connecting, and a request it takes meanwhile fails as unavailable (counted against the
+        breaker, a write rejected or journaled) although Redis is up. With one thread the PING
+        and the test's requests share a worker, so the test starts after its connections."""
+        threads = self.config.get("threads", 1)
+        if threads <= 1 or not self.config.get("admin", {}).get("enabled", True):
+            return
+        want = {u["name"]: threads * u["connections"]
+                for u in self.config.get("upstreams", []) if "connections" in u}
+
+        def connected() -> bool:
+            try:
+                body = http(self.admin_port, "/metrics", timeout=1.0)[2]
+            except OSError:
+                return False
+            have = {m.group(1): float(m.group(2)) for m in _UPSTREAM_CONNECTIONS.finditer(body)}
+            return all(have.get(name, 0) >= n for name, n in want.items())
+
+        try:
+            wait_until(connected, self.WORKERS_CONNECTED_WAIT_S, "every worker's connections")
+        except TimeoutError:
+            pass
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None and pid_alive(self.proc.pid)
@@ -514,13 +586,35 @@ class Seawall:
             os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
 
+    def failure_log(self) -> str:
+        """The log tail, and every sanitizer report in the log in full."""
+        text = self.log_text()
+        reports = sanitizer_reports(text)
+        if not reports:
+            return f"log:\n{self.log_tail()}"
+        # The log up to the first report, then the reports (they end the log under
+        # halt_on_error=1, so a plain tail would show only the end of the last stack).
+        before = text[:text.find(reports[0])][-2000:]
+        return (f"log before the first report:\n{before}\n{len(reports)} sanitizer report(s) "
+                f"in {self.log_path}:\n" + "\n\n".join(reports))
+
+    def _check_no_sanitizer_report(self) -> None:
+        # A report with halt_on_error=0, or one printed before a clean exit, fails the test too.
+        if sanitizer_reports(self.log_text()):
+            raise AssertionError(f"seawall (exit status {self.exit_code}) reported a sanitizer "
+                                 f"error\n{self.failure_log()}")
+
     def stop(self, timeout: Optional[float] = None) -> None:
         """SIGTERM, then requires exit code 0 within drain_timeout + 5 s.
 
         Raises AssertionError (after kill -9 by PID as a last resort) when it does not exit in
-        time, and when it had already died or exits non-zero.
+        time, when it had already died or exits non-zero, and when its log holds a sanitizer
+        report (also after wait_exit(), whose status the test checked).
         """
-        if self.proc is None or self.exit_code is not None:
+        if self.proc is None:
+            return
+        if self.exit_code is not None:
+            self._check_no_sanitizer_report()
             return
         timeout = timeout if timeout is not None else self.DRAIN_TIMEOUT_S + 5
         try:
@@ -532,14 +626,15 @@ class Seawall:
                 except subprocess.TimeoutExpired:
                     self._kill9()
                     raise AssertionError(f"seawall did not exit within {timeout}s of SIGTERM; "
-                                         f"killed with SIGKILL\nlog:\n{self.log_tail()}")
+                                         f"killed with SIGKILL\n{self.failure_log()}")
             self.exit_code = self.proc.returncode
             if already_dead:
                 raise AssertionError(f"seawall died during the test with status {self.exit_code}"
-                                     f"\nlog:\n{self.log_tail()}")
+                                     f"\n{self.failure_log()}")
             if self.exit_code != 0:
                 raise AssertionError(f"seawall exited with status {self.exit_code} after SIGTERM"
-                                     f"\nlog:\n{self.log_tail()}")
+                                     f"\n{self.failure_log()}")
+            self._check_no_sanitizer_report()
         finally:
             if self._log is not None:
                 self._log.close()
