@@ -167,9 +167,11 @@ awaitable<std::string> attempt(const config::UpstreamConfig& config, const tcp::
       co_return error;
     }
     if (line == "+OK") {
-      co_return protocol == Protocol::None
-          ? std::string()
-          : co_await hello(stream, deadline, protocol, where, version);
+      if (protocol == Protocol::None) {
+        co_return std::string();
+      }
+      // Not a co_await inside ?: : GCC 12 miscompiles that (a double free at run time).
+      co_return co_await hello(stream, deadline, protocol, where, version);
     }
     const std::string user =
         config.auth.username.empty() ? std::string("default") : config.auth.username;

@@ -408,7 +408,10 @@ def assert_refused(sw: Seawall, reason: str) -> None:
     with sw.raw() as raw:
         assert raw.request("GET", "e:1") == UNAVAILABLE
         # A pinned command needs a dedicated connection, which fails the same way.
-        assert raw.request("MULTI").startswith(b"-UNAVAILABLE seawall: upstream 'main'")
+        # MULTI pins at its first command, which gets the error; EXEC then aborts.
+        assert raw.request("MULTI") == b"+OK\r\n"
+        assert raw.request("SET", "tx", "1").startswith(b"-UNAVAILABLE seawall: upstream 'main'")
+        assert raw.request("EXEC").startswith(b"-EXECABORT")
 
 
 ERROR_POLICIES = [{"match": "e:*", "on_unavailable": "error"}]
