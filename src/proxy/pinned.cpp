@@ -283,9 +283,7 @@ bool Session::answered_while_unavailable(const command::CommandInfo* info,
     return false;  // PING, SUBSCRIBE, CLIENT ...: nothing the journal orders
   }
   Slot& slot = pinned_slot_;
-  slot.is_read = slot.is_write = slot.fill = false;
-  slot.merge = Merge::None;
-  slot.policy = nullptr;
+  reset_slot(slot);
   describe(slot, info, args, link_upstream_);
   last_activity_ = now;
   if (db_nonzero_ || info->has(command::kBlocking) || (!slot.is_read && !slot.is_write)) {

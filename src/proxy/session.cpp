@@ -97,6 +97,11 @@ Session::Slot& Session::push_slot() {
   }
   Slot& slot = ring_[(ring_head_ + ring_count_) & ring_mask_];
   ++ring_count_;
+  reset_slot(slot);
+  return slot;
+}
+
+void Session::reset_slot(Slot& slot) {
   slot.ready = false;
   slot.data.clear();
   slot.is_read = slot.is_write = slot.fill = false;
@@ -105,7 +110,6 @@ Session::Slot& Session::push_slot() {
   slot.merge = Merge::None;
   slot.parts_pending = 0;
   slot.part_failed = false;
-  return slot;
 }
 
 void Session::pop_slot() {

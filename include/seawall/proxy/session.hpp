@@ -157,6 +157,8 @@ class Session : public upstream::ReplyTarget,
   void store_written_value(cache::ReadTicket ticket, std::string_view key, std::string_view value,
                            std::chrono::steady_clock::time_point now);
   Slot& push_slot();
+  // A reused slot as a new request's: no reply, nothing described yet (keeps capacities).
+  static void reset_slot(Slot& slot);
   Slot& slot_at(std::uint64_t seq) { return ring_[(ring_head_ + (seq - front_seq_)) & ring_mask_]; }
   void pop_slot();
   static void copy_args(Slot& slot, std::span<const std::string_view> args);
