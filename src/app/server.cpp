@@ -285,8 +285,10 @@ int Server::run() {
   metrics_.counter(kConfigReloads).with({"success"});
   metrics_.counter(kConfigReloads).with({"failure"});
   metrics_.gauge(kConfigVersion).with({}).set(1.0);
-  for (const auto& u : config_->upstreams) {
+  for (std::size_t i = 0; i < config_->upstreams.size(); ++i) {
+    const auto& u = config_->upstreams[i];
     upstream::ConnectionMetrics m;
+    m.in_doubt = &shared_->upstreams[i]->in_doubt();
     m.connected = &metrics_.gauge(kUpstreamConnections).with({u.name});
     m.connects_ok = &metrics_.counter(kUpstreamConnects).with({u.name, "ok"});
     m.connects_failed = &metrics_.counter(kUpstreamConnects).with({u.name, "failed"});

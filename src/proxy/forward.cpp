@@ -430,7 +430,7 @@ void Session::answer_failed(Slot& slot, std::uint64_t seq, ReplyStatus status,
     complete(seq, scratch_);
     return;
   }
-  if (status == ReplyStatus::FailedReply && journaled_after_failure(slot)) {
+  if (journaled_after_failure(slot)) {
     complete(seq, scratch_);
     return;
   }
@@ -446,11 +446,13 @@ void Session::answer_failed(Slot& slot, std::uint64_t seq, ReplyStatus status,
 }
 
 bool Session::journaled_after_failure(Slot& slot) {
-  // A write Redis refused (-LOADING and the like) did not run. Journaled, it runs once Redis is
-  // back, after every write sent before it and before every later one (nothing reaches Redis
-  // while a journal waits), so seawall can acknowledge it as if the breaker had been open when
-  // it came. Not a write that timed out or lost its connection: Redis may still run that one
-  // late, after writes acknowledged since, so its outcome stays unknown to the client.
+  // A write Redis refused (-LOADING and the like) did not run; one that timed out or lost its
+  // connection may have run, or may still run late. Journaled, it runs (again: only idempotent
+  // writes are journaled) once Redis is back, before every later write of its keys: nothing
+  // reaches Redis while a journal waits, and the replay waits until every timed-out request has
+  // had its late reply or lost its connection (UpstreamState::in_doubt), so the original cannot
+  // run after a newer journaled value. Hence seawall can acknowledge it as if the breaker had
+  // been open when it came, and reads of its keys answer its value.
   if (!slot.is_write || slot.merge != Merge::None || slot.info == nullptr ||
       flushes_everything(*slot.info) ||
       slot.policy->writes_when_open != policy::WritesWhenOpen::Journal) {

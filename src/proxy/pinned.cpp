@@ -272,8 +272,11 @@ bool Session::answered_while_unavailable(const command::CommandInfo* info,
     if (info->name == "exec") {
       // Nothing queued may run ahead of the journal. A marker makes a queueing error, so Redis
       // discards the transaction and answers this EXEC -EXECABORT (the marker's own error is
-      // replaced by nothing: the client sent no command for it).
+      // replaced by nothing: the client sent no command for it). Nothing ran, so the L1 keeps
+      // the copies of the transaction's keys.
       relay_local({});
+      multi_keys_.clear();
+      multi_fills_.clear();
     }
     return false;  // queued commands wait for EXEC
   }
@@ -304,8 +307,7 @@ void Session::note_pinned_write(const command::CommandInfo* info,
   cache::ReplyCache& cache = ctx_.shared->cache;
   const std::uint64_t reply_index = link_replies_ + link_outstanding_;
   if (info->name == "multi" && !in_multi_) {
-    multi_queued_ = 0;
-    multi_fills_.clear();
+    begin_multi_tracking();
     return;
   }
   if (info->name == "exec" && in_multi_) {
@@ -338,8 +340,12 @@ void Session::note_pinned_write(const command::CommandInfo* info,
   command::key_indexes(*info, args, key_indexes_);
   PendingInvalidation pending{reply_index + 1, false, {}, {}, {}};
   for (std::uint32_t k : key_indexes_) {
-    cache.invalidate_key(args[k]);
-    (in_multi_ ? multi_keys_ : pending.keys).emplace_back(args[k]);
+    if (in_multi_) {
+      multi_keys_.emplace_back(args[k]);  // queued: it runs, and invalidates, at EXEC
+    } else {
+      cache.invalidate_key(args[k]);
+      pending.keys.emplace_back(args[k]);
+    }
   }
   if (in_multi_ && info->name == "set" && args.size() == 3) {
     // A plain SET in the transaction: its value is what GET answers once EXEC ran it.
@@ -384,8 +390,15 @@ void Session::on_link_reply_counted(std::string_view reply) {
   }
 }
 
+void Session::begin_multi_tracking() {
+  multi_queued_ = 0;
+  multi_keys_.clear();
+  multi_fills_.clear();
+}
+
 void Session::send_deferred_multi() {
   multi_deferred_ = false;
+  begin_multi_tracking();  // relay() never saw this MULTI
   in_multi_ = true;
   ++link_outstanding_;
   ++link_swallow_;  // its +OK was answered when the client sent MULTI

@@ -224,6 +224,7 @@ awaitable<void> Connection::read_loop() {
       if (late) {
         --expired_;
         ++stats_.late_replies;
+        resolve_in_doubt(1);
       } else {
         const bool failed =
             (reply.type == '-' || reply.type == '!') && breaker::classify_error_reply(bytes);
@@ -313,6 +314,10 @@ awaitable<void> Connection::deadline_loop() {
     while (stalled_ && expired_ < pending_.size() && pending_[expired_].deadline <= fired) {
       Pending& p = pending_[expired_];
       ++expired_;
+      // Before the target hears of it: a write it journals now must find the replay waiting.
+      if (metrics_.in_doubt != nullptr) {
+        metrics_.in_doubt->fetch_add(1, std::memory_order_acq_rel);
+      }
       ++stats_.timeouts;
       if (metrics_.timeouts != nullptr) {
         metrics_.timeouts->inc();
@@ -324,12 +329,19 @@ awaitable<void> Connection::deadline_loop() {
   deadline_timer_ = nullptr;
 }
 
+void Connection::resolve_in_doubt(std::size_t n) {
+  if (metrics_.in_doubt != nullptr && n > 0) {
+    metrics_.in_doubt->fetch_sub(static_cast<std::int64_t>(n), std::memory_order_acq_rel);
+  }
+}
+
 void Connection::fail_all_pending() {
   wbuf_.clear();
   std::deque<Pending> failed;
   failed.swap(pending_);
   const std::size_t expired = expired_;
   expired_ = 0;
+  resolve_in_doubt(expired);  // the connection ended: Redis runs nothing more of it
   const auto now = Clock::now();
   for (std::size_t i = expired; i < failed.size(); ++i) {
     ++stats_.unavailable;

@@ -16,6 +16,10 @@ constexpr std::uint64_t kPingToken = 1;
 // connection is down (a cheap look at a flag: the PING goes as soon as it is connected).
 constexpr std::chrono::milliseconds kJournalPoll{50};
 constexpr std::chrono::milliseconds kReconnectPoll{50};
+// A replay waits for requests that timed out to settle (their late replies come as soon as
+// Redis runs again), but not for ever: one lost in a half-dead connection must not keep the
+// upstream unavailable.
+constexpr std::chrono::seconds kInDoubtWaitMax{5};
 
 config::UpstreamConfig health_connection_config(const config::UpstreamConfig& config) {
   config::UpstreamConfig own = config;
@@ -201,6 +205,23 @@ awaitable<HealthChecker::Clock::duration> HealthChecker::probe_while_open(Clock:
   co_return connected ? wait : std::min<Clock::duration>(wait, kReconnectPoll);
 }
 
+bool HealthChecker::in_doubt_settled(Clock::time_point now) {
+  if (state_.in_doubt_requests() <= 0) {
+    in_doubt_since_.reset();
+    return true;
+  }
+  if (!in_doubt_since_) {
+    in_doubt_since_ = now;
+  }
+  if (now - *in_doubt_since_ < kInDoubtWaitMax) {
+    return false;
+  }
+  util::logger("upstream")
+      ->warn("upstream={} replaying although {} timed-out requests never got their late reply",
+             state_.name(), state_.in_doubt_requests());
+  return true;
+}
+
 HealthChecker::Clock::duration HealthChecker::end_open_period_when_pools_ready(
     Clock::time_point now) {
   const bool pools_up = pool_.connected == nullptr || pool_.connected->value() >= pool_.expected;
@@ -235,7 +256,8 @@ awaitable<void> HealthChecker::run() {
     // client requests cannot pass before the journal is empty anyway (UpstreamState::ready()).
     const bool redis_back =
         breaker_state != breaker::State::Open || (answered_at_.has_value() && !forced_open);
-    if (!state_.journal().empty() && connection_->connected() && redis_back) {
+    if (!state_.journal().empty() && connection_->connected() && redis_back &&
+        in_doubt_settled(now)) {
       if (co_await replay_batch()) {
         continue;  // next batch right away
       }

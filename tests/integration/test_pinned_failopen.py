@@ -18,7 +18,7 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 
 from faults import upstream, client  # noqa: E402
-from harness import RedisServer, http, wait_until  # noqa: E402
+from harness import RedisServer, encode_command, http, wait_until  # noqa: E402
 
 POLICIES = [{"match": "*", "l1": {"ttl": "60s", "max_stale": "60s"}, "writes_when_open": "journal",
              "on_unavailable": "miss"}]
@@ -150,6 +150,38 @@ def test_exec_invalidates_the_l1_copies_it_wrote(redis_server, make_seawall):
     assert c.get("m") != b"old"
     force(sw, "main", "reset")
     assert c.get("m") == b"new"
+
+
+def test_every_transaction_of_a_session_leaves_the_values_it_wrote(redis_server, make_seawall):
+    # Pipelined like redis-py's transaction pipeline, several on one connection: each EXEC's SETs
+    # become the L1 copies (the positions of queued commands restart at every MULTI).
+    sw = make_seawall(upstreams=[upstream("main", redis_server.port)], policies=POLICIES)
+    c = client(sw.port)
+    with sw.raw(timeout=5) as tx:
+        for i in range(0, 8, 2):
+            tx.send(encode_command("MULTI") + encode_command("SET", f"t{i}", f"x{i}") +
+                    encode_command("SET", f"t{i + 1}", f"y{i}") + encode_command("EXEC"))
+            assert [tx.read_reply() for _ in range(4)] == [
+                b"+OK\r\n", b"+QUEUED\r\n", b"+QUEUED\r\n", b"*2\r\n+OK\r\n+OK\r\n"]
+    force(sw, "main", "open")
+    assert [c.get(f"t{i}") for i in range(8)] == [
+        f"{'xy'[i % 2]}{i - i % 2}".encode() for i in range(8)]
+
+
+def test_aborted_exec_keeps_the_copies_of_its_keys(redis_server, make_seawall):
+    sw = make_seawall(upstreams=[upstream("main", redis_server.port)], policies=POLICIES)
+    c = client(sw.port)
+    assert c.set("a", "1") is True and c.set("b", "2") is True
+    with sw.raw(timeout=5) as tx:
+        assert tx.request("MULTI") == b"+OK\r\n"
+        assert tx.request("SET", "a", "new") == b"+QUEUED\r\n"
+        force(sw, "main", "open")
+        assert tx.request("SET", "b", "new") == b"+QUEUED\r\n"
+        assert tx.request("EXEC").startswith(b"-EXECABORT")
+    # Nothing ran: the copies of both keys still answer.
+    assert c.get("a") == b"1" and c.get("b") == b"2"
+    force(sw, "main", "reset")
+    assert c.get("a") == b"1" and c.get("b") == b"2"
 
 
 def test_select_session_writes_while_unavailable_are_refused(redis_server, make_seawall):

@@ -134,8 +134,8 @@ class Session : public upstream::ReplyTarget,
   // fallback chain for reads, the policy's writes_when_open for writes. Valid until scratch_ or
   // the upstream's error lines change.
   std::string_view degraded_answer(Slot& slot);
-  // A journal-mode write refused by a server that cannot serve (-LOADING, -BUSY, ...):
-  // journaled and acknowledged; the acknowledgement is left in scratch_.
+  // A journal-mode write that failed (refused by a server that cannot serve, timed out, or its
+  // connection dropped): journaled and acknowledged; the acknowledgement is left in scratch_.
   bool journaled_after_failure(Slot& slot);
   // A read Redis cannot answer: the journal's answer for a key written during the outage, else
   // the fallback chain. Appends to `out`.
@@ -185,6 +185,8 @@ class Session : public upstream::ReplyTarget,
   void flush_link_invalidations();
   // MULTI outside a pinned session is answered here and pins at the next command, to the
   // upstream of that command's keys (see read_loop).
+  // A MULTI starts: positions of queued commands count from 0 again.
+  void begin_multi_tracking();
   void send_deferred_multi();
   // MULTI (deferred), and EXEC/DISCARD/commands of a deferred MULTI that need no pin: answered
   // here. True when answered.

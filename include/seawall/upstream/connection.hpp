@@ -12,6 +12,7 @@
 // (connect_upstream); a failure in any of them is a connect failure.
 //
 // Ownership: shared_ptr, kept alive by its run coroutine. Thread safety: one worker thread.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -50,6 +51,10 @@ struct ConnectionMetrics {
   metrics::Counter* connects_failed = nullptr;
   metrics::Histogram* latency = nullptr;
   metrics::Counter* timeouts = nullptr;
+  // Requests of this upstream that timed out and whose late reply has not come yet (nor the
+  // connection ended): Redis may still run them. Shared by every connection of the upstream
+  // (UpstreamState::in_doubt), so a journal replay waits for them.
+  std::atomic<std::int64_t>* in_doubt = nullptr;
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -96,6 +101,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   awaitable<void> write_loop();
   awaitable<void> deadline_loop();
   void fail_all_pending();
+  void resolve_in_doubt(std::size_t n);
   void record(const breaker::Permit& permit, breaker::CircuitBreaker* issuer,
               breaker::Outcome outcome, Clock::time_point start, Clock::time_point now);
   Clock::time_point service_start(const Pending& p) const;

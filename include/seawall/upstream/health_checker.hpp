@@ -18,7 +18,9 @@
 // When the journal holds writes from an outage and Redis answers again (the breaker is no longer
 // open, or a probe was answered and the open period only waits for the shared connections), it
 // replays them in order (pipelined batches) before any client request may reach Redis again, and
-// logs one line when the journal is empty: how many entries, how long it took.
+// logs one line when the journal is empty: how many entries, how long it took. It first waits
+// for the client requests that timed out to settle (at most kInDoubtWaitMax): a write of one of
+// them that Redis ran after the replay would overwrite a newer journaled value.
 //
 // Ownership: owned by app::Server; keeps itself alive in its coroutine through shared_from_this.
 // Thread safety: runs on one io_context; the UpstreamState it uses is thread-safe.
@@ -92,6 +94,9 @@ class HealthChecker : public ReplyTarget, public std::enable_shared_from_this<He
   // (or waiting longer is pointless). Returns how long to wait before looking again.
   Clock::duration end_open_period_when_pools_ready(Clock::time_point now);
   void count_check(bool ok, bool while_open);
+  // True when no timed-out client request may still run on Redis (UpstreamState::in_doubt), or
+  // the wait for them has run out: a replay may start.
+  bool in_doubt_settled(Clock::time_point now);
 
   asio::any_io_executor ex_;
   config::UpstreamConfig config_;
@@ -115,6 +120,7 @@ class HealthChecker : public ReplyTarget, public std::enable_shared_from_this<He
   Clock::duration open_probe_delay_{};
   Clock::time_point next_open_probe_{};
   std::optional<Clock::time_point> answered_at_;  // Redis answered; waiting for the pools
+  std::optional<Clock::time_point> in_doubt_since_;  // a replay waits for timed-out requests
 
   // The replay in progress (possibly interrupted and resumed): since when, how many so far.
   bool replaying_ = false;

@@ -45,6 +45,12 @@ class UpstreamState {
   // False while a journal waits for replay: nothing may reach Redis before it.
   bool ready() const { return journal_.empty(); }
 
+  // Requests that timed out on the shared connections and may still run on Redis (their late
+  // reply has not come, their connection has not ended). A replay waits for them: one running
+  // after it would take its key back to an older value than the journal's.
+  std::atomic<std::int64_t>& in_doubt() { return in_doubt_; }
+  std::int64_t in_doubt_requests() const { return in_doubt_.load(std::memory_order_acquire); }
+
   // The round trip of the latest health-check PING that Redis answered (set by the health
   // checker), or nullopt before the first one.
   void record_health_check_latency(Clock::duration latency) {
@@ -68,6 +74,7 @@ class UpstreamState {
 
   std::string name_;
   std::atomic<std::chrono::nanoseconds::rep> health_latency_ns_{-1};  // -1 = none yet
+  std::atomic<std::int64_t> in_doubt_{0};
   Journal journal_;
   std::uint64_t seed_;
   mutable std::mutex breakers_mutex_;
