@@ -689,12 +689,15 @@ def _stats(history: History, report: Report, fills_cache) -> None:
     lat: dict = defaultdict(list)
     lat_seen: dict = defaultdict(lambda: defaultdict(list))
     read_ops_done = set()
+    # An op is about seen keys only when all its keys were seen: an MGET of a seen and an unseen
+    # key cannot be answered from copies, whichever key its event is for.
+    op_unseen = {e.op for e in history.events if e.key not in seen_keys}
     read_errors_seen = _classify_read_errors(history, fault, seen_keys, fills_cache)
     marks = [m[0] for m in history.marks]
     for e in history.events:
         i = bisect.bisect_right(marks, e.invoke) - 1
         phase = history.marks[max(i, 0)][1] if marks else "all"
-        seen = "seen" if e.key in seen_keys else "unseen"
+        seen = "unseen" if e.op in op_unseen else "seen"
         c = counts.setdefault(phase, {}).setdefault(seen, {}).setdefault(e.type, Counter())
         c[e.outcome] += 1
         if e.outcome != OK:
@@ -729,7 +732,7 @@ def _classify_read_errors(history: History, fault: Optional[float], seen_keys: s
                            answered (writes drop L1 copies: no copy by design)
       l1_copy_expected     a read sent after the key's last pre-fault write was answered had
                            filled the L1 before the fault (only reads fills_cache() accepts)
-      unseen_key_in_op     the op also read a key not seen before the fault
+    Ops that also read a key not seen before the fault are left out: they count as unseen.
     Counted per key event, like Report.read_failures()."""
     if fault is None:
         return {}
@@ -751,22 +754,19 @@ def _classify_read_errors(history: History, fault: Optional[float], seen_keys: s
     for e in history.events:
         if e.type == READ and e.outcome != OK and e.invoke >= fault:
             ops[e.op].append(e)
-    rank = ("l1_copy_expected", "last_op_write", "unseen_key_in_op", "written_since_fault")
+    rank = ("l1_copy_expected", "last_op_write", "written_since_fault")
     out: dict = defaultdict(Counter)
     for evs in ops.values():
+        if any(e.key not in seen_keys for e in evs):
+            continue
         worst = 0
         for e in evs:
-            if e.key not in seen_keys:
-                why = "unseen_key_in_op"
-            elif bisect.bisect_left(fault_writes.get(e.key, []), e.invoke) > 0:
+            if bisect.bisect_left(fault_writes.get(e.key, []), e.invoke) > 0:
                 why = "written_since_fault"
             elif filled.get(e.key, -INF) > last_write.get(e.key, -INF):
                 why = "l1_copy_expected"
             else:
                 why = "last_op_write"
             worst = max(worst, rank.index(why))
-        phase = history.phase_at(evs[0].invoke)
-        n = sum(1 for e in evs if e.key in seen_keys)
-        if n:
-            out[phase][rank[worst]] += n
+        out[history.phase_at(evs[0].invoke)][rank[worst]] += len(evs)
     return {p: dict(c) for p, c in out.items()}

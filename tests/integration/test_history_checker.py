@@ -579,3 +579,19 @@ def test_final_state_agrees_with_brute_force():
         rep = check(h, final={"k": final}, final_time=100)
         assert (not rep.violations) == want, (f"history {n}: final={final!r} brute={want}\n"
                                               f"{ops}\n{rep.summary()}")
+
+
+def test_a_read_of_a_seen_and_an_unseen_key_counts_as_unseen():
+    # Copies cannot answer an MGET whose other key seawall never saw: its failure is not one of
+    # "a seen key got no value", whichever key's event it is.
+    h = History()
+    h.mark("before", 0)
+    h.write("p0", "SET", [("a", "1")], 1, 2, OK)
+    h.read("p0", "GET", ["a"], ["1"], 3, 4, OK)
+    h.mark("during", 10)
+    h.read("p0", "MGET", ["a", "u"], None, 11, 12, FAIL, "UNAVAILABLE")
+    h.read("p0", "GET", ["a"], None, 13, 14, FAIL, "UNAVAILABLE")
+    rep = check(h)
+    assert rep.read_failures("during", "seen") == 1
+    assert rep.read_failures("during", "unseen") == 2
+    assert rep.read_errors_seen == {"during": {"l1_copy_expected": 1}}
