@@ -417,6 +417,9 @@ void Session::store_written_value(cache::ReadTicket ticket, std::string_view key
   cache.invalidate_key(key);
   if (!raced) {
     cache.put(cache.begin_read(), cache_key, keys, reply, p.l1.ttl, p.l1.max_stale, now);
+  } else {
+    // Another write of the key was in flight too: only Redis knows which ran last. Ask it.
+    ctx_.repair->request(ctx_.snapshot->router.route(key), key, p.l1.ttl, p.l1.max_stale);
   }
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "seawall/config/config.hpp"
+#include "seawall/proxy/cache_repair.hpp"
 #include "seawall/proxy/shared_state.hpp"
 #include "seawall/proxy/snapshot.hpp"
 #include "seawall/resp/limits.hpp"
@@ -37,6 +38,7 @@ struct WorkerContext {
   std::vector<std::shared_ptr<const Snapshot>> retired;  // kept: in-flight slots point into them
   SharedState* shared = nullptr;
   resp::Limits parser_limits;
+  std::unique_ptr<CacheRepair> repair;  // before the pools: their connections reply to it
   std::vector<std::unique_ptr<upstream::Pool>> pools;          // in config.upstreams order
   std::vector<std::unique_ptr<upstream::Pool>> retired_pools;  // draining after a reload
   std::atomic<std::uint32_t>* clients = nullptr;               // process-wide open client count

@@ -119,7 +119,7 @@ class HealthChecker : public ReplyTarget, public std::enable_shared_from_this<He
   bool was_connected_ = false;  // the health connection's state at the previous look
   Clock::duration open_probe_delay_{};
   Clock::time_point next_open_probe_{};
-  std::optional<Clock::time_point> answered_at_;  // Redis answered; waiting for the pools
+  std::optional<Clock::time_point> answered_at_;     // Redis answered; waiting for the pools
   std::optional<Clock::time_point> in_doubt_since_;  // a replay waits for timed-out requests
 
   // The replay in progress (possibly interrupted and resumed): since when, how many so far.

@@ -1,0 +1,112 @@
+"""A write leaves the value it wrote where an outage's reads will look for it.
+
+- A SET that Redis acknowledged leaves its value as the L1 copy. When two writes of one key were
+  in flight at once, seawall cannot tell which Redis ran last, so it re-reads the key after them
+  (the cache repair): the copy is what Redis holds.
+- A journal-mode SET that timed out (Redis frozen) or lost its connection (Redis killed) is
+  journaled and acknowledged: reads answer its value, and once Redis is back it holds that value,
+  or a newer one written after it, never an older one (the replay waits for the late reply of the
+  original).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from faults import client, upstream  # noqa: E402
+from harness import encode_command, http, wait_until  # noqa: E402
+
+POLICIES = [{"match": "*", "l1": {"ttl": "60s", "max_stale": "60s"}, "writes_when_open": "journal",
+             "on_unavailable": "error"}]
+
+
+def force(sw, action: str) -> None:
+    status, _, body = http(sw.admin_port, f"/breakers/main/{action}", method="POST")
+    assert status == 200, body
+
+
+def test_two_writes_in_flight_leave_what_redis_holds(redis_server, make_seawall):
+    sw = make_seawall(upstreams=[upstream("main", redis_server.port)], policies=POLICIES)
+    c = client(sw.port)
+    with sw.raw(timeout=5) as raw:
+        for i in range(20):
+            # Both in flight at once: each one's fill is raced by the other.
+            raw.send(encode_command("SET", f"k{i}", "first") +
+                     encode_command("SET", f"k{i}", f"second{i}"))
+            assert raw.read_reply() == b"+OK\r\n" and raw.read_reply() == b"+OK\r\n"
+    direct = client(redis_server.port)
+    time.sleep(0.2)  # the re-reads answer within a round trip
+    force(sw, "open")
+    for i in range(20):
+        assert c.get(f"k{i}") == direct.get(f"k{i}") == f"second{i}".encode()
+
+
+def test_concurrent_writers_of_one_key_leave_a_copy(redis_server, make_seawall):
+    sw = make_seawall(upstreams=[upstream("main", redis_server.port)], policies=POLICIES)
+    stop = threading.Event()
+
+    def writer(name: str) -> None:
+        w = client(sw.port)
+        n = 0
+        while not stop.is_set():
+            w.set("hot", f"{name}-{n}")
+            n += 1
+
+    threads = [threading.Thread(target=writer, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    stop.set()
+    for t in threads:
+        t.join()
+    held = client(redis_server.port).get("hot")
+    time.sleep(0.2)
+    force(sw, "open")
+    assert client(sw.port).get("hot") == held
+
+
+def test_a_write_that_timed_out_is_journaled_and_acknowledged(redis_server, make_seawall):
+    sw = make_seawall(upstreams=[upstream("main", redis_server.port)], policies=POLICIES)
+    c = client(sw.port)
+    assert c.set("j", "before") is True
+    redis_server.sigstop()
+    try:
+        # Sent to the frozen Redis: it times out, is journaled, and acknowledged.
+        assert c.set("j", "v1") is True
+        assert c.get("j") == b"v1"
+        assert c.set("j", "v2") is True  # journaled after it
+        assert c.get("j") == b"v2"
+    finally:
+        redis_server.sigcont()
+    direct = client(redis_server.port)
+    # The frozen Redis runs the original SET j v1 as soon as it thaws; the replay must come after.
+    wait_until(lambda: direct.get("j") == b"v2", timeout=10, what="the journaled value in Redis")
+    wait_until(lambda: c.get("j") == b"v2", timeout=10, what="the journaled value in Redis")
+    force(sw, "open")
+    assert c.get("j") == b"v2"
+
+
+def test_a_write_whose_connection_dropped_is_journaled(redis_server, make_seawall):
+    sw = make_seawall(upstreams=[upstream("main", redis_server.port)], policies=POLICIES)
+    c = client(sw.port)
+    assert c.set("d", "before") is True
+    redis_server.sigstop()
+    done = {}
+
+    def write() -> None:
+        done["reply"] = client(sw.port).set("d", "after")
+
+    t = threading.Thread(target=write)
+    t.start()
+    redis_server.kill9()  # killed while the SET waits: the connection drops, or it times out
+    t.join(timeout=10)
+    assert done.get("reply") is True
+    assert c.get("d") == b"after"
+    redis_server.restart()
+    direct = client(redis_server.port)
+    wait_until(lambda: direct.get("d") == b"after", timeout=10, what="the journaled value in Redis")
