@@ -154,6 +154,7 @@ awaitable<std::string_view> Session::pin(std::span<const std::string_view> args)
     co_return closed_ ? std::string_view() : std::string_view(state.no_fallback_error());
   }
   link_ = std::move(link);
+  ++link_generation_;
   link_upstream_ = up;
   link_outstanding_ = 0;
   link_buf_.clear();
@@ -317,8 +318,12 @@ void Session::note_pinned_write(const command::CommandInfo* info,
       for (const std::string& key : multi_keys_) {
         cache.invalidate_key(key);
       }
+      const bool journalable = transaction_journalable();
       PendingInvalidation pending{reply_index + 1, false, std::move(multi_keys_), {}, {}};
       pending.fills = std::move(multi_fills_);
+      if (journalable) {
+        arm_exec_deadline(reply_index + 1);
+      }
       pending.ticket = cache.begin_read();
       link_invalidations_.push_back(std::move(pending));
       multi_keys_.clear();
@@ -388,6 +393,96 @@ void Session::on_link_reply_counted(std::string_view reply) {
     }
     link_invalidations_.pop_front();
   }
+}
+
+bool Session::transaction_journalable() const {
+  // Only plain SETs, without WATCH: the journal can hold them and seawall can compute EXEC's
+  // reply (every one +OK).
+  if (watching_ || multi_fills_.empty() || multi_fills_.size() != multi_queued_) {
+    return false;
+  }
+  return std::all_of(multi_fills_.begin(), multi_fills_.end(), [&](const QueuedFill& f) {
+    return ctx_.snapshot->policies.match(f.key).writes_when_open == policy::WritesWhenOpen::Journal;
+  });
+}
+
+void Session::arm_exec_deadline(std::uint64_t exec_reply) {
+  if (link_upstream_ >= ctx_.config->upstreams.size()) {
+    return;
+  }
+  auto self = shared_from_this();
+  asio::co_spawn(
+      socket_.get_executor(),
+      [self, exec_reply, generation = link_generation_,
+       timeout = ctx_.config->upstreams[link_upstream_].request_timeout] {
+        return self->exec_deadline(generation, exec_reply, timeout);
+      },
+      asio::detached);
+}
+
+awaitable<void> Session::exec_deadline(std::uint64_t generation, std::uint64_t exec_reply,
+                                       std::chrono::milliseconds timeout) {
+  auto self = shared_from_this();
+  asio::steady_timer timer(socket_.get_executor());
+  timer.expires_after(timeout);
+  co_await timer.async_wait(use_nothrow);
+  // Still waiting for this EXEC, and nothing else outstanding or held on the link.
+  if (closed_ || !link_ || generation != link_generation_ || link_replies_ >= exec_reply ||
+      link_replies_ + link_outstanding_ != exec_reply || !link_local_.empty() ||
+      !link_buf_.empty() || in_multi_ || watching_ || db_nonzero_ || sticky_ ||
+      link_invalidations_.empty() || link_invalidations_.back().after_reply != exec_reply ||
+      link_invalidations_.back().fills.empty() || link_outstanding_ < link_swallow_ + 1) {
+    co_return;
+  }
+  journal_timed_out_exec();
+}
+
+void Session::journal_timed_out_exec() {
+  // Redis did not answer the EXEC in time. As for a shared write that timed out (see
+  // journaled_after_failure), its SETs are journaled, the client gets the replies Redis would
+  // have sent, and the link, which Redis may still answer, is left to a drain that keeps the
+  // upstream's replay waiting until the late EXEC has run or the connection has ended.
+  const PendingInvalidation& tx = link_invalidations_.back();
+  thread_local std::vector<std::string_view> mset;
+  mset.assign({"MSET"});
+  for (const QueuedFill& f : tx.fills) {
+    mset.push_back(f.key);
+    mset.push_back(f.value);
+  }
+  upstream::UpstreamState& state = *ctx_.shared->upstreams[link_upstream_];
+  cache::ReplyCache& cache = ctx_.shared->cache;
+  for (const QueuedFill& f : tx.fills) {
+    cache.invalidate_key(f.key);
+  }
+  const cache::ReadTicket ticket = cache.begin_read();
+  if (state.journal().append(mset, upstream::Journal::Mode::Journal,
+                             std::chrono::system_clock::now()) != upstream::Journal::Append::Ok) {
+    return;  // journal full or unwritable: the client waits for Redis
+  }
+  const auto now = std::chrono::steady_clock::now();
+  for (const QueuedFill& f : tx.fills) {
+    store_written_value(ticket, f.key, f.value, now);
+  }
+  ctx_.shared->fallback.counters().writes_journaled.fetch_add(1, std::memory_order_relaxed);
+  // The QUEUED replies not come yet (the MULTI's own +OK, if owed, was answered already), then
+  // EXEC's: every SET +OK.
+  for (std::size_t i = link_swallow_ + 1; i < link_outstanding_; ++i) {
+    out_.append("+QUEUED\r\n");
+  }
+  resp::append_array_header(out_, tx.fills.size());
+  for (std::size_t i = 0; i < tx.fills.size(); ++i) {
+    out_.append(resp::replies::kOk);
+  }
+  const std::size_t owed = link_outstanding_;
+  link_invalidations_.pop_back();
+  flush_link_invalidations();
+  ctx_.drains->adopt(std::move(link_), owed, state.in_doubt());
+  link_.reset();
+  ctx_.shared->pinned.fetch_sub(1, std::memory_order_relaxed);
+  link_outstanding_ = 0;
+  link_swallow_ = 0;
+  write_or_wake();
+  maybe_resume();
 }
 
 void Session::begin_multi_tracking() {

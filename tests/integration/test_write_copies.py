@@ -110,3 +110,28 @@ def test_a_write_whose_connection_dropped_is_journaled(redis_server, make_seawal
     redis_server.restart()
     direct = client(redis_server.port)
     wait_until(lambda: direct.get("d") == b"after", timeout=10, what="the journaled value in Redis")
+
+
+def test_a_transaction_whose_exec_timed_out_is_journaled(redis_server, make_seawall):
+    sw = make_seawall(upstreams=[upstream("main", redis_server.port)], policies=POLICIES)
+    c = client(sw.port)
+    assert c.set("ta", "0") is True and c.set("tb", "0") is True
+    tx_bytes = (encode_command("MULTI") + encode_command("SET", "ta", "1") +
+                encode_command("SET", "tb", "2") + encode_command("EXEC"))
+    with sw.raw(timeout=5) as tx:
+        redis_server.sigstop()
+        try:
+            tx.send(tx_bytes)
+            # Answered by seawall once the EXEC missed its deadline, as Redis would have.
+            assert [tx.read_reply() for _ in range(4)] == [
+                b"+OK\r\n", b"+QUEUED\r\n", b"+QUEUED\r\n", b"*2\r\n+OK\r\n+OK\r\n"]
+            assert tx.request("GET", "ta") == b"$1\r\n1\r\n"  # the session goes on, unpinned
+            assert c.get("tb") == b"2"
+            assert c.set("ta", "3") is True  # journaled after the transaction
+        finally:
+            redis_server.sigcont()
+    direct = client(redis_server.port)
+    # The late EXEC runs first, then the replay: ta ends as 3, not 1.
+    wait_until(lambda: direct.get("ta") == b"3" and direct.get("tb") == b"2", timeout=10,
+               what="the journaled values in Redis")
+    wait_until(lambda: c.get("ta") == b"3", timeout=10, what="reads through seawall again")

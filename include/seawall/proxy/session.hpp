@@ -185,6 +185,13 @@ class Session : public upstream::ReplyTarget,
   void flush_link_invalidations();
   // MULTI outside a pinned session is answered here and pins at the next command, to the
   // upstream of that command's keys (see read_loop).
+  // A transaction whose EXEC may be journaled if Redis does not answer it in time (only plain
+  // SETs of journal-mode keys, no WATCH): then a deadline is armed at EXEC.
+  bool transaction_journalable() const;
+  void arm_exec_deadline(std::uint64_t exec_reply);
+  awaitable<void> exec_deadline(std::uint64_t generation, std::uint64_t exec_reply,
+                                std::chrono::milliseconds timeout);
+  void journal_timed_out_exec();
   // A MULTI starts: positions of queued commands count from 0 again.
   void begin_multi_tracking();
   void send_deferred_multi();
@@ -270,6 +277,7 @@ class Session : public upstream::ReplyTarget,
   std::int64_t queued_in_multi_ = 0;      // pinned: commands relayed since MULTI
   // Pinned mode state.
   std::shared_ptr<upstream::Link> link_;
+  std::uint64_t link_generation_ = 0;  // links opened so far: a deadline knows its own
   std::size_t link_upstream_ = 0;
   std::size_t link_outstanding_ = 0;  // requests relayed whose reply has not come back yet
   std::string link_buf_;              // the incomplete reply being counted

@@ -11,6 +11,7 @@
 
 #include "seawall/config/config.hpp"
 #include "seawall/proxy/cache_repair.hpp"
+#include "seawall/proxy/link_drain.hpp"
 #include "seawall/proxy/shared_state.hpp"
 #include "seawall/proxy/snapshot.hpp"
 #include "seawall/resp/limits.hpp"
@@ -39,6 +40,7 @@ struct WorkerContext {
   SharedState* shared = nullptr;
   resp::Limits parser_limits;
   std::unique_ptr<CacheRepair> repair;  // before the pools: their connections reply to it
+  std::unique_ptr<LinkDrains> drains;   // links sessions left with replies owed
   std::vector<std::unique_ptr<upstream::Pool>> pools;          // in config.upstreams order
   std::vector<std::unique_ptr<upstream::Pool>> retired_pools;  // draining after a reload
   std::atomic<std::uint32_t>* clients = nullptr;               // process-wide open client count

@@ -46,6 +46,8 @@ class Link : public std::enable_shared_from_this<Link> {
   void finish();
   // Closes without notifying the sink (the session is done with it).
   void close();
+  // Hands the replies still to come to another sink (a session leaving one in flight).
+  void set_sink(LinkSink* sink) { sink_ = closed_ ? nullptr : sink; }
 
  private:
   awaitable<void> read_loop();
