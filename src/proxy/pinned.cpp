@@ -443,27 +443,10 @@ void Session::journal_timed_out_exec() {
   // have sent, and the link, which Redis may still answer, is left to a drain that keeps the
   // upstream's replay waiting until the late EXEC has run or the connection has ended.
   const PendingInvalidation& tx = link_invalidations_.back();
-  thread_local std::vector<std::string_view> mset;
-  mset.assign({"MSET"});
-  for (const QueuedFill& f : tx.fills) {
-    mset.push_back(f.key);
-    mset.push_back(f.value);
-  }
-  upstream::UpstreamState& state = *ctx_.shared->upstreams[link_upstream_];
-  cache::ReplyCache& cache = ctx_.shared->cache;
-  for (const QueuedFill& f : tx.fills) {
-    cache.invalidate_key(f.key);
-  }
-  const cache::ReadTicket ticket = cache.begin_read();
-  if (state.journal().append(mset, upstream::Journal::Mode::Journal,
-                             std::chrono::system_clock::now()) != upstream::Journal::Append::Ok) {
+  if (!journal_sets(link_upstream_, tx.fills)) {
     return;  // journal full or unwritable: the client waits for Redis
   }
-  const auto now = std::chrono::steady_clock::now();
-  for (const QueuedFill& f : tx.fills) {
-    store_written_value(ticket, f.key, f.value, now);
-  }
-  ctx_.shared->fallback.counters().writes_journaled.fetch_add(1, std::memory_order_relaxed);
+  upstream::UpstreamState& state = *ctx_.shared->upstreams[link_upstream_];
   // The QUEUED replies not come yet (the MULTI's own +OK, if owed, was answered already), then
   // EXEC's: every SET +OK.
   for (std::size_t i = link_swallow_ + 1; i < link_outstanding_; ++i) {
@@ -483,6 +466,32 @@ void Session::journal_timed_out_exec() {
   link_swallow_ = 0;
   write_or_wake();
   maybe_resume();
+}
+
+bool Session::journal_sets(std::size_t upstream, const std::vector<QueuedFill>& sets) {
+  // One MSET: the journal stores a write's entries together, so the transaction is all or none.
+  thread_local std::vector<std::string_view> mset;
+  mset.assign({"MSET"});
+  for (const QueuedFill& f : sets) {
+    mset.push_back(f.key);
+    mset.push_back(f.value);
+  }
+  cache::ReplyCache& cache = ctx_.shared->cache;
+  for (const QueuedFill& f : sets) {
+    cache.invalidate_key(f.key);
+  }
+  const cache::ReadTicket ticket = cache.begin_read();
+  if (ctx_.shared->upstreams[upstream]->journal().append(mset, upstream::Journal::Mode::Journal,
+                                                         std::chrono::system_clock::now()) !=
+      upstream::Journal::Append::Ok) {
+    return false;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  for (const QueuedFill& f : sets) {
+    store_written_value(ticket, f.key, f.value, now);
+  }
+  ctx_.shared->fallback.counters().writes_journaled.fetch_add(1, std::memory_order_relaxed);
+  return true;
 }
 
 void Session::begin_multi_tracking() {

@@ -42,6 +42,7 @@ struct Known {
   const CommandInfo* multi = command::lookup("multi");
   const CommandInfo* exec = command::lookup("exec");
   const CommandInfo* discard = command::lookup("discard");
+  const CommandInfo* set = command::lookup("set");
 };
 
 const Known& known() {
@@ -630,6 +631,37 @@ awaitable<void> Session::open_resp3_connections() {
   }
 }
 
+bool Session::queued_locally(const CommandInfo* info) {
+  // A transaction whose upstream cannot take it now fails open when seawall can run it later
+  // itself: plain SETs of journal-mode keys, queued here and journaled whole at EXEC. Once one
+  // is queued here, the rest must be too (a command that is not is a queueing error).
+  const auto& args = request_.args;
+  const bool plain_set = info == known().set && args.size() == 3 &&
+                         ctx_.snapshot->policies.match(args[1]).writes_when_open ==
+                             policy::WritesWhenOpen::Journal;
+  const std::size_t up = plain_set ? ctx_.snapshot->router.route(args[1]) : 0;
+  if (local_tx_.empty()) {
+    if (!plain_set || multi_aborted_) {
+      return false;
+    }
+    upstream::UpstreamState& state = *ctx_.shared->upstreams[up];
+    if (state.ready() &&
+        state.breaker().state(std::chrono::steady_clock::now()) != breaker::State::Open) {
+      return false;  // pin and run it on Redis
+    }
+    local_tx_upstream_ = up;
+  } else if (!plain_set || up != local_tx_upstream_) {
+    multi_aborted_ = true;
+    reply_now(!plain_set ? std::string_view(ctx_.shared->upstreams[local_tx_upstream_]
+                                                ->no_fallback_error())
+                         : replies::kCrossUpstream);
+    return true;
+  }
+  local_tx_.push_back(QueuedFill{local_tx_.size(), std::string(args[1]), std::string(args[2])});
+  reply_now(replies::kQueued);
+  return true;
+}
+
 bool Session::deferred_multi_answered(const CommandInfo* info) {
   const Known& k = known();
   if (!multi_deferred_) {
@@ -639,6 +671,7 @@ bool Session::deferred_multi_answered(const CommandInfo* info) {
     // Which upstream the transaction runs on is known only from its first key: pin then.
     multi_deferred_ = true;
     multi_aborted_ = multi_unpinned_ = false;
+    local_tx_.clear();
     reply_now(replies::kOk);
     return true;
   }
@@ -646,11 +679,29 @@ bool Session::deferred_multi_answered(const CommandInfo* info) {
     const bool exec = info == k.exec;
     if (command::arity_ok(*info, request_.args.size())) {
       multi_deferred_ = false;
-      reply_now(!exec ? replies::kOk
-                      : (multi_aborted_ ? replies::kExecAbort : std::string_view("*0\r\n")));
+      if (exec && !multi_aborted_ && !local_tx_.empty()) {
+        // Queued here while the upstream was unavailable: journaled whole, or not at all.
+        if (journal_sets(local_tx_upstream_, local_tx_)) {
+          scratch_.clear();
+          resp::append_array_header(scratch_, local_tx_.size());
+          for (std::size_t i = 0; i < local_tx_.size(); ++i) {
+            scratch_.append(replies::kOk);
+          }
+          reply_now(scratch_);
+        } else {
+          reply_now(replies::kExecAbort);
+        }
+      } else {
+        reply_now(!exec ? replies::kOk
+                        : (multi_aborted_ ? replies::kExecAbort : std::string_view("*0\r\n")));
+      }
       multi_aborted_ = multi_unpinned_ = false;
+      local_tx_.clear();
       return true;
     }
+  }
+  if (queued_locally(info)) {
+    return true;
   }
   if (multi_unpinned_) {
     upstream::UpstreamState& state = *ctx_.shared->upstreams[ctx_.snapshot->router.default_index()];

@@ -104,6 +104,32 @@ def test_exec_while_journal_waits_is_aborted_not_run_ahead(redis_server, make_se
     wait_until(lambda: direct.get("t") == b"journaled", 5.0, "journal replayed")
 
 
+def test_transaction_of_sets_while_unavailable_is_journaled_whole(redis_server, make_seawall):
+    sw = make_seawall(upstreams=[upstream("main", redis_server.port)], policies=POLICIES)
+    shared = client(sw.port)
+    direct = client(redis_server.port)
+    force(sw, "main", "open")
+    with sw.raw(timeout=5) as tx:
+        assert tx.request("MULTI") == b"+OK\r\n"
+        assert tx.request("SET", "x", "1") == b"+QUEUED\r\n"
+        assert tx.request("SET", "y", "2") == b"+QUEUED\r\n"
+        assert tx.request("EXEC") == b"*2\r\n+OK\r\n+OK\r\n"
+        assert shared.mget("x", "y") == [b"1", b"2"]  # read your writes, from the journal
+        # Anything seawall cannot run later itself is a queueing error: nothing is journaled.
+        assert tx.request("MULTI") == b"+OK\r\n"
+        assert tx.request("SET", "x", "3") == b"+QUEUED\r\n"
+        assert tx.request("INCR", "n").startswith(b"-UNAVAILABLE")
+        assert tx.request("EXEC").startswith(b"-EXECABORT")
+        assert tx.request("MULTI") == b"+OK\r\n"
+        assert tx.request("SET", "x", "4") == b"+QUEUED\r\n"
+        assert tx.request("DISCARD") == b"+OK\r\n"
+    assert journal_entries(sw) == 2
+    assert shared.get("x") == b"1"
+    force(sw, "main", "reset")
+    wait_until(lambda: direct.mget("x", "y") == [b"1", b"2"], 5.0, "journal replayed")
+    assert direct.get("n") is None
+
+
 def test_multi_routes_by_its_keys_and_refuses_cross_upstream(tmp_path, redis_server,
                                                               make_seawall):
     second = RedisServer(tmp_path / "second")

@@ -77,6 +77,12 @@ class Session : public upstream::ReplyTarget,
 
   // One reply position in request order. Slots live in a ring and are reused, so their strings
   // and vectors keep their capacity: no allocation per command in steady state.
+  // A plain SET queued in a transaction: what GET answers once EXEC ran it.
+  struct QueuedFill {
+    std::size_t index = 0;  // the command's place in the transaction (its reply in EXEC's)
+    std::string key;
+    std::string value;
+  };
   struct Slot {
     bool ready = false;
     std::string data;  // the reply, when it completed before the slots ahead of it
@@ -192,6 +198,10 @@ class Session : public upstream::ReplyTarget,
   awaitable<void> exec_deadline(std::uint64_t generation, std::uint64_t exec_reply,
                                 std::chrono::milliseconds timeout);
   void journal_timed_out_exec();
+  // Journals plain SETs (a transaction's) as one write, leaving their values as the L1 copies.
+  bool journal_sets(std::size_t upstream, const std::vector<QueuedFill>& sets);
+  // Inside a deferred MULTI whose upstream is unavailable: queues a plain SET here.
+  bool queued_locally(const command::CommandInfo* info);
   // A MULTI starts: positions of queued commands count from 0 again.
   void begin_multi_tracking();
   void send_deferred_multi();
@@ -297,11 +307,6 @@ class Session : public upstream::ReplyTarget,
   bool multi_unpinned_ = false;     // ...and the pin failed: its commands get the error too
   std::size_t link_swallow_ = 0;    // leading replies Redis owes that the client never asked for
   std::uint64_t link_replies_ = 0;  // complete replies counted on this link
-  struct QueuedFill {
-    std::size_t index = 0;  // the command's place in the transaction (its reply in EXEC's)
-    std::string key;
-    std::string value;
-  };
   struct PendingInvalidation {
     std::uint64_t after_reply = 0;  // once this many replies came back
     bool clear_all = false;
@@ -310,6 +315,8 @@ class Session : public upstream::ReplyTarget,
     cache::ReadTicket ticket{};
   };
   std::vector<QueuedFill> multi_fills_;
+  std::vector<QueuedFill> local_tx_;  // a deferred MULTI's SETs queued by queued_locally
+  std::size_t local_tx_upstream_ = 0;
   std::size_t multi_queued_ = 0;
   std::deque<PendingInvalidation> link_invalidations_;
   std::vector<std::string> multi_keys_;  // written inside the current transaction

@@ -6,6 +6,7 @@ namespace seawall::resp::replies {
 
 inline constexpr std::string_view kPong = "+PONG\r\n";
 inline constexpr std::string_view kOk = "+OK\r\n";
+inline constexpr std::string_view kQueued = "+QUEUED\r\n";
 inline constexpr std::string_view kReset = "+RESET\r\n";
 inline constexpr std::string_view kNullBulk = "$-1\r\n";
 
