@@ -636,9 +636,9 @@ bool Session::queued_locally(const CommandInfo* info) {
   // itself: plain SETs of journal-mode keys, queued here and journaled whole at EXEC. Once one
   // is queued here, the rest must be too (a command that is not is a queueing error).
   const auto& args = request_.args;
-  const bool plain_set = info == known().set && args.size() == 3 &&
-                         ctx_.snapshot->policies.match(args[1]).writes_when_open ==
-                             policy::WritesWhenOpen::Journal;
+  const bool plain_set =
+      info == known().set && args.size() == 3 &&
+      ctx_.snapshot->policies.match(args[1]).writes_when_open == policy::WritesWhenOpen::Journal;
   const std::size_t up = plain_set ? ctx_.snapshot->router.route(args[1]) : 0;
   if (local_tx_.empty()) {
     if (!plain_set || multi_aborted_) {
@@ -652,8 +652,8 @@ bool Session::queued_locally(const CommandInfo* info) {
     local_tx_upstream_ = up;
   } else if (!plain_set || up != local_tx_upstream_) {
     multi_aborted_ = true;
-    reply_now(!plain_set ? std::string_view(ctx_.shared->upstreams[local_tx_upstream_]
-                                                ->no_fallback_error())
+    reply_now(!plain_set ? std::string_view(
+                               ctx_.shared->upstreams[local_tx_upstream_]->no_fallback_error())
                          : replies::kCrossUpstream);
     return true;
   }
