@@ -32,10 +32,9 @@ KEYS = int(os.environ.get("SEAWALL_LIN_KEYS", "200"))
 SLACK_S = float(os.environ.get("SEAWALL_LIN_SLACK_MS",
                                os.environ.get("SEAWALL_FAULT_SLACK_MS", "100"))) / 1000.0
 OUTAGE_P99_BOUND_S = 0.250 + SLACK_S
-# The goal is no read of a seen key without a value. What is left (0.0-0.3% of them in the
-# closing note's runs): keys of a MULTI/EXEC that was in flight on its pinned connection when the
-# fault hit (its outcome is unknown until Redis answers, and the L1 dropped their copies at EXEC).
-MAX_READ_FAILURE_SHARE = float(os.environ.get("SEAWALL_LIN_MAX_READ_FAILURES", "0.01"))
+# The goal is no read of a seen key without a value; runs by hand see 0-1 in ~15,000 (issue 9's
+# closing note). The bound leaves room for sanitizer builds on a loaded machine.
+MAX_READ_FAILURE_SHARE = float(os.environ.get("SEAWALL_LIN_MAX_READ_FAILURES", "0.005"))
 # Faults whose failures are reported but do not fail the run (CI sets this to "flap": about one
 # flap run in ten still shows one non-linearizable order around a MULTI/EXEC racing a journaled
 # SET, an open bug). Empty by default, so a run by hand judges every fault.
