@@ -55,6 +55,8 @@ void register_data_metrics(metrics::Registry& registry, proxy::SharedState& shar
     counter(kBreakerCalls, {name, "timeout"}, [](const C& b) { return b.timeouts; });
     counter(kBreakerCalls, {name, "slow"}, [](const C& b) { return b.slow_calls; });
     counter(kBreakerCalls, {name, "rejected"}, [](const C& b) { return b.rejected; });
+    registry.gauge(kInDoubt).with_callback(
+        {name}, [s] { return static_cast<double>(s->in_doubt_requests()); });
     auto& j = state.journal();
     registry.gauge(kJournalEntries).with_callback({name}, [&j] {
       return static_cast<double>(j.entries());

@@ -67,6 +67,12 @@ inline constexpr Spec kJournalOps{
     "(writes: full or I/O error), superseded (entries compacted "
     "away by a later write of their key).",
     {"upstream", "operation"}};
+inline constexpr Spec kInDoubt{
+    "seawall_upstream_requests_in_doubt",
+    Type::Gauge,
+    "Requests that timed out and may still run on Redis (no late reply yet, connection still "
+    "open); a journal replay waits for them.",
+    {"upstream"}};
 inline constexpr Spec kPinned{"seawall_pinned_sessions", Type::Gauge,
                               "Client sessions holding a dedicated upstream connection."};
 inline constexpr Spec kCommands{"seawall_commands_total",
