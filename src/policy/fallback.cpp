@@ -192,7 +192,7 @@ Source Fallback::answer_read(const command::CommandInfo& info,
                              const Policy& policy, const PolicyTable& policies,
                              std::chrono::steady_clock::time_point now,
                              std::string_view unavailable_error, std::string& out,
-                             resp::Protocol protocol) {
+                             resp::Protocol protocol, KeyOverlay* overlay) {
   const bool resp3 = protocol == resp::Protocol::Resp3;
   // Appends a RESP2 answer in the session's protocol.
   const auto append = [&out, resp3](std::string_view reply) {
@@ -202,7 +202,7 @@ Source Fallback::answer_read(const command::CommandInfo& info,
   };
   Source source = Source::Error;
   if (info.name == "mget") {
-    source = answer_mget(args, policies, now, unavailable_error, out, protocol);
+    source = answer_mget(args, policies, now, unavailable_error, out, protocol, overlay);
   } else {
     cache::LookupResult found{cache::Freshness::Miss, {}};
     if (policy.l1.enabled && !cache_key.empty()) {
@@ -234,11 +234,12 @@ Source Fallback::answer_read(const command::CommandInfo& info,
 Source Fallback::answer_mget(std::span<const std::string_view> args, const PolicyTable& policies,
                              std::chrono::steady_clock::time_point now,
                              std::string_view unavailable_error, std::string& out,
-                             resp::Protocol protocol) {
+                             resp::Protocol protocol, KeyOverlay* overlay) {
   // Each key is answered like a GET of that key; the worst source names the whole answer.
   // Thread-local, not members: one Fallback serves every worker thread.
   thread_local std::string elements;
   thread_local std::string key;
+  thread_local std::string overlaid;
   const bool resp3 = protocol == resp::Protocol::Resp3;
   elements.clear();
   Source worst = Source::Journal;
@@ -246,6 +247,21 @@ Source Fallback::answer_mget(std::span<const std::string_view> args, const Polic
   bool error = false;
   for (std::size_t i = 1; i < args.size(); ++i) {
     const Policy& policy = policies.match(args[i]);
+    if (overlay != nullptr) {
+      overlaid.clear();
+      const KeyOverlay::Result r = overlay->get(args[i], overlaid);
+      if (r == KeyOverlay::Result::Answered) {
+        if (!resp3 || !resp::append_as_resp3(elements, overlaid)) {
+          elements.append(overlaid);
+        }
+        continue;  // Source::Journal, the best
+      }
+      if (r == KeyOverlay::Result::Unknown &&
+          policy.writes_when_open != WritesWhenOpen::Invalidate) {
+        error = true;
+        break;
+      }
+    }
     cache::LookupResult found{cache::Freshness::Miss, {}};
     if (policy.l1.enabled) {
       const std::array<std::string_view, 2> get{"get", args[i]};

@@ -2,6 +2,7 @@
 // they do not. See session.hpp for the ordering and lifetime rules.
 #include <algorithm>
 #include <array>
+#include <optional>
 
 #include "seawall/proxy/session.hpp"
 #include "seawall/resp/replies.hpp"
@@ -26,6 +27,28 @@ util::LogRateLimiter& degraded_log_limiter() {
   static util::LogRateLimiter limiter(std::chrono::seconds(10), 5);
   return limiter;
 }
+
+// Reads of keys written during the outage, for an MGET answered key by key.
+class JournalOverlay final : public policy::KeyOverlay {
+ public:
+  JournalOverlay(const upstream::Journal& journal, std::chrono::system_clock::time_point wall)
+      : journal_(journal), wall_(wall) {}
+  Result get(std::string_view key, std::string& out) override {
+    switch (journal_.read_get(key, wall_, out)) {
+      case upstream::Journal::Overlay::Answered:
+        return Result::Answered;
+      case upstream::Journal::Overlay::Unknown:
+        return Result::Unknown;
+      case upstream::Journal::Overlay::NotJournaled:
+        break;
+    }
+    return Result::NotCovered;
+  }
+
+ private:
+  const upstream::Journal& journal_;
+  std::chrono::system_clock::time_point wall_;
+};
 
 void log_degraded(const std::string& upstream, std::string_view what) {
   // Degraded answers can come at full request rate: most calls must cost a counter decrement,
@@ -487,67 +510,23 @@ policy::Source Session::degraded_read(Slot& slot, std::string& out) {
   SharedState& shared = *ctx_.shared;
   upstream::UpstreamState& state = *shared.upstreams[slot.upstream];
   policy::Fallback& fallback = shared.fallback;
-  upstream::Journal& journal = state.journal();
-  const bool resp3 = protocol_ == resp::Protocol::Resp3;
-  const auto append = [resp3](std::string& to, std::string_view reply) {
-    if (!resp3 || !resp::append_as_resp3(to, reply)) {
-      to.append(reply);
-    }
-  };
+  const upstream::Journal& journal = state.journal();
+  static const command::CommandInfo* const mget = command::lookup("mget");
+  // Read your writes: a key with a journaled write is answered from the journal, never from an
+  // older copy; when the journal cannot compute the answer, an error. An MGET key by key.
+  std::optional<JournalOverlay> overlay;
   if (!journal.empty()) {
-    // Read your writes: a key with a journaled write is answered from the journal, never from
-    // an older copy; when the journal cannot compute the answer, an error.
     const auto wall = std::chrono::system_clock::now();
-    static const command::CommandInfo* const mget = command::lookup("mget");
-    static const command::CommandInfo* const get = command::lookup("get");
-    thread_local std::string reply;
     if (slot.info == mget) {
-      thread_local std::string elements;
-      thread_local std::string key;
-      elements.clear();
-      bool journaled = false;
-      bool failed = false;
-      for (std::size_t i = 1; i < slot.args.size() && !failed; ++i) {
-        reply.clear();
-        const upstream::Journal::Overlay o = journal.read_get(slot.args[i], wall, reply);
-        if (o == upstream::Journal::Overlay::Answered) {
-          journaled = true;
-          append(elements, reply);
-        } else if (o == upstream::Journal::Overlay::Unknown &&
-                   ctx_.snapshot->policies.match(slot.args[i]).writes_when_open !=
-                       policy::WritesWhenOpen::Invalidate) {
-          failed = true;
-        } else {
-          // The other keys as a GET of each would be answered.
-          const std::array<std::string_view, 2> one{"get", slot.args[i]};
-          const policy::Policy& p = ctx_.snapshot->policies.match(slot.args[i]);
-          key.clear();
-          if (p.l1.enabled) {
-            cache::make_cache_key(one, key);
-            if (resp3) {
-              policy::make_resp3_cache_key(key);
-            }
-          }
-          failed = fallback.answer_read(*get, one, key, p, ctx_.snapshot->policies, last_activity_,
-                                        {}, elements, protocol_) == policy::Source::Error;
-        }
-      }
-      if (failed || journaled) {
-        if (failed) {
-          out.append(state.no_fallback_error());
-          fallback.counters().count(policy::Source::Error);
-          return policy::Source::Error;
-        }
-        resp::append_array_header(out, slot.args.size() - 1);
-        out.append(elements);
-        fallback.counters().count(policy::Source::Journal);
-        return policy::Source::Journal;
-      }
+      overlay.emplace(journal, wall);
     } else {
+      thread_local std::string reply;
       reply.clear();
       switch (journal.read(slot.args, wall, reply)) {
         case upstream::Journal::Overlay::Answered:
-          append(out, reply);
+          if (protocol_ != resp::Protocol::Resp3 || !resp::append_as_resp3(out, reply)) {
+            out.append(reply);
+          }
           fallback.counters().count(policy::Source::Journal);
           return policy::Source::Journal;
         case upstream::Journal::Overlay::Unknown:
@@ -564,7 +543,7 @@ policy::Source Session::degraded_read(Slot& slot, std::string& out) {
   }
   return fallback.answer_read(*slot.info, slot.args, slot.cache_key, *slot.policy,
                               ctx_.snapshot->policies, last_activity_, state.no_fallback_error(),
-                              out, protocol_);
+                              out, protocol_, overlay ? &*overlay : nullptr);
 }
 
 std::string_view Session::degraded_answer(Slot& slot) {

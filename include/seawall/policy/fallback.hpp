@@ -58,6 +58,21 @@ std::string miss_reply(const command::CommandInfo& info, std::span<const std::st
 std::optional<std::string> acknowledgement(const command::CommandInfo& info,
                                            std::span<const std::string_view> args);
 
+// What answers a key of an MGET before the chain does: the journal's read-your-writes overlay,
+// for keys written during the outage (implemented above this module, in proxy).
+class KeyOverlay {
+ public:
+  enum class Result : std::uint8_t {
+    NotCovered,  // the chain answers the key
+    Answered,    // its RESP2 GET reply was appended to `out`
+    Unknown,     // written, but its value is not known: an error, never an older copy
+  };
+  virtual Result get(std::string_view key, std::string& out) = 0;
+
+ protected:
+  ~KeyOverlay() = default;
+};
+
 class Fallback {
  public:
   Fallback(cache::ReplyCache& cache, std::uint32_t fallthrough_per_second, std::uint32_t burst)
@@ -72,11 +87,13 @@ class Fallback {
   // normalised command as the session stores it (resp3_cache_key for a RESP3 session); `policy`
   // is the first key's. `unavailable_error` is the full error line used when nothing can answer.
   // A RESP3 session (`protocol`) gets its own RESP3 copy, else the RESP2 copy, the default and
-  // the miss converted to RESP3.
+  // the miss converted to RESP3. An MGET asks `overlay` (when given) first for each key; an
+  // Unknown key of a writes_when_open: invalidate policy takes the chain (its copies are gone).
   Source answer_read(const command::CommandInfo& info, std::span<const std::string_view> args,
                      std::string_view cache_key, const Policy& policy, const PolicyTable& policies,
                      std::chrono::steady_clock::time_point now, std::string_view unavailable_error,
-                     std::string& out, resp::Protocol protocol = resp::Protocol::Resp2);
+                     std::string& out, resp::Protocol protocol = resp::Protocol::Resp2,
+                     KeyOverlay* overlay = nullptr);
 
   AnswerCounters& counters() { return counters_; }
   cache::ReplyCache& cache() { return cache_; }
@@ -84,7 +101,7 @@ class Fallback {
  private:
   Source answer_mget(std::span<const std::string_view> args, const PolicyTable& policies,
                      std::chrono::steady_clock::time_point now, std::string_view unavailable_error,
-                     std::string& out, resp::Protocol protocol);
+                     std::string& out, resp::Protocol protocol, KeyOverlay* overlay);
   // The L1 copy for `cache_key` in the session's protocol: a RESP3 session's own copy, else the
   // RESP2 one converted. Appends it to `out`.
   cache::LookupResult lookup(std::string_view cache_key, std::chrono::steady_clock::time_point now,

@@ -176,6 +176,47 @@ TEST_F(FallbackTest, MgetAnswersEachKeyLikeAGet) {
   EXPECT_EQ(out, "*3\r\n$1\r\n1\r\n$1\r\n0\r\n_\r\n");
 }
 
+// Answers "w" with its written value and calls "u" written but unknown.
+class TwoKeyOverlay final : public KeyOverlay {
+ public:
+  Result get(std::string_view key, std::string& out) override {
+    if (key == "w") {
+      out.append("$3\r\nnew\r\n");
+      return Result::Answered;
+    }
+    return key == "u" ? Result::Unknown : Result::NotCovered;
+  }
+};
+
+TEST_F(FallbackTest, MgetAsksTheOverlayFirstAndNeverFallsBackForAnUnknownKey) {
+  table_ = PolicyTable({}, with_l1());
+  put({"get", "w"}, "$3\r\nold\r\n", t0_);  // older than the overlay's value
+  put({"get", "a"}, "$1\r\n1\r\n", t0_);
+  put({"get", "u"}, "$3\r\nold\r\n", t0_);
+  TwoKeyOverlay overlay;
+  std::string out;
+  const std::vector<std::string_view> wa{"mget", "w", "a"};
+  EXPECT_EQ(fallback_.answer_read(cmd("mget"), wa, {}, with_l1(), table_, t0_, kError, out,
+                                  resp::Protocol::Resp2, &overlay),
+            Source::L1Fresh);
+  EXPECT_EQ(out, "*2\r\n$3\r\nnew\r\n$1\r\n1\r\n");
+  out.clear();
+  const std::vector<std::string_view> ua{"mget", "a", "u"};
+  EXPECT_EQ(fallback_.answer_read(cmd("mget"), ua, {}, with_l1(), table_, t0_, kError, out,
+                                  resp::Protocol::Resp2, &overlay),
+            Source::Error);
+  EXPECT_EQ(out, kError);
+  // Under writes_when_open: invalidate an unknown key takes the chain (its copies were dropped).
+  Policy invalidate = with_l1();
+  invalidate.writes_when_open = WritesWhenOpen::Invalidate;
+  table_ = PolicyTable({}, invalidate);
+  out.clear();
+  EXPECT_EQ(fallback_.answer_read(cmd("mget"), ua, {}, invalidate, table_, t0_, kError, out,
+                                  resp::Protocol::Resp2, &overlay),
+            Source::L1Fresh);
+  EXPECT_EQ(out, "*2\r\n$1\r\n1\r\n$3\r\nold\r\n");
+}
+
 TEST_F(FallbackTest, Resp3SessionsPreferTheirOwnCopyElseConvertTheResp2One) {
   const Policy p = with_l1();
   put({"get", "a"}, "$2\r\nv2\r\n", t0_);
