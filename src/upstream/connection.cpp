@@ -96,7 +96,9 @@ void Connection::submit(std::string_view raw_command, ReplyTarget* target, std::
                         Clock::time_point now, breaker::Permit permit,
                         breaker::CircuitBreaker* issuer) {
   ++stats_.requests;
-  if (!connected_ || retiring_ || pending_.size() - expired_ >= max_pending_) {
+  const bool awaiting_first_connect = !first_attempt_done_ && !stopped_;
+  if ((!connected_ && !awaiting_first_connect) || retiring_ ||
+      pending_.size() - expired_ >= max_pending_) {
     ++stats_.unavailable;
     record(permit, issuer, breaker::Outcome::Failure, now, now);
     target->on_reply(token, {}, ReplyStatus::NotSent, now);
@@ -140,11 +142,19 @@ awaitable<void> Connection::run() {
   while (!stopped_) {
     link_down_ = false;
     const bool ok = co_await connect_once();
+    const bool first_attempt = !first_attempt_done_;
+    first_attempt_done_ = true;
     if (stopped_) {
       stream_.close();
+      if (first_attempt) {
+        fail_unsent();
+      }
       break;
     }
     if (!ok) {
+      if (first_attempt) {
+        fail_unsent();  // what waited for this attempt: Redis did not take the connection
+      }
       ++stats_.connect_failures;
       if (metrics_.connects_failed != nullptr) {
         metrics_.connects_failed->inc();
@@ -332,6 +342,18 @@ awaitable<void> Connection::deadline_loop() {
 void Connection::resolve_in_doubt(std::size_t n) {
   if (metrics_.in_doubt != nullptr && n > 0) {
     metrics_.in_doubt->fetch_sub(static_cast<std::int64_t>(n), std::memory_order_acq_rel);
+  }
+}
+
+void Connection::fail_unsent() {
+  wbuf_.clear();
+  std::deque<Pending> unsent;
+  unsent.swap(pending_);
+  const auto now = Clock::now();
+  for (const Pending& p : unsent) {
+    ++stats_.unavailable;
+    record(p.permit, p.issuer, breaker::Outcome::Failure, now, now);
+    p.target->on_reply(p.token, {}, ReplyStatus::NotSent, now);
   }
 }
 

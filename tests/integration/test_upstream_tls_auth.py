@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import ssl
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -622,3 +624,40 @@ def test_check_config_reports_unusable_secrets_and_tls_files(tmp_path, pki):
                                 env={"SEAWALL_TEST_SET_PASSWORD": "set-secret-5"})
     assert result.returncode == 0, result.stderr
     assert "set-secret-5" not in result.stdout + result.stderr
+
+
+def test_requests_at_startup_wait_for_the_first_connect(servers, tmp_path, monkeypatch):
+    # seawall starts while Redis cannot finish the AUTH handshake yet (frozen for a second): a
+    # client that comes at once waits for the connection instead of getting a fallback answer
+    # (a nil here) and a failure counted against the breaker.
+    server = servers(args=["--requirepass", "start-secret"])
+    direct = server.direct(password="start-secret")
+    assert direct.set("boot", "value") is True
+    monkeypatch.setenv("SEAWALL_TEST_REDIS_PASSWORD", "start-secret")
+    sw = Seawall(tmp_path / "seawall", server.port, {"upstreams": [upstream_entry(
+        server.port, connect_timeout="5s",
+        auth={"password_env": "SEAWALL_TEST_REDIS_PASSWORD"})]})
+    got = {}
+
+    def first_client() -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                got["v"] = client(sw).get("boot")
+                return
+            except redis.ConnectionError:
+                time.sleep(0.005)  # not listening yet
+
+    os.kill(server.proc.pid, signal.SIGSTOP)
+    thaw = threading.Timer(1.0, os.kill, (server.proc.pid, signal.SIGCONT))
+    thaw.start()
+    reader = threading.Thread(target=first_client)
+    reader.start()
+    try:
+        sw.start()
+        reader.join(timeout=10)
+        assert got.get("v") == b"value"
+    finally:
+        thaw.join()
+        sw.stop()
+        direct.close()

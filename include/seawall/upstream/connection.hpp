@@ -101,6 +101,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   awaitable<void> write_loop();
   awaitable<void> deadline_loop();
   void fail_all_pending();
+  void fail_unsent();
   void resolve_in_doubt(std::size_t n);
   void record(const breaker::Permit& permit, breaker::CircuitBreaker* issuer,
               breaker::Outcome outcome, Clock::time_point start, Clock::time_point now);
@@ -128,6 +129,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t expired_ = 0;          // leading entries of pending_ already answered with Timeout
   util::Signal write_signal_;
   bool connected_ = false;
+  // Until the first connect attempt ends, requests wait for it instead of failing unsent: a
+  // client that connects to seawall as it starts is not answered by the fallback chain (nor
+  // counted against the breaker) only because seawall's own connections were not up yet.
+  bool first_attempt_done_ = false;
   bool link_down_ = true;
   asio::steady_timer* deadline_timer_ = nullptr;  // live only inside deadline_loop
   asio::steady_timer* backoff_timer_ = nullptr;   // live only during a backoff wait
