@@ -155,6 +155,7 @@ awaitable<std::string_view> Session::pin(std::span<const std::string_view> args)
   }
   link_ = std::move(link);
   ++link_generation_;
+  journalable_exec_ = 0;
   link_upstream_ = up;
   link_outstanding_ = 0;
   link_buf_.clear();
@@ -321,6 +322,7 @@ void Session::note_pinned_write(const command::CommandInfo* info,
       const bool journalable = transaction_journalable();
       PendingInvalidation pending{reply_index + 1, false, std::move(multi_keys_), {}, {}};
       pending.fills = std::move(multi_fills_);
+      journalable_exec_ = journalable ? reply_index + 1 : 0;
       if (journalable) {
         arm_exec_deadline(reply_index + 1);
       }
@@ -426,22 +428,26 @@ awaitable<void> Session::exec_deadline(std::uint64_t generation, std::uint64_t e
   asio::steady_timer timer(socket_.get_executor());
   timer.expires_after(timeout);
   co_await timer.async_wait(use_nothrow);
-  // Still waiting for this EXEC, and nothing else outstanding or held on the link.
-  if (closed_ || !link_ || generation != link_generation_ || link_replies_ >= exec_reply ||
-      link_replies_ + link_outstanding_ != exec_reply || !link_local_.empty() ||
-      !link_buf_.empty() || in_multi_ || watching_ || db_nonzero_ || sticky_ ||
-      link_invalidations_.empty() || link_invalidations_.back().after_reply != exec_reply ||
-      link_invalidations_.back().fills.empty() || link_outstanding_ < link_swallow_ + 1) {
-    co_return;
+  if (!closed_ && link_ && generation == link_generation_ && exec_answerable(exec_reply)) {
+    journal_unanswered_exec(true);
   }
-  journal_timed_out_exec();
 }
 
-void Session::journal_timed_out_exec() {
-  // Redis did not answer the EXEC in time. As for a shared write that timed out (see
-  // journaled_after_failure), its SETs are journaled, the client gets the replies Redis would
-  // have sent, and the link, which Redis may still answer, is left to a drain that keeps the
-  // upstream's replay waiting until the late EXEC has run or the connection has ended.
+bool Session::exec_answerable(std::uint64_t exec_reply) const {
+  // Still waiting for this EXEC of plain SETs, and nothing else outstanding or held on the link.
+  return link_replies_ < exec_reply && link_replies_ + link_outstanding_ == exec_reply &&
+         link_local_.empty() && link_buf_.empty() && !in_multi_ && !watching_ && !db_nonzero_ &&
+         !sticky_ && !link_invalidations_.empty() &&
+         link_invalidations_.back().after_reply == exec_reply &&
+         !link_invalidations_.back().fills.empty() && link_outstanding_ >= link_swallow_ + 1;
+}
+
+void Session::journal_unanswered_exec(bool link_alive) {
+  // Redis did not answer the EXEC in time, or the connection dropped before it did. As for a
+  // shared write that failed so (see journaled_after_failure), its SETs are journaled and the
+  // client gets the replies Redis would have sent. A link still open, which Redis may still
+  // answer, is left to a drain that keeps the upstream's replay waiting until the late EXEC has
+  // run or the connection has ended.
   const PendingInvalidation& tx = link_invalidations_.back();
   if (!journal_sets(link_upstream_, tx.fills)) {
     return;  // journal full or unwritable: the client waits for Redis
@@ -459,8 +465,11 @@ void Session::journal_timed_out_exec() {
   const std::size_t owed = link_outstanding_;
   link_invalidations_.pop_back();
   flush_link_invalidations();
-  ctx_.drains->adopt(std::move(link_), owed, state.in_doubt());
+  if (link_alive) {
+    ctx_.drains->adopt(std::move(link_), owed, state.in_doubt());
+  }
   link_.reset();
+  journalable_exec_ = 0;
   ctx_.shared->pinned.fetch_sub(1, std::memory_order_relaxed);
   link_outstanding_ = 0;
   link_swallow_ = 0;
@@ -622,6 +631,13 @@ void Session::on_link_data(std::string_view bytes) {
 void Session::on_link_closed() {
   // Redis closed the dedicated connection (QUIT, CLIENT KILL, restart): the client is told the
   // same way, so client libraries reconnect and resubscribe.
+  if (link_ && journalable_exec_ != 0 && exec_answerable(journalable_exec_)) {
+    // Only a transaction of plain SETs was in flight: journaled, the session goes on unpinned.
+    journal_unanswered_exec(false);
+    if (!link_) {
+      return;
+    }
+  }
   if (link_) {
     flush_link_invalidations();
     link_.reset();

@@ -135,3 +135,25 @@ def test_a_transaction_whose_exec_timed_out_is_journaled(redis_server, make_seaw
     wait_until(lambda: direct.get("ta") == b"3" and direct.get("tb") == b"2", timeout=10,
                what="the journaled values in Redis")
     wait_until(lambda: c.get("ta") == b"3", timeout=10, what="reads through seawall again")
+
+
+def test_a_transaction_whose_connection_dropped_is_journaled(redis_server, make_seawall):
+    # A long request_timeout: the connection drops (Redis killed) before the EXEC's deadline.
+    sw = make_seawall(upstreams=[upstream("main", redis_server.port, request_timeout=5.0)],
+                      policies=POLICIES)
+    c = client(sw.port)
+    assert c.set("tc", "0") is True
+    with sw.raw(timeout=5) as tx:
+        assert tx.request("MULTI") == b"+OK\r\n"
+        assert tx.request("SET", "tc", "1") == b"+QUEUED\r\n"  # pinned now
+        redis_server.sigstop()
+        tx.send(encode_command("SET", "td", "2") + encode_command("EXEC"))
+        time.sleep(0.2)
+        redis_server.kill9()
+        assert [tx.read_reply() for _ in range(2)] == [b"+QUEUED\r\n", b"*2\r\n+OK\r\n+OK\r\n"]
+        assert tx.request("GET", "tc") == b"$1\r\n1\r\n"  # the client was not disconnected
+    assert c.mget("tc", "td") == [b"1", b"2"]
+    redis_server.restart()
+    direct = client(redis_server.port)
+    wait_until(lambda: direct.mget("tc", "td") == [b"1", b"2"], timeout=10,
+               what="the journaled transaction in Redis")

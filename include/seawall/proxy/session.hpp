@@ -197,7 +197,8 @@ class Session : public upstream::ReplyTarget,
   void arm_exec_deadline(std::uint64_t exec_reply);
   awaitable<void> exec_deadline(std::uint64_t generation, std::uint64_t exec_reply,
                                 std::chrono::milliseconds timeout);
-  void journal_timed_out_exec();
+  bool exec_answerable(std::uint64_t exec_reply) const;
+  void journal_unanswered_exec(bool link_alive);
   // Journals plain SETs (a transaction's) as one write, leaving their values as the L1 copies.
   bool journal_sets(std::size_t upstream, const std::vector<QueuedFill>& sets);
   // Inside a deferred MULTI whose upstream is unavailable: queues a plain SET here.
@@ -287,7 +288,8 @@ class Session : public upstream::ReplyTarget,
   std::int64_t queued_in_multi_ = 0;      // pinned: commands relayed since MULTI
   // Pinned mode state.
   std::shared_ptr<upstream::Link> link_;
-  std::uint64_t link_generation_ = 0;  // links opened so far: a deadline knows its own
+  std::uint64_t link_generation_ = 0;   // links opened so far: a deadline knows its own
+  std::uint64_t journalable_exec_ = 0;  // reply index of an EXEC that may be journaled, or 0
   std::size_t link_upstream_ = 0;
   std::size_t link_outstanding_ = 0;  // requests relayed whose reply has not come back yet
   std::string link_buf_;              // the incomplete reply being counted
