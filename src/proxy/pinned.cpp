@@ -267,7 +267,7 @@ bool Session::answered_while_unavailable(const command::CommandInfo* info,
   }
   upstream::UpstreamState& state = *ctx_.shared->upstreams[link_upstream_];
   const auto now = std::chrono::steady_clock::now();
-  if (state.ready() && state.breaker().state(now) != breaker::State::Open) {
+  if (state.available(now)) {
     return false;
   }
   if (in_multi_) {
@@ -456,12 +456,9 @@ void Session::journal_unanswered_exec(bool link_alive) {
   // The QUEUED replies not come yet (the MULTI's own +OK, if owed, was answered already), then
   // EXEC's: every SET +OK.
   for (std::size_t i = link_swallow_ + 1; i < link_outstanding_; ++i) {
-    out_.append("+QUEUED\r\n");
+    out_.append(resp::replies::kQueued);
   }
-  resp::append_array_header(out_, tx.fills.size());
-  for (std::size_t i = 0; i < tx.fills.size(); ++i) {
-    out_.append(resp::replies::kOk);
-  }
+  append_exec_of_sets(out_, tx.fills.size());
   const std::size_t owed = link_outstanding_;
   link_invalidations_.pop_back();
   flush_link_invalidations();
@@ -475,6 +472,13 @@ void Session::journal_unanswered_exec(bool link_alive) {
   link_swallow_ = 0;
   write_or_wake();
   maybe_resume();
+}
+
+void Session::append_exec_of_sets(std::string& out, std::size_t sets) {
+  resp::append_array_header(out, sets);
+  for (std::size_t i = 0; i < sets; ++i) {
+    out.append(resp::replies::kOk);
+  }
 }
 
 bool Session::journal_sets(std::size_t upstream, const std::vector<QueuedFill>& sets) {

@@ -644,9 +644,7 @@ bool Session::queued_locally(const CommandInfo* info) {
     if (!plain_set || multi_aborted_) {
       return false;
     }
-    upstream::UpstreamState& state = *ctx_.shared->upstreams[up];
-    if (state.ready() &&
-        state.breaker().state(std::chrono::steady_clock::now()) != breaker::State::Open) {
+    if (ctx_.shared->upstreams[up]->available(std::chrono::steady_clock::now())) {
       return false;  // pin and run it on Redis
     }
     local_tx_upstream_ = up;
@@ -683,10 +681,7 @@ bool Session::deferred_multi_answered(const CommandInfo* info) {
         // Queued here while the upstream was unavailable: journaled whole, or not at all.
         if (journal_sets(local_tx_upstream_, local_tx_)) {
           scratch_.clear();
-          resp::append_array_header(scratch_, local_tx_.size());
-          for (std::size_t i = 0; i < local_tx_.size(); ++i) {
-            scratch_.append(replies::kOk);
-          }
+          append_exec_of_sets(scratch_, local_tx_.size());
           reply_now(scratch_);
         } else {
           reply_now(replies::kExecAbort);

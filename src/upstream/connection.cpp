@@ -147,13 +147,14 @@ awaitable<void> Connection::run() {
     if (stopped_) {
       stream_.close();
       if (first_attempt) {
-        fail_unsent();
+        fail_all_pending(ReplyStatus::NotSent);
       }
       break;
     }
     if (!ok) {
       if (first_attempt) {
-        fail_unsent();  // what waited for this attempt: Redis did not take the connection
+        // What waited for this attempt was never sent: Redis did not take the connection.
+        fail_all_pending(ReplyStatus::NotSent);
       }
       ++stats_.connect_failures;
       if (metrics_.connects_failed != nullptr) {
@@ -184,7 +185,7 @@ awaitable<void> Connection::run() {
     if (metrics_.connected != nullptr) {
       metrics_.connected->dec();
     }
-    fail_all_pending();
+    fail_all_pending(ReplyStatus::Unavailable);
     if (!stopped_) {
       log->warn("upstream={} address={}:{} disconnected", config_.name, config_.host, config_.port);
     }
@@ -234,7 +235,7 @@ awaitable<void> Connection::read_loop() {
       if (late) {
         --expired_;
         ++stats_.late_replies;
-        resolve_in_doubt(1);
+        count_in_doubt(-1);
       } else {
         const bool failed =
             (reply.type == '-' || reply.type == '!') && breaker::classify_error_reply(bytes);
@@ -325,9 +326,7 @@ awaitable<void> Connection::deadline_loop() {
       Pending& p = pending_[expired_];
       ++expired_;
       // Before the target hears of it: a write it journals now must find the replay waiting.
-      if (metrics_.in_doubt != nullptr) {
-        metrics_.in_doubt->fetch_add(1, std::memory_order_acq_rel);
-      }
+      count_in_doubt(1);
       ++stats_.timeouts;
       if (metrics_.timeouts != nullptr) {
         metrics_.timeouts->inc();
@@ -339,37 +338,26 @@ awaitable<void> Connection::deadline_loop() {
   deadline_timer_ = nullptr;
 }
 
-void Connection::resolve_in_doubt(std::size_t n) {
-  if (metrics_.in_doubt != nullptr && n > 0) {
-    metrics_.in_doubt->fetch_sub(static_cast<std::int64_t>(n), std::memory_order_acq_rel);
+void Connection::count_in_doubt(std::int64_t delta) {
+  if (metrics_.in_doubt != nullptr && delta != 0) {
+    metrics_.in_doubt->fetch_add(delta, std::memory_order_acq_rel);
   }
 }
 
-void Connection::fail_unsent() {
-  wbuf_.clear();
-  std::deque<Pending> unsent;
-  unsent.swap(pending_);
-  const auto now = Clock::now();
-  for (const Pending& p : unsent) {
-    ++stats_.unavailable;
-    record(p.permit, p.issuer, breaker::Outcome::Failure, now, now);
-    p.target->on_reply(p.token, {}, ReplyStatus::NotSent, now);
-  }
-}
-
-void Connection::fail_all_pending() {
+void Connection::fail_all_pending(ReplyStatus status) {
   wbuf_.clear();
   std::deque<Pending> failed;
   failed.swap(pending_);
   const std::size_t expired = expired_;
   expired_ = 0;
-  resolve_in_doubt(expired);  // the connection ended: Redis runs nothing more of it
+  // The connection ended: Redis runs nothing more of it.
+  count_in_doubt(-static_cast<std::int64_t>(expired));
   const auto now = Clock::now();
   for (std::size_t i = expired; i < failed.size(); ++i) {
     ++stats_.unavailable;
     record(failed[i].permit, failed[i].issuer, breaker::Outcome::Failure, service_start(failed[i]),
            now);
-    failed[i].target->on_reply(failed[i].token, {}, ReplyStatus::Unavailable, now);
+    failed[i].target->on_reply(failed[i].token, {}, status, now);
   }
 }
 

@@ -518,9 +518,10 @@ class Seawall:
         """With threads > 1, waits (best effort) until every worker has its upstream connections.
 
         The PING that start() waits for is answered by one worker; another may still be
-        connecting, and a request it takes meanwhile fails as unavailable (counted against the
-        breaker, a write rejected or journaled) although Redis is up. With one thread the PING
-        and the test's requests share a worker, so the test starts after its connections."""
+        connecting. A request it takes meanwhile waits for that first connect attempt, but one
+        that comes after a failed attempt (a reconnect in its backoff) fails as unavailable, so
+        tests start once every connection is up. With one thread the PING and the test's
+        requests share a worker, so the test starts after its connections."""
         threads = self.config.get("threads", 1)
         if threads <= 1 or not self.config.get("admin", {}).get("enabled", True):
             return

@@ -199,6 +199,8 @@ class Session : public upstream::ReplyTarget,
                                 std::chrono::milliseconds timeout);
   bool exec_answerable(std::uint64_t exec_reply) const;
   void journal_unanswered_exec(bool link_alive);
+  // EXEC's reply to a transaction of `sets` plain SETs that ran: every one +OK.
+  static void append_exec_of_sets(std::string& out, std::size_t sets);
   // Journals plain SETs (a transaction's) as one write, leaving their values as the L1 copies.
   bool journal_sets(std::size_t upstream, const std::vector<QueuedFill>& sets);
   // Inside a deferred MULTI whose upstream is unavailable: queues a plain SET here.

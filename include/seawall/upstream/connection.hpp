@@ -100,9 +100,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   awaitable<void> read_loop();
   awaitable<void> write_loop();
   awaitable<void> deadline_loop();
-  void fail_all_pending();
-  void fail_unsent();
-  void resolve_in_doubt(std::size_t n);
+  // Fails every request still waiting (Unavailable: the connection dropped with them in flight;
+  // NotSent: they waited for a first connect that failed, so none was written).
+  void fail_all_pending(ReplyStatus status);
+  void count_in_doubt(std::int64_t delta);  // metrics_.in_doubt, when there is one
   void record(const breaker::Permit& permit, breaker::CircuitBreaker* issuer,
               breaker::Outcome outcome, Clock::time_point start, Clock::time_point now);
   Clock::time_point service_start(const Pending& p) const;

@@ -44,6 +44,10 @@ class UpstreamState {
 
   // False while a journal waits for replay: nothing may reach Redis before it.
   bool ready() const { return journal_.empty(); }
+  // Whether Redis may be asked now: no journal waits and the breaker is not open.
+  bool available(Clock::time_point now) {
+    return ready() && breaker().state(now) != breaker::State::Open;
+  }
 
   // Requests that timed out on the shared connections and may still run on Redis (their late
   // reply has not come, their connection has not ended). A replay waits for them: one running
