@@ -207,6 +207,7 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw,
   }
   if (slot.is_write) {
     invalidate_keys(slot);
+    mark_writes(slot);
     // A plain SET or MSET leaves its value in the L1 once Redis acknowledged it, so the key can
     // still be read during an outage that follows (the ticket catches any write racing it).
     slot.fill = writes_value(slot);
@@ -319,7 +320,10 @@ void Session::on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus 
   // Ok and FailedReply come from a read of Redis's output; on_batch_end follows after its last
   // reply, so the writer need not be woken per reply (see wake_writer).
   defer_wake_ = status == ReplyStatus::Ok || status == ReplyStatus::FailedReply;
+  const std::uint64_t seq = token >> kPartBits;
+  Slot& slot = slot_at(seq);
   if (closed_) {
+    release_writes(slot);
     if (in_upstream_ == 0) {
       write_signal_.notify();  // the writer keeps this session alive until now
     }
@@ -329,8 +333,6 @@ void Session::on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus 
     // Peak-hold estimate of reply sizes, for the backpressure estimate (see should_pause).
     avg_reply_bytes_ = std::max(bytes.size(), avg_reply_bytes_ - avg_reply_bytes_ / 8);
   }
-  const std::uint64_t seq = token >> kPartBits;
-  Slot& slot = slot_at(seq);
   if (slot.merge != Merge::None) {
     on_part_reply(slot, seq, static_cast<std::uint32_t>(token & kPartMask), status, bytes);
     return;
@@ -351,6 +353,7 @@ void Session::on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus 
     } else {
       invalidate_keys(slot);
     }
+    release_writes(slot);
   } else if (slot.fill && bytes[0] != '-') {
     fill_cache(slot, bytes, now);
   }
@@ -450,13 +453,18 @@ void Session::answer_failed(Slot& slot, std::uint64_t seq, ReplyStatus status,
                             std::string_view bytes) {
   upstream::UpstreamState& state = *ctx_.shared->upstreams[slot.upstream];
   if (slot.is_read) {
+    if (parked_behind_write(slot, seq)) {
+      return;
+    }
     scratch_.clear();
     const auto source = degraded_read(slot, scratch_);
     log_degraded(state.name(), policy::to_string(source));
     complete(seq, scratch_);
     return;
   }
-  if (journaled_after_failure(slot)) {
+  const bool journaled = journaled_after_failure(slot);
+  release_writes(slot);  // its outcome is known now: journaled, or failed
+  if (journaled) {
     complete(seq, scratch_);
     return;
   }
@@ -503,7 +511,79 @@ bool Session::journaled_after_failure(Slot& slot) {
 }
 
 void Session::answer_without_upstream(Slot& slot, std::uint64_t seq) {
-  complete(seq, degraded_answer(slot));
+  if (parked_behind_write(slot, seq)) {
+    return;
+  }
+  const std::string_view answer = degraded_answer(slot);
+  release_writes(slot);  // a write that never reached Redis: journaled or refused by now
+  complete(seq, answer);
+}
+
+void Session::mark_writes(Slot& slot) {
+  if (slot.info == nullptr || flushes_everything(*slot.info)) {
+    return;
+  }
+  for (std::uint32_t k : slot.keys) {
+    ctx_.shared->writes_in_flight.mark(slot.args[k]);
+  }
+  slot.writes_marked = true;
+}
+
+void Session::release_writes(Slot& slot) {
+  if (!slot.writes_marked) {
+    return;
+  }
+  slot.writes_marked = false;
+  for (std::uint32_t k : slot.keys) {
+    ctx_.shared->writes_in_flight.release(slot.args[k]);
+  }
+}
+
+bool Session::parked_behind_write(Slot& slot, std::uint64_t seq) {
+  if (!slot.is_read || slot.parked || ctx_.parked == nullptr) {
+    return false;
+  }
+  const WritesInFlight& writes = ctx_.shared->writes_in_flight;
+  if (std::none_of(slot.keys.begin(), slot.keys.end(),
+                   [&](std::uint32_t k) { return writes.any(slot.args[k]); })) {
+    return false;
+  }
+  // The write went out at most request_timeout ago: by then it has its outcome.
+  const auto& upstreams = ctx_.config->upstreams;
+  const auto wait = slot.upstream < upstreams.size() ? upstreams[slot.upstream].request_timeout
+                                                     : config::Millis{100};
+  slot.parked = true;
+  ++in_upstream_;  // keeps the session, like a request still with Redis
+  ++parked_;
+  ctx_.parked->park(this, seq, last_activity_ + wait + std::chrono::milliseconds(20));
+  return true;
+}
+
+bool Session::retry_parked(std::uint64_t seq, bool expired) {
+  if (!closed_ && !expired) {
+    const Slot& slot = slot_at(seq);
+    const WritesInFlight& writes = ctx_.shared->writes_in_flight;
+    if (std::any_of(slot.keys.begin(), slot.keys.end(),
+                    [&](std::uint32_t k) { return writes.any(slot.args[k]); })) {
+      return false;
+    }
+  }
+  --in_upstream_;
+  --parked_;
+  if (closed_) {
+    if (in_upstream_ == 0) {
+      write_signal_.notify();  // the writer keeps this session alive until now
+    }
+    return true;
+  }
+  Slot& slot = slot_at(seq);
+  defer_wake_ = false;
+  last_activity_ = std::chrono::steady_clock::now();
+  scratch_.clear();
+  const auto source = degraded_read(slot, scratch_);
+  log_degraded(ctx_.shared->upstreams[slot.upstream]->name(), policy::to_string(source));
+  complete(seq, scratch_);
+  return true;
 }
 
 policy::Source Session::degraded_read(Slot& slot, std::string& out) {

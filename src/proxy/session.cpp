@@ -111,6 +111,7 @@ void Session::reset_slot(Slot& slot) {
   slot.merge = Merge::None;
   slot.parts_pending = 0;
   slot.part_failed = false;
+  slot.writes_marked = slot.parked = false;
 }
 
 void Session::pop_slot() {
@@ -122,7 +123,15 @@ void Session::pop_slot() {
   }
 }
 
-Session::~Session() { close(); }
+Session::~Session() {
+  close();
+  if (parked_ > 0) {
+    ctx_.parked->forget(this);  // only at a worker's shutdown: parked reads keep it alive
+  }
+  for (Slot& slot : ring_) {
+    release_writes(slot);  // writes whose connection never answered (shutdown)
+  }
+}
 
 void Session::start() {
   ctx_.sessions.insert(this);

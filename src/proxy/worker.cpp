@@ -34,6 +34,7 @@ Worker::Worker(std::shared_ptr<const Snapshot> snapshot, SharedState& shared,
   ctx_.worker_index = index;
   ctx_.repair = std::make_unique<CacheRepair>(ctx_);
   ctx_.drains = std::make_unique<LinkDrains>(ioc_->get_executor(), limits.max_depth);
+  ctx_.parked = std::make_unique<ParkedReads>(ioc_->get_executor());
   for (std::size_t i = 0; i < ctx_.config->upstreams.size(); ++i) {
     ctx_.pools.push_back(make_pool(i));
   }

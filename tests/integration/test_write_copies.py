@@ -157,3 +157,28 @@ def test_a_transaction_whose_connection_dropped_is_journaled(redis_server, make_
     direct = client(redis_server.port)
     wait_until(lambda: direct.mget("tc", "td") == [b"1", b"2"], timeout=10,
                what="the journaled transaction in Redis")
+
+
+def test_a_read_racing_a_write_in_flight_answers_the_written_value(redis_server, make_seawall):
+    # The write's send dropped the key's copy; the read, answered without Redis while the write
+    # still waits for it, waits for the write's outcome (journaled at its deadline) and answers
+    # its value instead of failing.
+    sw = make_seawall(upstreams=[upstream("main", redis_server.port, request_timeout=0.4)],
+                      policies=POLICIES)
+    c = client(sw.port)
+    assert c.set("r", "before") is True and c.get("r") == b"before"
+    with sw.raw(timeout=5) as writer:
+        redis_server.sigstop()
+        try:
+            writer.send(encode_command("SET", "r", "after"))
+            time.sleep(0.05)
+            force(sw, "open")  # the read is answered by the fallback chain at once
+            started = time.monotonic()
+            assert client(sw.port).get("r") == b"after"
+            assert time.monotonic() - started < 1.0
+            assert writer.read_reply() == b"+OK\r\n"
+        finally:
+            redis_server.sigcont()
+    force(sw, "reset")
+    direct = client(redis_server.port)
+    wait_until(lambda: direct.get("r") == b"after", timeout=10, what="the journaled value in Redis")

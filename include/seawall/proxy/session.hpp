@@ -71,6 +71,10 @@ class Session : public upstream::ReplyTarget,
   void on_link_data(std::string_view bytes) override;
   void on_link_closed() override;
 
+  // A read parked behind an in-flight write of its key (ParkedReads): true once answered (or the
+  // session closed); `expired`: answer now, whatever the write's state.
+  bool retry_parked(std::uint64_t seq, bool expired);
+
  private:
   // How a forwarded multi-key command split across upstreams is merged back.
   enum class Merge : std::uint8_t { None, Mget, SumIntegers, AllOk };
@@ -104,6 +108,8 @@ class Session : public upstream::ReplyTarget,
     bool part_failed = false;
     std::vector<std::string> parts;
     std::vector<std::uint8_t> key_part;
+    bool writes_marked = false;  // counted in SharedState::writes_in_flight until its outcome
+    bool parked = false;         // a degraded read that waited for a write (ParkedReads)
   };
   enum class Next { Continue, StopReading };
 
@@ -148,6 +154,14 @@ class Session : public upstream::ReplyTarget,
   policy::Source degraded_read(Slot& slot, std::string& out);
   void answer_failed(Slot& slot, std::uint64_t seq, upstream::ReplyStatus status,
                      std::string_view bytes);
+  // A write about to be sent: its keys count as written in flight until release_writes, which
+  // follows its outcome (acknowledged and copied, journaled, or failed).
+  void mark_writes(Slot& slot);
+  void release_writes(Slot& slot);
+  // A degraded read of a key with a write in flight waits for that write's outcome, so it
+  // answers the written value rather than nothing (the write's send dropped the L1 copy). True
+  // when parked; the reply comes from retry_parked.
+  bool parked_behind_write(Slot& slot, std::uint64_t seq);
   void on_part_reply(Slot& slot, std::uint64_t seq, std::uint32_t part,
                      upstream::ReplyStatus status, std::string_view bytes);
   void fill_cache(Slot& slot, std::string_view bytes, std::chrono::steady_clock::time_point now);
@@ -269,6 +283,7 @@ class Session : public upstream::ReplyTarget,
   asio::cancellation_signal read_cancel_;
   std::chrono::steady_clock::time_point last_activity_;
   std::size_t in_upstream_ = 0;  // requests submitted and not yet answered by the connection
+  std::size_t parked_ = 0;       // of them, reads parked behind a write (ParkedReads)
   // Expected size of a reply still to come: jumps up to any larger reply, decays by 1/8 per
   // smaller one. Starts at 4 KiB, so at most 256 requests go out before the first reply.
   std::size_t avg_reply_bytes_ = 4096;

@@ -14,6 +14,7 @@
 #include "seawall/policy/policy_table.hpp"
 #include "seawall/proxy/client_auth.hpp"
 #include "seawall/proxy/client_registry.hpp"
+#include "seawall/proxy/writes_in_flight.hpp"
 #include "seawall/router/router.hpp"
 #include "seawall/upstream/connection.hpp"
 #include "seawall/upstream/upstream_state.hpp"
@@ -43,6 +44,7 @@ struct SharedState {
   command::CommandSet denied;            // config.deny_commands
   std::atomic<std::uint32_t> pinned{0};  // sessions holding a dedicated connection
   ClientRegistry registry;               // every client session, for CLIENT LIST/KILL and INFO
+  WritesInFlight writes_in_flight;       // keys of writes sent whose outcome is not known yet
   // Metric handles, resolved by app at startup (empty in tests: nothing is counted).
   std::vector<upstream::ConnectionMetrics> connection_metrics;  // per upstream
   std::vector<metrics::Counter*> command_counters;  // per command table index, then "unknown"

@@ -12,6 +12,7 @@
 #include "seawall/config/config.hpp"
 #include "seawall/proxy/cache_repair.hpp"
 #include "seawall/proxy/link_drain.hpp"
+#include "seawall/proxy/parked_reads.hpp"
 #include "seawall/proxy/shared_state.hpp"
 #include "seawall/proxy/snapshot.hpp"
 #include "seawall/resp/limits.hpp"
@@ -41,6 +42,7 @@ struct WorkerContext {
   resp::Limits parser_limits;
   std::unique_ptr<CacheRepair> repair;  // before the pools: their connections reply to it
   std::unique_ptr<LinkDrains> drains;   // links sessions left with replies owed
+  std::unique_ptr<ParkedReads> parked;  // degraded reads waiting for a write's outcome
   std::vector<std::unique_ptr<upstream::Pool>> pools;          // in config.upstreams order
   std::vector<std::unique_ptr<upstream::Pool>> retired_pools;  // draining after a reload
   std::atomic<std::uint32_t>* clients = nullptr;               // process-wide open client count
