@@ -258,7 +258,8 @@ bool Session::forward_split(const CommandInfo& info, std::span<const std::string
     }
     if (p == parts) {
       if (parts == part_upstream.size()) {
-        return false;
+        complete(seq, resp::replies::kCrossUpstream);  // more upstreams than a merge can hold
+        return true;
       }
       part_upstream[parts++] = up;
     }
