@@ -9,14 +9,15 @@
 #include <limits>
 #include <system_error>
 
+#include "seawall/util/ascii.hpp"
+
 namespace seawall::command {
 namespace {
 
 #include "command_table_data.inc"
 
-constexpr char to_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
+using util::iequals;
+constexpr char to_lower(char c) { return util::ascii_lower(c); }
 
 // FNV-1a: cheap, and the same function runs at compile time (index) and per lookup.
 constexpr std::uint32_t kFnvOffset = 2166136261u;
@@ -57,19 +58,6 @@ constexpr Index build_index() {
 }
 
 constexpr Index kIndex = build_index();
-
-// Case-insensitive equality with a lowercase ASCII literal.
-bool iequals(std::string_view arg, std::string_view lower) {
-  if (arg.size() != lower.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < arg.size(); ++i) {
-    if (to_lower(arg[i]) != lower[i]) {
-      return false;
-    }
-  }
-  return true;
-}
 
 void push(std::vector<std::uint32_t>& out, std::size_t i) {
   out.push_back(static_cast<std::uint32_t>(i));

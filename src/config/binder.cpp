@@ -191,16 +191,10 @@ void MapBinder::report(int line, std::string_view key, std::string_view message)
 }
 
 bool MapBinder::raw(std::string_view key, const RawFn& bind, Presence presence) {
-  if (!is_map_) {
-    return false;
-  }
-  Entry* entry = find(key);
+  bool absent_ok = false;
+  Entry* entry = find_present(key, presence, absent_ok);
   if (entry == nullptr) {
-    if (presence == Presence::Required) {
-      report(line_, key, "is required");
-      return false;
-    }
-    return true;
+    return absent_ok;
   }
   const std::size_t before = diagnostics_.count();
   bind(entry->value, join_path(path_, key), entry->line);
@@ -220,9 +214,9 @@ MapBinder::Entry* MapBinder::find(std::string_view key) {
   return nullptr;
 }
 
-MapBinder::Entry* MapBinder::find_scalar(std::string_view key, std::string_view expected,
-                                         Presence presence, bool& usable) {
-  usable = false;
+MapBinder::Entry* MapBinder::find_present(std::string_view key, Presence presence,
+                                          bool& absent_ok) {
+  absent_ok = false;
   if (!is_map_) {
     return nullptr;
   }
@@ -232,9 +226,18 @@ MapBinder::Entry* MapBinder::find_scalar(std::string_view key, std::string_view 
       report(line_, key, "is required");
       return nullptr;
     }
-    usable = true;
+    absent_ok = true;
+  }
+  return entry;
+}
+
+MapBinder::Entry* MapBinder::find_scalar(std::string_view key, std::string_view expected,
+                                         Presence presence, bool& usable) {
+  Entry* entry = find_present(key, presence, usable);
+  if (entry == nullptr) {
     return nullptr;
   }
+  usable = false;
   if (entry->value.IsNull()) {
     report(entry->line, key, "missing value, expected " + std::string(expected));
     return nullptr;
@@ -386,16 +389,10 @@ bool MapBinder::choice_impl(std::string_view key, std::string& out,
 
 bool MapBinder::strings(std::string_view key, std::vector<std::string>& out,
                         const ScalarParser& check, Presence presence) {
-  if (!is_map_) {
-    return false;
-  }
-  Entry* entry = find(key);
+  bool absent_ok = false;
+  Entry* entry = find_present(key, presence, absent_ok);
   if (entry == nullptr) {
-    if (presence == Presence::Required) {
-      report(line_, key, "is required");
-      return false;
-    }
-    return true;
+    return absent_ok;
   }
   const YAML::Node& node = entry->value;
   if (node.IsNull()) {
@@ -435,16 +432,10 @@ bool MapBinder::strings(std::string_view key, std::vector<std::string>& out,
 }
 
 bool MapBinder::map(std::string_view key, const MapFn& bind, Presence presence) {
-  if (!is_map_) {
-    return false;
-  }
-  Entry* entry = find(key);
+  bool absent_ok = false;
+  Entry* entry = find_present(key, presence, absent_ok);
   if (entry == nullptr) {
-    if (presence == Presence::Required) {
-      report(line_, key, "is required");
-      return false;
-    }
-    return true;
+    return absent_ok;
   }
   MapBinder child(entry->value, join_path(path_, key), entry->line, diagnostics_);
   if (!child.is_map()) {
@@ -456,16 +447,10 @@ bool MapBinder::map(std::string_view key, const MapFn& bind, Presence presence) 
 }
 
 bool MapBinder::list(std::string_view key, const ListFn& bind, Presence presence) {
-  if (!is_map_) {
-    return false;
-  }
-  Entry* entry = find(key);
+  bool absent_ok = false;
+  Entry* entry = find_present(key, presence, absent_ok);
   if (entry == nullptr) {
-    if (presence == Presence::Required) {
-      report(line_, key, "is required");
-      return false;
-    }
-    return true;
+    return absent_ok;
   }
   const YAML::Node& node = entry->value;
   if (node.IsNull()) {

@@ -175,6 +175,9 @@ class MapBinder {
 
   // Marks `key` as known and returns its entry, or nullptr when absent.
   Entry* find(std::string_view key);
+  // The entry of `key` in this map, or nullptr: then `absent_ok` tells whether that is fine (an
+  // optional key left out) or an error was reported (not a map; a required key missing).
+  Entry* find_present(std::string_view key, Presence presence, bool& absent_ok);
   // Looks up a field that must be a scalar. Returns the entry when there is text to parse;
   // otherwise nullptr with `usable` set as the bind call should return it.
   Entry* find_scalar(std::string_view key, std::string_view expected, Presence presence,

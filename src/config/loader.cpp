@@ -23,6 +23,7 @@
 #include "seawall/command/command_set.hpp"
 #include "seawall/policy/defaults.hpp"
 #include "seawall/upstream/tls_context.hpp"
+#include "seawall/util/ascii.hpp"
 
 namespace seawall::config {
 namespace {
@@ -598,9 +599,7 @@ void bind_deny_commands(MapBinder& root, std::vector<std::string>& out) {
     return "unknown command \"" + std::string(name) + "\"";
   });
   for (std::string& name : out) {
-    std::transform(name.begin(), name.end(), name.begin(), [](char c) {
-      return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    });
+    std::transform(name.begin(), name.end(), name.begin(), util::ascii_lower);
   }
 }
 

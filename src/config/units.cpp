@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "seawall/config/loader.hpp"
+#include "seawall/util/ascii.hpp"
 
 namespace seawall::config {
 namespace detail {
@@ -46,19 +47,7 @@ constexpr std::array kSizeUnits{
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (to_lower(a[i]) != to_lower(b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
+using util::iequals;
 
 bool all_digits(std::string_view text) {
   for (char c : text) {

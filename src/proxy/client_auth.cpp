@@ -6,18 +6,14 @@
 #include <cstdint>
 
 #include "seawall/resp/replies.hpp"
+#include "seawall/util/ascii.hpp"
 
 namespace seawall::proxy {
 namespace {
 
 namespace replies = resp::replies;
 
-bool iequals(std::string_view a, std::string_view lower) {
-  return a.size() == lower.size() &&
-         std::equal(a.begin(), a.end(), lower.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == y;
-         });
-}
+using util::iequals;
 
 // What Redis's string2ll accepts: an optional '-', digits, no leading zero, fits 64 bits.
 bool is_redis_integer(std::string_view text) {

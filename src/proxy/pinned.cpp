@@ -52,7 +52,7 @@ bool marker_id(std::string_view reply, std::uint64_t& id) {
   }
   const auto it =
       std::search(reply.begin(), reply.end(), kMarkerPrefix.begin(), kMarkerPrefix.end(),
-                  [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+                  [](char a, char b) { return util::ascii_lower(a) == b; });
   if (it == reply.end()) {
     return false;
   }
