@@ -43,7 +43,6 @@ constexpr std::uint32_t kMaxAdminConnections = 1024;
 constexpr std::uint64_t kMinAdminRequestSize = 1024;
 constexpr std::uint64_t kMaxAdminRequestSize = 1024 * 1024;
 // A password file larger than this is not a password file (a wrong path, say).
-constexpr std::uintmax_t kMaxPasswordFile = 64 * 1024;
 
 bool is_ipv4(const std::string& text) {
   in_addr address{};
@@ -192,83 +191,40 @@ void bind_health_check(MapBinder& m, HealthCheckConfig& out) {
   m.duration("timeout", out.timeout, kPositive);
 }
 
-std::string check_env_name(std::string_view text) {
-  bool ok = !text.empty() && !(text[0] >= '0' && text[0] <= '9');
-  for (char c : text) {
-    ok = ok &&
-         ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_');
+// A password named by `password_env` or `password_file`, exactly one of them. Returns false,
+// having reported nothing, when neither is set.
+// `env` and `file` receive the names given.
+bool bind_password(MapBinder& m, std::string& out, std::string& env, std::string& file) {
+  const bool env_ok = m.string("password_env", env, detail::check_env_name);
+  const bool file_ok = m.string("password_file", file, [](std::string_view text) {
+    return text.empty() ? std::string("must not be empty") : std::string();
+  });
+  const bool has_env = m.has("password_env");
+  const bool has_file = m.has("password_file");
+  if (!has_env && !has_file) {
+    return false;
   }
-  return ok ? std::string() : "must be an environment variable name (letters, digits and '_')";
-}
-
-// The password from the file, without one trailing newline; "" and an error when unusable.
-// Messages name the file, never its content.
-std::string read_password_file(const std::string& path, std::string& error) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    error = "cannot read " + path + ": is a directory";
-    return {};
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = "cannot read " + path + ": " + std::strerror(errno);
-    return {};
-  }
-  std::string password;
-  char buffer[4096];
-  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-    password.append(buffer, static_cast<std::size_t>(in.gcount()));
-    if (password.size() > kMaxPasswordFile) {
-      error = path + " is larger than 64kb: not a password file";
-      return {};
+  if (has_env && has_file) {
+    m.error("password_file", "set either password_env or password_file, not both");
+  } else if (has_env && env_ok) {
+    const std::string problem = detail::secret_from_env(env, out);
+    if (!problem.empty()) {
+      m.error("password_env", problem);
+    }
+  } else if (has_file && file_ok) {
+    const std::string problem = detail::secret_from_file(file, out);
+    if (!problem.empty()) {
+      m.error("password_file", problem);
     }
   }
-  if (in.bad()) {
-    error = "cannot read " + path + ": I/O error";
-    return {};
-  }
-  if (!password.empty() && password.back() == '\n') {
-    password.pop_back();
-    if (!password.empty() && password.back() == '\r') {
-      password.pop_back();
-    }
-  }
-  if (password.empty()) {
-    error = path + " is empty";
-  }
-  return password;
+  return true;
 }
 
 // Resolves the password now, so that a missing variable or file stops seawall at startup
 // (and fails --check-config) instead of showing up later as connect failures.
 void bind_auth(MapBinder& m, UpstreamAuthConfig& out) {
   m.string("username", out.username);
-  const bool env_ok = m.string("password_env", out.password_env, check_env_name);
-  const bool file_ok = m.string("password_file", out.password_file);
-  if (!env_ok || !file_ok) {
-    return;
-  }
-  if (m.has("password_env") && m.has("password_file")) {
-    m.error("password_file", "set password_env or password_file, not both");
-    return;
-  }
-  if (!out.password_env.empty()) {
-    const char* value = std::getenv(out.password_env.c_str());
-    if (value == nullptr) {
-      m.error("password_env", "environment variable " + out.password_env + " is not set");
-    } else if (*value == '\0') {
-      m.error("password_env", "environment variable " + out.password_env + " is empty");
-    } else {
-      out.password = value;
-    }
-  } else if (!out.password_file.empty()) {
-    std::string error;
-    out.password = read_password_file(out.password_file, error);
-    if (!error.empty()) {
-      out.password.clear();
-      m.error("password_file", error);
-    }
-  } else {
+  if (!bind_password(m, out.password, out.password_env, out.password_file)) {
     m.report_at(m.line(""), m.path(), "needs password_env or password_file");
   }
 }
@@ -502,43 +458,15 @@ std::string check_user_name(std::string_view text) {
   return {};
 }
 
-// A password named by `password_env` or `password_file`, exactly one of them. Returns false,
-// having reported nothing, when neither is set.
-bool bind_password(MapBinder& m, std::string& out) {
-  std::string env;
-  std::string file;
-  const bool env_ok = m.string("password_env", env, detail::check_env_name);
-  const bool file_ok = m.string("password_file", file, [](std::string_view text) {
-    return text.empty() ? std::string("must not be empty") : std::string();
-  });
-  const bool has_env = m.has("password_env");
-  const bool has_file = m.has("password_file");
-  if (!has_env && !has_file) {
-    return false;
-  }
-  if (has_env && has_file) {
-    m.error("password_file", "set either password_env or password_file, not both");
-  } else if (has_env && env_ok) {
-    const std::string problem = detail::secret_from_env(env, out);
-    if (!problem.empty()) {
-      m.error("password_env", problem);
-    }
-  } else if (has_file && file_ok) {
-    const std::string problem = detail::secret_from_file(file, out);
-    if (!problem.empty()) {
-      m.error("password_file", problem);
-    }
-  }
-  return true;
-}
-
 void bind_auth(MapBinder& m, AuthConfig& out) {
   if (!m.is_map()) {
     return;
   }
   const bool has_users = m.has("users");
   AuthUser single{std::string(kDefaultUser), {}};
-  const bool has_single = bind_password(m, single.password);
+  std::string env;
+  std::string file;
+  const bool has_single = bind_password(m, single.password, env, file);
   if (has_users && has_single) {
     m.error("users",
             "set either one password (password_env or password_file, for the user "
@@ -560,7 +488,7 @@ void bind_auth(MapBinder& m, AuthConfig& out) {
   const bool ok = m.list("users", [&](MapBinder& u, std::size_t) {
     AuthUser user;
     u.string("name", user.name, check_user_name, Presence::Required);
-    if (!bind_password(u, user.password) && u.is_map()) {
+    if (!bind_password(u, user.password, env, file) && u.is_map()) {
       u.report_at(u.line(""), u.path(), "needs password_env or password_file");
     }
     if (!user.name.empty()) {

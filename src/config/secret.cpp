@@ -47,7 +47,14 @@ std::string secret_from_file(const std::string& path, std::string& out) {
   if (!in) {
     return "cannot read " + path + ": " + std::error_code(errno, std::generic_category()).message();
   }
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text;
+  char buffer[4096];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    text.append(buffer, static_cast<std::size_t>(in.gcount()));
+    if (text.size() > kMaxSecretFile) {
+      return "file " + path + " is larger than 64 KiB: not a password file";
+    }
+  }
   if (in.bad()) {
     return "cannot read " + path + ": I/O error";
   }

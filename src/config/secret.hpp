@@ -3,10 +3,14 @@
 // load, so that config files (and ConfigMaps) stay free of passwords. Error messages name the
 // variable or file, never the value.
 // Thread safety: reads the process environment (getenv); call while no thread changes it.
+#include <cstddef>
 #include <string>
 #include <string_view>
 
 namespace seawall::config::detail {
+
+// A password file larger than this is a mistake (the wrong path), not a password.
+inline constexpr std::size_t kMaxSecretFile = 64 * 1024;
 
 // "" when `name` is a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*), else the error.
 std::string check_env_name(std::string_view name);
@@ -14,7 +18,8 @@ std::string check_env_name(std::string_view name);
 // error: unset or empty.
 std::string secret_from_env(const std::string& name, std::string& out);
 // Stores the contents of file `path` in `out`, without one trailing "\n" or "\r\n" (what `echo`
-// and editors add). Returns "" on success, else the error: unreadable or empty.
+// and editors add). Returns "" on success, else the error: unreadable, empty or over
+// kMaxSecretFile.
 std::string secret_from_file(const std::string& path, std::string& out);
 
 }  // namespace seawall::config::detail

@@ -193,16 +193,17 @@ TEST(LoaderUpstreamAuthTest, AnUnusablePasswordFileIsAnError) {
               ElementsAre("test.yaml:4: upstreams[0].auth.password_file: cannot read " + missing +
                           ": No such file or directory"));
   const std::string empty = dir.file("empty", "\n");
-  EXPECT_THAT(load_upstream_with("    auth: {password_file: " + empty + "}\n").errors,
-              ElementsAre("test.yaml:4: upstreams[0].auth.password_file: " + empty + " is empty"));
+  EXPECT_THAT(
+      load_upstream_with("    auth: {password_file: " + empty + "}\n").errors,
+      ElementsAre("test.yaml:4: upstreams[0].auth.password_file: file " + empty + " is empty"));
   const std::string directory = dir.path("");
   EXPECT_THAT(load_upstream_with("    auth: {password_file: " + directory + "}\n").errors,
               ElementsAre("test.yaml:4: upstreams[0].auth.password_file: cannot read " + directory +
                           ": is a directory"));
   const std::string huge = dir.file("huge", std::string(65 * 1024, 'x'));
   EXPECT_THAT(load_upstream_with("    auth: {password_file: " + huge + "}\n").errors,
-              ElementsAre("test.yaml:4: upstreams[0].auth.password_file: " + huge +
-                          " is larger than 64kb: not a password file"));
+              ElementsAre("test.yaml:4: upstreams[0].auth.password_file: file " + huge +
+                          " is larger than 64 KiB: not a password file"));
 }
 
 TEST(LoaderUpstreamAuthTest, NeedsExactlyOnePasswordSource) {
@@ -216,8 +217,8 @@ TEST(LoaderUpstreamAuthTest, NeedsExactlyOnePasswordSource) {
                                  "      password_file: " +
                                  file + "\n")
                   .errors,
-              ElementsAre("test.yaml:6: upstreams[0].auth.password_file: set password_env or "
-                          "password_file, not both"));
+              ElementsAre("test.yaml:6: upstreams[0].auth.password_file: set either "
+                          "password_env or password_file, not both"));
 }
 
 TEST(LoaderUpstreamAuthTest, TakesNoPasswordInTheConfigText) {
@@ -229,7 +230,8 @@ TEST(LoaderUpstreamAuthTest, TakesNoPasswordInTheConfigText) {
 TEST(LoaderUpstreamAuthTest, RejectsAMalformedVariableName) {
   EXPECT_THAT(load_upstream_with("    auth: {password_env: \"MY-PASSWORD\"}\n").errors,
               ElementsAre("test.yaml:4: upstreams[0].auth.password_env: must be an environment "
-                          "variable name (letters, digits and '_')"));
+                          "variable name (letters, digits and '_', not starting with a digit), "
+                          "got \"MY-PASSWORD\""));
   EXPECT_THAT(load_upstream_with("    auth: {password_env: 1PASSWORD}\n").errors, SizeIs(1));
 }
 
