@@ -10,6 +10,7 @@
 
 #include "admin/router.hpp"
 #include "seawall/net.hpp"
+#include "seawall/util/bugs.hpp"
 #include "seawall/util/log.hpp"
 
 namespace seawall::admin {
@@ -109,13 +110,7 @@ awaitable<void> AdminServer::Impl::accept_loop() {
     ++connections;
     asio::co_spawn(*ioc, serve(std::move(socket)), [this](std::exception_ptr e) {
       --connections;
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          util::logger("admin")->error("admin connection failed: {}", ex.what());
-        }
-      }
+      util::coroutine_done("admin", "admin connection", std::move(e));
     });
   }
 }
@@ -193,15 +188,8 @@ void AdminServer::start() {
   impl_->acceptor->bind(endpoint);
   impl_->acceptor->listen(asio::socket_base::max_listen_connections);
   impl_->port = impl_->acceptor->local_endpoint().port();
-  asio::co_spawn(*impl_->ioc, impl_->accept_loop(), [](std::exception_ptr e) {
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        util::logger("admin")->error("admin accept loop failed: {}", ex.what());
-      }
-    }
-  });
+  asio::co_spawn(*impl_->ioc, impl_->accept_loop(),
+                 util::on_coroutine_done("admin", "admin accept loop"));
   impl_->thread = std::thread([this] { impl_->ioc->run(); });
   util::logger("admin")->info("admin server listening on {}:{}", impl_->config.address,
                               impl_->port.load());

@@ -2,6 +2,7 @@
 
 #include "app/process_stats.hpp"
 #include "seawall/app/data_metrics.hpp"
+#include "seawall/util/bugs.hpp"
 
 namespace seawall::app {
 
@@ -25,6 +26,7 @@ void register_app_metrics(metrics::Registry& registry, const std::atomic<std::ui
   registry.gauge(kProcessResidentMemory).with_callback({}, detail::process_resident_bytes);
   registry.gauge(kProcessOpenFds).with_callback({}, detail::process_open_fds);
   registry.gauge(kProcessMaxFds).with_callback({}, detail::process_max_fds);
+  registry.counter(kBugs).with_callback({}, [] { return static_cast<double>(util::bugs_total()); });
 }
 
 }  // namespace seawall::app

@@ -21,6 +21,7 @@
 #include "seawall/resp/replies.hpp"
 #include "seawall/resp/writer.hpp"
 #include "seawall/util/ascii.hpp"
+#include "seawall/util/bugs.hpp"
 #include "seawall/util/log.hpp"
 
 namespace seawall::proxy {
@@ -419,7 +420,7 @@ void Session::arm_exec_deadline(std::uint64_t exec_reply) {
        timeout = ctx_.config->upstreams[link_upstream_].request_timeout] {
         return self->exec_deadline(generation, exec_reply, timeout);
       },
-      asio::detached);
+      util::on_coroutine_done("proxy", "EXEC deadline"));
 }
 
 awaitable<void> Session::exec_deadline(std::uint64_t generation, std::uint64_t exec_reply,

@@ -8,6 +8,7 @@
 #include "seawall/resp/replies.hpp"
 #include "seawall/resp/writer.hpp"
 #include "seawall/util/ascii.hpp"
+#include "seawall/util/bugs.hpp"
 #include "seawall/util/log.hpp"
 
 namespace seawall::proxy {
@@ -140,15 +141,7 @@ void Session::start() {
   error_code ec;
   socket_.set_option(tcp::no_delay(true), ec);
   socket_.non_blocking(true, ec);  // on_batch_end writes without blocking the thread
-  auto on_done = [](std::exception_ptr e) {
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        util::logger("proxy")->error("session coroutine failed: {}", ex.what());
-      }
-    }
-  };
+  const auto on_done = util::on_coroutine_done("proxy", "session coroutine");
   auto self = shared_from_this();
   asio::co_spawn(
       socket_.get_executor(), [self] { return self->read_loop(); }, on_done);

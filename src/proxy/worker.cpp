@@ -4,6 +4,7 @@
 
 #include "seawall/proxy/session.hpp"
 #include "seawall/resp/replies.hpp"
+#include "seawall/util/bugs.hpp"
 #include "seawall/util/log.hpp"
 
 namespace seawall::proxy {
@@ -56,11 +57,8 @@ void Worker::apply(std::shared_ptr<const Snapshot> snapshot, std::vector<std::si
     ctx_.parser_limits =
         resp::Limits{limits.max_bulk, limits.max_array, limits.max_inline, limits.max_depth};
     for (std::size_t index : new_pools) {
-      asio::co_spawn(*ioc_, replace_pool(index, make_pool(index)), [](std::exception_ptr e) {
-        if (e) {
-          util::logger("proxy")->error("pool replacement failed");
-        }
-      });
+      asio::co_spawn(*ioc_, replace_pool(index, make_pool(index)),
+                     util::on_coroutine_done("proxy", "pool replacement"));
     }
   });
 }
@@ -108,15 +106,7 @@ void Worker::start() {
   for (auto& pool : ctx_.pools) {
     pool->start();
   }
-  asio::co_spawn(*ioc_, accept_loop(), [](std::exception_ptr e) {
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        util::logger("proxy")->error("accept loop failed: {}", ex.what());
-      }
-    }
-  });
+  asio::co_spawn(*ioc_, accept_loop(), util::on_coroutine_done("proxy", "accept loop"));
   thread_ = std::thread([this] { ioc_->run(); });
 }
 

@@ -1,6 +1,7 @@
 #include "seawall/upstream/connection.hpp"
 
 #include "seawall/upstream/connect.hpp"
+#include "seawall/util/bugs.hpp"
 #include "seawall/util/log.hpp"
 
 namespace seawall::upstream {
@@ -37,15 +38,7 @@ Connection::Connection(asio::any_io_executor ex, const config::UpstreamConfig& c
 void Connection::start() {
   asio::co_spawn(
       ex_, [self = shared_from_this()]() { return self->run(); },
-      [name = config_.name](std::exception_ptr e) {
-        if (e) {
-          try {
-            std::rethrow_exception(e);
-          } catch (const std::exception& ex) {
-            util::logger("upstream")->error("upstream={} run loop failed: {}", name, ex.what());
-          }
-        }
-      });
+      util::on_coroutine_done("upstream", "connection run loop"));
 }
 
 void Connection::retire() {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "seawall/util/bugs.hpp"
 #include "seawall/util/log.hpp"
 
 namespace seawall::upstream {
@@ -54,15 +55,7 @@ void HealthChecker::start() {
   connection_->start();
   asio::co_spawn(
       ex_, [self = shared_from_this()] { return self->run(); },
-      [](std::exception_ptr e) {
-        if (e) {
-          try {
-            std::rethrow_exception(e);
-          } catch (const std::exception& ex) {
-            util::logger("upstream")->error("health checker failed: {}", ex.what());
-          }
-        }
-      });
+      util::on_coroutine_done("upstream", "health checker"));
 }
 
 void HealthChecker::stop() {

@@ -1,6 +1,7 @@
 #include "seawall/upstream/link.hpp"
 
 #include "seawall/upstream/connect.hpp"
+#include "seawall/util/bugs.hpp"
 #include "seawall/util/log.hpp"
 
 namespace seawall::upstream {
@@ -9,16 +10,6 @@ namespace {
 util::LogRateLimiter& open_log_limiter() {
   static util::LogRateLimiter limiter(std::chrono::seconds(10), 3);
   return limiter;
-}
-
-void log_failure(std::exception_ptr e) {
-  if (e) {
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      util::logger("upstream")->error("dedicated connection failed: {}", ex.what());
-    }
-  }
 }
 
 }  // namespace
@@ -42,9 +33,11 @@ awaitable<bool> Link::open() {
   }
   auto self = shared_from_this();
   asio::co_spawn(
-      ex_, [self] { return self->read_loop(); }, log_failure);
+      ex_, [self] { return self->read_loop(); },
+      util::on_coroutine_done("upstream", "dedicated connection reader"));
   asio::co_spawn(
-      ex_, [self] { return self->write_loop(); }, log_failure);
+      ex_, [self] { return self->write_loop(); },
+      util::on_coroutine_done("upstream", "dedicated connection writer"));
   co_return true;
 }
 

@@ -34,9 +34,19 @@ inline constexpr metrics::Spec kProcessMaxFds{
     "process_max_fds", metrics::Type::Gauge,
     "Most file descriptors the process may open (RLIMIT_NOFILE)."};
 
-inline constexpr std::array kAppMetrics{
-    kBuildInfo,      kClients,      kProcessStartTime, kProcessCpu, kProcessResidentMemory,
-    kProcessOpenFds, kProcessMaxFds};
+inline constexpr metrics::Spec kBugs{
+    "seawall_bugs_total", metrics::Type::Counter,
+    "Bugs seawall survived (a coroutine that ended with an exception, a broken invariant); each is "
+    "also logged. Should stay 0."};
+
+inline constexpr std::array kAppMetrics{kBuildInfo,
+                                        kClients,
+                                        kProcessStartTime,
+                                        kProcessCpu,
+                                        kProcessResidentMemory,
+                                        kProcessOpenFds,
+                                        kProcessMaxFds,
+                                        kBugs};
 
 // Declares every module's table in `registry`. A module with metrics adds its table here.
 void declare_metrics(metrics::Registry& registry);
