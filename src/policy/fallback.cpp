@@ -204,31 +204,43 @@ Source Fallback::answer_read(const command::CommandInfo& info,
   if (info.name == "mget") {
     source = answer_mget(args, policies, now, unavailable_error, out, protocol, overlay);
   } else {
-    cache::LookupResult found{cache::Freshness::Miss, {}};
-    if (policy.l1.enabled && !cache_key.empty()) {
-      found = lookup(cache_key, now, protocol, out);
-    }
-    if (found.freshness != cache::Freshness::Miss) {
-      source = found.freshness == cache::Freshness::Fresh ? Source::L1Fresh : Source::L1Stale;
-    } else if (policy.degraded_default) {
-      append(*policy.degraded_default);
-      source = Source::Default;
-    } else if (policy.on_unavailable == OnUnavailable::Miss && take_fallthrough(now)) {
-      if (resp3 && info.name == "hgetall") {
-        out.append("%0\r\n");  // RESP3 types these replies as a map or a set
-      } else if (resp3 && name_in(info.name, {"smembers", "sunion", "sinter", "sdiff"})) {
-        out.append("~0\r\n");
+    source = copy_or_default(policy, cache_key, now, protocol, out);
+    if (source == Source::Miss) {
+      if (policy.on_unavailable == OnUnavailable::Miss && take_fallthrough(now)) {
+        if (resp3 && info.name == "hgetall") {
+          out.append("%0\r\n");  // RESP3 types these replies as a map or a set
+        } else if (resp3 && name_in(info.name, {"smembers", "sunion", "sinter", "sdiff"})) {
+          out.append("~0\r\n");
+        } else {
+          append(miss_reply(info, args));
+        }
       } else {
-        append(miss_reply(info, args));
+        out.append(unavailable_error);
+        source = Source::Error;
       }
-      source = Source::Miss;
-    } else {
-      out.append(unavailable_error);
-      source = Source::Error;
     }
   }
   counters_.count(source);
   return source;
+}
+
+Source Fallback::copy_or_default(const Policy& policy, std::string_view cache_key,
+                                 std::chrono::steady_clock::time_point now, resp::Protocol protocol,
+                                 std::string& out) {
+  if (policy.l1.enabled && !cache_key.empty()) {
+    const cache::LookupResult found = lookup(cache_key, now, protocol, out);
+    if (found.freshness != cache::Freshness::Miss) {
+      return found.freshness == cache::Freshness::Fresh ? Source::L1Fresh : Source::L1Stale;
+    }
+  }
+  if (policy.degraded_default) {
+    if (protocol != resp::Protocol::Resp3 ||
+        !resp::append_as_resp3(out, *policy.degraded_default)) {
+      out.append(*policy.degraded_default);
+    }
+    return Source::Default;
+  }
+  return Source::Miss;
 }
 
 Source Fallback::answer_mget(std::span<const std::string_view> args, const PolicyTable& policies,
@@ -262,30 +274,23 @@ Source Fallback::answer_mget(std::span<const std::string_view> args, const Polic
         break;
       }
     }
-    cache::LookupResult found{cache::Freshness::Miss, {}};
+    key.clear();
     if (policy.l1.enabled) {
       const std::array<std::string_view, 2> get{"get", args[i]};
       cache::make_cache_key(get, key);
       if (resp3) {
         make_resp3_cache_key(key);
       }
-      found = lookup(key, now, protocol, elements);
     }
-    Source s;
-    if (found.freshness != cache::Freshness::Miss) {
-      s = found.freshness == cache::Freshness::Fresh ? Source::L1Fresh : Source::L1Stale;
-    } else if (policy.degraded_default) {
-      if (!resp3 || !resp::append_as_resp3(elements, *policy.degraded_default)) {
-        elements.append(*policy.degraded_default);
+    Source s = copy_or_default(policy, key, now, protocol, elements);
+    if (s == Source::Miss) {
+      if (policy.on_unavailable == OnUnavailable::Miss) {
+        elements.append(resp3 ? "_\r\n" : "$-1\r\n");
+        needs_fallthrough = true;
+      } else {
+        error = true;
+        s = Source::Error;
       }
-      s = Source::Default;
-    } else if (policy.on_unavailable == OnUnavailable::Miss) {
-      elements.append(resp3 ? "_\r\n" : "$-1\r\n");
-      needs_fallthrough = true;
-      s = Source::Miss;
-    } else {
-      error = true;
-      s = Source::Error;
     }
     worst = std::max(worst, s);
   }

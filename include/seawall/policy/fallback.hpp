@@ -104,6 +104,12 @@ class Fallback {
                      std::string& out, resp::Protocol protocol, KeyOverlay* overlay);
   // The L1 copy for `cache_key` in the session's protocol: a RESP3 session's own copy, else the
   // RESP2 one converted. Appends it to `out`.
+  // The chain's first links: the L1 copy (fresh, then stale) under `cache_key` ("" when the
+  // policy keeps none), else the policy's degraded default, appended to `out` in `protocol`;
+  // Source::Miss with nothing appended when neither exists.
+  Source copy_or_default(const Policy& policy, std::string_view cache_key,
+                         std::chrono::steady_clock::time_point now, resp::Protocol protocol,
+                         std::string& out);
   cache::LookupResult lookup(std::string_view cache_key, std::chrono::steady_clock::time_point now,
                              resp::Protocol protocol, std::string& out);
   bool take_fallthrough(std::chrono::steady_clock::time_point now);
