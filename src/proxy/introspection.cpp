@@ -4,7 +4,7 @@
 #include <cctype>
 #include <limits>
 
-#include "resp/number.hpp"
+#include "seawall/resp/number.hpp"
 #include "seawall/resp/replies.hpp"
 #include "seawall/resp/writer.hpp"
 #include "seawall/util/ascii.hpp"
@@ -140,7 +140,7 @@ std::optional<SubscriptionReply> parse_subscription_reply(std::string_view reply
     if (!header || header->empty() || header->front() != '$') {
       return std::nullopt;
     }
-    const std::optional<std::int64_t> length = resp::detail::parse_int64(header->substr(1));
+    const std::optional<std::int64_t> length = resp::parse_int64(header->substr(1));
     if (!length || *length < 0 || static_cast<std::uint64_t>(*length) > reply.size() - pos ||
         reply.size() - pos - static_cast<std::size_t>(*length) < 2) {
       return std::nullopt;
@@ -176,7 +176,7 @@ std::optional<SubscriptionReply> parse_subscription_reply(std::string_view reply
   if (!count || count->empty() || count->front() != ':') {
     return std::nullopt;
   }
-  const std::optional<std::int64_t> n = resp::detail::parse_int64(count->substr(1));
+  const std::optional<std::int64_t> n = resp::parse_int64(count->substr(1));
   if (!n || *n < 0) {
     return std::nullopt;
   }

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "resp/number.hpp"
+#include "seawall/resp/number.hpp"
 
 namespace seawall::resp {
 
@@ -49,7 +49,7 @@ errc ReplyFramer::feed(std::string_view data, FramedReply& out) {
       case '$':
       case '!':
       case '=': {
-        const auto len = detail::parse_int64(line);
+        const auto len = parse_int64(line);
         if (!len || *len < -1) {
           return errc::invalid_integer;
         }
@@ -76,7 +76,7 @@ errc ReplyFramer::feed(std::string_view data, FramedReply& out) {
       case '>':
       case '%':
       case '|': {
-        const auto count = detail::parse_int64(line);
+        const auto count = parse_int64(line);
         if (!count || *count < -1) {
           return errc::invalid_integer;
         }

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "resp/number.hpp"
+#include "seawall/resp/number.hpp"
 
 namespace seawall::resp {
 namespace {
@@ -168,7 +168,7 @@ errc RequestParser::parse(std::string_view data, ParsedRequest& out) {
     if (nl == std::string_view::npos) {
       return data.size() > kMaxLengthLine ? errc::invalid_multibulk_length : errc::need_more;
     }
-    const auto count = detail::parse_int64(data.substr(1, nl - 2));
+    const auto count = parse_int64(data.substr(1, nl - 2));
     // Compared as unsigned: a max_array above INT64_MAX would turn negative as an int64 and
     // refuse every command.
     if (!count || (*count > 0 && static_cast<std::uint64_t>(*count) > limits_.max_array)) {
@@ -198,7 +198,7 @@ errc RequestParser::parse(std::string_view data, ParsedRequest& out) {
     if (nl == std::string_view::npos) {
       return data.size() - pos_ > kMaxLengthLine ? errc::invalid_bulk_length : errc::need_more;
     }
-    const auto len = detail::parse_int64(data.substr(pos_ + 1, nl - pos_ - 2));
+    const auto len = parse_int64(data.substr(pos_ + 1, nl - pos_ - 2));
     if (!len || *len < 0 || static_cast<std::uint64_t>(*len) > limits_.max_bulk) {
       return errc::invalid_bulk_length;
     }

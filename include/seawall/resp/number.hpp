@@ -1,10 +1,11 @@
 #pragma once
-// Strict decimal parsing for RESP length and integer lines.
+// Strict decimal parsing for RESP length and integer lines (and integers in arguments that
+// Redis parses the same way).
 #include <cstdint>
 #include <optional>
 #include <string_view>
 
-namespace seawall::resp::detail {
+namespace seawall::resp {
 
 // Parses an optional '-' and 1..19 digits; rejects empty input, '+', spaces and overflow.
 inline std::optional<std::int64_t> parse_int64(std::string_view s) {
@@ -38,4 +39,4 @@ inline std::optional<std::int64_t> parse_int64(std::string_view s) {
   return static_cast<std::int64_t>(value);
 }
 
-}  // namespace seawall::resp::detail
+}  // namespace seawall::resp
