@@ -63,7 +63,7 @@ void CacheRepair::on_reply(std::uint64_t token, std::string_view bytes,
              cache::PutResult::Stored;
     filled_ += stored ? 1 : 0;
   }
-  if (!stored && p.again && status == upstream::ReplyStatus::Ok) {
+  if (!stored && status == upstream::ReplyStatus::Ok && (p.again || ++p.refused < kMaxRefusals)) {
     send(std::move(p));  // a write raced this GET too: what Redis holds after it
   }
 }

@@ -397,13 +397,18 @@ void Session::fill_cache(Slot& slot, std::string_view bytes,
             slot.policy->l1.max_stale, now);
 }
 
-bool Session::writes_value(const Slot& slot) const {
+bool writes_value(const command::CommandInfo* info, std::span<const std::string_view> args,
+                  const policy::Policy& policy) {
   static const command::CommandInfo* const set = command::lookup("set");
   static const command::CommandInfo* const mset = command::lookup("mset");
-  if (slot.info == set) {
-    return slot.args.size() == 3 && slot.policy->l1.enabled;  // options: TTLs, NX/XX, GET
+  if (info == set) {
+    return args.size() == 3 && policy.l1.enabled;  // options: TTLs, NX/XX, GET
   }
-  return slot.info == mset && slot.args.size() % 2 == 1;
+  return info == mset && args.size() % 2 == 1;
+}
+
+bool Session::writes_value(const Slot& slot) const {
+  return slot.policy != nullptr && proxy::writes_value(slot.info, slot.args, *slot.policy);
 }
 
 void Session::keep_journaled_value(Slot& slot) {
@@ -439,13 +444,15 @@ void Session::store_written_value(cache::ReadTicket ticket, std::string_view key
   // Stored only if no other write to the key was sent since this one: then this value is what
   // Redis holds. The invalidation after it drops the probe and ends every read of the key still
   // in flight (they may have read an older value); the copy is stored again after.
-  const bool raced = cache.put(ticket, cache_key, keys, reply, p.l1.ttl, p.l1.max_stale, now) !=
-                     cache::PutResult::Stored;
+  cache::PutResult stored =
+      cache.put(ticket, cache_key, keys, reply, p.l1.ttl, p.l1.max_stale, now);
   cache.invalidate_key(key);
-  if (!raced) {
-    cache.put(cache.begin_read(), cache_key, keys, reply, p.l1.ttl, p.l1.max_stale, now);
-  } else {
-    // Another write of the key was in flight too: only Redis knows which ran last. Ask it.
+  if (stored == cache::PutResult::Stored) {
+    stored = cache.put(cache.begin_read(), cache_key, keys, reply, p.l1.ttl, p.l1.max_stale, now);
+  }
+  if (stored == cache::PutResult::Raced) {
+    // Another write of the key was in flight too (or of a key sharing its invalidation stripe):
+    // only Redis knows which ran last. Ask it.
     ctx_.repair->request(ctx_.snapshot->router.route(key), key, p.l1.ttl, p.l1.max_stale);
   }
 }

@@ -165,7 +165,7 @@ awaitable<std::string_view> Session::pin(std::span<const std::string_view> args)
   link_framer_.reset();
   link_swallow_ = 0;
   link_replies_ = 0;
-  link_invalidations_.clear();
+  flush_link_invalidations();
   multi_keys_.clear();
   in_multi_ = watching_ = db_nonzero_ = sticky_ = false;
   co_return std::string_view();
@@ -173,15 +173,33 @@ awaitable<std::string_view> Session::pin(std::span<const std::string_view> args)
 
 void Session::flush_link_invalidations() {
   // Replies not counted (CLIENT REPLY OFF, a closed link): invalidate now rather than never.
-  for (const PendingInvalidation& pending : link_invalidations_) {
+  for (PendingInvalidation& pending : link_invalidations_) {
     if (pending.clear_all) {
       ctx_.shared->cache.clear();
     }
     for (const std::string& key : pending.keys) {
       ctx_.shared->cache.invalidate_key(key);
     }
+    release_pending(pending);
   }
   link_invalidations_.clear();
+}
+
+void Session::mark_pending(PendingInvalidation& pending) {
+  for (const std::string& key : pending.keys) {
+    ctx_.shared->writes_in_flight.mark(key);
+  }
+  pending.marked = true;
+}
+
+void Session::release_pending(PendingInvalidation& pending) {
+  if (!pending.marked) {
+    return;
+  }
+  pending.marked = false;
+  for (const std::string& key : pending.keys) {
+    ctx_.shared->writes_in_flight.release(key);
+  }
 }
 
 void Session::unpin() {
@@ -328,6 +346,7 @@ void Session::note_pinned_write(const command::CommandInfo* info,
         arm_exec_deadline(reply_index + 1);
       }
       pending.ticket = cache.begin_read();
+      mark_pending(pending);
       link_invalidations_.push_back(std::move(pending));
       multi_keys_.clear();
       multi_fills_.clear();
@@ -360,6 +379,16 @@ void Session::note_pinned_write(const command::CommandInfo* info,
     multi_fills_.push_back(QueuedFill{queued, std::string(args[1]), std::string(args[2])});
   }
   if (!pending.keys.empty()) {
+    // A plain SET or MSET leaves its values as the L1 copies once Redis said +OK, as on the
+    // shared path, so the key can still be read through an outage that follows.
+    if (proxy::writes_value(info, args, ctx_.snapshot->policies.match(args[1]))) {
+      for (std::size_t i = 1; i + 1 < args.size(); i += 2) {
+        pending.fills.push_back(QueuedFill{0, std::string(args[i]), std::string(args[i + 1])});
+      }
+      pending.own_reply = true;
+      pending.ticket = cache.begin_read();
+    }
+    mark_pending(pending);
     link_invalidations_.push_back(std::move(pending));
   }
 }
@@ -372,8 +401,15 @@ void Session::on_link_reply_counted(std::string_view reply) {
       ctx_.shared->cache.clear();
     }
     std::vector<std::string_view> elements;
-    const bool ran = !done.fills.empty() && done.after_reply == link_replies_ &&
-                     split_reply_array(reply, elements);
+    bool ran = false;
+    if (!done.fills.empty() && done.after_reply == link_replies_) {
+      if (done.own_reply) {
+        elements.assign(1, reply);
+        ran = true;
+      } else {
+        ran = split_reply_array(reply, elements);
+      }
+    }
     const auto filled = [&](const std::string& key) {
       return ran && std::any_of(done.fills.begin(), done.fills.end(),
                                 [&](const QueuedFill& f) { return f.key == key; });
@@ -394,6 +430,7 @@ void Session::on_link_reply_counted(std::string_view reply) {
         ctx_.shared->cache.invalidate_key(key);
       }
     }
+    release_pending(done);
     link_invalidations_.pop_front();
   }
 }
@@ -461,6 +498,7 @@ void Session::journal_unanswered_exec(bool link_alive) {
   }
   append_exec_of_sets(out_, tx.fills.size());
   const std::size_t owed = link_outstanding_;
+  release_pending(link_invalidations_.back());  // journaled: its outcome is known
   link_invalidations_.pop_back();
   flush_link_invalidations();
   if (link_alive) {

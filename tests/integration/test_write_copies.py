@@ -182,3 +182,12 @@ def test_a_read_racing_a_write_in_flight_answers_the_written_value(redis_server,
     force(sw, "reset")
     direct = client(redis_server.port)
     wait_until(lambda: direct.get("r") == b"after", timeout=10, what="the journaled value in Redis")
+
+
+def test_a_pinned_set_leaves_its_value_as_the_copy(redis_server, make_seawall):
+    sw = make_seawall(upstreams=[upstream("main", redis_server.port)], policies=POLICIES)
+    with sw.raw(timeout=5) as pinned:
+        assert pinned.request("WATCH", "other") == b"+OK\r\n"  # pins the session
+        assert pinned.request("SET", "pk", "written") == b"+OK\r\n"
+        force(sw, "open")
+        assert client(sw.port).get("pk") == b"written"

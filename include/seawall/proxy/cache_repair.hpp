@@ -50,8 +50,12 @@ class CacheRepair : public upstream::ReplyTarget {
     cache::ReadTicket ticket;
     std::chrono::milliseconds ttl;
     std::chrono::milliseconds max_stale;
-    bool again = false;  // asked for again while in flight
+    bool again = false;         // asked for again while in flight
+    std::uint32_t refused = 0;  // fills refused so far
   };
+  // A refused fill is retried this often even when no write asked again: the refusal may come
+  // from another key sharing the L1's invalidation stripe, which asks for no repair of this key.
+  static constexpr std::uint32_t kMaxRefusals = 3;
   void send(Pending p);
 
   WorkerContext& ctx_;

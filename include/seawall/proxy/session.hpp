@@ -42,6 +42,10 @@ namespace seawall::proxy {
 // Commands that change data, as the L1 and the journal see them (forward.cpp).
 bool is_write_command(const command::CommandInfo& info);
 bool flushes_everything(const command::CommandInfo& info);
+// SET k v (no options; its key's policy keeps L1 copies) and MSET: their values are what GET of
+// their keys returns once Redis acknowledged them.
+bool writes_value(const command::CommandInfo* info, std::span<const std::string_view> args,
+                  const policy::Policy& policy);
 // The elements of a complete RESP array reply; false if `reply` is not one.
 bool split_reply_array(std::string_view reply, std::vector<std::string_view>& elements);
 
@@ -332,7 +336,13 @@ class Session : public upstream::ReplyTarget,
     std::vector<std::string> keys;
     std::vector<QueuedFill> fills;  // EXEC: plain SETs whose values the L1 keeps if they ran
     cache::ReadTicket ticket{};
+    bool own_reply = false;  // fills of a SET/MSET outside MULTI: its reply is +OK, not EXEC's
+    bool marked = false;     // `keys` count in SharedState::writes_in_flight until the reply
   };
+  // A relayed write's keys count as written in flight (see mark_writes) until its reply or the
+  // link's end.
+  void mark_pending(PendingInvalidation& pending);
+  void release_pending(PendingInvalidation& pending);
   std::vector<QueuedFill> multi_fills_;
   std::vector<QueuedFill> local_tx_;  // a deferred MULTI's SETs queued by queued_locally
   std::size_t local_tx_upstream_ = 0;
