@@ -6,6 +6,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "app/status.hpp"
 #include "seawall/admin/admin_server.hpp"
 #include "seawall/admin/json.hpp"
 #include "seawall/app/app_metrics.hpp"
@@ -101,19 +102,32 @@ bool Server::config_file_changed() {
   return true;
 }
 
+void Server::reload_failed(std::string_view reason, const std::string& error) {
+  {
+    std::lock_guard lock(config_mutex_);
+    config_status_->last_reload = detail::ConfigStatus::Reload::Failed;
+    config_status_->last_reload_at = std::chrono::system_clock::now();
+    config_status_->last_reload_reason = reason;
+    config_status_->last_reload_error = error;
+  }
+  metrics_.counter(kConfigReloads).with({"failure"}).inc();
+  metrics_.gauge(kConfigLastReloadOk).with({}).set(0.0);
+}
+
 void Server::reload(std::string_view reason) {
   auto log = util::logger("config");
   const std::string& path = config_->source_path;
   last_seen_text_ = read_file(path);
   auto loaded = config::load_file(path);
-  auto& reloads = metrics_.counter(kConfigReloads);
   if (!loaded.config) {
+    std::string errors;
     for (const auto& e : loaded.errors) {
       log->error("reload ({}): {}", reason, e);
+      errors += (errors.empty() ? "" : "\n") + e;
     }
     log->error("reload ({}) failed with {} error(s): keeping configuration version {}", reason,
                loaded.errors.size(), version_.load());
-    reloads.with({"failure"}).inc();
+    reload_failed(reason, errors);
     return;
   }
   config::Config next = std::move(*loaded.config);
@@ -123,11 +137,12 @@ void Server::reload(std::string_view reason) {
     same_upstreams = next.upstreams[i].name == current.upstreams[i].name;
   }
   if (!same_upstreams) {
-    log->error(
-        "reload ({}): {}:{}: upstreams: cannot be added, removed, renamed or reordered by a "
-        "reload (restart seawall); keeping configuration version {}",
-        reason, path, line_of_key(last_seen_text_, "upstreams"), version_.load());
-    reloads.with({"failure"}).inc();
+    const std::string error =
+        path + ":" + std::to_string(line_of_key(last_seen_text_, "upstreams")) +
+        ": upstreams: cannot be added, removed, renamed or reordered by a reload (restart "
+        "seawall)";
+    log->error("reload ({}): {}; keeping configuration version {}", reason, error, version_.load());
+    reload_failed(reason, error);
     return;
   }
   // Settings bound at startup keep their running values until a restart.
@@ -193,83 +208,61 @@ void Server::reload(std::string_view reason) {
     std::lock_guard lock(config_mutex_);
     config_ = config;
     version_.store(version);
+    config_status_->version = version;
+    config_status_->hash = detail::content_hash(last_seen_text_);
+    config_status_->loaded_at = std::chrono::system_clock::now();
+    config_status_->last_reload = detail::ConfigStatus::Reload::Ok;
+    config_status_->last_reload_at = config_status_->loaded_at;
+    config_status_->last_reload_reason = reason;
+    config_status_->last_reload_error.clear();
   }
-  reloads.with({"success"}).inc();
+  metrics_.counter(kConfigReloads).with({"success"}).inc();
+  metrics_.gauge(kConfigLastReloadOk).with({}).set(1.0);
   metrics_.gauge(kConfigVersion).with({}).set(static_cast<double>(version));
   log->info("reloaded {} ({}): configuration version {}, {} upstream(s) reconnecting", path, reason,
             version, new_pools.size());
 }
 
 Server::Server(std::shared_ptr<const config::Config> config)
-    : config_(std::move(config)), metrics_(metrics::shard_count_for(config_->threads)) {
+    : config_(std::move(config)),
+      config_status_(std::make_unique<detail::ConfigStatus>()),
+      metrics_(metrics::shard_count_for(config_->threads)) {
   declare_metrics(metrics_);
   register_app_metrics(metrics_, clients_, started_);
 }
 
 Server::~Server() = default;
 
-namespace {
-
-// The breaker of one upstream and what surrounds it, as a JSON object's members.
-void append_upstream_status(std::string& out, upstream::UpstreamState& state,
-                            const config::UpstreamConfig& config) {
-  using admin::json_string;
-  breaker::CircuitBreaker& breaker = state.breaker();  // the live one, not a retired one
-  const auto now = breaker::Clock::now();
-  const breaker::State breaker_state = breaker.state(now);
-  const breaker::Override mode = breaker.override_mode();
-  out += "{\"name\":" + json_string(state.name());
-  out += ",\"address\":" + json_string(config.host + ":" + std::to_string(config.port));
-  out += ",\"breaker\":{\"state\":" + json_string(breaker::to_string(breaker_state));
-  out += ",\"override\":" + json_string(breaker::to_string(mode));
-  // Only an automatic open period ends by itself; a forced one lasts until reset.
-  out += ",\"open_until_remaining_ms\":";
-  if (breaker_state == breaker::State::Open && mode == breaker::Override::None) {
-    const auto remaining = std::max(breaker.open_until() - now, breaker::Duration::zero());
-    out += std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(remaining).count());
-  } else {
-    out += "null";
-  }
-  const breaker::BreakerCounters c = state.breaker_counters();
-  out += ",\"counters\":{\"successes\":" + std::to_string(c.successes) +
-         ",\"failures\":" + std::to_string(c.failures) +
-         ",\"timeouts\":" + std::to_string(c.timeouts) +
-         ",\"slow_calls\":" + std::to_string(c.slow_calls) +
-         ",\"ignored\":" + std::to_string(c.ignored) +
-         ",\"rejected\":" + std::to_string(c.rejected) +
-         ",\"transitions\":" + std::to_string(c.transitions) +
-         ",\"opened\":" + std::to_string(c.opened) + "}}";
-  out += ",\"journal_entries\":" + std::to_string(state.journal().entries());
-  out += ",\"last_health_check_ms\":";
-  if (const auto latency = state.last_health_check_latency()) {
-    out += std::to_string(std::chrono::duration<double, std::milli>(*latency).count());
-  } else {
-    out += "null";
-  }
-  out += "}";
-}
-
-}  // namespace
-
 std::string Server::status_json() const {
   using admin::json_string;
-  const std::shared_ptr<const config::Config> config = current_config();
-  const double uptime =
-      std::chrono::duration<double>(std::chrono::system_clock::now() - started_).count();
+  std::shared_ptr<const config::Config> config;
+  detail::ConfigStatus config_status;
+  {
+    std::lock_guard lock(config_mutex_);
+    config = config_;
+    config_status = *config_status_;
+  }
+  const auto now = std::chrono::system_clock::now();
+  const double uptime = std::chrono::duration<double>(now - started_).count();
   std::string out = "{\"version\":" + json_string(SEAWALL_VERSION);
   out += ",\"readiness\":" + json_string(readiness_name(admin_->readiness()));
+  out += ",\"started_at\":" + json_string(detail::iso8601_utc(started_));
   out += ",\"uptime_seconds\":" + std::to_string(static_cast<std::uint64_t>(uptime));
   out += ",\"threads\":" + std::to_string(config->threads);
   out += ",\"clients\":" + std::to_string(clients_.load(std::memory_order_relaxed));
   out += ",\"max_clients\":" + std::to_string(config->limits.max_clients);
   out += ",\"listen\":" +
          json_string(config->listen.address + ":" + std::to_string(config->listen.port));
-  out += ",\"config_version\":" + std::to_string(version_.load());
+  out += ",\"config_version\":" + std::to_string(config_status.version);
+  out += ",\"config\":";
+  detail::append_config_status(out, config_status, now);
+  out += ",";
+  detail::append_answers(out, shared_->fallback.counters());
   out += ",\"upstreams\":[";
   // A reload never changes the list of upstreams, so config and shared_ line up.
   for (std::size_t i = 0; i < config->upstreams.size() && i < shared_->upstreams.size(); ++i) {
     out += i == 0 ? "" : ",";
-    append_upstream_status(out, *shared_->upstreams[i], config->upstreams[i]);
+    detail::append_upstream_status(out, *shared_->upstreams[i], config->upstreams[i], now);
   }
   out += "]}\n";
   return out;
@@ -285,6 +278,7 @@ int Server::run() {
   metrics_.counter(kConfigReloads).with({"success"});
   metrics_.counter(kConfigReloads).with({"failure"});
   metrics_.gauge(kConfigVersion).with({}).set(1.0);
+  metrics_.gauge(kConfigLastReloadOk).with({}).set(1.0);
   for (std::size_t i = 0; i < config_->upstreams.size(); ++i) {
     const auto& u = config_->upstreams[i];
     upstream::ConnectionMetrics m;
@@ -343,6 +337,12 @@ int Server::run() {
     admin_->start();
   }
   last_seen_text_ = read_file(config_->source_path);
+  {
+    std::lock_guard lock(config_mutex_);
+    config_status_->path = config_->source_path;
+    config_status_->hash = detail::content_hash(last_seen_text_);
+    config_status_->loaded_at = std::chrono::system_clock::now();
+  }
   const auto snapshot = std::make_shared<const proxy::Snapshot>(config_, version_.load());
   for (unsigned i = 0; i < config_->threads; ++i) {
     workers_.push_back(

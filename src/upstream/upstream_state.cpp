@@ -85,7 +85,39 @@ breaker::BreakerCounters UpstreamState::breaker_counters() const {
   return sum;
 }
 
+namespace {
+
+constexpr unsigned kTimeShift = 8;
+constexpr unsigned kFromShift = 4;
+constexpr std::uint64_t kStateMask = 0xf;
+
+}  // namespace
+
+std::optional<UpstreamState::Transition> UpstreamState::last_transition() const {
+  const std::uint64_t word = last_transition_.load(std::memory_order_acquire);
+  if (word == 0) {
+    return std::nullopt;
+  }
+  Transition t;
+  t.from = static_cast<breaker::State>((word >> kFromShift) & kStateMask);
+  t.to = static_cast<breaker::State>(word & kStateMask);
+  t.at = std::chrono::system_clock::time_point(
+      std::chrono::milliseconds(static_cast<std::int64_t>(word >> kTimeShift)));
+  return t;
+}
+
 void UpstreamState::on_transition(breaker::State from, breaker::State to) {
+  // Wall-clock time: it is shown to operators, never used to decide anything.
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  const std::uint64_t word = static_cast<std::uint64_t>(ms) << kTimeShift |
+                             static_cast<std::uint64_t>(from) << kFromShift |
+                             static_cast<std::uint64_t>(to);
+  std::uint64_t seen = last_transition_.load(std::memory_order_relaxed);
+  while ((seen >> kTimeShift) <= (word >> kTimeShift) &&
+         !last_transition_.compare_exchange_weak(seen, word, std::memory_order_acq_rel)) {
+  }
   util::logger("breaker")->warn("upstream={} breaker {} -> {}", name_, breaker::to_string(from),
                                 breaker::to_string(to));
 }

@@ -131,7 +131,8 @@ NAMED_FAMILIES = [
     "seawall_journal_bytes", "seawall_journal_operations_total", "seawall_upstream_connections",
     "seawall_upstream_connects_total", "seawall_upstream_request_duration_seconds",
     "seawall_upstream_timeouts_total", "seawall_commands_total", "seawall_config_reloads_total",
-    "seawall_config_version", "seawall_clients", "seawall_pinned_sessions",
+    "seawall_config_version", "seawall_config_last_reload_successful", "seawall_clients",
+    "seawall_pinned_sessions",
     "seawall_writes_while_unavailable_total", "seawall_fallthrough_denied_total",
     "seawall_build_info", "process_cpu_seconds_total", "process_resident_memory_bytes",
     "process_open_fds", "process_max_fds", "process_start_time_seconds",
@@ -161,6 +162,7 @@ def test_every_metric_is_exposed_and_moves_with_traffic_and_faults(redis_server,
         assert m0.families[family_name(name)].samples, f"{name} has no samples"
     assert m0("seawall_breaker_state", **main) == 0
     assert m0("seawall_config_version") == 1
+    assert m0("seawall_config_last_reload_successful") == 1
     assert m0("seawall_config_reloads_total", result="success") == 0
     assert m0("seawall_config_reloads_total", result="failure") == 0
     assert m0("seawall_journal_entries", **main) == 0
@@ -284,9 +286,11 @@ def test_every_metric_is_exposed_and_moves_with_traffic_and_faults(redis_server,
     sw.write_config("upstreams: [\n")
     wait_metric(sw, "seawall_config_reloads_total", 1, 5, result="failure")
     assert metric(sw, "seawall_config_version") == 2
+    assert metric(sw, "seawall_config_last_reload_successful") == 0
     sw.write_config()
     wait_metric(sw, "seawall_config_reloads_total", 2, 5, result="success")
     assert metric(sw, "seawall_config_version") == 3
+    assert metric(sw, "seawall_config_last_reload_successful") == 1
 
 
 def test_health_check_counter_moves(redis_server, make_seawall):

@@ -119,9 +119,14 @@ inline constexpr Spec kConfigReloads{"seawall_config_reloads_total",
                                      {"result"}};
 inline constexpr Spec kConfigVersion{"seawall_config_version", Type::Gauge,
                                      "Configurations loaded since start; 1 is the first."};
+inline constexpr Spec kConfigLastReloadOk{
+    "seawall_config_last_reload_successful", Type::Gauge,
+    "1 unless the latest reload failed (the old configuration is still in force): 0 until a "
+    "reload succeeds."};
 
 inline constexpr std::array kDataMetrics{kConfigReloads,
                                          kConfigVersion,
+                                         kConfigLastReloadOk,
                                          kAnswers,
                                          kWritesUnavailable,
                                          kFallthroughDenied,

@@ -31,6 +31,10 @@ struct SharedState;
 
 namespace seawall::app {
 
+namespace detail {
+struct ConfigStatus;
+}
+
 class Server {
  public:
   explicit Server(std::shared_ptr<const config::Config> config);
@@ -45,10 +49,13 @@ class Server {
   metrics::Registry& metrics() { return metrics_; }
 
  private:
-  // GET /status: version, uptime, readiness, clients, listen address, configuration version and
-  // per upstream its breaker (state, override, remaining open period, counters), journal and
-  // latest health-check latency.
+  // GET /status: version, uptime, readiness, clients, listen address, the configuration (file,
+  // version, hash, last reload's result), answers by source, and per upstream its breaker
+  // (state, override, remaining open period, last transition, counters), journal, requests in
+  // doubt and latest health-check latency. Admin thread.
   std::string status_json() const;
+  // Counts a reload that kept the old configuration and remembers why, for /status and metrics.
+  void reload_failed(std::string_view reason, const std::string& error);
   // Loads the config file again; if valid, swaps it in everywhere, else keeps the old one.
   // Main thread only.
   void reload(std::string_view reason);
@@ -62,8 +69,9 @@ class Server {
     return config_;
   }
 
-  mutable std::mutex config_mutex_;  // config_ is read by the admin thread
+  mutable std::mutex config_mutex_;  // config_ and config_status_ are read by the admin thread
   std::shared_ptr<const config::Config> config_;
+  std::unique_ptr<detail::ConfigStatus> config_status_;  // never null
   std::atomic<std::uint64_t> version_{1};  // bumped by each successful reload; read by /status
   std::string last_seen_text_;
   asio::io_context* control_ = nullptr;  // the control thread's, while run() runs

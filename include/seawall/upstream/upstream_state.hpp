@@ -40,6 +40,16 @@ class UpstreamState {
   // The counters of every breaker this upstream has had, summed, so the totals keep growing
   // across reloads (a new breaker's own counters start at zero). For scrapes; takes a lock.
   breaker::BreakerCounters breaker_counters() const;
+
+  // The latest state change of this upstream's breakers (a reload's replacement reports none,
+  // so this stays the last real one), with its wall-clock time, for GET /status.
+  struct Transition {
+    breaker::State from = breaker::State::Closed;
+    breaker::State to = breaker::State::Closed;
+    std::chrono::system_clock::time_point at;
+  };
+  // nullopt before the first transition. Lock-free: one atomic word.
+  std::optional<Transition> last_transition() const;
   Journal& journal() { return journal_; }
 
   // False while a journal waits for replay: nothing may reach Redis before it.
@@ -79,6 +89,9 @@ class UpstreamState {
   std::string name_;
   std::atomic<std::chrono::nanoseconds::rep> health_latency_ns_{-1};  // -1 = none yet
   std::atomic<std::int64_t> in_doubt_{0};
+  // The last transition packed as ms since the Unix epoch << 8 | from << 4 | to; 0 = none. Two
+  // transitions racing on two threads may reach the listener out of order: the later time wins.
+  std::atomic<std::uint64_t> last_transition_{0};
   Journal journal_;
   std::uint64_t seed_;
   mutable std::mutex breakers_mutex_;

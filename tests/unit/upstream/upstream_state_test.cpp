@@ -105,5 +105,33 @@ TEST(UpstreamStateTest, RemembersTheLatestHealthCheckLatency) {
   EXPECT_EQ(*s.last_health_check_latency(), 1500us);
 }
 
+TEST(UpstreamStateTest, RemembersTheLastTransitionAcrossReloads) {
+  UpstreamState s(tripping_config(), config::JournalConfig{}, 1);
+  EXPECT_FALSE(s.last_transition().has_value());
+  const auto before =
+      std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  fail_once(s.breaker(), UpstreamState::Clock::now());
+  auto t = s.last_transition();
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->from, breaker::State::Closed);
+  EXPECT_EQ(t->to, breaker::State::Open);
+  EXPECT_GE(t->at, before);
+  EXPECT_LE(t->at, std::chrono::system_clock::now());
+
+  // A reload's new breaker adopts the state without a transition: the last one stays.
+  auto reloaded = tripping_config();
+  reloaded.breaker.open_duration = 2000ms;
+  ASSERT_TRUE(s.reconfigure_breaker(reloaded.breaker, UpstreamState::Clock::now()));
+  t = s.last_transition();
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->to, breaker::State::Open);
+
+  s.force_breaker_closed();
+  t = s.last_transition();
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->from, breaker::State::Open);
+  EXPECT_EQ(t->to, breaker::State::Closed);
+}
+
 }  // namespace
 }  // namespace seawall::upstream
