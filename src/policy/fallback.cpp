@@ -4,6 +4,7 @@
 #include <array>
 #include <cctype>
 
+#include "seawall/command/command_rules.hpp"
 #include "seawall/resp/writer.hpp"
 #include "seawall/util/ascii.hpp"
 
@@ -11,10 +12,6 @@ namespace seawall::policy {
 namespace {
 
 using util::iequals;
-
-bool name_in(std::string_view name, std::initializer_list<std::string_view> names) {
-  return std::find(names.begin(), names.end(), name) != names.end();
-}
 
 bool any_option(std::span<const std::string_view> args, std::size_t from,
                 std::initializer_list<std::string_view> options) {
@@ -57,89 +54,82 @@ std::string_view to_string(Source source) {
 }
 
 std::string miss_reply(const command::CommandInfo& info, std::span<const std::string_view> args) {
-  const std::string_view name = info.name;
-  if (name_in(name, {"exists", "strlen", "llen", "scard", "hlen", "zcard", "hexists", "sismember",
-                     "hstrlen", "bitcount", "zcount", "zlexcount", "pfcount", "getbit",
-                     "sintercard", "zintercard", "bitpos"})) {
-    return ":0\r\n";
-  }
-  if (name_in(name, {"getrange", "substr"})) {
-    return "$0\r\n\r\n";
-  }
-  if (name == "type") {
-    return "+none\r\n";
-  }
-  if (name_in(name, {"hgetall",          "hkeys",       "hvals",          "smembers",
-                     "lrange",           "zrange",      "zrangebyscore",  "zrevrange",
-                     "zrevrangebyscore", "zrangebylex", "zrevrangebylex", "sunion",
-                     "sinter",           "sdiff",       "xrange",         "xrevrange",
-                     "zunion",           "zinter",      "zdiff",          "lpos"})) {
-    // LPOS without COUNT answers nil; with COUNT an array.
-    if (name == "lpos" && !any_option(args, 3, {"count"})) {
+  using command::MissReply;
+  const MissReply kind = command::rules(info).miss;
+  std::size_t count = 0;
+  std::string_view each;
+  switch (kind) {
+    case MissReply::Nil:
       return "$-1\r\n";
-    }
-    return "*0\r\n";
-  }
-  std::size_t nils = 0;
-  if (name == "mget") {
-    nils = args.size() - 1;
-  } else if (name_in(name, {"hmget", "zmscore", "geopos"})) {
-    nils = args.size() >= 2 ? args.size() - 2 : 0;
-  } else if (name == "smismember") {
-    std::string out;
-    resp::append_array_header(out, args.size() >= 2 ? args.size() - 2 : 0);
-    for (std::size_t i = 2; i < args.size(); ++i) {
-      out.append(":0\r\n");
-    }
-    return out;
-  } else {
-    return "$-1\r\n";
+    case MissReply::Zero:
+      return ":0\r\n";
+    case MissReply::EmptyString:
+      return "$0\r\n\r\n";
+    case MissReply::TypeNone:
+      return "+none\r\n";
+    case MissReply::EmptyArray:
+      return "*0\r\n";
+    case MissReply::EmptyArrayIfCount:
+      // LPOS without COUNT answers nil; with COUNT an array.
+      return any_option(args, 3, {"count"}) ? "*0\r\n" : "$-1\r\n";
+    case MissReply::NilPerKey:
+      count = args.size() - 1;
+      each = "$-1\r\n";
+      break;
+    case MissReply::NilPerField:
+      count = args.size() >= 2 ? args.size() - 2 : 0;
+      each = "$-1\r\n";
+      break;
+    case MissReply::NilArrayPerField:
+      count = args.size() >= 2 ? args.size() - 2 : 0;
+      each = "*-1\r\n";
+      break;
+    case MissReply::ZeroPerField:
+      count = args.size() >= 2 ? args.size() - 2 : 0;
+      each = ":0\r\n";
+      break;
   }
   std::string out;
-  resp::append_array_header(out, nils);
-  for (std::size_t i = 0; i < nils; ++i) {
-    out.append(name == "geopos" ? "*-1\r\n" : "$-1\r\n");
+  resp::append_array_header(out, count);
+  for (std::size_t i = 0; i < count; ++i) {
+    out.append(each);
   }
   return out;
 }
 
 std::optional<std::string> acknowledgement(const command::CommandInfo& info,
                                            std::span<const std::string_view> args) {
-  const std::string_view name = info.name;
+  using command::Ack;
   const auto n = static_cast<std::int64_t>(args.size());
-  if (name == "set") {
-    // NX/XX may not set, GET returns the old value: both depend on data.
-    if (any_option(args, 3, {"nx", "xx", "get"})) {
+  switch (command::rules(info).ack) {
+    case Ack::None:
       return std::nullopt;
-    }
-    return "+OK\r\n";
-  }
-  if (name_in(name, {"setex", "psetex", "mset", "hmset"})) {
-    return "+OK\r\n";
-  }
-  if (name_in(name, {"del", "unlink"})) {
-    return integer_reply(n - 1);
-  }
-  if (name == "hset") {
-    return integer_reply((n - 2) / 2);
-  }
-  if (name_in(name, {"hdel", "sadd", "srem", "zrem"})) {
-    return integer_reply(n - 2);
-  }
-  if (name == "zadd") {
-    if (any_option(args, 2, {"nx", "xx", "gt", "lt", "ch", "incr"})) {
-      return std::nullopt;
-    }
-    return integer_reply((n - 2) / 2);
-  }
-  if (name_in(name, {"expire", "pexpire", "expireat", "pexpireat"})) {
-    if (args.size() > 3) {
-      return std::nullopt;  // NX/XX/GT/LT depend on the current TTL
-    }
-    return ":1\r\n";
-  }
-  if (name == "persist") {
-    return ":1\r\n";
+    case Ack::Ok:
+      return "+OK\r\n";
+    case Ack::OkWithoutOptions:
+      // NX/XX may not set, GET returns the old value: both depend on data.
+      if (any_option(args, 3, {"nx", "xx", "get"})) {
+        return std::nullopt;
+      }
+      return "+OK\r\n";
+    case Ack::CountKeys:
+      return integer_reply(n - 1);
+    case Ack::CountFieldPairs:
+      return integer_reply((n - 2) / 2);
+    case Ack::CountMembers:
+      return integer_reply(n - 2);
+    case Ack::CountPairsWithoutFlags:
+      if (any_option(args, 2, {"nx", "xx", "gt", "lt", "ch", "incr"})) {
+        return std::nullopt;
+      }
+      return integer_reply((n - 2) / 2);
+    case Ack::OneWithoutFlags:
+      if (args.size() > 3) {
+        return std::nullopt;  // NX/XX/GT/LT depend on the current TTL
+      }
+      return ":1\r\n";
+    case Ack::One:
+      return ":1\r\n";
   }
   return std::nullopt;
 }
@@ -201,15 +191,16 @@ Source Fallback::answer_read(const command::CommandInfo& info,
     }
   };
   Source source = Source::Error;
-  if (info.name == "mget") {
+  const command::CommandRules& rules = command::rules(info);
+  if (rules.merge == command::Merge::Mget) {
     source = answer_mget(args, policies, now, unavailable_error, out, protocol, overlay);
   } else {
     source = copy_or_default(policy, cache_key, now, protocol, out);
     if (source == Source::Miss) {
       if (policy.on_unavailable == OnUnavailable::Miss && take_fallthrough(now)) {
-        if (resp3 && info.name == "hgetall") {
+        if (resp3 && rules.resp3_empty == command::Resp3Empty::Map) {
           out.append("%0\r\n");  // RESP3 types these replies as a map or a set
-        } else if (resp3 && name_in(info.name, {"smembers", "sunion", "sinter", "sdiff"})) {
+        } else if (resp3 && rules.resp3_empty == command::Resp3Empty::Set) {
           out.append("~0\r\n");
         } else {
           append(miss_reply(info, args));

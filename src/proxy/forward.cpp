@@ -4,6 +4,7 @@
 #include <array>
 #include <optional>
 
+#include "seawall/command/command_rules.hpp"
 #include "seawall/proxy/session.hpp"
 #include "seawall/resp/replies.hpp"
 #include "seawall/resp/reply_framer.hpp"
@@ -96,9 +97,7 @@ bool is_write_command(const CommandInfo& info) {
                                        !info.has(command::kReadonly) && !info.has(command::kNoKey));
 }
 
-bool flushes_everything(const CommandInfo& info) {
-  return info.name == "flushall" || info.name == "flushdb" || info.name == "swapdb";
-}
+bool flushes_everything(const CommandInfo& info) { return command::rules(info).flushes_all; }
 
 void Session::copy_args(Slot& slot, std::span<const std::string_view> args) {
   std::size_t total = 0;
@@ -222,17 +221,10 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw,
 }
 
 bool Session::forward_split(const CommandInfo& info, std::span<const std::string_view> args) {
-  Merge merge = Merge::None;
-  std::size_t step = 1;
-  if (info.name == "mget") {
-    merge = Merge::Mget;
-  } else if (info.name == "del" || info.name == "unlink" || info.name == "exists" ||
-             info.name == "touch") {
-    merge = Merge::SumIntegers;
-  } else if (info.name == "mset") {
-    merge = Merge::AllOk;
-    step = 2;
-  } else {
+  const command::CommandRules& rules = command::rules(info);
+  const Merge merge = rules.merge;
+  const std::size_t step = rules.merge_step;
+  if (merge == Merge::None) {
     return false;
   }
   SharedState& shared = *ctx_.shared;
@@ -365,8 +357,7 @@ void Session::on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus 
 void Session::fill_cache(Slot& slot, std::string_view bytes,
                          std::chrono::steady_clock::time_point now) {
   cache::ReplyCache& cache = ctx_.shared->cache;
-  static const command::CommandInfo* const mget = command::lookup("mget");
-  if (slot.info == mget) {
+  if (command::rules(*slot.info).merge == Merge::Mget) {
     // Stored per key, as the GET of that key, so GET and MGET answer from the same copies.
     thread_local std::vector<std::string_view> elements;
     if (!split_reply_array(bytes, elements) || elements.size() + 1 != slot.args.size()) {
@@ -399,12 +390,14 @@ void Session::fill_cache(Slot& slot, std::string_view bytes,
 
 bool writes_value(const command::CommandInfo* info, std::span<const std::string_view> args,
                   const policy::Policy& policy) {
-  static const command::CommandInfo* const set = command::lookup("set");
-  static const command::CommandInfo* const mset = command::lookup("mset");
-  if (info == set) {
-    return args.size() == 3 && policy.l1.enabled;  // options: TTLs, NX/XX, GET
+  if (info == nullptr) {
+    return false;
   }
-  return info == mset && args.size() % 2 == 1;
+  const command::CommandRules& rules = command::rules(*info);
+  // A single key's value is only worth keeping if its policy keeps copies; MSET's values are
+  // checked key by key when stored.
+  return command::writes_values(rules, args) &&
+         (rules.written != command::WrittenValue::KeyValue || policy.l1.enabled);
 }
 
 bool Session::writes_value(const Slot& slot) const {
@@ -599,13 +592,12 @@ policy::Source Session::degraded_read(Slot& slot, std::string& out) {
   upstream::UpstreamState& state = *shared.upstreams[slot.upstream];
   policy::Fallback& fallback = shared.fallback;
   const upstream::Journal& journal = state.journal();
-  static const command::CommandInfo* const mget = command::lookup("mget");
   // Read your writes: a key with a journaled write is answered from the journal, never from an
   // older copy; when the journal cannot compute the answer, an error. An MGET key by key.
   std::optional<JournalOverlay> overlay;
   if (!journal.empty()) {
     const auto wall = std::chrono::system_clock::now();
-    if (slot.info == mget) {
+    if (command::rules(*slot.info).merge == Merge::Mget) {
       overlay.emplace(journal, wall);
     } else {
       thread_local std::string reply;

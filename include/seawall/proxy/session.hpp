@@ -25,6 +25,7 @@
 #include <string>
 
 #include "seawall/cache/reply_cache.hpp"
+#include "seawall/command/command_rules.hpp"
 #include "seawall/command/command_table.hpp"
 #include "seawall/net.hpp"
 #include "seawall/policy/policy_table.hpp"
@@ -81,7 +82,7 @@ class Session : public upstream::ReplyTarget,
 
  private:
   // How a forwarded multi-key command split across upstreams is merged back.
-  enum class Merge : std::uint8_t { None, Mget, SumIntegers, AllOk };
+  using Merge = command::Merge;
 
   // One reply position in request order. Slots live in a ring and are reused, so their strings
   // and vectors keep their capacity: no allocation per command in steady state.

@@ -1,0 +1,86 @@
+#pragma once
+// What seawall does with a command, beside what Redis says it is (command_table.hpp): how a
+// command split across upstreams by its keys is merged back, what a read answers as a miss while
+// Redis is unavailable, what seawall acknowledges for a write it journals, whether a write leaves
+// its values as GET's answers, and whether it drops every L1 copy. One row per command that has
+// a rule; every other command takes the defaults. A decision about one command reads this table
+// instead of comparing its name.
+// Thread safety: immutable static data.
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "seawall/command/command_table.hpp"
+
+namespace seawall::command {
+
+// How the parts of a command split across upstreams by its keys are merged back.
+enum class Merge : std::uint8_t {
+  None,         // not split: its keys must share an upstream
+  Mget,         // one GET reply per key, in request order (also: MGET's copies are GET's)
+  SumIntegers,  // DEL, UNLINK, EXISTS, TOUCH: the parts' counts added
+  AllOk,        // MSET: +OK when every part said +OK
+};
+
+// The reply a read gets as a miss (on_unavailable: miss): what Redis answers for a missing key
+// (policy::miss_reply builds it).
+enum class MissReply : std::uint8_t {
+  Nil,                // $-1
+  Zero,               // :0 (counts, lengths, EXISTS)
+  EmptyString,        // GETRANGE, SUBSTR
+  TypeNone,           // TYPE: +none
+  EmptyArray,         // *0 (range and member lists)
+  EmptyArrayIfCount,  // LPOS: *0 with COUNT, else nil
+  NilPerKey,          // MGET: one nil per key
+  NilPerField,        // HMGET, ZMSCORE: one nil per field after the key
+  NilArrayPerField,   // GEOPOS: one *-1 per member
+  ZeroPerField,       // SMISMEMBER: one :0 per member
+};
+
+// The type of an empty collection reply in RESP3 (RESP2 has only arrays).
+enum class Resp3Empty : std::uint8_t { Array, Map, Set };
+
+// What seawall answers for a write it journals (the reply Redis would give), from its arguments
+// (policy::acknowledgement builds it); None: seawall cannot know it without the data, so the
+// write cannot be acknowledged.
+enum class Ack : std::uint8_t {
+  None,
+  Ok,                      // SETEX, PSETEX, MSET, HMSET
+  OkWithoutOptions,        // SET: not with NX, XX or GET (they depend on the data)
+  CountKeys,               // DEL, UNLINK: every key counted as removed
+  CountFieldPairs,         // HSET: field/value pairs
+  CountMembers,            // HDEL, SADD, SREM, ZREM: every member counted
+  CountPairsWithoutFlags,  // ZADD: not with NX, XX, GT, LT, CH, INCR
+  OneWithoutFlags,         // EXPIRE family: :1, not with NX/XX/GT/LT
+  One,                     // PERSIST
+};
+
+// Whether a write's values are what GET of its keys answers once Redis acknowledged it.
+enum class WrittenValue : std::uint8_t {
+  None,
+  KeyValue,  // SET key value, without options
+  Pairs,     // MSET key value [key value ...]
+};
+
+struct CommandRules {
+  Merge merge = Merge::None;
+  std::uint8_t merge_step = 1;  // arguments per key in a part (MSET: key and value)
+  MissReply miss = MissReply::Nil;
+  Resp3Empty resp3_empty = Resp3Empty::Array;
+  Ack ack = Ack::None;
+  WrittenValue written = WrittenValue::None;
+  bool flushes_all = false;  // FLUSHALL, FLUSHDB, SWAPDB: every L1 copy goes
+
+  bool operator==(const CommandRules&) const = default;
+};
+
+// The rules of `info` (a row of all_commands()); the defaults for a command without a row.
+const CommandRules& rules(const CommandInfo& info);
+
+// Rows in the table (each names a command of the command table; a test checks none is lost).
+std::size_t rule_rows();
+
+// True when the request writes values GET then answers (see WrittenValue).
+bool writes_values(const CommandRules& rules, std::span<const std::string_view> args);
+
+}  // namespace seawall::command

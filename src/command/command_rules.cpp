@@ -1,0 +1,140 @@
+#include "seawall/command/command_rules.hpp"
+
+#include <array>
+#include <functional>
+#include <vector>
+
+namespace seawall::command {
+namespace {
+
+struct Row {
+  std::string_view name;
+  CommandRules rules;
+};
+
+constexpr CommandRules merge(Merge m, std::uint8_t step, CommandRules r = {}) {
+  r.merge = m;
+  r.merge_step = step;
+  return r;
+}
+constexpr CommandRules miss(MissReply m, Resp3Empty e = Resp3Empty::Array) {
+  CommandRules r;
+  r.miss = m;
+  r.resp3_empty = e;
+  return r;
+}
+constexpr CommandRules ack(Ack a, WrittenValue w = WrittenValue::None) {
+  CommandRules r;
+  r.ack = a;
+  r.written = w;
+  return r;
+}
+constexpr CommandRules flush() {
+  CommandRules r;
+  r.flushes_all = true;
+  return r;
+}
+
+// clang-format off
+constexpr std::array kRows{
+    // Split across upstreams and merged.
+    Row{"mget", merge(Merge::Mget, 1, miss(MissReply::NilPerKey))},
+    Row{"exists", merge(Merge::SumIntegers, 1, miss(MissReply::Zero))},
+    Row{"touch", merge(Merge::SumIntegers, 1)},
+    Row{"del", merge(Merge::SumIntegers, 1, ack(Ack::CountKeys))},
+    Row{"unlink", merge(Merge::SumIntegers, 1, ack(Ack::CountKeys))},
+    Row{"mset", merge(Merge::AllOk, 2, ack(Ack::Ok, WrittenValue::Pairs))},
+    // Reads: their miss replies.
+    Row{"strlen", miss(MissReply::Zero)},       Row{"llen", miss(MissReply::Zero)},
+    Row{"scard", miss(MissReply::Zero)},        Row{"hlen", miss(MissReply::Zero)},
+    Row{"zcard", miss(MissReply::Zero)},        Row{"hexists", miss(MissReply::Zero)},
+    Row{"sismember", miss(MissReply::Zero)},    Row{"hstrlen", miss(MissReply::Zero)},
+    Row{"bitcount", miss(MissReply::Zero)},     Row{"zcount", miss(MissReply::Zero)},
+    Row{"zlexcount", miss(MissReply::Zero)},    Row{"pfcount", miss(MissReply::Zero)},
+    Row{"getbit", miss(MissReply::Zero)},       Row{"sintercard", miss(MissReply::Zero)},
+    Row{"zintercard", miss(MissReply::Zero)},   Row{"bitpos", miss(MissReply::Zero)},
+    Row{"getrange", miss(MissReply::EmptyString)},
+    Row{"substr", miss(MissReply::EmptyString)},
+    Row{"type", miss(MissReply::TypeNone)},
+    Row{"hgetall", miss(MissReply::EmptyArray, Resp3Empty::Map)},
+    Row{"smembers", miss(MissReply::EmptyArray, Resp3Empty::Set)},
+    Row{"sunion", miss(MissReply::EmptyArray, Resp3Empty::Set)},
+    Row{"sinter", miss(MissReply::EmptyArray, Resp3Empty::Set)},
+    Row{"sdiff", miss(MissReply::EmptyArray, Resp3Empty::Set)},
+    Row{"hkeys", miss(MissReply::EmptyArray)},  Row{"hvals", miss(MissReply::EmptyArray)},
+    Row{"lrange", miss(MissReply::EmptyArray)}, Row{"zrange", miss(MissReply::EmptyArray)},
+    Row{"zrangebyscore", miss(MissReply::EmptyArray)},
+    Row{"zrevrange", miss(MissReply::EmptyArray)},
+    Row{"zrevrangebyscore", miss(MissReply::EmptyArray)},
+    Row{"zrangebylex", miss(MissReply::EmptyArray)},
+    Row{"zrevrangebylex", miss(MissReply::EmptyArray)},
+    Row{"xrange", miss(MissReply::EmptyArray)}, Row{"xrevrange", miss(MissReply::EmptyArray)},
+    Row{"zunion", miss(MissReply::EmptyArray)}, Row{"zinter", miss(MissReply::EmptyArray)},
+    Row{"zdiff", miss(MissReply::EmptyArray)},
+    Row{"lpos", miss(MissReply::EmptyArrayIfCount)},
+    Row{"hmget", miss(MissReply::NilPerField)}, Row{"zmscore", miss(MissReply::NilPerField)},
+    Row{"geopos", miss(MissReply::NilArrayPerField)},
+    Row{"smismember", miss(MissReply::ZeroPerField)},
+    // Writes seawall can acknowledge (and journal).
+    Row{"set", ack(Ack::OkWithoutOptions, WrittenValue::KeyValue)},
+    Row{"setex", ack(Ack::Ok)},                 Row{"psetex", ack(Ack::Ok)},
+    Row{"hmset", ack(Ack::Ok)},                 Row{"hset", ack(Ack::CountFieldPairs)},
+    Row{"hdel", ack(Ack::CountMembers)},        Row{"sadd", ack(Ack::CountMembers)},
+    Row{"srem", ack(Ack::CountMembers)},        Row{"zrem", ack(Ack::CountMembers)},
+    Row{"zadd", ack(Ack::CountPairsWithoutFlags)},
+    Row{"expire", ack(Ack::OneWithoutFlags)},   Row{"pexpire", ack(Ack::OneWithoutFlags)},
+    Row{"expireat", ack(Ack::OneWithoutFlags)}, Row{"pexpireat", ack(Ack::OneWithoutFlags)},
+    Row{"persist", ack(Ack::One)},
+    // Writes that drop every copy.
+    Row{"flushall", flush()}, Row{"flushdb", flush()}, Row{"swapdb", flush()},
+};
+// clang-format on
+
+bool contains(std::span<const CommandInfo> all, const CommandInfo* info) {
+  const std::less<const CommandInfo*> before;
+  return !before(info, all.data()) && before(info, all.data() + all.size());
+}
+
+// One entry per row of all_commands(), built once: a lookup is an index, not a name compare.
+const std::vector<CommandRules>& by_index() {
+  static const std::vector<CommandRules> table = [] {
+    const std::span<const CommandInfo> all = all_commands();
+    std::vector<CommandRules> out(all.size());
+    for (const Row& row : kRows) {
+      const CommandInfo* info = lookup(row.name);
+      if (info != nullptr && contains(all, info)) {
+        out[static_cast<std::size_t>(info - all.data())] = row.rules;
+      }
+    }
+    return out;
+  }();
+  return table;
+}
+
+}  // namespace
+
+const CommandRules& rules(const CommandInfo& info) {
+  static const CommandRules kNone{};
+  const std::span<const CommandInfo> all = all_commands();
+  const std::vector<CommandRules>& table = by_index();
+  if (!contains(all, &info)) {
+    return kNone;  // a subcommand's entry: no rules of its own
+  }
+  return table[static_cast<std::size_t>(&info - all.data())];
+}
+
+std::size_t rule_rows() { return kRows.size(); }
+
+bool writes_values(const CommandRules& rules, std::span<const std::string_view> args) {
+  switch (rules.written) {
+    case WrittenValue::KeyValue:
+      return args.size() == 3;  // options (TTLs, NX/XX, GET) change what GET answers
+    case WrittenValue::Pairs:
+      return args.size() % 2 == 1;
+    case WrittenValue::None:
+      break;
+  }
+  return false;
+}
+
+}  // namespace seawall::command
