@@ -29,6 +29,10 @@ constexpr CommandRules ack(Ack a, WrittenValue w = WrittenValue::None) {
   r.written = w;
   return r;
 }
+constexpr CommandRules journal(Journaled j, CommandRules r = {}) {
+  r.journaled = j;
+  return r;
+}
 constexpr CommandRules flush() {
   CommandRules r;
   r.flushes_all = true;
@@ -38,12 +42,12 @@ constexpr CommandRules flush() {
 // clang-format off
 constexpr std::array kRows{
     // Split across upstreams and merged.
-    Row{"mget", merge(Merge::Mget, 1, miss(MissReply::NilPerKey))},
-    Row{"exists", merge(Merge::SumIntegers, 1, miss(MissReply::Zero))},
+    Row{"mget", journal(Journaled::Mget, merge(Merge::Mget, 1, miss(MissReply::NilPerKey)))},
+    Row{"exists", journal(Journaled::Exists, merge(Merge::SumIntegers, 1, miss(MissReply::Zero)))},
     Row{"touch", merge(Merge::SumIntegers, 1)},
-    Row{"del", merge(Merge::SumIntegers, 1, ack(Ack::CountKeys))},
-    Row{"unlink", merge(Merge::SumIntegers, 1, ack(Ack::CountKeys))},
-    Row{"mset", merge(Merge::AllOk, 2, ack(Ack::Ok, WrittenValue::Pairs))},
+    Row{"del", journal(Journaled::Del, merge(Merge::SumIntegers, 1, ack(Ack::CountKeys)))},
+    Row{"unlink", journal(Journaled::Unlink, merge(Merge::SumIntegers, 1, ack(Ack::CountKeys)))},
+    Row{"mset", journal(Journaled::Mset, merge(Merge::AllOk, 2, ack(Ack::Ok, WrittenValue::Pairs)))},
     // Reads: their miss replies.
     Row{"strlen", miss(MissReply::Zero)},       Row{"llen", miss(MissReply::Zero)},
     Row{"scard", miss(MissReply::Zero)},        Row{"hlen", miss(MissReply::Zero)},
@@ -76,15 +80,17 @@ constexpr std::array kRows{
     Row{"geopos", miss(MissReply::NilArrayPerField)},
     Row{"smismember", miss(MissReply::ZeroPerField)},
     // Writes seawall can acknowledge (and journal).
-    Row{"set", ack(Ack::OkWithoutOptions, WrittenValue::KeyValue)},
-    Row{"setex", ack(Ack::Ok)},                 Row{"psetex", ack(Ack::Ok)},
-    Row{"hmset", ack(Ack::Ok)},                 Row{"hset", ack(Ack::CountFieldPairs)},
-    Row{"hdel", ack(Ack::CountMembers)},        Row{"sadd", ack(Ack::CountMembers)},
-    Row{"srem", ack(Ack::CountMembers)},        Row{"zrem", ack(Ack::CountMembers)},
-    Row{"zadd", ack(Ack::CountPairsWithoutFlags)},
-    Row{"expire", ack(Ack::OneWithoutFlags)},   Row{"pexpire", ack(Ack::OneWithoutFlags)},
-    Row{"expireat", ack(Ack::OneWithoutFlags)}, Row{"pexpireat", ack(Ack::OneWithoutFlags)},
-    Row{"persist", ack(Ack::One)},
+    Row{"set", journal(Journaled::Set, ack(Ack::OkWithoutOptions, WrittenValue::KeyValue))},
+    Row{"setex", journal(Journaled::Setex, ack(Ack::Ok))},                 Row{"psetex", journal(Journaled::Psetex, ack(Ack::Ok))},
+    Row{"hmset", journal(Journaled::Hmset, ack(Ack::Ok))},                 Row{"hset", journal(Journaled::Hset, ack(Ack::CountFieldPairs))},
+    Row{"hdel", journal(Journaled::Hdel, ack(Ack::CountMembers))},        Row{"sadd", journal(Journaled::Sadd, ack(Ack::CountMembers))},
+    Row{"srem", journal(Journaled::Srem, ack(Ack::CountMembers))},        Row{"zrem", journal(Journaled::Zrem, ack(Ack::CountMembers))},
+    Row{"zadd", journal(Journaled::Zadd, ack(Ack::CountPairsWithoutFlags))},
+    Row{"expire", journal(Journaled::Expire, ack(Ack::OneWithoutFlags))},   Row{"pexpire", journal(Journaled::Pexpire, ack(Ack::OneWithoutFlags))},
+    Row{"expireat", journal(Journaled::Expireat, ack(Ack::OneWithoutFlags))}, Row{"pexpireat", journal(Journaled::Pexpireat, ack(Ack::OneWithoutFlags))},
+    Row{"persist", journal(Journaled::Persist, ack(Ack::One))},
+    // Reads the journal answers besides MGET and EXISTS.
+    Row{"get", journal(Journaled::Get)},        Row{"hget", journal(Journaled::Hget)},
     // Writes that drop every copy.
     Row{"flushall", flush()}, Row{"flushdb", flush()}, Row{"swapdb", flush()},
 };

@@ -12,6 +12,7 @@
 #include <limits>
 #include <unordered_set>
 
+#include "seawall/command/command_rules.hpp"
 #include "seawall/command/command_table.hpp"
 #include "seawall/resp/request_parser.hpp"
 #include "seawall/resp/writer.hpp"
@@ -61,79 +62,14 @@ constexpr std::uint64_t kRewriteMinBytes = 1024 * 1024;
 constexpr auto kEverysec = std::chrono::seconds(1);
 
 // The writes the journal stores (policy::acknowledgement()'s set) and the reads it answers.
-enum class CommandKind : std::uint8_t {
-  Set,
-  Setex,
-  Psetex,
-  Mset,
-  Hset,
-  Hmset,
-  Del,
-  Unlink,
-  Hdel,
-  Sadd,
-  Srem,
-  Zadd,
-  Zrem,
-  Expire,
-  Pexpire,
-  Expireat,
-  Pexpireat,
-  Persist,
-  Get,
-  Mget,
-  Hget,
-  Exists,
-};
-
-struct Known {
-  std::string_view name;
-  CommandKind cmd;
-};
-
-constexpr std::array kKnown{
-    Known{"set", CommandKind::Set},
-    Known{"setex", CommandKind::Setex},
-    Known{"psetex", CommandKind::Psetex},
-    Known{"mset", CommandKind::Mset},
-    Known{"hset", CommandKind::Hset},
-    Known{"hmset", CommandKind::Hmset},
-    Known{"del", CommandKind::Del},
-    Known{"unlink", CommandKind::Unlink},
-    Known{"hdel", CommandKind::Hdel},
-    Known{"sadd", CommandKind::Sadd},
-    Known{"srem", CommandKind::Srem},
-    Known{"zadd", CommandKind::Zadd},
-    Known{"zrem", CommandKind::Zrem},
-    Known{"expire", CommandKind::Expire},
-    Known{"pexpire", CommandKind::Pexpire},
-    Known{"expireat", CommandKind::Expireat},
-    Known{"pexpireat", CommandKind::Pexpireat},
-    Known{"persist", CommandKind::Persist},
-    Known{"get", CommandKind::Get},
-    Known{"mget", CommandKind::Mget},
-    Known{"hget", CommandKind::Hget},
-    Known{"exists", CommandKind::Exists},
-};
+using CommandKind = command::Journaled;
 
 std::optional<CommandKind> classify(const command::CommandInfo* info) {
-  // Resolved to table entries once, so that a request costs pointer compares, not name compares.
-  static const std::array<const command::CommandInfo*, kKnown.size()> infos = [] {
-    std::array<const command::CommandInfo*, kKnown.size()> out{};
-    for (std::size_t i = 0; i < kKnown.size(); ++i) {
-      out[i] = command::lookup(kKnown[i].name);
-    }
-    return out;
-  }();
   if (info == nullptr) {
     return std::nullopt;
   }
-  for (std::size_t i = 0; i < infos.size(); ++i) {
-    if (infos[i] == info) {
-      return kKnown[i].cmd;
-    }
-  }
-  return std::nullopt;
+  const CommandKind kind = command::rules(*info).journaled;
+  return kind == CommandKind::None ? std::nullopt : std::optional<CommandKind>(kind);
 }
 
 // An integer as Redis reads one (string2ll): an optional '-', digits, no leading zero, no '+'.
@@ -266,6 +202,7 @@ class Splitter {
       case CommandKind::Persist:
         add({key, Op::Persist, false}, {"PERSIST", key});
         return true;
+      case CommandKind::None:
       case CommandKind::Get:
       case CommandKind::Mget:
       case CommandKind::Hget:

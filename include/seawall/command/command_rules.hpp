@@ -62,6 +62,36 @@ enum class WrittenValue : std::uint8_t {
   Pairs,     // MSET key value [key value ...]
 };
 
+// How the journal stores a write it keeps for replay and answers a read of its keys meanwhile
+// (upstream/journal.cpp: compaction per key and the read-your-writes overlay); None: neither.
+enum class Journaled : std::uint8_t {
+  None,
+  // Writes (the set policy::acknowledgement() can acknowledge).
+  Set,
+  Setex,
+  Psetex,
+  Mset,
+  Hset,
+  Hmset,
+  Del,
+  Unlink,
+  Hdel,
+  Sadd,
+  Srem,
+  Zadd,
+  Zrem,
+  Expire,
+  Pexpire,
+  Expireat,
+  Pexpireat,
+  Persist,
+  // Reads the journal answers.
+  Get,
+  Mget,
+  Hget,
+  Exists,
+};
+
 struct CommandRules {
   Merge merge = Merge::None;
   std::uint8_t merge_step = 1;  // arguments per key in a part (MSET: key and value)
@@ -70,6 +100,7 @@ struct CommandRules {
   Ack ack = Ack::None;
   WrittenValue written = WrittenValue::None;
   bool flushes_all = false;  // FLUSHALL, FLUSHDB, SWAPDB: every L1 copy goes
+  Journaled journaled = Journaled::None;
 
   bool operator==(const CommandRules&) const = default;
 };
