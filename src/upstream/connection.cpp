@@ -22,12 +22,12 @@ Connection::Connection(asio::any_io_executor ex, const config::UpstreamConfig& c
                        std::uint32_t max_depth, const ConnectionMetrics& metrics, Protocol protocol)
     : ex_(ex),
       config_(cfg),
-      request_timeout_(cfg.request_timeout),
       backoff_min_(cfg.reconnect_backoff_min),
       backoff_max_(cfg.reconnect_backoff_max),
       max_pending_(cfg.max_pending),
       stream_(ex),
       framer_(max_depth),
+      fifo_(cfg.request_timeout),
       write_signal_(ex),
       rng_(std::random_device{}()),
       metrics_(metrics),
@@ -44,7 +44,7 @@ void Connection::start() {
 void Connection::retire() {
   retiring_ = true;
   stopped_ = true;
-  if (pending_.empty()) {
+  if (fifo_.empty()) {
     link_down();
   }
 }
@@ -68,12 +68,6 @@ void Connection::link_down() {
   }
 }
 
-Connection::Clock::time_point Connection::service_start(const Pending& p) const {
-  // A pipelined request is served once the replies before it have come: time spent queued
-  // behind them is not Redis being slow, so it counts neither as latency nor toward a timeout.
-  return std::max(p.deadline - request_timeout_, last_reply_at_);
-}
-
 void Connection::record(const breaker::Permit& permit, breaker::CircuitBreaker* issuer,
                         breaker::Outcome outcome, Clock::time_point start, Clock::time_point now) {
   const auto latency = now - start;
@@ -90,15 +84,14 @@ void Connection::submit(std::string_view raw_command, ReplyTarget* target, std::
                         breaker::CircuitBreaker* issuer) {
   ++stats_.requests;
   const bool awaiting_first_connect = !first_attempt_done_ && !stopped_;
-  if ((!connected_ && !awaiting_first_connect) || retiring_ ||
-      pending_.size() - expired_ >= max_pending_) {
+  if ((!connected_ && !awaiting_first_connect) || retiring_ || fifo_.waiting() >= max_pending_) {
     ++stats_.unavailable;
     record(permit, issuer, breaker::Outcome::Failure, now, now);
     target->on_reply(token, {}, ReplyStatus::NotSent, now);
     return;
   }
   wbuf_.append(raw_command);
-  pending_.push_back(Pending{target, token, now + request_timeout_, permit, issuer});
+  fifo_.push(target, token, now, permit, issuer);
   write_signal_.notify();
 }
 
@@ -164,8 +157,7 @@ awaitable<void> Connection::run() {
     ++stats_.connects;
     failures_in_a_row_ = 0;
     connected_ = true;
-    last_reply_at_ = Clock::now();
-    stalled_ = false;
+    fifo_.restart(Clock::now());
     if (metrics_.connects_ok != nullptr) {
       metrics_.connects_ok->inc();
       metrics_.connected->inc();
@@ -212,7 +204,7 @@ awaitable<void> Connection::read_loop() {
       if (e == resp::errc::need_more) {
         break;
       }
-      if (e != resp::errc::ok || pending_.empty()) {
+      if (e != resp::errc::ok || fifo_.empty()) {
         end_batch();
         util::logger("upstream")
             ->error("upstream={} unexpected reply ({}): closing the connection", config_.name,
@@ -220,35 +212,32 @@ awaitable<void> Connection::read_loop() {
         link_down();
         co_return;
       }
-      const Pending front = pending_.front();
-      pending_.pop_front();
+      // Served from when the reply before it came: taken before the match moves that time.
+      const Clock::time_point served = fifo_.service_start(fifo_.front());
+      const RequestFifo::Matched matched = fifo_.pop_reply(now);
+      const Pending& front = matched.entry;
       const std::string_view bytes(rbuf_.data() + rbegin_, reply.length);
       rbegin_ += reply.length;
-      const bool late = expired_ > 0;
-      if (late) {
-        --expired_;
+      if (matched.late) {
         ++stats_.late_replies;
         count_in_doubt(-1);
       } else {
         const bool failed =
             (reply.type == '-' || reply.type == '!') && breaker::classify_error_reply(bytes);
         record(front.permit, front.issuer,
-               failed ? breaker::Outcome::Failure : breaker::Outcome::Success, service_start(front),
-               now);
+               failed ? breaker::Outcome::Failure : breaker::Outcome::Success, served, now);
         front.target->on_reply(front.token, bytes,
                                failed ? ReplyStatus::FailedReply : ReplyStatus::Ok, now);
         if (batch_.empty() || batch_.back() != front.target) {
           batch_.push_back(front.target);
         }
       }
-      last_reply_at_ = now;
-      stalled_ = false;
     }
     end_batch();
     if (rbegin_ == rend_) {
       rbegin_ = rend_ = 0;
     }
-    if (retiring_ && pending_.empty()) {
+    if (retiring_ && fifo_.empty()) {
       break;
     }
   }
@@ -286,17 +275,7 @@ awaitable<void> Connection::deadline_loop() {
   asio::steady_timer timer(ex_);
   deadline_timer_ = &timer;
   while (!link_down_) {
-    // The first unanswered request times out request_timeout after it reached the head of the
-    // line; once one has, Redis is stalled and every request older than request_timeout times
-    // out at once. While idle the timer ticks every request_timeout, so a request submitted
-    // meanwhile is never checked late; submit() never has to re-arm it.
-    const auto now = Clock::now();
-    if (expired_ < pending_.size()) {
-      const Pending& head = pending_[expired_];
-      timer.expires_at(stalled_ ? head.deadline : service_start(head) + request_timeout_);
-    } else {
-      timer.expires_at(now + request_timeout_);
-    }
+    timer.expires_at(fifo_.next_check(Clock::now()));
     co_await timer.async_wait(use_nothrow);
     if (link_down_) {
       break;
@@ -311,22 +290,16 @@ awaitable<void> Connection::deadline_loop() {
       }
     }
     const auto fired = Clock::now();
-    if (expired_ < pending_.size() &&
-        service_start(pending_[expired_]) + request_timeout_ <= fired) {
-      stalled_ = true;
-    }
-    while (stalled_ && expired_ < pending_.size() && pending_[expired_].deadline <= fired) {
-      Pending& p = pending_[expired_];
-      ++expired_;
+    fifo_.expire(fired, [&](const Pending& p) {
       // Before the target hears of it: a write it journals now must find the replay waiting.
       count_in_doubt(1);
       ++stats_.timeouts;
       if (metrics_.timeouts != nullptr) {
         metrics_.timeouts->inc();
       }
-      record(p.permit, p.issuer, breaker::Outcome::Timeout, service_start(p), fired);
+      record(p.permit, p.issuer, breaker::Outcome::Timeout, fifo_.service_start(p), fired);
       p.target->on_reply(p.token, {}, ReplyStatus::Timeout, fired);
-    }
+    });
   }
   deadline_timer_ = nullptr;
 }
@@ -339,19 +312,14 @@ void Connection::count_in_doubt(std::int64_t delta) {
 
 void Connection::fail_all_pending(ReplyStatus status) {
   wbuf_.clear();
-  std::deque<Pending> failed;
-  failed.swap(pending_);
-  const std::size_t expired = expired_;
-  expired_ = 0;
-  // The connection ended: Redis runs nothing more of it.
-  count_in_doubt(-static_cast<std::int64_t>(expired));
+  // The connection ended: Redis runs nothing more of it (before the targets hear of it).
+  count_in_doubt(-static_cast<std::int64_t>(fifo_.expired()));
   const auto now = Clock::now();
-  for (std::size_t i = expired; i < failed.size(); ++i) {
+  fifo_.clear([&](const Pending& p) {
     ++stats_.unavailable;
-    record(failed[i].permit, failed[i].issuer, breaker::Outcome::Failure, service_start(failed[i]),
-           now);
-    failed[i].target->on_reply(failed[i].token, {}, status, now);
-  }
+    record(p.permit, p.issuer, breaker::Outcome::Failure, fifo_.service_start(p), now);
+    p.target->on_reply(p.token, {}, status, now);
+  });
 }
 
 }  // namespace seawall::upstream

@@ -1,21 +1,18 @@
 #pragma once
 // One pipelined RESP connection to a Redis server, multiplexing the requests of many sessions.
 //
-// Requests are appended to a write buffer and to a FIFO of pending entries; replies are framed
-// and matched to the FIFO front. Every request has a deadline: when it passes, the target is
-// answered with Timeout and the entry stays in the FIFO, marked expired, so that the late reply
-// is discarded in order and never reaches the wrong client. Expired entries are always a prefix
-// of the FIFO because every request has the same timeout.
-// When the connection drops, every pending request is answered Unavailable (it may or may not
-// have executed); the connection reconnects with exponential backoff and jitter. A connection
-// counts as connected once TCP, the TLS handshake and AUTH (when configured) all succeeded
-// (connect_upstream); a failure in any of them is a connect failure.
+// Requests are appended to a write buffer and to a RequestFifo, which matches replies in order
+// and keeps their deadlines (see request_fifo.hpp): a request that misses its deadline is
+// answered with Timeout and its late reply is discarded in order, never given to the wrong
+// client. When the connection drops, every pending request is answered Unavailable (it may or
+// may not have executed); the connection reconnects with exponential backoff and jitter. A
+// connection counts as connected once TCP, the TLS handshake and AUTH (when configured) all
+// succeeded (connect_upstream); a failure in any of them is a connect failure.
 //
 // Ownership: shared_ptr, kept alive by its run coroutine. Thread safety: one worker thread.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <random>
 #include <string>
@@ -30,6 +27,7 @@
 #include "seawall/resp/reply_framer.hpp"
 #include "seawall/upstream/connect.hpp"
 #include "seawall/upstream/reply_target.hpp"
+#include "seawall/upstream/request_fifo.hpp"
 #include "seawall/upstream/stream.hpp"
 #include "seawall/util/signal.hpp"
 
@@ -70,7 +68,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void stop();
 
   bool connected() const { return connected_; }
-  std::size_t pending() const { return pending_.size(); }
+  std::size_t pending() const { return fifo_.size(); }
   const ConnectionStats& stats() const { return stats_; }
   const std::string& name() const { return config_.name; }
   // The server's version from the last successful HELLO ("" before one, or with Protocol::None).
@@ -87,13 +85,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void retire();
 
  private:
-  struct Pending {
-    ReplyTarget* target;
-    std::uint64_t token;
-    Clock::time_point deadline;
-    breaker::Permit permit;  // not allowed() = no breaker accounting
-    breaker::CircuitBreaker* issuer;
-  };
+  using Pending = RequestFifo::Entry;
 
   awaitable<void> run();
   awaitable<bool> connect_once();
@@ -106,14 +98,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void count_in_doubt(std::int64_t delta);  // metrics_.in_doubt, when there is one
   void record(const breaker::Permit& permit, breaker::CircuitBreaker* issuer,
               breaker::Outcome outcome, Clock::time_point start, Clock::time_point now);
-  Clock::time_point service_start(const Pending& p) const;
   void link_down();
   void end_batch();
   std::chrono::milliseconds next_backoff();
 
   asio::any_io_executor ex_;
   config::UpstreamConfig config_;  // a copy: its run coroutine may outlive the caller's
-  std::chrono::milliseconds request_timeout_;
   std::chrono::milliseconds backoff_min_;
   std::chrono::milliseconds backoff_max_;
   std::uint32_t max_pending_;
@@ -125,9 +115,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t rend_ = 0;
   std::string wbuf_;     // requests not yet handed to the socket
   std::string writing_;  // the batch being written
-  std::deque<Pending> pending_;
+  RequestFifo fifo_;
   std::vector<ReplyTarget*> batch_;  // targets given a reply by the read being processed
-  std::size_t expired_ = 0;          // leading entries of pending_ already answered with Timeout
   util::Signal write_signal_;
   bool connected_ = false;
   // Until the first connect attempt ends, requests wait for it instead of failing unsent: a
@@ -143,8 +132,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ConnectionStats stats_;
   ConnectionMetrics metrics_;
   bool retiring_ = false;
-  Clock::time_point last_reply_at_{};  // when the latest reply arrived (or the connect)
-  bool stalled_ = false;               // the head request timed out and no reply has come since
   Protocol protocol_;
   std::string server_version_;
 };

@@ -1,0 +1,129 @@
+#pragma once
+// The requests of one pipelined connection, oldest first, matched to replies in order, with
+// their deadlines: the part of Connection that needs no socket or timer, so it is unit-tested by
+// feeding it replies and time (as Boost.Redis tests its reader).
+//
+// Every request's deadline is request_timeout after its submission, but a request is only
+// judged once it reaches the head of the line: time spent queued behind earlier replies is not
+// Redis being slow. When the head misses request_timeout from the moment it was served, Redis is
+// stalled, and from then on every request older than request_timeout times out at once. A timed
+// out entry stays, marked expired, so that its late reply is discarded in order and never
+// reaches the wrong client; expired entries are always a prefix, since every request has the
+// same timeout.
+//
+// Thread safety: one worker thread (its connection's).
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+
+#include "seawall/breaker/circuit_breaker.hpp"
+#include "seawall/upstream/reply_target.hpp"
+
+namespace seawall::upstream {
+
+class RequestFifo {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  struct Entry {
+    ReplyTarget* target = nullptr;
+    std::uint64_t token = 0;
+    Clock::time_point deadline{};
+    breaker::Permit permit;  // not allowed() = no breaker accounting
+    breaker::CircuitBreaker* issuer = nullptr;
+  };
+  // The entry a reply belongs to; `late`: its target was answered with Timeout already.
+  struct Matched {
+    Entry entry;
+    bool late = false;
+  };
+
+  explicit RequestFifo(std::chrono::milliseconds request_timeout)
+      : request_timeout_(request_timeout) {}
+
+  bool empty() const { return entries_.empty(); }
+  std::size_t size() const { return entries_.size(); }                // expired ones included
+  std::size_t waiting() const { return entries_.size() - expired_; }  // not answered yet
+  std::size_t expired() const { return expired_; }
+  const Entry& front() const { return entries_.front(); }  // requires !empty()
+
+  void push(ReplyTarget* target, std::uint64_t token, Clock::time_point now, breaker::Permit permit,
+            breaker::CircuitBreaker* issuer) {
+    entries_.push_back(Entry{target, token, now + request_timeout_, permit, issuer});
+  }
+
+  // The connection is (re)established at `now`: nothing has been waiting on Redis yet.
+  void restart(Clock::time_point now) {
+    last_reply_at_ = now;
+    stalled_ = false;
+  }
+
+  // A complete reply arrived at `now`: the front entry is its request. Requires !empty().
+  Matched pop_reply(Clock::time_point now) {
+    Matched m{entries_.front(), expired_ > 0};
+    entries_.pop_front();
+    if (m.late) {
+      --expired_;
+    }
+    last_reply_at_ = now;
+    stalled_ = false;
+    return m;
+  }
+
+  // When a request was served: submitted, or when the reply before it came, if later.
+  Clock::time_point service_start(const Entry& e) const {
+    return std::max(e.deadline - request_timeout_, last_reply_at_);
+  }
+
+  // When the deadlines should be looked at next (every request_timeout while idle, so a request
+  // submitted meanwhile is never looked at late and submitting never re-arms the timer).
+  Clock::time_point next_check(Clock::time_point now) const {
+    if (expired_ < entries_.size()) {
+      const Entry& head = entries_[expired_];
+      return stalled_ ? head.deadline : service_start(head) + request_timeout_;
+    }
+    return now + request_timeout_;
+  }
+
+  // At `fired`: every entry that missed its deadline, if Redis is stalled, is marked expired and
+  // given to on_timeout(entry), oldest first. Returns how many.
+  template <typename OnTimeout>
+  std::size_t expire(Clock::time_point fired, OnTimeout&& on_timeout) {
+    if (expired_ < entries_.size() &&
+        service_start(entries_[expired_]) + request_timeout_ <= fired) {
+      stalled_ = true;
+    }
+    std::size_t n = 0;
+    while (stalled_ && expired_ < entries_.size() && entries_[expired_].deadline <= fired) {
+      const Entry& e = entries_[expired_];
+      ++expired_;
+      ++n;
+      on_timeout(e);
+    }
+    return n;
+  }
+
+  // Empties the FIFO (the connection ended): every entry not answered yet goes to
+  // on_failed(entry), oldest first. Returns how many were expired (answered already).
+  template <typename OnFailed>
+  std::size_t clear(OnFailed&& on_failed) {
+    std::deque<Entry> failed;
+    failed.swap(entries_);
+    const std::size_t expired = expired_;
+    expired_ = 0;
+    for (std::size_t i = expired; i < failed.size(); ++i) {
+      on_failed(failed[i]);
+    }
+    return expired;
+  }
+
+ private:
+  std::chrono::milliseconds request_timeout_;
+  std::deque<Entry> entries_;
+  std::size_t expired_ = 0;            // leading entries already answered with Timeout
+  Clock::time_point last_reply_at_{};  // when the latest reply arrived (or the connect)
+  bool stalled_ = false;               // the head timed out and no reply has come since
+};
+
+}  // namespace seawall::upstream

@@ -1,0 +1,102 @@
+#include "seawall/upstream/request_fifo.hpp"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace seawall::upstream {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = RequestFifo::Clock;
+
+class Target : public ReplyTarget {
+ public:
+  void on_reply(std::uint64_t, std::string_view, ReplyStatus, Clock::time_point) override {}
+};
+
+std::vector<std::uint64_t> expire_at(RequestFifo& fifo, Clock::time_point t) {
+  std::vector<std::uint64_t> tokens;
+  fifo.expire(t, [&](const RequestFifo::Entry& e) { tokens.push_back(e.token); });
+  return tokens;
+}
+
+TEST(RequestFifo, RepliesMatchRequestsInOrder) {
+  RequestFifo fifo(100ms);
+  Target target;
+  const Clock::time_point t0{};
+  fifo.restart(t0);
+  fifo.push(&target, 1, t0, {}, nullptr);
+  fifo.push(&target, 2, t0, {}, nullptr);
+  EXPECT_EQ(fifo.waiting(), 2u);
+  const auto first = fifo.pop_reply(t0 + 1ms);
+  EXPECT_EQ(first.entry.token, 1u);
+  EXPECT_FALSE(first.late);
+  EXPECT_EQ(fifo.pop_reply(t0 + 2ms).entry.token, 2u);
+  EXPECT_TRUE(fifo.empty());
+}
+
+TEST(RequestFifo, TimeQueuedBehindEarlierRepliesDoesNotCount) {
+  RequestFifo fifo(100ms);
+  Target target;
+  const Clock::time_point t0{};
+  fifo.restart(t0);
+  fifo.push(&target, 1, t0, {}, nullptr);
+  fifo.push(&target, 2, t0, {}, nullptr);
+  // The first reply comes late but in time (90 ms): the second is served from then.
+  EXPECT_TRUE(expire_at(fifo, t0 + 90ms).empty());
+  fifo.pop_reply(t0 + 90ms);
+  EXPECT_EQ(fifo.next_check(t0 + 90ms), t0 + 190ms);
+  EXPECT_TRUE(expire_at(fifo, t0 + 150ms).empty());  // past its deadline, not stalled
+  EXPECT_EQ(fifo.waiting(), 1u);
+}
+
+TEST(RequestFifo, AStalledHeadExpiresEveryRequestPastItsDeadlineAndLateRepliesAreDropped) {
+  RequestFifo fifo(100ms);
+  Target target;
+  const Clock::time_point t0{};
+  fifo.restart(t0);
+  fifo.push(&target, 1, t0, {}, nullptr);
+  fifo.push(&target, 2, t0 + 30ms, {}, nullptr);
+  fifo.push(&target, 3, t0 + 150ms, {}, nullptr);
+  EXPECT_EQ(expire_at(fifo, t0 + 140ms), (std::vector<std::uint64_t>{1, 2}));
+  EXPECT_EQ(fifo.expired(), 2u);
+  EXPECT_EQ(fifo.waiting(), 1u);
+  // Stalled: the next one is checked at its own deadline, not 100 ms after it is served.
+  EXPECT_EQ(fifo.next_check(t0 + 140ms), t0 + 250ms);
+  // Redis answers again: the two late replies are matched to the expired entries, in order.
+  const auto late1 = fifo.pop_reply(t0 + 200ms);
+  EXPECT_TRUE(late1.late);
+  EXPECT_EQ(late1.entry.token, 1u);
+  EXPECT_TRUE(fifo.pop_reply(t0 + 200ms).late);
+  const auto third = fifo.pop_reply(t0 + 200ms);
+  EXPECT_FALSE(third.late);
+  EXPECT_EQ(third.entry.token, 3u);
+}
+
+TEST(RequestFifo, ClearAnswersOnlyWhatWasNotAnsweredYet) {
+  RequestFifo fifo(100ms);
+  Target target;
+  const Clock::time_point t0{};
+  fifo.restart(t0);
+  fifo.push(&target, 1, t0, {}, nullptr);
+  fifo.push(&target, 2, t0 + 50ms, {}, nullptr);
+  fifo.push(&target, 3, t0 + 120ms, {}, nullptr);
+  EXPECT_EQ(expire_at(fifo, t0 + 101ms), (std::vector<std::uint64_t>{1}));
+  std::vector<std::uint64_t> failed;
+  EXPECT_EQ(fifo.clear([&](const RequestFifo::Entry& e) { failed.push_back(e.token); }), 1u);
+  EXPECT_EQ(failed, (std::vector<std::uint64_t>{2, 3}));
+  EXPECT_TRUE(fifo.empty());
+  EXPECT_EQ(fifo.expired(), 0u);
+}
+
+TEST(RequestFifo, IdleChecksEveryRequestTimeout) {
+  RequestFifo fifo(100ms);
+  const Clock::time_point t0{};
+  fifo.restart(t0);
+  EXPECT_EQ(fifo.next_check(t0 + 5ms), t0 + 105ms);
+  EXPECT_TRUE(expire_at(fifo, t0 + 500ms).empty());
+}
+
+}  // namespace
+}  // namespace seawall::upstream
