@@ -556,7 +556,9 @@ bool Session::parked_behind_write(Slot& slot, std::uint64_t seq) {
   slot.parked = true;
   ++in_upstream_;  // keeps the session, like a request still with Redis
   ++parked_;
-  ctx_.parked->park(this, seq, last_activity_ + wait + std::chrono::milliseconds(20));
+  // Twice that and more: the write's deadline fires on its own thread, which a loaded machine
+  // may run late; the wait ends as soon as the outcome is in anyway.
+  ctx_.parked->park(this, seq, last_activity_ + 2 * wait + std::chrono::milliseconds(50));
   return true;
 }
 
