@@ -274,6 +274,64 @@ int Server::run() {
   asio::io_context main_ioc(1);
   asio::signal_set signals(main_ioc, SIGINT, SIGTERM, SIGHUP);
   shared_ = std::make_unique<proxy::SharedState>(*config_);
+  wire_metrics();
+  load_journals();
+  start_admin();
+  remember_loaded_config();
+  const auto snapshot = std::make_shared<const proxy::Snapshot>(config_, version_.load());
+  for (unsigned i = 0; i < config_->threads; ++i) {
+    workers_.push_back(
+        std::make_unique<proxy::Worker>(snapshot, *shared_, clients_, next_client_id_, i));
+  }
+  // The control thread: health checks and journal replay, away from the data path.
+  asio::io_context control(1);
+  control_ = &control;
+  for (std::size_t i = 0; i < config_->upstreams.size(); ++i) {
+    health_checkers_.push_back(std::make_shared<upstream::HealthChecker>(
+        control.get_executor(), config_->upstreams[i], *shared_->upstreams[i],
+        config_->limits.max_depth, health_counters(config_->upstreams[i].name),
+        pool_readiness(config_->upstreams[i], config_->threads)));
+    health_checkers_.back()->start();
+  }
+  auto control_guard = asio::make_work_guard(control);
+  std::thread control_thread([&control] { control.run(); });
+  for (auto& w : workers_) {
+    w->start();
+  }
+  if (admin_) {
+    admin_->set_readiness(admin::Readiness::Ready);
+  }
+  log->info("seawall {} listening on {}:{} threads={} upstreams={}", SEAWALL_VERSION,
+            config_->listen.address, workers_.front()->port(), config_->threads,
+            config_->upstreams.size());
+
+  const int signal_number = serve_until_signal(main_ioc, signals);
+  const std::uint32_t left = drain_clients(main_ioc, signal_number);
+  for (auto& w : workers_) {
+    w->stop();
+  }
+  workers_.clear();
+  asio::post(control, [this] {
+    for (auto& h : health_checkers_) {
+      h->stop();
+    }
+  });
+  control_guard.reset();
+  control.stop();
+  control_thread.join();
+  control_ = nullptr;
+  health_checkers_.clear();
+  if (left > 0) {
+    log->warn("drain timeout: closed {} clients with work in flight", left);
+  }
+  if (admin_) {
+    admin_->stop();
+  }
+  log->info("stopped");
+  return 0;
+}
+
+void Server::wire_metrics() {
   register_data_metrics(metrics_, *shared_);
   metrics_.counter(kConfigReloads).with({"success"});
   metrics_.counter(kConfigReloads).with({"failure"});
@@ -294,6 +352,10 @@ int Server::run() {
     shared_->command_counters.push_back(&metrics_.counter(kCommands).with({info.name}));
   }
   shared_->command_counters.push_back(&metrics_.counter(kCommands).with({"unknown"}));
+}
+
+void Server::load_journals() {
+  auto log = util::logger("app");
   for (auto& state : shared_->upstreams) {
     std::size_t loaded = 0;
     const std::string error = state->journal().load(loaded);
@@ -305,6 +367,9 @@ int Server::run() {
                 state->name(), loaded);
     }
   }
+}
+
+void Server::start_admin() {
   if (config_->admin.enabled) {
     admin::Handlers handlers;
     handlers.metrics = [this] { return metrics_.render(); };
@@ -336,6 +401,9 @@ int Server::run() {
     admin_ = std::make_unique<admin::AdminServer>(config_->admin, std::move(handlers));
     admin_->start();
   }
+}
+
+void Server::remember_loaded_config() {
   last_seen_text_ = read_file(config_->source_path);
   {
     std::lock_guard lock(config_mutex_);
@@ -343,33 +411,9 @@ int Server::run() {
     config_status_->hash = detail::content_hash(last_seen_text_);
     config_status_->loaded_at = std::chrono::system_clock::now();
   }
-  const auto snapshot = std::make_shared<const proxy::Snapshot>(config_, version_.load());
-  for (unsigned i = 0; i < config_->threads; ++i) {
-    workers_.push_back(
-        std::make_unique<proxy::Worker>(snapshot, *shared_, clients_, next_client_id_, i));
-  }
-  // The control thread: health checks and journal replay, away from the data path.
-  asio::io_context control(1);
-  control_ = &control;
-  for (std::size_t i = 0; i < config_->upstreams.size(); ++i) {
-    health_checkers_.push_back(std::make_shared<upstream::HealthChecker>(
-        control.get_executor(), config_->upstreams[i], *shared_->upstreams[i],
-        config_->limits.max_depth, health_counters(config_->upstreams[i].name),
-        pool_readiness(config_->upstreams[i], config_->threads)));
-    health_checkers_.back()->start();
-  }
-  auto control_guard = asio::make_work_guard(control);
-  std::thread control_thread([&control] { control.run(); });
-  for (auto& w : workers_) {
-    w->start();
-  }
-  if (admin_) {
-    admin_->set_readiness(admin::Readiness::Ready);
-  }
-  log->info("seawall {} listening on {}:{} threads={} upstreams={}", SEAWALL_VERSION,
-            config_->listen.address, workers_.front()->port(), config_->threads,
-            config_->upstreams.size());
+}
 
+int Server::serve_until_signal(asio::io_context& main_ioc, asio::signal_set& signals) {
   asio::steady_timer watch(main_ioc);
   int signal_number = 0;
   std::function<void()> wait_signal = [&] {
@@ -402,14 +446,18 @@ int Server::run() {
   wait_signal();
   watch_file();
   main_ioc.run();
+  return signal_number;
+}
 
+std::uint32_t Server::drain_clients(asio::io_context& main_ioc, int signal_number) {
   // Readiness fails first, so that load balancers stop sending new clients while the ones
   // already connected drain; liveness and metrics keep answering until the process exits.
   if (admin_) {
     admin_->set_readiness(admin::Readiness::Draining);
   }
-  log->info("signal {} received: draining {} clients for up to {} ms", signal_number,
-            clients_.load(), config_->shutdown.drain_timeout.count());
+  util::logger("app")->info("signal {} received: draining {} clients for up to {} ms",
+                            signal_number, clients_.load(),
+                            config_->shutdown.drain_timeout.count());
   for (auto& w : workers_) {
     w->begin_shutdown();
   }
@@ -420,29 +468,7 @@ int Server::run() {
     poll.expires_after(std::chrono::milliseconds(20));
     poll.wait();
   }
-  const auto left = clients_.load();
-  for (auto& w : workers_) {
-    w->stop();
-  }
-  workers_.clear();
-  asio::post(control, [this] {
-    for (auto& h : health_checkers_) {
-      h->stop();
-    }
-  });
-  control_guard.reset();
-  control.stop();
-  control_thread.join();
-  control_ = nullptr;
-  health_checkers_.clear();
-  if (left > 0) {
-    log->warn("drain timeout: closed {} clients with work in flight", left);
-  }
-  if (admin_) {
-    admin_->stop();
-  }
-  log->info("stopped");
-  return 0;
+  return clients_.load();
 }
 
 namespace {

@@ -62,6 +62,15 @@ class Server {
   // Whether the config file's content differs from the last one seen (ConfigMap updates swap a
   // symlink, so the content is compared, not the inode or mtime).
   bool config_file_changed();
+  // The steps of run(), in order.
+  void wire_metrics();            // families every module counts into, resolved once
+  void load_journals();           // writes a previous run journaled, waiting for replay
+  void start_admin();             // /metrics, /status, /healthz, /readyz, breaker control
+  void remember_loaded_config();  // what /status says of the file
+  // Serves (reloading on SIGHUP or a changed file) until SIGINT/SIGTERM; returns which.
+  int serve_until_signal(asio::io_context& main_ioc, asio::signal_set& signals);
+  // Stops accepting and waits up to shutdown.drain_timeout; returns the clients left.
+  std::uint32_t drain_clients(asio::io_context& main_ioc, int signal_number);
   upstream::HealthCounters health_counters(const std::string& upstream);
   upstream::PoolReadiness pool_readiness(const config::UpstreamConfig& upstream, unsigned threads);
   std::shared_ptr<const config::Config> current_config() const {
