@@ -126,7 +126,7 @@ void Session::pop_slot() {
 
 Session::~Session() {
   close();
-  if (parked_ > 0) {
+  if (parked_ > 0 && ctx_.parked != nullptr) {
     ctx_.parked->forget(this);  // only at a worker's shutdown: parked reads keep it alive
   }
   for (Slot& slot : ring_) {

@@ -90,6 +90,7 @@ Worker::~Worker() {
   acceptor_.reset();
   ctx_.pools.clear();
   ctx_.retired_pools.clear();
+  ctx_.parked.reset();  // its timer too (sessions dying with the io_context then skip it)
   ioc_.reset();
 }
 
