@@ -412,7 +412,7 @@ std::size_t Session::buffer_bytes() const {
   std::size_t bytes = heap_bytes(rbuf_) + heap_bytes(out_) + heap_bytes(writing_) +
                       heap_bytes(scratch_) + heap_bytes(link_buf_) + heap_bytes(key_indexes_) +
                       heap_bytes(request_.args) + parser_.heap_bytes() + heap_bytes(ring_) +
-                      slot_heap_bytes(pinned_slot_);
+                      (pinned_slot_ ? sizeof(Slot) + slot_heap_bytes(*pinned_slot_) : 0);
   for (const Slot& slot : ring_) {
     bytes += slot_heap_bytes(slot);
   }
@@ -443,7 +443,7 @@ std::size_t Session::trim_if_idle(std::chrono::steady_clock::time_point now,
   std::vector<Slot>().swap(ring_);
   ring_head_ = 0;
   ring_mask_ = 0;
-  pinned_slot_ = Slot{};
+  pinned_slot_.reset();
   link_local_.release();
   link_invalidations_.release();
   if (multi_fills_.empty()) {

@@ -348,7 +348,8 @@ class Session : public upstream::ReplyTarget,
   std::size_t multi_queued_ = 0;
   util::LazyDeque<PendingInvalidation> link_invalidations_;
   std::vector<std::string> multi_keys_;  // written inside the current transaction
-  Slot pinned_slot_;                     // describes a pinned command answered without Redis
+  // Describes a pinned command answered without Redis; allocated when first needed.
+  std::unique_ptr<Slot> pinned_slot_;
   bool watching_ = false;
   bool db_nonzero_ = false;
   bool sticky_ = false;        // state that only ends with the connection (SUBSCRIBE, HELLO 3, ...)
