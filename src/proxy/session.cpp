@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 
 #include "seawall/command/command_table.hpp"
@@ -210,8 +211,29 @@ awaitable<void> Session::read_loop() {
     if (closed_ || read_done_) {
       break;
     }
-    if (!unparsed_ && !co_await read_some()) {
-      break;
+    if (!unparsed_) {
+      // Readiness first, then a buffer: an idle client holds none. The socket is non-blocking,
+      // so read_available returns Wait instead of blocking. async_wait only ever follows a
+      // would_block seen there: the reactor is edge-triggered and a wait (unlike a read) is not
+      // tried at once, so a readiness edge that came before the wait was queued would be lost.
+      ReadStep step = read_available();
+      while (step == ReadStep::Wait) {
+        waiting_read_ = true;
+        auto [wait_ec] = co_await socket_.async_wait(
+            tcp::socket::wait_read, asio::bind_cancellation_slot(read_cancel_.slot(), use_nothrow));
+        waiting_read_ = false;
+        if (wait_ec || closed_ || read_done_) {
+          if (wait_ec && wait_ec != asio::error::operation_aborted) {
+            close();
+          }
+          step = ReadStep::End;
+          break;
+        }
+        step = read_available();
+      }
+      if (step == ReadStep::End) {
+        break;
+      }
     }
     unparsed_ = false;
     last_activity_ = std::chrono::steady_clock::now();
@@ -308,9 +330,6 @@ awaitable<void> Session::read_loop() {
 }
 
 bool Session::make_room() {
-  if (rend_ < rbuf_.size()) {
-    return true;
-  }
   // Grow to what the current command needs (a large bulk is sized once), or double.
   const std::size_t used = rend_ - rbegin_;
   if (rbegin_ > 0) {
@@ -325,7 +344,7 @@ bool Session::make_room() {
       ++ctx_.stats.protocol_errors;
       return false;
     }
-    rbuf_.resize(want);
+    rbuf_.grow(want, rend_);
   }
   return true;
 }
@@ -335,50 +354,36 @@ void Session::release_read_buffer() {
   ctx_.read_buffers.release(rbuf_);
 }
 
-awaitable<bool> Session::read_some() {
-  // Readiness first, then a buffer: an idle client holds none. The socket is non-blocking, so
-  // read_some below returns would_block instead of waiting. async_wait only ever follows a
-  // would_block seen here: the reactor is edge-triggered and a wait (unlike a read) is not tried
-  // at once, so a readiness edge that came before the wait was queued would be lost.
-  while (true) {
-    if (rbuf_.empty()) {
-      rbuf_ = ctx_.read_buffers.acquire();
-      rbegin_ = rend_ = 0;
-    }
-    if (!make_room()) {
-      co_return false;
-    }
-    error_code ec;
-    const std::size_t n =
-        socket_.read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_), ec);
-    if (!ec) {
-      trimmed_ = false;
-      rend_ += n;
-      co_return true;
-    }
-    if (ec != asio::error::would_block && ec != asio::error::try_again) {
-      if (ec != asio::error::eof) {
-        close();  // a reset: nobody is left to read the replies
-      }
-      co_return false;
-    }
-    if (rbegin_ == rend_) {
-      release_read_buffer();  // no incomplete command: nothing to keep while waiting
-    }
-    waiting_read_ = true;
-    auto [wait_ec] = co_await socket_.async_wait(
-        tcp::socket::wait_read, asio::bind_cancellation_slot(read_cancel_.slot(), use_nothrow));
-    waiting_read_ = false;
-    if (wait_ec) {
-      if (wait_ec != asio::error::operation_aborted) {
-        close();
-      }
-      co_return false;
-    }
-    if (closed_ || read_done_) {
-      co_return false;
-    }
+Session::ReadStep Session::read_available() {
+  if (rbuf_.empty()) {
+    rbuf_ = ctx_.read_buffers.acquire();
+    rbegin_ = rend_ = 0;
   }
+  if (rend_ == rbuf_.size() && !make_room()) {
+    return ReadStep::End;
+  }
+  error_code ec;
+  const std::size_t n =
+      socket_.read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_), ec);
+  if (!ec) {
+    trimmed_ = false;
+    rend_ += n;
+    return ReadStep::Data;
+  }
+  // Compared by value (the common case, would_block, is a system error): cheaper than
+  // error_code's operator== against each enumerator.
+  const bool would_block = ec.category() == asio::error::get_system_category() &&
+                           (ec.value() == EAGAIN || ec.value() == EWOULDBLOCK);
+  if (!would_block) {
+    if (ec != asio::error::eof) {
+      close();  // a reset: nobody is left to read the replies
+    }
+    return ReadStep::End;
+  }
+  if (rbegin_ == rend_) {
+    release_read_buffer();  // no incomplete command: nothing to keep while waiting
+  }
+  return ReadStep::Wait;
 }
 
 namespace {
@@ -409,7 +414,7 @@ std::size_t Session::slot_heap_bytes(const Slot& slot) {
 }
 
 std::size_t Session::buffer_bytes() const {
-  std::size_t bytes = heap_bytes(rbuf_) + heap_bytes(out_) + heap_bytes(writing_) +
+  std::size_t bytes = rbuf_.size() + heap_bytes(out_) + heap_bytes(writing_) +
                       heap_bytes(scratch_) + heap_bytes(link_buf_) + heap_bytes(key_indexes_) +
                       heap_bytes(request_.args) + parser_.heap_bytes() + heap_bytes(ring_) +
                       (pinned_slot_ ? sizeof(Slot) + slot_heap_bytes(*pinned_slot_) : 0);

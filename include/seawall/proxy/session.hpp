@@ -122,10 +122,13 @@ class Session : public upstream::ReplyTarget,
   enum class Next { Continue, StopReading };
 
   awaitable<void> read_loop();
-  // Reads what the client sent into rbuf_ (borrowed from the pool), waiting for it if none
-  // yet. False when reading ends (EOF, error, cancellation, query buffer limit).
-  awaitable<bool> read_some();
-  // Makes room at rend_ in rbuf_ for more of the current command; false past kMaxQueryBuffer.
+  // One non-blocking read into rbuf_ (borrowed from the pool first if none is held). Wait:
+  // nothing to read yet, and rbuf_ given back unless it holds an incomplete command. End: EOF,
+  // a reset (the session is closed) or the query buffer limit.
+  enum class ReadStep : std::uint8_t { Data, Wait, End };
+  ReadStep read_available();
+  // rbuf_ is full (rend_ == rbuf_.size()): makes room at rend_ for more of the current command;
+  // false past kMaxQueryBuffer.
   bool make_room();
   // Gives rbuf_ back to the worker's pool once no byte of it is still needed.
   void release_read_buffer();
@@ -274,7 +277,7 @@ class Session : public upstream::ReplyTarget,
   std::uint64_t id_;
   resp::RequestParser parser_;
   resp::ParsedRequest request_;
-  std::string rbuf_;  // lent by ctx_.read_buffers while reading; empty when idle
+  ReadBuffer rbuf_;  // lent by ctx_.read_buffers while reading; empty when idle
   std::size_t rbegin_ = 0;
   std::size_t rend_ = 0;
   std::string out_;         // replies ready to write
