@@ -24,6 +24,8 @@ constexpr std::chrono::seconds kTrimIdleAfter{2};
 constexpr std::uint64_t kTrimAfterCloses = 100;
 constexpr std::size_t kTrimAfterFreedBytes = 8 * 1024 * 1024;
 constexpr std::chrono::seconds kMaxTrimDelay{10};
+// Spare read buffers kept through a trim (the burst that filled the pool is over).
+constexpr std::size_t kSpareAfterTrim = 8;
 
 util::LogRateLimiter& accept_log_limiter() {
   static util::LogRateLimiter limiter(std::chrono::seconds(10), 3);
@@ -198,6 +200,7 @@ void Worker::sweep(std::chrono::steady_clock::time_point now) {
   const bool due =
       closes_since_trim_ >= kTrimAfterCloses || freed_since_trim_ >= kTrimAfterFreedBytes;
   if (due && (closes == 0 || now - last_trim_ >= kMaxTrimDelay)) {
+    ctx_.read_buffers.trim_spare(kSpareAfterTrim);
 #if defined(__GLIBC__)
     malloc_trim(0);
 #endif

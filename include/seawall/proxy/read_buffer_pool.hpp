@@ -83,6 +83,13 @@ class ReadBufferPool {
     }
   }
 
+  // Frees spare buffers beyond `keep` (the worker does before it returns memory to the system).
+  void trim_spare(std::size_t keep) {
+    if (spare_.size() > keep) {
+      spare_.resize(keep);
+    }
+  }
+
   std::size_t buffer_size() const { return buffer_size_; }
   std::size_t spare() const { return spare_.size(); }
   std::size_t spare_bytes() const { return spare_.size() * buffer_size_; }

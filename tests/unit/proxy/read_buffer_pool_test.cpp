@@ -82,6 +82,22 @@ TEST(ReadBufferPoolTest, KeepsAtMostMaxSpare) {
   EXPECT_EQ(pool.lent(), 0u);
 }
 
+TEST(ReadBufferPoolTest, TrimSpareFreesBeyondWhatItKeeps) {
+  ReadBufferPool pool(1024, 8);
+  std::vector<ReadBuffer> buffers;
+  for (int i = 0; i < 6; ++i) {
+    buffers.push_back(pool.acquire());
+  }
+  for (ReadBuffer& b : buffers) {
+    pool.release(b);
+  }
+  EXPECT_EQ(pool.spare(), 6u);
+  pool.trim_spare(2);
+  EXPECT_EQ(pool.spare(), 2u);
+  pool.trim_spare(4);
+  EXPECT_EQ(pool.spare(), 2u);
+}
+
 TEST(ReadBufferPoolTest, ReleasingNothingIsIgnored) {
   ReadBufferPool pool(1024, 2);
   ReadBuffer none;
