@@ -102,6 +102,9 @@ void register_data_metrics(metrics::Registry& registry, proxy::SharedState& shar
   }
   registry.gauge(kPinned).with_callback(
       {}, [&shared] { return static_cast<double>(shared.pinned.load(std::memory_order_relaxed)); });
+  registry.gauge(kSessionBufferBytes).with_callback({}, [&shared] {
+    return static_cast<double>(shared.session_buffer_bytes.load(std::memory_order_relaxed));
+  });
 }
 
 }  // namespace seawall::app

@@ -306,7 +306,10 @@ bool Session::answered_while_unavailable(const command::CommandInfo* info,
   if (key_indexes_.empty()) {
     return false;  // PING, SUBSCRIBE, CLIENT ...: nothing the journal orders
   }
-  Slot& slot = pinned_slot_;
+  if (!pinned_slot_) {
+    pinned_slot_ = std::make_unique<Slot>();
+  }
+  Slot& slot = *pinned_slot_;
   reset_slot(slot);
   describe(slot, info, args, link_upstream_);
   last_activity_ = now;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 
 #include "seawall/command/command_table.hpp"
@@ -17,7 +18,10 @@ namespace {
 namespace replies = resp::replies;
 using command::CommandInfo;
 
-constexpr std::size_t kInitialReadBuffer = 16 * 1024;
+// The reply ring's first size: it grows by doubling to what the client pipelines.
+constexpr std::size_t kInitialSlots = 8;
+// A written batch larger than this is freed after its write rather than kept for the next one.
+constexpr std::size_t kMaxKeptOutput = 64 * 1024;
 // HELLO's version before any connection learned Redis's: the oldest Redis with HELLO 3.
 constexpr std::string_view kUnknownVersion = "6.0.0";
 // Like Redis's client-query-buffer-limit: one command may not need more than this.
@@ -73,16 +77,12 @@ Session::Session(tcp::socket socket, WorkerContext& ctx, std::uint64_t id)
       write_signal_(socket_.get_executor()),
       resume_signal_(socket_.get_executor()),
       last_activity_(std::chrono::steady_clock::now()),
-      idle_signal_(socket_.get_executor()) {
-  rbuf_.resize(kInitialReadBuffer);
-  ring_.resize(16);
-  ring_mask_ = ring_.size() - 1;
-}
+      idle_signal_(socket_.get_executor()) {}
 
 Session::Slot& Session::push_slot() {
   if (ring_count_ == ring_.size()) {
     // Grow: unroll the ring into a vector twice the size, front first.
-    std::vector<Slot> bigger(ring_.size() * 2);
+    std::vector<Slot> bigger(std::max(kInitialSlots, ring_.size() * 2));
     for (std::size_t i = 0; i < ring_count_; ++i) {
       Slot& moved = bigger[i];
       moved = std::move(ring_[(ring_head_ + i) & ring_mask_]);
@@ -132,6 +132,7 @@ Session::~Session() {
   for (Slot& slot : ring_) {
     release_writes(slot);  // writes whose connection never answered (shutdown)
   }
+  release_read_buffer();
 }
 
 void Session::start() {
@@ -163,6 +164,7 @@ void Session::close() {
   }
   error_code ec;
   socket_.close(ec);
+  ++ctx_.stats.closed;
   idle_signal_.notify();
   write_signal_.notify();
   resume_signal_.notify();
@@ -210,35 +212,28 @@ awaitable<void> Session::read_loop() {
       break;
     }
     if (!unparsed_) {
-      if (rend_ == rbuf_.size()) {
-        // Grow to what the current command needs (a large bulk is sized once), or double.
-        const std::size_t used = rend_ - rbegin_;
-        if (rbegin_ > 0) {
-          std::memmove(rbuf_.data(), rbuf_.data() + rbegin_, used);
-          rbegin_ = 0;
-          rend_ = used;
-        }
-        if (rend_ == rbuf_.size()) {
-          std::size_t want = std::max(rbuf_.size() * 2, parser_.bytes_hint() + 16);
-          if (want > kMaxQueryBuffer) {
-            reply_now("-ERR Protocol error: query buffer limit exceeded\r\n");
-            ++ctx_.stats.protocol_errors;
-            break;
+      // Readiness first, then a buffer: an idle client holds none. The socket is non-blocking,
+      // so read_available returns Wait instead of blocking. async_wait only ever follows a
+      // would_block seen there: the reactor is edge-triggered and a wait (unlike a read) is not
+      // tried at once, so a readiness edge that came before the wait was queued would be lost.
+      ReadStep step = read_available();
+      while (step == ReadStep::Wait) {
+        waiting_read_ = true;
+        auto [wait_ec] = co_await socket_.async_wait(
+            tcp::socket::wait_read, asio::bind_cancellation_slot(read_cancel_.slot(), use_nothrow));
+        waiting_read_ = false;
+        if (wait_ec || closed_ || read_done_) {
+          if (wait_ec && wait_ec != asio::error::operation_aborted) {
+            close();
           }
-          rbuf_.resize(want);
+          step = ReadStep::End;
+          break;
         }
+        step = read_available();
       }
-      auto [ec, n] = co_await socket_.async_read_some(
-          asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
-          asio::bind_cancellation_slot(read_cancel_.slot(), use_nothrow));
-      if (ec) {
-        if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
-          // A reset: nobody is left to read the replies.
-          close();
-        }
+      if (step == ReadStep::End) {
         break;
       }
-      rend_ += n;
     }
     unparsed_ = false;
     last_activity_ = std::chrono::steady_clock::now();
@@ -328,7 +323,146 @@ awaitable<void> Session::read_loop() {
     }
   }
   read_done_ = true;
+  // Nothing reads rbuf_ any more (its views died with the parse loop above); an incomplete
+  // command left in it is never finished.
+  release_read_buffer();
   write_signal_.notify();
+}
+
+bool Session::make_room() {
+  // Grow to what the current command needs (a large bulk is sized once), or double.
+  const std::size_t used = rend_ - rbegin_;
+  if (rbegin_ > 0) {
+    std::memmove(rbuf_.data(), rbuf_.data() + rbegin_, used);
+    rbegin_ = 0;
+    rend_ = used;
+  }
+  if (rend_ == rbuf_.size()) {
+    std::size_t want = std::max(rbuf_.size() * 2, parser_.bytes_hint() + 16);
+    if (want > kMaxQueryBuffer) {
+      reply_now("-ERR Protocol error: query buffer limit exceeded\r\n");
+      ++ctx_.stats.protocol_errors;
+      return false;
+    }
+    rbuf_.grow(want, rend_);
+  }
+  return true;
+}
+
+void Session::release_read_buffer() {
+  rbegin_ = rend_ = 0;
+  ctx_.read_buffers.release(rbuf_);
+}
+
+Session::ReadStep Session::read_available() {
+  if (rbuf_.empty()) {
+    rbuf_ = ctx_.read_buffers.acquire();
+    rbegin_ = rend_ = 0;
+  }
+  if (rend_ == rbuf_.size() && !make_room()) {
+    return ReadStep::End;
+  }
+  error_code ec;
+  const std::size_t n =
+      socket_.read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_), ec);
+  if (!ec) {
+    trimmed_ = false;
+    rend_ += n;
+    return ReadStep::Data;
+  }
+  // Compared by value (the common case, would_block, is a system error): cheaper than
+  // error_code's operator== against each enumerator.
+  const bool would_block = ec.category() == asio::error::get_system_category() &&
+                           (ec.value() == EAGAIN || ec.value() == EWOULDBLOCK);
+  if (!would_block) {
+    if (ec != asio::error::eof) {
+      close();  // a reset: nobody is left to read the replies
+    }
+    return ReadStep::End;
+  }
+  if (rbegin_ == rend_) {
+    release_read_buffer();  // no incomplete command: nothing to keep while waiting
+  }
+  return ReadStep::Wait;
+}
+
+namespace {
+
+// Heap bytes behind a string: none while it fits in its inline (small-string) storage.
+std::size_t heap_bytes(const std::string& s) {
+  return s.capacity() > std::string().capacity() ? s.capacity() + 1 : 0;
+}
+
+template <typename T>
+std::size_t heap_bytes(const std::vector<T>& v) {
+  return v.capacity() * sizeof(T);
+}
+
+// What a std::deque allocates when first used: its map and one node.
+constexpr std::size_t kDequeBytes = 8 * sizeof(void*) + 512;
+
+}  // namespace
+
+std::size_t Session::slot_heap_bytes(const Slot& slot) {
+  std::size_t bytes = heap_bytes(slot.data) + heap_bytes(slot.args_blob) +
+                      heap_bytes(slot.cache_key) + heap_bytes(slot.args) + heap_bytes(slot.keys) +
+                      heap_bytes(slot.parts) + heap_bytes(slot.key_part);
+  for (const std::string& part : slot.parts) {
+    bytes += heap_bytes(part);
+  }
+  return bytes;
+}
+
+std::size_t Session::buffer_bytes() const {
+  std::size_t bytes = rbuf_.size() + heap_bytes(out_) + heap_bytes(writing_) +
+                      heap_bytes(scratch_) + heap_bytes(link_buf_) + heap_bytes(key_indexes_) +
+                      heap_bytes(request_.args) + parser_.heap_bytes() + heap_bytes(ring_) +
+                      (pinned_slot_ ? sizeof(Slot) + slot_heap_bytes(*pinned_slot_) : 0);
+  for (const Slot& slot : ring_) {
+    bytes += slot_heap_bytes(slot);
+  }
+  bytes += (link_local_.allocated() ? kDequeBytes : 0) +
+           (link_invalidations_.allocated() ? kDequeBytes : 0);
+  return bytes;
+}
+
+std::size_t Session::trim_if_idle(std::chrono::steady_clock::time_point now,
+                                  std::chrono::steady_clock::duration idle_for) {
+  // Only while the reader waits for the socket with no command begun (no view into rbuf_ or
+  // request_ is alive, the parser holds no state) and nothing is in flight or being written.
+  if (trimmed_ || closed_ || !waiting_read_ || rbegin_ != rend_ || ring_count_ > 0 ||
+      in_upstream_ > 0 || !out_.empty() || !writing_.empty() || now - last_activity_ < idle_for) {
+    return 0;
+  }
+  const std::size_t before = buffer_bytes();
+  release_read_buffer();
+  std::string().swap(out_);
+  std::string().swap(writing_);
+  std::string().swap(scratch_);
+  if (link_buf_.empty()) {
+    std::string().swap(link_buf_);
+  }
+  std::vector<std::uint32_t>().swap(key_indexes_);
+  std::vector<std::string_view>().swap(request_.args);
+  parser_.release_memory();
+  std::vector<Slot>().swap(ring_);
+  ring_head_ = 0;
+  ring_mask_ = 0;
+  pinned_slot_.reset();
+  link_local_.release();
+  link_invalidations_.release();
+  if (multi_fills_.empty()) {
+    std::vector<QueuedFill>().swap(multi_fills_);
+  }
+  if (local_tx_.empty()) {
+    std::vector<QueuedFill>().swap(local_tx_);
+  }
+  if (multi_keys_.empty()) {
+    std::vector<std::string>().swap(multi_keys_);
+  }
+  trimmed_ = true;
+  const std::size_t after = buffer_bytes();
+  return before > after ? before - after : 0;
 }
 
 awaitable<void> Session::write_loop() {
@@ -361,8 +495,13 @@ awaitable<void> Session::write_loop() {
       co_await write_signal_.wait();
     }
     writing_.swap(out_);
+    trimmed_ = false;
     auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(writing_), use_nothrow);
-    writing_.clear();
+    if (writing_.capacity() > kMaxKeptOutput) {
+      std::string().swap(writing_);  // a large reply's buffer is not kept for small ones
+    } else {
+      writing_.clear();
+    }
     if (ec) {
       close();
       while (in_upstream_ > 0) {

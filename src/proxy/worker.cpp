@@ -2,6 +2,10 @@
 
 #include <sys/socket.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "seawall/proxy/session.hpp"
 #include "seawall/resp/replies.hpp"
 #include "seawall/util/bugs.hpp"
@@ -11,6 +15,18 @@ namespace seawall::proxy {
 namespace {
 
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+constexpr std::chrono::seconds kSweepInterval{1};
+// A session idle this long gives back its buffers' capacity (Redis resizes the query buffer
+// of a client idle for 2 s).
+constexpr std::chrono::seconds kTrimIdleAfter{2};
+// malloc_trim after this many closes, or this many bytes freed by idle trims, once the burst
+// is over (no close in the last sweep interval) or at least every kMaxTrimDelay while it lasts.
+constexpr std::uint64_t kTrimAfterCloses = 100;
+constexpr std::size_t kTrimAfterFreedBytes = 8 * 1024 * 1024;
+constexpr std::chrono::seconds kMaxTrimDelay{10};
+// Spare read buffers kept through a trim (the burst that filled the pool is over).
+constexpr std::size_t kSpareAfterTrim = 8;
 
 util::LogRateLimiter& accept_log_limiter() {
   static util::LogRateLimiter limiter(std::chrono::seconds(10), 3);
@@ -107,6 +123,7 @@ void Worker::start() {
   for (auto& pool : ctx_.pools) {
     pool->start();
   }
+  asio::co_spawn(*ioc_, sweep_loop(), util::on_coroutine_done("proxy", "sweep loop"));
   asio::co_spawn(*ioc_, accept_loop(), util::on_coroutine_done("proxy", "accept loop"));
   thread_ = std::thread([this] { ioc_->run(); });
 }
@@ -132,6 +149,50 @@ void Worker::stop() {
   }
   if (thread_.joinable()) {
     thread_.join();
+  }
+}
+
+awaitable<void> Worker::sweep_loop() {
+  asio::steady_timer timer(*ioc_);
+  while (true) {
+    timer.expires_after(kSweepInterval);
+    auto [ec] = co_await timer.async_wait(use_nothrow);
+    if (ec) {
+      co_return;
+    }
+    sweep(std::chrono::steady_clock::now());
+  }
+}
+
+void Worker::sweep(std::chrono::steady_clock::time_point now) {
+  std::size_t held = 0;
+  for (Session* session : ctx_.sessions) {
+    freed_since_trim_ += session->trim_if_idle(now, kTrimIdleAfter);
+    held += session->buffer_bytes();
+  }
+  // One relaxed add a second per worker: the gauge sums every worker's last figure.
+  ctx_.shared->session_buffer_bytes.fetch_add(held - published_buffer_bytes_,
+                                              std::memory_order_relaxed);
+  published_buffer_bytes_ = held;
+
+  // glibc keeps freed memory in its arenas; after many sessions went away (or gave back their
+  // buffers) malloc_trim returns the free pages to the system. It walks every arena, so it
+  // waits for the burst to end, and runs at most once per sweep.
+  const std::uint64_t closes = ctx_.stats.closed - closes_seen_;
+  closes_seen_ = ctx_.stats.closed;
+  closes_since_trim_ += closes;
+  const bool due =
+      closes_since_trim_ >= kTrimAfterCloses || freed_since_trim_ >= kTrimAfterFreedBytes;
+  if (due && (closes == 0 || now - last_trim_ >= kMaxTrimDelay)) {
+    ctx_.read_buffers.trim_spare(kSpareAfterTrim);
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+    util::logger("proxy")->debug("worker={} malloc_trim closes={} freed_bytes={}", index_,
+                                 closes_since_trim_, freed_since_trim_);
+    closes_since_trim_ = 0;
+    freed_since_trim_ = 0;
+    last_trim_ = now;
   }
 }
 

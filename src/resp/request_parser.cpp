@@ -151,6 +151,20 @@ void RequestParser::reset() {
   hint_ = 0;
 }
 
+void RequestParser::release_memory() {
+  if (pos_ != 0 || expected_args_ >= 0) {
+    return;  // an incomplete command's state
+  }
+  std::vector<std::pair<std::size_t, std::size_t>>().swap(arg_spans_);
+  std::string().swap(inline_storage_);
+}
+
+std::size_t RequestParser::heap_bytes() const {
+  const std::size_t inline_bytes =
+      inline_storage_.capacity() > std::string().capacity() ? inline_storage_.capacity() : 0;
+  return arg_spans_.capacity() * sizeof(arg_spans_[0]) + inline_bytes;
+}
+
 errc RequestParser::parse(std::string_view data, ParsedRequest& out) {
   out.args.clear();
   out.consumed = 0;

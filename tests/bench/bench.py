@@ -6,6 +6,11 @@ get generated configs in a temporary directory. Runs are interleaved (direct, tw
 direct, ...) so that drift in machine load hits every target alike, and the table shows medians.
 
     tests/bench/bench.py [--seawall build/seawall] [--runs 3] [--quick]
+    tests/bench/bench.py --memory-only [--memory-clients 10000]   # the memory row alone
+
+The memory row opens N idle clients (one PING each, then open and silent) to seawall and to
+redis-server directly, and reports each process's VmRSS (/proc/PID/status) before, with the
+clients open, and a few seconds after they closed, with KB per client.
 
 The binary comes from --seawall or $SEAWALL_BIN. Without nutcracker on PATH, twemproxy is left out.
 """
@@ -30,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
 
 from harness import (LOOPBACK, RawConnection, RedisServer, Seawall, free_port, merge,  # noqa
-                     ping_ok, wait_until)
+                     open_idle_clients, ping_ok, raise_nofile_limit, rss_kib, wait_until)
 
 VALUE_SIZE = 64
 
@@ -248,6 +253,66 @@ def resp3_table(args, direct_port: int, seawall_port: int) -> None:
     print("\n".join(lines))
 
 
+def memory_row(pid: int, port: int, clients: int, settle_s: float) -> dict:
+    """VmRSS (KiB) of `pid` before, with `clients` idle clients open, and after they closed."""
+    time.sleep(settle_s)
+    before = rss_kib(pid)
+    conns = open_idle_clients(port, clients)
+    time.sleep(settle_s)
+    with_clients = rss_kib(pid)
+    for c in conns:
+        c.close()
+    # The server notices the closes, frees the sessions and (seawall) trims the heap.
+    time.sleep(max(settle_s, 3.0))
+    after = rss_kib(pid)
+    return {"before": before, "open": with_clients, "after": after,
+            "per_client": (with_clients - before) / clients}
+
+
+def memory_table(args, workdir: Path) -> bool:
+    """The memory row: seawall (and redis-server directly) with N idle clients."""
+    limit = raise_nofile_limit(args.memory_clients + 1024)
+    if limit < args.memory_clients + 64:
+        print(f"RLIMIT_NOFILE is {limit}: too low for {args.memory_clients} clients "
+              "(raise the hard limit, ulimit -Hn)", file=sys.stderr)
+        return False
+    redis = RedisServer(workdir / "redis-mem",
+                        extra_args=["--maxclients", str(args.memory_clients + 100)])
+    seawall = None
+    try:
+        redis.start()
+        seawall = Seawall(workdir / "seawall-mem", redis.port, {
+            "threads": args.threads,
+            "upstreams": [{"name": "main", "address": redis.address,
+                           "connections": args.connections, "connect_timeout": "250ms",
+                           "request_timeout": "1s"}],
+            "limits": {"max_clients": args.memory_clients + 100},
+            "log": {"level": "info"},
+        }, binary=args.seawall)
+        seawall.start()
+        check_target("seawall", seawall.port)
+        results = {
+            "seawall": memory_row(seawall.pid, seawall.port, args.memory_clients, 1.0),
+            "direct": memory_row(redis.pid, redis.port, args.memory_clients, 1.0),
+        }
+        if not seawall.alive():
+            raise RuntimeError(f"seawall died during the memory row\n{seawall.log_tail()}")
+    finally:
+        if seawall is not None:
+            seawall.stop()
+        redis.stop()
+    print(f"\nMemory: {args.memory_clients} idle clients (one PING each), VmRSS in MB; "
+          f"seawall threads={args.threads}.\n")
+    print("| process | before | clients open | after close | KB per client |")
+    print("|---|---|---|---|---|")
+    for name in ("seawall", "direct"):
+        r = results[name]
+        label = "seawall" if name == "seawall" else "redis-server (direct)"
+        print(f"| {label} | {r['before'] / 1024:.1f} | {r['open'] / 1024:.1f} | "
+              f"{r['after'] / 1024:.1f} | {r['per_client']:.1f} |")
+    return True
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -269,9 +334,27 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true",
                         help="CI smoke: 1 run, small -n (numbers are only indicative)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--memory-clients", type=int, default=10_000,
+                        help="idle clients for the memory row")
+    parser.add_argument("--memory-only", action="store_true",
+                        help="run only the memory row (VmRSS with N idle clients)")
+    parser.add_argument("--no-memory", action="store_true",
+                        help="leave the memory row out of a full run")
     args = parser.parse_args()
     if not args.seawall:
         parser.error("no seawall binary: pass --seawall or set SEAWALL_BIN")
+    if args.memory_only:
+        workdir = Path(tempfile.mkdtemp(prefix="seawall-bench-"))
+        ok = False
+        try:
+            ok = memory_table(args, workdir)
+        except Exception as e:  # noqa: BLE001 - report and clean up
+            print(f"memory row failed: {e}", file=sys.stderr)
+        if ok and not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            print(f"logs and configs kept in {workdir}", file=sys.stderr)
+        return 0 if ok else 1
     if args.quick:
         args.runs, args.requests_p1, args.requests_p16, args.requests_latency = 1, 20_000, 100_000, 5_000
 
@@ -337,6 +420,9 @@ def main() -> int:
         degraded_table(args, redis, workdir)
         pinned_table(args, seawall.port)
         resp3_table(args, redis.port, seawall.port)
+        if not args.no_memory and not args.quick:
+            if not memory_table(args, workdir):
+                failed = True
         # redis-benchmark stops at an error reply, but not at a degraded answer served from L1.
         log = seawall.log_path.read_text(errors="replace")
         opened, degraded = log.count("closed -> open"), log.count("degraded answer")

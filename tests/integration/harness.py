@@ -645,6 +645,51 @@ class Seawall:
         return RawConnection(self.port, timeout=timeout, rcvbuf=rcvbuf)
 
 
+def raise_nofile_limit(want: int) -> int:
+    """Raises this process's soft RLIMIT_NOFILE towards `want` (at most the hard limit); children
+    started afterwards inherit it. Returns the soft limit now in force."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def open_idle_clients(port: int, n: int, timeout: float = 30.0) -> list[socket.socket]:
+    """`n` connections to `port`, each of which has sent one PING and read its +PONG: clients
+    that then stay open and idle. Connects and pings in batches, so 10,000 take a second or two."""
+    clients: list[socket.socket] = []
+    batch = 500
+    deadline = time.monotonic() + timeout
+    try:
+        while len(clients) < n:
+            group = []
+            for _ in range(min(batch, n - len(clients))):
+                s = socket.create_connection((LOOPBACK, port), timeout=timeout)
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                group.append(s)
+                clients.append(s)
+            for s in group:
+                s.sendall(b"*1\r\n$4\r\nPING\r\n")
+            for s in group:
+                s.settimeout(max(0.1, deadline - time.monotonic()))
+                got = b""
+                while not got.endswith(b"\r\n"):
+                    chunk = s.recv(64)
+                    if not chunk:
+                        raise ConnectionClosed(got)
+                    got += chunk
+                if got != b"+PONG\r\n":
+                    raise RuntimeError(f"PING answered {got[:100]!r}")
+    except BaseException:
+        for s in clients:
+            s.close()
+        raise
+    return clients
+
+
 # --------------------------------------------------------------------------------------------
 # the admin port
 

@@ -75,6 +75,10 @@ inline constexpr Spec kInDoubt{
     {"upstream"}};
 inline constexpr Spec kPinned{"seawall_pinned_sessions", Type::Gauge,
                               "Client sessions holding a dedicated upstream connection."};
+inline constexpr Spec kSessionBufferBytes{
+    "seawall_session_buffer_bytes", Type::Gauge,
+    "Heap bytes client sessions hold in buffers and reply slots (read buffers lent, output, "
+    "slots), summed by each worker's idle sweep once a second."};
 inline constexpr Spec kCommands{"seawall_commands_total",
                                 Type::Counter,
                                 "Commands received from clients, by command name.",
@@ -141,6 +145,7 @@ inline constexpr std::array kDataMetrics{kConfigReloads,
                                          kJournalBytes,
                                          kJournalOps,
                                          kPinned,
+                                         kSessionBufferBytes,
                                          kCommands,
                                          kUpstreamConnections,
                                          kUpstreamConnects,

@@ -3,6 +3,11 @@
 // refused, or forwarded to the session's upstream connection); a writer coroutine sends replies
 // in request order, one write per burst. Replies that complete out of order wait in their slot.
 //
+// Memory: an idle session holds no read buffer (one is lent from the worker's ReadBufferPool when
+// the socket is readable and given back once no command is left incomplete), its reply ring and
+// queues are allocated on first use, and the worker's sweep (trim_if_idle) frees what a session
+// idle for a while still holds, so 10k idle clients cost a few KB each.
+//
 // Backpressure: reading pauses while max_pipeline replies are pending or while more than
 // kPauseBytes of output wait to be written; the client is closed when its output exceeds
 // limits.client_output_buffer. A protocol error answers "-ERR Protocol error: ..." and closes
@@ -20,7 +25,6 @@
 // Thread safety: one worker thread.
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 
@@ -36,6 +40,7 @@
 #include "seawall/resp/resp3.hpp"
 #include "seawall/upstream/link.hpp"
 #include "seawall/upstream/reply_target.hpp"
+#include "seawall/util/lazy_deque.hpp"
 #include "seawall/util/signal.hpp"
 
 namespace seawall::proxy {
@@ -67,6 +72,15 @@ class Session : public upstream::ReplyTarget,
   void begin_drain();
   // Close now; in-flight replies are discarded.
   void close();
+
+  // The worker's idle sweep: when nothing has happened for `idle_for` and nothing is in flight,
+  // frees the capacity of every buffer and container (Redis shrinks an idle client's query
+  // buffer likewise). Returns the bytes freed (0 when busy or already trimmed).
+  std::size_t trim_if_idle(std::chrono::steady_clock::time_point now,
+                           std::chrono::steady_clock::duration idle_for);
+  // Heap bytes held in buffers and containers (capacities, not sizes): the
+  // seawall_session_buffer_bytes gauge sums these.
+  std::size_t buffer_bytes() const;
 
   // ReplyTarget
   void on_reply(std::uint64_t token, std::string_view bytes, upstream::ReplyStatus status,
@@ -119,6 +133,16 @@ class Session : public upstream::ReplyTarget,
   enum class Next { Continue, StopReading };
 
   awaitable<void> read_loop();
+  // One non-blocking read into rbuf_ (borrowed from the pool first if none is held). Wait:
+  // nothing to read yet, and rbuf_ given back unless it holds an incomplete command. End: EOF,
+  // a reset (the session is closed) or the query buffer limit.
+  enum class ReadStep : std::uint8_t { Data, Wait, End };
+  ReadStep read_available();
+  // rbuf_ is full (rend_ == rbuf_.size()): makes room at rend_ for more of the current command;
+  // false past kMaxQueryBuffer.
+  bool make_room();
+  // Gives rbuf_ back to the worker's pool once no byte of it is still needed.
+  void release_read_buffer();
   awaitable<void> write_loop();
   awaitable<void> idle_loop();
   // Client authentication and the deny list. True when the command was answered here; a HELLO
@@ -187,6 +211,7 @@ class Session : public upstream::ReplyTarget,
   Slot& slot_at(std::uint64_t seq) { return ring_[(ring_head_ + (seq - front_seq_)) & ring_mask_]; }
   void pop_slot();
   static void copy_args(Slot& slot, std::span<const std::string_view> args);
+  static std::size_t slot_heap_bytes(const Slot& slot);
   // Pinned mode: a dedicated upstream connection while the session holds connection state.
   bool needs_pin(std::span<const std::string_view> args) const {
     return needs_pin(args, command::lookup(args[0]));
@@ -271,13 +296,13 @@ class Session : public upstream::ReplyTarget,
   std::uint64_t id_;
   resp::RequestParser parser_;
   resp::ParsedRequest request_;
-  std::string rbuf_;
+  ReadBuffer rbuf_;  // lent by ctx_.read_buffers while reading; empty when idle
   std::size_t rbegin_ = 0;
   std::size_t rend_ = 0;
   std::string out_;         // replies ready to write
   std::string writing_;     // the batch being written
   std::string scratch_;     // re-encoded inline commands
-  std::vector<Slot> ring_;  // power-of-two sized
+  std::vector<Slot> ring_;  // power-of-two sized, empty until the first reply waits in it
   std::size_t ring_head_ = 0;
   std::size_t ring_count_ = 0;
   std::size_t ring_mask_ = 0;
@@ -306,6 +331,8 @@ class Session : public upstream::ReplyTarget,
   bool read_done_ = false;
   bool paused_ = false;
   bool registered_ = false;
+  bool trimmed_ = true;                   // nothing to free since the last trim_if_idle
+  bool waiting_read_ = false;             // the reader waits for the socket (not inside a command)
   std::shared_ptr<ClientRecord> record_;  // in ctx_.shared->registry from start() to close()
   std::int64_t queued_in_multi_ = 0;      // pinned: commands relayed since MULTI
   // Pinned mode state.
@@ -322,7 +349,7 @@ class Session : public upstream::ReplyTarget,
     std::uint64_t id = 0;
     std::string bytes;
   };
-  std::deque<LocalReply> link_local_;
+  util::LazyDeque<LocalReply> link_local_;
   std::uint64_t next_local_id_ = 0;
   resp::ReplyFramer link_framer_;
   bool in_multi_ = false;
@@ -348,9 +375,10 @@ class Session : public upstream::ReplyTarget,
   std::vector<QueuedFill> local_tx_;  // a deferred MULTI's SETs queued by queued_locally
   std::size_t local_tx_upstream_ = 0;
   std::size_t multi_queued_ = 0;
-  std::deque<PendingInvalidation> link_invalidations_;
+  util::LazyDeque<PendingInvalidation> link_invalidations_;
   std::vector<std::string> multi_keys_;  // written inside the current transaction
-  Slot pinned_slot_;                     // describes a pinned command answered without Redis
+  // Describes a pinned command answered without Redis; allocated when first needed.
+  std::unique_ptr<Slot> pinned_slot_;
   bool watching_ = false;
   bool db_nonzero_ = false;
   bool sticky_ = false;        // state that only ends with the connection (SUBSCRIBE, HELLO 3, ...)

@@ -43,8 +43,10 @@ struct SharedState {
   ClientAuth client_auth;                // config.auth
   command::CommandSet denied;            // config.deny_commands
   std::atomic<std::uint32_t> pinned{0};  // sessions holding a dedicated connection
-  ClientRegistry registry;               // every client session, for CLIENT LIST/KILL and INFO
-  WritesInFlight writes_in_flight;       // keys of writes sent whose outcome is not known yet
+  // Heap bytes in client sessions' buffers, as each worker's idle sweep last summed them.
+  std::atomic<std::uint64_t> session_buffer_bytes{0};
+  ClientRegistry registry;          // every client session, for CLIENT LIST/KILL and INFO
+  WritesInFlight writes_in_flight;  // keys of writes sent whose outcome is not known yet
   // Metric handles, resolved by app at startup (empty in tests: nothing is counted).
   std::vector<upstream::ConnectionMetrics> connection_metrics;  // per upstream
   std::vector<metrics::Counter*> command_counters;  // per command table index, then "unknown"

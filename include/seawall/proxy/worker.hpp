@@ -4,6 +4,7 @@
 // Ownership: owned by app::Server. Thread safety: start/begin_shutdown/stop may be called from
 // any thread; everything else runs on the worker's own thread.
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -38,6 +39,10 @@ class Worker {
 
  private:
   awaitable<void> accept_loop();
+  // Once a second: trims sessions idle for a while, publishes their buffer bytes, and gives
+  // freed heap back to the system after a burst of closes (malloc_trim).
+  awaitable<void> sweep_loop();
+  void sweep(std::chrono::steady_clock::time_point now);
   std::unique_ptr<upstream::Pool> make_pool(std::size_t index);
   awaitable<void> replace_pool(std::size_t index, std::unique_ptr<upstream::Pool> pool);
 
@@ -47,6 +52,12 @@ class Worker {
   std::optional<tcp::acceptor> acceptor_;
   std::atomic<std::uint16_t> port_{0};
   std::thread thread_;
+  // sweep_loop's state.
+  std::uint64_t published_buffer_bytes_ = 0;
+  std::uint64_t closes_seen_ = 0;        // ctx_.stats.closed at the last sweep
+  std::uint64_t closes_since_trim_ = 0;  // sessions closed since the last malloc_trim
+  std::size_t freed_since_trim_ = 0;     // bytes the idle trims freed since then
+  std::chrono::steady_clock::time_point last_trim_{};
 };
 
 }  // namespace seawall::proxy

@@ -13,6 +13,7 @@
 #include "seawall/proxy/cache_repair.hpp"
 #include "seawall/proxy/link_drain.hpp"
 #include "seawall/proxy/parked_reads.hpp"
+#include "seawall/proxy/read_buffer_pool.hpp"
 #include "seawall/proxy/shared_state.hpp"
 #include "seawall/proxy/snapshot.hpp"
 #include "seawall/resp/limits.hpp"
@@ -31,6 +32,7 @@ struct SessionStats {
   std::uint64_t idle_closes = 0;
   std::uint64_t auth_failures = 0;    // AUTH / HELLO AUTH with wrong credentials
   std::uint64_t denied_commands = 0;  // refused by deny_commands
+  std::uint64_t closed = 0;           // sessions closed (the worker trims the heap after bursts)
 };
 
 struct WorkerContext {
@@ -49,6 +51,7 @@ struct WorkerContext {
   std::atomic<std::uint64_t>* next_client_id = nullptr;
   unsigned worker_index = 0;  // this worker's place among the threads (0-based)
   std::unordered_set<Session*> sessions;
+  ReadBufferPool read_buffers;  // lent to sessions while their clients' bytes arrive
   bool draining = false;
   SessionStats stats;
 };

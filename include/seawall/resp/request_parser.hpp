@@ -40,6 +40,11 @@ class RequestParser {
   // After expected_dollar: the byte found where '$' was expected (Redis names it in its error).
   char unexpected_byte() const { return unexpected_; }
 
+  // Between commands (no incomplete one), frees the capacity its scratch storage grew to; does
+  // nothing in the middle of a command. The heap bytes that storage holds now:
+  void release_memory();
+  std::size_t heap_bytes() const;
+
  private:
   errc parse_inline(std::string_view data, ParsedRequest& out);
   void reset();

@@ -265,3 +265,38 @@ TEST(RequestParserTest, EveryErrcHasAMessage) {
 
 }  // namespace
 }  // namespace seawall::resp
+
+namespace seawall::resp {
+namespace {
+
+TEST(RequestParserTest, ReleaseMemoryBetweenCommandsFreesScratchStorage) {
+  RequestParser parser(Limits{});
+  ParsedRequest request;
+  std::string input = "*1000\r\n";
+  for (int i = 0; i < 1000; ++i) {
+    input += "$1\r\nk\r\n";
+  }
+  ASSERT_EQ(parser.parse(input, request), errc::ok);
+  EXPECT_GT(parser.heap_bytes(), 0u);
+  parser.release_memory();
+  EXPECT_EQ(parser.heap_bytes(), 0u);
+  // Still parses afterwards.
+  ASSERT_EQ(parser.parse("*1\r\n$4\r\nPING\r\n", request), errc::ok);
+  ASSERT_EQ(request.args.size(), 1u);
+  EXPECT_EQ(request.args[0], "PING");
+}
+
+TEST(RequestParserTest, ReleaseMemoryKeepsAnIncompleteCommand) {
+  RequestParser parser(Limits{});
+  ParsedRequest request;
+  const std::string input = "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+  const std::string first = input.substr(0, 12);
+  ASSERT_EQ(parser.parse(first, request), errc::need_more);
+  parser.release_memory();  // mid-command: nothing may be dropped
+  ASSERT_EQ(parser.parse(input, request), errc::ok);
+  ASSERT_EQ(request.args.size(), 2u);
+  EXPECT_EQ(request.args[1], "k");
+}
+
+}  // namespace
+}  // namespace seawall::resp
