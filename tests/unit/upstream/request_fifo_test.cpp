@@ -21,13 +21,22 @@ std::vector<std::uint64_t> expire_at(RequestFifo& fifo, Clock::time_point t) {
   return tokens;
 }
 
-TEST(RequestFifo, RepliesMatchRequestsInOrder) {
-  RequestFifo fifo(100ms);
+// A FIFO with a 100 ms request timeout, connected at t0.
+class RequestFifoTest : public ::testing::Test {
+ protected:
+  RequestFifoTest() { fifo.restart(t0); }
+  void push(std::uint64_t token, Clock::duration at) {
+    fifo.push(&target, token, t0 + at, {}, nullptr);
+  }
+
+  RequestFifo fifo{100ms};
   Target target;
   const Clock::time_point t0{};
-  fifo.restart(t0);
-  fifo.push(&target, 1, t0, {}, nullptr);
-  fifo.push(&target, 2, t0, {}, nullptr);
+};
+
+TEST_F(RequestFifoTest, RepliesMatchRequestsInOrder) {
+  push(1, 0ms);
+  push(2, 0ms);
   EXPECT_EQ(fifo.waiting(), 2u);
   const auto first = fifo.pop_reply(t0 + 1ms);
   EXPECT_EQ(first.entry.token, 1u);
@@ -36,13 +45,9 @@ TEST(RequestFifo, RepliesMatchRequestsInOrder) {
   EXPECT_TRUE(fifo.empty());
 }
 
-TEST(RequestFifo, TimeQueuedBehindEarlierRepliesDoesNotCount) {
-  RequestFifo fifo(100ms);
-  Target target;
-  const Clock::time_point t0{};
-  fifo.restart(t0);
-  fifo.push(&target, 1, t0, {}, nullptr);
-  fifo.push(&target, 2, t0, {}, nullptr);
+TEST_F(RequestFifoTest, TimeQueuedBehindEarlierRepliesDoesNotCount) {
+  push(1, 0ms);
+  push(2, 0ms);
   // The first reply comes late but in time (90 ms): the second is served from then.
   EXPECT_TRUE(expire_at(fifo, t0 + 90ms).empty());
   fifo.pop_reply(t0 + 90ms);
@@ -51,14 +56,10 @@ TEST(RequestFifo, TimeQueuedBehindEarlierRepliesDoesNotCount) {
   EXPECT_EQ(fifo.waiting(), 1u);
 }
 
-TEST(RequestFifo, AStalledHeadExpiresEveryRequestPastItsDeadlineAndLateRepliesAreDropped) {
-  RequestFifo fifo(100ms);
-  Target target;
-  const Clock::time_point t0{};
-  fifo.restart(t0);
-  fifo.push(&target, 1, t0, {}, nullptr);
-  fifo.push(&target, 2, t0 + 30ms, {}, nullptr);
-  fifo.push(&target, 3, t0 + 150ms, {}, nullptr);
+TEST_F(RequestFifoTest, AStalledHeadExpiresEveryRequestPastItsDeadlineAndLateRepliesAreDropped) {
+  push(1, 0ms);
+  push(2, 30ms);
+  push(3, 150ms);
   EXPECT_EQ(expire_at(fifo, t0 + 140ms), (std::vector<std::uint64_t>{1, 2}));
   EXPECT_EQ(fifo.expired(), 2u);
   EXPECT_EQ(fifo.waiting(), 1u);
@@ -74,14 +75,10 @@ TEST(RequestFifo, AStalledHeadExpiresEveryRequestPastItsDeadlineAndLateRepliesAr
   EXPECT_EQ(third.entry.token, 3u);
 }
 
-TEST(RequestFifo, ClearAnswersOnlyWhatWasNotAnsweredYet) {
-  RequestFifo fifo(100ms);
-  Target target;
-  const Clock::time_point t0{};
-  fifo.restart(t0);
-  fifo.push(&target, 1, t0, {}, nullptr);
-  fifo.push(&target, 2, t0 + 50ms, {}, nullptr);
-  fifo.push(&target, 3, t0 + 120ms, {}, nullptr);
+TEST_F(RequestFifoTest, ClearAnswersOnlyWhatWasNotAnsweredYet) {
+  push(1, 0ms);
+  push(2, 50ms);
+  push(3, 120ms);
   EXPECT_EQ(expire_at(fifo, t0 + 101ms), (std::vector<std::uint64_t>{1}));
   std::vector<std::uint64_t> failed;
   EXPECT_EQ(fifo.clear([&](const RequestFifo::Entry& e) { failed.push_back(e.token); }), 1u);
@@ -90,10 +87,7 @@ TEST(RequestFifo, ClearAnswersOnlyWhatWasNotAnsweredYet) {
   EXPECT_EQ(fifo.expired(), 0u);
 }
 
-TEST(RequestFifo, IdleChecksEveryRequestTimeout) {
-  RequestFifo fifo(100ms);
-  const Clock::time_point t0{};
-  fifo.restart(t0);
+TEST_F(RequestFifoTest, IdleChecksEveryRequestTimeout) {
   EXPECT_EQ(fifo.next_check(t0 + 5ms), t0 + 105ms);
   EXPECT_TRUE(expire_at(fifo, t0 + 500ms).empty());
 }
