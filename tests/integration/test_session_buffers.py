@@ -9,12 +9,20 @@ from __future__ import annotations
 import time
 
 from harness import (RawConnection, encode_command, open_idle_clients, raise_nofile_limit,
-                     sample, scrape, wait_until)
+                     sample, scrape, seawall_binary, wait_until)
 
 MB = 1024 * 1024
 # What a few idle sessions may still hold: nothing but what the sweep cannot free (containers
 # below their small-string size hold no heap at all).
 IDLE_BYTES = 64 * 1024
+
+
+def sanitized() -> bool:
+    """Whether the binary under test is an ASan/TSan build: its allocator pads every block with
+    red zones and keeps freed memory in quarantine, so RSS says little about seawall's own."""
+    with open(seawall_binary(), "rb") as f:
+        data = f.read()
+    return b"__asan_init" in data or b"__tsan_init" in data
 # Sweep once a second + 2 s idle before a trim, with slack for a slow (sanitizer) build.
 TRIM_WAIT_S = 15
 
@@ -89,7 +97,8 @@ def test_idle_clients_hold_no_buffers(make_seawall):
     try:
         wait_buffers_below(seawall, IDLE_BYTES)
         per_client_kib = (seawall.rss_kib() - before) / clients
-        assert per_client_kib < 12, f"{per_client_kib:.1f} KiB per idle client"
+        bound = 40 if sanitized() else 12
+        assert per_client_kib < bound, f"{per_client_kib:.1f} KiB per idle client"
         # Each still answers.
         for s in conns[:: clients // 10]:
             s.sendall(encode_command("PING"))
