@@ -631,6 +631,11 @@ def test_upstream_address_reload_under_load(tmp_path, redis_server, make_seawall
             wait_until(lambda: redis_clients(redis_server) == connected_before - 5, 5,
                        f"main's 5 connections to the first server to close (had "
                        f"{connected_before}, now {redis_clients(redis_server)})")
+            # Every client writes again once both workers switched (a slow build runs each
+            # client's loop at a few ops a second), so its last write is the second server's.
+            ops_switched = [c.ops for c in load.clients]
+            wait_until(lambda: all(c.ops >= n + 2 for c, n in zip(load.clients, ops_switched)),
+                       10, "every load client to write after the switch")
             load.check("after the address switch")
         finally:
             load.finish()
