@@ -142,9 +142,9 @@ awaitable<bool> HealthChecker::replay_batch() {
 
 void HealthChecker::finish_replay(breaker::State breaker_state) {
   // One line per replay, not per batch: a long outage's journal is thousands of batches. And not
-  // before the breaker has closed: while it is open or half-open, clients still journal, and
-  // those writes are part of the same replay.
-  if (!replaying_ || !state_.journal().empty() || breaker_state != breaker::State::Closed) {
+  // before the breaker leaves open: until then clients still journal, and those writes are part
+  // of the same replay.
+  if (!replaying_ || !state_.journal().empty() || breaker_state == breaker::State::Open) {
     return;
   }
   replaying_ = false;
@@ -271,8 +271,6 @@ awaitable<void> HealthChecker::run() {
       state_.journal().sync_if_due(now);  // journal.fsync: everysec while appends pause
       // While a journal waits, look again soon.
       wait = std::min<Clock::duration>(wait, kJournalPoll);
-    } else if (replaying_) {
-      wait = std::min<Clock::duration>(wait, kJournalPoll);  // its line once the breaker closed
     }
     timer.expires_after(wait);
     co_await timer.async_wait(use_nothrow);

@@ -179,7 +179,9 @@ def test_writes_reach_redis_within_a_second_after_a_long_outage(aof_redis, make_
     assert sample(families, "seawall_health_check_duration_seconds_count", upstream="main") >= 1
     # One line for the replay (a few thousand entries, several batches), none per batch.
     log = sw.log_text()
-    assert log.count("journaled writes in") == 1, log[-3000:]
+    # (A second line when writes were journaled while the breaker was half-open, after the
+    # first replay emptied the journal: a slow build gets some.)
+    assert 1 <= log.count("journaled writes in") <= 2, log[-3000:]
 
 
 def redis_calls(direct: redis.Redis, command: str) -> int:
