@@ -454,13 +454,9 @@ void Session::answer_failed(Slot& slot, std::uint64_t seq, ReplyStatus status,
                             std::string_view bytes) {
   upstream::UpstreamState& state = *ctx_.shared->upstreams[slot.upstream];
   if (slot.is_read) {
-    if (parked_behind_write(slot, seq)) {
-      return;
+    if (!parked_behind_write(slot, seq)) {
+      complete_degraded_read(slot, seq);
     }
-    scratch_.clear();
-    const auto source = degraded_read(slot, scratch_);
-    log_degraded(state.name(), policy::to_string(source));
-    complete(seq, scratch_);
     return;
   }
   const bool journaled = journaled_after_failure(slot);
@@ -540,13 +536,21 @@ void Session::release_writes(Slot& slot) {
   }
 }
 
-bool Session::parked_behind_write(Slot& slot, std::uint64_t seq) {
-  if (!slot.is_read || slot.parked || ctx_.parked == nullptr) {
-    return false;
-  }
+bool Session::write_in_flight(const Slot& slot) const {
   const WritesInFlight& writes = ctx_.shared->writes_in_flight;
-  if (std::none_of(slot.keys.begin(), slot.keys.end(),
-                   [&](std::uint32_t k) { return writes.any(slot.args[k]); })) {
+  return std::any_of(slot.keys.begin(), slot.keys.end(),
+                     [&](std::uint32_t k) { return writes.any(slot.args[k]); });
+}
+
+void Session::complete_degraded_read(Slot& slot, std::uint64_t seq) {
+  scratch_.clear();
+  const auto source = degraded_read(slot, scratch_);
+  log_degraded(ctx_.shared->upstreams[slot.upstream]->name(), policy::to_string(source));
+  complete(seq, scratch_);
+}
+
+bool Session::parked_behind_write(Slot& slot, std::uint64_t seq) {
+  if (!slot.is_read || slot.parked || ctx_.parked == nullptr || !write_in_flight(slot)) {
     return false;
   }
   // The write went out at most request_timeout ago: by then it has its outcome.
@@ -563,13 +567,8 @@ bool Session::parked_behind_write(Slot& slot, std::uint64_t seq) {
 }
 
 bool Session::retry_parked(std::uint64_t seq, bool expired) {
-  if (!closed_ && !expired) {
-    const Slot& slot = slot_at(seq);
-    const WritesInFlight& writes = ctx_.shared->writes_in_flight;
-    if (std::any_of(slot.keys.begin(), slot.keys.end(),
-                    [&](std::uint32_t k) { return writes.any(slot.args[k]); })) {
-      return false;
-    }
+  if (!closed_ && !expired && write_in_flight(slot_at(seq))) {
+    return false;
   }
   --in_upstream_;
   --parked_;
@@ -579,13 +578,9 @@ bool Session::retry_parked(std::uint64_t seq, bool expired) {
     }
     return true;
   }
-  Slot& slot = slot_at(seq);
   defer_wake_ = false;
   last_activity_ = std::chrono::steady_clock::now();
-  scratch_.clear();
-  const auto source = degraded_read(slot, scratch_);
-  log_degraded(ctx_.shared->upstreams[slot.upstream]->name(), policy::to_string(source));
-  complete(seq, scratch_);
+  complete_degraded_read(slot_at(seq), seq);
   return true;
 }
 

@@ -191,6 +191,9 @@ class Session : public upstream::ReplyTarget,
   // answers the written value rather than nothing (the write's send dropped the L1 copy). True
   // when parked; the reply comes from retry_parked.
   bool parked_behind_write(Slot& slot, std::uint64_t seq);
+  bool write_in_flight(const Slot& slot) const;  // of any of its keys (SharedState's count)
+  // A read Redis cannot answer, answered from degraded_read and logged.
+  void complete_degraded_read(Slot& slot, std::uint64_t seq);
   void on_part_reply(Slot& slot, std::uint64_t seq, std::uint32_t part,
                      upstream::ReplyStatus status, std::string_view bytes);
   void fill_cache(Slot& slot, std::string_view bytes, std::chrono::steady_clock::time_point now);
