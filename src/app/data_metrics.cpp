@@ -20,6 +20,13 @@ void register_data_metrics(metrics::Registry& registry, proxy::SharedState& shar
   registry.counter(kWritesUnavailable).with_callback({"invalidated"}, [&c] {
     return static_cast<double>(c.writes_invalidated.load(std::memory_order_relaxed));
   });
+  auto& writes = shared.writes_in_flight;
+  registry.counter(kWritesOrdered).with_callback({"moved"}, [&writes] {
+    return static_cast<double>(writes.moved.load(std::memory_order_relaxed));
+  });
+  registry.counter(kWritesOrdered).with_callback({"waited"}, [&writes] {
+    return static_cast<double>(writes.waited.load(std::memory_order_relaxed));
+  });
   registry.counter(kFallthroughDenied).with_callback({}, [&c] {
     return static_cast<double>(c.fallthrough_denied.load(std::memory_order_relaxed));
   });

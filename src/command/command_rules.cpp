@@ -38,6 +38,11 @@ constexpr CommandRules flush() {
   r.flushes_all = true;
   return r;
 }
+constexpr CommandRules runs_queued() {
+  CommandRules r;
+  r.runs_queued = true;
+  return r;
+}
 
 // clang-format off
 constexpr std::array kRows{
@@ -93,6 +98,8 @@ constexpr std::array kRows{
     Row{"get", journal(Journaled::Get)},        Row{"hget", journal(Journaled::Hget)},
     // Writes that drop every copy.
     Row{"flushall", flush()}, Row{"flushdb", flush()}, Row{"swapdb", flush()},
+    // A transaction's queued writes reach the data.
+    Row{"exec", runs_queued()},
 };
 // clang-format on
 

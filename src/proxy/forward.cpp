@@ -6,6 +6,7 @@
 
 #include "seawall/command/command_rules.hpp"
 #include "seawall/proxy/session.hpp"
+#include "seawall/proxy/write_order.hpp"
 #include "seawall/resp/replies.hpp"
 #include "seawall/resp/reply_framer.hpp"
 #include "seawall/resp/writer.hpp"
@@ -204,9 +205,10 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw,
     answer_without_upstream(slot, seq);
     return;
   }
+  upstream::Connection& connection = connection_for(up);
   if (slot.is_write) {
     invalidate_keys(slot);
-    mark_writes(slot);
+    mark_writes(slot, WritesInFlight::owner_of(&connection));
     // A plain SET or MSET leaves its value in the L1 once Redis acknowledged it, so the key can
     // still be read during an outage that follows (the ticket catches any write racing it).
     slot.fill = writes_value(slot);
@@ -215,9 +217,97 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw,
     slot.ticket = shared.cache.begin_read();
   }
   ++in_upstream_;
-  ctx_.pools[up]
-      ->pick(id_, upstream_protocol())
-      .submit(bytes, this, make_token(seq, 0), now, permit, &breaker);
+  connection.submit(bytes, this, make_token(seq, 0), now, permit, &breaker);
+}
+
+upstream::Connection& Session::connection_for(std::size_t up) {
+  if (moved_to_ != nullptr) {
+    if ((in_upstream_ > 0 || move_fresh_) && up == moved_up_) {
+      move_fresh_ = false;
+      // A reload may have replaced the pool since: then the move is over.
+      for (const auto& c : ctx_.pools[up]->group(upstream_protocol())) {
+        if (c.get() == moved_to_) {
+          return *moved_to_;
+        }
+      }
+    }
+    if (in_upstream_ == 0) {
+      moved_to_ = nullptr;
+    }
+  }
+  return ctx_.pools[up]->pick(id_, upstream_protocol());
+}
+
+bool Session::write_must_wait(const CommandInfo* info, std::span<const std::string_view> args) {
+  // A blocking write (BLPOP) may wait for ever: nobody waits for it (see note_pinned_write), and
+  // the L1 keeps database 0 only.
+  if (info == nullptr || info->has(command::kBlocking) || db_nonzero_) {
+    return false;
+  }
+  // Queued commands run, and are ordered, at EXEC.
+  const bool runs_queued = link_ && in_multi_ && command::rules(*info).runs_queued;
+  if (!runs_queued && (in_multi_ || !is_write_command(*info) || flushes_everything(*info))) {
+    return false;
+  }
+  thread_local std::vector<std::uint32_t> indexes;
+  thread_local std::vector<std::string_view> keys;
+  keys.clear();
+  if (runs_queued) {
+    keys.assign(multi_keys_.begin(), multi_keys_.end());
+  } else {
+    indexes.clear();
+    command::key_indexes(*info, args, indexes);
+    for (std::uint32_t k : indexes) {
+      keys.push_back(args[k]);
+    }
+  }
+  if (keys.empty()) {
+    return false;
+  }
+  const router::Router& router = ctx_.snapshot->router;
+  const std::size_t up = link_ ? link_upstream_ : router.route(keys[0]);
+  if (!link_ && !router.single_upstream()) {
+    for (std::string_view key : keys) {
+      if (router.route(key) != up) {
+        return false;  // split across upstreams: each part's order is its own
+      }
+    }
+  }
+  write_wait_upstream_ = static_cast<std::uint32_t>(up);
+  const WritesInFlight::Owner me =
+      WritesInFlight::owner_of(link_ ? static_cast<const void*>(link_.get())
+                                     : static_cast<const void*>(&connection_for(up)));
+  const WriteOrderPlan plan =
+      plan_write(ctx_.shared->writes_in_flight, keys, me, !link_ && in_upstream_ == 0);
+  if (plan.order == WriteOrder::Move) {
+    // Only a connection of this worker's pool for the client's protocol can be followed.
+    for (const auto& c : ctx_.pools[up]->group(upstream_protocol())) {
+      if (WritesInFlight::owner_of(c.get()) == plan.owner) {
+        ctx_.shared->writes_in_flight.moved.fetch_add(1, std::memory_order_relaxed);
+        moved_to_ = c.get();
+        moved_up_ = static_cast<std::uint32_t>(up);
+        move_fresh_ = true;
+        return false;
+      }
+    }
+  }
+  return plan.order != WriteOrder::Send;
+}
+
+awaitable<void> Session::wait_write_order(const CommandInfo* info) {
+  // The other write's outcome comes within its request deadline; past that (a pinned write has
+  // none), this one goes anyway, and the two are as unordered as before.
+  const auto& upstreams = ctx_.config->upstreams;
+  const std::size_t up = write_wait_upstream_;
+  const auto wait = up < upstreams.size() ? upstreams[up].request_timeout : config::Millis{100};
+  const auto deadline = std::chrono::steady_clock::now() + wait + std::chrono::milliseconds(50);
+  asio::steady_timer timer(socket_.get_executor());
+  ctx_.shared->writes_in_flight.waited.fetch_add(1, std::memory_order_relaxed);
+  do {
+    timer.expires_after(std::chrono::milliseconds(1));
+    co_await timer.async_wait(use_nothrow);
+  } while (!closed_ && std::chrono::steady_clock::now() < deadline &&
+           write_must_wait(info, request_.args));
 }
 
 bool Session::forward_split(const CommandInfo& info, std::span<const std::string_view> args) {
@@ -299,8 +389,7 @@ bool Session::forward_split(const CommandInfo& info, std::span<const std::string
     scratch_.clear();
     resp::append_command(scratch_, sub);
     ++in_upstream_;
-    ctx_.pools[part_upstream[p]]
-        ->pick(id_, upstream_protocol())
+    connection_for(part_upstream[p])
         .submit(scratch_, this, make_token(seq, static_cast<std::uint32_t>(p)), now, permits[p],
                 issuers[p]);
   }
@@ -414,14 +503,15 @@ void Session::keep_journaled_value(Slot& slot) {
 
 void Session::fill_written(Slot& slot, std::chrono::steady_clock::time_point now) {
   for (std::size_t i = 1; i + 1 < slot.args.size(); i += 2) {
-    store_written_value(slot.ticket, slot.args[i], slot.args[i + 1], now);
+    store_written_value(slot.ticket, slot.args[i], slot.args[i + 1], now, slot.mark);
   }
 }
 
 void Session::store_written_value(cache::ReadTicket ticket, std::string_view key,
-                                  std::string_view value,
-                                  std::chrono::steady_clock::time_point now) {
+                                  std::string_view value, std::chrono::steady_clock::time_point now,
+                                  WriteMark mark) {
   cache::ReplyCache& cache = ctx_.shared->cache;
+  const WritesInFlight& writes = ctx_.shared->writes_in_flight;
   const policy::Policy& p = ctx_.snapshot->policies.match(key);
   const std::array<std::string_view, 1> keys{key};
   if (!p.l1.enabled) {
@@ -434,6 +524,19 @@ void Session::store_written_value(cache::ReadTicket ticket, std::string_view key
   cache::make_cache_key(get, cache_key);
   reply.clear();
   resp::append_bulk(reply, value);
+  if (mark.ordered && writes.last_sent(key, mark.id)) {
+    // Redis ran every earlier write of the key before this one (they went on the same
+    // connection, or had their outcome before it was sent) and no later one was sent: its value
+    // is what Redis holds now, whatever the ticket says (the earlier writes' acknowledgements
+    // invalidated it). The invalidation ends the reads still in flight, which may have read an
+    // older value; a write sent after the new ticket makes the put fail.
+    cache.invalidate_key(key);
+    const cache::ReadTicket fresh = cache.begin_read();
+    if (writes.last_sent(key, mark.id)) {
+      cache.put(fresh, cache_key, keys, reply, p.l1.ttl, p.l1.max_stale, now);
+      return;
+    }
+  }
   // Stored only if no other write to the key was sent since this one: then this value is what
   // Redis holds. The invalidation after it drops the probe and ends every read of the key still
   // in flight (they may have read an older value); the copy is stored again after.
@@ -516,13 +619,16 @@ void Session::answer_without_upstream(Slot& slot, std::uint64_t seq) {
   complete(seq, answer);
 }
 
-void Session::mark_writes(Slot& slot) {
+void Session::mark_writes(Slot& slot, WritesInFlight::Owner owner) {
   if (slot.info == nullptr || flushes_everything(*slot.info)) {
     return;
   }
+  const std::uint64_t id = WritesInFlight::next_write_id();
+  bool ordered = true;
   for (std::uint32_t k : slot.keys) {
-    ctx_.shared->writes_in_flight.mark(slot.args[k]);
+    ordered = ctx_.shared->writes_in_flight.mark(slot.args[k], owner, id) && ordered;
   }
+  slot.mark = WriteMark{id, ordered};
   slot.writes_marked = true;
 }
 

@@ -185,10 +185,13 @@ void Session::flush_link_invalidations() {
   link_invalidations_.clear();
 }
 
-void Session::mark_pending(PendingInvalidation& pending) {
+void Session::mark_pending(PendingInvalidation& pending, WritesInFlight::Owner owner) {
+  const std::uint64_t id = WritesInFlight::next_write_id();
+  bool ordered = true;
   for (const std::string& key : pending.keys) {
-    ctx_.shared->writes_in_flight.mark(key);
+    ordered = ctx_.shared->writes_in_flight.mark(key, owner, id) && ordered;
   }
+  pending.mark = WriteMark{id, ordered};
   pending.marked = true;
 }
 
@@ -349,7 +352,7 @@ void Session::note_pinned_write(const command::CommandInfo* info,
         arm_exec_deadline(reply_index + 1);
       }
       pending.ticket = cache.begin_read();
-      mark_pending(pending);
+      mark_pending(pending, WritesInFlight::owner_of(link_.get()));
       link_invalidations_.push_back(std::move(pending));
       multi_keys_.clear();
       multi_fills_.clear();
@@ -391,7 +394,9 @@ void Session::note_pinned_write(const command::CommandInfo* info,
       pending.own_reply = true;
       pending.ticket = cache.begin_read();
     }
-    mark_pending(pending);
+    // A blocking write may wait for ever: no write waits for it (kMixed: no order kept).
+    mark_pending(pending, info->has(command::kBlocking) ? WritesInFlight::kMixed
+                                                        : WritesInFlight::owner_of(link_.get()));
     link_invalidations_.push_back(std::move(pending));
   }
 }
@@ -422,7 +427,7 @@ void Session::on_link_reply_counted(std::string_view reply) {
       const auto now = std::chrono::steady_clock::now();
       for (const QueuedFill& fill : done.fills) {
         if (fill.index < elements.size() && elements[fill.index] == resp::replies::kOk) {
-          store_written_value(done.ticket, fill.key, fill.value, now);
+          store_written_value(done.ticket, fill.key, fill.value, now, done.mark);
         } else {
           ctx_.shared->cache.invalidate_key(fill.key);
         }
@@ -543,7 +548,7 @@ bool Session::journal_sets(std::size_t upstream, const std::vector<QueuedFill>& 
   }
   const auto now = std::chrono::steady_clock::now();
   for (const QueuedFill& f : sets) {
-    store_written_value(ticket, f.key, f.value, now);
+    store_written_value(ticket, f.key, f.value, now, WriteMark{});
   }
   ctx_.shared->fallback.counters().writes_journaled.fetch_add(1, std::memory_order_relaxed);
   return true;

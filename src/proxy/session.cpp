@@ -113,6 +113,7 @@ void Session::reset_slot(Slot& slot) {
   slot.parts_pending = 0;
   slot.part_failed = false;
   slot.writes_marked = slot.parked = false;
+  slot.mark = {};
 }
 
 void Session::pop_slot() {
@@ -309,6 +310,13 @@ awaitable<void> Session::read_loop() {
             protocol_ != resp::Protocol::Resp3) ||
            ctx_.pools[ctx_.snapshot->router.default_index()]->server_version().empty())) {
         co_await open_resp3_connections();
+        if (closed_) {
+          break;
+        }
+      }
+      if (write_must_wait(info, request_.args)) {
+        // Behind another client's write of its keys; nothing after it may overtake it either.
+        co_await wait_write_order(info);
         if (closed_) {
           break;
         }

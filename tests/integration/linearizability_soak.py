@@ -28,6 +28,33 @@ import lin_workload  # noqa: E402
 from lin_workload import Scenario  # noqa: E402
 
 
+def dump_failed(res, window_ms: float) -> None:
+    """Each failed read of a key seen before the faults, with the key's events just before it."""
+    from history import FAIL, INFO, OK, READ, describe
+    events = res.history.events
+    t0 = min(e.invoke for e in events) if events else 0
+    fault = res.history.first_mark("during")
+    # As the checker counts them: keys some op completed on before the first fault, in ops whose
+    # every key is such a key.
+    seen = {e.key for e in events if e.outcome == OK and (fault is None or e.complete < fault)}
+    op_unseen = {e.op for e in events if e.key not in seen}
+    by_key: dict = {}
+    for e in events:
+        by_key.setdefault(e.key, []).append(e)
+    for e in events:
+        if e.type != READ or e.outcome not in (FAIL, INFO) or e.op in op_unseen:
+            continue
+        if fault is not None and e.invoke < fault:
+            continue
+        print(f"--- failed read: {describe(e, t0)}")
+        for w in res.fault_windows:
+            if w[0] - window_ms * 1e6 <= e.invoke <= w[1] + 5e9:
+                print(f"    fault window [{(w[0] - t0) / 1e6:.3f} .. {(w[1] - t0) / 1e6:.3f} ms]")
+        for other in sorted(by_key[e.key], key=lambda x: x.invoke):
+            if e.invoke - window_ms * 1e6 <= other.complete and other.invoke <= e.complete:
+                print(f"    {describe(other, t0)}")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seawall", required=True, help="the seawall binary")
@@ -47,6 +74,9 @@ def main(argv=None) -> int:
     p.add_argument("--no-resp3", action="store_true")
     p.add_argument("--verbose", "-v", action="store_true")
     p.add_argument("--limit", type=int, default=10, help="violations shown with --verbose")
+    p.add_argument("--dump-failed", type=float, default=0, metavar="MS",
+                   help="for each failed read of a seen key, print that key's events in the MS "
+                        "milliseconds before it (and the fault windows)")
     args = p.parse_args(argv)
 
     binary = os.path.abspath(args.seawall)
@@ -79,6 +109,8 @@ def main(argv=None) -> int:
                 print(f"  note: {note}")
             if args.verbose:
                 print(res.summary(args.limit))
+            if args.dump_failed:
+                dump_failed(res, args.dump_failed)
             if rep.violations or during or after:
                 bad += 1
     return 1 if bad else 0

@@ -1,8 +1,11 @@
 """A write leaves the value it wrote where an outage's reads will look for it.
 
-- A SET that Redis acknowledged leaves its value as the L1 copy. When two writes of one key were
-  in flight at once, seawall cannot tell which Redis ran last, so it re-reads the key after them
-  (the cache repair): the copy is what Redis holds.
+- A SET that Redis acknowledged leaves its value as the L1 copy. Writes of one key keep the
+  order seawall sent them in: a second client's write of a key whose write is in flight goes on
+  the first one's connection (Redis runs them in that order) or waits for its outcome, so the
+  last one's value is the copy. When two writes of one key were in flight at once anyway (one
+  waited past its deadline), seawall cannot tell which Redis ran last, so it re-reads the key after
+  them (the cache repair): the copy is what Redis holds.
 - A journal-mode SET that timed out (Redis frozen) or lost its connection (Redis killed) is
   journaled and acknowledged: reads answer its value, and once Redis is back it holds that value,
   or a newer one written after it, never an older one (the replay waits for the late reply of the
@@ -19,7 +22,7 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 
 from faults import client, upstream  # noqa: E402
-from harness import encode_command, http, wait_until  # noqa: E402
+from harness import encode_command, http, sample, scrape, wait_until  # noqa: E402
 
 POLICIES = [{"match": "*", "l1": {"ttl": "60s", "max_stale": "60s"}, "writes_when_open": "journal",
              "on_unavailable": "error"}]
@@ -191,3 +194,55 @@ def test_a_pinned_set_leaves_its_value_as_the_copy(redis_server, make_seawall):
         assert pinned.request("SET", "pk", "written") == b"+OK\r\n"
         force(sw, "open")
         assert client(sw.port).get("pk") == b"written"
+
+
+def ordered_writes(sw) -> float:
+    families = scrape(sw.admin_port)
+    return (sample(families, "seawall_writes_ordered_total", how="moved") +
+            sample(families, "seawall_writes_ordered_total", how="waited"))
+
+
+def test_writes_of_one_key_from_two_clients_keep_their_order(redis_server, make_seawall):
+    # Redis holds both SETs back (CLIENT PAUSE WRITE) until after the breaker is forced open, so
+    # no re-read of the key can follow their replies: the copy must come from knowing their order.
+    sw = make_seawall(upstreams=[upstream("main", redis_server.port, request_timeout=3.0)],
+                      policies=POLICIES)
+    direct = client(redis_server.port)
+    with sw.raw(timeout=5) as first, sw.raw(timeout=5) as second:
+        assert first.request("PING") == second.request("PING") == b"+PONG\r\n"
+        assert direct.execute_command("CLIENT", "PAUSE", "700", "WRITE")
+        first.send(encode_command("SET", "o", "first"))
+        time.sleep(0.15)
+        second.send(encode_command("SET", "o", "second"))
+        time.sleep(0.15)
+        force(sw, "open")
+        assert first.read_reply() == b"+OK\r\n" and second.read_reply() == b"+OK\r\n"
+    assert client(sw.port).get("o") == b"second"  # the L1 copy: nothing reaches Redis
+    force(sw, "reset")
+    wait_until(lambda: direct.get("o") == b"second", timeout=10, what="the last value in Redis")
+    assert client(sw.port).get("o") == b"second"
+
+
+def test_a_write_waits_for_a_transaction_of_its_key_in_flight(redis_server, make_seawall):
+    # The transaction runs on its own pinned connection: the plain SET cannot share it, so it
+    # waits for the EXEC's reply, and is then sent (here: journaled, the breaker being open).
+    sw = make_seawall(upstreams=[upstream("main", redis_server.port, request_timeout=3.0)],
+                      policies=POLICIES)
+    direct = client(redis_server.port)
+    before = ordered_writes(sw)
+    with sw.raw(timeout=5) as tx, sw.raw(timeout=5) as plain:
+        assert plain.request("PING") == b"+PONG\r\n"
+        assert direct.execute_command("CLIENT", "PAUSE", "700", "WRITE")
+        tx.send(encode_command("MULTI") + encode_command("SET", "t", "tx") +
+                encode_command("EXEC"))
+        time.sleep(0.15)
+        plain.send(encode_command("SET", "t", "plain"))
+        time.sleep(0.15)
+        force(sw, "open")
+        assert [tx.read_reply() for _ in range(3)] == [b"+OK\r\n", b"+QUEUED\r\n",
+                                                       b"*1\r\n+OK\r\n"]
+        assert plain.read_reply() == b"+OK\r\n"
+    assert ordered_writes(sw) == before + 1  # it waited
+    assert client(sw.port).get("t") == b"plain"
+    force(sw, "reset")
+    wait_until(lambda: direct.get("t") == b"plain", timeout=10, what="the last value in Redis")

@@ -25,6 +25,12 @@ inline constexpr Spec kWritesUnavailable{
     Type::Counter,
     "Writes that arrived while their upstream was unavailable, by what happened to them.",
     {"result"}};
+inline constexpr Spec kWritesOrdered{
+    "seawall_writes_ordered_total",
+    Type::Counter,
+    "Writes of a key whose write from another client was still in flight, kept in order: moved "
+    "to that write's connection, or waited for its outcome.",
+    {"how"}};
 inline constexpr Spec kFallthroughDenied{
     "seawall_fallthrough_denied_total", Type::Counter,
     "Misses refused because the protect_database budget was spent (answered with an error)."};
@@ -128,31 +134,19 @@ inline constexpr Spec kConfigLastReloadOk{
     "1 unless the latest reload failed (the old configuration is still in force): 0 until a "
     "reload succeeds."};
 
-inline constexpr std::array kDataMetrics{kConfigReloads,
-                                         kConfigVersion,
-                                         kConfigLastReloadOk,
-                                         kAnswers,
-                                         kWritesUnavailable,
-                                         kFallthroughDenied,
-                                         kBreakerState,
-                                         kBreakerTransitions,
-                                         kBreakerOpened,
-                                         kBreakerCalls,
-                                         kCacheBytes,
-                                         kCacheEntries,
-                                         kCacheEvents,
-                                         kJournalEntries,
-                                         kJournalBytes,
-                                         kJournalOps,
-                                         kPinned,
-                                         kSessionBufferBytes,
-                                         kCommands,
-                                         kUpstreamConnections,
-                                         kUpstreamConnects,
-                                         kUpstreamLatency,
-                                         kUpstreamTimeouts,
-                                         kHealthChecks,
-                                         kHealthCheckDuration,
+inline constexpr std::array kDataMetrics{kConfigReloads,        kConfigVersion,
+                                         kConfigLastReloadOk,   kAnswers,
+                                         kWritesUnavailable,    kWritesOrdered,
+                                         kFallthroughDenied,    kBreakerState,
+                                         kBreakerTransitions,   kBreakerOpened,
+                                         kBreakerCalls,         kCacheBytes,
+                                         kCacheEntries,         kCacheEvents,
+                                         kJournalEntries,       kJournalBytes,
+                                         kJournalOps,           kPinned,
+                                         kSessionBufferBytes,   kCommands,
+                                         kUpstreamConnections,  kUpstreamConnects,
+                                         kUpstreamLatency,      kUpstreamTimeouts,
+                                         kHealthChecks,         kHealthCheckDuration,
                                          kHealthProbesWhileOpen};
 
 // Registers scrape-time callbacks reading `shared` (which must outlive the registry's scrapes).

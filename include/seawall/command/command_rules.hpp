@@ -100,6 +100,7 @@ struct CommandRules {
   Ack ack = Ack::None;
   WrittenValue written = WrittenValue::None;
   bool flushes_all = false;  // FLUSHALL, FLUSHDB, SWAPDB: every L1 copy goes
+  bool runs_queued = false;  // EXEC: the writes queued since MULTI run now
   Journaled journaled = Journaled::None;
 
   bool operator==(const CommandRules&) const = default;

@@ -35,6 +35,7 @@
 #include "seawall/policy/policy_table.hpp"
 #include "seawall/proxy/client_registry.hpp"
 #include "seawall/proxy/worker_context.hpp"
+#include "seawall/proxy/writes_in_flight.hpp"
 #include "seawall/resp/reply_framer.hpp"
 #include "seawall/resp/request_parser.hpp"
 #include "seawall/resp/resp3.hpp"
@@ -106,6 +107,12 @@ class Session : public upstream::ReplyTarget,
     std::string key;
     std::string value;
   };
+  // A write as WritesInFlight marked it: its id, and whether Redis runs it after every earlier
+  // write of its keys still in flight (all sent on its connection).
+  struct WriteMark {
+    std::uint64_t id = 0;
+    bool ordered = false;
+  };
   struct Slot {
     bool ready = false;
     std::string data;  // the reply, when it completed before the slots ahead of it
@@ -128,6 +135,7 @@ class Session : public upstream::ReplyTarget,
     std::vector<std::string> parts;
     std::vector<std::uint8_t> key_part;
     bool writes_marked = false;  // counted in SharedState::writes_in_flight until its outcome
+    WriteMark mark{};            // how it was marked there
     bool parked = false;         // a degraded read that waited for a write (ParkedReads)
   };
   enum class Next { Continue, StopReading };
@@ -183,9 +191,17 @@ class Session : public upstream::ReplyTarget,
   policy::Source degraded_read(Slot& slot, std::string& out);
   void answer_failed(Slot& slot, std::uint64_t seq, upstream::ReplyStatus status,
                      std::string_view bytes);
-  // A write about to be sent: its keys count as written in flight until release_writes, which
-  // follows its outcome (acknowledged and copied, journaled, or failed).
-  void mark_writes(Slot& slot);
+  // A write about to be sent through `owner`: its keys count as written in flight until
+  // release_writes, which follows its outcome (acknowledged and copied, journaled, or failed).
+  void mark_writes(Slot& slot, WritesInFlight::Owner owner);
+  // Writes of one key keep their order (WritesInFlight): true while this write (shared or
+  // pinned) must wait for another sender's write of its keys; a shared one moves to that
+  // sender's connection instead when it can (moved_to_).
+  bool write_must_wait(const command::CommandInfo* info, std::span<const std::string_view> args);
+  awaitable<void> wait_write_order(const command::CommandInfo* info);
+  // The connection to `up` for this session's next command: the one it moved to while its
+  // commands there are in flight, else its own (Pool::pick).
+  upstream::Connection& connection_for(std::size_t up);
   void release_writes(Slot& slot);
   // A degraded read of a key with a write in flight waits for that write's outcome, so it
   // answers the written value rather than nothing (the write's send dropped the L1 copy). True
@@ -206,8 +222,10 @@ class Session : public upstream::ReplyTarget,
   void keep_journaled_value(Slot& slot);
   // The L1 copy of GET `key` after a write of `value` Redis acknowledged, unless another write
   // to the key was sent since `ticket` (taken when the write was sent).
+  // When `mark` says the write was ordered and is still the key's last one sent, its value is
+  // what Redis holds: stored whatever happened to the ticket.
   void store_written_value(cache::ReadTicket ticket, std::string_view key, std::string_view value,
-                           std::chrono::steady_clock::time_point now);
+                           std::chrono::steady_clock::time_point now, WriteMark mark);
   Slot& push_slot();
   // A reused slot as a new request's: no reply, nothing described yet (keeps capacities).
   static void reset_slot(Slot& slot);
@@ -316,7 +334,13 @@ class Session : public upstream::ReplyTarget,
   asio::cancellation_signal read_cancel_;
   std::chrono::steady_clock::time_point last_activity_;
   std::size_t in_upstream_ = 0;  // requests submitted and not yet answered by the connection
-  std::size_t parked_ = 0;       // of them, reads parked behind a write (ParkedReads)
+  // A connection of moved_up_ taken instead of this session's own, to follow another client's
+  // write of a key (write_must_wait); used until nothing of this session is in flight.
+  upstream::Connection* moved_to_ = nullptr;
+  std::uint32_t moved_up_ = 0;
+  bool move_fresh_ = false;                // chosen for the command being dispatched
+  std::uint32_t write_wait_upstream_ = 0;  // of the write write_must_wait last looked at
+  std::size_t parked_ = 0;                 // of them, reads parked behind a write (ParkedReads)
   // Expected size of a reply still to come: jumps up to any larger reply, decays by 1/8 per
   // smaller one. Starts at 4 KiB, so at most 256 requests go out before the first reply.
   std::size_t avg_reply_bytes_ = 4096;
@@ -369,10 +393,11 @@ class Session : public upstream::ReplyTarget,
     cache::ReadTicket ticket{};
     bool own_reply = false;  // fills of a SET/MSET outside MULTI: its reply is +OK, not EXEC's
     bool marked = false;     // `keys` count in SharedState::writes_in_flight until the reply
+    WriteMark mark{};
   };
   // A relayed write's keys count as written in flight (see mark_writes) until its reply or the
   // link's end.
-  void mark_pending(PendingInvalidation& pending);
+  void mark_pending(PendingInvalidation& pending, WritesInFlight::Owner owner);
   void release_pending(PendingInvalidation& pending);
   std::vector<QueuedFill> multi_fills_;
   std::vector<QueuedFill> local_tx_;  // a deferred MULTI's SETs queued by queued_locally

@@ -96,6 +96,10 @@ class Pool {
     return unknown;
   }
   const std::vector<std::shared_ptr<Connection>>& connections() const { return connections_; }
+  // The connections clients of `protocol` use (the RESP3 ones: empty until first picked).
+  const std::vector<std::shared_ptr<Connection>>& group(Protocol protocol) const {
+    return protocol == Protocol::Resp3 ? resp3_ : connections_;
+  }
 
  private:
   asio::any_io_executor ex_;
