@@ -294,6 +294,12 @@ awaitable<void> Session::read_loop() {
         if (closed_) {
           break;
         }
+        if (!error.empty() && multi_deferred_ && error != replies::kTooManyPinned &&
+            queued_locally(info, Reach::Failed)) {
+          // Its upstream could not take the transaction (the pin's connection failed, or the
+          // breaker refused it): queued here and journaled at EXEC, as if it had been open.
+          continue;
+        }
         if (!error.empty()) {
           // Inside a deferred MULTI this is a queueing error: EXEC will abort.
           multi_aborted_ = multi_unpinned_ = multi_deferred_;
@@ -780,7 +786,7 @@ awaitable<void> Session::open_resp3_connections() {
   }
 }
 
-bool Session::queued_locally(const CommandInfo* info) {
+bool Session::queued_locally(const CommandInfo* info, Reach reach) {
   // A transaction whose upstream cannot take it now fails open when seawall can run it later
   // itself: plain SETs of journal-mode keys, queued here and journaled whole at EXEC. Once one
   // is queued here, the rest must be too (a command that is not is a queueing error).
@@ -793,7 +799,8 @@ bool Session::queued_locally(const CommandInfo* info) {
     if (!plain_set || multi_aborted_) {
       return false;
     }
-    if (ctx_.shared->upstreams[up]->available(std::chrono::steady_clock::now())) {
+    if (reach == Reach::AsBreakerSays &&
+        ctx_.shared->upstreams[up]->available(std::chrono::steady_clock::now())) {
       return false;  // pin and run it on Redis
     }
     local_tx_upstream_ = up;

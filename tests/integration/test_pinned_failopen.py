@@ -225,3 +225,23 @@ def test_select_session_writes_while_unavailable_are_refused(redis_server, make_
     with redis_server.raw() as r:
         assert r.request("SELECT", "3") == b"+OK\r\n"
         assert r.request("GET", "d3") == b"$1\r\nv\r\n"
+
+
+def test_a_transaction_whose_pin_fails_is_journaled(redis_server, make_seawall):
+    # Redis dies just before a MULTI pins: the breaker does not know it yet (closed), and the
+    # pin's connection is refused. A transaction of plain SETs of journal-mode keys fails open
+    # all the same: queued by seawall and journaled whole at EXEC, as while the breaker is open.
+    sw = make_seawall(upstreams=[upstream("main", redis_server.port)], policies=POLICIES)
+    c = client(sw.port)
+    assert c.set("pf", "0") is True
+    with sw.raw(timeout=5) as tx:
+        redis_server.kill9()
+        tx.send(encode_command("MULTI") + encode_command("SET", "pf", "1") +
+                encode_command("SET", "pg", "2") + encode_command("EXEC"))
+        assert [tx.read_reply() for _ in range(4)] == [
+            b"+OK\r\n", b"+QUEUED\r\n", b"+QUEUED\r\n", b"*2\r\n+OK\r\n+OK\r\n"]
+    assert c.mget("pf", "pg") == [b"1", b"2"]  # from the journal
+    redis_server.restart()
+    direct = client(redis_server.port)
+    wait_until(lambda: direct.mget("pf", "pg") == [b"1", b"2"], timeout=10,
+               what="the journaled transaction in Redis")

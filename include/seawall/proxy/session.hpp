@@ -269,7 +269,10 @@ class Session : public upstream::ReplyTarget,
   // Journals plain SETs (a transaction's) as one write, leaving their values as the L1 copies.
   bool journal_sets(std::size_t upstream, const std::vector<QueuedFill>& sets);
   // Inside a deferred MULTI whose upstream is unavailable: queues a plain SET here.
-  bool queued_locally(const command::CommandInfo* info);
+  // `reach`: Failed when pinning the transaction to its upstream just failed (the breaker may
+  // not know yet that the upstream is gone).
+  enum class Reach : std::uint8_t { AsBreakerSays, Failed };
+  bool queued_locally(const command::CommandInfo* info, Reach reach = Reach::AsBreakerSays);
   // A MULTI starts: positions of queued commands count from 0 again.
   void begin_multi_tracking();
   void send_deferred_multi();
