@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <optional>
+#include <ranges>
 
 #include "seawall/command/command_rules.hpp"
 #include "seawall/proxy/session.hpp"
@@ -99,6 +100,10 @@ bool is_write_command(const CommandInfo& info) {
 }
 
 bool flushes_everything(const CommandInfo& info) { return command::rules(info).flushes_all; }
+
+auto Session::keys_of(const Slot& slot) {
+  return slot.keys | std::views::transform([&slot](std::uint32_t k) { return slot.args[k]; });
+}
 
 void Session::copy_args(Slot& slot, std::span<const std::string_view> args) {
   std::size_t total = 0;
@@ -623,12 +628,7 @@ void Session::mark_writes(Slot& slot, WritesInFlight::Owner owner) {
   if (slot.info == nullptr || flushes_everything(*slot.info)) {
     return;
   }
-  const std::uint64_t id = WritesInFlight::next_write_id();
-  bool ordered = true;
-  for (std::uint32_t k : slot.keys) {
-    ordered = ctx_.shared->writes_in_flight.mark(slot.args[k], owner, id) && ordered;
-  }
-  slot.mark = WriteMark{id, ordered};
+  slot.mark = ctx_.shared->writes_in_flight.mark_all(keys_of(slot), owner);
   slot.writes_marked = true;
 }
 
@@ -637,15 +637,12 @@ void Session::release_writes(Slot& slot) {
     return;
   }
   slot.writes_marked = false;
-  for (std::uint32_t k : slot.keys) {
-    ctx_.shared->writes_in_flight.release(slot.args[k]);
-  }
+  ctx_.shared->writes_in_flight.release_all(keys_of(slot));
 }
 
 bool Session::write_in_flight(const Slot& slot) const {
   const WritesInFlight& writes = ctx_.shared->writes_in_flight;
-  return std::any_of(slot.keys.begin(), slot.keys.end(),
-                     [&](std::uint32_t k) { return writes.any(slot.args[k]); });
+  return std::ranges::any_of(keys_of(slot), [&](std::string_view key) { return writes.any(key); });
 }
 
 void Session::complete_degraded_read(Slot& slot, std::uint64_t seq) {

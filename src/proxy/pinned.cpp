@@ -186,12 +186,7 @@ void Session::flush_link_invalidations() {
 }
 
 void Session::mark_pending(PendingInvalidation& pending, WritesInFlight::Owner owner) {
-  const std::uint64_t id = WritesInFlight::next_write_id();
-  bool ordered = true;
-  for (const std::string& key : pending.keys) {
-    ordered = ctx_.shared->writes_in_flight.mark(key, owner, id) && ordered;
-  }
-  pending.mark = WriteMark{id, ordered};
+  pending.mark = ctx_.shared->writes_in_flight.mark_all(pending.keys, owner);
   pending.marked = true;
 }
 
@@ -200,9 +195,7 @@ void Session::release_pending(PendingInvalidation& pending) {
     return;
   }
   pending.marked = false;
-  for (const std::string& key : pending.keys) {
-    ctx_.shared->writes_in_flight.release(key);
-  }
+  ctx_.shared->writes_in_flight.release_all(pending.keys);
 }
 
 void Session::unpin() {

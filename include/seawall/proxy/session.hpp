@@ -107,12 +107,7 @@ class Session : public upstream::ReplyTarget,
     std::string key;
     std::string value;
   };
-  // A write as WritesInFlight marked it: its id, and whether Redis runs it after every earlier
-  // write of its keys still in flight (all sent on its connection).
-  struct WriteMark {
-    std::uint64_t id = 0;
-    bool ordered = false;
-  };
+  using WriteMark = WritesInFlight::Marked;
   struct Slot {
     bool ready = false;
     std::string data;  // the reply, when it completed before the slots ahead of it
@@ -232,6 +227,8 @@ class Session : public upstream::ReplyTarget,
   Slot& slot_at(std::uint64_t seq) { return ring_[(ring_head_ + (seq - front_seq_)) & ring_mask_]; }
   void pop_slot();
   static void copy_args(Slot& slot, std::span<const std::string_view> args);
+  // The slot's key arguments, as views (defined in forward.cpp, used there only).
+  static auto keys_of(const Slot& slot);
   static std::size_t slot_heap_bytes(const Slot& slot);
   // Pinned mode: a dedicated upstream connection while the session holds connection state.
   bool needs_pin(std::span<const std::string_view> args) const {

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <ranges>
 #include <string_view>
 
 namespace seawall::proxy {
@@ -70,6 +71,28 @@ class WritesInFlight {
     } while (!buckets_[i].compare_exchange_weak(v, next, std::memory_order_relaxed));
     sent_[i].store(write, std::memory_order_relaxed);
     return now != kMixed;
+  }
+  // A write as marked: its id, and whether Redis runs it after every earlier write of its keys
+  // still in flight (they all went through its owner).
+  struct Marked {
+    std::uint64_t id = 0;
+    bool ordered = false;
+  };
+  // One write of every key in `keys` (strings or views) sent by `owner`; release_all after its
+  // outcome.
+  template <std::ranges::input_range Keys>
+  Marked mark_all(const Keys& keys, Owner owner) {
+    Marked m{next_write_id(), true};
+    for (std::string_view key : keys) {
+      m.ordered = mark(key, owner, m.id) && m.ordered;
+    }
+    return m;
+  }
+  template <std::ranges::input_range Keys>
+  void release_all(const Keys& keys) {
+    for (std::string_view key : keys) {
+      release(key);
+    }
   }
   // True while `write` is the last write of `key` sent (with a bucket's other keys: no write of
   // them either was sent since).
