@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <optional>
-#include <ranges>
 
 #include "seawall/command/command_rules.hpp"
 #include "seawall/proxy/session.hpp"
@@ -101,8 +100,13 @@ bool is_write_command(const CommandInfo& info) {
 
 bool flushes_everything(const CommandInfo& info) { return command::rules(info).flushes_all; }
 
-auto Session::keys_of(const Slot& slot) {
-  return slot.keys | std::views::transform([&slot](std::uint32_t k) { return slot.args[k]; });
+const std::vector<std::string_view>& Session::keys_of(const Slot& slot) {
+  thread_local std::vector<std::string_view> keys;
+  keys.clear();
+  for (std::uint32_t k : slot.keys) {
+    keys.push_back(slot.args[k]);
+  }
+  return keys;
 }
 
 void Session::copy_args(Slot& slot, std::span<const std::string_view> args) {
@@ -619,6 +623,10 @@ void Session::answer_without_upstream(Slot& slot, std::uint64_t seq) {
   if (parked_behind_write(slot, seq)) {
     return;
   }
+  if (slot.is_read) {
+    complete_degraded_read(slot, seq);
+    return;
+  }
   const std::string_view answer = degraded_answer(slot);
   release_writes(slot);  // a write that never reached Redis: journaled or refused by now
   complete(seq, answer);
@@ -642,12 +650,21 @@ void Session::release_writes(Slot& slot) {
 
 bool Session::write_in_flight(const Slot& slot) const {
   const WritesInFlight& writes = ctx_.shared->writes_in_flight;
-  return std::ranges::any_of(keys_of(slot), [&](std::string_view key) { return writes.any(key); });
+  const auto& keys = keys_of(slot);
+  return std::any_of(keys.begin(), keys.end(),
+                     [&](std::string_view key) { return writes.any(key); });
 }
 
 void Session::complete_degraded_read(Slot& slot, std::uint64_t seq) {
   scratch_.clear();
   const auto source = degraded_read(slot, scratch_);
+  if ((source == policy::Source::Error || source == policy::Source::Miss) &&
+      parked_behind_write(slot, seq)) {
+    // A write of its keys began on another thread while the chain was asked (its copy gone, its
+    // journal entry not in yet): this read waits for it, as if it had been in flight before.
+    ctx_.shared->fallback.counters().uncount(source);
+    return;
+  }
   log_degraded(ctx_.shared->upstreams[slot.upstream]->name(), policy::to_string(source));
   complete(seq, scratch_);
 }
@@ -755,7 +772,22 @@ std::string_view Session::degraded_answer(Slot& slot) {
   // Journal the write itself, or (invalidate) a DEL of its keys, so that Redis cannot serve a
   // value from before the outage once it is back. Its old copies go first, and the ticket is
   // taken before the append, so of two writes racing to the journal the later-journaled one
-  // leaves the copy (see keep_journaled_value).
+  // leaves the copy (see keep_journaled_value). Meanwhile its keys count as written in flight:
+  // a read on another thread that finds neither the copy nor the journal entry waits for it
+  // (complete_degraded_read).
+  struct Unmark {
+    Session& session;
+    Slot& slot;
+    bool active;
+    ~Unmark() {
+      if (active) {
+        session.release_writes(slot);
+      }
+    }
+  } unmark{*this, slot, !slot.writes_marked};
+  if (unmark.active) {
+    mark_writes(slot, WritesInFlight::owner_of(this));
+  }
   invalidate_keys(slot);
   slot.ticket = shared.cache.begin_read();
   const auto appended = state.journal().append(slot.args,

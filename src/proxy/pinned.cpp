@@ -530,6 +530,14 @@ bool Session::journal_sets(std::size_t upstream, const std::vector<QueuedFill>& 
     mset.push_back(f.value);
   }
   cache::ReplyCache& cache = ctx_.shared->cache;
+  WritesInFlight& writes = ctx_.shared->writes_in_flight;
+  // Written in flight until the journal has them, as in degraded_answer.
+  thread_local std::vector<std::string_view> keys;
+  keys.clear();
+  for (const QueuedFill& f : sets) {
+    keys.emplace_back(f.key);
+  }
+  writes.mark_all(keys, WritesInFlight::owner_of(this));
   for (const QueuedFill& f : sets) {
     cache.invalidate_key(f.key);
   }
@@ -537,12 +545,14 @@ bool Session::journal_sets(std::size_t upstream, const std::vector<QueuedFill>& 
   if (ctx_.shared->upstreams[upstream]->journal().append(mset, upstream::Journal::Mode::Journal,
                                                          std::chrono::system_clock::now()) !=
       upstream::Journal::Append::Ok) {
+    writes.release_all(keys);
     return false;
   }
   const auto now = std::chrono::steady_clock::now();
   for (const QueuedFill& f : sets) {
     store_written_value(ticket, f.key, f.value, now, WriteMark{});
   }
+  writes.release_all(keys);
   ctx_.shared->fallback.counters().writes_journaled.fetch_add(1, std::memory_order_relaxed);
   return true;
 }

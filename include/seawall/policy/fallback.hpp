@@ -42,6 +42,10 @@ struct AnswerCounters {
   void count(Source s) {
     by_source[static_cast<std::size_t>(s)].fetch_add(1, std::memory_order_relaxed);
   }
+  // An answer counted but not given after all (the read waits and is answered again).
+  void uncount(Source s) {
+    by_source[static_cast<std::size_t>(s)].fetch_sub(1, std::memory_order_relaxed);
+  }
   std::uint64_t get(Source s) const {
     return by_source[static_cast<std::size_t>(s)].load(std::memory_order_relaxed);
   }

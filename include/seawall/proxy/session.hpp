@@ -227,8 +227,8 @@ class Session : public upstream::ReplyTarget,
   Slot& slot_at(std::uint64_t seq) { return ring_[(ring_head_ + (seq - front_seq_)) & ring_mask_]; }
   void pop_slot();
   static void copy_args(Slot& slot, std::span<const std::string_view> args);
-  // The slot's key arguments, as views (defined in forward.cpp, used there only).
-  static auto keys_of(const Slot& slot);
+  // The slot's key arguments, as views; valid until the next call on this thread.
+  static const std::vector<std::string_view>& keys_of(const Slot& slot);
   static std::size_t slot_heap_bytes(const Slot& slot);
   // Pinned mode: a dedicated upstream connection while the session holds connection state.
   bool needs_pin(std::span<const std::string_view> args) const {

@@ -25,7 +25,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <ranges>
 #include <string_view>
 
 namespace seawall::proxy {
@@ -80,7 +79,7 @@ class WritesInFlight {
   };
   // One write of every key in `keys` (strings or views) sent by `owner`; release_all after its
   // outcome.
-  template <std::ranges::input_range Keys>
+  template <class Keys>
   Marked mark_all(const Keys& keys, Owner owner) {
     Marked m{next_write_id(), true};
     for (std::string_view key : keys) {
@@ -88,7 +87,7 @@ class WritesInFlight {
     }
     return m;
   }
-  template <std::ranges::input_range Keys>
+  template <class Keys>
   void release_all(const Keys& keys) {
     for (std::string_view key : keys) {
       release(key);
