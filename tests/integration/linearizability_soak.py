@@ -32,20 +32,23 @@ from lin_workload import Scenario  # noqa: E402
 
 
 def dump_failed(res, window_ms: float) -> None:
-    """Each failed read of a key seen before the faults, with the key's events just before it."""
+    """Each failed read of a known key, with the key's events just before it."""
     from history import FAIL, INFO, OK, READ, describe
     events = res.history.events
     t0 = min(e.invoke for e in events) if events else 0
     fault = res.history.first_mark("during")
-    # As the checker counts them: keys some op completed on before the first fault, in ops whose
-    # every key is such a key.
-    seen = {e.key for e in events if e.outcome == OK and (fault is None or e.complete < fault)}
-    op_unseen = {e.op for e in events if e.key not in seen}
+    # Known keys, as known_key_read_errors counts them: some op on the key completed before.
+    first_known: dict = {}
+    for e in events:
+        if e.outcome == OK:
+            first_known[e.key] = min(first_known.get(e.key, e.complete), e.complete)
     by_key: dict = {}
     for e in events:
         by_key.setdefault(e.key, []).append(e)
     for e in events:
-        if e.type != READ or e.outcome not in (FAIL, INFO) or e.op in op_unseen:
+        if e.type != READ or e.outcome not in (FAIL, INFO):
+            continue
+        if first_known.get(e.key, float("inf")) >= e.invoke:
             continue
         if fault is not None and e.invoke < fault:
             continue
@@ -106,7 +109,7 @@ def main(argv=None) -> int:
     p.add_argument("--verbose", "-v", action="store_true")
     p.add_argument("--limit", type=int, default=10, help="violations shown with --verbose")
     p.add_argument("--dump-failed", type=float, default=0, metavar="MS",
-                   help="for each failed read of a seen key, print that key's events in the MS "
+                   help="for each failed read of a known key, print that key's events in the MS "
                         "milliseconds before it (and the fault windows)")
     args = p.parse_args(argv)
 
