@@ -116,6 +116,11 @@ inline constexpr Spec kHealthProbesWhileOpen{
     "Health checks made while the breaker was open (outside its permits), by result; an ok one "
     "half-opens the breaker.",
     {"upstream", "result"}};
+inline constexpr Spec kFaultsInjected{
+    "seawall_faults_injected_total",
+    Type::Counter,
+    "Commands a configured fault was applied to (faults:), by upstream and type: delay or error.",
+    {"upstream", "type"}};
 
 inline constexpr Spec kConfigReloads{"seawall_config_reloads_total",
                                      Type::Counter,
@@ -153,7 +158,8 @@ inline constexpr std::array kDataMetrics{kConfigReloads,
                                          kUpstreamTimeouts,
                                          kHealthChecks,
                                          kHealthCheckDuration,
-                                         kHealthProbesWhileOpen};
+                                         kHealthProbesWhileOpen,
+                                         kFaultsInjected};
 
 // Registers scrape-time callbacks reading `shared` (which must outlive the registry's scrapes).
 void register_data_metrics(metrics::Registry& registry, proxy::SharedState& shared);
