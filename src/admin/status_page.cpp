@@ -52,6 +52,13 @@ updated <span id="updated">never</span> (<span id="refreshes">0</span> refreshes
 <tbody></tbody>
 </table>
 
+<h2>Breaker transitions <small>the latest of each upstream at every refresh, newest
+first</small></h2>
+<table id="transitions">
+<thead><tr><th>at (UTC)</th><th>upstream</th><th>from</th><th>to</th></tr></thead>
+<tbody><tr><td colspan="4">none yet</td></tr></tbody>
+</table>
+
 <h2>Answers by source <small>per second over the last 5 minutes (since this page opened)</small></h2>
 <svg id="chart" width="760" height="240" viewBox="0 0 760 240" role="img"
      aria-label="answers per second by source"></svg>
@@ -69,6 +76,8 @@ const COLORS = {upstream: "#2a7d2a", journal: "#7d3c98", l1_fresh: "#2e86c1",
 const PERIOD_MS = 2000;
 const WINDOW_MS = 5 * 60 * 1000;
 const history = [];  // {t: ms, answers: {source: total}}
+const transitions = [];  // {upstream, from, to, at}, newest first, as /status reported them
+const MAX_TRANSITIONS = 20;
 let refreshes = 0;
 
 function $(id) { return document.getElementById(id); }
@@ -130,6 +139,10 @@ function renderUpstreams(status, samples) {
                              " s ago" : "none yet", "", "last-transition");
     if (t) tc.title = t.at;
     const c = b.counters;
+    if (t && !transitions.some((x) => x.upstream === u.name && x.at === t.at)) {
+      transitions.unshift({upstream: u.name, from: t.from, to: t.to, at: t.at});
+      transitions.length = Math.min(transitions.length, MAX_TRANSITIONS);
+    }
     cell(row, c.opened, "n", "opened");
     cell(row, c.successes, "n", "successes");
     cell(row, c.failures, "n", "failures");
@@ -148,6 +161,18 @@ function renderUpstreams(status, samples) {
     body.appendChild(row);
   }
   setText("journal-entries", journal);
+  if (transitions.length > 0) {
+    const tbody = document.querySelector("#transitions tbody");
+    tbody.replaceChildren();
+    for (const x of transitions) {
+      const row = document.createElement("tr");
+      cell(row, x.at);
+      cell(row, x.upstream);
+      cell(row, x.from.replace("_", "-"));
+      cell(row, x.to.replace("_", "-"));
+      tbody.appendChild(row);
+    }
+  }
 }
 
 function renderAnswers(totals) {

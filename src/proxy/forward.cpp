@@ -67,8 +67,9 @@ void log_degraded(const std::string& upstream, std::string_view what) {
   }
 }
 
-// The fault configured for this request, if one applies (counted as applied: the caller always
-// applies it).
+// The fault configured for this request, if one applies, counted here: the caller applies it
+// (a delayed command whose connection turns out to be down fails unsent instead, as it would
+// have without the fault).
 const fault::Fault* pick_fault(WorkerContext& ctx, const CommandInfo* info,
                                std::span<const std::string_view> args, std::size_t up) {
   const fault::FaultInjector& faults = ctx.snapshot->faults;

@@ -243,6 +243,7 @@ def test_status_page_shows_what_metrics_say(redis_server, make_seawall, chromium
         assert int(page.by_id["journal-entries"]) == 1 == sample(m, "seawall_journal_entries",
                                                                  upstream="main")
         assert int(page.answers["l1_fresh"]["total"]) >= 10
+        assert "mainclosedopen" in page.by_id["transitions"].replace(" ", "").replace("\n", "")
 
         shot = tmp_path / "status-page.png"
         proc = run_chromium(chromium, tmp_path / "profile-shot",
