@@ -55,6 +55,10 @@ http::response<http::string_body> make_response(const detail::Response& r, unsig
   if (!r.allow.empty()) {
     response.set(http::field::allow, r.allow);
   }
+  if (!r.content_security_policy.empty()) {
+    response.set("Content-Security-Policy", r.content_security_policy);
+    response.set("X-Content-Type-Options", "nosniff");
+  }
   response.keep_alive(keep_alive);
   response.body() = r.body;
   response.prepare_payload();
@@ -148,6 +152,7 @@ awaitable<void> AdminServer::Impl::serve(tcp::socket socket) {
             status,
             std::string(detail::kPlainText),
             std::string(http::obsolete_reason(static_cast<http::status>(status))) + "\n",
+            {},
             {}};
         auto response = make_response(r, 11, false, false);
         stream.expires_after(config.read_timeout);

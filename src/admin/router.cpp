@@ -3,6 +3,7 @@
 #include <exception>
 #include <optional>
 
+#include "admin/status_page.hpp"
 #include "seawall/admin/json.hpp"
 #include "seawall/metrics/text_format.hpp"
 
@@ -26,11 +27,11 @@ namespace {
 constexpr std::string_view kBreakersPrefix = "/breakers/";
 
 Response text(unsigned status, std::string body) {
-  return Response{status, std::string(kPlainText), std::move(body), {}};
+  return Response{status, std::string(kPlainText), std::move(body), {}, {}};
 }
 
 Response json(unsigned status, std::string body) {
-  return Response{status, std::string(kJson), std::move(body), {}};
+  return Response{status, std::string(kJson), std::move(body), {}, {}};
 }
 
 Response not_found() { return text(404, "not found\n"); }
@@ -90,6 +91,20 @@ Response dispatch(std::string_view method, std::string_view path, Readiness read
                   const Handlers& handlers) {
   const bool get = method == "GET" || method == "HEAD";
   constexpr std::string_view kGetOnly = "GET, HEAD";
+  if (path == "/") {
+    // The status page for humans; it reads /status and /metrics itself, so it needs them.
+    if (!get) {
+      return method_not_allowed(kGetOnly);
+    }
+    if (!handlers.status || !handlers.metrics) {
+      return not_found();
+    }
+    return Response{200,
+                    std::string(kHtml),
+                    std::string(status_page_html()),
+                    {},
+                    std::string(kStatusPagePolicy)};
+  }
   if (path == "/healthz") {
     // Liveness: answering at all is the proof. Nothing else is checked, so that a sick
     // dependency can never get the process restarted.
@@ -109,7 +124,7 @@ Response dispatch(std::string_view method, std::string_view path, Readiness read
     if (!handlers.metrics) {
       return not_found();
     }
-    return Response{200, std::string(metrics::kTextContentType), handlers.metrics(), {}};
+    return Response{200, std::string(metrics::kTextContentType), handlers.metrics(), {}, {}};
   }
   if (path == "/status") {
     if (!get) {

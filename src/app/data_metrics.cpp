@@ -83,6 +83,12 @@ void register_data_metrics(metrics::Registry& registry, proxy::SharedState& shar
     registry.counter(kJournalOps).with_callback({name, "superseded"}, [&j] {
       return static_cast<double>(j.superseded_total());
     });
+    for (const auto& [type, label] : {std::pair{fault::FaultType::Delay, "delay"},
+                                      std::pair{fault::FaultType::Error, "error"}}) {
+      registry.counter(kFaultsInjected).with_callback({name, label}, [s, type = type] {
+        return static_cast<double>(s->injected_faults(type));
+      });
+    }
   }
 
   auto& cache = shared.cache;

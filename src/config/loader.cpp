@@ -540,6 +540,66 @@ void bind_introspection(MapBinder& m, IntrospectionConfig& out) {
             Choice<AnsweredBy>{"seawall", AnsweredBy::Seawall}});
 }
 
+// Error lines go to clients as they are written: one line of printable text, so that no client
+// parser is thrown off by what was meant as a rehearsal.
+std::string check_fault_message(std::string_view text) {
+  if (text.empty()) {
+    return "must not be empty (leave it out for the default, \"ERR seawall injected fault\")";
+  }
+  for (char c : text) {
+    if (c < ' ' || c > '~') {
+      return "may contain only printable ASCII characters on one line";
+    }
+  }
+  return {};
+}
+
+// A command name of `commands`, known to the command table (as in deny_commands).
+std::string check_fault_command(std::string_view name) {
+  if (command::lookup_name(name) != nullptr) {
+    return {};
+  }
+  return "unknown command \"" + std::string(name) + "\"";
+}
+
+void bind_fault(MapBinder& m, fault::FaultConfig& out,
+                const std::vector<UpstreamConfig>& upstreams) {
+  const bool type_ok = m.choice("type", out.type,
+                                {Choice<fault::FaultType>{"delay", fault::FaultType::Delay},
+                                 Choice<fault::FaultType>{"error", fault::FaultType::Error}},
+                                Presence::Required);
+  // A delay of 0 would be a fault that does nothing; more than a day is a typo.
+  m.duration("delay", out.delay, kPositive);
+  m.scalar("percent", "a percentage", real_in(out.percent, 0.0, 100.0), Presence::Required);
+  m.strings("commands", out.commands, check_fault_command);
+  for (std::string& name : out.commands) {
+    std::transform(name.begin(), name.end(), name.begin(), util::ascii_lower);
+  }
+  if (m.string("upstream", out.upstream, check_upstream_name) && !out.upstream.empty()) {
+    const auto it = std::find_if(upstreams.begin(), upstreams.end(),
+                                 [&](const UpstreamConfig& u) { return u.name == out.upstream; });
+    if (it == upstreams.end()) {
+      m.error("upstream", "no upstream named \"" + out.upstream + "\"");
+    } else {
+      out.upstream_index = static_cast<std::size_t>(it - upstreams.begin());
+    }
+  }
+  m.string("message", out.message, check_fault_message);
+  if (!type_ok || !m.has("type")) {
+    return;
+  }
+  if (out.type == fault::FaultType::Delay) {
+    if (!m.has("delay")) {
+      m.error("delay", "is required for type: delay");
+    }
+    if (m.has("message")) {
+      m.error("message", "applies only to type: error");
+    }
+  } else if (m.has("delay")) {
+    m.error("delay", "applies only to type: delay");
+  }
+}
+
 bool is_wildcard(const std::string& address) { return address == "0.0.0.0" || address == "::"; }
 
 // The admin server and the Redis listener would bind one port on overlapping addresses: one of
@@ -571,6 +631,9 @@ void bind_config(MapBinder& root, Config& config) {
   root.map("auth", [&](MapBinder& m) { bind_auth(m, config.auth); });
   bind_deny_commands(root, config.deny_commands);
   root.map("introspection", [&](MapBinder& m) { bind_introspection(m, config.introspection); });
+  root.list("faults", [&](MapBinder& m, std::size_t) {
+    bind_fault(m, config.faults.emplace_back(), config.upstreams);
+  });
   const std::string conflict =
       "port " + std::to_string(config.listen.port) + " is also the listen port (listen.port)";
   if (root.has("admin")) {

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "seawall/command/command_rules.hpp"
+#include "seawall/fault/fault_injector.hpp"
 #include "seawall/proxy/session.hpp"
 #include "seawall/proxy/write_order.hpp"
 #include "seawall/resp/replies.hpp"
@@ -65,6 +66,41 @@ void log_degraded(const std::string& upstream, std::string_view what) {
     util::logger("fallback")
         ->warn("upstream={} degraded answer={} (suppressed={})", upstream, what, suppressed);
   }
+}
+
+// The fault configured for this request, if one applies, counted here: the caller applies it
+// (a delayed command whose connection turns out to be down fails unsent instead, as it would
+// have without the fault).
+const fault::Fault* pick_fault(WorkerContext& ctx, const CommandInfo* info,
+                               std::span<const std::string_view> args, std::size_t up) {
+  const fault::FaultInjector& faults = ctx.snapshot->faults;
+  if (faults.empty()) {
+    return nullptr;
+  }
+  const fault::Fault* fault = faults.pick(info, args, up, ctx.fault_random);
+  if (fault != nullptr) {
+    ctx.shared->upstreams[up]->count_injected_fault(fault->type);
+  }
+  return fault;
+}
+
+std::chrono::milliseconds delay_of(const fault::Fault* fault) {
+  return fault != nullptr && fault->type == fault::FaultType::Delay ? fault->delay
+                                                                    : std::chrono::milliseconds{0};
+}
+
+// An injected error takes the place of Redis's reply, where a connection would deliver one: the
+// breaker records a failure with the permit it gave, and the target gets a FailedReply, as for
+// -LOADING, so everything after it (fallback chain, journal, metrics) is what a real failure
+// gets. The command is not sent.
+void inject_error(upstream::ReplyTarget& target, const fault::Fault& fault, std::uint64_t token,
+                  const breaker::Permit& permit, breaker::CircuitBreaker& issuer,
+                  std::chrono::steady_clock::time_point now) {
+  if (permit.allowed()) {
+    issuer.record(permit, breaker::Outcome::Failure, {}, now);
+  }
+  target.on_reply(token, fault.error_reply, ReplyStatus::FailedReply, now);
+  target.on_batch_end();
 }
 
 }  // namespace
@@ -226,7 +262,12 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw,
     slot.ticket = shared.cache.begin_read();
   }
   ++in_upstream_;
-  connection.submit(bytes, this, make_token(seq, 0), now, permit, &breaker);
+  const fault::Fault* fault = pick_fault(ctx_, info, args, up);
+  if (fault != nullptr && fault->type == fault::FaultType::Error) {
+    inject_error(*this, *fault, make_token(seq, 0), permit, breaker, now);
+    return;
+  }
+  connection.submit(bytes, this, make_token(seq, 0), now, permit, &breaker, delay_of(fault));
 }
 
 upstream::Connection& Session::connection_for(std::size_t up) {
@@ -395,12 +436,17 @@ bool Session::forward_split(const CommandInfo& info, std::span<const std::string
         }
       }
     }
+    ++in_upstream_;
+    const std::uint64_t token = make_token(seq, static_cast<std::uint32_t>(p));
+    const fault::Fault* fault = pick_fault(ctx_, &info, args, part_upstream[p]);
+    if (fault != nullptr && fault->type == fault::FaultType::Error) {
+      inject_error(*this, *fault, token, permits[p], *issuers[p], now);
+      continue;
+    }
     scratch_.clear();
     resp::append_command(scratch_, sub);
-    ++in_upstream_;
     connection_for(part_upstream[p])
-        .submit(scratch_, this, make_token(seq, static_cast<std::uint32_t>(p)), now, permits[p],
-                issuers[p]);
+        .submit(scratch_, this, token, now, permits[p], issuers[p], delay_of(fault));
   }
   return true;
 }

@@ -81,7 +81,7 @@ void Connection::record(const breaker::Permit& permit, breaker::CircuitBreaker* 
 
 void Connection::submit(std::string_view raw_command, ReplyTarget* target, std::uint64_t token,
                         Clock::time_point now, breaker::Permit permit,
-                        breaker::CircuitBreaker* issuer) {
+                        breaker::CircuitBreaker* issuer, std::chrono::milliseconds injected_delay) {
   ++stats_.requests;
   const bool awaiting_first_connect = !first_attempt_done_ && !stopped_;
   if ((!connected_ && !awaiting_first_connect) || retiring_ || fifo_.waiting() >= max_pending_) {
@@ -91,7 +91,7 @@ void Connection::submit(std::string_view raw_command, ReplyTarget* target, std::
     return;
   }
   wbuf_.append(raw_command);
-  fifo_.push(target, token, now, permit, issuer);
+  fifo_.push(target, token, now, permit, issuer, injected_delay);
   write_signal_.notify();
 }
 
@@ -221,6 +221,11 @@ awaitable<void> Connection::read_loop() {
       if (matched.late) {
         ++stats_.late_replies;
         count_in_doubt(-1);
+      } else if (front.delay.count() > 0) {
+        const bool failed =
+            (reply.type == '-' || reply.type == '!') && breaker::classify_error_reply(bytes);
+        hold_reply(HeldReply{front, std::string(bytes), failed, served, now + front.delay,
+                             served + fifo_.request_timeout()});
       } else {
         const bool failed =
             (reply.type == '-' || reply.type == '!') && breaker::classify_error_reply(bytes);
@@ -302,6 +307,42 @@ awaitable<void> Connection::deadline_loop() {
     });
   }
   deadline_timer_ = nullptr;
+}
+
+void Connection::hold_reply(HeldReply held) {
+  // One coroutine per held reply: faults are a rehearsal tool, not the steady state, and each
+  // waits at most request_timeout. The connection stays alive until it has delivered.
+  asio::co_spawn(
+      ex_,
+      [self = shared_from_this(), held = std::move(held)]() mutable {
+        return self->held_reply(std::move(held));
+      },
+      util::on_coroutine_done("upstream", "injected delay"));
+}
+
+awaitable<void> Connection::held_reply(HeldReply held) {
+  // Redis has answered, so nothing of it is in doubt: a reply held past the deadline is answered
+  // Timeout then, as if it had not come, and the reply itself is dropped.
+  const bool times_out = held.deliver >= held.deadline;
+  asio::steady_timer timer(ex_);
+  timer.expires_at(times_out ? held.deadline : held.deliver);
+  co_await timer.async_wait(use_nothrow);
+  const Pending& p = held.entry;
+  const auto now = Clock::now();
+  if (times_out) {
+    ++stats_.timeouts;
+    if (metrics_.timeouts != nullptr) {
+      metrics_.timeouts->inc();
+    }
+    record(p.permit, p.issuer, breaker::Outcome::Timeout, held.served, now);
+    p.target->on_reply(p.token, {}, ReplyStatus::Timeout, now);
+    co_return;
+  }
+  record(p.permit, p.issuer, held.failed ? breaker::Outcome::Failure : breaker::Outcome::Success,
+         held.served, now);
+  p.target->on_reply(p.token, held.bytes, held.failed ? ReplyStatus::FailedReply : ReplyStatus::Ok,
+                     now);
+  p.target->on_batch_end();
 }
 
 void Connection::count_in_doubt(std::int64_t delta) {

@@ -278,8 +278,20 @@ TEST_F(AdminServerTest, WrongMethodsAre405WithAllow) {
 TEST_F(AdminServerTest, UnknownPathsAre404) {
   start();
   Client client(port());
-  EXPECT_EQ(client.get("/").result_int(), 404u);
+  EXPECT_EQ(client.get("/index.html").result_int(), 404u);
   EXPECT_EQ(client.get("/nothing/here").result_int(), 404u);
+}
+
+TEST_F(AdminServerTest, TheStatusPageComesWithItsContentSecurityPolicy) {
+  start();
+  Client client(port());
+  const Response page = client.get("/");
+  EXPECT_EQ(page.result_int(), 200u);
+  EXPECT_EQ(page[http::field::content_type], "text/html; charset=utf-8");
+  EXPECT_THAT(std::string(page["Content-Security-Policy"]),
+              ::testing::HasSubstr("default-src 'none'"));
+  EXPECT_EQ(page["X-Content-Type-Options"], "nosniff");
+  EXPECT_EQ(client.get("/metrics")["Content-Security-Policy"], "");
 }
 
 TEST_F(AdminServerTest, HeadGivesTheLengthWithoutTheBody) {

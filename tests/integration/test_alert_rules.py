@@ -26,7 +26,7 @@ from prometheus_server import (  # noqa: E402
 )
 
 ALERTS = ["SeawallServingStale", "SeawallBreakerOpen", "SeawallFallthroughDenied",
-          "SeawallJournalWaiting", "SeawallReloadFailed"]
+          "SeawallJournalWaiting", "SeawallReloadFailed", "SeawallFaultsInjected"]
 
 
 def promtool(*args: str) -> str:
@@ -37,7 +37,7 @@ def promtool(*args: str) -> str:
 
 
 def test_rules_pass_promtool_check():
-    assert "SUCCESS: 5 rules found" in promtool("check", "rules", str(ALERT_RULES))
+    assert f"SUCCESS: {len(ALERTS)} rules found" in promtool("check", "rules", str(ALERT_RULES))
 
 
 def test_rules_pass_their_promtool_unit_tests():

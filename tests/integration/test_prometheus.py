@@ -99,7 +99,7 @@ def test_prometheus_scrapes_seawall_and_alerts_on_a_real_outage(
         rules = prom.api("/api/v1/rules", type="alert")["groups"]
         assert {r["name"] for g in rules for r in g["rules"]} == {
             "SeawallServingStale", "SeawallBreakerOpen", "SeawallFallthroughDenied",
-            "SeawallJournalWaiting", "SeawallReloadFailed"}
+            "SeawallJournalWaiting", "SeawallReloadFailed", "SeawallFaultsInjected"}
         assert all(r["health"] != "err" for g in rules for r in g["rules"]), rules
         assert seawall_alerts(prom) == {}
 

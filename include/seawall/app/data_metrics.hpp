@@ -122,6 +122,11 @@ inline constexpr Spec kHealthProbesWhileOpen{
     "Health checks made while the breaker was open (outside its permits), by result; an ok one "
     "half-opens the breaker.",
     {"upstream", "result"}};
+inline constexpr Spec kFaultsInjected{
+    "seawall_faults_injected_total",
+    Type::Counter,
+    "Commands a configured fault was applied to (faults:), by upstream and type: delay or error.",
+    {"upstream", "type"}};
 
 inline constexpr Spec kConfigReloads{"seawall_config_reloads_total",
                                      Type::Counter,
@@ -134,20 +139,34 @@ inline constexpr Spec kConfigLastReloadOk{
     "1 unless the latest reload failed (the old configuration is still in force): 0 until a "
     "reload succeeds."};
 
-inline constexpr std::array kDataMetrics{kConfigReloads,        kConfigVersion,
-                                         kConfigLastReloadOk,   kAnswers,
-                                         kWritesUnavailable,    kWritesOrdered,
-                                         kFallthroughDenied,    kBreakerState,
-                                         kBreakerTransitions,   kBreakerOpened,
-                                         kBreakerCalls,         kCacheBytes,
-                                         kCacheEntries,         kCacheEvents,
-                                         kJournalEntries,       kJournalBytes,
-                                         kJournalOps,           kPinned,
-                                         kSessionBufferBytes,   kCommands,
-                                         kUpstreamConnections,  kUpstreamConnects,
-                                         kUpstreamLatency,      kUpstreamTimeouts,
-                                         kHealthChecks,         kHealthCheckDuration,
-                                         kHealthProbesWhileOpen};
+inline constexpr std::array kDataMetrics{kConfigReloads,
+                                         kConfigVersion,
+                                         kConfigLastReloadOk,
+                                         kAnswers,
+                                         kWritesUnavailable,
+                                         kWritesOrdered,
+                                         kFallthroughDenied,
+                                         kBreakerState,
+                                         kBreakerTransitions,
+                                         kBreakerOpened,
+                                         kBreakerCalls,
+                                         kCacheBytes,
+                                         kCacheEntries,
+                                         kCacheEvents,
+                                         kJournalEntries,
+                                         kJournalBytes,
+                                         kJournalOps,
+                                         kPinned,
+                                         kSessionBufferBytes,
+                                         kCommands,
+                                         kUpstreamConnections,
+                                         kUpstreamConnects,
+                                         kUpstreamLatency,
+                                         kUpstreamTimeouts,
+                                         kHealthChecks,
+                                         kHealthCheckDuration,
+                                         kHealthProbesWhileOpen,
+                                         kFaultsInjected};
 
 // Registers scrape-time callbacks reading `shared` (which must outlive the registry's scrapes).
 void register_data_metrics(metrics::Registry& registry, proxy::SharedState& shared);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "seawall/breaker/breaker_config.hpp"
+#include "seawall/fault/fault_config.hpp"
 #include "seawall/policy/policy_table.hpp"
 
 namespace seawall::upstream {
@@ -228,6 +229,8 @@ struct Config {
   // subcommand. Lowercase, each known to the command table.
   std::vector<std::string> deny_commands;
   IntrospectionConfig introspection;
+  // Faults injected into commands sent to the upstreams (staging rehearsals); none by default.
+  std::vector<fault::FaultConfig> faults;
 
   bool operator==(const Config&) const = default;
 };

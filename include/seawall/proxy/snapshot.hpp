@@ -1,5 +1,6 @@
 #pragma once
-// One loaded configuration and what is built from it for the data path (routes, policies).
+// One loaded configuration and what is built from it for the data path (routes, policies,
+// faults).
 // A reload makes a new Snapshot and each worker swaps to it on its own thread; the old one stays
 // alive (workers retire rather than free snapshots), because requests in flight keep pointers
 // to its policies.
@@ -8,6 +9,7 @@
 #include <memory>
 
 #include "seawall/config/config.hpp"
+#include "seawall/fault/fault_injector.hpp"
 #include "seawall/policy/policy_table.hpp"
 #include "seawall/router/router.hpp"
 
@@ -18,11 +20,13 @@ struct Snapshot {
       : config(std::move(c)),
         router(*config),
         policies(config->policies, config->fallback_policy),
+        faults(config->faults),
         version(v) {}
 
   std::shared_ptr<const config::Config> config;
   router::Router router;
   policy::PolicyTable policies;
+  fault::FaultInjector faults;  // a reload that drops a fault stops it with this snapshot
   std::uint64_t version;
 };
 

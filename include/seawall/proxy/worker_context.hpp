@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <random>
 #include <unordered_set>
 #include <vector>
 
@@ -52,6 +53,8 @@ struct WorkerContext {
   unsigned worker_index = 0;  // this worker's place among the threads (0-based)
   std::unordered_set<Session*> sessions;
   ReadBufferPool read_buffers;  // lent to sessions while their clients' bytes arrive
+  // Draws for the faults' percentages: one per worker, so no thread waits on another's.
+  fault::FastRandom fault_random{std::random_device{}()};
   bool draining = false;
   SessionStats stats;
 };

@@ -81,6 +81,10 @@ inline constexpr std::string_view kWriteUnknownSuffix =
 // EXEC of a transaction with a queueing error, in Redis's words.
 inline constexpr std::string_view kExecAbort =
     "-EXECABORT Transaction discarded because of previous errors.\r\n";
+// faults: an injected error, in place of Redis's reply (unless the fault sets its own message).
+// Clients see it only where they would see Redis's own error: the breaker counts it as a
+// failure and the fallback chain answers reads (see README, "Rehearsing an outage in staging").
+inline constexpr std::string_view kInjectedFault = "-ERR seawall injected fault\r\n";
 inline constexpr std::string_view kCrossUpstream =
     "-CROSSSLOT Keys in request don't route to the same upstream\r\n";
 

@@ -78,9 +78,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // exactly once, possibly before submit returns (when the connection is down or full), and
   // must stay alive until then (sessions keep themselves alive while requests are in flight).
   // With a permit, its outcome (and latency) is recorded into `issuer`, the breaker that gave it.
+  // A non-zero `injected_delay` (faults) holds the reply that long after it arrives, as if Redis
+  // had been that much slower: the breaker records the longer latency, and a reply held past
+  // the request's deadline is a Timeout (its late reply is dropped, as a real one would be).
   void submit(std::string_view raw_command, ReplyTarget* target, std::uint64_t token,
               Clock::time_point now, breaker::Permit permit = {},
-              breaker::CircuitBreaker* issuer = nullptr);
+              breaker::CircuitBreaker* issuer = nullptr,
+              std::chrono::milliseconds injected_delay = std::chrono::milliseconds{0});
   // Finishes the requests in flight, then closes for good (a reload replaced this connection).
   void retire();
 
@@ -95,6 +99,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Fails every request still waiting (Unavailable: the connection dropped with them in flight;
   // NotSent: they waited for a first connect that failed, so none was written).
   void fail_all_pending(ReplyStatus status);
+  // A reply matched to a request with an injected delay: delivered from held_reply() later.
+  struct HeldReply {
+    Pending entry;
+    std::string bytes;
+    bool failed = false;         // an error reply the breaker counts (classify_error_reply)
+    Clock::time_point served;    // when Redis started on it
+    Clock::time_point deliver;   // arrival + the injected delay
+    Clock::time_point deadline;  // served + request_timeout: past it, a Timeout instead
+  };
+  void hold_reply(HeldReply held);
+  awaitable<void> held_reply(HeldReply held);
   void count_in_doubt(std::int64_t delta);  // metrics_.in_doubt, when there is one
   void record(const breaker::Permit& permit, breaker::CircuitBreaker* issuer,
               breaker::Outcome outcome, Clock::time_point start, Clock::time_point now);

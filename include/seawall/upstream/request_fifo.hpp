@@ -32,6 +32,8 @@ class RequestFifo {
     Clock::time_point deadline{};
     breaker::Permit permit;  // not allowed() = no breaker accounting
     breaker::CircuitBreaker* issuer = nullptr;
+    // An injected delay (faults): its reply is held this long before anyone hears of it.
+    std::chrono::milliseconds delay{0};
   };
   // The entry a reply belongs to; `late`: its target was answered with Timeout already.
   struct Matched {
@@ -49,9 +51,12 @@ class RequestFifo {
   const Entry& front() const { return entries_.front(); }  // requires !empty()
 
   void push(ReplyTarget* target, std::uint64_t token, Clock::time_point now, breaker::Permit permit,
-            breaker::CircuitBreaker* issuer) {
-    entries_.push_back(Entry{target, token, now + request_timeout_, permit, issuer});
+            breaker::CircuitBreaker* issuer,
+            std::chrono::milliseconds delay = std::chrono::milliseconds{0}) {
+    entries_.push_back(Entry{target, token, now + request_timeout_, permit, issuer, delay});
   }
+
+  std::chrono::milliseconds request_timeout() const { return request_timeout_; }
 
   // The connection is (re)established at `now`: nothing has been waiting on Redis yet.
   void restart(Clock::time_point now) {

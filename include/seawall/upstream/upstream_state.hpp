@@ -3,6 +3,7 @@
 // of writes accepted while it was unavailable, and the error lines naming it.
 // Thread safety: shareable; the breaker and journal are thread-safe, the rest is atomics or
 // immutable.
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -13,6 +14,7 @@
 
 #include "seawall/breaker/circuit_breaker.hpp"
 #include "seawall/config/config.hpp"
+#include "seawall/fault/fault_config.hpp"
 #include "seawall/upstream/journal.hpp"
 
 namespace seawall::upstream {
@@ -76,6 +78,14 @@ class UpstreamState {
     return ns < 0 ? std::nullopt : std::optional(std::chrono::nanoseconds(ns));
   }
 
+  // Commands of this upstream a configured fault was applied to, by type (faults).
+  void count_injected_fault(fault::FaultType type) {
+    injected_faults_[static_cast<std::size_t>(type)].fetch_add(1, std::memory_order_relaxed);
+  }
+  std::uint64_t injected_faults(fault::FaultType type) const {
+    return injected_faults_[static_cast<std::size_t>(type)].load(std::memory_order_relaxed);
+  }
+
   // Full error lines naming this upstream (see resp/replies.hpp).
   const std::string& no_fallback_error() const { return no_fallback_; }
   const std::string& write_rejected_error() const { return write_rejected_; }
@@ -89,6 +99,7 @@ class UpstreamState {
   std::string name_;
   std::atomic<std::chrono::nanoseconds::rep> health_latency_ns_{-1};  // -1 = none yet
   std::atomic<std::int64_t> in_doubt_{0};
+  std::array<std::atomic<std::uint64_t>, 2> injected_faults_{};  // by fault::FaultType
   // The last transition packed as ms since the Unix epoch << 8 | from << 4 | to; 0 = none. Two
   // transitions racing on two threads may reach the listener out of order: the later time wins.
   std::atomic<std::uint64_t> last_transition_{0};

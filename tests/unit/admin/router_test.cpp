@@ -75,6 +75,22 @@ TEST_F(RouterTest, StatusIsJson) {
   EXPECT_EQ(response.body, "{\"ok\":true}");
 }
 
+TEST_F(RouterTest, TheRootIsTheSelfContainedStatusPage) {
+  const Response response = get("/?refresh=1");
+  EXPECT_EQ(response.status, 200u);
+  EXPECT_EQ(response.content_type, "text/html; charset=utf-8");
+  EXPECT_THAT(response.body, ::testing::StartsWith("<!doctype html>"));
+  // It reads both endpoints from its own origin, and nothing from anywhere else.
+  EXPECT_THAT(response.body, HasSubstr("fetch(\"/status\""));
+  EXPECT_THAT(response.body, HasSubstr("fetch(\"/metrics\""));
+  EXPECT_THAT(response.body, ::testing::Not(HasSubstr("src=")));
+  EXPECT_THAT(response.body, ::testing::Not(HasSubstr("href=")));
+  EXPECT_THAT(response.body, ::testing::Not(HasSubstr("//cdn")));
+  EXPECT_THAT(response.content_security_policy, HasSubstr("default-src 'none'"));
+  EXPECT_THAT(response.content_security_policy, HasSubstr("connect-src 'self'"));
+  EXPECT_TRUE(get("/metrics").content_security_policy.empty());
+}
+
 TEST_F(RouterTest, IgnoresTheQueryString) {
   EXPECT_EQ(get("/metrics?name[]=x").status, 200u);
   EXPECT_EQ(get("/healthz?").status, 200u);
@@ -86,8 +102,9 @@ TEST_F(RouterTest, HeadIsRoutedAsGet) {
 }
 
 TEST_F(RouterTest, UnknownPathsAre404) {
-  for (const char* target : {"/", "/healthz/", "/HEALTHZ", "/metrics/x", "/breakers", "/breakers/",
-                             "/breakers/main", "/breakers//open", "/breakers/main/open/x"}) {
+  for (const char* target :
+       {"//", "/index.html", "/healthz/", "/HEALTHZ", "/metrics/x", "/breakers", "/breakers/",
+        "/breakers/main", "/breakers//open", "/breakers/main/open/x"}) {
     EXPECT_EQ(get(target).status, 404u) << target;
   }
   EXPECT_EQ(route("POST", "/breakers/main/explode", Readiness::Ready, handlers_).status, 404u);
@@ -98,12 +115,13 @@ TEST_F(RouterTest, UnsetHandlersAre404) {
   const Handlers none;
   EXPECT_EQ(route("GET", "/metrics", Readiness::Ready, none).status, 404u);
   EXPECT_EQ(route("GET", "/status", Readiness::Ready, none).status, 404u);
+  EXPECT_EQ(route("GET", "/", Readiness::Ready, none).status, 404u);
   EXPECT_EQ(route("POST", "/breakers/main/open", Readiness::Ready, none).status, 404u);
   EXPECT_EQ(route("GET", "/healthz", Readiness::Ready, none).status, 200u);
 }
 
 TEST_F(RouterTest, WrongMethodsAre405WithAllow) {
-  for (const char* target : {"/healthz", "/readyz", "/metrics", "/status"}) {
+  for (const char* target : {"/", "/healthz", "/readyz", "/metrics", "/status"}) {
     for (const char* method : {"POST", "PUT", "DELETE", "OPTIONS"}) {
       const Response response = route(method, target, Readiness::Ready, handlers_);
       EXPECT_EQ(response.status, 405u) << method << " " << target;

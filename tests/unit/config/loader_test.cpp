@@ -615,6 +615,9 @@ TEST(LoaderTest, ExampleConfigFileLoads) {
   EXPECT_GT(config.limits.idle_timeout, 0ms);
   EXPECT_EQ(config.log.format, LogFormat::Json);
   EXPECT_GE(config.upstreams.size(), 1u);
+  ASSERT_EQ(config.faults.size(), 2u);
+  EXPECT_EQ(config.faults[1].upstream_index, 1u);
+  EXPECT_EQ(config.faults[0].percent, 0.0);  // an example: off until a rehearsal
 }
 
 // ---- parse_duration -----------------------------------------------------------------------------
