@@ -159,6 +159,7 @@ void Session::close() {
     return;
   }
   closed_ = true;
+  stop_monitoring();
   if (link_) {
     unpin();
   }
@@ -277,7 +278,23 @@ awaitable<void> Session::read_loop() {
       // Looked up once here for the steps below (AUTH handling keeps args[0]).
       const CommandInfo* info = command::lookup(request_.args[0]);
       note_command(info, request_.args);
-      if (answered_locally(request_) || answered_by_seawall(request_.args)) {
+      if (answered_locally(request_)) {
+        continue;
+      }
+      feed_monitors(info, request_.args);
+      if (answered_by_seawall(request_.args)) {
+        continue;
+      }
+      const command::Seawall asked = asked_by_seawall(info, request_.args);
+      if (asked == command::Seawall::Monitor) {
+        start_monitoring();
+        continue;
+      }
+      if (asked != command::Seawall::None) {
+        co_await ask_upstream(asked, request_.args);
+        if (closed_) {
+          break;
+        }
         continue;
       }
       if (!link_ && (multi_deferred_ || needs_pin(request_.args, info))) {
@@ -292,6 +309,10 @@ awaitable<void> Session::read_loop() {
         const std::string_view error = co_await pin(request_.args);
         if (closed_) {
           break;
+        }
+        if (!error.empty() && error != replies::kTooManyPinned &&
+            select_deferred(info, request_.args)) {
+          continue;
         }
         if (!error.empty()) {
           // Inside a deferred MULTI this is a queueing error: EXEC will abort.
