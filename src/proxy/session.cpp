@@ -314,6 +314,14 @@ awaitable<void> Session::read_loop() {
             select_deferred(info, request_.args)) {
           continue;
         }
+        if (!error.empty() && error != replies::kTooManyPinned && !multi_deferred_ &&
+            info != nullptr && info->has(command::kPubsub)) {
+          // A subscriber that reconnected while Redis is down: refused, client libraries give
+          // the subscription up (ioredis's resubscribe rejects). Closed, they reconnect with
+          // their backoff and subscribe again once Redis is back, as they do direct.
+          close();
+          break;
+        }
         if (!error.empty()) {
           // Inside a deferred MULTI this is a queueing error: EXEC will abort.
           multi_aborted_ = multi_unpinned_ = multi_deferred_;

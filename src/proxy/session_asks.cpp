@@ -150,10 +150,13 @@ awaitable<void> Session::ask_upstream(command::Seawall what,
   } else {
     out = **reply;
     if (out == resp::replies::kOk) {
-      // From when it was sent: Redis started the pause no earlier.
+      // From when the reply came: Redis started the pause no later (a pause counted from the
+      // send could end before Redis's, and a request held to its end time out).
+      const auto answered_at = std::chrono::steady_clock::now();
       state.note_pause(what == command::Seawall::Pause
-                           ? sent + std::chrono::milliseconds(std::max<std::int64_t>(pause_ms, 0))
-                           : std::chrono::steady_clock::now());
+                           ? answered_at +
+                                 std::chrono::milliseconds(std::max<std::int64_t>(pause_ms, 0))
+                           : answered_at);
     }
   }
   answer_locally(out);

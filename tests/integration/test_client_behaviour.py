@@ -333,3 +333,14 @@ def test_db3_commands_resent_after_restart_stay_in_db3(make_seawall, redis_serve
         assert result["queued_ran_in"]["db0"] is None
     assert through["queued"] in ("OK", "error UNAVAILABLE")
     assert through["queued_ran_in"]["db3"] == ("x" if through["queued"] == "OK" else None)
+
+
+def test_named_subscriber_resubscribes_after_restart(make_seawall, redis_server, direct_server,
+                                                    node_modules):
+    sw = make_seawall()
+    direct = node_with_restart(node_modules, direct_server.port, direct_server, "resubscribe")
+    through = node_with_restart(node_modules, sw.port, redis_server, "resubscribe")
+    assert direct == {"got": [["n:ch", "m"]],
+                      "listed": [{"name": "sub-1", "flags": "P", "sub": "1"}]}
+    # seawall closes a subscriber whose SUBSCRIBE finds Redis down, so that it retries.
+    assert through == direct

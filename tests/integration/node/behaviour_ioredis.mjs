@@ -158,6 +158,33 @@ const cases = {
     return out;
   },
 
+  // A named subscriber, and Redis restarted (by the test, once "blocked" is printed): ioredis
+  // sets its name and subscribes again after its reconnect.
+  async resubscribe() {
+    const sub = connect({ connectionName: 'sub-1' });
+    const pub = connect();
+    const admin = connect();
+    await Promise.all([ready(sub), ready(pub), ready(admin)]);
+    const got = [];
+    sub.on('message', (channel, message) => got.push([channel, message]));
+    await sub.subscribe('n:ch');
+    const closed = new Promise((resolve) => sub.once('close', resolve));
+    console.log('blocked');
+    await closed;
+    const until = Date.now() + 15000;
+    while (got.length === 0 && Date.now() < until) {
+      await settle(pub.publish('n:ch', 'm'));
+      await sleep(100);
+    }
+    const listed = clientLines(await retry(() => admin.client('LIST')))
+      .filter((c) => c.name === 'sub-1')
+      .map((c) => ({ name: c.name, flags: c.flags, sub: c.sub }));
+    for (const c of [sub, pub, admin]) {
+      c.disconnect();
+    }
+    return { got: got.slice(0, 1), listed };
+  },
+
   // RESP2 client-side caching: CLIENT TRACKING on REDIRECT to a subscriber's CLIENT ID.
   async tracking() {
     const sub = connect();
