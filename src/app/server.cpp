@@ -341,6 +341,7 @@ void Server::wire_metrics() {
     const auto& u = config_->upstreams[i];
     upstream::ConnectionMetrics m;
     m.in_doubt = &shared_->upstreams[i]->in_doubt();
+    m.paused_until = &shared_->upstreams[i]->paused_until();
     m.connected = &metrics_.gauge(kUpstreamConnections).with({u.name});
     m.connects_ok = &metrics_.counter(kUpstreamConnects).with({u.name, "ok"});
     m.connects_failed = &metrics_.counter(kUpstreamConnects).with({u.name, "failed"});

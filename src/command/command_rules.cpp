@@ -1,8 +1,11 @@
 #include "seawall/command/command_rules.hpp"
 
+#include <algorithm>
 #include <array>
 #include <functional>
 #include <vector>
+
+#include "seawall/command/command_set.hpp"
 
 namespace seawall::command {
 namespace {
@@ -31,6 +34,11 @@ constexpr CommandRules ack(Ack a, WrittenValue w = WrittenValue::None) {
 }
 constexpr CommandRules journal(Journaled j, CommandRules r = {}) {
   r.journaled = j;
+  return r;
+}
+constexpr CommandRules answered(Seawall what) {
+  CommandRules r;
+  r.seawall = what;
   return r;
 }
 constexpr CommandRules flush() {
@@ -100,12 +108,39 @@ constexpr std::array kRows{
     Row{"flushall", flush()}, Row{"flushdb", flush()}, Row{"swapdb", flush()},
     // A transaction's queued writes reach the data.
     Row{"exec", runs_queued()},
+    // Completed by seawall.
+    Row{"info", answered(Seawall::Info)},
+    Row{"monitor", answered(Seawall::Monitor)},
+    Row{"select", answered(Seawall::Select)},
+    Row{"client|pause", answered(Seawall::Pause)},
+    Row{"client|unpause", answered(Seawall::Unpause)},
+    Row{"client|tracking", answered(Seawall::Tracking)},
 };
 // clang-format on
 
 bool contains(std::span<const CommandInfo> all, const CommandInfo* info) {
   const std::less<const CommandInfo*> before;
   return !before(info, all.data()) && before(info, all.data() + all.size());
+}
+
+constexpr bool is_subcommand_row(std::string_view name) {
+  return name.find('|') != std::string_view::npos;
+}
+
+// Subcommands with a row: few, so a lookup scans them.
+const std::vector<std::pair<const CommandInfo*, CommandRules>>& subcommand_table() {
+  static const std::vector<std::pair<const CommandInfo*, CommandRules>> table = [] {
+    std::vector<std::pair<const CommandInfo*, CommandRules>> out;
+    for (const Row& row : kRows) {
+      if (is_subcommand_row(row.name)) {
+        if (const CommandInfo* info = lookup_name(row.name)) {
+          out.emplace_back(info, row.rules);
+        }
+      }
+    }
+    return out;
+  }();
+  return table;
 }
 
 // One entry per row of all_commands(), built once: a lookup is an index, not a name compare.
@@ -131,12 +166,22 @@ const CommandRules& rules(const CommandInfo& info) {
   const std::span<const CommandInfo> all = all_commands();
   const std::vector<CommandRules>& table = by_index();
   if (!contains(all, &info)) {
-    return kNone;  // a subcommand's entry: no rules of its own
+    for (const auto& [sub, sub_rules] : subcommand_table()) {
+      if (sub == &info) {
+        return sub_rules;
+      }
+    }
+    return kNone;
   }
   return table[static_cast<std::size_t>(&info - all.data())];
 }
 
 std::size_t rule_rows() { return kRows.size(); }
+
+std::size_t subcommand_rule_rows() {
+  return static_cast<std::size_t>(std::count_if(
+      kRows.begin(), kRows.end(), [](const Row& row) { return is_subcommand_row(row.name); }));
+}
 
 bool writes_values(const CommandRules& rules, std::span<const std::string_view> args) {
   switch (rules.written) {

@@ -536,8 +536,9 @@ void bind_introspection(MapBinder& m, IntrospectionConfig& out) {
            {Choice<AnsweredBy>{"upstream", AnsweredBy::Upstream},
             Choice<AnsweredBy>{"seawall", AnsweredBy::Seawall}});
   m.choice("info", out.info,
-           {Choice<AnsweredBy>{"upstream", AnsweredBy::Upstream},
-            Choice<AnsweredBy>{"seawall", AnsweredBy::Seawall}});
+           {Choice<InfoMode>{"merged", InfoMode::Merged},
+            Choice<InfoMode>{"upstream", InfoMode::Upstream},
+            Choice<InfoMode>{"seawall", InfoMode::Seawall}});
 }
 
 // Error lines go to clients as they are written: one line of printable text, so that no client

@@ -110,6 +110,12 @@ std::vector<introspection::ClientView> ClientRegistry::list_ids(std::span<const 
   return out;
 }
 
+std::uint64_t ClientRegistry::upstream_id_of(std::uint64_t id) const {
+  std::lock_guard lock(mutex_);
+  const auto it = records_.find(id);
+  return it == records_.end() || it->second->killed_ ? 0 : it->second->upstream_id();
+}
+
 ClientRegistry::KillResult ClientRegistry::kill(const introspection::KillFilter& filter,
                                                 std::uint64_t self_id, Clock::time_point now) {
   KillResult result;

@@ -70,6 +70,22 @@ void append_field(std::string& out, std::string_view key, std::uint64_t value) {
   append_field(out, key, std::to_string(value));
 }
 
+std::string per_thread_text(const InfoData& d) {
+  std::string per_thread;
+  for (std::uint64_t n : d.clients_per_thread) {
+    per_thread.append(per_thread.empty() ? "" : ",").append(std::to_string(n));
+  }
+  return per_thread;
+}
+
+void append_upstreams(std::string& out, const InfoData& d) {
+  for (std::size_t i = 0; i < d.upstreams.size(); ++i) {
+    const InfoData::Upstream& u = d.upstreams[i];
+    append_field(out, "upstream" + std::to_string(i),
+                 "name=" + u.name + ",address=" + u.address + ",breaker=" + std::string(u.breaker));
+  }
+}
+
 }  // namespace
 
 void append_text_reply(std::string& out, std::string_view text, Protocol protocol) {
@@ -366,21 +382,27 @@ std::string kill_reply(const KillFilter& filter, std::uint64_t killed) {
 InfoSections parse_info_sections(std::span<const std::string_view> args) {
   InfoSections s;
   if (args.empty()) {
-    return InfoSections{true, true, true, true};
+    return InfoSections{true, true, true, true, true};
   }
   for (std::string_view name : args) {
     if (iequals(name, "default") || iequals(name, "all") || iequals(name, "everything")) {
-      return InfoSections{true, true, true, true};
+      return InfoSections{true, true, true, true, true};
     }
     s.server = s.server || iequals(name, "server");
     s.clients = s.clients || iequals(name, "clients");
     s.stats = s.stats || iequals(name, "stats");
     s.upstreams = s.upstreams || iequals(name, "upstreams");
+    s.seawall = s.seawall || iequals(name, "seawall");
   }
   return s;
 }
 
-std::string render_info(const InfoData& d, const InfoSections& sections) {
+std::string render_info(const InfoData& d, const InfoSections& asked) {
+  InfoSections sections = asked;
+  if (sections.seawall) {
+    // Everything `# Seawall` would hold is in seawall's own sections.
+    sections = InfoSections{true, true, true, true, true};
+  }
   std::string out;
   auto header = [&out](std::string_view title) {
     if (!out.empty()) {
@@ -404,11 +426,7 @@ std::string render_info(const InfoData& d, const InfoSections& sections) {
     append_field(out, "maxclients", d.maxclients);
     append_field(out, "pinned_clients", d.pinned_clients);
     append_field(out, "max_pinned", d.max_pinned);
-    std::string per_thread;
-    for (std::uint64_t n : d.clients_per_thread) {
-      per_thread.append(per_thread.empty() ? "" : ",").append(std::to_string(n));
-    }
-    append_field(out, "clients_per_thread", per_thread);
+    append_field(out, "clients_per_thread", per_thread_text(d));
   }
   if (sections.stats) {
     header("Stats");
@@ -420,13 +438,75 @@ std::string render_info(const InfoData& d, const InfoSections& sections) {
   }
   if (sections.upstreams) {
     header("Upstreams");
-    for (std::size_t i = 0; i < d.upstreams.size(); ++i) {
-      const InfoData::Upstream& u = d.upstreams[i];
-      append_field(
-          out, "upstream" + std::to_string(i),
-          "name=" + u.name + ",address=" + u.address + ",breaker=" + std::string(u.breaker));
-    }
+    append_upstreams(out, d);
   }
+  return out;
+}
+
+std::optional<std::string_view> text_reply_body(std::string_view reply) {
+  if (reply.size() < 4 || (reply[0] != '$' && reply[0] != '=')) {
+    return std::nullopt;
+  }
+  const std::size_t nl = reply.find("\r\n");
+  if (nl == std::string_view::npos) {
+    return std::nullopt;
+  }
+  const std::optional<std::int64_t> length = resp::parse_int64(reply.substr(1, nl - 1));
+  const std::size_t begin = nl + 2;
+  if (!length || *length < 0 || static_cast<std::uint64_t>(*length) + begin + 2 > reply.size()) {
+    return std::nullopt;
+  }
+  std::string_view body = reply.substr(begin, static_cast<std::size_t>(*length));
+  if (reply[0] == '=') {
+    if (body.size() < 4) {
+      return std::nullopt;
+    }
+    body.remove_prefix(4);  // "txt:"
+  }
+  return body;
+}
+
+std::string merge_info(std::string_view redis_text, const InfoData& d,
+                       const InfoSections& sections) {
+  constexpr std::string_view kField = "connected_clients:";
+  std::string out;
+  out.reserve(redis_text.size() + 1024);
+  // Line by line: Redis's own count is of seawall's shared connections, not of the applications.
+  std::size_t pos = 0;
+  while (pos < redis_text.size()) {
+    std::size_t end = redis_text.find('\n', pos);
+    end = end == std::string_view::npos ? redis_text.size() : end + 1;
+    const std::string_view line = redis_text.substr(pos, end - pos);
+    if (line.substr(0, kField.size()) == kField) {
+      out.append(kField).append(std::to_string(d.connected_clients)).append("\r\n");
+    } else {
+      out.append(line);
+    }
+    pos = end;
+  }
+  if (!sections.seawall) {
+    return out;
+  }
+  if (!out.empty()) {
+    if (out.size() < 2 || out.substr(out.size() - 2) != "\r\n") {
+      out.append("\r\n");
+    }
+    out.append("\r\n");
+  }
+  out.append("# Seawall\r\n");
+  append_field(out, "seawall_version", d.version);
+  append_field(out, "threads", std::uint64_t{d.threads});
+  append_field(out, "connected_clients", d.connected_clients);
+  append_field(out, "maxclients", d.maxclients);
+  append_field(out, "pinned_clients", d.pinned_clients);
+  append_field(out, "max_pinned", d.max_pinned);
+  append_field(out, "clients_per_thread", per_thread_text(d));
+  append_field(out, "total_connections_received", d.total_connections_received);
+  append_field(out, "total_commands_processed", d.total_commands_processed);
+  for (const auto& [source, count] : d.answers) {
+    append_field(out, "answers_" + std::string(source), count);
+  }
+  append_upstreams(out, d);
   return out;
 }
 

@@ -16,6 +16,7 @@
 #include <cctype>
 #include <charconv>
 
+#include "seawall/command/command_rules.hpp"
 #include "seawall/command/command_table.hpp"
 #include "seawall/proxy/session.hpp"
 #include "seawall/resp/replies.hpp"
@@ -69,6 +70,9 @@ bool Session::needs_pin(std::span<const std::string_view> args,
                         const command::CommandInfo* info) const {
   if (info == nullptr || !command::arity_ok(*info, args.size())) {
     return false;
+  }
+  if (!pending_select_.empty()) {
+    return true;  // its database is on a dedicated connection only
   }
   const std::string_view name = info->name;
   // SYNC/PSYNC turn the connection into a replication stream: never a shared one.
@@ -168,6 +172,24 @@ awaitable<std::string_view> Session::pin(std::span<const std::string_view> args)
   flush_link_invalidations();
   multi_keys_.clear();
   in_multi_ = watching_ = db_nonzero_ = sticky_ = false;
+  // Redis's id for this connection, for a CLIENT TRACKING REDIRECT to this client (its reply is
+  // swallowed: the client never asked). Not before an admin command (SYNC, PSYNC): Redis refuses
+  // SYNC while a reply is still pending, and such a connection is never a redirect target.
+  const command::CommandInfo* first = command::lookup(args[0]);
+  if (first == nullptr || !first->has(command::kAdmin)) {
+    link_->send(command::kClientIdRequest);
+    ++link_outstanding_;
+    ++link_swallow_;
+    link_id_wanted_ = true;
+  }
+  if (!pending_select_.empty()) {
+    link_->send(pending_select_);
+    ++link_outstanding_;
+    ++link_swallow_;
+    select_wanted_ = true;
+    db_nonzero_ = true;
+    pending_select_.clear();
+  }
   co_return std::string_view();
 }
 
@@ -199,6 +221,7 @@ void Session::release_pending(PendingInvalidation& pending) {
 }
 
 void Session::unpin() {
+  record_->set_upstream_id(0);
   flush_link_invalidations();
   link_->close();
   link_.reset();
@@ -237,6 +260,9 @@ Session::Next Session::relay(const resp::ParsedRequest& request, std::string_vie
   if (request.kind == resp::RequestKind::Inline) {
     scratch_.clear();
     resp::append_command(scratch_, args);
+    bytes = scratch_;
+  }
+  if (redirect_translated(looked_up, args)) {
     bytes = scratch_;
   }
   // Track the state Redis now holds for this connection, to know when it ends.
@@ -647,6 +673,7 @@ void Session::on_link_data(std::string_view bytes) {
     }
     if (hold && link_swallow_ > 0) {
       --link_swallow_;  // a reply to a command seawall sent on the client's behalf
+      note_swallowed_reply(std::string_view(link_buf_).substr(consumed, reply.length));
     } else if (hold) {
       const std::string_view whole = std::string_view(link_buf_).substr(consumed, reply.length);
       if (reply.type != '-' || !replace_local(whole)) {
@@ -693,6 +720,7 @@ void Session::on_link_closed() {
     }
   }
   if (link_) {
+    record_->set_upstream_id(0);
     flush_link_invalidations();
     link_.reset();
     ctx_.shared->pinned.fetch_sub(1, std::memory_order_relaxed);

@@ -160,6 +160,7 @@ void Session::close() {
     return;
   }
   closed_ = true;
+  stop_monitoring();
   if (link_) {
     unpin();
   }
@@ -278,7 +279,23 @@ awaitable<void> Session::read_loop() {
       // Looked up once here for the steps below (AUTH handling keeps args[0]).
       const CommandInfo* info = command::lookup(request_.args[0]);
       note_command(info, request_.args);
-      if (answered_locally(request_) || answered_by_seawall(request_.args)) {
+      if (answered_locally(request_)) {
+        continue;
+      }
+      feed_monitors(info, request_.args);
+      if (answered_by_seawall(request_.args)) {
+        continue;
+      }
+      const command::Seawall asked = asked_by_seawall(info, request_.args);
+      if (asked == command::Seawall::Monitor) {
+        start_monitoring();
+        continue;
+      }
+      if (asked != command::Seawall::None) {
+        co_await ask_upstream(asked, request_.args);
+        if (closed_) {
+          break;
+        }
         continue;
       }
       if (!link_ && (multi_deferred_ || needs_pin(request_.args, info))) {
@@ -299,6 +316,18 @@ awaitable<void> Session::read_loop() {
           // Its upstream could not take the transaction (the pin's connection failed, or the
           // breaker refused it): queued here and journaled at EXEC, as if it had been open.
           continue;
+        }
+        if (!error.empty() && error != replies::kTooManyPinned &&
+            select_deferred(info, request_.args)) {
+          continue;
+        }
+        if (!error.empty() && error != replies::kTooManyPinned && !multi_deferred_ &&
+            info != nullptr && info->has(command::kPubsub)) {
+          // A subscriber that reconnected while Redis is down: refused, client libraries give
+          // the subscription up (ioredis's resubscribe rejects). Closed, they reconnect with
+          // their backoff and subscribe again once Redis is back, as they do direct.
+          close();
+          break;
         }
         if (!error.empty()) {
           // Inside a deferred MULTI this is a queueing error: EXEC will abort.

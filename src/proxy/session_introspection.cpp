@@ -92,6 +92,7 @@ void Session::note_subscription_reply(std::string_view reply) {
 
 void Session::note_reset() {
   // What RESET clears in Redis that the listing shows (the library info stays, as in Redis).
+  stop_monitoring();
   set_client_name("");
   queued_in_multi_ = 0;
   ClientRecord& r = *record_;
@@ -278,7 +279,7 @@ bool Session::answered_by_seawall(std::span<const std::string_view> args) {
       mode.client_list == config::AnsweredBy::Seawall && args.size() >= 2 &&
       iequals(args[0], "client") &&
       (iequals(args[1], "list") || (iequals(args[1], "kill") && args.size() >= 3));
-  const bool info = mode.info == config::AnsweredBy::Seawall && iequals(args[0], "info");
+  const bool info = mode.info == config::InfoMode::Seawall && iequals(args[0], "info");
   // While pinned, the per-client subcommands would be Redis's for the dedicated connection
   // (another id than CLIENT LIST shows); seawall answers them too, so ids and names agree.
   const bool per_client = mode.client_list == config::AnsweredBy::Seawall && link_ &&

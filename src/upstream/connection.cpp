@@ -213,7 +213,8 @@ awaitable<void> Connection::read_loop() {
         co_return;
       }
       // Served from when the reply before it came: taken before the match moves that time.
-      const Clock::time_point served = fifo_.service_start(fifo_.front());
+      follow_pause();
+      const Clock::time_point served = fifo_.served_from(fifo_.front(), now);
       const RequestFifo::Matched matched = fifo_.pop_reply(now);
       const Pending& front = matched.entry;
       const std::string_view bytes(rbuf_.data() + rbegin_, reply.length);
@@ -280,6 +281,7 @@ awaitable<void> Connection::deadline_loop() {
   asio::steady_timer timer(ex_);
   deadline_timer_ = &timer;
   while (!link_down_) {
+    follow_pause();
     timer.expires_at(fifo_.next_check(Clock::now()));
     co_await timer.async_wait(use_nothrow);
     if (link_down_) {
@@ -295,6 +297,7 @@ awaitable<void> Connection::deadline_loop() {
       }
     }
     const auto fired = Clock::now();
+    follow_pause();  // a pause noticed while the timer ran: nothing is late yet
     fifo_.expire(fired, [&](const Pending& p) {
       // Before the target hears of it: a write it journals now must find the replay waiting.
       count_in_doubt(1);
@@ -343,6 +346,17 @@ awaitable<void> Connection::held_reply(HeldReply held) {
   p.target->on_reply(p.token, held.bytes, held.failed ? ReplyStatus::FailedReply : ReplyStatus::Ok,
                      now);
   p.target->on_batch_end();
+}
+
+void Connection::follow_pause() {
+  if (metrics_.paused_until == nullptr) {
+    return;
+  }
+  const std::int64_t until = metrics_.paused_until->load(std::memory_order_relaxed);
+  if (until != pause_seen_) {
+    pause_seen_ = until;
+    fifo_.hold_until(Clock::time_point(Clock::duration(until)));
+  }
 }
 
 void Connection::count_in_doubt(std::int64_t delta) {

@@ -44,7 +44,9 @@ HealthChecker::HealthChecker(asio::any_io_executor ex, const config::UpstreamCon
     : ex_(ex),
       config_(health_connection_config(config)),
       state_(state),
-      connection_(std::make_shared<Connection>(ex, config_, max_depth)),
+      // Its PING waits out a pause a client asked Redis for too (ALL pauses it): no failed check.
+      connection_(std::make_shared<Connection>(
+          ex, config_, max_depth, ConnectionMetrics{.paused_until = &state.paused_until()})),
       replies_signal_(ex),
       counters_(counters),
       pool_(pool),

@@ -1,6 +1,7 @@
 """Connection introspection: CLIENT INFO / SETNAME / SETINFO per client, and CLIENT LIST, CLIENT
-KILL and INFO either passed to Redis (the default) or answered by seawall
-(introspection: {client_list: seawall, info: seawall}), against a real redis-server."""
+KILL and INFO either passed to Redis (introspection: {client_list: upstream, info: upstream}) or
+answered by seawall (client_list: seawall, the default; info: seawall), against a real
+redis-server. INFO merged with Redis's (the default) is in test_client_behaviour.py."""
 
 from __future__ import annotations
 
@@ -93,8 +94,9 @@ def test_client_info_with_redis_py(proxy_client):
     assert int(info["id"]) == proxy_client.client_id()
 
 
-def test_default_mode_passes_client_list_and_info_to_redis(seawall, redis_server):
-    with seawall.raw() as c:
+def test_upstream_mode_passes_client_list_and_info_to_redis(make_seawall, redis_server):
+    sw = make_seawall(introspection={"client_list": "upstream", "info": "upstream"})
+    with sw.raw() as c:
         listed = lines(bulk_text(c.request("CLIENT", "LIST")))
         # Redis lists seawall's connections to it, not this client.
         assert listed and all(line["laddr"] == redis_server.address for line in listed)
@@ -262,10 +264,10 @@ def test_pinned_sessions_get_seawall_answers_in_order(make_seawall, redis_server
 
 
 def test_reload_switches_who_answers(make_seawall):
-    sw = make_seawall()
+    sw = make_seawall(introspection={"client_list": "upstream", "info": "upstream"})
     c = single(sw.port)
     try:
-        assert "redis_version" in c.info("server")
+        assert "redis_version" in c.info("server") and "seawall_version" not in c.info()
         sw.config["introspection"] = SEAWALL_MODE["introspection"]
         sw.write_config()
         wait_until(lambda: "seawall_version" in c.info("server"), 10, "INFO from seawall")

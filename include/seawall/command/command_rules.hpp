@@ -92,6 +92,17 @@ enum class Journaled : std::uint8_t {
   Exists,
 };
 
+// Commands seawall answers (or completes) itself beside forwarding them, by what they are about.
+enum class Seawall : std::uint8_t {
+  None,
+  Info,      // INFO: Redis's sections merged with seawall's (introspection.info)
+  Pause,     // CLIENT PAUSE: requests wait out Redis's pause instead of timing out
+  Unpause,   // CLIENT UNPAUSE: ends that wait
+  Monitor,   // MONITOR: the commands of seawall's clients, not of its connections to Redis
+  Tracking,  // CLIENT TRACKING: a REDIRECT names a seawall id, Redis needs its own
+  Select,    // SELECT: kept for the next dedicated connection when none can be opened now
+};
+
 struct CommandRules {
   Merge merge = Merge::None;
   std::uint8_t merge_step = 1;  // arguments per key in a part (MSET: key and value)
@@ -102,15 +113,22 @@ struct CommandRules {
   bool flushes_all = false;  // FLUSHALL, FLUSHDB, SWAPDB: every L1 copy goes
   bool runs_queued = false;  // EXEC: the writes queued since MULTI run now
   Journaled journaled = Journaled::None;
+  Seawall seawall = Seawall::None;
 
   bool operator==(const CommandRules&) const = default;
 };
 
-// The rules of `info` (a row of all_commands()); the defaults for a command without a row.
+// CLIENT ID, as seawall sends it on a dedicated connection to learn Redis's id for it.
+inline constexpr std::string_view kClientIdRequest = "*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n";
+
+// The rules of `info` (a row of all_commands(), or a subcommand such as "client|pause"); the
+// defaults for a command without a row.
 const CommandRules& rules(const CommandInfo& info);
 
 // Rows in the table (each names a command of the command table; a test checks none is lost).
 std::size_t rule_rows();
+// Of them, rows of subcommands.
+std::size_t subcommand_rule_rows();
 
 // True when the request writes values GET then answers (see WrittenValue).
 bool writes_values(const CommandRules& rules, std::span<const std::string_view> args);

@@ -196,12 +196,19 @@ struct AuthConfig {
 // seawall's shared connections, not the application's), or seawall, from its own client sessions.
 enum class AnsweredBy { Upstream, Seawall };
 
+// Who answers INFO. Upstream: Redis alone (its clients are seawall's shared connections).
+// Seawall: seawall's own sections alone (no redis_version). Merged: Redis's sections as Redis
+// gives them, with `connected_clients` counting seawall's clients, plus a `# Seawall` section;
+// seawall's sections alone while Redis cannot answer.
+enum class InfoMode { Upstream, Seawall, Merged };
+
 // Commands about connections that seawall may answer itself. CLIENT INFO, ID, SETNAME, GETNAME
 // and SETINFO are always per client and answered by seawall; CONFIG and DEBUG always go to Redis
-// (deny_commands refuses them).
+// (deny_commands refuses them). The defaults keep every answer about the application's own
+// connections, so that an id or a name one command gives is what the others find.
 struct IntrospectionConfig {
-  AnsweredBy client_list = AnsweredBy::Upstream;  // CLIENT LIST and CLIENT KILL
-  AnsweredBy info = AnsweredBy::Upstream;         // INFO
+  AnsweredBy client_list = AnsweredBy::Seawall;  // CLIENT LIST and CLIENT KILL
+  InfoMode info = InfoMode::Merged;              // INFO
 
   bool operator==(const IntrospectionConfig&) const = default;
 };

@@ -65,6 +65,10 @@ class ClientRecord {
   void set_protocol(introspection::Protocol protocol) {
     protocol_.store(protocol, std::memory_order_relaxed);
   }
+  // Redis's id of the session's dedicated connection (0: none, or not known yet), so that a
+  // CLIENT TRACKING ... REDIRECT naming this client's seawall id reaches that connection.
+  void set_upstream_id(std::uint64_t id) { upstream_id_.store(id, std::memory_order_relaxed); }
+  std::uint64_t upstream_id() const { return upstream_id_.load(std::memory_order_relaxed); }
   void set_name(std::string_view name);
   void set_lib_name(std::string_view lib_name);
   void set_lib_ver(std::string_view lib_ver);
@@ -99,6 +103,7 @@ class ClientRecord {
   std::atomic<std::int64_t> psub_{0};
   std::atomic<std::int64_t> ssub_{0};
   std::atomic<introspection::Protocol> protocol_{introspection::Protocol::Resp2};
+  std::atomic<std::uint64_t> upstream_id_{0};
 
   mutable std::mutex mutex_;  // the strings below
   std::string name_;
@@ -135,6 +140,8 @@ class ClientRegistry {
                   Clock::time_point now);
 
   std::size_t size() const;
+  // ClientRecord::upstream_id of the live client `id`; 0 when there is none.
+  std::uint64_t upstream_id_of(std::uint64_t id) const;
   // Clients per worker thread, for `workers` threads (clients of a higher index are left out).
   std::vector<std::uint64_t> clients_per_worker(std::size_t workers) const;
   std::uint64_t connections_received() const;

@@ -163,11 +163,23 @@ struct InfoSections {
   bool clients = false;
   bool stats = false;
   bool upstreams = false;
+  // `seawall`: the `# Seawall` section of a merged INFO (render_info, which has no such
+  // section, gives all of its own for it).
+  bool seawall = false;
 };
 // `args` are INFO's arguments after the name: none (or default, all, everything) is every
 // section; names are case-insensitive; unknown names select nothing, as in Redis.
 InfoSections parse_info_sections(std::span<const std::string_view> args);
 // The INFO text: "# Server\r\nkey:value\r\n...", sections separated by an empty line.
 std::string render_info(const InfoData& data, const InfoSections& sections);
+
+// The text of a bulk string ($) or verbatim string (=, its "txt:" prefix removed) reply, as
+// Redis sends INFO; nullopt for any other reply.
+std::optional<std::string_view> text_reply_body(std::string_view reply);
+// A merged INFO: Redis's `redis_text` as Redis gave it, except that its connected_clients
+// counts seawall's clients, then the `# Seawall` section when selected: seawall's version,
+// clients, answers by source and upstreams.
+std::string merge_info(std::string_view redis_text, const InfoData& data,
+                       const InfoSections& sections);
 
 }  // namespace seawall::proxy::introspection

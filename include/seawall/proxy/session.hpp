@@ -34,6 +34,7 @@
 #include "seawall/net.hpp"
 #include "seawall/policy/policy_table.hpp"
 #include "seawall/proxy/client_registry.hpp"
+#include "seawall/proxy/monitor_hub.hpp"
 #include "seawall/proxy/worker_context.hpp"
 #include "seawall/proxy/writes_in_flight.hpp"
 #include "seawall/resp/reply_framer.hpp"
@@ -58,6 +59,7 @@ bool split_reply_array(std::string_view reply, std::vector<std::string_view>& el
 
 class Session : public upstream::ReplyTarget,
                 public upstream::LinkSink,
+                public MonitorSink,
                 public std::enable_shared_from_this<Session> {
  public:
   // Output bytes waiting beyond which the session stops reading new commands.
@@ -90,6 +92,8 @@ class Session : public upstream::ReplyTarget,
   // LinkSink
   void on_link_data(std::string_view bytes) override;
   void on_link_closed() override;
+  // MonitorSink
+  void on_monitor_line(std::string_view line) override;
 
   // A read parked behind an in-flight write of its key (ParkedReads): true once answered (or the
   // session closed); `expired`: answer now, whatever the write's state.
@@ -250,6 +254,16 @@ class Session : public upstream::ReplyTarget,
   // them (EXEC: every key written inside the transaction).
   void note_pinned_write(const command::CommandInfo* info, std::span<const std::string_view> args);
   void on_link_reply_counted(std::string_view reply);
+  // A swallowed reply: the reply to kClientIdRequest, sent when the link opened, is Redis's id
+  // for it (ClientRecord::upstream_id); the reply to a pending SELECT, if refused, ends the
+  // session (its commands would run in another database).
+  void note_swallowed_reply(std::string_view reply);
+  // SELECT n whose pin failed: accepted for the next pin (pending_select_). True if answered.
+  bool select_deferred(const command::CommandInfo* info, std::span<const std::string_view> args);
+  // CLIENT TRACKING ... REDIRECT <seawall id>: the command with Redis's id of that client's
+  // dedicated connection instead, in scratch_; false when nothing needs changing.
+  bool redirect_translated(const command::CommandInfo* info,
+                           std::span<const std::string_view> args);
   void flush_link_invalidations();
   // MULTI outside a pinned session is answered here and pins at the next command, to the
   // upstream of that command's keys (see read_loop).
@@ -311,6 +325,20 @@ class Session : public upstream::ReplyTarget,
   // CLIENT LIST / CLIENT KILL / INFO when the config has seawall answer them; true when answered.
   bool answered_by_seawall(std::span<const std::string_view> args);
   introspection::InfoData info_data() const;
+  // Commands seawall asks Redis on a shared connection and completes itself (session_asks.cpp):
+  // INFO with introspection.info: merged, CLIENT PAUSE/UNPAUSE. None when this request is not
+  // one, or is queued for EXEC, or is INFO from a RESP2 subscriber (Redis refuses it).
+  command::Seawall asked_by_seawall(const command::CommandInfo* info,
+                                    std::span<const std::string_view> args) const;
+  // Asks Redis outside the breaker's count and answers: INFO's sections merged with seawall's
+  // (seawall's alone when Redis cannot answer); PAUSE/UNPAUSE as Redis did, noting the pause
+  // for the upstream's connections. Reading waits for it, so the answer keeps its place.
+  awaitable<void> ask_upstream(command::Seawall what, std::span<const std::string_view> args);
+  // MONITOR (session_asks.cpp): watches ctx_.shared->monitors; RESET or the end of the session
+  // stops it. Every command Redis would show is fed there with this client's address and db.
+  void start_monitoring();
+  void stop_monitoring();
+  void feed_monitors(const command::CommandInfo* info, std::span<const std::string_view> args);
 
   tcp::socket socket_;
   WorkerContext& ctx_;
@@ -358,6 +386,7 @@ class Session : public upstream::ReplyTarget,
   bool read_done_ = false;
   bool paused_ = false;
   bool registered_ = false;
+  bool monitoring_ = false;               // MONITOR: watching ctx_.shared->monitors
   bool trimmed_ = true;                   // nothing to free since the last trim_if_idle
   bool waiting_read_ = false;             // the reader waits for the socket (not inside a command)
   std::shared_ptr<ClientRecord> record_;  // in ctx_.shared->registry from start() to close()
@@ -380,10 +409,17 @@ class Session : public upstream::ReplyTarget,
   std::uint64_t next_local_id_ = 0;
   resp::ReplyFramer link_framer_;
   bool in_multi_ = false;
-  bool multi_deferred_ = false;     // MULTI answered here, not pinned yet
-  bool multi_aborted_ = false;      // ...with a queueing error: EXEC answers -EXECABORT
-  bool multi_unpinned_ = false;     // ...and the pin failed: its commands get the error too
-  std::size_t link_swallow_ = 0;    // leading replies Redis owes that the client never asked for
+  bool multi_deferred_ = false;   // MULTI answered here, not pinned yet
+  bool multi_aborted_ = false;    // ...with a queueing error: EXEC answers -EXECABORT
+  bool multi_unpinned_ = false;   // ...and the pin failed: its commands get the error too
+  std::size_t link_swallow_ = 0;  // leading replies Redis owes that the client never asked for
+  bool link_id_wanted_ = false;   // the first swallowed reply is the link's CLIENT ID
+  // SELECT n accepted while no dedicated connection could be opened (Redis unavailable): client
+  // libraries reconnecting count the SELECT they send first as done, whatever its answer, and
+  // resend their commands, which must run in that database once Redis is back, never in db 0.
+  // Sent first (swallowed) on the next dedicated connection, which every command then needs.
+  std::string pending_select_;
+  bool select_wanted_ = false;      // a swallowed reply is that SELECT's
   std::uint64_t link_replies_ = 0;  // complete replies counted on this link
   struct PendingInvalidation {
     std::uint64_t after_reply = 0;  // once this many replies came back

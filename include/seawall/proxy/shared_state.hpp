@@ -14,6 +14,7 @@
 #include "seawall/policy/policy_table.hpp"
 #include "seawall/proxy/client_auth.hpp"
 #include "seawall/proxy/client_registry.hpp"
+#include "seawall/proxy/monitor_hub.hpp"
 #include "seawall/proxy/writes_in_flight.hpp"
 #include "seawall/router/router.hpp"
 #include "seawall/upstream/connection.hpp"
@@ -46,6 +47,7 @@ struct SharedState {
   // Heap bytes in client sessions' buffers, as each worker's idle sweep last summed them.
   std::atomic<std::uint64_t> session_buffer_bytes{0};
   ClientRegistry registry;          // every client session, for CLIENT LIST/KILL and INFO
+  MonitorHub monitors;              // MONITOR sessions, fed the commands of every client
   WritesInFlight writes_in_flight;  // keys of writes sent whose outcome is not known yet
   // Metric handles, resolved by app at startup (empty in tests: nothing is counted).
   std::vector<upstream::ConnectionMetrics> connection_metrics;  // per upstream

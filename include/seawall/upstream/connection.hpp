@@ -53,6 +53,9 @@ struct ConnectionMetrics {
   // connection ended): Redis may still run them. Shared by every connection of the upstream
   // (UpstreamState::in_doubt), so a journal replay waits for them.
   std::atomic<std::int64_t>* in_doubt = nullptr;
+  // When the pause a client asked Redis for ends (steady_clock ticks; UpstreamState::
+  // paused_until): requests wait it out instead of timing out (RequestFifo::hold_until).
+  std::atomic<std::int64_t>* paused_until = nullptr;
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -111,6 +114,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void hold_reply(HeldReply held);
   awaitable<void> held_reply(HeldReply held);
   void count_in_doubt(std::int64_t delta);  // metrics_.in_doubt, when there is one
+  void follow_pause();                      // metrics_.paused_until into fifo_, when it moved
   void record(const breaker::Permit& permit, breaker::CircuitBreaker* issuer,
               breaker::Outcome outcome, Clock::time_point start, Clock::time_point now);
   void link_down();
@@ -131,6 +135,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string wbuf_;     // requests not yet handed to the socket
   std::string writing_;  // the batch being written
   RequestFifo fifo_;
+  std::int64_t pause_seen_ = 0;      // the metrics_.paused_until value fifo_ holds until
   std::vector<ReplyTarget*> batch_;  // targets given a reply by the read being processed
   util::Signal write_signal_;
   bool connected_ = false;

@@ -11,6 +11,9 @@
 // reaches the wrong client; expired entries are always a prefix, since every request has the
 // same timeout.
 //
+// While Redis holds its clients on purpose (CLIENT PAUSE, see hold_until), no request is judged:
+// each gets request_timeout from the end of the pause, and the time held is not latency.
+//
 // Thread safety: one worker thread (its connection's).
 #include <algorithm>
 #include <chrono>
@@ -80,27 +83,37 @@ class RequestFifo {
   Clock::time_point service_start(const Entry& e) const {
     return std::max(e.deadline - request_timeout_, last_reply_at_);
   }
+  // The same for its latency: not before a pause that ended by `now` (see hold_until).
+  Clock::time_point served_from(const Entry& e, Clock::time_point now) const {
+    return std::max(service_start(e), std::min(held_until_, now));
+  }
+
+  // Redis holds its clients until `until` (CLIENT PAUSE; an UNPAUSE moves it to its own time):
+  // nothing is judged before then, and every request waiting gets request_timeout from it.
+  void hold_until(Clock::time_point until) {
+    held_until_ = until;
+    stalled_ = false;
+  }
 
   // When the deadlines should be looked at next (every request_timeout while idle, so a request
   // submitted meanwhile is never looked at late and submitting never re-arms the timer).
   Clock::time_point next_check(Clock::time_point now) const {
     if (expired_ < entries_.size()) {
       const Entry& head = entries_[expired_];
-      return stalled_ ? head.deadline : service_start(head) + request_timeout_;
+      return stalled_ ? deadline_of(head) : judged_from(head) + request_timeout_;
     }
-    return now + request_timeout_;
+    return std::max(now, held_until_) + request_timeout_;
   }
 
   // At `fired`: every entry that missed its deadline, if Redis is stalled, is marked expired and
   // given to on_timeout(entry), oldest first. Returns how many.
   template <typename OnTimeout>
   std::size_t expire(Clock::time_point fired, OnTimeout&& on_timeout) {
-    if (expired_ < entries_.size() &&
-        service_start(entries_[expired_]) + request_timeout_ <= fired) {
+    if (expired_ < entries_.size() && judged_from(entries_[expired_]) + request_timeout_ <= fired) {
       stalled_ = true;
     }
     std::size_t n = 0;
-    while (stalled_ && expired_ < entries_.size() && entries_[expired_].deadline <= fired) {
+    while (stalled_ && expired_ < entries_.size() && deadline_of(entries_[expired_]) <= fired) {
       const Entry& e = entries_[expired_];
       ++expired_;
       ++n;
@@ -124,11 +137,19 @@ class RequestFifo {
   }
 
  private:
+  Clock::time_point judged_from(const Entry& e) const {
+    return std::max(service_start(e), held_until_);
+  }
+  Clock::time_point deadline_of(const Entry& e) const {
+    return std::max(e.deadline, held_until_ + request_timeout_);
+  }
+
   std::chrono::milliseconds request_timeout_;
   std::deque<Entry> entries_;
   std::size_t expired_ = 0;            // leading entries already answered with Timeout
   Clock::time_point last_reply_at_{};  // when the latest reply arrived (or the connect)
   bool stalled_ = false;               // the head timed out and no reply has come since
+  Clock::time_point held_until_{};     // the end of Redis's latest pause (hold_until)
 };
 
 }  // namespace seawall::upstream

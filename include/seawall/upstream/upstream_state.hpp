@@ -67,6 +67,15 @@ class UpstreamState {
   std::atomic<std::int64_t>& in_doubt() { return in_doubt_; }
   std::int64_t in_doubt_requests() const { return in_doubt_.load(std::memory_order_acquire); }
 
+  // When the latest CLIENT PAUSE a client sent through seawall ends (steady_clock ticks since
+  // its epoch; 0: none). Every connection to this upstream lets its requests wait until then
+  // rather than time out (ConnectionMetrics::paused_until): Redis holding them is asked for,
+  // not an outage, and the breaker must not count it as one.
+  std::atomic<std::int64_t>& paused_until() { return paused_until_; }
+  void note_pause(Clock::time_point until) {
+    paused_until_.store(until.time_since_epoch().count(), std::memory_order_relaxed);
+  }
+
   // The round trip of the latest health-check PING that Redis answered (set by the health
   // checker), or nullopt before the first one.
   void record_health_check_latency(Clock::duration latency) {
@@ -100,6 +109,7 @@ class UpstreamState {
   std::atomic<std::chrono::nanoseconds::rep> health_latency_ns_{-1};  // -1 = none yet
   std::atomic<std::int64_t> in_doubt_{0};
   std::array<std::atomic<std::uint64_t>, 2> injected_faults_{};  // by fault::FaultType
+  std::atomic<std::int64_t> paused_until_{0};
   // The last transition packed as ms since the Unix epoch << 8 | from << 4 | to; 0 = none. Two
   // transitions racing on two threads may reach the listener out of order: the later time wins.
   std::atomic<std::uint64_t> last_transition_{0};

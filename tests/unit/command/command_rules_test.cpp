@@ -18,8 +18,21 @@ TEST(CommandRules, EveryRowNamesACommand) {
   std::size_t with_rules = 0;
   for (const CommandInfo& info : all_commands()) {
     with_rules += rules(info) == CommandRules{} ? 0u : 1u;
+    for (const CommandInfo& sub : info.subcommands) {
+      with_rules += rules(sub) == CommandRules{} ? 0u : 1u;
+    }
   }
   EXPECT_EQ(with_rules, rule_rows());
+  EXPECT_GT(subcommand_rule_rows(), 0u);
+}
+
+TEST(CommandRules, CommandsSeawallCompletes) {
+  EXPECT_EQ(of("info").seawall, Seawall::Info);
+  const std::array<std::string_view, 3> pause{"CLIENT", "PAUSE", "100"};
+  const std::array<std::string_view, 2> unpause{"client", "Unpause"};
+  EXPECT_EQ(rules(*resolve(pause)).seawall, Seawall::Pause);
+  EXPECT_EQ(rules(*resolve(unpause)).seawall, Seawall::Unpause);
+  EXPECT_EQ(of("client").seawall, Seawall::None);
 }
 
 TEST(CommandRules, SplitCommandsAndTheirMerges) {

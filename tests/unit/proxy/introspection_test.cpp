@@ -306,8 +306,40 @@ TEST(IntrospectionTest, InfoUnknownSectionIsEmptyAndAllMeansEverything) {
   for (std::string_view all : {"default", "ALL", "everything"}) {
     const std::array<std::string_view, 1> names{all};
     const InfoSections s = parse_info_sections(names);
-    EXPECT_TRUE(s.server && s.clients && s.stats && s.upstreams) << all;
+    EXPECT_TRUE(s.server && s.clients && s.stats && s.upstreams && s.seawall) << all;
   }
+}
+
+TEST(IntrospectionTest, MergedInfoKeepsRedisSectionsWithSeawallsClientCount) {
+  const std::string redis =
+      "# Server\r\nredis_version:7.0.15\r\n\r\n# Clients\r\nconnected_clients:4\r\n"
+      "blocked_clients:0\r\n";
+  const std::array<std::string_view, 1> clients{"clients"};
+  EXPECT_EQ(merge_info(redis, sample_info(), parse_info_sections(clients)),
+            "# Server\r\nredis_version:7.0.15\r\n\r\n# Clients\r\nconnected_clients:3\r\n"
+            "blocked_clients:0\r\n");
+  const std::string all = merge_info(redis, sample_info(), parse_info_sections({}));
+  EXPECT_EQ(all.find("# Server\r\nredis_version:7.0.15\r\n"), 0u);
+  EXPECT_NE(all.find("blocked_clients:0\r\n\r\n# Seawall\r\nseawall_version:0.1.0\r\n"),
+            std::string::npos);
+  EXPECT_NE(all.find("answers_l1_stale:2\r\n"), std::string::npos);
+  EXPECT_NE(all.find("upstream1:name=spare,address=[::1]:6379,breaker=open\r\n"),
+            std::string::npos);
+  // INFO seawall: Redis gives nothing for a section it does not know.
+  const std::array<std::string_view, 1> seawall{"Seawall"};
+  EXPECT_EQ(merge_info("", sample_info(), parse_info_sections(seawall)).find("# Seawall\r\n"), 0u);
+  // Without Redis, seawall's own sections stand for `seawall`.
+  EXPECT_EQ(render_info(sample_info(), parse_info_sections(seawall)),
+            render_info(sample_info(), parse_info_sections({})));
+}
+
+TEST(IntrospectionTest, TextReplyBodyReadsBulkAndVerbatimStrings) {
+  EXPECT_EQ(text_reply_body("$5\r\nab\r\nc\r\n"), "ab\r\nc");
+  EXPECT_EQ(text_reply_body("=9\r\ntxt:ab\r\nc\r\n"), "ab\r\nc");
+  EXPECT_EQ(text_reply_body("$0\r\n\r\n"), "");
+  EXPECT_EQ(text_reply_body("-ERR x\r\n"), std::nullopt);
+  EXPECT_EQ(text_reply_body("$9\r\nshort\r\n"), std::nullopt);
+  EXPECT_EQ(text_reply_body("$-1\r\n"), std::nullopt);
 }
 
 TEST(SubscriptionReplyTest, ReadsKindAndCountOfEachConfirmation) {

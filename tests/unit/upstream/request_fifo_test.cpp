@@ -56,6 +56,29 @@ TEST_F(RequestFifoTest, TimeQueuedBehindEarlierRepliesDoesNotCount) {
   EXPECT_EQ(fifo.waiting(), 1u);
 }
 
+TEST_F(RequestFifoTest, APauseRedisWasAskedForIsWaitedOutAndIsNotLatency) {
+  push(1, 0ms);
+  push(2, 10ms);
+  fifo.hold_until(t0 + 1000ms);  // CLIENT PAUSE 1000, seen at once
+  EXPECT_TRUE(expire_at(fifo, t0 + 500ms).empty());
+  EXPECT_EQ(fifo.next_check(t0 + 500ms), t0 + 1100ms);
+  EXPECT_TRUE(expire_at(fifo, t0 + 1050ms).empty());
+  // Answered after the pause: served from its end, not from the request's submission.
+  EXPECT_EQ(fifo.served_from(fifo.front(), t0 + 1020ms), t0 + 1000ms);
+  // A reply during the pause (a read under PAUSE WRITE) is served from when it came at most.
+  EXPECT_EQ(fifo.served_from(fifo.front(), t0 + 200ms), t0 + 200ms);
+  // Redis still silent a request_timeout after the pause: stalled, as without one.
+  EXPECT_EQ(expire_at(fifo, t0 + 1100ms), (std::vector<std::uint64_t>{1, 2}));
+}
+
+TEST_F(RequestFifoTest, AnUnpauseEndsTheWait) {
+  push(1, 0ms);
+  fifo.hold_until(t0 + 5000ms);
+  fifo.hold_until(t0 + 300ms);  // CLIENT UNPAUSE at 300 ms
+  EXPECT_EQ(fifo.next_check(t0 + 300ms), t0 + 400ms);
+  EXPECT_EQ(expire_at(fifo, t0 + 400ms), (std::vector<std::uint64_t>{1}));
+}
+
 TEST_F(RequestFifoTest, AStalledHeadExpiresEveryRequestPastItsDeadlineAndLateRepliesAreDropped) {
   push(1, 0ms);
   push(2, 30ms);
