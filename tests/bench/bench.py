@@ -455,8 +455,10 @@ def outage_zipf(args, workdir: Path) -> bool:
                         "threads": args.threads,
                         "upstreams": [{"name": "main", "address": redis.address,
                                        "connections": args.connections,
-                                       "request_timeout": "100ms",
-                                       "breaker": {"slow_call_duration": "1s"}}],
+                                       # Generous: a busy machine must not open the
+                                       # breaker during the warm-up.
+                                       "request_timeout": "1s",
+                                       "breaker": {"slow_call_duration": "2s"}}],
                         "cache": {"max_bytes": l1_bytes},
                         "policies": [{"match": "*", "l1": l1}],
                         # No nil answers to count as values: misses beyond the bucket are errors.
@@ -464,7 +466,10 @@ def outage_zipf(args, workdir: Path) -> bool:
                         "log": {"level": "warn"},
                     }, binary=binary, name="seawall-outage")
                     sw.start()
-                    drive(sw.port, warm_commands)
+                    _, replies, hits = drive(sw.port, warm_commands)
+                    if hits != replies:
+                        raise RuntimeError(f"warm-up: {replies - hits} reads without a value "
+                                           "(the breaker opened?)")
                     redis.sigstop()
                     seconds, replies, hits = drive(sw.port, outage_commands, timeout=300)
                     redis.sigcont()

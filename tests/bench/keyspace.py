@@ -49,7 +49,8 @@ def prefill(port: int, keys: int, value_size: int = VALUE_SIZE, host: str = "127
 
 def zipf_sequence(keys: int, length: int, s: float = 0.99, seed: int = 1) -> list[int]:
     """`length` key indexes drawn from Zipf(s) over `keys` ranks; rank r (0-based) has weight
-    1/(r+1)^s. Ranks are shuffled onto key indexes with a fixed seed, so the hot keys are spread
+    1/(r+1)^s. Ranks are shuffled onto key indexes with a fixed seed (the same for every `seed`,
+    which only changes the draws: two sequences share their hot keys), so the hot keys are spread
     over the keyspace (and over the L1's shards) instead of being key:0, key:1, ..."""
     rng = random.Random(seed)
     cumulative = []
@@ -58,7 +59,7 @@ def zipf_sequence(keys: int, length: int, s: float = 0.99, seed: int = 1) -> lis
         total += 1.0 / (r + 1) ** s
         cumulative.append(total)
     rank_to_key = list(range(keys))
-    rng.shuffle(rank_to_key)
+    random.Random(12345).shuffle(rank_to_key)
     return [rank_to_key[bisect.bisect_left(cumulative, rng.random() * total)]
             for _ in range(length)]
 
