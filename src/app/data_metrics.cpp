@@ -98,7 +98,7 @@ void register_data_metrics(metrics::Registry& registry, proxy::SharedState& shar
   registry.gauge(kCacheEntries).with_callback({}, [&cache] {
     return static_cast<double>(cache.stats().entries);
   });
-  const std::array<std::pair<std::string_view, std::uint64_t cache::ReplyCacheStats::*>, 9> events{
+  const std::array<std::pair<std::string_view, std::uint64_t cache::ReplyCacheStats::*>, 10> events{
       {{"hit_fresh", &cache::ReplyCacheStats::hits_fresh},
        {"hit_stale", &cache::ReplyCacheStats::hits_stale},
        {"miss", &cache::ReplyCacheStats::misses},
@@ -107,7 +107,8 @@ void register_data_metrics(metrics::Registry& registry, proxy::SharedState& shar
        {"expiration", &cache::ReplyCacheStats::expirations},
        {"invalidation", &cache::ReplyCacheStats::invalidations},
        {"rejected_too_large", &cache::ReplyCacheStats::rejected_too_large},
-       {"rejected_raced", &cache::ReplyCacheStats::rejected_raced}}};
+       {"rejected_raced", &cache::ReplyCacheStats::rejected_raced},
+       {"rejected_admission", &cache::ReplyCacheStats::rejected_admission}}};
   for (const auto& [event, member] : events) {
     registry.counter(kCacheEvents).with_callback({event}, [&cache, member = member] {
       return static_cast<double>(cache.stats().*member);

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "seawall/cache/frequency_sketch.hpp"
+
 namespace seawall::cache {
 namespace {
 
@@ -15,6 +17,10 @@ namespace {
 // unrelated key hashing to the same stripe was written while the read was in flight.
 constexpr std::size_t kStripes = 8192;
 constexpr std::size_t kMaxShards = 1024;
+// Sketch words per byte of a shard's budget: one word (16 counters) per 512 bytes, about one per
+// entry the shard can hold (a GET of a short key and a small value costs about 450 bytes), which
+// keeps the sketch near 1/64 of the budget.
+constexpr std::size_t kBudgetBytesPerSketchWord = 512;
 
 struct StringHash {
   using is_transparent = void;
@@ -48,14 +54,54 @@ struct Ref {
 }  // namespace
 
 struct ReplyCache::Entry {
-  std::string cache_key;
-  std::string reply;
-  std::vector<std::string> redis_keys;
+  // Everything the entry copies in one allocation (an insert used to make three or more): the
+  // cache key, the reply, then each Redis key after its length (4 bytes, little-endian). Never
+  // changed once the entry is linked: by_key views the cache key in it.
+  std::string data;
+  std::uint32_t key_size = 0;
+  std::uint32_t reply_size = 0;
   std::uint64_t id = 0;
+  std::uint64_t hash = 0;  // of cache_key: the admission filter asks the sketch about a victim
   std::size_t cost = 0;
   Clock::time_point stored_at;
   Clock::time_point fresh_until;
   Clock::time_point stale_until;
+
+  void assign(std::string_view cache_key, std::string_view reply,
+              std::span<const std::string_view> redis_keys) {
+    std::size_t total = cache_key.size() + reply.size();
+    for (std::string_view key : redis_keys) {
+      total += 4 + key.size();
+    }
+    data.resize(total);
+    char* p = std::copy(cache_key.begin(), cache_key.end(), data.data());
+    p = std::copy(reply.begin(), reply.end(), p);
+    for (std::string_view key : redis_keys) {
+      const auto n = static_cast<std::uint32_t>(key.size());
+      for (int shift = 0; shift < 32; shift += 8) {
+        *p++ = static_cast<char>((n >> shift) & 0xffu);
+      }
+      p = std::copy(key.begin(), key.end(), p);
+    }
+    key_size = static_cast<std::uint32_t>(cache_key.size());
+    reply_size = static_cast<std::uint32_t>(reply.size());
+  }
+  std::string_view cache_key() const noexcept { return {data.data(), key_size}; }
+  std::string_view reply() const noexcept { return {data.data() + key_size, reply_size}; }
+  template <typename F>
+  void for_each_redis_key(F&& f) const {
+    std::size_t at = std::size_t{key_size} + reply_size;
+    while (at + 4 <= data.size()) {
+      std::uint32_t n = 0;
+      for (int i = 0; i < 4; ++i) {
+        n |= static_cast<std::uint32_t>(
+                 static_cast<unsigned char>(data[at + static_cast<std::size_t>(i)]))
+             << (8 * i);
+      }
+      f(std::string_view(data).substr(at + 4, n));
+      at += 4 + n;
+    }
+  }
 };
 
 // Shards sit on their own cache lines so that threads hitting different shards do not contend.
@@ -64,6 +110,7 @@ struct alignas(64) ReplyCache::EntryShard {
   std::list<Entry> lru;  // front = most recently used
   // Keys view Entry::cache_key inside the list nodes, which never move.
   std::unordered_map<std::string_view, std::list<Entry>::iterator> by_key;
+  FrequencySketch sketch{0};  // sized by ReplyCache's constructor
   std::size_t bytes = 0;
   std::uint64_t hits_fresh = 0;
   std::uint64_t hits_stale = 0;
@@ -76,7 +123,7 @@ struct alignas(64) ReplyCache::EntryShard {
   // Unlinks `it` into `dropped`, which the caller destroys after releasing the lock.
   void unlink(std::list<Entry>::iterator it, std::list<Entry>& dropped) {
     bytes -= it->cost;
-    by_key.erase(std::string_view(it->cache_key));
+    by_key.erase(it->cache_key());
     dropped.splice(dropped.end(), lru, it);
   }
 };
@@ -113,7 +160,11 @@ ReplyCache::ReplyCache(const ReplyCacheOptions& options)
       max_entry_bytes_(std::min(options.max_entry_bytes, shard_budget_)),
       entry_shards_(std::make_unique<EntryShard[]>(shard_mask_ + 1)),
       index_shards_(std::make_unique<IndexShard[]>(shard_mask_ + 1)),
-      stripes_(std::make_unique<std::atomic<std::uint64_t>[]>(kStripes)) {}
+      stripes_(std::make_unique<std::atomic<std::uint64_t>[]>(kStripes)) {
+  for (std::size_t i = 0; i <= shard_mask_; ++i) {
+    entry_shards_[i].sketch = FrequencySketch(shard_budget_ / kBudgetBytesPerSketchWord);
+  }
+}
 
 ReplyCache::~ReplyCache() = default;
 
@@ -155,18 +206,18 @@ void ReplyCache::add_refs(std::span<const std::string_view> redis_keys, std::uin
 }
 
 void ReplyCache::remove_refs(const Entry& entry) {
-  for (const std::string& key : entry.redis_keys) {
+  entry.for_each_redis_key([&](std::string_view key) {
     IndexShard& shard = index_shards_[index_shard_of(key)];
     std::lock_guard lock(shard.mutex);
-    auto it = shard.refs.find(std::string_view(key));
+    auto it = shard.refs.find(key);
     if (it == shard.refs.end()) {
-      continue;  // a duplicate key of the same entry, already handled
+      return;  // a duplicate key of the same entry, already handled
     }
     std::erase_if(it->second, [&](const Ref& ref) { return ref.id == entry.id; });
     if (it->second.empty()) {
       shard.refs.erase(it);
     }
-  }
+  });
 }
 
 void ReplyCache::remove_refs_of(const std::list<Entry>& dropped) {
@@ -193,7 +244,7 @@ LookupResult ReplyCache::lookup(std::string_view cache_key, Clock::time_point no
       ++shard.expirations;
       shard.unlink(it, expired);
     } else {
-      reply_out.assign(it->reply);
+      reply_out.assign(it->reply());
       shard.lru.splice(shard.lru.begin(), shard.lru, it);
       result.age = std::max(now - it->stored_at, Clock::duration::zero());
       if (now < it->fresh_until) {
@@ -212,7 +263,8 @@ LookupResult ReplyCache::lookup(std::string_view cache_key, Clock::time_point no
 
 PutResult ReplyCache::put(ReadTicket ticket, std::string_view cache_key,
                           std::span<const std::string_view> redis_keys, std::string_view reply,
-                          Clock::duration ttl, Clock::duration max_stale, Clock::time_point now) {
+                          Clock::duration ttl, Clock::duration max_stale, Clock::time_point now,
+                          Admission admission) {
   ttl = std::max(ttl, Clock::duration::zero());
   max_stale = std::max(max_stale, Clock::duration::zero());
   if (ttl == Clock::duration::zero() && max_stale == Clock::duration::zero()) {
@@ -224,19 +276,26 @@ PutResult ReplyCache::put(ReadTicket ticket, std::string_view cache_key,
     return PutResult::TooLarge;
   }
 
-  const std::size_t home = entry_shard_of(cache_key);
+  const std::uint64_t hash = hash_of(cache_key);
+  const std::size_t home = hash & shard_mask_;
   EntryShard& shard = entry_shards_[home];
-  if (refresh_identical(shard, ticket, cache_key, redis_keys, reply, ttl, max_stale, now)) {
-    return PutResult::Stored;
+  switch (renew_or_admit(shard, hash, ticket, cache_key, redis_keys, reply, cost, ttl, max_stale,
+                         now, admission)) {
+    case Renewal::Renewed:
+      return PutResult::Stored;
+    case Renewal::NotAdmitted:
+      rejected_admission_.fetch_add(1, std::memory_order_relaxed);
+      return PutResult::NotAdmitted;
+    case Renewal::Store:
+      break;
   }
 
   // Build the node outside the lock; it is spliced in, so nothing is copied while locked.
   std::list<Entry> node(1);
   Entry& entry = node.front();
-  entry.cache_key.assign(cache_key);
-  entry.reply.assign(reply);
-  entry.redis_keys.assign(redis_keys.begin(), redis_keys.end());
+  entry.assign(cache_key, reply, redis_keys);
   entry.id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  entry.hash = hash;
   entry.cost = cost;
   entry.stored_at = now;
   entry.fresh_until = saturating_add(now, ttl);
@@ -261,7 +320,7 @@ PutResult ReplyCache::put(ReadTicket ticket, std::string_view cache_key,
       }
       shard.lru.splice(shard.lru.begin(), node);
       auto it = shard.lru.begin();
-      shard.by_key.emplace(std::string_view(it->cache_key), it);
+      shard.by_key.emplace(it->cache_key(), it);
       shard.bytes += cost;
       ++shard.inserts;
     }
@@ -275,30 +334,43 @@ PutResult ReplyCache::put(ReadTicket ticket, std::string_view cache_key,
   return PutResult::Stored;
 }
 
-bool ReplyCache::refresh_identical(EntryShard& shard, ReadTicket ticket, std::string_view cache_key,
-                                   std::span<const std::string_view> redis_keys,
-                                   std::string_view reply, Clock::duration ttl,
-                                   Clock::duration max_stale, Clock::time_point now) {
+ReplyCache::Renewal ReplyCache::renew_or_admit(EntryShard& shard, std::uint64_t hash,
+                                               ReadTicket ticket, std::string_view cache_key,
+                                               std::span<const std::string_view> redis_keys,
+                                               std::string_view reply, std::size_t cost,
+                                               Clock::duration ttl, Clock::duration max_stale,
+                                               Clock::time_point now, Admission admission) {
   // The common case for a hot key: Redis returned what is cached. Renewing the entry in place
   // avoids copying the key and reply and re-publishing index references. Same cache key means
   // same command, so same Redis keys and cost; the entry's references stay valid since its id is
   // unchanged, and an invalidation racing this call either is seen here (the stripe check, under
   // the same lock as the slow path uses) or finds and drops this very entry afterwards.
   std::lock_guard lock(shard.mutex);
+  // Every put counts, renewals included: the victim's count must reflect its reads too.
+  shard.sketch.increment(hash);
   auto found = shard.by_key.find(cache_key);
   if (found == shard.by_key.end()) {
-    return false;
+    if (admission == Admission::Always || shard.bytes + cost <= shard_budget_ ||
+        shard.lru.empty()) {
+      return Renewal::Store;
+    }
+    // Storing it would evict the least recently used entry (at least): only worth it for a key
+    // read more often. Ties keep the incumbent, so a scan of one-time keys evicts nothing.
+    // Judged against the first victim only, as Caffeine does; a large reply may evict more.
+    return shard.sketch.frequency(hash) > shard.sketch.frequency(shard.lru.back().hash)
+               ? Renewal::Store
+               : Renewal::NotAdmitted;
   }
   Entry& entry = *found->second;
-  if (entry.reply != reply || invalidated_since(ticket, redis_keys)) {
-    return false;  // the slow path replaces it, or refuses the raced put
+  if (entry.reply() != reply || invalidated_since(ticket, redis_keys)) {
+    return Renewal::Store;  // the slow path replaces it, or refuses the raced put
   }
   entry.stored_at = now;
   entry.fresh_until = saturating_add(now, ttl);
   entry.stale_until = saturating_add(entry.fresh_until, max_stale);
   shard.lru.splice(shard.lru.begin(), shard.lru, found->second);
   ++shard.inserts;
-  return true;
+  return Renewal::Renewed;
 }
 
 std::size_t ReplyCache::invalidate_key(std::string_view redis_key) {
@@ -370,6 +442,7 @@ ReplyCacheStats ReplyCache::stats() const {
   }
   total.rejected_too_large = rejected_too_large_.load(std::memory_order_relaxed);
   total.rejected_raced = rejected_raced_.load(std::memory_order_relaxed);
+  total.rejected_admission = rejected_admission_.load(std::memory_order_relaxed);
   return total;
 }
 

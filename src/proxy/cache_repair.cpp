@@ -59,8 +59,9 @@ void CacheRepair::on_reply(std::uint64_t token, std::string_view bytes,
     const std::array<std::string_view, 2> get{"get", p.key};
     cache::make_cache_key(get, cache_key);
     const std::array<std::string_view, 1> keys{p.key};
-    stored = ctx_.shared->cache.put(p.ticket, cache_key, keys, bytes, p.ttl, p.max_stale, now) ==
-             cache::PutResult::Stored;
+    // Always: the copy repairs a written value, which admission never refuses.
+    stored = ctx_.shared->cache.put(p.ticket, cache_key, keys, bytes, p.ttl, p.max_stale, now,
+                                    cache::Admission::Always) == cache::PutResult::Stored;
     filled_ += stored ? 1 : 0;
   }
   if (!stored && status == upstream::ReplyStatus::Ok && (p.again || ++p.refused < kMaxRefusals)) {

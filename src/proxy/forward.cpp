@@ -519,7 +519,8 @@ void Session::fill_cache(Slot& slot, std::string_view bytes,
         policy::make_resp3_cache_key(scratch_);
       }
       const std::array<std::string_view, 1> keys{key};
-      cache.put(slot.ticket, scratch_, keys, elements[i], p.l1.ttl, p.l1.max_stale, now);
+      cache.put(slot.ticket, scratch_, keys, elements[i], p.l1.ttl, p.l1.max_stale, now,
+                p.l1.admission);
     }
     return;
   }
@@ -529,7 +530,7 @@ void Session::fill_cache(Slot& slot, std::string_view bytes,
     keys.push_back(slot.args[k]);
   }
   cache.put(slot.ticket, slot.cache_key, keys, bytes, slot.policy->l1.ttl,
-            slot.policy->l1.max_stale, now);
+            slot.policy->l1.max_stale, now, slot.policy->l1.admission);
 }
 
 bool writes_value(const command::CommandInfo* info, std::span<const std::string_view> args,
@@ -593,13 +594,15 @@ void Session::store_written_value(cache::ReadTicket ticket, std::string_view key
     }
   }
   // Stored only if no other write to the key was sent since this one: then this value is what
-  // Redis holds. The invalidation after it drops the probe and ends every read of the key still
-  // in flight (they may have read an older value); the copy is stored again after.
-  cache::PutResult stored =
-      cache.put(ticket, cache_key, keys, reply, p.l1.ttl, p.l1.max_stale, now);
+  // Redis holds. Never refused by admission: the outage must read what was written through us. The
+  // invalidation after it drops the probe and ends every read of the key still in flight (they may
+  // have read an older value); the copy is stored again after.
+  cache::PutResult stored = cache.put(ticket, cache_key, keys, reply, p.l1.ttl, p.l1.max_stale, now,
+                                      cache::Admission::Always);
   cache.invalidate_key(key);
   if (stored == cache::PutResult::Stored) {
-    stored = cache.put(cache.begin_read(), cache_key, keys, reply, p.l1.ttl, p.l1.max_stale, now);
+    stored = cache.put(cache.begin_read(), cache_key, keys, reply, p.l1.ttl, p.l1.max_stale, now,
+                       cache::Admission::Always);
   }
   if (stored == cache::PutResult::Raced) {
     // Another write of the key was in flight too (or of a key sharing its invalidation stripe):

@@ -1,12 +1,23 @@
 #!/usr/bin/python3
 """redis-benchmark against a direct redis-server, twemproxy (nutcracker) and seawall, on loopback.
 
-All three targets front the same redis-server, started here on a free port; twemproxy and seawall
-get generated configs in a temporary directory. Runs are interleaved (direct, twemproxy, seawall,
-direct, ...) so that drift in machine load hits every target alike, and the table shows medians.
+All three targets front the same redis-server, started here on a free port and prefilled with
+--keys keys (key:%012d, 64-byte values: the names redis-benchmark -r gives); twemproxy and seawall
+get generated configs in a temporary directory. Every default row reads or writes random keys of
+that keyspace (redis-benchmark -r KEYS). Runs are interleaved (direct, twemproxy, seawall,
+direct, ...) so that drift in machine load hits every target alike, and the tables show medians.
+Each run also reads the target process's CPU time (the sum of /proc/PID/task/*/schedstat, or
+utime + stime of /proc/PID/stat) and reports CPU microseconds per request: the proxy's own cost,
+steady on a machine where throughput is not.
 
     tests/bench/bench.py [--seawall build/seawall] [--runs 3] [--quick]
     tests/bench/bench.py --memory-only [--memory-clients 10000]   # the memory row alone
+    tests/bench/bench.py --outage-zipf                 # L1 hit share during an outage, Zipf reads
+
+Tables: the keyspace rows; a Zipf row (hot keys, driven by keyspace.drive, a pipelined Python
+client, since redis-benchmark draws keys uniformly); the L1 fill (seawall with the default L1
+policy against the L1 disabled); threads 1 against 2; RESP3 against RESP2 through seawall; the
+breaker forced open; pinned sessions; memory. --single-key adds the old rows on one key.
 
 The memory row opens N idle clients (one PING each, then open and silent) to seawall and to
 redis-server directly, and reports each process's VmRSS (/proc/PID/status) before, with the
@@ -37,6 +48,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
 from harness import (LOOPBACK, RawConnection, RedisServer, Seawall, free_port, merge,  # noqa
                      open_idle_clients, ping_ok, raise_nofile_limit, rss_kib, wait_until)
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from keyspace import drive, get_commands, prefill, zipf_sequence  # noqa: E402
+
 VALUE_SIZE = 64
 
 
@@ -50,6 +64,7 @@ class Row:
     latency: bool = False  # report avg/p99 instead of throughput
     command: tuple = ()  # a command to run instead of -t (e.g. GET views:1)
     flags: tuple = ()  # more redis-benchmark options (e.g. -3 for RESP3)
+    keyspace: int = 0  # redis-benchmark -r: random keys among this many (0: one key)
 
 
 @dataclass
@@ -57,6 +72,30 @@ class Result:
     rps: float
     avg_ms: float
     p99_ms: float
+    cpu_us: float = float("nan")  # the target process's CPU per request
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of every thread of `pid`: schedstat (nanoseconds) where the kernel has it, else
+    utime + stime from /proc/PID/stat (clock ticks)."""
+    try:
+        total = 0
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[0])
+        return total / 1e9
+    except (OSError, ValueError, IndexError):
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(pid: int, requests: int, run) -> Result:
+    """run() -> Result, with the CPU that `pid` spent during it per request."""
+    before = cpu_seconds(pid)
+    res = run()
+    res.cpu_us = (cpu_seconds(pid) - before) / requests * 1e6
+    return res
 
 
 class Nutcracker:
@@ -102,6 +141,8 @@ def run_benchmark(port: int, row: Row) -> Result:
     args = ["redis-benchmark", "-h", LOOPBACK, "-p", str(port),
             "-n", str(row.requests), "-c", str(row.clients), "-P", str(row.pipeline),
             "-d", str(VALUE_SIZE), "--csv", "--precision", "3", *row.flags]
+    if row.keyspace:
+        args += ["-r", str(row.keyspace)]
     args += list(row.command) if row.command else ["-t", row.test]
     try:
         proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
@@ -230,29 +271,6 @@ def pinned_table(args, seawall_port: int) -> None:
     print("\n".join(lines))
 
 
-def resp3_table(args, direct_port: int, seawall_port: int) -> None:
-    """Clients that speak RESP3 (HELLO 3, redis-benchmark -3): seawall pins each such session to
-    a dedicated connection that speaks RESP3 and relays it, rather than keeping a second shared
-    pool per protocol version. twemproxy refuses HELLO, so it has no column."""
-    rows = [Row("GET c=50 P=1", "get", 50, 1, args.requests_p1, flags=("-3",)),
-            Row("GET c=50 P=16", "get", 50, 16, args.requests_p16, flags=("-3",)),
-            Row("GET c=1 P=1", "get", 1, 1, args.requests_latency, latency=True, flags=("-3",))]
-    targets = {"direct": direct_port, "seawall": seawall_port}
-    results: dict = {}
-    for run in range(args.runs):
-        for row in rows:
-            for name, port in targets.items():
-                res = run_benchmark(port, row)
-                results.setdefault((row.label, name), []).append(res)
-                print(f"resp3 run {run + 1} {row.label:<14} {name:<8} {res.rps:>12,.0f} req/s "
-                      f"avg {res.avg_ms:.3f} ms", file=sys.stderr)
-    lines = comparison_table("| benchmark (RESP3) | direct | seawall (pinned) | seawall/direct |",
-                             rows, results, list(targets), [("seawall", "direct")])
-    print("\nRESP3 clients (redis-benchmark -3): each session pinned to a dedicated RESP3 "
-          "connection.\n")
-    print("\n".join(lines))
-
-
 def memory_row(pid: int, port: int, clients: int, settle_s: float) -> dict:
     """VmRSS (KiB) of `pid` before, with `clients` idle clients open, and after they closed."""
     time.sleep(settle_s)
@@ -313,18 +331,184 @@ def memory_table(args, workdir: Path) -> bool:
     return True
 
 
+def interleave(args, rows, targets: dict, tag: str, runner=None) -> tuple[dict, bool]:
+    """Runs every row on every target `args.runs` times, interleaved; targets maps a column
+    name to (port, pid, extra redis-benchmark flags). Returns ({(row label, name): [Result or
+    None]}, whether any run failed); a failed run (an error reply stops redis-benchmark) is None
+    and its cell shows "failed"."""
+    results: dict = {}
+    failed = False
+    total = args.runs * len(rows) * len(targets)
+    done = 0
+    for run in range(args.runs):
+        for row in rows:
+            for name, (port, pid, flags) in targets.items():
+                done += 1
+                prefix = f"{tag} [{done}/{total}] run {run + 1} {row.label:<22} {name:<14}"
+                r = Row(row.label, row.test, row.clients, row.pipeline, row.requests,
+                        row.latency, row.command, tuple(row.flags) + tuple(flags), row.keyspace)
+                started = time.monotonic()
+                try:
+                    res = measured(pid, r.requests,
+                                   lambda: (runner or run_benchmark)(port, r))
+                except RuntimeError as e:
+                    print(f"{prefix} FAILED: {e}", file=sys.stderr)
+                    results.setdefault((row.label, name), []).append(None)
+                    failed = True
+                    continue
+                results.setdefault((row.label, name), []).append(res)
+                print(f"{prefix} {res.rps:>12,.0f} req/s  avg {res.avg_ms:.3f} ms  "
+                      f"cpu {res.cpu_us:.2f} us/req  ({time.monotonic() - started:.1f} s)",
+                      file=sys.stderr)
+    return results, failed
+
+
+def result_table(rows, results, names, ratios, cpu_names=None, cpu_ratios=()) -> list[str]:
+    """Markdown lines: per row the median of each column (k req/s, or avg and p99 ms for latency
+    rows), each (numerator, denominator) ratio, then the median CPU us per request of each of
+    `cpu_names` and each CPU ratio."""
+    cpu_names = names if cpu_names is None else cpu_names
+
+    def median(label, name, field):
+        runs = results.get((label, name), [])
+        if not runs or any(r is None for r in runs):
+            return None
+        return statistics.median(getattr(r, field) for r in runs)
+
+    def ratio(a, b) -> str:
+        return f"{a / b:.2f}" if a is not None and b else "n/a"
+
+    header = (["benchmark"] + list(names) + [f"{a}/{b}" for a, b in ratios]
+              + [f"CPU us/req {n}" for n in cpu_names] + [f"CPU {a}/{b}" for a, b in cpu_ratios])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        metrics = ([("avg ms", "avg_ms"), ("p99 ms", "p99_ms")] if row.latency
+                   else [("k req/s", "rps")])
+        for n, (unit, field) in enumerate(metrics):
+            values = {c: median(row.label, c, field) for c in names}
+            scale, digits = (1000.0, 1) if field == "rps" else (1.0, 3)
+            cells = [f"{values[c] / scale:.{digits}f}" if values[c] is not None else "failed"
+                     for c in names]
+            cells += [ratio(values[a], values[b]) for a, b in ratios]
+            cpu = {c: median(row.label, c, "cpu_us") for c in cpu_names}
+            if n == 0:
+                cells += [f"{cpu[c]:.2f}" if cpu[c] is not None else "failed" for c in cpu_names]
+                cells += [ratio(cpu[a], cpu[b]) for a, b in cpu_ratios]
+            else:
+                cells += [""] * (len(cpu_names) + len(cpu_ratios))
+            lines.append(f"| {row.label} {unit} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def zipf_runner(commands: list[bytes], clients: int = 8, pipeline: int = 16):
+    """A runner for interleave(): the Zipf sequence through keyspace.drive."""
+    def run(port: int, row: Row) -> Result:
+        seconds, replies, hits = drive(port, commands, clients=clients, pipeline=pipeline)
+        if replies != len(commands) or hits != len(commands):
+            raise RuntimeError(f"zipf: {replies} replies, {hits} values for {len(commands)} GETs")
+        return Result(replies / seconds, seconds / len(commands) * 1000 * clients * pipeline,
+                      float("nan"))
+    return run
+
+
+def start_seawall(args, workdir: Path, name: str, redis: RedisServer, threads: int,
+                  extra: dict) -> Seawall:
+    sw = Seawall(workdir / name, redis.port, merge({
+        "threads": threads,
+        "upstreams": [merge({"name": "main", "address": redis.address,
+                             "connections": args.connections, "connect_timeout": "250ms",
+                             "request_timeout": "1s"}, args.upstream_extra)],
+        "log": {"level": "info"},
+    }, extra), binary=args.seawall, name=name)
+    sw.start()
+    return sw
+
+
+L1_OFF = {"policies": [{"match": "*", "l1": {"enabled": False}}]}
+
+
+def outage_zipf(args, workdir: Path) -> bool:
+    """The share of reads answered with a value (from the L1) while Redis is frozen, after a
+    Zipf-distributed warm-up through seawall: for each L1 size and admission mode (always is
+    the behaviour before the admission filter), the same sequences."""
+    keys = args.keys
+    warm = zipf_sequence(keys, args.outage_warm, s=args.zipf_s, seed=1)
+    during = zipf_sequence(keys, args.outage_reads, s=args.zipf_s, seed=2)
+    warm_commands, outage_commands = get_commands(warm), get_commands(during)
+    binaries = [("this build", args.seawall)]
+    if args.baseline_seawall:
+        binaries.append(("baseline", args.baseline_seawall))
+    rows = []
+    for l1_bytes in args.outage_l1_bytes.split(","):
+        for label, binary in binaries:
+            modes = ["always", "tinylfu"] if label == "this build" else [None]
+            for mode in modes:
+                redis = RedisServer(workdir / f"redis-outage-{len(rows)}")
+                redis.start()
+                sw = None
+                try:
+                    prefill(redis.port, keys)
+                    l1 = {"ttl": "1h", "max_stale": "1h"}
+                    if mode:
+                        l1["admission"] = mode
+                    sw = Seawall(workdir / f"seawall-outage-{len(rows)}", redis.port, {
+                        "threads": args.threads,
+                        "upstreams": [{"name": "main", "address": redis.address,
+                                       "connections": args.connections,
+                                       # Generous: a busy machine must not open the
+                                       # breaker during the warm-up.
+                                       "request_timeout": "1s",
+                                       "breaker": {"slow_call_duration": "2s"}}],
+                        "cache": {"max_bytes": l1_bytes},
+                        "policies": [{"match": "*", "l1": l1}],
+                        # No nil answers to count as values: misses beyond the bucket are errors.
+                        "protect_database": {"fallthrough_per_second": 1000000},
+                        "log": {"level": "warn"},
+                    }, binary=binary, name="seawall-outage")
+                    sw.start()
+                    _, replies, hits = drive(sw.port, warm_commands)
+                    if hits != replies:
+                        raise RuntimeError(f"warm-up: {replies - hits} reads without a value "
+                                           "(the breaker opened?)")
+                    redis.sigstop()
+                    seconds, replies, hits = drive(sw.port, outage_commands, timeout=300)
+                    redis.sigcont()
+                    rows.append((l1_bytes, label, mode or "(none)", hits / max(replies, 1),
+                                 replies, seconds))
+                    print(f"outage {l1_bytes} {label} {mode}: {hits}/{replies} values "
+                          f"({seconds:.1f} s)", file=sys.stderr)
+                finally:
+                    if sw is not None:
+                        sw.stop()
+                    redis.stop()
+    print(f"\nL1 hit share during an outage: {keys} prefilled keys, Zipf s={args.zipf_s} reads; "
+          f"{args.outage_warm} through seawall, then Redis SIGSTOPped and {args.outage_reads} "
+          "more (same distribution): the share answered with a value (L1 copies; misses are "
+          "nil).\n")
+    print("| L1 max_bytes | binary | admission | value share | reads |")
+    print("|---|---|---|---|---|")
+    for l1_bytes, label, mode, share, replies, _ in rows:
+        print(f"| {l1_bytes} | {label} | {mode} | {share:.4f} | {replies} |")
+    return True
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seawall", default=os.environ.get("SEAWALL_BIN"),
                         help="seawall binary (default: $SEAWALL_BIN)")
     parser.add_argument("--runs", type=int, default=3, help="runs per target and row")
+    parser.add_argument("--keys", type=int, default=100_000,
+                        help="prefilled keys; the rows use redis-benchmark -r KEYS")
     parser.add_argument("--requests-p1", type=int, default=300_000,
                         help="-n for the 50-client -P 1 rows (~2-3 s each)")
     parser.add_argument("--requests-p16", type=int, default=2_000_000,
                         help="-n for the 50-client -P 16 rows")
     parser.add_argument("--requests-latency", type=int, default=80_000,
                         help="-n for the 1-client latency row")
+    parser.add_argument("--requests-zipf", type=int, default=300_000,
+                        help="GETs of the Zipf row (a Python client: keep it modest)")
+    parser.add_argument("--zipf-s", type=float, default=0.99, help="Zipf exponent")
     parser.add_argument("--threads", type=int, default=1, help="seawall threads")
     parser.add_argument("--connections", type=int, default=2,
                         help="seawall upstream connections per thread")
@@ -333,6 +517,8 @@ def main() -> int:
                              '\'{"breaker": {"slow_call_duration": "200ms"}}\'')
     parser.add_argument("--quick", action="store_true",
                         help="CI smoke: 1 run, small -n (numbers are only indicative)")
+    parser.add_argument("--single-key", action="store_true",
+                        help="add the rows on one key (redis-benchmark without -r), labelled")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--memory-clients", type=int, default=10_000,
                         help="idle clients for the memory row")
@@ -340,16 +526,27 @@ def main() -> int:
                         help="run only the memory row (VmRSS with N idle clients)")
     parser.add_argument("--no-memory", action="store_true",
                         help="leave the memory row out of a full run")
+    parser.add_argument("--outage-zipf", action="store_true",
+                        help="run only the outage hit-share measurement (Zipf reads)")
+    parser.add_argument("--outage-warm", type=int, default=300_000,
+                        help="Zipf GETs through seawall before Redis is frozen")
+    parser.add_argument("--outage-reads", type=int, default=50_000,
+                        help="Zipf GETs while Redis is frozen")
+    parser.add_argument("--outage-l1-bytes", default="64mb,4mb",
+                        help="comma-separated cache.max_bytes values to measure")
+    parser.add_argument("--baseline-seawall", default=None,
+                        help="--outage-zipf: also measure this binary (e.g. a build of main)")
     args = parser.parse_args()
     if not args.seawall:
         parser.error("no seawall binary: pass --seawall or set SEAWALL_BIN")
-    if args.memory_only:
+    if args.memory_only or args.outage_zipf:
         workdir = Path(tempfile.mkdtemp(prefix="seawall-bench-"))
         ok = False
         try:
-            ok = memory_table(args, workdir)
+            ok = memory_table(args, workdir) if args.memory_only else outage_zipf(args, workdir)
         except Exception as e:  # noqa: BLE001 - report and clean up
-            print(f"memory row failed: {e}", file=sys.stderr)
+            print(f"{'memory row' if args.memory_only else 'outage'} failed: {e}",
+                  file=sys.stderr)
         if ok and not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
         else:
@@ -357,86 +554,152 @@ def main() -> int:
         return 0 if ok else 1
     if args.quick:
         args.runs, args.requests_p1, args.requests_p16, args.requests_latency = 1, 20_000, 100_000, 5_000
+        args.requests_zipf = 20_000
 
+    k = args.keys
     rows = [
-        Row("SET c=50 P=1", "set", 50, 1, args.requests_p1),
-        Row("GET c=50 P=1", "get", 50, 1, args.requests_p1),
-        Row("SET c=50 P=16", "set", 50, 16, args.requests_p16),
-        Row("GET c=50 P=16", "get", 50, 16, args.requests_p16),
-        Row("GET c=1 P=1", "get", 1, 1, args.requests_latency, latency=True),
+        Row("SET c=50 P=1 -r", "set", 50, 1, args.requests_p1, keyspace=k),
+        Row("GET c=50 P=1 -r", "get", 50, 1, args.requests_p1, keyspace=k),
+        Row("SET c=50 P=16 -r", "set", 50, 16, args.requests_p16, keyspace=k),
+        Row("GET c=50 P=16 -r", "get", 50, 16, args.requests_p16, keyspace=k),
+        Row("GET c=1 P=1 -r", "get", 1, 1, args.requests_latency, latency=True, keyspace=k),
     ]
 
     workdir = Path(tempfile.mkdtemp(prefix="seawall-bench-"))
     redis = RedisServer(workdir / "redis")
-    targets: dict[str, int] = {}
+    targets: dict[str, tuple] = {}
     twemproxy = None
-    seawall = None
+    seawalls: dict[str, Seawall] = {}
     failed = False
     try:
         redis.start()
-        targets["direct"] = redis.port
+        prefill(redis.port, k)
+        targets["direct"] = (redis.port, redis.pid, ())
         if shutil.which("nutcracker"):
             twemproxy = Nutcracker(workdir, redis.port)
             twemproxy.start()
-            targets["twemproxy"] = twemproxy.port
+            targets["twemproxy"] = (twemproxy.port, twemproxy.proc.pid, ())
         else:
             print("nutcracker not found: twemproxy left out", file=sys.stderr)
-        seawall = Seawall(workdir / "seawall", redis.port, {
-            "threads": args.threads,
-            "upstreams": [merge({"name": "main", "address": redis.address,
-                                 "connections": args.connections, "connect_timeout": "250ms",
-                                 "request_timeout": "1s"}, args.upstream_extra)],
-            "log": {"level": "info"},
-        }, binary=args.seawall)
-        seawall.start()
-        targets["seawall"] = seawall.port
-        for name, port in targets.items():
+        seawalls["seawall"] = start_seawall(args, workdir, "seawall", redis, args.threads, {})
+        seawall = seawalls["seawall"]
+        targets["seawall"] = (seawall.port, seawall.pid, ())
+        for name, (port, _, _) in targets.items():
             check_target(name, port)
+        names = list(targets)
+        ratios = [(n, "direct") for n in names if n != "direct"]
+        if "twemproxy" in names:
+            ratios.append(("seawall", "twemproxy"))
 
-        results: dict[tuple[str, str], list[Result]] = {}
-        total = args.runs * len(rows) * len(targets)
-        done = 0
-        for run in range(args.runs):
-            for row in rows:
-                for name, port in targets.items():
-                    started = time.monotonic()
-                    done += 1
-                    prefix = f"[{done}/{total}] run {run + 1} {row.label:<14} {name:<9}"
-                    try:
-                        res = run_benchmark(port, row)
-                    except RuntimeError as e:
-                        # An error reply stops redis-benchmark; the cell shows "failed".
-                        print(f"{prefix} FAILED: {e}", file=sys.stderr)
-                        results.setdefault((row.label, name), []).append(None)
-                        failed = True
-                        continue
-                    results.setdefault((row.label, name), []).append(res)
-                    print(f"{prefix} {res.rps:>12,.0f} req/s  avg {res.avg_ms:.3f} ms  "
-                          f"p99 {res.p99_ms:.3f} ms  ({time.monotonic() - started:.1f} s)",
-                          file=sys.stderr)
-        if not seawall.alive():
-            raise RuntimeError(f"seawall died during the benchmark\n{seawall.log_tail()}")
-        print_table(rows, list(targets), results, args)
+        results, bad = interleave(args, rows, targets, "keyspace")
+        failed |= bad
+        print(f"\nredis-benchmark, {VALUE_SIZE}-byte values, random keys among {k} prefilled "
+              f"(-r {k}), loopback, median of {args.runs} interleaved run(s); seawall "
+              f"threads={args.threads} connections={args.connections}, default L1 policy.")
+        print("Throughput ratios above 1 are faster; latency ratios above 1 are slower. CPU: "
+              "the target process alone (for the proxies, not the redis-server behind them).\n")
+        print("\n".join(result_table(rows, results, names, ratios)))
+
+        # Zipf: hot keys. Same sequence on every target.
+        commands = get_commands(zipf_sequence(k, args.requests_zipf, s=args.zipf_s))
+        zrows = [Row(f"GET Zipf s={args.zipf_s} c=8 P=16", "zipf", 8, 16, len(commands))]
+        results, bad = interleave(args, zrows, targets, "zipf", zipf_runner(commands))
+        failed |= bad
+        print(f"\nZipf-distributed GETs over the same {k} keys (s={args.zipf_s}, hot keys "
+              "spread over the keyspace), 8 connections pipelining 16, from keyspace.py's Python "
+              "client (it may be the bottleneck: compare the CPU columns).\n")
+        print("\n".join(result_table(zrows, results, names, ratios)))
+
+        # The L1 fill: the same seawall build with the L1 disabled for every key.
+        seawalls["seawall-l1-off"] = start_seawall(args, workdir, "seawall-l1-off", redis,
+                                                   args.threads, L1_OFF)
+        off = seawalls["seawall-l1-off"]
+        frows = [r for r in rows if r.test == "get" and not r.latency]
+        ftargets = {"L1 default": targets["seawall"], "L1 off": (off.port, off.pid, ())}
+        results, bad = interleave(args, frows, ftargets, "l1")
+        failed |= bad
+        print("\nThe L1 fill's cost: seawall with the default L1 policy against "
+              "`policies: [{match: \"*\", l1: {enabled: false}}]` (target: CPU ratio <= 1.5).\n")
+        print("\n".join(result_table(frows, results, list(ftargets),
+                                     [("L1 default", "L1 off")],
+                                     cpu_ratios=[("L1 default", "L1 off")])))
+
+        # Threads: 1 against 2 (the other seawall runs threads=2, or 1 if --threads is 2).
+        other = 2 if args.threads != 2 else 1
+        seawalls["seawall-threads"] = start_seawall(args, workdir, "seawall-threads", redis,
+                                                    other, {})
+        st = seawalls["seawall-threads"]
+        trows = [r for r in rows if r.pipeline == 16]
+        ttargets = {f"threads={args.threads}": targets["seawall"],
+                    f"threads={other}": (st.port, st.pid, ())}
+        tnames = list(ttargets)
+        results, bad = interleave(args, trows, ttargets, "threads")
+        failed |= bad
+        print("\nseawall threads: each worker runs its own io_context; the L1 and breakers are "
+              "shared.\n")
+        print("\n".join(result_table(trows, results, tnames, [(tnames[1], tnames[0])],
+                                     cpu_ratios=[(tnames[1], tnames[0])])))
+        print("\nOn paper, per core (1 / CPU per request, seawall alone; Redis and the clients "
+              "need cores of their own):\n")
+        print("| benchmark | threads | CPU us/req | k req/s per core | 8 cores | 16 cores |")
+        print("|---|---|---|---|---|---|")
+        for row in trows:
+            for name in tnames:
+                runs = [r for r in results.get((row.label, name), []) if r is not None]
+                if runs:
+                    cpu = statistics.median(r.cpu_us for r in runs)
+                    per_core = 1000.0 / cpu if cpu > 0 else float("nan")
+                    print(f"| {row.label} | {name} | {cpu:.2f} | {per_core:.0f} | "
+                          f"{8 * per_core:.0f} | {16 * per_core:.0f} |")
+
+        # RESP3 against RESP2 through seawall (twemproxy refuses HELLO).
+        rrows = [Row("GET c=50 P=1 -r", "get", 50, 1, args.requests_p1, keyspace=k),
+                 Row("GET c=50 P=16 -r", "get", 50, 16, args.requests_p16, keyspace=k)]
+        rtargets = {"direct RESP3": (redis.port, redis.pid, ("-3",)),
+                    "seawall RESP3": (seawall.port, seawall.pid, ("-3",)),
+                    "seawall RESP2": (seawall.port, seawall.pid, ())}
+        results, bad = interleave(args, rrows, rtargets, "resp3")
+        failed |= bad
+        print("\nRESP3 clients (redis-benchmark -3) against RESP2 through seawall "
+              "(target: seawall RESP3 / seawall RESP2 >= 0.9).\n")
+        print("\n".join(result_table(
+            rrows, results, list(rtargets),
+            [("seawall RESP3", "direct RESP3"), ("seawall RESP3", "seawall RESP2")],
+            cpu_ratios=[("seawall RESP3", "seawall RESP2")])))
+
+        if args.single_key:
+            srows = [Row(r.label.replace(" -r", " (one key)"), r.test, r.clients, r.pipeline,
+                         r.requests, r.latency) for r in rows]
+            results, bad = interleave(args, srows, targets, "single-key")
+            failed |= bad
+            print("\nExtra: the same rows on one key (redis-benchmark without -r; the L1 renews "
+                  "one entry).\n")
+            print("\n".join(result_table(srows, results, names, ratios)))
+
         degraded_table(args, redis, workdir)
         pinned_table(args, seawall.port)
-        resp3_table(args, redis.port, seawall.port)
         if not args.no_memory and not args.quick:
             if not memory_table(args, workdir):
                 failed = True
+        for sw in seawalls.values():
+            if not sw.alive():
+                raise RuntimeError(f"{sw.log_path.name} died during the benchmark\n"
+                                   f"{sw.log_tail()}")
         # redis-benchmark stops at an error reply, but not at a degraded answer served from L1.
-        log = seawall.log_path.read_text(errors="replace")
-        opened, degraded = log.count("closed -> open"), log.count("degraded answer")
-        if opened or degraded:
-            print(f"\nWARNING: seawall's breaker opened {opened} time(s) and it logged {degraded} "
-                  "degraded-answer line(s): its numbers include answers that did not come from "
-                  "Redis.")
+        for name, sw in seawalls.items():
+            log = sw.log_path.read_text(errors="replace")
+            opened, degraded = log.count("closed -> open"), log.count("degraded answer")
+            if opened or degraded:
+                print(f"\nWARNING: {name}'s breaker opened {opened} time(s) and it logged "
+                      f"{degraded} degraded-answer line(s): its numbers include answers that did "
+                      "not come from Redis.")
     except Exception as e:  # noqa: BLE001 - report and clean up
         print(f"benchmark failed: {e}", file=sys.stderr)
         failed = True
     finally:
-        if seawall is not None:
+        for sw in seawalls.values():
             try:
-                seawall.stop()
+                sw.stop()
             except AssertionError as e:
                 print(f"seawall did not stop cleanly: {e}", file=sys.stderr)
                 failed = True
@@ -448,39 +711,6 @@ def main() -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     return 1 if failed else 0
-
-
-def print_table(rows, names, results, args) -> None:
-    def median(label, name, field):
-        runs = results[(label, name)]
-        if any(r is None for r in runs):
-            return None
-        return statistics.median(getattr(r, field) for r in runs)
-
-    def ratio(a, b) -> str:
-        return f"{a / b:.2f}" if a is not None and b else "n/a"
-
-    ratio_cols = [f"{n}/direct" for n in names if n != "direct"]
-    if "twemproxy" in names and "seawall" in names:
-        ratio_cols.append("seawall/twemproxy")
-    header = ["benchmark"] + names + ratio_cols
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in rows:
-        metrics = ([("avg ms", "avg_ms", 3), ("p99 ms", "p99_ms", 3)] if row.latency
-                   else [("k req/s", "rps", 0)])
-        for unit, field, digits in metrics:
-            values = {n: median(row.label, n, field) for n in names}
-            scale = 1000.0 if field == "rps" else 1.0
-            cells = [f"{values[n] / scale:.{1 if field == 'rps' else digits}f}"
-                     if values[n] is not None else "failed" for n in names]
-            ratios = [ratio(values[n], values["direct"]) for n in names if n != "direct"]
-            if "twemproxy" in names and "seawall" in names:
-                ratios.append(ratio(values["seawall"], values["twemproxy"]))
-            lines.append(f"| {row.label} {unit} | " + " | ".join(cells + ratios) + " |")
-    print(f"\nredis-benchmark, {VALUE_SIZE}-byte values, loopback, median of {args.runs} "
-          f"interleaved run(s); seawall threads={args.threads} connections={args.connections}.")
-    print("Throughput ratios above 1 are faster; latency ratios above 1 are slower.\n")
-    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ inline constexpr Spec kCacheEvents{
     "seawall_cache_events_total",
     Type::Counter,
     "L1 events: hit_fresh, hit_stale, miss, insert, eviction, expiration, invalidation, "
-    "rejected_too_large, rejected_raced.",
+    "rejected_too_large, rejected_raced, rejected_admission.",
     {"event"}};
 inline constexpr Spec kJournalEntries{"seawall_journal_entries",
                                       Type::Gauge,

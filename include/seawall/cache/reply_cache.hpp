@@ -29,6 +29,14 @@
 // id), never by an invalidation, so concurrent invalidations of one key all see every reference
 // and none returns while an entry it should drop is still cached.
 //
+// Admission. A put of a reply not cached yet that would have to evict another one is admitted
+// only if its cache key was seen more often lately than the least recently used entry's
+// (TinyLFU: one FrequencySketch per entry shard, counted at every put, under the shard's lock).
+// While the shard has room everything is admitted, so the outage copies are what they were
+// without the filter; under pressure the hot set stays and one-time reads are not stored (nor
+// evict anything). Entries already cached are always renewed or replaced, and
+// Admission::Always (written values, repairs) bypasses the filter.
+//
 // Ownership: owns copies of every key and reply; lookups copy the reply out, so nothing the cache
 // returns refers into it.
 // Thread safety: every member function may be called concurrently from any thread.
@@ -55,9 +63,16 @@ struct LookupResult {
 
 enum class PutResult : std::uint8_t {
   Stored,
-  TooLarge,    // entry_cost() above max_entry_bytes (or above one shard's share of max_bytes)
-  Raced,       // a key (or the whole cache) was invalidated after the ticket was taken
-  NoLifetime,  // ttl + max_stale is zero: the entry would be dead on arrival
+  TooLarge,     // entry_cost() above max_entry_bytes (or above one shard's share of max_bytes)
+  Raced,        // a key (or the whole cache) was invalidated after the ticket was taken
+  NoLifetime,   // ttl + max_stale is zero: the entry would be dead on arrival
+  NotAdmitted,  // Admission::TinyLfu: storing it would evict an entry read more often
+};
+
+// Whether a put may be refused to keep more frequently read entries (see the class comment).
+enum class Admission : std::uint8_t {
+  TinyLfu,  // replies passing through: admitted when there is room or when read more often
+  Always,   // values written through seawall and repairs of them: the outage needs them
 };
 
 // Taken before the read is sent upstream; see the class comment.
@@ -82,7 +97,8 @@ struct ReplyCacheStats {
   std::uint64_t invalidations = 0;  // entries dropped by invalidate_key and clear
   std::uint64_t rejected_too_large = 0;
   std::uint64_t rejected_raced = 0;
-  std::uint64_t bytes = 0;  // current sum of entry_cost()
+  std::uint64_t rejected_admission = 0;  // PutResult::NotAdmitted
+  std::uint64_t bytes = 0;               // current sum of entry_cost()
   std::uint64_t entries = 0;
 };
 
@@ -101,10 +117,11 @@ class ReplyCache {
 
   // Stores (or replaces) the reply for `cache_key`, which depends on `redis_keys` (may be empty:
   // then only clear() and the TTL drop it). Evicts least recently used entries of the same shard
-  // to stay within budget.
+  // to stay within budget, unless `admission` refuses a new entry (see the class comment).
   PutResult put(ReadTicket ticket, std::string_view cache_key,
                 std::span<const std::string_view> redis_keys, std::string_view reply,
-                Clock::duration ttl, Clock::duration max_stale, Clock::time_point now);
+                Clock::duration ttl, Clock::duration max_stale, Clock::time_point now,
+                Admission admission = Admission::Always);
 
   // Drops every reply that depends on `redis_key`; returns how many. Call it when a write to the
   // key is sent and again when its reply arrives.
@@ -138,10 +155,13 @@ class ReplyCache {
   // Removes the index references of entries already unlinked from their shard.
   void remove_refs_of(const std::list<Entry>& dropped);
   bool invalidated_since(ReadTicket ticket, std::span<const std::string_view> redis_keys) noexcept;
-  // put()'s fast path: renews an entry holding exactly `reply`; false when there is none.
-  bool refresh_identical(EntryShard& shard, ReadTicket ticket, std::string_view cache_key,
-                         std::span<const std::string_view> redis_keys, std::string_view reply,
-                         Clock::duration ttl, Clock::duration max_stale, Clock::time_point now);
+  enum class Renewal : std::uint8_t { Renewed, Store, NotAdmitted };
+  // put()'s first step, under the shard's lock: counts the key in the sketch, renews an entry
+  // holding exactly `reply` (Renewed), or decides whether a new entry may be stored.
+  Renewal renew_or_admit(EntryShard& shard, std::uint64_t hash, ReadTicket ticket,
+                         std::string_view cache_key, std::span<const std::string_view> redis_keys,
+                         std::string_view reply, std::size_t cost, Clock::duration ttl,
+                         Clock::duration max_stale, Clock::time_point now, Admission admission);
 
   std::size_t shard_mask_;
   std::size_t shard_budget_;  // max_bytes / shards
@@ -154,6 +174,7 @@ class ReplyCache {
   std::atomic<std::uint64_t> next_id_{1};
   std::atomic<std::uint64_t> rejected_too_large_{0};
   std::atomic<std::uint64_t> rejected_raced_{0};
+  std::atomic<std::uint64_t> rejected_admission_{0};
 };
 
 // The cache key of a command: the name lowercased, then every argument, each preceded by its

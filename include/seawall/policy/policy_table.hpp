@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "seawall/cache/reply_cache.hpp"
+
 namespace seawall::policy {
 
 // What a read gets when neither L1 nor a default can answer.
@@ -32,6 +34,9 @@ struct L1Policy {
   bool enabled = false;
   std::chrono::milliseconds ttl{0};        // served as fresh for this long
   std::chrono::milliseconds max_stale{0};  // then, only while Redis is unavailable, this long
+  // Replies passing through (not written values): TinyLfu keeps the more often read entries
+  // when the L1 is full; Always stores every reply, evicting the least recently used.
+  cache::Admission admission = cache::Admission::TinyLfu;
 
   bool operator==(const L1Policy&) const = default;
 };

@@ -169,6 +169,115 @@ TEST(ReplyCacheTest, EvictsLeastRecentlyUsed) {
   EXPECT_EQ(cache.stats().evictions, 2u);
 }
 
+PutResult put_lfu(ReplyCache& cache, std::string_view cache_key, Keys keys,
+                  std::string_view reply) {
+  return cache.put(cache.begin_read(), cache_key, keys, reply, 10s, 60s, kT0, Admission::TinyLfu);
+}
+
+TEST(ReplyCacheAdmissionTest, AdmitsEveryReplyWhileThereIsRoom) {
+  const std::size_t cost = ReplyCache::entry_cost("get a", Keys{"a"}, 1);
+  ReplyCache cache(options(3 * cost, 1));
+  EXPECT_EQ(put_lfu(cache, "get a", {"a"}, "1"), PutResult::Stored);
+  EXPECT_EQ(put_lfu(cache, "get b", {"b"}, "2"), PutResult::Stored);
+  EXPECT_EQ(put_lfu(cache, "get c", {"c"}, "3"), PutResult::Stored);
+  EXPECT_EQ(cache.stats().entries, 3u);
+  EXPECT_EQ(cache.stats().rejected_admission, 0u);
+}
+
+TEST(ReplyCacheAdmissionTest, RefusesANewKeyReadNoMoreOftenThanTheVictim) {
+  const std::size_t cost = ReplyCache::entry_cost("get a", Keys{"a"}, 1);
+  ReplyCache cache(options(3 * cost, 1));
+  put_lfu(cache, "get a", {"a"}, "1");
+  put_lfu(cache, "get b", {"b"}, "2");
+  put_lfu(cache, "get c", {"c"}, "3");
+  // Full: d (seen once) against the LRU entry a (seen once): the incumbent stays.
+  EXPECT_EQ(put_lfu(cache, "get d", {"d"}, "4"), PutResult::NotAdmitted);
+  EXPECT_EQ(look(cache, "get d"), Freshness::Miss);
+  EXPECT_EQ(look(cache, "get a"), Freshness::Fresh);
+  EXPECT_EQ(cache.stats().evictions, 0u);
+  EXPECT_EQ(cache.stats().rejected_admission, 1u);
+  // Nothing of the refused entry is left in the index.
+  EXPECT_EQ(cache.invalidate_key("d"), 0u);
+}
+
+TEST(ReplyCacheAdmissionTest, AdmitsANewKeyReadMoreOftenThanTheVictim) {
+  const std::size_t cost = ReplyCache::entry_cost("get a", Keys{"a"}, 1);
+  ReplyCache cache(options(3 * cost, 1));
+  put_lfu(cache, "get a", {"a"}, "1");
+  put_lfu(cache, "get b", {"b"}, "2");
+  put_lfu(cache, "get c", {"c"}, "3");
+  ASSERT_EQ(put_lfu(cache, "get d", {"d"}, "4"), PutResult::NotAdmitted);
+  // Read again: twice now, against a's once. a (least recently used) goes.
+  EXPECT_EQ(put_lfu(cache, "get d", {"d"}, "4"), PutResult::Stored);
+  EXPECT_EQ(look(cache, "get d"), Freshness::Fresh);
+  EXPECT_EQ(look(cache, "get a"), Freshness::Miss);
+  EXPECT_EQ(cache.stats().evictions, 1u);
+}
+
+TEST(ReplyCacheAdmissionTest, AlwaysStoresWhateverTheCounts) {
+  // Written values: the outage must read what was written through seawall.
+  const std::size_t cost = ReplyCache::entry_cost("get a", Keys{"a"}, 1);
+  ReplyCache cache(options(3 * cost, 1));
+  for (int i = 0; i < 5; ++i) {
+    put_lfu(cache, "get a", {"a"}, "1");
+    put_lfu(cache, "get b", {"b"}, "2");
+    put_lfu(cache, "get c", {"c"}, "3");
+  }
+  EXPECT_EQ(put(cache, "get d", {"d"}, "4"), PutResult::Stored);  // Admission::Always
+  EXPECT_EQ(look(cache, "get d"), Freshness::Fresh);
+  EXPECT_EQ(cache.stats().evictions, 1u);
+}
+
+TEST(ReplyCacheAdmissionTest, CachedEntriesAreRenewedAndReplacedWhateverTheirCount) {
+  const std::size_t cost = ReplyCache::entry_cost("get a", Keys{"a"}, 1);
+  ReplyCache cache(options(3 * cost, 1));
+  put_lfu(cache, "get a", {"a"}, "1");
+  put_lfu(cache, "get b", {"b"}, "2");
+  put_lfu(cache, "get c", {"c"}, "3");
+  for (int i = 0; i < 5; ++i) {
+    put_lfu(cache, "get d", {"d"}, "4");  // d gets in, evicting a
+  }
+  ASSERT_EQ(look(cache, "get a"), Freshness::Miss);
+  // b was read once, d five times: b's new value still replaces its old one.
+  EXPECT_EQ(put_lfu(cache, "get b", {"b"}, "9"), PutResult::Stored);
+  std::string out;
+  EXPECT_EQ(cache.lookup("get b", kT0, out).freshness, Freshness::Fresh);
+  EXPECT_EQ(out, "9");
+  EXPECT_EQ(put_lfu(cache, "get c", {"c"}, "3"), PutResult::Stored);  // renewed in place
+}
+
+// 20 hot keys read over and over among 1,000 keys read once each, through an L1 that holds 20
+// entries: how many hot keys are still cached at the end.
+int hot_keys_kept(Admission admission) {
+  const std::string reply(100, 'r');
+  const auto hot = [](int i) {
+    return "hot:" + std::string(i < 10 ? "0" : "") + std::to_string(i);
+  };
+  const std::size_t cost = ReplyCache::entry_cost("get hot:00", Keys{"hot:00"}, reply.size());
+  ReplyCache cache(options(20 * cost, 1));
+  const auto read = [&](const std::string& key) {
+    cache.put(cache.begin_read(), "get " + key, Keys{key}, reply, 10s, 60s, kT0, admission);
+  };
+  for (int i = 0; i < 20; ++i) {
+    read(hot(i));
+  }
+  for (int i = 0; i < 1000; ++i) {
+    read("cold:" + std::to_string(1000 + i));
+    read(hot(i % 20));
+  }
+  int kept = 0;
+  for (int i = 0; i < 20; ++i) {
+    kept += look(cache, "get " + hot(i)) == Freshness::Fresh ? 1 : 0;
+  }
+  return kept;
+}
+
+TEST(ReplyCacheAdmissionTest, OneTimeReadsDoNotPushOutTheHotSet) {
+  EXPECT_GE(hot_keys_kept(Admission::TinyLfu), 18);
+  // Plain LRU keeps the last 20 keys read, half of them one-time keys.
+  EXPECT_LE(hot_keys_kept(Admission::Always), 12);
+}
+
 TEST(ReplyCacheTest, StaleHitAlsoRefreshesLruPosition) {
   const Keys ka{"a"};
   const std::size_t cost = ReplyCache::entry_cost("get a", ka, 1);

@@ -425,6 +425,34 @@ TEST(LoaderTest, RejectsUnknownEnumValues) {
   EXPECT_THAT(load_with_upstream("log: {level: INFO}\n").errors, SizeIs(1));
 }
 
+TEST(LoaderTest, ReadsL1Admission) {
+  const LoadResult result = load_with_upstream(R"(policies:
+  - match: "a:*"
+    l1: {ttl: 1s}
+  - match: "b:*"
+    l1: {admission: always}
+  - match: "c:*"
+    l1: {admission: tinylfu}
+)");
+  ASSERT_THAT(result.errors, IsEmpty());
+  const auto& policies = result.config->policies;
+  ASSERT_THAT(policies, SizeIs(3));
+  EXPECT_EQ(policies[0].policy.l1.admission, cache::Admission::TinyLfu);  // the default
+  EXPECT_EQ(policies[1].policy.l1.admission, cache::Admission::Always);
+  EXPECT_EQ(policies[2].policy.l1.admission, cache::Admission::TinyLfu);
+  EXPECT_EQ(default_fallback_policy().l1.admission, cache::Admission::TinyLfu);
+}
+
+TEST(LoaderTest, RejectsAnUnknownL1Admission) {
+  const LoadResult result = load_with_upstream(R"(policies:
+  - match: "*"
+    l1: {admission: lru}
+)");
+  EXPECT_THAT(result.errors,
+              ElementsAre("test.yaml:3: policies[0].l1.admission: must be one of tinylfu or "
+                          "always, got \"lru\""));
+}
+
 TEST(LoaderTest, RejectsAListenAddressThatIsNotAnIpLiteral) {
   EXPECT_THAT(load_with_upstream("listen: {address: localhost}\n").errors,
               ElementsAre("test.yaml:1: listen.address: must be an IPv4 or IPv6 address such as "
