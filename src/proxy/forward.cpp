@@ -288,16 +288,17 @@ upstream::Connection& Session::connection_for(std::size_t up) {
   return ctx_.pools[up]->pick(id_, upstream_protocol());
 }
 
-bool Session::write_must_wait(const CommandInfo* info, std::span<const std::string_view> args) {
+std::optional<std::size_t> Session::write_must_wait(const CommandInfo* info,
+                                                    std::span<const std::string_view> args) {
   // A blocking write (BLPOP) may wait for ever: nobody waits for it (see note_pinned_write), and
   // the L1 keeps database 0 only.
   if (info == nullptr || info->has(command::kBlocking) || db_nonzero_) {
-    return false;
+    return std::nullopt;
   }
   // Queued commands run, and are ordered, at EXEC.
   const bool runs_queued = link_ && in_multi_ && command::rules(*info).runs_queued;
   if (!runs_queued && (in_multi_ || !is_write_command(*info) || flushes_everything(*info))) {
-    return false;
+    return std::nullopt;
   }
   thread_local std::vector<std::uint32_t> indexes;
   thread_local std::vector<std::string_view> keys;
@@ -312,18 +313,17 @@ bool Session::write_must_wait(const CommandInfo* info, std::span<const std::stri
     }
   }
   if (keys.empty()) {
-    return false;
+    return std::nullopt;
   }
   const router::Router& router = ctx_.snapshot->router;
   const std::size_t up = link_ ? link_upstream_ : router.route(keys[0]);
   if (!link_ && !router.single_upstream()) {
     for (std::string_view key : keys) {
       if (router.route(key) != up) {
-        return false;  // split across upstreams: each part's order is its own
+        return std::nullopt;  // split across upstreams: each part's order is its own
       }
     }
   }
-  write_wait_upstream_ = static_cast<std::uint32_t>(up);
   const WritesInFlight::Owner me =
       WritesInFlight::owner_of(link_ ? static_cast<const void*>(link_.get())
                                      : static_cast<const void*>(&connection_for(up)));
@@ -337,18 +337,17 @@ bool Session::write_must_wait(const CommandInfo* info, std::span<const std::stri
         moved_to_ = c.get();
         moved_up_ = static_cast<std::uint32_t>(up);
         move_fresh_ = true;
-        return false;
+        return std::nullopt;
       }
     }
   }
-  return plan.order != WriteOrder::Send;
+  return plan.order == WriteOrder::Send ? std::nullopt : std::optional<std::size_t>(up);
 }
 
-awaitable<void> Session::wait_write_order(const CommandInfo* info) {
+awaitable<void> Session::wait_write_order(const CommandInfo* info, std::size_t up) {
   // The other write's outcome comes within its request deadline; past that (a pinned write has
   // none), this one goes anyway, and the two are as unordered as before.
   const auto& upstreams = ctx_.config->upstreams;
-  const std::size_t up = write_wait_upstream_;
   const auto wait = up < upstreams.size() ? upstreams[up].request_timeout : config::Millis{100};
   const auto deadline = std::chrono::steady_clock::now() + wait + std::chrono::milliseconds(50);
   asio::steady_timer timer(socket_.get_executor());
@@ -357,7 +356,7 @@ awaitable<void> Session::wait_write_order(const CommandInfo* info) {
     timer.expires_after(std::chrono::milliseconds(1));
     co_await timer.async_wait(use_nothrow);
   } while (!closed_ && std::chrono::steady_clock::now() < deadline &&
-           write_must_wait(info, request_.args));
+           write_must_wait(info, request_.args).has_value());
 }
 
 bool Session::forward_split(const CommandInfo& info, std::span<const std::string_view> args) {
@@ -580,6 +579,12 @@ void Session::store_written_value(cache::ReadTicket ticket, std::string_view key
   cache::make_cache_key(get, cache_key);
   reply.clear();
   resp::append_bulk(reply, value);
+  // Written values are never refused by admission: an outage must read what was written
+  // through seawall.
+  const auto store = [&](cache::ReadTicket t) {
+    return cache.put(t, cache_key, keys, reply, p.l1.ttl, p.l1.max_stale, now,
+                     cache::Admission::Always);
+  };
   if (mark.ordered && writes.last_sent(key, mark.id)) {
     // Redis ran every earlier write of the key before this one (they went on the same
     // connection, or had their outcome before it was sent) and no later one was sent: its value
@@ -589,20 +594,17 @@ void Session::store_written_value(cache::ReadTicket ticket, std::string_view key
     cache.invalidate_key(key);
     const cache::ReadTicket fresh = cache.begin_read();
     if (writes.last_sent(key, mark.id)) {
-      cache.put(fresh, cache_key, keys, reply, p.l1.ttl, p.l1.max_stale, now);
+      store(fresh);
       return;
     }
   }
   // Stored only if no other write to the key was sent since this one: then this value is what
-  // Redis holds. Never refused by admission: the outage must read what was written through us. The
-  // invalidation after it drops the probe and ends every read of the key still in flight (they may
-  // have read an older value); the copy is stored again after.
-  cache::PutResult stored = cache.put(ticket, cache_key, keys, reply, p.l1.ttl, p.l1.max_stale, now,
-                                      cache::Admission::Always);
+  // Redis holds. The invalidation after it drops the probe and ends every read of the key still
+  // in flight (they may have read an older value); the copy is stored again after.
+  cache::PutResult stored = store(ticket);
   cache.invalidate_key(key);
   if (stored == cache::PutResult::Stored) {
-    stored = cache.put(cache.begin_read(), cache_key, keys, reply, p.l1.ttl, p.l1.max_stale, now,
-                       cache::Admission::Always);
+    stored = store(cache.begin_read());
   }
   if (stored == cache::PutResult::Raced) {
     // Another write of the key was in flight too (or of a key sharing its invalidation stripe):

@@ -26,6 +26,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "seawall/cache/reply_cache.hpp"
@@ -196,8 +197,10 @@ class Session : public upstream::ReplyTarget,
   // Writes of one key keep their order (WritesInFlight): true while this write (shared or
   // pinned) must wait for another sender's write of its keys; a shared one moves to that
   // sender's connection instead when it can (moved_to_).
-  bool write_must_wait(const command::CommandInfo* info, std::span<const std::string_view> args);
-  awaitable<void> wait_write_order(const command::CommandInfo* info);
+  // Returns the upstream whose write it must wait for, or nothing.
+  std::optional<std::size_t> write_must_wait(const command::CommandInfo* info,
+                                             std::span<const std::string_view> args);
+  awaitable<void> wait_write_order(const command::CommandInfo* info, std::size_t up);
   // The connection to `up` for this session's next command: the one it moved to while its
   // commands there are in flight, else its own (Pool::pick).
   upstream::Connection& connection_for(std::size_t up);
@@ -366,9 +369,8 @@ class Session : public upstream::ReplyTarget,
   // write of a key (write_must_wait); used until nothing of this session is in flight.
   upstream::Connection* moved_to_ = nullptr;
   std::uint32_t moved_up_ = 0;
-  bool move_fresh_ = false;                // chosen for the command being dispatched
-  std::uint32_t write_wait_upstream_ = 0;  // of the write write_must_wait last looked at
-  std::size_t parked_ = 0;                 // of them, reads parked behind a write (ParkedReads)
+  bool move_fresh_ = false;  // chosen for the command being dispatched
+  std::size_t parked_ = 0;   // of them, reads parked behind a write (ParkedReads)
   // Expected size of a reply still to come: jumps up to any larger reply, decays by 1/8 per
   // smaller one. Starts at 4 KiB, so at most 256 requests go out before the first reply.
   std::size_t avg_reply_bytes_ = 4096;
