@@ -552,19 +552,20 @@ void Session::keep_journaled_value(Slot& slot) {
   // What the journal answers now, the L1 keeps for after the replay: while the breaker is still
   // half-open, reads of the key need a copy, and it is the value Redis will hold by then.
   if (writes_value(slot)) {
-    fill_written(slot, last_activity_);
+    fill_written(slot, last_activity_, &ctx_.shared->upstreams[slot.upstream]->journal());
   }
 }
 
-void Session::fill_written(Slot& slot, std::chrono::steady_clock::time_point now) {
+void Session::fill_written(Slot& slot, std::chrono::steady_clock::time_point now,
+                           const upstream::Journal* journaled) {
   for (std::size_t i = 1; i + 1 < slot.args.size(); i += 2) {
-    store_written_value(slot.ticket, slot.args[i], slot.args[i + 1], now, slot.mark);
+    store_written_value(slot.ticket, slot.args[i], slot.args[i + 1], now, slot.mark, journaled);
   }
 }
 
 void Session::store_written_value(cache::ReadTicket ticket, std::string_view key,
                                   std::string_view value, std::chrono::steady_clock::time_point now,
-                                  WriteMark mark) {
+                                  WriteMark mark, const upstream::Journal* journaled) {
   cache::ReplyCache& cache = ctx_.shared->cache;
   const WritesInFlight& writes = ctx_.shared->writes_in_flight;
   const policy::Policy& p = ctx_.snapshot->policies.match(key);
@@ -605,6 +606,20 @@ void Session::store_written_value(cache::ReadTicket ticket, std::string_view key
   cache.invalidate_key(key);
   if (stored == cache::PutResult::Stored) {
     stored = store(cache.begin_read());
+  }
+  if (stored == cache::PutResult::Raced && journaled != nullptr) {
+    // A journaled write's order is the journal's: if its value is still the key's last one
+    // there, it is what Redis will hold after the replay (and what reads answer until then).
+    // The ticket comes first: a write journaled after the check invalidates the key after its
+    // append, so this put then fails rather than store an older value.
+    const cache::ReadTicket fresh = cache.begin_read();
+    thread_local std::string journaled_reply;
+    journaled_reply.clear();
+    if (journaled->read_get(key, std::chrono::system_clock::now(), journaled_reply) ==
+            upstream::Journal::Overlay::Answered &&
+        journaled_reply == reply) {
+      stored = store(fresh);
+    }
   }
   if (stored == cache::PutResult::Raced) {
     // Another write of the key was in flight too (or of a key sharing its invalidation stripe):

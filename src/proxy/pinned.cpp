@@ -575,8 +575,9 @@ bool Session::journal_sets(std::size_t upstream, const std::vector<QueuedFill>& 
     return false;
   }
   const auto now = std::chrono::steady_clock::now();
+  const upstream::Journal& journal = ctx_.shared->upstreams[upstream]->journal();
   for (const QueuedFill& f : sets) {
-    store_written_value(ticket, f.key, f.value, now, WriteMark{});
+    store_written_value(ticket, f.key, f.value, now, WriteMark{}, &journal);
   }
   writes.release_all(keys);
   ctx_.shared->fallback.counters().writes_journaled.fetch_add(1, std::memory_order_relaxed);

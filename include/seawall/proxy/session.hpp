@@ -219,15 +219,19 @@ class Session : public upstream::ReplyTarget,
   // SET k v (no options) and MSET: their values are what GET of their keys returns next.
   bool writes_value(const Slot& slot) const;
   // After Redis acknowledged such a write: its values as the L1 copies of GET of their keys.
-  void fill_written(Slot& slot, std::chrono::steady_clock::time_point now);
+  // `journaled`: the write was journaled there (see store_written_value).
+  void fill_written(Slot& slot, std::chrono::steady_clock::time_point now,
+                    const upstream::Journal* journaled = nullptr);
   // A journaled SET/MSET (slot.ticket taken before the append): its values in the L1 too.
   void keep_journaled_value(Slot& slot);
   // The L1 copy of GET `key` after a write of `value` Redis acknowledged, unless another write
   // to the key was sent since `ticket` (taken when the write was sent).
   // When `mark` says the write was ordered and is still the key's last one sent, its value is
-  // what Redis holds: stored whatever happened to the ticket.
+  // what Redis holds: stored whatever happened to the ticket. When `journaled` holds the write,
+  // its order is the journal's: the value is stored if it is still the key's last journaled one.
   void store_written_value(cache::ReadTicket ticket, std::string_view key, std::string_view value,
-                           std::chrono::steady_clock::time_point now, WriteMark mark);
+                           std::chrono::steady_clock::time_point now, WriteMark mark,
+                           const upstream::Journal* journaled = nullptr);
   Slot& push_slot();
   // A reused slot as a new request's: no reply, nothing described yet (keeps capacities).
   static void reset_slot(Slot& slot);
