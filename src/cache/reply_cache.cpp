@@ -22,13 +22,6 @@ constexpr std::size_t kMaxShards = 1024;
 // keeps the sketch near 1/64 of the budget.
 constexpr std::size_t kBudgetBytesPerSketchWord = 512;
 
-struct StringHash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const noexcept {
-    return std::hash<std::string_view>{}(s);
-  }
-};
-
 std::size_t hash_of(std::string_view s) noexcept { return std::hash<std::string_view>{}(s); }
 
 void raise_to(std::atomic<std::uint64_t>& target, std::uint64_t value) noexcept {
@@ -45,10 +38,94 @@ Clock::time_point saturating_add(Clock::time_point t, Clock::duration d) noexcep
   return t + d;
 }
 
+// An index reference: the entry's id and the hash of its cache key, which picks its entry shard
+// and finds it there (EntryShard::by_key looks entries up by hash and id as well as by key), so
+// a reference copies no string.
 struct Ref {
   std::uint64_t id;
-  std::size_t home;  // entry shard
-  std::string cache_key;
+  std::uint64_t hash;
+};
+
+// The references of one Redis key: almost always one (GET k), so the first is held inline and
+// only a key cached under several commands (GET k, HGETALL k, MGET a k) allocates.
+class Refs {
+ public:
+  bool empty() const noexcept { return !has_first_; }
+  void add(const Ref& ref) {
+    if (!has_first_) {
+      first_ = ref;
+      has_first_ = true;
+    } else {
+      rest_.push_back(ref);
+    }
+  }
+  // Removes every reference to `id` (an entry lists a key twice for MGET a a).
+  void remove(std::uint64_t id) {
+    std::erase_if(rest_, [&](const Ref& ref) { return ref.id == id; });
+    if (has_first_ && first_.id == id) {
+      if (rest_.empty()) {
+        has_first_ = false;
+      } else {
+        first_ = rest_.back();
+        rest_.pop_back();
+      }
+    }
+  }
+  void copy_to(std::vector<Ref>& out) const {
+    out.clear();
+    if (has_first_) {
+      out.push_back(first_);
+      out.insert(out.end(), rest_.begin(), rest_.end());
+    }
+  }
+
+ private:
+  Ref first_{};
+  bool has_first_ = false;
+  std::vector<Ref> rest_;
+};
+
+// EntryShard::by_key's key: the cache key (a view into its entry) with its hash and the entry's
+// id. Looked up by cache key (KeyProbe) on reads and puts, or by hash and id (IdProbe) from an
+// index reference.
+struct EntryKey {
+  std::string_view cache_key;
+  std::uint64_t hash;
+  std::uint64_t id;
+};
+struct KeyProbe {
+  std::string_view cache_key;
+  std::uint64_t hash;
+};
+struct IdProbe {
+  std::uint64_t hash;
+  std::uint64_t id;
+};
+struct EntryKeyHash {
+  using is_transparent = void;
+  std::size_t operator()(const EntryKey& k) const noexcept { return k.hash; }
+  std::size_t operator()(const KeyProbe& k) const noexcept { return k.hash; }
+  std::size_t operator()(const IdProbe& k) const noexcept { return k.hash; }
+};
+struct EntryKeyEqual {
+  using is_transparent = void;
+  bool operator()(const EntryKey& a, const EntryKey& b) const noexcept {
+    return a.hash == b.hash && a.cache_key == b.cache_key;
+  }
+  bool operator()(const KeyProbe& a, const EntryKey& b) const noexcept {
+    return a.hash == b.hash && a.cache_key == b.cache_key;
+  }
+  bool operator()(const EntryKey& a, const KeyProbe& b) const noexcept { return (*this)(b, a); }
+  bool operator()(const IdProbe& a, const EntryKey& b) const noexcept {
+    return a.hash == b.hash && a.id == b.id;
+  }
+  bool operator()(const EntryKey& a, const IdProbe& b) const noexcept { return (*this)(b, a); }
+};
+// The index is keyed by the hash of a Redis key, not by a copy of it: two keys with the same
+// 64-bit hash share their references, and writing one then drops the other's copies too, which
+// is harmless (and rare: 100,000 keys collide with probability ~3e-10).
+struct IdentityHash {
+  std::size_t operator()(std::uint64_t h) const noexcept { return h; }
 };
 
 }  // namespace
@@ -88,6 +165,7 @@ struct ReplyCache::Entry {
   }
   std::string_view cache_key() const noexcept { return {data.data(), key_size}; }
   std::string_view reply() const noexcept { return {data.data() + key_size, reply_size}; }
+  EntryKey key() const noexcept { return {cache_key(), hash, id}; }
   template <typename F>
   void for_each_redis_key(F&& f) const {
     std::size_t at = std::size_t{key_size} + reply_size;
@@ -109,7 +187,7 @@ struct alignas(64) ReplyCache::EntryShard {
   std::mutex mutex;
   std::list<Entry> lru;  // front = most recently used
   // Keys view Entry::cache_key inside the list nodes, which never move.
-  std::unordered_map<std::string_view, std::list<Entry>::iterator> by_key;
+  std::unordered_map<EntryKey, std::list<Entry>::iterator, EntryKeyHash, EntryKeyEqual> by_key;
   FrequencySketch sketch{0};  // sized by ReplyCache's constructor
   std::size_t bytes = 0;
   std::uint64_t hits_fresh = 0;
@@ -123,22 +201,21 @@ struct alignas(64) ReplyCache::EntryShard {
   // Unlinks `it` into `dropped`, which the caller destroys after releasing the lock.
   void unlink(std::list<Entry>::iterator it, std::list<Entry>& dropped) {
     bytes -= it->cost;
-    by_key.erase(it->cache_key());
+    by_key.erase(it->key());
     dropped.splice(dropped.end(), lru, it);
   }
 };
 
 struct alignas(64) ReplyCache::IndexShard {
   std::mutex mutex;
-  std::unordered_map<std::string, std::vector<Ref>, StringHash, std::equal_to<>> refs;
+  std::unordered_map<std::uint64_t, Refs, IdentityHash> refs;  // by hash_of(Redis key)
 };
 
 namespace {
 // Bookkeeping charged per entry and per Redis key, on top of the bytes of the strings: the list
 // node, the map node and bucket, and per key its copy in the entry plus its index reference.
 constexpr std::size_t kPointer = sizeof(void*);
-constexpr std::size_t kPerKeyOverhead = sizeof(std::string) + sizeof(Ref) + sizeof(std::string) +
-                                        sizeof(std::vector<Ref>) + 4 * kPointer;
+constexpr std::size_t kPerKeyOverhead = 4 + sizeof(std::uint64_t) + sizeof(Refs) + 4 * kPointer;
 }  // namespace
 
 std::size_t ReplyCache::entry_cost(std::string_view cache_key,
@@ -148,8 +225,8 @@ std::size_t ReplyCache::entry_cost(std::string_view cache_key,
       sizeof(Entry) + 2 * kPointer + sizeof(std::string_view) + sizeof(void*) + 4 * kPointer;
   std::size_t cost = kEntryOverhead + cache_key.size() + reply_size;
   for (std::string_view key : redis_keys) {
-    // The key in the entry and in the index, and the index reference's copy of the cache key.
-    cost += kPerKeyOverhead + 2 * key.size() + cache_key.size();
+    // The key in the entry (after its length) and its index node (by hash: no copy of it).
+    cost += kPerKeyOverhead + key.size();
   }
   return cost;
 }
@@ -168,17 +245,9 @@ ReplyCache::ReplyCache(const ReplyCacheOptions& options)
 
 ReplyCache::~ReplyCache() = default;
 
-std::size_t ReplyCache::entry_shard_of(std::string_view cache_key) const noexcept {
-  return hash_of(cache_key) & shard_mask_;
-}
-
-std::size_t ReplyCache::index_shard_of(std::string_view redis_key) const noexcept {
-  return hash_of(redis_key) & shard_mask_;
-}
-
-std::atomic<std::uint64_t>& ReplyCache::stripe_of(std::string_view redis_key) noexcept {
+std::atomic<std::uint64_t>& ReplyCache::stripe_of(std::uint64_t key_hash) noexcept {
   // High bits: the low ones already pick the index shard.
-  return stripes_[(hash_of(redis_key) >> 32) & (kStripes - 1)];
+  return stripes_[(key_hash >> 32) & (kStripes - 1)];
 }
 
 ReadTicket ReplyCache::begin_read() const noexcept { return ReadTicket{epoch_.load()}; }
@@ -188,32 +257,30 @@ bool ReplyCache::invalidated_since(ReadTicket ticket,
   if (cleared_epoch_.load() > ticket.epoch) {
     return true;
   }
-  return std::any_of(redis_keys.begin(), redis_keys.end(),
-                     [&](std::string_view key) { return stripe_of(key).load() > ticket.epoch; });
+  return std::any_of(redis_keys.begin(), redis_keys.end(), [&](std::string_view key) {
+    return stripe_of(hash_of(key)).load() > ticket.epoch;
+  });
 }
 
-void ReplyCache::add_refs(std::span<const std::string_view> redis_keys, std::uint64_t id,
-                          std::string_view cache_key, std::size_t home) {
+void ReplyCache::add_refs(std::span<const std::string_view> redis_keys, const Entry& entry) {
   for (std::string_view key : redis_keys) {
-    IndexShard& shard = index_shards_[index_shard_of(key)];
+    const std::uint64_t key_hash = hash_of(key);
+    IndexShard& shard = index_shards_[key_hash & shard_mask_];
     std::lock_guard lock(shard.mutex);
-    auto it = shard.refs.find(key);
-    if (it == shard.refs.end()) {
-      it = shard.refs.emplace(std::string(key), std::vector<Ref>{}).first;
-    }
-    it->second.push_back(Ref{id, home, std::string(cache_key)});
+    shard.refs[key_hash].add(Ref{entry.id, entry.hash});
   }
 }
 
 void ReplyCache::remove_refs(const Entry& entry) {
   entry.for_each_redis_key([&](std::string_view key) {
-    IndexShard& shard = index_shards_[index_shard_of(key)];
+    const std::uint64_t key_hash = hash_of(key);
+    IndexShard& shard = index_shards_[key_hash & shard_mask_];
     std::lock_guard lock(shard.mutex);
-    auto it = shard.refs.find(key);
+    auto it = shard.refs.find(key_hash);
     if (it == shard.refs.end()) {
       return;  // a duplicate key of the same entry, already handled
     }
-    std::erase_if(it->second, [&](const Ref& ref) { return ref.id == entry.id; });
+    it->second.remove(entry.id);
     if (it->second.empty()) {
       shard.refs.erase(it);
     }
@@ -228,12 +295,13 @@ void ReplyCache::remove_refs_of(const std::list<Entry>& dropped) {
 
 LookupResult ReplyCache::lookup(std::string_view cache_key, Clock::time_point now,
                                 std::string& reply_out) {
-  EntryShard& shard = entry_shards_[entry_shard_of(cache_key)];
+  const std::uint64_t hash = hash_of(cache_key);
+  EntryShard& shard = entry_shards_[hash & shard_mask_];
   std::list<Entry> expired;
   LookupResult result;
   {
     std::lock_guard lock(shard.mutex);
-    auto found = shard.by_key.find(cache_key);
+    auto found = shard.by_key.find(KeyProbe{cache_key, hash});
     if (found == shard.by_key.end()) {
       ++shard.misses;
       return result;
@@ -302,7 +370,7 @@ PutResult ReplyCache::put(ReadTicket ticket, std::string_view cache_key,
   entry.stale_until = saturating_add(entry.fresh_until, max_stale);
 
   // References first, entry second: see the class comment for why this order is race-free.
-  add_refs(redis_keys, entry.id, cache_key, home);
+  add_refs(redis_keys, entry);
 
   std::list<Entry> dropped;
   bool raced = false;
@@ -311,7 +379,7 @@ PutResult ReplyCache::put(ReadTicket ticket, std::string_view cache_key,
     if (invalidated_since(ticket, redis_keys)) {
       raced = true;
     } else {
-      if (auto found = shard.by_key.find(cache_key); found != shard.by_key.end()) {
+      if (auto found = shard.by_key.find(KeyProbe{cache_key, hash}); found != shard.by_key.end()) {
         shard.unlink(found->second, dropped);
       }
       while (shard.bytes + cost > shard_budget_ && !shard.lru.empty()) {
@@ -320,7 +388,7 @@ PutResult ReplyCache::put(ReadTicket ticket, std::string_view cache_key,
       }
       shard.lru.splice(shard.lru.begin(), node);
       auto it = shard.lru.begin();
-      shard.by_key.emplace(it->cache_key(), it);
+      shard.by_key.emplace(it->key(), it);
       shard.bytes += cost;
       ++shard.inserts;
     }
@@ -348,7 +416,7 @@ ReplyCache::Renewal ReplyCache::renew_or_admit(EntryShard& shard, std::uint64_t 
   std::lock_guard lock(shard.mutex);
   // Every put counts, renewals included: the victim's count must reflect its reads too.
   shard.sketch.increment(hash);
-  auto found = shard.by_key.find(cache_key);
+  auto found = shard.by_key.find(KeyProbe{cache_key, hash});
   if (found == shard.by_key.end()) {
     if (admission == Admission::Always || shard.bytes + cost <= shard_budget_ ||
         shard.lru.empty()) {
@@ -376,29 +444,30 @@ ReplyCache::Renewal ReplyCache::renew_or_admit(EntryShard& shard, std::uint64_t 
 std::size_t ReplyCache::invalidate_key(std::string_view redis_key) {
   // Bump before taking any lock: a put that misses the bump is then guaranteed to have published
   // its reference and entry before we look for them.
-  raise_to(stripe_of(redis_key), epoch_.fetch_add(1) + 1);
+  const std::uint64_t key_hash = hash_of(redis_key);
+  raise_to(stripe_of(key_hash), epoch_.fetch_add(1) + 1);
 
   // Copied, not moved out: a concurrent invalidation of the same key must see the references too,
   // or it could return while an entry it should drop is still cached (the other call has taken the
   // reference but not yet dropped the entry). References go only with their entry.
-  std::vector<Ref> refs;
+  thread_local std::vector<Ref> refs;
   {
-    IndexShard& index = index_shards_[index_shard_of(redis_key)];
+    IndexShard& index = index_shards_[key_hash & shard_mask_];
     std::lock_guard lock(index.mutex);
-    auto it = index.refs.find(redis_key);
+    auto it = index.refs.find(key_hash);
     if (it == index.refs.end()) {
       return 0;
     }
-    refs = it->second;
+    it->second.copy_to(refs);
   }
 
   std::list<Entry> dropped;
   for (const Ref& ref : refs) {
-    EntryShard& shard = entry_shards_[ref.home];
+    EntryShard& shard = entry_shards_[ref.hash & shard_mask_];
     std::lock_guard lock(shard.mutex);
-    auto found = shard.by_key.find(std::string_view(ref.cache_key));
-    // A different id is a newer entry for the same command, which has its own reference.
-    if (found != shard.by_key.end() && found->second->id == ref.id) {
+    auto found = shard.by_key.find(IdProbe{ref.hash, ref.id});
+    // Found by id: a newer entry for the same command has its own reference.
+    if (found != shard.by_key.end()) {
       ++shard.invalidations;
       shard.unlink(found->second, dropped);
     }

@@ -10,7 +10,8 @@
 // Layout. Two independent sharded tables, each shard with its own mutex; no call ever holds two
 // locks at once, so there is no lock order to get wrong:
 //   - entry shards, by hash of the cache key: the LRU list, the bytes and the counters;
-//   - index shards, by hash of a Redis key: Redis key -> {entry id, cache key} references.
+//   - index shards, by hash of a Redis key: hash of the Redis key -> {entry id, hash of its
+//     cache key} references (no copies of strings).
 // A lookup takes one lock. invalidate_key(k) takes the lock of k's index shard and then one entry
 // lock per reply cached for k (usually one or two), never a lock per shard. A multi-key entry
 // (MGET, SUNION) simply has a reference in the index shard of each of its keys, so invalidation of
@@ -146,11 +147,8 @@ class ReplyCache {
   struct EntryShard;
   struct IndexShard;
 
-  std::size_t entry_shard_of(std::string_view cache_key) const noexcept;
-  std::size_t index_shard_of(std::string_view redis_key) const noexcept;
-  std::atomic<std::uint64_t>& stripe_of(std::string_view redis_key) noexcept;
-  void add_refs(std::span<const std::string_view> redis_keys, std::uint64_t id,
-                std::string_view cache_key, std::size_t home);
+  std::atomic<std::uint64_t>& stripe_of(std::uint64_t key_hash) noexcept;
+  void add_refs(std::span<const std::string_view> redis_keys, const Entry& entry);
   void remove_refs(const Entry& entry);
   // Removes the index references of entries already unlinked from their shard.
   void remove_refs_of(const std::list<Entry>& dropped);
