@@ -154,7 +154,6 @@ constexpr std::array kRows{
     Row{"client|info", client(ClientSelf::Info)},
     Row{"client|getname", client(ClientSelf::GetName)},
     Row{"client|setname", client(ClientSelf::SetName)},
-    Row{"client|setinfo", client(ClientSelf::SetInfo)},
     // Completed by seawall.
     Row{"info", answered(Seawall::Info)},
     Row{"monitor", answered(Seawall::Monitor, pin(Pin::Always, state(State::Monitor)))},

@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "seawall/command/client_self.hpp"
 #include "seawall/proxy/introspection.hpp"
 #include "seawall/util/ascii.hpp"
 
@@ -44,8 +45,7 @@ std::uint32_t listed_flag(command::State state) {
 void client_change(const command::CommandInfo* client, std::span<const std::string_view> args,
                    LinkChange& change) {
   // Redis answers these on the dedicated connection; the listing follows what it accepts.
-  const command::CommandInfo* sub = command::resolve(client, args);
-  switch (sub == nullptr ? command::ClientSelf::None : command::rules(*sub).client) {
+  switch (command::client_self(client, args)) {
     case command::ClientSelf::SetName:
       if (args.size() == 3 && introspection::valid_client_attribute(args[2])) {
         change.name = args[2];

@@ -9,6 +9,7 @@
 #include <cctype>
 #include <charconv>
 
+#include "seawall/command/client_self.hpp"
 #include "seawall/command/command_table.hpp"
 #include "seawall/proxy/introspection.hpp"
 #include "seawall/proxy/session.hpp"
@@ -196,9 +197,8 @@ void Session::append_client_info(std::string& out) const {
 
 bool Session::client_subcommand_reply(const command::CommandInfo* client,
                                       std::span<const std::string_view> args, std::string& reply) {
-  const command::CommandInfo* sub = command::resolve(client, args);
   using command::ClientSelf;
-  switch (sub == nullptr ? ClientSelf::None : command::rules(*sub).client) {
+  switch (command::client_self(client, args)) {
     case ClientSelf::Id:
       if (args.size() != 2) {
         return false;
