@@ -32,24 +32,38 @@ constexpr CommandRules ack(Ack a, WrittenValue w = WrittenValue::None) {
   r.written = w;
   return r;
 }
-constexpr CommandRules journal(Journaled j, CommandRules r = {}) {
-  r.journaled = j;
+// One field of a row set on top of `r`: rows read as nested calls, journal(..., merge(...)).
+template <auto Field, class Value>
+constexpr CommandRules with(Value value, CommandRules r) {
+  r.*Field = value;
   return r;
 }
-constexpr CommandRules answered(Seawall what) {
-  CommandRules r;
-  r.seawall = what;
-  return r;
+constexpr CommandRules journal(Journaled v, CommandRules r = {}) {
+  return with<&CommandRules::journaled>(v, r);
+}
+constexpr CommandRules answered(Seawall v, CommandRules r = {}) {
+  return with<&CommandRules::seawall>(v, r);
+}
+constexpr CommandRules pin(Pin v, CommandRules r = {}) { return with<&CommandRules::pin>(v, r); }
+constexpr CommandRules state(State v, CommandRules r = {}) {
+  return with<&CommandRules::state>(v, r);
+}
+constexpr CommandRules local(Local v, CommandRules r = {}) {
+  return with<&CommandRules::local>(v, r);
+}
+constexpr CommandRules channels(Channels v, CommandRules r = {}) {
+  return with<&CommandRules::channels>(v, r);
+}
+constexpr CommandRules client(ClientSelf v, CommandRules r = {}) {
+  return with<&CommandRules::client>(v, r);
 }
 constexpr CommandRules flush() {
   CommandRules r;
   r.flushes_all = true;
   return r;
 }
-constexpr CommandRules runs_queued() {
-  CommandRules r;
-  r.runs_queued = true;
-  return r;
+constexpr CommandRules runs_queued(CommandRules r = {}) {
+  return with<&CommandRules::runs_queued>(true, r);
 }
 
 // clang-format off
@@ -106,15 +120,46 @@ constexpr std::array kRows{
     Row{"get", journal(Journaled::Get)},        Row{"hget", journal(Journaled::Hget)},
     // Writes that drop every copy.
     Row{"flushall", flush()}, Row{"flushdb", flush()}, Row{"swapdb", flush()},
-    // A transaction's queued writes reach the data.
-    Row{"exec", runs_queued()},
+    // Connection state: what pins a session to a dedicated connection, what it starts or ends
+    // there, and what seawall answers itself on a shared one.
+    Row{"multi", pin(Pin::Always, state(State::Multi))},
+    Row{"exec", runs_queued(state(State::EndsMulti))},  // the queued writes reach the data
+    Row{"discard", state(State::EndsMulti)},
+    Row{"watch", pin(Pin::Always, state(State::Watch))},
+    Row{"unwatch", state(State::Unwatch)},
+    Row{"select", answered(Seawall::Select, pin(Pin::NonZeroDb, state(State::Select, local(Local::Select))))},
+    Row{"reset", state(State::Reset, local(Local::Reset))},
+    Row{"quit", state(State::Quit, local(Local::Quit))},
+    Row{"hello", pin(Pin::WithAuthArg, state(State::Hello, local(Local::Hello)))},
+    Row{"auth", pin(Pin::Always, state(State::Auth))},
+    Row{"sync", pin(Pin::Always, state(State::Replica))},
+    Row{"psync", pin(Pin::Always, state(State::Replica))},
+    Row{"subscribe", pin(Pin::Always, state(State::Subscribe, channels(Channels::Channel)))},
+    Row{"psubscribe", pin(Pin::Always, state(State::Subscribe, channels(Channels::Pattern)))},
+    Row{"ssubscribe", pin(Pin::Always, state(State::Subscribe, channels(Channels::Shard)))},
+    Row{"unsubscribe", local(Local::Unsubscribe, channels(Channels::Channel))},
+    Row{"punsubscribe", local(Local::Unsubscribe, channels(Channels::Pattern))},
+    Row{"sunsubscribe", local(Local::Unsubscribe, channels(Channels::Shard))},
+    Row{"xread", pin(Pin::WithBlockArg)},
+    Row{"xreadgroup", pin(Pin::WithBlockArg)},
+    Row{"script", pin(Pin::BusySubcommand)},
+    Row{"function", pin(Pin::BusySubcommand)},
+    Row{"ping", local(Local::Ping)},
+    Row{"echo", local(Local::Echo)},
+    Row{"client", pin(Pin::BySubcommand, state(State::Client, local(Local::Client)))},
+    Row{"client|reply", pin(Pin::Always)},
+    Row{"client|caching", pin(Pin::Always)},
+    Row{"client|no-evict", pin(Pin::Always)},
+    Row{"client|id", client(ClientSelf::Id)},
+    Row{"client|info", client(ClientSelf::Info)},
+    Row{"client|getname", client(ClientSelf::GetName)},
+    Row{"client|setname", client(ClientSelf::SetName)},
     // Completed by seawall.
     Row{"info", answered(Seawall::Info)},
-    Row{"monitor", answered(Seawall::Monitor)},
-    Row{"select", answered(Seawall::Select)},
+    Row{"monitor", answered(Seawall::Monitor, pin(Pin::Always, state(State::Monitor)))},
     Row{"client|pause", answered(Seawall::Pause)},
     Row{"client|unpause", answered(Seawall::Unpause)},
-    Row{"client|tracking", answered(Seawall::Tracking)},
+    Row{"client|tracking", answered(Seawall::Tracking, pin(Pin::Always, client(ClientSelf::Tracking)))},
 };
 // clang-format on
 
@@ -175,6 +220,13 @@ const CommandRules& rules(const CommandInfo& info) {
   }
   return table[static_cast<std::size_t>(&info - all.data())];
 }
+
+const CommandRules& rules_of(const CommandInfo* info) {
+  static const CommandRules kNone{};
+  return info == nullptr ? kNone : rules(*info);
+}
+
+std::array<std::string_view, 2> get_request(std::string_view key) { return {"get", key}; }
 
 std::size_t rule_rows() { return kRows.size(); }
 

@@ -14,7 +14,7 @@ namespace {
 using util::iequals;
 
 bool any_option(std::span<const std::string_view> args, std::size_t from,
-                std::initializer_list<std::string_view> options) {
+                std::span<const std::string_view> options) {
   for (std::size_t i = from; i < args.size(); ++i) {
     for (std::string_view o : options) {
       if (iequals(args[i], o)) {
@@ -24,6 +24,9 @@ bool any_option(std::span<const std::string_view> args, std::size_t from,
   }
   return false;
 }
+
+// LPOS ... COUNT n.
+constexpr std::array<std::string_view, 1> kCountOption{"count"};
 
 std::string integer_reply(std::int64_t n) {
   std::string out;
@@ -71,7 +74,7 @@ std::string miss_reply(const command::CommandInfo& info, std::span<const std::st
       return "*0\r\n";
     case MissReply::EmptyArrayIfCount:
       // LPOS without COUNT answers nil; with COUNT an array.
-      return any_option(args, 3, {"count"}) ? "*0\r\n" : "$-1\r\n";
+      return any_option(args, 3, kCountOption) ? "*0\r\n" : "$-1\r\n";
     case MissReply::NilPerKey:
       count = args.size() - 1;
       each = "$-1\r\n";
@@ -108,7 +111,7 @@ std::optional<std::string> acknowledgement(const command::CommandInfo& info,
       return "+OK\r\n";
     case Ack::OkWithoutOptions:
       // NX/XX may not set, GET returns the old value: both depend on data.
-      if (any_option(args, 3, {"nx", "xx", "get"})) {
+      if (any_option(args, 3, command::kSetDataOptions)) {
         return std::nullopt;
       }
       return "+OK\r\n";
@@ -119,7 +122,7 @@ std::optional<std::string> acknowledgement(const command::CommandInfo& info,
     case Ack::CountMembers:
       return integer_reply(n - 2);
     case Ack::CountPairsWithoutFlags:
-      if (any_option(args, 2, {"nx", "xx", "gt", "lt", "ch", "incr"})) {
+      if (any_option(args, 2, command::kZaddDataOptions)) {
         return std::nullopt;
       }
       return integer_reply((n - 2) / 2);
@@ -267,7 +270,7 @@ Source Fallback::answer_mget(std::span<const std::string_view> args, const Polic
     }
     key.clear();
     if (policy.l1.enabled) {
-      const std::array<std::string_view, 2> get{"get", args[i]};
+      const std::array<std::string_view, 2> get = command::get_request(args[i]);
       cache::make_cache_key(get, key);
       if (resp3) {
         make_resp3_cache_key(key);

@@ -3,6 +3,7 @@
 #include <array>
 #include <functional>
 
+#include "seawall/command/command_rules.hpp"
 #include "seawall/proxy/worker_context.hpp"
 #include "seawall/resp/writer.hpp"
 
@@ -33,7 +34,7 @@ void CacheRepair::send(Pending p) {
   const auto [it, inserted] = pending_.emplace(token, std::move(p));
   const std::string_view key = it->second.key;
   tokens_.emplace(it->second.key, token);
-  const std::array<std::string_view, 2> get{"GET", key};
+  const std::array<std::string_view, 2> get{command::kGetName, key};
   command_.clear();
   resp::append_command(command_, get);
   ++sent_;
@@ -56,7 +57,7 @@ void CacheRepair::on_reply(std::uint64_t token, std::string_view bytes,
   bool stored = false;
   if (status == upstream::ReplyStatus::Ok && !bytes.empty() && bytes[0] != '-') {
     thread_local std::string cache_key;
-    const std::array<std::string_view, 2> get{"get", p.key};
+    const std::array<std::string_view, 2> get = command::get_request(p.key);
     cache::make_cache_key(get, cache_key);
     const std::array<std::string_view, 1> keys{p.key};
     // Always: the copy repairs a written value, which admission never refuses.

@@ -67,18 +67,28 @@ AuthStep ClientAuth::step(std::span<const std::string_view> args, bool authentic
   if (args.empty()) {
     return AuthStep{AuthAction::Pass, {}, authenticated, false};
   }
-  const std::string_view name = args[0];
-  if (iequals(name, "auth")) {
-    return step_auth(args, authenticated);
+  return step(command::Command::of(args[0]), args, authenticated);
+}
+
+AuthStep ClientAuth::step(command::Command cmd, std::span<const std::string_view> args,
+                          bool authenticated) const {
+  if (args.empty()) {
+    return AuthStep{AuthAction::Pass, {}, authenticated, false};
   }
-  if (iequals(name, "hello")) {
-    return step_hello(args, authenticated);
+  switch (cmd.rule().state) {
+    case command::State::Auth:
+      return step_auth(args, authenticated);
+    case command::State::Hello:
+      return step_hello(args, authenticated);
+    case command::State::Reset:
+      // Redis's RESET also logs the connection out when the default user needs a password.
+      return AuthStep{AuthAction::Pass, {}, false, false};
+    case command::State::Quit:
+      return AuthStep{AuthAction::Pass, {}, authenticated, false};
+    default:
+      break;
   }
-  if (iequals(name, "reset")) {
-    // Redis's RESET also logs the connection out when the default user needs a password.
-    return AuthStep{AuthAction::Pass, {}, false, false};
-  }
-  if (authenticated || iequals(name, "quit")) {
+  if (authenticated) {
     return AuthStep{AuthAction::Pass, {}, authenticated, false};
   }
   return reply(replies::kNoAuth, false);
@@ -114,11 +124,11 @@ AuthStep ClientAuth::step_hello(std::span<const std::string_view> args, bool aut
   const std::string_view* password = nullptr;
   for (std::size_t i = 2; i < args.size(); ++i) {
     const std::size_t more = args.size() - 1 - i;
-    if (iequals(args[i], "auth") && more >= 2) {
+    if (iequals(args[i], command::kAuthOption) && more >= 2) {
       user = &args[i + 1];  // the last AUTH option counts, as in Redis
       password = &args[i + 2];
       i += 2;
-    } else if (iequals(args[i], "setname") && more >= 1) {
+    } else if (iequals(args[i], command::kSetnameOption) && more >= 1) {
       i += 1;
     } else {
       AuthStep step = reply(replies::kHelloOptionPrefix, authenticated);
@@ -144,12 +154,12 @@ void remove_hello_auth(std::vector<std::string_view>& args) {
   std::size_t out = std::min<std::size_t>(args.size(), 2);
   for (std::size_t i = 2; i < args.size(); ++i) {
     const std::size_t more = args.size() - 1 - i;
-    if (iequals(args[i], "auth") && more >= 2) {
+    if (iequals(args[i], command::kAuthOption) && more >= 2) {
       i += 2;
       continue;
     }
     args[out++] = args[i];
-    if (iequals(args[i], "setname") && more >= 1) {
+    if (iequals(args[i], command::kSetnameOption) && more >= 1) {
       args[out++] = args[++i];  // a client name that reads "AUTH" is a name
     }
   }

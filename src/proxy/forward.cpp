@@ -7,6 +7,7 @@
 #include "seawall/command/command_rules.hpp"
 #include "seawall/fault/fault_injector.hpp"
 #include "seawall/proxy/session.hpp"
+#include "seawall/proxy/split_merge.hpp"
 #include "seawall/proxy/write_order.hpp"
 #include "seawall/resp/replies.hpp"
 #include "seawall/resp/reply_framer.hpp"
@@ -104,29 +105,6 @@ void inject_error(upstream::ReplyTarget& target, const fault::Fault& fault, std:
 }
 
 }  // namespace
-
-// Splits a RESP array reply into its elements' bytes. False if it is not a complete array.
-bool split_reply_array(std::string_view reply, std::vector<std::string_view>& elements) {
-  elements.clear();
-  if (reply.empty() || reply[0] != '*') {
-    return false;
-  }
-  const auto nl = reply.find("\r\n");
-  if (nl == std::string_view::npos) {
-    return false;
-  }
-  std::size_t pos = nl + 2;
-  resp::ReplyFramer framer;
-  while (pos < reply.size()) {
-    resp::FramedReply element;
-    if (framer.feed(reply.substr(pos), element) != resp::errc::ok) {
-      return false;
-    }
-    elements.push_back(reply.substr(pos, element.length));
-    pos += element.length;
-  }
-  return true;
-}
 
 bool is_write_command(const CommandInfo& info) {
   // EVAL/FCALL carry no read/write flag in Redis 7.0: assume they may write.
@@ -235,7 +213,7 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw,
   }
 
   Slot& slot = push_slot();
-  const std::uint64_t seq = front_seq_ + ring_count_ - 1;
+  const std::uint64_t seq = replies_.back_seq();
   describe(slot, info, args, up);
   upstream::UpstreamState& state = *shared.upstreams[up];
   breaker::CircuitBreaker& breaker = state.breaker();  // one breaker per request, across reloads
@@ -292,12 +270,13 @@ std::optional<std::size_t> Session::write_must_wait(const CommandInfo* info,
                                                     std::span<const std::string_view> args) {
   // A blocking write (BLPOP) may wait for ever: nobody waits for it (see note_pinned_write), and
   // the L1 keeps database 0 only.
-  if (info == nullptr || info->has(command::kBlocking) || db_nonzero_) {
+  if (info == nullptr || info->has(command::kBlocking) || link_state_.db_nonzero()) {
     return std::nullopt;
   }
   // Queued commands run, and are ordered, at EXEC.
-  const bool runs_queued = link_ && in_multi_ && command::rules(*info).runs_queued;
-  if (!runs_queued && (in_multi_ || !is_write_command(*info) || flushes_everything(*info))) {
+  const bool runs_queued = link_ && link_state_.in_multi() && command::rules(*info).runs_queued;
+  if (!runs_queued &&
+      (link_state_.in_multi() || !is_write_command(*info) || flushes_everything(*info))) {
     return std::nullopt;
   }
   thread_local std::vector<std::uint32_t> indexes;
@@ -368,7 +347,7 @@ bool Session::forward_split(const CommandInfo& info, std::span<const std::string
   }
   SharedState& shared = *ctx_.shared;
   Slot& slot = push_slot();
-  const std::uint64_t seq = front_seq_ + ring_count_ - 1;
+  const std::uint64_t seq = replies_.back_seq();
   slot.info = &info;
   slot.merge = merge;
   slot.is_read = merge == Merge::Mget;
@@ -377,29 +356,21 @@ bool Session::forward_split(const CommandInfo& info, std::span<const std::string
   slot.keys.assign(key_indexes_.begin(), key_indexes_.end());
   slot.policy = &ctx_.snapshot->policies.match(args[1]);
 
-  // Group keys by upstream, in order of first appearance: part i goes to upstreams_in_order[i].
-  std::array<std::size_t, 64> part_upstream{};
-  std::size_t parts = 0;
-  slot.key_part.clear();
-  for (std::uint32_t k : key_indexes_) {
-    const std::size_t up = ctx_.snapshot->router.route(args[k]);
-    std::size_t p = 0;
-    while (p < parts && part_upstream[p] != up) {
-      ++p;
-    }
-    if (p == parts) {
-      if (parts == part_upstream.size()) {
-        complete(seq, resp::replies::kCrossUpstream);  // more upstreams than a merge can hold
-        return true;
-      }
-      part_upstream[parts++] = up;
-    }
-    slot.key_part.push_back(static_cast<std::uint8_t>(p));
+  // Group keys by upstream, in order of first appearance: part p goes to part_upstream[p].
+  std::array<std::size_t, kMaxParts> part_upstream{};
+  const std::optional<std::size_t> grouped = group_by_upstream(
+      key_indexes_.size(),
+      [&](std::size_t i) { return ctx_.snapshot->router.route(args[key_indexes_[i]]); },
+      slot.key_part, part_upstream);
+  if (!grouped) {
+    complete(seq, resp::replies::kCrossUpstream);  // more upstreams than a merge can hold
+    return true;
   }
+  const std::size_t parts = *grouped;
   const auto now = last_activity_;
   // Every part's upstream must be reachable; otherwise the whole command takes the fallback.
-  std::array<breaker::Permit, 64> permits{};
-  std::array<breaker::CircuitBreaker*, 64> issuers{};
+  std::array<breaker::Permit, kMaxParts> permits{};
+  std::array<breaker::CircuitBreaker*, kMaxParts> issuers{};
   bool send = true;
   for (std::size_t p = 0; p < parts && send; ++p) {
     upstream::UpstreamState& state = *shared.upstreams[part_upstream[p]];
@@ -426,15 +397,7 @@ bool Session::forward_split(const CommandInfo& info, std::span<const std::string
   slot.parts_pending = static_cast<std::uint32_t>(parts);
   std::vector<std::string_view> sub;
   for (std::size_t p = 0; p < parts; ++p) {
-    sub.clear();
-    sub.push_back(slot.args[0]);
-    for (std::size_t i = 0; i < slot.keys.size(); ++i) {
-      if (slot.key_part[i] == p) {
-        for (std::size_t j = 0; j < step; ++j) {
-          sub.push_back(slot.args[slot.keys[i] + j]);
-        }
-      }
-    }
+    part_request(slot.args, slot.keys, slot.key_part, step, p, sub);
     ++in_upstream_;
     const std::uint64_t token = make_token(seq, static_cast<std::uint32_t>(p));
     const fault::Fault* fault = pick_fault(ctx_, &info, args, part_upstream[p]);
@@ -512,7 +475,7 @@ void Session::fill_cache(Slot& slot, std::string_view bytes,
       if (!p.l1.enabled) {
         continue;
       }
-      const std::array<std::string_view, 2> get{"get", key};
+      const std::array<std::string_view, 2> get = command::get_request(key);
       cache::make_cache_key(get, scratch_);
       if (protocol_ == resp::Protocol::Resp3) {
         policy::make_resp3_cache_key(scratch_);
@@ -576,7 +539,7 @@ void Session::store_written_value(cache::ReadTicket ticket, std::string_view key
   }
   thread_local std::string cache_key;
   thread_local std::string reply;
-  const std::array<std::string_view, 2> get{"get", key};
+  const std::array<std::string_view, 2> get = command::get_request(key);
   cache::make_cache_key(get, cache_key);
   reply.clear();
   resp::append_bulk(reply, value);
@@ -913,31 +876,7 @@ void Session::on_part_reply(Slot& slot, std::uint64_t seq, std::uint32_t part, R
     return;
   }
   ctx_.shared->fallback.counters().count(policy::Source::Upstream);
-  if (slot.merge == Merge::SumIntegers) {
-    std::int64_t sum = 0;
-    for (const std::string& p : slot.parts) {
-      sum += std::strtoll(p.c_str() + 1, nullptr, 10);
-    }
-    resp::append_integer(scratch_, sum);
-  } else if (slot.merge == Merge::AllOk) {
-    scratch_.assign(resp::replies::kOk);
-  } else {
-    // MGET: each part answered its keys in order; put them back in the request's order.
-    std::vector<std::vector<std::string_view>> elements(slot.parts.size());
-    for (std::size_t p = 0; p < slot.parts.size(); ++p) {
-      split_reply_array(slot.parts[p], elements[p]);
-    }
-    std::vector<std::size_t> next(slot.parts.size(), 0);
-    resp::append_array_header(scratch_, slot.keys.size());
-    for (std::size_t i = 0; i < slot.keys.size(); ++i) {
-      const std::size_t p = slot.key_part[i];
-      if (next[p] < elements[p].size()) {
-        scratch_.append(elements[p][next[p]++]);
-      } else {
-        scratch_.append(protocol_ == resp::Protocol::Resp3 ? "_\r\n" : "$-1\r\n");
-      }
-    }
-  }
+  merge_parts(slot.merge, slot.parts, slot.key_part, protocol_, scratch_);
   complete(seq, scratch_);
 }
 

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <limits>
 
+#include "seawall/command/command_rules.hpp"
 #include "seawall/resp/number.hpp"
 #include "seawall/resp/replies.hpp"
 #include "seawall/resp/writer.hpp"
@@ -171,14 +172,20 @@ std::optional<SubscriptionReply> parse_subscription_reply(std::string_view reply
     return std::nullopt;
   }
   SubscriptionReply out;
-  if (iequals(*kind, "subscribe") || iequals(*kind, "unsubscribe")) {
-    out.kind = SubscriptionReply::Kind::Channel;
-  } else if (iequals(*kind, "psubscribe") || iequals(*kind, "punsubscribe")) {
-    out.kind = SubscriptionReply::Kind::Pattern;
-  } else if (iequals(*kind, "ssubscribe") || iequals(*kind, "sunsubscribe")) {
-    out.kind = SubscriptionReply::Kind::Shard;
-  } else {
-    return std::nullopt;  // a message, pmessage, smessage or any other array
+  // Redis names a confirmation after the command it confirms: that command's row says which
+  // subscriptions it counts.
+  switch (command::rules_of(command::lookup(*kind)).channels) {
+    case command::Channels::Channel:
+      out.kind = SubscriptionReply::Kind::Channel;
+      break;
+    case command::Channels::Pattern:
+      out.kind = SubscriptionReply::Kind::Pattern;
+      break;
+    case command::Channels::Shard:
+      out.kind = SubscriptionReply::Kind::Shard;
+      break;
+    case command::Channels::None:
+      return std::nullopt;  // a message, pmessage, smessage or any other array
   }
   // The channel: a bulk string, or null ($-1, RESP3 _) for an UNSUBSCRIBE of nothing.
   if (pos < reply.size() && reply[pos] == '$' && reply.substr(pos, 3) != "$-1") {

@@ -19,6 +19,7 @@
 #include "seawall/command/command_rules.hpp"
 #include "seawall/command/command_table.hpp"
 #include "seawall/proxy/session.hpp"
+#include "seawall/proxy/split_merge.hpp"
 #include "seawall/resp/replies.hpp"
 #include "seawall/resp/writer.hpp"
 #include "seawall/util/ascii.hpp"
@@ -37,10 +38,6 @@ bool any_arg(std::span<const std::string_view> args, std::size_t from, std::stri
     }
   }
   return false;
-}
-
-bool is_subscribe(std::string_view name) {
-  return name == "subscribe" || name == "psubscribe" || name == "ssubscribe";
 }
 
 constexpr std::string_view kMarkerPrefix = "seawall-local-reply-";
@@ -66,58 +63,77 @@ bool marker_id(std::string_view reply, std::uint64_t& id) {
 
 }  // namespace
 
-bool Session::needs_pin(std::span<const std::string_view> args,
-                        const command::CommandInfo* info) const {
+bool Session::needs_pin(std::span<const std::string_view> args, command::Command cmd) const {
+  const command::CommandInfo* info = cmd.info;
   if (info == nullptr || !command::arity_ok(*info, args.size())) {
     return false;
   }
   if (!pending_select_.empty()) {
     return true;  // its database is on a dedicated connection only
   }
-  const std::string_view name = info->name;
-  // SYNC/PSYNC turn the connection into a replication stream: never a shared one.
-  if (name == "multi" || name == "watch" || name == "monitor" || name == "auth" || name == "sync" ||
-      name == "psync" || is_subscribe(name)) {
-    return true;
+  using command::Pin;
+  switch (cmd.rule().pin) {
+    case Pin::Always:
+      // SYNC/PSYNC turn the connection into a replication stream: never a shared one.
+      return true;
+    case Pin::WithBlockArg:
+      return any_arg(args, 1, command::kBlockOption);
+    case Pin::ByFlags:
+      break;
+    case Pin::NonZeroDb:
+    case Pin::WithAuthArg:
+    case Pin::BusySubcommand:
+    case Pin::BySubcommand:
+      if (info->has(command::kBlocking)) {
+        return true;
+      }
+      return pins_by_arguments(cmd.rule().pin, info, args);
   }
-  if (name == "xread" || name == "xreadgroup") {
-    return any_arg(args, 1, "block");
-  }
-  if (info->has(command::kBlocking)) {
-    return true;
-  }
-  if (name == "select") {
-    return args[1] != "0";
-  }
-  if (name == "hello") {
-    // The client's own AUTH (seawall's auth: took its AUTH out already) makes the connection
-    // its user's; without AUTH, HELLO is answered by the session in either protocol.
-    return any_arg(args, 2, "auth");
-  }
-  if ((name == "script" || name == "function") && args.size() >= 2) {
-    // SCRIPT KILL, FUNCTION KILL and FUNCTION STATS are what Redis runs while a script is busy:
-    // on a shared connection they would queue behind that very script (perhaps forever).
-    const command::CommandInfo* sub = command::resolve(args);
-    return sub != nullptr && sub->has(command::kAllowBusy);
-  }
-  if (name == "client" && args.size() >= 2) {
-    const command::CommandInfo* sub = command::resolve(args);
-    if (sub == nullptr) {
-      return false;
+  return info->has(command::kBlocking);
+}
+
+bool Session::pins_by_arguments(command::Pin pin, const command::CommandInfo* info,
+                                std::span<const std::string_view> args) {
+  using command::Pin;
+  switch (pin) {
+    case Pin::NonZeroDb:
+      return args[1] != "0";
+    case Pin::WithAuthArg:
+      // The client's own AUTH (seawall's auth: took its AUTH out already) makes the connection
+      // its user's; without AUTH, HELLO is answered by the session in either protocol.
+      return any_arg(args, 2, command::kAuthOption);
+    case Pin::BusySubcommand: {
+      if (args.size() < 2) {
+        return false;
+      }
+      // SCRIPT KILL, FUNCTION KILL and FUNCTION STATS are what Redis runs while a script is
+      // busy: on a shared connection they would queue behind that very script (perhaps forever).
+      const command::CommandInfo* sub = command::resolve(info, args);
+      return sub != nullptr && sub->has(command::kAllowBusy);
     }
-    return sub->name == "client|tracking" || sub->name == "client|reply" ||
-           sub->name == "client|caching" || sub->name == "client|no-evict";
+    case Pin::BySubcommand: {
+      if (args.size() < 2) {
+        return false;
+      }
+      const command::CommandInfo* sub = command::resolve(info, args);
+      return sub != nullptr && command::rules(*sub).pin == Pin::Always;
+    }
+    case Pin::ByFlags:
+    case Pin::Always:
+    case Pin::WithBlockArg:
+      break;
   }
   return false;
 }
 
 awaitable<void> Session::wait_until_idle() {
-  while (!closed_ && (ring_count_ > 0 || in_upstream_ > 0)) {
+  while (!closed_ && (!replies_.empty() || in_upstream_ > 0)) {
     co_await idle_signal_.wait();
   }
 }
 
-awaitable<std::string_view> Session::pin(std::span<const std::string_view> args) {
+awaitable<std::string_view> Session::pin(std::span<const std::string_view> args,
+                                         command::Command cmd) {
   SharedState& shared = *ctx_.shared;
   if (shared.pinned.fetch_add(1, std::memory_order_relaxed) >= ctx_.config->limits.max_pinned) {
     shared.pinned.fetch_sub(1, std::memory_order_relaxed);
@@ -126,7 +142,7 @@ awaitable<std::string_view> Session::pin(std::span<const std::string_view> args)
   // A blocking command's key decides the upstream; keyless state (MULTI, SUBSCRIBE) goes to
   // the default upstream.
   std::size_t up = ctx_.snapshot->router.default_index();
-  if (const command::CommandInfo* info = command::lookup(args[0])) {
+  if (const command::CommandInfo* info = cmd.info) {
     key_indexes_.clear();
     command::key_indexes(*info, args, key_indexes_);
     if (!key_indexes_.empty()) {
@@ -171,12 +187,11 @@ awaitable<std::string_view> Session::pin(std::span<const std::string_view> args)
   link_replies_ = 0;
   flush_link_invalidations();
   multi_keys_.clear();
-  in_multi_ = watching_ = db_nonzero_ = sticky_ = false;
+  link_state_.opened();
   // Redis's id for this connection, for a CLIENT TRACKING REDIRECT to this client (its reply is
   // swallowed: the client never asked). Not before an admin command (SYNC, PSYNC): Redis refuses
   // SYNC while a reply is still pending, and such a connection is never a redirect target.
-  const command::CommandInfo* first = command::lookup(args[0]);
-  if (first == nullptr || !first->has(command::kAdmin)) {
+  if (cmd.info == nullptr || !cmd.info->has(command::kAdmin)) {
     link_->send(command::kClientIdRequest);
     ++link_outstanding_;
     ++link_swallow_;
@@ -187,7 +202,7 @@ awaitable<std::string_view> Session::pin(std::span<const std::string_view> args)
     ++link_outstanding_;
     ++link_swallow_;
     select_wanted_ = true;
-    db_nonzero_ = true;
+    link_state_.selected_pending();
     pending_select_.clear();
   }
   co_return std::string_view();
@@ -229,21 +244,20 @@ void Session::unpin() {
 }
 
 void Session::maybe_unpin() {
-  if (link_ && link_outstanding_ == 0 && link_swallow_ == 0 && !sticky_ && !in_multi_ &&
-      !watching_ && !db_nonzero_) {
+  if (link_ && link_outstanding_ == 0 && link_swallow_ == 0 && !link_state_.holds_state()) {
     unpin();
   }
 }
 
-Session::Next Session::relay(const resp::ParsedRequest& request, std::string_view raw) {
-  ++ctx_.stats.commands;
+Session::Next Session::relay(const resp::ParsedRequest& request, std::string_view raw,
+                             command::Command cmd) {
   const auto& args = request.args;
-  const command::CommandInfo* looked_up = command::lookup(args[0]);
+  const command::CommandInfo* looked_up = cmd.info;
   ctx_.shared->count_command(looked_up);
-  if (answered_while_unavailable(looked_up, args)) {
+  if (answered_while_unavailable(cmd, args)) {
     return Next::Continue;
   }
-  if (in_multi_ && looked_up != nullptr && !ctx_.snapshot->router.single_upstream()) {
+  if (link_state_.in_multi() && looked_up != nullptr && !ctx_.snapshot->router.single_upstream()) {
     // A transaction runs on one upstream, as one on Redis Cluster runs in one slot: a key of
     // another upstream is refused at queueing, so Redis aborts the EXEC.
     key_indexes_.clear();
@@ -255,7 +269,7 @@ Session::Next Session::relay(const resp::ParsedRequest& request, std::string_vie
       }
     }
   }
-  note_pinned_write(looked_up, args);
+  note_pinned_write(cmd, args);
   std::string_view bytes = raw;
   if (request.kind == resp::RequestKind::Inline) {
     scratch_.clear();
@@ -267,42 +281,25 @@ Session::Next Session::relay(const resp::ParsedRequest& request, std::string_vie
   }
   // Track the state Redis now holds for this connection, to know when it ends.
   Next next = Next::Continue;
-  if (const command::CommandInfo* info = command::lookup(args[0])) {
-    const std::string_view name = info->name;
-    if (name == "multi") {
-      in_multi_ = true;
-    } else if (name == "exec" || name == "discard") {
-      in_multi_ = false;
-      watching_ = false;
+  if (looked_up != nullptr) {
+    const bool client_pins = cmd.rule().state == command::State::Client && needs_pin(args, cmd);
+    const LinkChange change = link_state_.relayed(cmd, args, client_pins);
+    if (cmd.rule().state == command::State::EndsMulti) {
       multi_keys_.clear();
-    } else if (name == "watch") {
-      watching_ = true;
-    } else if (name == "unwatch" && !in_multi_) {
-      watching_ = false;
-    } else if (name == "select" && args.size() == 2) {
-      db_nonzero_ = args[1] != "0";
-    } else if (name == "reset") {
-      in_multi_ = watching_ = db_nonzero_ = sticky_ = false;
-      protocol_ = resp::Protocol::Resp2;
-    } else if (name == "quit") {
+    }
+    apply_link_change(change);
+    if (change.stop_reading) {
       next = Next::StopReading;
-      quit_relayed_ = true;
-    } else if (name == "hello" && args.size() > 1 && (args[1] == "2" || args[1] == "3")) {
-      protocol_ = args[1] == "3" ? resp::Protocol::Resp3 : resp::Protocol::Resp2;
-      sticky_ = true;
-    } else if (is_subscribe(name) || name == "monitor" || name == "auth" || name == "sync" ||
-               name == "psync" || (name == "hello" && args.size() > 1) || name == "client") {
-      sticky_ = sticky_ || name != "client" || needs_pin(args);
     }
   }
-  note_relayed(args);
   ++link_outstanding_;
   link_->send(bytes);
   return next;
 }
 
-bool Session::answered_while_unavailable(const command::CommandInfo* info,
+bool Session::answered_while_unavailable(command::Command cmd,
                                          std::span<const std::string_view> args) {
+  const command::CommandInfo* info = cmd.info;
   if (info == nullptr || !command::arity_ok(*info, args.size())) {
     return false;  // Redis words the error
   }
@@ -311,8 +308,8 @@ bool Session::answered_while_unavailable(const command::CommandInfo* info,
   if (state.available(now)) {
     return false;
   }
-  if (in_multi_) {
-    if (info->name == "exec") {
+  if (link_state_.in_multi()) {
+    if (cmd.rule().runs_queued) {
       // Nothing queued may run ahead of the journal. A marker makes a queueing error, so Redis
       // discards the transaction and answers this EXEC -EXECABORT (the marker's own error is
       // replaced by nothing: the client sent no command for it). Nothing ran, so the L1 keeps
@@ -335,7 +332,8 @@ bool Session::answered_while_unavailable(const command::CommandInfo* info,
   reset_slot(slot);
   describe(slot, info, args, link_upstream_);
   last_activity_ = now;
-  if (db_nonzero_ || info->has(command::kBlocking) || (!slot.is_read && !slot.is_write)) {
+  if (link_state_.db_nonzero() || info->has(command::kBlocking) ||
+      (!slot.is_read && !slot.is_write)) {
     // The L1 and the journal are about database 0, and a blocking pop cannot be journaled.
     ctx_.shared->fallback.counters().count(policy::Source::Error);
     relay_local(slot.is_write ? state.write_rejected_error() : state.no_fallback_error());
@@ -345,18 +343,18 @@ bool Session::answered_while_unavailable(const command::CommandInfo* info,
   return true;
 }
 
-void Session::note_pinned_write(const command::CommandInfo* info,
-                                std::span<const std::string_view> args) {
-  if (info == nullptr || db_nonzero_) {
+void Session::note_pinned_write(command::Command cmd, std::span<const std::string_view> args) {
+  const command::CommandInfo* info = cmd.info;
+  if (info == nullptr || link_state_.db_nonzero()) {
     return;  // the L1 holds database 0 only
   }
   cache::ReplyCache& cache = ctx_.shared->cache;
   const std::uint64_t reply_index = link_replies_ + link_outstanding_;
-  if (info->name == "multi" && !in_multi_) {
+  if (cmd.rule().state == command::State::Multi && !link_state_.in_multi()) {
     begin_multi_tracking();
     return;
   }
-  if (info->name == "exec" && in_multi_) {
+  if (cmd.rule().runs_queued && link_state_.in_multi()) {
     if (!multi_keys_.empty()) {
       // The transaction's writes happen now: their invalidation and ticket belong here, as a
       // shared write's belong to its sending (see fill_written).
@@ -378,7 +376,7 @@ void Session::note_pinned_write(const command::CommandInfo* info,
     }
     return;
   }
-  const std::size_t queued = in_multi_ ? multi_queued_++ : 0;
+  const std::size_t queued = link_state_.in_multi() ? multi_queued_++ : 0;
   const bool flush = flushes_everything(*info);
   if (!flush && !is_write_command(*info)) {
     return;
@@ -392,14 +390,15 @@ void Session::note_pinned_write(const command::CommandInfo* info,
   command::key_indexes(*info, args, key_indexes_);
   PendingInvalidation pending{reply_index + 1, false, {}, {}, {}};
   for (std::uint32_t k : key_indexes_) {
-    if (in_multi_) {
+    if (link_state_.in_multi()) {
       multi_keys_.emplace_back(args[k]);  // queued: it runs, and invalidates, at EXEC
     } else {
       cache.invalidate_key(args[k]);
       pending.keys.emplace_back(args[k]);
     }
   }
-  if (in_multi_ && info->name == "set" && args.size() == 3) {
+  if (link_state_.in_multi() && cmd.rule().written == command::WrittenValue::KeyValue &&
+      args.size() == 3) {
     // A plain SET in the transaction: its value is what GET answers once EXEC ran it.
     multi_fills_.push_back(QueuedFill{queued, std::string(args[1]), std::string(args[2])});
   }
@@ -465,7 +464,7 @@ void Session::on_link_reply_counted(std::string_view reply) {
 bool Session::transaction_journalable() const {
   // Only plain SETs, without WATCH: the journal can hold them and seawall can compute EXEC's
   // reply (every one +OK).
-  if (watching_ || multi_fills_.empty() || multi_fills_.size() != multi_queued_) {
+  if (link_state_.watching() || multi_fills_.empty() || multi_fills_.size() != multi_queued_) {
     return false;
   }
   return std::all_of(multi_fills_.begin(), multi_fills_.end(), [&](const QueuedFill& f) {
@@ -501,9 +500,9 @@ awaitable<void> Session::exec_deadline(std::uint64_t generation, std::uint64_t e
 bool Session::exec_answerable(std::uint64_t exec_reply) const {
   // Still waiting for this EXEC of plain SETs, and nothing else outstanding or held on the link.
   return link_replies_ < exec_reply && link_replies_ + link_outstanding_ == exec_reply &&
-         link_local_.empty() && link_buf_.empty() && !in_multi_ && !watching_ && !db_nonzero_ &&
-         !sticky_ && !link_invalidations_.empty() &&
-         link_invalidations_.back().after_reply == exec_reply &&
+         link_local_.empty() && link_buf_.empty() && !link_state_.in_multi() &&
+         !link_state_.watching() && !link_state_.db_nonzero() && !link_state_.sticky() &&
+         !link_invalidations_.empty() && link_invalidations_.back().after_reply == exec_reply &&
          !link_invalidations_.back().fills.empty() && link_outstanding_ >= link_swallow_ + 1;
 }
 
@@ -550,7 +549,7 @@ void Session::append_exec_of_sets(std::string& out, std::size_t sets) {
 bool Session::journal_sets(std::size_t upstream, const std::vector<QueuedFill>& sets) {
   // One MSET: the journal stores a write's entries together, so the transaction is all or none.
   thread_local std::vector<std::string_view> mset;
-  mset.assign({"MSET"});
+  mset.assign({command::kMsetName});
   for (const QueuedFill& f : sets) {
     mset.push_back(f.key);
     mset.push_back(f.value);
@@ -593,7 +592,7 @@ void Session::begin_multi_tracking() {
 void Session::send_deferred_multi() {
   multi_deferred_ = false;
   begin_multi_tracking();  // relay() never saw this MULTI
-  in_multi_ = true;
+  link_state_.multi_sent();
   ++link_outstanding_;
   ++link_swallow_;  // its +OK was answered when the client sent MULTI
   link_->send("*1\r\n$5\r\nMULTI\r\n");
@@ -604,8 +603,8 @@ void Session::send_deferred_multi() {
 }
 
 void Session::relay_local(std::string_view bytes) {
-  if (link_outstanding_ == 0 && link_local_.empty() && link_buf_.empty() && !in_multi_ &&
-      !sticky_) {
+  if (link_outstanding_ == 0 && link_local_.empty() && link_buf_.empty() &&
+      !link_state_.in_multi() && !link_state_.sticky()) {
     // Redis owes nothing, and no state makes the reply count drift: answer at once.
     out_.append(bytes);
     write_signal_.notify();
@@ -663,7 +662,7 @@ void Session::on_link_data(std::string_view bytes) {
       if (e != resp::errc::need_more) {
         // Cannot follow the stream: pass it on unchanged and stay pinned until the client
         // leaves. Local replies still waiting are lost with the reply count.
-        sticky_ = true;
+        link_state_.stick();
         out_.append(std::string_view(link_buf_).substr(std::max(consumed, link_emitted_)));
         link_local_.clear();
         link_buf_.clear();
@@ -701,7 +700,6 @@ void Session::on_link_data(std::string_view bytes) {
     link_emitted_ = link_buf_.size();
   }
   if (output_bytes() > ctx_.config->limits.client_output_buffer) {
-    ++ctx_.stats.output_limit_closes;
     close();
     return;
   }

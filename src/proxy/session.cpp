@@ -6,6 +6,7 @@
 #include <charconv>
 
 #include "seawall/command/command_table.hpp"
+#include "seawall/proxy/local_replies.hpp"
 #include "seawall/resp/replies.hpp"
 #include "seawall/resp/writer.hpp"
 #include "seawall/util/ascii.hpp"
@@ -18,42 +19,12 @@ namespace {
 namespace replies = resp::replies;
 using command::CommandInfo;
 
-// The reply ring's first size: it grows by doubling to what the client pipelines.
-constexpr std::size_t kInitialSlots = 8;
 // A written batch larger than this is freed after its write rather than kept for the next one.
 constexpr std::size_t kMaxKeptOutput = 64 * 1024;
 // HELLO's version before any connection learned Redis's: the oldest Redis with HELLO 3.
 constexpr std::string_view kUnknownVersion = "6.0.0";
 // Like Redis's client-query-buffer-limit: one command may not need more than this.
 constexpr std::size_t kMaxQueryBuffer = 1024ull * 1024 * 1024;
-
-// Commands the session treats specially, resolved once from the command table.
-struct Known {
-  const CommandInfo* ping = command::lookup("ping");
-  const CommandInfo* echo = command::lookup("echo");
-  const CommandInfo* quit = command::lookup("quit");
-  const CommandInfo* select = command::lookup("select");
-  const CommandInfo* client = command::lookup("client");
-  const CommandInfo* hello = command::lookup("hello");
-  const CommandInfo* reset = command::lookup("reset");
-  const CommandInfo* xread = command::lookup("xread");
-  const CommandInfo* xreadgroup = command::lookup("xreadgroup");
-  const CommandInfo* publish = command::lookup("publish");
-  const CommandInfo* spublish = command::lookup("spublish");
-  const CommandInfo* pubsub = command::lookup("pubsub");
-  const CommandInfo* unsubscribe = command::lookup("unsubscribe");
-  const CommandInfo* punsubscribe = command::lookup("punsubscribe");
-  const CommandInfo* sunsubscribe = command::lookup("sunsubscribe");
-  const CommandInfo* multi = command::lookup("multi");
-  const CommandInfo* exec = command::lookup("exec");
-  const CommandInfo* discard = command::lookup("discard");
-  const CommandInfo* set = command::lookup("set");
-};
-
-const Known& known() {
-  static const Known k;
-  return k;
-}
 
 using util::iequals;
 
@@ -79,26 +50,16 @@ Session::Session(tcp::socket socket, WorkerContext& ctx, std::uint64_t id)
       last_activity_(std::chrono::steady_clock::now()),
       idle_signal_(socket_.get_executor()) {}
 
-Session::Slot& Session::push_slot() {
-  if (ring_count_ == ring_.size()) {
-    // Grow: unroll the ring into a vector twice the size, front first.
-    std::vector<Slot> bigger(std::max(kInitialSlots, ring_.size() * 2));
-    for (std::size_t i = 0; i < ring_count_; ++i) {
-      Slot& moved = bigger[i];
-      moved = std::move(ring_[(ring_head_ + i) & ring_mask_]);
-      // A moved short string has a new buffer: point the argument views at it again.
-      std::size_t offset = 0;
-      for (std::string_view& arg : moved.args) {
-        arg = std::string_view(moved.args_blob.data() + offset, arg.size());
-        offset += arg.size();
-      }
-    }
-    ring_ = std::move(bigger);
-    ring_head_ = 0;
-    ring_mask_ = ring_.size() - 1;
+void Session::Slot::relocated() {
+  std::size_t offset = 0;
+  for (std::string_view& arg : args) {
+    arg = std::string_view(args_blob.data() + offset, arg.size());
+    offset += arg.size();
   }
-  Slot& slot = ring_[(ring_head_ + ring_count_) & ring_mask_];
-  ++ring_count_;
+}
+
+Session::Slot& Session::push_slot() {
+  Slot& slot = replies_.push();
   reset_slot(slot);
   return slot;
 }
@@ -116,21 +77,12 @@ void Session::reset_slot(Slot& slot) {
   slot.mark = {};
 }
 
-void Session::pop_slot() {
-  ring_head_ = (ring_head_ + 1) & ring_mask_;
-  --ring_count_;
-  ++front_seq_;
-  if (ring_count_ == 0 && in_upstream_ == 0) {
-    idle_signal_.notify();
-  }
-}
-
 Session::~Session() {
   close();
   if (parked_ > 0 && ctx_.parked != nullptr) {
     ctx_.parked->forget(this);  // only at a worker's shutdown: parked reads keep it alive
   }
-  for (Slot& slot : ring_) {
+  for (Slot& slot : replies_.slots()) {
     release_writes(slot);  // writes whose connection never answered (shutdown)
   }
   release_read_buffer();
@@ -166,7 +118,7 @@ void Session::close() {
   }
   error_code ec;
   socket_.close(ec);
-  ++ctx_.stats.closed;
+  ++ctx_.sessions_closed;
   idle_signal_.notify();
   write_signal_.notify();
   resume_signal_.notify();
@@ -253,7 +205,6 @@ awaitable<void> Session::read_loop() {
         break;
       }
       if (e != resp::errc::ok) {
-        ++ctx_.stats.protocol_errors;
         std::uint64_t suppressed = 0;
         if (protocol_log_limiter().allow(suppressed)) {
           util::logger("proxy")->info("client={} protocol error: {} (suppressed={})", id_,
@@ -277,13 +228,14 @@ awaitable<void> Session::read_loop() {
         continue;
       }
       // Looked up once here for the steps below (AUTH handling keeps args[0]).
-      const CommandInfo* info = command::lookup(request_.args[0]);
+      const command::Command cmd = command::Command::of(request_.args[0]);
+      const CommandInfo* info = cmd.info;
       note_command(info, request_.args);
-      if (answered_locally(request_)) {
+      if (answered_locally(request_, cmd)) {
         continue;
       }
       feed_monitors(info, request_.args);
-      if (answered_by_seawall(request_.args)) {
+      if (answered_by_seawall(cmd, request_.args)) {
         continue;
       }
       const command::Seawall asked = asked_by_seawall(info, request_.args);
@@ -292,14 +244,14 @@ awaitable<void> Session::read_loop() {
         continue;
       }
       if (asked != command::Seawall::None) {
-        co_await ask_upstream(asked, request_.args);
+        co_await ask_upstream(asked, info, request_.args);
         if (closed_) {
           break;
         }
         continue;
       }
-      if (!link_ && (multi_deferred_ || needs_pin(request_.args, info))) {
-        if (deferred_multi_answered(info)) {
+      if (!link_ && (multi_deferred_ || needs_pin(request_.args, cmd))) {
+        if (deferred_multi_answered(cmd)) {
           continue;
         }
         // Everything sent before must have run before the dedicated connection takes over.
@@ -307,12 +259,12 @@ awaitable<void> Session::read_loop() {
         if (closed_) {
           break;
         }
-        const std::string_view error = co_await pin(request_.args);
+        const std::string_view error = co_await pin(request_.args, cmd);
         if (closed_) {
           break;
         }
         if (!error.empty() && multi_deferred_ && error != replies::kTooManyPinned &&
-            queued_locally(info, Reach::Failed)) {
+            queued_locally(cmd, Reach::Failed)) {
           // Its upstream could not take the transaction (the pin's connection failed, or the
           // breaker refused it): queued here and journaled at EXEC, as if it had been open.
           continue;
@@ -340,7 +292,7 @@ awaitable<void> Session::read_loop() {
         }
       }
       // HELLO 3 needs RESP3 connections, and any HELLO the server's version, which they learn.
-      if (!link_ && info == known().hello &&
+      if (!link_ && cmd.rule().local == command::Local::Hello &&
           ((request_.args.size() >= 2 && request_.args[1] == "3" &&
             protocol_ != resp::Protocol::Resp3) ||
            ctx_.pools[ctx_.snapshot->router.default_index()]->server_version().empty())) {
@@ -356,7 +308,7 @@ awaitable<void> Session::read_loop() {
           break;
         }
       }
-      next = link_ ? relay(request_, raw) : dispatch(request_, raw, info);
+      next = link_ ? relay(request_, raw, cmd) : dispatch(request_, raw, cmd);
     }
     if (rbegin_ == rend_) {
       rbegin_ = rend_ = 0;
@@ -384,7 +336,6 @@ bool Session::make_room() {
     std::size_t want = std::max(rbuf_.size() * 2, parser_.bytes_hint() + 16);
     if (want > kMaxQueryBuffer) {
       reply_now("-ERR Protocol error: query buffer limit exceeded\r\n");
-      ++ctx_.stats.protocol_errors;
       return false;
     }
     rbuf_.grow(want, rend_);
@@ -459,9 +410,10 @@ std::size_t Session::slot_heap_bytes(const Slot& slot) {
 std::size_t Session::buffer_bytes() const {
   std::size_t bytes = rbuf_.size() + heap_bytes(out_) + heap_bytes(writing_) +
                       heap_bytes(scratch_) + heap_bytes(link_buf_) + heap_bytes(key_indexes_) +
-                      heap_bytes(request_.args) + parser_.heap_bytes() + heap_bytes(ring_) +
+                      heap_bytes(request_.args) + parser_.heap_bytes() +
+                      replies_.capacity() * sizeof(Slot) +
                       (pinned_slot_ ? sizeof(Slot) + slot_heap_bytes(*pinned_slot_) : 0);
-  for (const Slot& slot : ring_) {
+  for (const Slot& slot : replies_.slots()) {
     bytes += slot_heap_bytes(slot);
   }
   bytes += (link_local_.allocated() ? kDequeBytes : 0) +
@@ -473,7 +425,7 @@ std::size_t Session::trim_if_idle(std::chrono::steady_clock::time_point now,
                                   std::chrono::steady_clock::duration idle_for) {
   // Only while the reader waits for the socket with no command begun (no view into rbuf_ or
   // request_ is alive, the parser holds no state) and nothing is in flight or being written.
-  if (trimmed_ || closed_ || !waiting_read_ || rbegin_ != rend_ || ring_count_ > 0 ||
+  if (trimmed_ || closed_ || !waiting_read_ || rbegin_ != rend_ || !replies_.empty() ||
       in_upstream_ > 0 || !out_.empty() || !writing_.empty() || now - last_activity_ < idle_for) {
     return 0;
   }
@@ -488,9 +440,7 @@ std::size_t Session::trim_if_idle(std::chrono::steady_clock::time_point now,
   std::vector<std::uint32_t>().swap(key_indexes_);
   std::vector<std::string_view>().swap(request_.args);
   parser_.release_memory();
-  std::vector<Slot>().swap(ring_);
-  ring_head_ = 0;
-  ring_mask_ = 0;
+  replies_.release();
   pinned_slot_.reset();
   link_local_.release();
   link_invalidations_.release();
@@ -525,11 +475,13 @@ awaitable<void> Session::write_loop() {
       // (countable unless the link carries pushes); after a relayed QUIT, until Redis closes.
       // With pushes (or CLIENT REPLY OFF) the count says nothing: Redis is sent the end of
       // input instead, answers what it was sent, and closes, as it would with the client.
-      if (read_done_ && ring_count_ == 0 && link_ && sticky_ && !quit_relayed_) {
+      if (read_done_ && replies_.empty() && link_ && link_state_.sticky() &&
+          !link_state_.quit_relayed()) {
         link_->finish();
       }
-      if (read_done_ && ring_count_ == 0 &&
-          !(link_ && (quit_relayed_ || sticky_ || link_outstanding_ > 0))) {
+      if (read_done_ && replies_.empty() &&
+          !(link_ &&
+            (link_state_.quit_relayed() || link_state_.sticky() || link_outstanding_ > 0))) {
         error_code ec;
         socket_.shutdown(tcp::socket::shutdown_send, ec);
         close();
@@ -566,38 +518,32 @@ awaitable<void> Session::idle_loop() {
     if (closed_) {
       break;
     }
-    if (ring_count_ == 0 && std::chrono::steady_clock::now() - last_activity_ >= timeout) {
-      ++ctx_.stats.idle_closes;
+    if (replies_.empty() && std::chrono::steady_clock::now() - last_activity_ >= timeout) {
       close();
     }
   }
 }
 
 void Session::reply_now(std::string_view bytes) {
-  if (ring_count_ == 0) {
+  if (replies_.empty()) {
     out_.append(bytes);
     write_signal_.notify();
     return;
   }
   push_slot();
-  complete(front_seq_ + ring_count_ - 1, bytes);
+  complete(replies_.back_seq(), bytes);
 }
 
 void Session::complete(std::uint64_t seq, std::string_view bytes) {
-  if (seq != front_seq_) {
-    Slot& slot = slot_at(seq);
-    slot.ready = true;
-    slot.data.assign(bytes);
-    return;
+  const bool at_front = seq == replies_.front_seq();
+  replies_.complete(seq, bytes, out_);
+  if (!at_front) {
+    return;  // waits in its slot for the replies ahead of it
   }
-  out_.append(bytes);
-  pop_slot();
-  while (ring_count_ > 0 && ring_[ring_head_].ready) {
-    out_.append(ring_[ring_head_].data);
-    pop_slot();
+  if (replies_.empty() && in_upstream_ == 0) {
+    idle_signal_.notify();
   }
   if (output_bytes() > ctx_.config->limits.client_output_buffer) {
-    ++ctx_.stats.output_limit_closes;
     util::logger("proxy")->info("client={} closed: output buffer over {} bytes", id_,
                                 ctx_.config->limits.client_output_buffer);
     close();
@@ -646,17 +592,13 @@ void Session::write_or_wake() {
   maybe_resume();
 }
 
-bool Session::answered_locally(resp::ParsedRequest& request) {
+bool Session::answered_locally(resp::ParsedRequest& request, command::Command cmd) {
   SharedState& shared = *ctx_.shared;
   const auto& args = request.args;
-  const auto count = [&] {
-    ++ctx_.stats.commands;
-    shared.count_command(command::lookup(args[0]));
-  };
+  const auto count = [&] { shared.count_command(cmd.info); };
   if (shared.client_auth.enabled()) {
-    const AuthStep step = shared.client_auth.step(args, authenticated_);
+    const AuthStep step = shared.client_auth.step(cmd, args, authenticated_);
     if (step.failed) {
-      ++ctx_.stats.auth_failures;
       std::uint64_t suppressed = 0;
       if (auth_log_limiter().allow(suppressed)) {
         // Neither the user name nor the password: either may be the secret typed in.
@@ -664,15 +606,16 @@ bool Session::answered_locally(resp::ParsedRequest& request) {
                                     suppressed);
       }
     }
-    if (link_ && in_multi_ && step.action != AuthAction::Pass &&
-        (iequals(args[0], "auth") || step.action == AuthAction::PassWithoutAuth || step.failed)) {
+    if (link_ && link_state_.in_multi() && step.action != AuthAction::Pass &&
+        (cmd.rule().state == command::State::Auth || step.action == AuthAction::PassWithoutAuth ||
+         step.failed)) {
       // Redis would queue it for EXEC; seawall cannot, so it refuses it as a queueing error.
       count();
       answer_locally(replies::kAuthInMulti);
       return true;
     }
     if (step.authenticated && !step.failed && step.action != AuthAction::Pass) {
-      note_authenticated_user(args);
+      note_authenticated_user(cmd, args);
     }
     authenticated_ = step.authenticated;
     if (step.action == AuthAction::Reply) {
@@ -689,13 +632,11 @@ bool Session::answered_locally(resp::ParsedRequest& request) {
   if (shared.denied.empty()) {
     return false;
   }
-  const CommandInfo* info = command::lookup(args[0]);
-  const CommandInfo* hit = info == nullptr ? nullptr : shared.denied.match(*info, args);
+  const CommandInfo* hit = cmd.info == nullptr ? nullptr : shared.denied.match(*cmd.info, args);
   if (hit == nullptr) {
     return false;
   }
   count();
-  ++ctx_.stats.denied_commands;
   std::string reply(replies::kDeniedPrefix);
   for (char c : hit->name) {
     reply += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -717,8 +658,8 @@ void Session::answer_locally(std::string_view bytes) {
 }
 
 Session::Next Session::dispatch(const resp::ParsedRequest& request, std::string_view raw,
-                                const CommandInfo* info) {
-  ++ctx_.stats.commands;
+                                command::Command cmd) {
+  const CommandInfo* info = cmd.info;
   const auto& args = request.args;
   ctx_.shared->count_command(info);
   if (iequals(args[0], "post") || iequals(args[0], "host:")) {
@@ -734,64 +675,48 @@ Session::Next Session::dispatch(const resp::ParsedRequest& request, std::string_
     forward(request, raw, info);
     return Next::Continue;
   }
-  const Known& k = known();
-  if (info == k.ping && args.size() <= 2) {  // more arguments: Redis words the arity error
-    if (args.size() == 1) {
-      reply_now(replies::kPong);
-    } else {
-      scratch_.clear();
-      resp::append_bulk(scratch_, args[1]);
-      reply_now(scratch_);
-    }
+  using command::Local;
+  const Local local = cmd.rule().local;
+  if (local == Local::Ping && args.size() <= 2) {  // more arguments: Redis words the arity error
+    scratch_.clear();
+    append_ping_reply(scratch_, args);
+    reply_now(scratch_);
     return Next::Continue;
   }
-  if (info == k.echo) {
+  if (local == Local::Echo) {
     scratch_.clear();
     resp::append_bulk(scratch_, args[1]);
     reply_now(scratch_);
     return Next::Continue;
   }
-  if (info == k.quit) {
+  if (local == Local::Quit) {
     reply_now(replies::kOk);
     return Next::StopReading;
   }
-  if (info == k.reset) {
+  if (local == Local::Reset) {
     note_reset();
     protocol_ = resp::Protocol::Resp2;
     record_->set_protocol(protocol_);
     reply_now(replies::kReset);
     return Next::Continue;
   }
-  if (info == k.unsubscribe || info == k.punsubscribe || info == k.sunsubscribe) {
+  if (local == Local::Unsubscribe) {
     // This session subscribes to nothing (SUBSCRIBE pins it), so Redis's answer is known: one
     // reply per channel named, or one for none. Forwarded, those several replies to a single
     // request would be taken for the replies of other clients on the shared connection.
     scratch_.clear();
-    for (std::size_t i = 1; i < std::max<std::size_t>(args.size(), 2); ++i) {
-      if (protocol_ == resp::Protocol::Resp3) {
-        scratch_.append(">3\r\n");  // a push in RESP3, as Redis sends it
-      } else {
-        resp::append_array_header(scratch_, 3);
-      }
-      resp::append_bulk(scratch_, info->name);
-      if (i < args.size()) {
-        resp::append_bulk(scratch_, args[i]);
-      } else {
-        resp::append_null(scratch_);
-      }
-      resp::append_integer(scratch_, 0);
-    }
+    append_unsubscribe_reply(scratch_, info->name, args, protocol_);
     reply_now(scratch_);
     return Next::Continue;
   }
-  if (info == k.select) {
+  if (local == Local::Select) {
     reply_now(replies::kOk);  // SELECT 0; any other database pins the session
     return Next::Continue;
   }
-  if (info == k.client) {
-    return dispatch_client_subcommand(request, raw);
+  if (local == Local::Client) {
+    return dispatch_client_subcommand(request, raw, info);
   }
-  if (info == k.hello) {
+  if (local == Local::Hello) {
     answer_hello(args);
     return Next::Continue;
   }
@@ -815,13 +740,13 @@ awaitable<void> Session::open_resp3_connections() {
   }
 }
 
-bool Session::queued_locally(const CommandInfo* info, Reach reach) {
+bool Session::queued_locally(command::Command cmd, Reach reach) {
   // A transaction whose upstream cannot take it now fails open when seawall can run it later
   // itself: plain SETs of journal-mode keys, queued here and journaled whole at EXEC. Once one
   // is queued here, the rest must be too (a command that is not is a queueing error).
   const auto& args = request_.args;
   const bool plain_set =
-      info == known().set && args.size() == 3 &&
+      cmd.rule().written == command::WrittenValue::KeyValue && args.size() == 3 &&
       ctx_.snapshot->policies.match(args[1]).writes_when_open == policy::WritesWhenOpen::Journal;
   const std::size_t up = plain_set ? ctx_.snapshot->router.route(args[1]) : 0;
   if (local_tx_.empty()) {
@@ -845,10 +770,11 @@ bool Session::queued_locally(const CommandInfo* info, Reach reach) {
   return true;
 }
 
-bool Session::deferred_multi_answered(const CommandInfo* info) {
-  const Known& k = known();
+bool Session::deferred_multi_answered(command::Command cmd) {
+  const CommandInfo* info = cmd.info;
+  const command::State conn_state = cmd.rule().state;
   if (!multi_deferred_) {
-    if (info != k.multi || !command::arity_ok(*info, request_.args.size())) {
+    if (conn_state != command::State::Multi || !command::arity_ok(*info, request_.args.size())) {
       return false;
     }
     // Which upstream the transaction runs on is known only from its first key: pin then.
@@ -858,8 +784,8 @@ bool Session::deferred_multi_answered(const CommandInfo* info) {
     reply_now(replies::kOk);
     return true;
   }
-  if (info == k.exec || info == k.discard) {
-    const bool exec = info == k.exec;
+  if (conn_state == command::State::EndsMulti) {
+    const bool exec = cmd.rule().runs_queued;
     if (command::arity_ok(*info, request_.args.size())) {
       multi_deferred_ = false;
       if (exec && !multi_aborted_ && !local_tx_.empty()) {
@@ -880,7 +806,7 @@ bool Session::deferred_multi_answered(const CommandInfo* info) {
       return true;
     }
   }
-  if (queued_locally(info)) {
+  if (queued_locally(cmd)) {
     return true;
   }
   if (multi_unpinned_) {
@@ -909,7 +835,7 @@ void Session::answer_hello(std::span<const std::string_view> args) {
     protocol = version == 3 ? resp::Protocol::Resp3 : resp::Protocol::Resp2;
   }
   for (std::size_t i = 2; i < args.size(); ++i) {
-    if (iequals(args[i], "setname") && i + 1 < args.size()) {
+    if (iequals(args[i], command::kSetnameOption) && i + 1 < args.size()) {
       if (!introspection::valid_client_attribute(args[i + 1])) {
         reply_now(replies::kClientNameInvalid);
         return;
@@ -923,7 +849,7 @@ void Session::answer_hello(std::span<const std::string_view> args) {
     return;
   }
   for (std::size_t i = 2; i + 1 < args.size(); ++i) {
-    if (iequals(args[i], "setname")) {
+    if (iequals(args[i], command::kSetnameOption)) {
       set_client_name(args[++i]);
     }
   }
@@ -934,38 +860,20 @@ void Session::answer_hello(std::span<const std::string_view> args) {
   const std::string& learned = ctx_.pools[ctx_.snapshot->router.default_index()]->server_version();
   const std::string_view version = learned.empty() ? std::string_view(kUnknownVersion) : learned;
   scratch_.clear();
-  if (protocol_ == resp::Protocol::Resp3) {
-    scratch_.append("%7\r\n");
-  } else {
-    resp::append_array_header(scratch_, 14);
-  }
-  resp::append_bulk(scratch_, "server");
-  resp::append_bulk(scratch_, "redis");
-  resp::append_bulk(scratch_, "version");
-  resp::append_bulk(scratch_, version);
-  resp::append_bulk(scratch_, "proto");
-  resp::append_integer(scratch_, protocol_ == resp::Protocol::Resp3 ? 3 : 2);
-  resp::append_bulk(scratch_, "id");
-  resp::append_integer(scratch_, static_cast<std::int64_t>(id_));
-  resp::append_bulk(scratch_, "mode");
-  resp::append_bulk(scratch_, "standalone");
-  resp::append_bulk(scratch_, "role");
-  resp::append_bulk(scratch_, "master");
-  resp::append_bulk(scratch_, "modules");
-  resp::append_array_header(scratch_, 0);
+  append_hello_reply(scratch_, protocol_, static_cast<std::int64_t>(id_), version);
   reply_now(scratch_);
 }
 
 Session::Next Session::dispatch_client_subcommand(const resp::ParsedRequest& request,
-                                                  std::string_view raw) {
+                                                  std::string_view raw, const CommandInfo* client) {
   // Per client, so answered here: Redis would describe seawall's shared connection (INFO, ID) or
   // keep a name for all its clients (SETNAME, SETINFO: client libraries announce themselves).
   scratch_.clear();
-  if (request.args.size() >= 2 && client_subcommand_reply(request.args, scratch_)) {
+  if (request.args.size() >= 2 && client_subcommand_reply(client, request.args, scratch_)) {
     reply_now(scratch_);
     return Next::Continue;
   }
-  forward(request, raw, known().client);
+  forward(request, raw, client);
   return Next::Continue;
 }
 

@@ -88,7 +88,7 @@ command::Seawall Session::asked_by_seawall(const command::CommandInfo* info,
   const command::Seawall what = command::rules(*resolved).seawall;
   if (what == command::Seawall::None || what == command::Seawall::Tracking ||
       what == command::Seawall::Select || !command::arity_ok(*resolved, args.size()) ||
-      multi_deferred_ || (link_ && in_multi_)) {
+      multi_deferred_ || (link_ && link_state_.in_multi())) {
     return command::Seawall::None;  // Redis words the error, or queues it for EXEC
   }
   if (what == command::Seawall::Info) {
@@ -103,11 +103,10 @@ command::Seawall Session::asked_by_seawall(const command::CommandInfo* info,
   return what;
 }
 
-awaitable<void> Session::ask_upstream(command::Seawall what,
+awaitable<void> Session::ask_upstream(command::Seawall what, const command::CommandInfo* info,
                                       std::span<const std::string_view> args) {
   auto self = shared_from_this();
-  ++ctx_.stats.commands;
-  ctx_.shared->count_command(command::lookup(args[0]));
+  ctx_.shared->count_command(info);
   // Read now: the arguments are views into the read buffer, not to be read after a wait.
   const introspection::InfoSections sections =
       what == command::Seawall::Info ? introspection::parse_info_sections(args.subspan(1))
@@ -235,13 +234,11 @@ bool Session::select_deferred(const command::CommandInfo* info,
     resp::append_command(pending_select_, args);
   }
   record_->set_db(db);
-  ++ctx_.stats.commands;
   reply_now(resp::replies::kOk);
   return true;
 }
 
 void Session::start_monitoring() {
-  ++ctx_.stats.commands;
   if (!monitoring_) {
     monitoring_ = true;
     record_->set_flag(introspection::kFlagMonitor, true);
@@ -285,7 +282,6 @@ void Session::on_monitor_line(std::string_view line) {
   }
   out_.append(line);
   if (output_bytes() > ctx_.config->limits.client_output_buffer) {
-    ++ctx_.stats.output_limit_closes;
     close();
     return;
   }

@@ -9,6 +9,7 @@
 #include <cctype>
 #include <charconv>
 
+#include "seawall/command/client_self.hpp"
 #include "seawall/command/command_table.hpp"
 #include "seawall/proxy/introspection.hpp"
 #include "seawall/proxy/session.hpp"
@@ -24,6 +25,10 @@ namespace replies = resp::replies;
 using introspection::Protocol;
 
 using util::iequals;
+
+// The CLIENT subcommands about every client.
+constexpr std::string_view kList = "list";
+constexpr std::string_view kKill = "kill";
 
 util::LogRateLimiter& kill_log_limiter() {
   static util::LogRateLimiter limiter(std::chrono::seconds(10), 5);
@@ -94,7 +99,7 @@ void Session::note_reset() {
   // What RESET clears in Redis that the listing shows (the library info stays, as in Redis).
   stop_monitoring();
   set_client_name("");
-  queued_in_multi_ = 0;
+  link_state_.forget_queued();
   ClientRecord& r = *record_;
   r.set_flag(introspection::kFlagMulti | introspection::kFlagPubsub | introspection::kFlagMonitor |
                  introspection::kFlagTracking,
@@ -107,68 +112,47 @@ void Session::note_reset() {
   r.set_user("default");
 }
 
-void Session::note_authenticated_user(std::span<const std::string_view> args) {
-  if (iequals(args[0], "auth")) {
+void Session::note_authenticated_user(command::Command cmd,
+                                      std::span<const std::string_view> args) {
+  if (cmd.rule().state == command::State::Auth) {
     record_->set_user(args.size() == 3 ? args[1] : std::string_view("default"));
     return;
   }
   // HELLO protover AUTH user password ...
   for (std::size_t i = 2; i + 2 < args.size(); ++i) {
-    if (iequals(args[i], "auth")) {
+    if (iequals(args[i], command::kAuthOption)) {
       record_->set_user(args[i + 1]);
       return;
     }
   }
 }
 
-void Session::note_relayed(std::span<const std::string_view> args) {
-  const command::CommandInfo* info = command::lookup(args[0]);
-  if (info == nullptr) {
-    return;
+void Session::apply_link_change(const LinkChange& change) {
+  if (change.protocol) {
+    protocol_ = *change.protocol;
   }
   ClientRecord& r = *record_;
-  const std::string_view name = info->name;
-  // relay() has already updated in_multi_ for this command.
-  if (name == "multi") {
-    queued_in_multi_ = 0;
-  } else if (in_multi_) {
-    ++queued_in_multi_;
+  r.set_flag(introspection::kFlagMulti, link_state_.in_multi());
+  r.set_multi(change.multi);
+  if (change.db) {
+    r.set_db(*change.db);
   }
-  r.set_flag(introspection::kFlagMulti, in_multi_);
-  r.set_multi(in_multi_ ? queued_in_multi_ : -1);
-  if (name == "select" && args.size() == 2) {
-    std::int64_t db = 0;
-    const auto [end, ec] = std::from_chars(args[1].data(), args[1].data() + args[1].size(), db);
-    if (ec == std::errc() && end == args[1].data() + args[1].size() && db >= 0) {
-      r.set_db(db);
-    }
-  } else if (name == "subscribe" || name == "psubscribe" || name == "ssubscribe") {
-    r.set_flag(introspection::kFlagPubsub, true);
-  } else if (name == "monitor") {
-    r.set_flag(introspection::kFlagMonitor, true);
-  } else if (name == "sync" || name == "psync") {
-    r.set_flag(introspection::kFlagReplica, true);
-  } else if (name == "reset") {
+  if (change.flags != 0) {
+    r.set_flag(change.flags, true);
+  }
+  if (change.reset) {
     note_reset();
-  } else if (name == "hello" && args.size() >= 2) {
-    if (args[1] == "2" || args[1] == "3") {
-      r.set_protocol(args[1] == "3" ? Protocol::Resp3 : Protocol::Resp2);
-    }
-    for (std::size_t i = 2; i + 1 < args.size(); ++i) {
-      if (iequals(args[i], "setname") && introspection::valid_client_attribute(args[i + 1])) {
-        set_client_name(args[i + 1]);
-      }
-    }
-  } else if (name == "client" && args.size() >= 3) {
-    // Redis answers these on the dedicated connection; the listing follows what it accepts.
-    if (iequals(args[1], "setname") && args.size() == 3 &&
-        introspection::valid_client_attribute(args[2])) {
-      set_client_name(args[2]);
-    } else if (iequals(args[1], "setinfo") && args.size() == 4) {
-      client_setinfo(args[2], args[3]);
-    } else if (iequals(args[1], "tracking")) {
-      r.set_flag(introspection::kFlagTracking, iequals(args[2], "on"));
-    }
+  } else if (change.protocol) {
+    r.set_protocol(*change.protocol);
+  }
+  if (change.name) {
+    set_client_name(*change.name);
+  }
+  if (change.setinfo) {
+    client_setinfo(change.setinfo->first, change.setinfo->second);
+  }
+  if (change.tracking) {
+    r.set_flag(introspection::kFlagTracking, *change.tracking);
   }
 }
 
@@ -211,31 +195,52 @@ void Session::append_client_info(std::string& out) const {
   introspection::append_text_reply(out, line, record_->protocol());
 }
 
-bool Session::client_subcommand_reply(std::span<const std::string_view> args, std::string& reply) {
-  const std::string_view sub = args[1];
-  if (iequals(sub, "id") && args.size() == 2) {
-    resp::append_integer(reply, static_cast<std::int64_t>(id_));
-  } else if (iequals(sub, "info") && args.size() == 2) {
-    append_client_info(reply);
-  } else if (iequals(sub, "getname") && args.size() == 2) {
-    if (client_name_.empty()) {
-      reply = record_->protocol() == Protocol::Resp3 ? "_\r\n" : replies::kNullBulk;
-    } else {
-      resp::append_bulk(reply, client_name_);
-    }
-  } else if (iequals(sub, "setname") && args.size() == 3) {
-    if (introspection::valid_client_attribute(args[2])) {
-      set_client_name(args[2]);
-      reply = replies::kOk;
-    } else {
-      reply = replies::kClientNameInvalid;
-    }
-  } else if (iequals(sub, "setinfo") && args.size() == 4) {
-    reply = client_setinfo(args[2], args[3]);
-  } else {
-    return false;
+bool Session::client_subcommand_reply(const command::CommandInfo* client,
+                                      std::span<const std::string_view> args, std::string& reply) {
+  using command::ClientSelf;
+  switch (command::client_self(client, args)) {
+    case ClientSelf::Id:
+      if (args.size() != 2) {
+        return false;
+      }
+      resp::append_integer(reply, static_cast<std::int64_t>(id_));
+      return true;
+    case ClientSelf::Info:
+      if (args.size() != 2) {
+        return false;
+      }
+      append_client_info(reply);
+      return true;
+    case ClientSelf::GetName:
+      if (args.size() != 2) {
+        return false;
+      }
+      if (client_name_.empty()) {
+        reply = record_->protocol() == Protocol::Resp3 ? "_\r\n" : replies::kNullBulk;
+      } else {
+        resp::append_bulk(reply, client_name_);
+      }
+      return true;
+    case ClientSelf::SetName:
+      if (args.size() != 3) {
+        return false;
+      }
+      if (introspection::valid_client_attribute(args[2])) {
+        set_client_name(args[2]);
+        reply = replies::kOk;
+      } else {
+        reply = replies::kClientNameInvalid;
+      }
+      return true;
+    case ClientSelf::SetInfo:
+      if (args.size() != 4) {
+        return false;
+      }
+      reply = client_setinfo(args[2], args[3]);
+      return true;
+    default:
+      return false;
   }
-  return true;
 }
 
 introspection::InfoData Session::info_data() const {
@@ -272,30 +277,31 @@ introspection::InfoData Session::info_data() const {
   return d;
 }
 
-bool Session::answered_by_seawall(std::span<const std::string_view> args) {
+bool Session::answered_by_seawall(command::Command cmd, std::span<const std::string_view> args) {
   const config::IntrospectionConfig& mode = ctx_.config->introspection;
-  // Two comparisons for every other command: the names are checked only when a mode is on.
+  // Two comparisons for every other command: the rows are read only when a mode is on.
+  const bool is_client = args.size() >= 2 && cmd.rule().local == command::Local::Client;
+  // CLIENT LIST and CLIENT KILL ask about every client: seawall's registry answers them.
   const bool client_list =
-      mode.client_list == config::AnsweredBy::Seawall && args.size() >= 2 &&
-      iequals(args[0], "client") &&
-      (iequals(args[1], "list") || (iequals(args[1], "kill") && args.size() >= 3));
-  const bool info = mode.info == config::InfoMode::Seawall && iequals(args[0], "info");
+      mode.client_list == config::AnsweredBy::Seawall && is_client &&
+      (iequals(args[1], kList) || (iequals(args[1], kKill) && args.size() >= 3));
+  const bool info =
+      mode.info == config::InfoMode::Seawall && cmd.rule().seawall == command::Seawall::Info;
   // While pinned, the per-client subcommands would be Redis's for the dedicated connection
   // (another id than CLIENT LIST shows); seawall answers them too, so ids and names agree.
-  const bool per_client = mode.client_list == config::AnsweredBy::Seawall && link_ &&
-                          !client_list && args.size() >= 2 && iequals(args[0], "client");
+  const bool per_client =
+      mode.client_list == config::AnsweredBy::Seawall && link_ && !client_list && is_client;
   if (!client_list && !info && !per_client) {
     return false;
   }
-  if (link_ && in_multi_) {
+  if (link_ && link_state_.in_multi()) {
     return false;  // Redis queues it for EXEC and answers it there
   }
   std::string reply;
-  if (per_client && !client_subcommand_reply(args, reply)) {
+  if (per_client && !client_subcommand_reply(cmd.info, args, reply)) {
     return false;
   }
-  ++ctx_.stats.commands;
-  ctx_.shared->count_command(command::lookup(args[0]));
+  ctx_.shared->count_command(cmd.info);
   ClientRegistry& registry = ctx_.shared->registry;
   const auto now = std::chrono::steady_clock::now();
   const Protocol protocol = record_->protocol();
@@ -305,7 +311,7 @@ bool Session::answered_by_seawall(std::span<const std::string_view> args) {
         introspection::parse_info_sections(args.subspan(1));
     introspection::append_text_reply(reply, introspection::render_info(info_data(), sections),
                                      protocol);
-  } else if (client_list && iequals(args[1], "list")) {
+  } else if (client_list && iequals(args[1], kList)) {
     const auto parsed = introspection::parse_client_list(args);
     if (!parsed.ok()) {
       reply = parsed.error;

@@ -178,8 +178,8 @@ void Worker::sweep(std::chrono::steady_clock::time_point now) {
   // glibc keeps freed memory in its arenas; after many sessions went away (or gave back their
   // buffers) malloc_trim returns the free pages to the system. It walks every arena, so it
   // waits for the burst to end, and runs at most once per sweep.
-  const std::uint64_t closes = ctx_.stats.closed - closes_seen_;
-  closes_seen_ = ctx_.stats.closed;
+  const std::uint64_t closes = ctx_.sessions_closed - closes_seen_;
+  closes_seen_ = ctx_.sessions_closed;
   closes_since_trim_ += closes;
   const bool due =
       closes_since_trim_ >= kTrimAfterCloses || freed_since_trim_ >= kTrimAfterFreedBytes;
@@ -216,14 +216,12 @@ awaitable<void> Worker::accept_loop() {
     }
     if (ctx_.clients->fetch_add(1, std::memory_order_relaxed) >= ctx_.config->limits.max_clients) {
       ctx_.clients->fetch_sub(1, std::memory_order_relaxed);
-      ++ctx_.stats.rejected_max_clients;
       error_code ignored;
       socket.non_blocking(true, ignored);
       socket.write_some(asio::buffer(resp::replies::kMaxClients), ignored);
       socket.close(ignored);
       continue;
     }
-    ++ctx_.stats.accepted;
     const std::uint64_t id = ctx_.next_client_id->fetch_add(1, std::memory_order_relaxed);
     std::make_shared<Session>(std::move(socket), ctx_, id)->start();
   }

@@ -6,6 +6,7 @@
 // a rule; every other command takes the defaults. A decision about one command reads this table
 // instead of comparing its name.
 // Thread safety: immutable static data.
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -103,6 +104,57 @@ enum class Seawall : std::uint8_t {
   Select,    // SELECT: kept for the next dedicated connection when none can be opened now
 };
 
+// When a command needs a dedicated upstream connection (pinned mode), read by proxy's needs_pin.
+// Commands flagged kBlocking in the command table pin too unless their row says otherwise.
+enum class Pin : std::uint8_t {
+  ByFlags,         // no rule of its own: pins when blocking
+  Always,          // MULTI, WATCH, MONITOR, AUTH, SYNC, PSYNC, (P|S)SUBSCRIBE, CLIENT TRACKING ...
+  WithBlockArg,    // XREAD, XREADGROUP: only with BLOCK (they are flagged blocking)
+  NonZeroDb,       // SELECT n: any database but 0
+  WithAuthArg,     // HELLO ... AUTH: the connection becomes its user's
+  BusySubcommand,  // SCRIPT, FUNCTION: a subcommand Redis runs while a script is busy
+  BySubcommand,    // CLIENT: its subcommand's row says (Always or not)
+};
+
+// The connection state a command starts or ends on the connection it runs on: what pinned mode
+// tracks to know when its pin may end, and what the client's CLIENT INFO record shows.
+enum class State : std::uint8_t {
+  None,
+  Multi,      // starts a transaction
+  EndsMulti,  // EXEC, DISCARD: end it, and WATCH with it
+  Watch,
+  Unwatch,    // ends WATCH outside a transaction
+  Select,     // the database
+  Reset,      // ends every state: db 0, RESP2, no transaction
+  Quit,       // the connection ends after its reply
+  Hello,      // the protocol (HELLO 2|3), the client's name (SETNAME)
+  Subscribe,  // pub/sub mode (SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE): only ends with the connection
+  Monitor,    // monitor mode: only ends with the connection
+  Auth,       // the connection's user: only ends with the connection
+  Replica,    // SYNC, PSYNC: a replication stream
+  Client,     // CLIENT: its subcommand may set per-connection state (see Pin::BySubcommand)
+};
+
+// Which subscriptions a (un)subscribe command, or Redis's confirmation named after it, is about.
+enum class Channels : std::uint8_t { None, Channel, Pattern, Shard };
+
+// What seawall answers itself on a shared connection instead of forwarding (proxy's dispatch).
+enum class Local : std::uint8_t {
+  None,
+  Ping,         // +PONG or the argument
+  Echo,         // the argument
+  Quit,         // +OK, then the connection ends
+  Reset,        // +RESET, the session's state back to a new connection's
+  Unsubscribe,  // (P|S)UNSUBSCRIBE when not subscribed: one reply per channel, count 0
+  Select,       // SELECT 0 (another database pins)
+  Hello,        // HELLO without AUTH: the session's protocol
+  Client,       // CLIENT: a per-client subcommand (see ClientSelf), else forwarded
+};
+
+// CLIENT subcommands about the client itself: answered per client, never about seawall's own
+// connection to Redis.
+enum class ClientSelf : std::uint8_t { None, Id, Info, GetName, SetName, SetInfo, Tracking };
+
 struct CommandRules {
   Merge merge = Merge::None;
   std::uint8_t merge_step = 1;  // arguments per key in a part (MSET: key and value)
@@ -114,6 +166,11 @@ struct CommandRules {
   bool runs_queued = false;  // EXEC: the writes queued since MULTI run now
   Journaled journaled = Journaled::None;
   Seawall seawall = Seawall::None;
+  Pin pin = Pin::ByFlags;
+  State state = State::None;
+  Channels channels = Channels::None;
+  Local local = Local::None;
+  ClientSelf client = ClientSelf::None;
 
   bool operator==(const CommandRules&) const = default;
 };
@@ -129,6 +186,42 @@ const CommandRules& rules(const CommandInfo& info);
 std::size_t rule_rows();
 // Of them, rows of subcommands.
 std::size_t subcommand_rule_rows();
+
+// The rules of a command that may be unknown (nullptr): the defaults then.
+const CommandRules& rules_of(const CommandInfo* info);
+
+// A request's command, looked up once when it is read and carried along with it: the command
+// table's row (nullptr when unknown) and its rules (the defaults when it has none).
+struct Command {
+  const CommandInfo* info = nullptr;
+  const CommandRules* rules = nullptr;
+
+  static Command of(std::string_view name) {
+    const CommandInfo* info = lookup(name);
+    return Command{info, &rules_of(info)};
+  }
+  static Command of(const CommandInfo* info) { return Command{info, &rules_of(info)}; }
+  const CommandRules& rule() const { return *rules; }
+  explicit operator bool() const { return info != nullptr; }
+};
+
+// GET `key`, as a request: the L1 keeps a write's value under the cache key of GET (the name
+// lower-case, as cache keys are normalised).
+std::array<std::string_view, 2> get_request(std::string_view key);
+// GET, as seawall sends it to Redis to repair a copy.
+inline constexpr std::string_view kGetName = "GET";
+// Options seawall reads in requests it forwards: HELLO ... AUTH user password / SETNAME name,
+// XREAD ... BLOCK ms.
+inline constexpr std::string_view kAuthOption = "auth";
+inline constexpr std::string_view kSetnameOption = "setname";
+inline constexpr std::string_view kBlockOption = "block";
+// Options that make a write's reply depend on the data (no acknowledgement without Redis):
+// SET's NX, XX, GET; ZADD's NX, XX, GT, LT, CH, INCR.
+inline constexpr std::array<std::string_view, 3> kSetDataOptions{"nx", "xx", "get"};
+inline constexpr std::array<std::string_view, 6> kZaddDataOptions{"nx", "xx", "gt",
+                                                                  "lt", "ch", "incr"};
+// MSET, the command a journal replays many SETs as (its first argument).
+inline constexpr std::string_view kMsetName = "MSET";
 
 // True when the request writes values GET then answers (see WrittenValue).
 bool writes_values(const CommandRules& rules, std::span<const std::string_view> args);

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "seawall/command/command_rules.hpp"
 #include "seawall/config/config.hpp"
 
 namespace seawall::proxy {
@@ -48,6 +49,9 @@ class ClientAuth {
   // The step for one command (args[0] is the name, any case) of a session that is
   // `authenticated` or not. Only for enabled().
   AuthStep step(std::span<const std::string_view> args, bool authenticated) const;
+  // The same, with the command already looked up (its row's State says AUTH, HELLO, ...).
+  AuthStep step(command::Command cmd, std::span<const std::string_view> args,
+                bool authenticated) const;
   // Whether `password` is the password of `user`. Checks every user, in constant time for each.
   bool check(std::string_view user, std::string_view password) const;
 

@@ -35,7 +35,9 @@
 #include "seawall/net.hpp"
 #include "seawall/policy/policy_table.hpp"
 #include "seawall/proxy/client_registry.hpp"
+#include "seawall/proxy/link_state.hpp"
 #include "seawall/proxy/monitor_hub.hpp"
+#include "seawall/proxy/reply_queue.hpp"
 #include "seawall/proxy/worker_context.hpp"
 #include "seawall/proxy/writes_in_flight.hpp"
 #include "seawall/resp/reply_framer.hpp"
@@ -137,6 +139,10 @@ class Session : public upstream::ReplyTarget,
     bool writes_marked = false;  // counted in SharedState::writes_in_flight until its outcome
     WriteMark mark{};            // how it was marked there
     bool parked = false;         // a degraded read that waited for a write (ParkedReads)
+
+    // ReplyQueue moved this slot: a moved short string has a new buffer, so the argument
+    // views point at it again.
+    void relocated();
   };
   enum class Next { Continue, StopReading };
 
@@ -155,13 +161,13 @@ class Session : public upstream::ReplyTarget,
   awaitable<void> idle_loop();
   // Client authentication and the deny list. True when the command was answered here; a HELLO
   // whose AUTH option seawall accepted is rewritten without it and goes on.
-  bool answered_locally(resp::ParsedRequest& request);
+  bool answered_locally(resp::ParsedRequest& request, command::Command cmd);
   // A reply seawall computes, in order with the replies already on their way.
   void answer_locally(std::string_view bytes);
-  // `info`: command::lookup(request.args[0]).
-  Next dispatch(const resp::ParsedRequest& request, std::string_view raw,
-                const command::CommandInfo* info);
-  Next dispatch_client_subcommand(const resp::ParsedRequest& request, std::string_view raw);
+  // `cmd`: the request's command, looked up once by read_loop.
+  Next dispatch(const resp::ParsedRequest& request, std::string_view raw, command::Command cmd);
+  Next dispatch_client_subcommand(const resp::ParsedRequest& request, std::string_view raw,
+                                  const command::CommandInfo* client);
   // HELLO without AUTH (with AUTH it pins): answered here, since the shared connections already
   // speak the protocol asked for; it sets the protocol of this session's replies.
   void answer_hello(std::span<const std::string_view> args);
@@ -232,34 +238,33 @@ class Session : public upstream::ReplyTarget,
   void store_written_value(cache::ReadTicket ticket, std::string_view key, std::string_view value,
                            std::chrono::steady_clock::time_point now, WriteMark mark,
                            const upstream::Journal* journaled = nullptr);
+  // A slot for a new request at the back of replies_, reset.
   Slot& push_slot();
   // A reused slot as a new request's: no reply, nothing described yet (keeps capacities).
   static void reset_slot(Slot& slot);
-  Slot& slot_at(std::uint64_t seq) { return ring_[(ring_head_ + (seq - front_seq_)) & ring_mask_]; }
-  void pop_slot();
+  Slot& slot_at(std::uint64_t seq) { return replies_.at(seq); }
   static void copy_args(Slot& slot, std::span<const std::string_view> args);
   // The slot's key arguments, as views; valid until the next call on this thread.
   static const std::vector<std::string_view>& keys_of(const Slot& slot);
   static std::size_t slot_heap_bytes(const Slot& slot);
   // Pinned mode: a dedicated upstream connection while the session holds connection state.
-  bool needs_pin(std::span<const std::string_view> args) const {
-    return needs_pin(args, command::lookup(args[0]));
-  }
-  // `info`: command::lookup(args[0]).
-  bool needs_pin(std::span<const std::string_view> args, const command::CommandInfo* info) const;
+  // `cmd`: the request's command (its row's Pin rule).
+  bool needs_pin(std::span<const std::string_view> args, command::Command cmd) const;
+  // The Pin rules that depend on the arguments (SELECT n, HELLO AUTH, a subcommand's).
+  static bool pins_by_arguments(command::Pin pin, const command::CommandInfo* info,
+                                std::span<const std::string_view> args);
   awaitable<void> wait_until_idle();
-  awaitable<std::string_view> pin(std::span<const std::string_view> args);
-  Next relay(const resp::ParsedRequest& request, std::string_view raw);
+  awaitable<std::string_view> pin(std::span<const std::string_view> args, command::Command cmd);
+  Next relay(const resp::ParsedRequest& request, std::string_view raw, command::Command cmd);
   void maybe_unpin();
   void unpin();
   void relay_local(std::string_view bytes);
   // Pinned, while the link's upstream cannot be used (breaker open, journal waiting): answers
   // what must not reach Redis ahead of the journal as the shared path would. True if answered.
-  bool answered_while_unavailable(const command::CommandInfo* info,
-                                  std::span<const std::string_view> args);
+  bool answered_while_unavailable(command::Command cmd, std::span<const std::string_view> args);
   // Pinned writes drop the L1 copies of their keys when relayed and again once Redis answered
   // them (EXEC: every key written inside the transaction).
-  void note_pinned_write(const command::CommandInfo* info, std::span<const std::string_view> args);
+  void note_pinned_write(command::Command cmd, std::span<const std::string_view> args);
   void on_link_reply_counted(std::string_view reply);
   // A swallowed reply: the reply to kClientIdRequest, sent when the link opened, is Redis's id
   // for it (ClientRecord::upstream_id); the reply to a pending SELECT, if refused, ends the
@@ -290,13 +295,13 @@ class Session : public upstream::ReplyTarget,
   // `reach`: Failed when pinning the transaction to its upstream just failed (the breaker may
   // not know yet that the upstream is gone).
   enum class Reach : std::uint8_t { AsBreakerSays, Failed };
-  bool queued_locally(const command::CommandInfo* info, Reach reach = Reach::AsBreakerSays);
+  bool queued_locally(command::Command cmd, Reach reach = Reach::AsBreakerSays);
   // A MULTI starts: positions of queued commands count from 0 again.
   void begin_multi_tracking();
   void send_deferred_multi();
   // MULTI (deferred), and EXEC/DISCARD/commands of a deferred MULTI that need no pin: answered
   // here. True when answered.
-  bool deferred_multi_answered(const command::CommandInfo* info);
+  bool deferred_multi_answered(command::Command cmd);
   bool replace_local(std::string_view reply);
   void reply_now(std::string_view bytes);
   void complete(std::uint64_t seq, std::string_view bytes);
@@ -304,7 +309,7 @@ class Session : public upstream::ReplyTarget,
   void wake_writer();
   // Writes out_ now if the writer is idle (what it would do, minus its wake-up), else wakes it.
   void write_or_wake();
-  std::size_t pending() const { return ring_count_ + link_outstanding_; }
+  std::size_t pending() const { return replies_.size() + link_outstanding_; }
   std::size_t output_bytes() const { return out_.size() + writing_.size(); }
   bool should_pause() const;
   void maybe_resume();
@@ -315,22 +320,24 @@ class Session : public upstream::ReplyTarget,
   void note_subscription_reply(std::string_view reply);
   // `info`: command::lookup(args[0]).
   void note_command(const command::CommandInfo* info, std::span<const std::string_view> args);
-  // Keeps the record's view of a pinned connection's state current (db, MULTI, pub/sub, ...).
-  void note_relayed(std::span<const std::string_view> args);
+  // Applies what a relayed command changed (link_state_) to the session and its record (db,
+  // MULTI, pub/sub, ...).
+  void apply_link_change(const LinkChange& change);
   void note_reset();
   // The user a successful AUTH or HELLO ... AUTH (checked by seawall) authenticated as.
-  void note_authenticated_user(std::span<const std::string_view> args);
+  void note_authenticated_user(command::Command cmd, std::span<const std::string_view> args);
   void set_client_name(std::string_view name);
   std::string client_setinfo(std::string_view attribute, std::string_view value);
   void append_client_info(std::string& out) const;
   // CLIENT ID/INFO/GETNAME/SETNAME/SETINFO (args.size() >= 2), answered for this client and
   // appended to `reply`; false for any other subcommand. Shared sessions always answer these
   // here; pinned ones with client_list: seawall.
-  bool client_subcommand_reply(std::span<const std::string_view> args, std::string& reply);
+  bool client_subcommand_reply(const command::CommandInfo* client,
+                               std::span<const std::string_view> args, std::string& reply);
   // Fills what only this session's thread knows: its read buffer and current command.
   void add_own_buffers(introspection::ClientView& view) const;
   // CLIENT LIST / CLIENT KILL / INFO when the config has seawall answer them; true when answered.
-  bool answered_by_seawall(std::span<const std::string_view> args);
+  bool answered_by_seawall(command::Command cmd, std::span<const std::string_view> args);
   introspection::InfoData info_data() const;
   // Commands seawall asks Redis on a shared connection and completes itself (session_asks.cpp):
   // INFO with introspection.info: merged, CLIENT PAUSE/UNPAUSE. None when this request is not
@@ -340,7 +347,8 @@ class Session : public upstream::ReplyTarget,
   // Asks Redis outside the breaker's count and answers: INFO's sections merged with seawall's
   // (seawall's alone when Redis cannot answer); PAUSE/UNPAUSE as Redis did, noting the pause
   // for the upstream's connections. Reading waits for it, so the answer keeps its place.
-  awaitable<void> ask_upstream(command::Seawall what, std::span<const std::string_view> args);
+  awaitable<void> ask_upstream(command::Seawall what, const command::CommandInfo* info,
+                               std::span<const std::string_view> args);
   // MONITOR (session_asks.cpp): watches ctx_.shared->monitors; RESET or the end of the session
   // stops it. Every command Redis would show is fed there with this client's address and db.
   void start_monitoring();
@@ -355,14 +363,10 @@ class Session : public upstream::ReplyTarget,
   ReadBuffer rbuf_;  // lent by ctx_.read_buffers while reading; empty when idle
   std::size_t rbegin_ = 0;
   std::size_t rend_ = 0;
-  std::string out_;         // replies ready to write
-  std::string writing_;     // the batch being written
-  std::string scratch_;     // re-encoded inline commands
-  std::vector<Slot> ring_;  // power-of-two sized, empty until the first reply waits in it
-  std::size_t ring_head_ = 0;
-  std::size_t ring_count_ = 0;
-  std::size_t ring_mask_ = 0;
-  std::uint64_t front_seq_ = 0;
+  std::string out_;           // replies ready to write
+  std::string writing_;       // the batch being written
+  std::string scratch_;       // re-encoded inline commands
+  ReplyQueue<Slot> replies_;  // one slot per request still owed a reply, in request order
   std::vector<std::uint32_t> key_indexes_;
   util::Signal write_signal_;
   util::Signal resume_signal_;
@@ -396,7 +400,6 @@ class Session : public upstream::ReplyTarget,
   bool trimmed_ = true;                   // nothing to free since the last trim_if_idle
   bool waiting_read_ = false;             // the reader waits for the socket (not inside a command)
   std::shared_ptr<ClientRecord> record_;  // in ctx_.shared->registry from start() to close()
-  std::int64_t queued_in_multi_ = 0;      // pinned: commands relayed since MULTI
   // Pinned mode state.
   std::shared_ptr<upstream::Link> link_;
   std::uint64_t link_generation_ = 0;   // links opened so far: a deadline knows its own
@@ -414,7 +417,7 @@ class Session : public upstream::ReplyTarget,
   util::LazyDeque<LocalReply> link_local_;
   std::uint64_t next_local_id_ = 0;
   resp::ReplyFramer link_framer_;
-  bool in_multi_ = false;
+  LinkState link_state_;          // what the link holds: MULTI, WATCH, db, sticky state
   bool multi_deferred_ = false;   // MULTI answered here, not pinned yet
   bool multi_aborted_ = false;    // ...with a queueing error: EXEC answers -EXECABORT
   bool multi_unpinned_ = false;   // ...and the pin failed: its commands get the error too
@@ -449,10 +452,6 @@ class Session : public upstream::ReplyTarget,
   std::vector<std::string> multi_keys_;  // written inside the current transaction
   // Describes a pinned command answered without Redis; allocated when first needed.
   std::unique_ptr<Slot> pinned_slot_;
-  bool watching_ = false;
-  bool db_nonzero_ = false;
-  bool sticky_ = false;        // state that only ends with the connection (SUBSCRIBE, HELLO 3, ...)
-  bool quit_relayed_ = false;  // Redis owes the QUIT's reply, then closes the connection
   util::Signal idle_signal_;
 };
 

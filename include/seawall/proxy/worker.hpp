@@ -54,7 +54,7 @@ class Worker {
   std::thread thread_;
   // sweep_loop's state.
   std::uint64_t published_buffer_bytes_ = 0;
-  std::uint64_t closes_seen_ = 0;        // ctx_.stats.closed at the last sweep
+  std::uint64_t closes_seen_ = 0;        // ctx_.sessions_closed at the last sweep
   std::uint64_t closes_since_trim_ = 0;  // sessions closed since the last malloc_trim
   std::size_t freed_since_trim_ = 0;     // bytes the idle trims freed since then
   std::chrono::steady_clock::time_point last_trim_{};

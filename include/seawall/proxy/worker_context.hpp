@@ -24,18 +24,6 @@ namespace seawall::proxy {
 
 class Session;
 
-struct SessionStats {
-  std::uint64_t accepted = 0;
-  std::uint64_t rejected_max_clients = 0;
-  std::uint64_t commands = 0;
-  std::uint64_t protocol_errors = 0;
-  std::uint64_t output_limit_closes = 0;
-  std::uint64_t idle_closes = 0;
-  std::uint64_t auth_failures = 0;    // AUTH / HELLO AUTH with wrong credentials
-  std::uint64_t denied_commands = 0;  // refused by deny_commands
-  std::uint64_t closed = 0;           // sessions closed (the worker trims the heap after bursts)
-};
-
 struct WorkerContext {
   // The current configuration (always snapshot->config) and what is built from it.
   std::shared_ptr<const config::Config> config;
@@ -56,7 +44,7 @@ struct WorkerContext {
   // Draws for the faults' percentages: one per worker, so no thread waits on another's.
   fault::FastRandom fault_random{std::random_device{}()};
   bool draining = false;
-  SessionStats stats;
+  std::uint64_t sessions_closed = 0;  // the worker trims the heap after bursts of closes
 };
 
 }  // namespace seawall::proxy

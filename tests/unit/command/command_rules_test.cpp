@@ -58,6 +58,69 @@ TEST(CommandRules, WrittenValuesAndFlushes) {
   EXPECT_FALSE(of("del").flushes_all);
 }
 
+TEST(CommandRules, PinRules) {
+  EXPECT_EQ(of("multi").pin, Pin::Always);
+  EXPECT_EQ(of("watch").pin, Pin::Always);
+  EXPECT_EQ(of("subscribe").pin, Pin::Always);
+  EXPECT_EQ(of("monitor").pin, Pin::Always);
+  EXPECT_EQ(of("psync").pin, Pin::Always);
+  EXPECT_EQ(of("xread").pin, Pin::WithBlockArg);
+  EXPECT_EQ(of("select").pin, Pin::NonZeroDb);
+  EXPECT_EQ(of("hello").pin, Pin::WithAuthArg);
+  EXPECT_EQ(of("script").pin, Pin::BusySubcommand);
+  EXPECT_EQ(of("client").pin, Pin::BySubcommand);
+  EXPECT_EQ(of("blpop").pin, Pin::ByFlags);  // blocking: its flag says
+  EXPECT_EQ(of("get").pin, Pin::ByFlags);
+  const std::array<std::string_view, 3> tracking{"CLIENT", "TRACKING", "on"};
+  const std::array<std::string_view, 2> id{"CLIENT", "ID"};
+  EXPECT_EQ(rules(*resolve(tracking)).pin, Pin::Always);
+  EXPECT_EQ(rules(*resolve(id)).pin, Pin::ByFlags);
+}
+
+TEST(CommandRules, ConnectionStateStartedOrEnded) {
+  EXPECT_EQ(of("multi").state, State::Multi);
+  EXPECT_EQ(of("exec").state, State::EndsMulti);
+  EXPECT_TRUE(of("exec").runs_queued);
+  EXPECT_EQ(of("discard").state, State::EndsMulti);
+  EXPECT_FALSE(of("discard").runs_queued);
+  EXPECT_EQ(of("unwatch").state, State::Unwatch);
+  EXPECT_EQ(of("reset").state, State::Reset);
+  EXPECT_EQ(of("auth").state, State::Auth);
+  EXPECT_EQ(of("sync").state, State::Replica);
+  EXPECT_EQ(of("ssubscribe").state, State::Subscribe);
+  EXPECT_EQ(of("ssubscribe").channels, Channels::Shard);
+  EXPECT_EQ(of("punsubscribe").channels, Channels::Pattern);
+  EXPECT_EQ(of("unsubscribe").channels, Channels::Channel);
+  EXPECT_EQ(of("get").state, State::None);
+}
+
+TEST(CommandRules, LocalAnswers) {
+  EXPECT_EQ(of("ping").local, Local::Ping);
+  EXPECT_EQ(of("echo").local, Local::Echo);
+  EXPECT_EQ(of("quit").local, Local::Quit);
+  EXPECT_EQ(of("reset").local, Local::Reset);
+  EXPECT_EQ(of("select").local, Local::Select);
+  EXPECT_EQ(of("hello").local, Local::Hello);
+  EXPECT_EQ(of("client").local, Local::Client);
+  EXPECT_EQ(of("sunsubscribe").local, Local::Unsubscribe);
+  EXPECT_EQ(of("get").local, Local::None);
+  const std::array<std::string_view, 2> id{"client", "id"};
+  const std::array<std::string_view, 3> setname{"CLIENT", "SETNAME", "x"};
+  EXPECT_EQ(rules(*resolve(id)).client, ClientSelf::Id);
+  EXPECT_EQ(rules(*resolve(setname)).client, ClientSelf::SetName);
+}
+
+TEST(CommandRules, LookedUpOnce) {
+  const Command get = Command::of("GeT");
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get.info, lookup("get"));
+  EXPECT_EQ(&get.rule(), &rules(*get.info));
+  const Command unknown = Command::of("nosuchcommand");
+  EXPECT_FALSE(unknown);
+  EXPECT_EQ(unknown.rule(), CommandRules{});
+  EXPECT_EQ(rules_of(nullptr), CommandRules{});
+}
+
 TEST(CommandRules, SubcommandsHaveTheDefaults) {
   const CommandInfo* client = lookup("client");
   ASSERT_NE(client, nullptr);
