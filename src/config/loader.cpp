@@ -22,7 +22,7 @@
 #include "config/units.hpp"
 #include "seawall/command/command_set.hpp"
 #include "seawall/policy/defaults.hpp"
-#include "seawall/upstream/tls_context.hpp"
+#include "seawall/upstream/tls_build.hpp"
 #include "seawall/util/ascii.hpp"
 
 namespace seawall::config {
@@ -260,7 +260,7 @@ void bind_tls(MapBinder& m, UpstreamTlsConfig& out, const std::string& host) {
   if (!ok || !out.enabled || host.empty()) {
     return;
   }
-  upstream::TlsContext::Result built = upstream::TlsContext::create(out, host);
+  upstream::TlsBuild built = upstream::build_tls_context(out, host);
   if (built.context == nullptr) {
     m.error(built.error_key, built.error);
     return;

@@ -239,7 +239,7 @@ bool Session::client_subcommand_reply(std::span<const std::string_view> args, st
 }
 
 introspection::InfoData Session::info_data() const {
-  const config::Config& config = *ctx_.config;
+  const ProxyConfig& config = *ctx_.config;
   SharedState& shared = *ctx_.shared;
   const auto now = std::chrono::steady_clock::now();
   introspection::InfoData d;
@@ -264,7 +264,7 @@ introspection::InfoData Session::info_data() const {
     d.answers.emplace_back(policy::to_string(source), shared.fallback.counters().get(source));
   }
   for (std::size_t i = 0; i < shared.upstreams.size() && i < config.upstreams.size(); ++i) {
-    const config::UpstreamConfig& u = config.upstreams[i];
+    const upstream::UpstreamConfig& u = config.upstreams[i];
     d.upstreams.push_back(introspection::InfoData::Upstream{
         u.name, introspection::format_address(u.host, u.port),
         breaker::to_string(shared.upstreams[i]->breaker().state(breaker::Clock::now()))});
@@ -273,17 +273,16 @@ introspection::InfoData Session::info_data() const {
 }
 
 bool Session::answered_by_seawall(std::span<const std::string_view> args) {
-  const config::IntrospectionConfig& mode = ctx_.config->introspection;
+  const IntrospectionConfig& mode = ctx_.config->introspection;
   // Two comparisons for every other command: the names are checked only when a mode is on.
   const bool client_list =
-      mode.client_list == config::AnsweredBy::Seawall && args.size() >= 2 &&
-      iequals(args[0], "client") &&
+      mode.client_list == AnsweredBy::Seawall && args.size() >= 2 && iequals(args[0], "client") &&
       (iequals(args[1], "list") || (iequals(args[1], "kill") && args.size() >= 3));
-  const bool info = mode.info == config::InfoMode::Seawall && iequals(args[0], "info");
+  const bool info = mode.info == InfoMode::Seawall && iequals(args[0], "info");
   // While pinned, the per-client subcommands would be Redis's for the dedicated connection
   // (another id than CLIENT LIST shows); seawall answers them too, so ids and names agree.
-  const bool per_client = mode.client_list == config::AnsweredBy::Seawall && link_ &&
-                          !client_list && args.size() >= 2 && iequals(args[0], "client");
+  const bool per_client = mode.client_list == AnsweredBy::Seawall && link_ && !client_list &&
+                          args.size() >= 2 && iequals(args[0], "client");
   if (!client_list && !info && !per_client) {
     return false;
   }

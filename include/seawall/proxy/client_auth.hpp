@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "seawall/config/config.hpp"
+#include "seawall/proxy/proxy_config.hpp"
 
 namespace seawall::proxy {
 
@@ -41,7 +41,7 @@ struct AuthStep {
 
 class ClientAuth {
  public:
-  explicit ClientAuth(const config::AuthConfig& config);
+  explicit ClientAuth(const AuthConfig& config);
 
   // False when the config has no users: then every command passes (AUTH goes to Redis).
   bool enabled() const { return !users_.empty(); }
@@ -55,7 +55,7 @@ class ClientAuth {
   AuthStep step_auth(std::span<const std::string_view> args, bool authenticated) const;
   AuthStep step_hello(std::span<const std::string_view> args, bool authenticated) const;
 
-  std::vector<config::AuthUser> users_;
+  std::vector<AuthUser> users_;
 };
 
 // Removes every "AUTH user password" option from a HELLO command's arguments.
