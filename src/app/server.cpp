@@ -16,10 +16,12 @@
 #include "seawall/config/loader.hpp"
 #include "seawall/metrics/shard.hpp"
 #include "seawall/net.hpp"
+#include "seawall/proxy/proxy_metrics.hpp"
 #include "seawall/proxy/shared_state.hpp"
 #include "seawall/proxy/snapshot.hpp"
 #include "seawall/proxy/worker.hpp"
 #include "seawall/upstream/health_checker.hpp"
+#include "seawall/upstream/upstream_metrics.hpp"
 #include "seawall/util/log.hpp"
 
 namespace seawall::app {
@@ -64,12 +66,12 @@ std::size_t line_of_key(std::string_view text, std::string_view key) {
 }  // namespace
 
 upstream::HealthCounters Server::health_counters(const std::string& upstream) {
-  auto& checks = metrics_.counter(kHealthChecks);
-  auto& open_probes = metrics_.counter(kHealthProbesWhileOpen);
+  auto& checks = metrics_.counter(upstream::kHealthChecks);
+  auto& open_probes = metrics_.counter(upstream::kHealthProbesWhileOpen);
   upstream::HealthCounters counters;
   counters.ok = &checks.with({upstream, "ok"});
   counters.failed = &checks.with({upstream, "failed"});
-  counters.latency = &metrics_.histogram(kHealthCheckDuration).with({upstream});
+  counters.latency = &metrics_.histogram(upstream::kHealthCheckDuration).with({upstream});
   counters.open_probes_ok = &open_probes.with({upstream, "ok"});
   counters.open_probes_failed = &open_probes.with({upstream, "failed"});
   return counters;
@@ -78,7 +80,7 @@ upstream::HealthCounters Server::health_counters(const std::string& upstream) {
 upstream::PoolReadiness Server::pool_readiness(const config::UpstreamConfig& upstream,
                                                unsigned threads) {
   upstream::PoolReadiness pool;
-  pool.connected = &metrics_.gauge(kUpstreamConnections).with({upstream.name});
+  pool.connected = &metrics_.gauge(upstream::kUpstreamConnections).with({upstream.name});
   pool.expected = static_cast<double>(threads) * upstream.connections;
   return pool;
 }
@@ -348,17 +350,17 @@ void Server::wire_metrics() {
     upstream::ConnectionMetrics m;
     m.in_doubt = &shared_->upstreams[i]->in_doubt();
     m.paused_until = &shared_->upstreams[i]->paused_until();
-    m.connected = &metrics_.gauge(kUpstreamConnections).with({u.name});
-    m.connects_ok = &metrics_.counter(kUpstreamConnects).with({u.name, "ok"});
-    m.connects_failed = &metrics_.counter(kUpstreamConnects).with({u.name, "failed"});
-    m.latency = &metrics_.histogram(kUpstreamLatency).with({u.name});
-    m.timeouts = &metrics_.counter(kUpstreamTimeouts).with({u.name});
+    m.connected = &metrics_.gauge(upstream::kUpstreamConnections).with({u.name});
+    m.connects_ok = &metrics_.counter(upstream::kUpstreamConnects).with({u.name, "ok"});
+    m.connects_failed = &metrics_.counter(upstream::kUpstreamConnects).with({u.name, "failed"});
+    m.latency = &metrics_.histogram(upstream::kUpstreamLatency).with({u.name});
+    m.timeouts = &metrics_.counter(upstream::kUpstreamTimeouts).with({u.name});
     shared_->connection_metrics.push_back(m);
   }
   for (const auto& info : command::all_commands()) {
-    shared_->command_counters.push_back(&metrics_.counter(kCommands).with({info.name}));
+    shared_->command_counters.push_back(&metrics_.counter(proxy::kCommands).with({info.name}));
   }
-  shared_->command_counters.push_back(&metrics_.counter(kCommands).with({"unknown"}));
+  shared_->command_counters.push_back(&metrics_.counter(proxy::kCommands).with({"unknown"}));
 }
 
 void Server::load_journals() {
