@@ -514,4 +514,20 @@ LoadResult load_file(const std::string& path) {
   return load_string(text.str(), path);
 }
 
+std::optional<Millis> parse_duration(std::string_view text) {
+  detail::ParsedDuration parsed = detail::parse_duration_detailed(text);
+  if (parsed.error != detail::UnitError::None) {
+    return std::nullopt;
+  }
+  return parsed.value;
+}
+
+std::optional<std::uint64_t> parse_size(std::string_view text) {
+  detail::ParsedSize parsed = detail::parse_size_detailed(text);
+  if (parsed.error != detail::UnitError::None) {
+    return std::nullopt;
+  }
+  return parsed.value;
+}
+
 }  // namespace seawall::config
