@@ -1,14 +1,25 @@
 #include "seawall/app/app_metrics.hpp"
 
 #include "app/process_stats.hpp"
-#include "seawall/app/data_metrics.hpp"
+#include "seawall/breaker/breaker_metrics.hpp"
+#include "seawall/cache/cache_metrics.hpp"
+#include "seawall/fault/fault_metrics.hpp"
+#include "seawall/policy/policy_metrics.hpp"
+#include "seawall/proxy/proxy_metrics.hpp"
+#include "seawall/upstream/upstream_metrics.hpp"
 #include "seawall/util/bugs.hpp"
 
 namespace seawall::app {
 
 void declare_metrics(metrics::Registry& registry) {
   registry.declare(kAppMetrics);
-  registry.declare(kDataMetrics);
+  registry.declare(kConfigMetrics);
+  registry.declare(policy::kPolicyMetrics);
+  registry.declare(breaker::kBreakerMetrics);
+  registry.declare(cache::kCacheMetrics);
+  registry.declare(upstream::kUpstreamMetrics);
+  registry.declare(proxy::kProxyMetrics);
+  registry.declare(fault::kFaultMetrics);
 }
 
 void register_app_metrics(metrics::Registry& registry, const std::atomic<std::uint32_t>& clients,

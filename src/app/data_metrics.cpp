@@ -1,33 +1,41 @@
 #include "seawall/app/data_metrics.hpp"
 
+#include "seawall/breaker/breaker_metrics.hpp"
+#include "seawall/cache/cache_metrics.hpp"
+#include "seawall/fault/fault_metrics.hpp"
+#include "seawall/policy/policy_metrics.hpp"
+#include "seawall/proxy/proxy_metrics.hpp"
+#include "seawall/upstream/upstream_metrics.hpp"
+
 namespace seawall::app {
 
 void register_data_metrics(metrics::Registry& registry, proxy::SharedState& shared) {
   auto& fallback = shared.fallback;
   for (std::size_t i = 0; i < policy::kSourceCount; ++i) {
     const auto source = static_cast<policy::Source>(i);
-    registry.counter(kAnswers).with_callback({policy::to_string(source)}, [&fallback, source] {
-      return static_cast<double>(fallback.counters().get(source));
-    });
+    registry.counter(policy::kAnswers)
+        .with_callback({policy::to_string(source)}, [&fallback, source] {
+          return static_cast<double>(fallback.counters().get(source));
+        });
   }
   auto& c = fallback.counters();
-  registry.counter(kWritesUnavailable).with_callback({"rejected"}, [&c] {
+  registry.counter(policy::kWritesUnavailable).with_callback({"rejected"}, [&c] {
     return static_cast<double>(c.writes_rejected.load(std::memory_order_relaxed));
   });
-  registry.counter(kWritesUnavailable).with_callback({"journaled"}, [&c] {
+  registry.counter(policy::kWritesUnavailable).with_callback({"journaled"}, [&c] {
     return static_cast<double>(c.writes_journaled.load(std::memory_order_relaxed));
   });
-  registry.counter(kWritesUnavailable).with_callback({"invalidated"}, [&c] {
+  registry.counter(policy::kWritesUnavailable).with_callback({"invalidated"}, [&c] {
     return static_cast<double>(c.writes_invalidated.load(std::memory_order_relaxed));
   });
   auto& writes = shared.writes_in_flight;
-  registry.counter(kWritesOrdered).with_callback({"moved"}, [&writes] {
+  registry.counter(proxy::kWritesOrdered).with_callback({"moved"}, [&writes] {
     return static_cast<double>(writes.moved.load(std::memory_order_relaxed));
   });
-  registry.counter(kWritesOrdered).with_callback({"waited"}, [&writes] {
+  registry.counter(proxy::kWritesOrdered).with_callback({"waited"}, [&writes] {
     return static_cast<double>(writes.waited.load(std::memory_order_relaxed));
   });
-  registry.counter(kFallthroughDenied).with_callback({}, [&c] {
+  registry.counter(policy::kFallthroughDenied).with_callback({}, [&c] {
     return static_cast<double>(c.fallthrough_denied.load(std::memory_order_relaxed));
   });
 
@@ -37,7 +45,7 @@ void register_data_metrics(metrics::Registry& registry, proxy::SharedState& shar
     // Read at each scrape: the state from the live breaker (a reload may have replaced it), the
     // counters summed over every breaker the upstream has had, so they never go backwards.
     auto* s = &state;
-    registry.gauge(kBreakerState).with_callback({name}, [s] {
+    registry.gauge(breaker::kBreakerState).with_callback({name}, [s] {
       switch (s->breaker().state(breaker::Clock::now())) {
         case breaker::State::Closed:
           return 0.0;
@@ -55,47 +63,49 @@ void register_data_metrics(metrics::Registry& registry, proxy::SharedState& shar
           labels, [s, read] { return static_cast<double>(read(s->breaker_counters())); });
     };
     using C = breaker::BreakerCounters;
-    counter(kBreakerTransitions, {name}, [](const C& b) { return b.transitions; });
-    counter(kBreakerOpened, {name}, [](const C& b) { return b.opened; });
-    counter(kBreakerCalls, {name, "success"}, [](const C& b) { return b.successes; });
-    counter(kBreakerCalls, {name, "failure"}, [](const C& b) { return b.failures - b.timeouts; });
-    counter(kBreakerCalls, {name, "timeout"}, [](const C& b) { return b.timeouts; });
-    counter(kBreakerCalls, {name, "slow"}, [](const C& b) { return b.slow_calls; });
-    counter(kBreakerCalls, {name, "rejected"}, [](const C& b) { return b.rejected; });
-    registry.gauge(kInDoubt).with_callback(
-        {name}, [s] { return static_cast<double>(s->in_doubt_requests()); });
+    counter(breaker::kBreakerTransitions, {name}, [](const C& b) { return b.transitions; });
+    counter(breaker::kBreakerOpened, {name}, [](const C& b) { return b.opened; });
+    counter(breaker::kBreakerCalls, {name, "success"}, [](const C& b) { return b.successes; });
+    counter(breaker::kBreakerCalls, {name, "failure"},
+            [](const C& b) { return b.failures - b.timeouts; });
+    counter(breaker::kBreakerCalls, {name, "timeout"}, [](const C& b) { return b.timeouts; });
+    counter(breaker::kBreakerCalls, {name, "slow"}, [](const C& b) { return b.slow_calls; });
+    counter(breaker::kBreakerCalls, {name, "rejected"}, [](const C& b) { return b.rejected; });
+    registry.gauge(upstream::kInDoubt).with_callback({name}, [s] {
+      return static_cast<double>(s->in_doubt_requests());
+    });
     auto& j = state.journal();
-    registry.gauge(kJournalEntries).with_callback({name}, [&j] {
+    registry.gauge(upstream::kJournalEntries).with_callback({name}, [&j] {
       return static_cast<double>(j.entries());
     });
-    registry.gauge(kJournalBytes).with_callback({name}, [&j] {
+    registry.gauge(upstream::kJournalBytes).with_callback({name}, [&j] {
       return static_cast<double>(j.bytes());
     });
-    registry.counter(kJournalOps).with_callback({name, "appended"}, [&j] {
+    registry.counter(upstream::kJournalOps).with_callback({name, "appended"}, [&j] {
       return static_cast<double>(j.appended_total());
     });
-    registry.counter(kJournalOps).with_callback({name, "replayed"}, [&j] {
+    registry.counter(upstream::kJournalOps).with_callback({name, "replayed"}, [&j] {
       return static_cast<double>(j.replayed_total());
     });
-    registry.counter(kJournalOps).with_callback({name, "rejected"}, [&j] {
+    registry.counter(upstream::kJournalOps).with_callback({name, "rejected"}, [&j] {
       return static_cast<double>(j.rejected_total());
     });
-    registry.counter(kJournalOps).with_callback({name, "superseded"}, [&j] {
+    registry.counter(upstream::kJournalOps).with_callback({name, "superseded"}, [&j] {
       return static_cast<double>(j.superseded_total());
     });
     for (const auto& [type, label] : {std::pair{fault::FaultType::Delay, "delay"},
                                       std::pair{fault::FaultType::Error, "error"}}) {
-      registry.counter(kFaultsInjected).with_callback({name, label}, [s, type = type] {
+      registry.counter(fault::kFaultsInjected).with_callback({name, label}, [s, type = type] {
         return static_cast<double>(s->injected_faults(type));
       });
     }
   }
 
   auto& cache = shared.cache;
-  registry.gauge(kCacheBytes).with_callback({}, [&cache] {
+  registry.gauge(cache::kCacheBytes).with_callback({}, [&cache] {
     return static_cast<double>(cache.stats().bytes);
   });
-  registry.gauge(kCacheEntries).with_callback({}, [&cache] {
+  registry.gauge(cache::kCacheEntries).with_callback({}, [&cache] {
     return static_cast<double>(cache.stats().entries);
   });
   const std::array<std::pair<std::string_view, std::uint64_t cache::ReplyCacheStats::*>, 10> events{
@@ -110,13 +120,14 @@ void register_data_metrics(metrics::Registry& registry, proxy::SharedState& shar
        {"rejected_raced", &cache::ReplyCacheStats::rejected_raced},
        {"rejected_admission", &cache::ReplyCacheStats::rejected_admission}}};
   for (const auto& [event, member] : events) {
-    registry.counter(kCacheEvents).with_callback({event}, [&cache, member = member] {
+    registry.counter(cache::kCacheEvents).with_callback({event}, [&cache, member = member] {
       return static_cast<double>(cache.stats().*member);
     });
   }
-  registry.gauge(kPinned).with_callback(
-      {}, [&shared] { return static_cast<double>(shared.pinned.load(std::memory_order_relaxed)); });
-  registry.gauge(kSessionBufferBytes).with_callback({}, [&shared] {
+  registry.gauge(proxy::kPinned).with_callback({}, [&shared] {
+    return static_cast<double>(shared.pinned.load(std::memory_order_relaxed));
+  });
+  registry.gauge(proxy::kSessionBufferBytes).with_callback({}, [&shared] {
     return static_cast<double>(shared.session_buffer_bytes.load(std::memory_order_relaxed));
   });
 }

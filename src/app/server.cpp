@@ -6,6 +6,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "app/reload_rules.hpp"
 #include "app/status.hpp"
 #include "seawall/admin/admin_server.hpp"
 #include "seawall/admin/json.hpp"
@@ -15,10 +16,12 @@
 #include "seawall/config/loader.hpp"
 #include "seawall/metrics/shard.hpp"
 #include "seawall/net.hpp"
+#include "seawall/proxy/proxy_metrics.hpp"
 #include "seawall/proxy/shared_state.hpp"
 #include "seawall/proxy/snapshot.hpp"
 #include "seawall/proxy/worker.hpp"
 #include "seawall/upstream/health_checker.hpp"
+#include "seawall/upstream/upstream_metrics.hpp"
 #include "seawall/util/log.hpp"
 
 namespace seawall::app {
@@ -44,7 +47,6 @@ std::string read_file(const std::string& path) {
   return text.str();
 }
 
-// The settings a shared connection is built from: a change means new connections.
 // 1-based line of the first top-level `key:` in a YAML text (1 when absent), for messages.
 std::size_t line_of_key(std::string_view text, std::string_view key) {
   std::size_t line = 1;
@@ -61,25 +63,15 @@ std::size_t line_of_key(std::string_view text, std::string_view key) {
   return 1;
 }
 
-bool same_connection_settings(const config::UpstreamConfig& a, const config::UpstreamConfig& b) {
-  return a.host == b.host && a.port == b.port && a.connections == b.connections &&
-         a.connect_timeout == b.connect_timeout && a.request_timeout == b.request_timeout &&
-         a.reconnect_backoff_min == b.reconnect_backoff_min &&
-         a.reconnect_backoff_max == b.reconnect_backoff_max && a.max_pending == b.max_pending &&
-         a.auth == b.auth && a.tls.enabled == b.tls.enabled && a.tls.ca_file == b.tls.ca_file &&
-         a.tls.server_name == b.tls.server_name && a.tls.verify == b.tls.verify &&
-         a.tls.cert_file == b.tls.cert_file && a.tls.key_file == b.tls.key_file;
-}
-
 }  // namespace
 
 upstream::HealthCounters Server::health_counters(const std::string& upstream) {
-  auto& checks = metrics_.counter(kHealthChecks);
-  auto& open_probes = metrics_.counter(kHealthProbesWhileOpen);
+  auto& checks = metrics_.counter(upstream::kHealthChecks);
+  auto& open_probes = metrics_.counter(upstream::kHealthProbesWhileOpen);
   upstream::HealthCounters counters;
   counters.ok = &checks.with({upstream, "ok"});
   counters.failed = &checks.with({upstream, "failed"});
-  counters.latency = &metrics_.histogram(kHealthCheckDuration).with({upstream});
+  counters.latency = &metrics_.histogram(upstream::kHealthCheckDuration).with({upstream});
   counters.open_probes_ok = &open_probes.with({upstream, "ok"});
   counters.open_probes_failed = &open_probes.with({upstream, "failed"});
   return counters;
@@ -88,7 +80,7 @@ upstream::HealthCounters Server::health_counters(const std::string& upstream) {
 upstream::PoolReadiness Server::pool_readiness(const config::UpstreamConfig& upstream,
                                                unsigned threads) {
   upstream::PoolReadiness pool;
-  pool.connected = &metrics_.gauge(kUpstreamConnections).with({upstream.name});
+  pool.connected = &metrics_.gauge(upstream::kUpstreamConnections).with({upstream.name});
   pool.expected = static_cast<double>(threads) * upstream.connections;
   return pool;
 }
@@ -132,11 +124,7 @@ void Server::reload(std::string_view reason) {
   }
   config::Config next = std::move(*loaded.config);
   const config::Config& current = *config_;
-  bool same_upstreams = next.upstreams.size() == current.upstreams.size();
-  for (std::size_t i = 0; same_upstreams && i < next.upstreams.size(); ++i) {
-    same_upstreams = next.upstreams[i].name == current.upstreams[i].name;
-  }
-  if (!same_upstreams) {
+  if (!detail::same_upstream_identities(next, current)) {
     const std::string error =
         path + ":" + std::to_string(line_of_key(last_seen_text_, "upstreams")) +
         ": upstreams: cannot be added, removed, renamed or reordered by a reload (restart "
@@ -146,17 +134,13 @@ void Server::reload(std::string_view reason) {
     return;
   }
   // Settings bound at startup keep their running values until a restart.
-  auto keep = [&](auto& field, const auto& running, std::string_view name) {
-    if (!(field == running)) {
-      log->warn("reload ({}): {} changes need a restart; keeping the running value", reason, name);
-      field = running;
+  for (const detail::ConfigKey& key : detail::config_keys()) {
+    if (key.on_reload == detail::OnReload::Restart && !key.same(next, current)) {
+      log->warn("reload ({}): {} changes need a restart; keeping the running value", reason,
+                key.key);
+      key.keep(next, current);
     }
-  };
-  keep(next.listen, current.listen, "listen");
-  keep(next.threads, current.threads, "threads");
-  keep(next.admin, current.admin, "admin");
-  keep(next.cache, current.cache, "cache");
-  keep(next.journal, current.journal, "journal");
+  }
   auto config = std::make_shared<const config::Config>(std::move(next));
 
   std::vector<std::size_t> new_pools;
@@ -164,10 +148,11 @@ void Server::reload(std::string_view reason) {
   for (std::size_t i = 0; i < config->upstreams.size(); ++i) {
     const auto& now = config->upstreams[i];
     const auto& before = current.upstreams[i];
-    if (!same_connection_settings(now, before)) {
+    const detail::UpstreamRebuild rebuild = detail::upstream_rebuild(before, now);
+    if (rebuild.connections) {
       new_pools.push_back(i);
     }
-    if (!same_connection_settings(now, before) || !(now.health_check == before.health_check)) {
+    if (rebuild.health_checker) {
       new_checkers.push_back(i);
     }
     upstream::UpstreamState& state = *shared_->upstreams[i];
@@ -180,12 +165,14 @@ void Server::reload(std::string_view reason) {
               : " (" + std::string(breaker::to_string(state.breaker().override_mode())) + ")");
     }
   }
-  if (!(config->protect_database == current.protect_database)) {
-    const auto& p = config->protect_database;
-    shared_->fallback.set_fallthrough(p.fallthrough_per_second,
-                                      p.burst == 0 ? p.fallthrough_per_second : p.burst);
+  for (const detail::ConfigKey& key : detail::config_keys()) {
+    if (key.on_reload == detail::OnReload::Fallthrough && !key.same(*config, current)) {
+      const auto& p = config->protect_database;
+      shared_->fallback.set_fallthrough(p.fallthrough_per_second, p.effective_burst());
+    } else if (key.on_reload == detail::OnReload::Logging) {
+      util::init_logging(config->log.level, config->log.format == config::LogFormat::Json);
+    }
   }
-  util::init_logging(config->log.level, config->log.format == config::LogFormat::Json);
 
   const std::uint64_t version = version_.load() + 1;
   const auto snapshot = std::make_shared<const proxy::Snapshot>(config, version);
@@ -196,10 +183,7 @@ void Server::reload(std::string_view reason) {
     asio::post(*control_, [this, config, new_checkers] {
       for (std::size_t i : new_checkers) {
         health_checkers_[i]->stop();
-        health_checkers_[i] = std::make_shared<upstream::HealthChecker>(
-            control_->get_executor(), config->upstreams[i], *shared_->upstreams[i],
-            config->limits.max_depth, health_counters(config->upstreams[i].name),
-            pool_readiness(config->upstreams[i], config->threads));
+        health_checkers_[i] = make_health_checker(*config, i);
         health_checkers_[i]->start();
       }
     });
@@ -269,7 +253,6 @@ std::string Server::status_json() const {
 }
 
 int Server::run() {
-  auto log = util::logger("app");
   // Before any thread starts: a signal that arrives during startup is queued, not fatal.
   asio::io_context main_ioc(1);
   asio::signal_set signals(main_ioc, SIGINT, SIGTERM, SIGHUP);
@@ -278,57 +261,82 @@ int Server::run() {
   load_journals();
   start_admin();
   remember_loaded_config();
-  const auto snapshot = std::make_shared<const proxy::Snapshot>(config_, version_.load());
-  for (unsigned i = 0; i < config_->threads; ++i) {
-    workers_.push_back(
-        std::make_unique<proxy::Worker>(snapshot, *shared_, clients_, next_client_id_, i));
-  }
+  create_workers();
   // The control thread: health checks and journal replay, away from the data path.
   asio::io_context control(1);
-  control_ = &control;
-  for (std::size_t i = 0; i < config_->upstreams.size(); ++i) {
-    health_checkers_.push_back(std::make_shared<upstream::HealthChecker>(
-        control.get_executor(), config_->upstreams[i], *shared_->upstreams[i],
-        config_->limits.max_depth, health_counters(config_->upstreams[i].name),
-        pool_readiness(config_->upstreams[i], config_->threads)));
-    health_checkers_.back()->start();
-  }
   auto control_guard = asio::make_work_guard(control);
+  start_health_checks(control);
   std::thread control_thread([&control] { control.run(); });
-  for (auto& w : workers_) {
-    w->start();
-  }
-  if (admin_) {
-    admin_->set_readiness(admin::Readiness::Ready);
-  }
-  log->info("seawall {} listening on {}:{} threads={} upstreams={}", SEAWALL_VERSION,
-            config_->listen.address, workers_.front()->port(), config_->threads,
-            config_->upstreams.size());
+  start_serving();
 
   const int signal_number = serve_until_signal(main_ioc, signals);
   const std::uint32_t left = drain_clients(main_ioc, signal_number);
-  for (auto& w : workers_) {
-    w->stop();
-  }
-  workers_.clear();
-  asio::post(control, [this] {
-    for (auto& h : health_checkers_) {
-      h->stop();
-    }
-  });
+  stop_workers();
+  stop_health_checks(control);
   control_guard.reset();
   control.stop();
   control_thread.join();
   control_ = nullptr;
   health_checkers_.clear();
   if (left > 0) {
-    log->warn("drain timeout: closed {} clients with work in flight", left);
+    util::logger("app")->warn("drain timeout: closed {} clients with work in flight", left);
   }
   if (admin_) {
     admin_->stop();
   }
-  log->info("stopped");
+  util::logger("app")->info("stopped");
   return 0;
+}
+
+void Server::create_workers() {
+  const auto snapshot = std::make_shared<const proxy::Snapshot>(config_, version_.load());
+  for (unsigned i = 0; i < config_->threads; ++i) {
+    workers_.push_back(
+        std::make_unique<proxy::Worker>(snapshot, *shared_, clients_, next_client_id_, i));
+  }
+}
+
+std::shared_ptr<upstream::HealthChecker> Server::make_health_checker(const config::Config& config,
+                                                                     std::size_t index) {
+  const upstream::UpstreamConfig& upstream = config.upstreams[index];
+  return std::make_shared<upstream::HealthChecker>(
+      control_->get_executor(), upstream, *shared_->upstreams[index], config.limits.max_depth,
+      health_counters(upstream.name), pool_readiness(upstream, config.threads));
+}
+
+void Server::start_health_checks(asio::io_context& control) {
+  control_ = &control;
+  for (std::size_t i = 0; i < config_->upstreams.size(); ++i) {
+    health_checkers_.push_back(make_health_checker(*config_, i));
+    health_checkers_.back()->start();
+  }
+}
+
+void Server::start_serving() {
+  for (auto& w : workers_) {
+    w->start();
+  }
+  if (admin_) {
+    admin_->set_readiness(admin::Readiness::Ready);
+  }
+  util::logger("app")->info("seawall {} listening on {}:{} threads={} upstreams={}",
+                            SEAWALL_VERSION, config_->listen.address, workers_.front()->port(),
+                            config_->threads, config_->upstreams.size());
+}
+
+void Server::stop_workers() {
+  for (auto& w : workers_) {
+    w->stop();
+  }
+  workers_.clear();
+}
+
+void Server::stop_health_checks(asio::io_context& control) {
+  asio::post(control, [this] {
+    for (auto& h : health_checkers_) {
+      h->stop();
+    }
+  });
 }
 
 void Server::wire_metrics() {
@@ -342,17 +350,17 @@ void Server::wire_metrics() {
     upstream::ConnectionMetrics m;
     m.in_doubt = &shared_->upstreams[i]->in_doubt();
     m.paused_until = &shared_->upstreams[i]->paused_until();
-    m.connected = &metrics_.gauge(kUpstreamConnections).with({u.name});
-    m.connects_ok = &metrics_.counter(kUpstreamConnects).with({u.name, "ok"});
-    m.connects_failed = &metrics_.counter(kUpstreamConnects).with({u.name, "failed"});
-    m.latency = &metrics_.histogram(kUpstreamLatency).with({u.name});
-    m.timeouts = &metrics_.counter(kUpstreamTimeouts).with({u.name});
+    m.connected = &metrics_.gauge(upstream::kUpstreamConnections).with({u.name});
+    m.connects_ok = &metrics_.counter(upstream::kUpstreamConnects).with({u.name, "ok"});
+    m.connects_failed = &metrics_.counter(upstream::kUpstreamConnects).with({u.name, "failed"});
+    m.latency = &metrics_.histogram(upstream::kUpstreamLatency).with({u.name});
+    m.timeouts = &metrics_.counter(upstream::kUpstreamTimeouts).with({u.name});
     shared_->connection_metrics.push_back(m);
   }
   for (const auto& info : command::all_commands()) {
-    shared_->command_counters.push_back(&metrics_.counter(kCommands).with({info.name}));
+    shared_->command_counters.push_back(&metrics_.counter(proxy::kCommands).with({info.name}));
   }
-  shared_->command_counters.push_back(&metrics_.counter(kCommands).with({"unknown"}));
+  shared_->command_counters.push_back(&metrics_.counter(proxy::kCommands).with({"unknown"}));
 }
 
 void Server::load_journals() {

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "config/units.hpp"
+#include "seawall/util/ascii.hpp"
 
 namespace seawall::config::detail {
 namespace {
@@ -34,11 +35,7 @@ std::string_view kind_of(const YAML::Node& node) {
 
 std::string lower(std::string_view text) {
   std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
+  std::transform(out.begin(), out.end(), out.begin(), util::ascii_lower);
   return out;
 }
 
@@ -125,6 +122,12 @@ std::vector<std::string> Diagnostics::take() {
   return out;
 }
 
+void Diagnostics::asked(std::string path) {
+  if (std::find(keys_asked_.begin(), keys_asked_.end(), path) == keys_asked_.end()) {
+    keys_asked_.push_back(std::move(path));
+  }
+}
+
 int line_of(const YAML::Mark& mark) { return mark.line >= 0 ? mark.line + 1 : 0; }
 
 std::string join_path(std::string_view parent, std::string_view key) {
@@ -169,6 +172,7 @@ MapBinder::MapBinder(const YAML::Node& node, std::string path, int line, Diagnos
 }
 
 bool MapBinder::has(std::string_view key) const {
+  diagnostics_.asked(join_path(path_, key));
   return std::any_of(entries_.begin(), entries_.end(),
                      [&](const Entry& e) { return e.key == key; });
 }
@@ -204,6 +208,7 @@ bool MapBinder::raw(std::string_view key, const RawFn& bind, Presence presence) 
 MapBinder::Entry* MapBinder::find(std::string_view key) {
   if (std::find(known_.begin(), known_.end(), key) == known_.end()) {
     known_.emplace_back(key);
+    diagnostics_.asked(join_path(path_, key));
   }
   for (Entry& entry : entries_) {
     if (entry.key == key) {

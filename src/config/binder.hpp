@@ -42,6 +42,10 @@ class Diagnostics {
   std::size_t count() const { return entries_.size(); }
   // The errors in line order; errors on one line keep the order they were found in.
   std::vector<std::string> take();
+  // Every key path a binder looked up ("limits.max_bulk", "upstreams[0].address"), once each, in
+  // the order first asked, whether or not the file set it: the keys the loader knows.
+  void asked(std::string path);
+  const std::vector<std::string>& keys_asked() const { return keys_asked_; }
 
  private:
   struct Entry {
@@ -50,6 +54,7 @@ class Diagnostics {
   };
   std::string source_;
   std::vector<Entry> entries_;
+  std::vector<std::string> keys_asked_;
 };
 
 // 1-based line of a yaml-cpp mark (which counts from 0), or 0 when the mark is unknown.

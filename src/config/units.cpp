@@ -3,9 +3,7 @@
 #include <array>
 #include <cctype>
 #include <limits>
-#include <optional>
 
-#include "seawall/config/loader.hpp"
 #include "seawall/util/ascii.hpp"
 
 namespace seawall::config {
@@ -227,21 +225,5 @@ std::string format_size(std::uint64_t value) {
 }
 
 }  // namespace detail
-
-std::optional<Millis> parse_duration(std::string_view text) {
-  detail::ParsedDuration parsed = detail::parse_duration_detailed(text);
-  if (parsed.error != detail::UnitError::None) {
-    return std::nullopt;
-  }
-  return parsed.value;
-}
-
-std::optional<std::uint64_t> parse_size(std::string_view text) {
-  detail::ParsedSize parsed = detail::parse_size_detailed(text);
-  if (parsed.error != detail::UnitError::None) {
-    return std::nullopt;
-  }
-  return parsed.value;
-}
 
 }  // namespace seawall::config

@@ -50,11 +50,11 @@ bool constant_time_equal(std::string_view given, std::string_view secret) {
   return diff == 0;
 }
 
-ClientAuth::ClientAuth(const config::AuthConfig& config) : users_(config.users) {}
+ClientAuth::ClientAuth(const AuthConfig& config) : users_(config.users) {}
 
 bool ClientAuth::check(std::string_view user, std::string_view password) const {
   bool found = false;
-  for (const config::AuthUser& u : users_) {
+  for (const AuthUser& u : users_) {
     // No early exit: the time does not tell which user exists or which one matched.
     const bool name_ok = constant_time_equal(user, u.name);
     const bool password_ok = constant_time_equal(password, u.password);

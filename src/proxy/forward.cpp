@@ -327,7 +327,7 @@ awaitable<void> Session::wait_write_order(const CommandInfo* info, std::size_t u
   // The other write's outcome comes within its request deadline; past that (a pinned write has
   // none), this one goes anyway, and the two are as unordered as before.
   const auto& upstreams = ctx_.config->upstreams;
-  const auto wait = up < upstreams.size() ? upstreams[up].request_timeout : config::Millis{100};
+  const auto wait = up < upstreams.size() ? upstreams[up].request_timeout : upstream::Millis{100};
   const auto deadline = std::chrono::steady_clock::now() + wait + std::chrono::milliseconds(50);
   asio::steady_timer timer(socket_.get_executor());
   ctx_.shared->writes_in_flight.waited.fetch_add(1, std::memory_order_relaxed);
@@ -705,7 +705,7 @@ bool Session::parked_behind_write(Slot& slot, std::uint64_t seq) {
   // The write went out at most request_timeout ago: by then it has its outcome.
   const auto& upstreams = ctx_.config->upstreams;
   const auto wait = slot.upstream < upstreams.size() ? upstreams[slot.upstream].request_timeout
-                                                     : config::Millis{100};
+                                                     : upstream::Millis{100};
   slot.parked = true;
   ++in_upstream_;  // keeps the session, like a request still with Redis
   ++parked_;

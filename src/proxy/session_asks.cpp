@@ -95,7 +95,7 @@ command::Seawall Session::asked_by_seawall(const command::CommandInfo* info,
     // A RESP2 subscriber gets Redis's refusal.
     const bool subscribed =
         subscribed_channels_ + subscribed_patterns_ + subscribed_shard_channels_ > 0;
-    if (ctx_.config->introspection.info != config::InfoMode::Merged ||
+    if (ctx_.config->introspection.info != InfoMode::Merged ||
         (link_ && subscribed && record_->protocol() == resp::Protocol::Resp2)) {
       return command::Seawall::None;
     }

@@ -244,7 +244,7 @@ bool Session::client_subcommand_reply(const command::CommandInfo* client,
 }
 
 introspection::InfoData Session::info_data() const {
-  const config::Config& config = *ctx_.config;
+  const ProxyConfig& config = *ctx_.config;
   SharedState& shared = *ctx_.shared;
   const auto now = std::chrono::steady_clock::now();
   introspection::InfoData d;
@@ -269,7 +269,7 @@ introspection::InfoData Session::info_data() const {
     d.answers.emplace_back(policy::to_string(source), shared.fallback.counters().get(source));
   }
   for (std::size_t i = 0; i < shared.upstreams.size() && i < config.upstreams.size(); ++i) {
-    const config::UpstreamConfig& u = config.upstreams[i];
+    const upstream::UpstreamConfig& u = config.upstreams[i];
     d.upstreams.push_back(introspection::InfoData::Upstream{
         u.name, introspection::format_address(u.host, u.port),
         breaker::to_string(shared.upstreams[i]->breaker().state(breaker::Clock::now()))});
@@ -278,19 +278,19 @@ introspection::InfoData Session::info_data() const {
 }
 
 bool Session::answered_by_seawall(command::Command cmd, std::span<const std::string_view> args) {
-  const config::IntrospectionConfig& mode = ctx_.config->introspection;
+  const IntrospectionConfig& mode = ctx_.config->introspection;
   // Two comparisons for every other command: the rows are read only when a mode is on.
   const bool is_client = args.size() >= 2 && cmd.rule().local == command::Local::Client;
   // CLIENT LIST and CLIENT KILL ask about every client: seawall's registry answers them.
   const bool client_list =
-      mode.client_list == config::AnsweredBy::Seawall && is_client &&
+      mode.client_list == AnsweredBy::Seawall && is_client &&
       (iequals(args[1], kList) || (iequals(args[1], kKill) && args.size() >= 3));
   const bool info =
-      mode.info == config::InfoMode::Seawall && cmd.rule().seawall == command::Seawall::Info;
+      mode.info == InfoMode::Seawall && cmd.rule().seawall == command::Seawall::Info;
   // While pinned, the per-client subcommands would be Redis's for the dedicated connection
   // (another id than CLIENT LIST shows); seawall answers them too, so ids and names agree.
   const bool per_client =
-      mode.client_list == config::AnsweredBy::Seawall && link_ && !client_list && is_client;
+      mode.client_list == AnsweredBy::Seawall && link_ && !client_list && is_client;
   if (!client_list && !info && !per_client) {
     return false;
   }

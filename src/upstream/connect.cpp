@@ -123,7 +123,7 @@ awaitable<std::string> hello(Stream& stream, asio::steady_timer& deadline, Proto
 
 // One address: every step races the same deadline timer. Returns "" when the connection is
 // ready for commands, else why not.
-awaitable<std::string> attempt(const config::UpstreamConfig& config, const tcp::endpoint& endpoint,
+awaitable<std::string> attempt(const UpstreamConfig& config, const tcp::endpoint& endpoint,
                                Stream& stream, asio::steady_timer& deadline, Protocol protocol,
                                std::string& version) {
   const std::string where = describe(endpoint);
@@ -194,9 +194,8 @@ awaitable<std::string> attempt(const config::UpstreamConfig& config, const tcp::
 
 }  // namespace
 
-awaitable<ConnectResult> connect_upstream(asio::any_io_executor ex,
-                                          const config::UpstreamConfig& config, Stream& stream,
-                                          Protocol protocol) {
+awaitable<ConnectResult> connect_upstream(asio::any_io_executor ex, const UpstreamConfig& config,
+                                          Stream& stream, Protocol protocol) {
   ConnectResult result;
   std::vector<tcp::endpoint> endpoints;
   error_code ec;

@@ -18,8 +18,8 @@ util::LogRateLimiter& connect_log_limiter() {
 
 }  // namespace
 
-Connection::Connection(asio::any_io_executor ex, const config::UpstreamConfig& cfg,
-                       std::uint32_t max_depth, const ConnectionMetrics& metrics, Protocol protocol)
+Connection::Connection(asio::any_io_executor ex, const UpstreamConfig& cfg, std::uint32_t max_depth,
+                       const ConnectionMetrics& metrics, Protocol protocol)
     : ex_(ex),
       config_(cfg),
       backoff_min_(cfg.reconnect_backoff_min),

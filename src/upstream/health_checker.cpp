@@ -22,8 +22,8 @@ constexpr std::chrono::milliseconds kReconnectPoll{50};
 // upstream unavailable.
 constexpr std::chrono::seconds kInDoubtWaitMax{5};
 
-config::UpstreamConfig health_connection_config(const config::UpstreamConfig& config) {
-  config::UpstreamConfig own = config;
+UpstreamConfig health_connection_config(const UpstreamConfig& config) {
+  UpstreamConfig own = config;
   own.connections = 1;
   // One timeout per connection (see Connection): the health-check deadline, unless the request
   // timeout is longer, which the replayed batches may need.
@@ -38,7 +38,7 @@ config::UpstreamConfig health_connection_config(const config::UpstreamConfig& co
 
 }  // namespace
 
-HealthChecker::HealthChecker(asio::any_io_executor ex, const config::UpstreamConfig& config,
+HealthChecker::HealthChecker(asio::any_io_executor ex, const UpstreamConfig& config,
                              UpstreamState& state, std::uint32_t max_depth, HealthCounters counters,
                              PoolReadiness pool)
     : ex_(ex),

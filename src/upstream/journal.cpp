@@ -57,11 +57,11 @@ bool write_all(int fd, std::string_view data) {
 
 }  // namespace
 
-Journal::Journal(const config::JournalConfig& config) : config_(config) {}
+Journal::Journal(const JournalConfig& config) : config_(config) {}
 
 Journal::~Journal() {
   if (fd_ >= 0) {
-    if (dirty_ && config_.fsync != config::JournalFsync::No) {
+    if (dirty_ && config_.fsync != JournalFsync::No) {
       ::fdatasync(fd_);  // a clean shutdown keeps what everysec had not synced yet
     }
     ::close(fd_);
@@ -184,7 +184,7 @@ Journal::Append Journal::append_locked(std::span<const std::string_view> args, M
       const std::uint64_t before = file_bytes_;
       const bool written =
           dead == 0 ? write_file(scratch_) : write_file(live_text(pieces_, scratch_));
-      if (!written || (config_.fsync == config::JournalFsync::Always && !sync_file())) {
+      if (!written || (config_.fsync == JournalFsync::Always && !sync_file())) {
         // Not acknowledged: take it out of the file too, so a restart does not replay it.
         if (::ftruncate(fd_, static_cast<off_t>(before)) == 0) {
           file_bytes_ = before;
@@ -410,7 +410,7 @@ Journal::Overlay Journal::read(std::span<const std::string_view> args,
 
 void Journal::sync_if_due(std::chrono::steady_clock::time_point now) {
   std::lock_guard lock(mutex_);
-  if (config_.fsync != config::JournalFsync::Everysec || fd_ < 0) {
+  if (config_.fsync != JournalFsync::Everysec || fd_ < 0) {
     return;
   }
   if (steady_stale_) {
@@ -448,7 +448,7 @@ bool Journal::sync_file() {
 }
 
 void Journal::sync_after_write(std::chrono::system_clock::time_point wall_now) {
-  if (config_.fsync != config::JournalFsync::Everysec || !dirty_) {
+  if (config_.fsync != JournalFsync::Everysec || !dirty_) {
     return;
   }
   if (wall_stale_) {
@@ -540,7 +540,7 @@ void Journal::truncate_file() {
   dirty_ = true;
   // With always, the truncation is synced too: replaying old entries after a machine crash,
   // over writes that reached Redis directly since, would take their keys back in time.
-  if (config_.fsync == config::JournalFsync::Always) {
+  if (config_.fsync == JournalFsync::Always) {
     sync_file();
   }
 }

@@ -14,7 +14,7 @@ util::LogRateLimiter& open_log_limiter() {
 
 }  // namespace
 
-Link::Link(asio::any_io_executor ex, const config::UpstreamConfig& config, LinkSink* sink,
+Link::Link(asio::any_io_executor ex, const UpstreamConfig& config, LinkSink* sink,
            Protocol protocol)
     : ex_(ex), config_(config), sink_(sink), stream_(ex), write_signal_(ex), protocol_(protocol) {}
 

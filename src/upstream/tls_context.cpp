@@ -57,8 +57,7 @@ TlsContext::TlsContext(asio::ssl::context&& context, std::string server_name, bo
       verify_(verify),
       sni_(!is_ip_address(server_name_)) {}
 
-TlsContext::Result TlsContext::create(const config::UpstreamTlsConfig& config,
-                                      const std::string& host) {
+TlsContext::Result TlsContext::create(const UpstreamTlsConfig& config, const std::string& host) {
   Result result;
   auto fail = [&](std::string key, std::string message) {
     result.error_key = std::move(key);
@@ -139,6 +138,10 @@ std::string TlsContext::describe_failure(TlsStream& stream, const error_code& ec
     text += ")";
   }
   return text;
+}
+
+TlsBuild build_tls_context(const UpstreamTlsConfig& config, const std::string& host) {
+  return TlsContext::create(config, host);
 }
 
 }  // namespace seawall::upstream

@@ -14,12 +14,12 @@ std::string error_line(const std::string& name, std::string_view suffix) {
 
 }  // namespace
 
-UpstreamState::UpstreamState(const config::UpstreamConfig& config,
-                             const config::JournalConfig& journal, std::uint64_t seed)
+UpstreamState::UpstreamState(const UpstreamConfig& config, const JournalConfig& journal,
+                             std::uint64_t seed)
     : name_(config.name),
       journal_([&] {
         // One journal file per upstream.
-        config::JournalConfig own = journal;
+        JournalConfig own = journal;
         if (!own.path.empty()) {
           own.path += "." + config.name;
         }

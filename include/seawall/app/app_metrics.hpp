@@ -39,6 +39,20 @@ inline constexpr metrics::Spec kBugs{
     "Bugs seawall survived (a coroutine that ended with an exception, a broken invariant); each is "
     "also logged. Should stay 0."};
 
+inline constexpr metrics::Spec kConfigReloads{
+    "seawall_config_reloads_total",
+    metrics::Type::Counter,
+    "Configuration reloads (SIGHUP or file change), by result.",
+    {"result"}};
+inline constexpr metrics::Spec kConfigVersion{"seawall_config_version", metrics::Type::Gauge,
+                                              "Configurations loaded since start; 1 is the first."};
+inline constexpr metrics::Spec kConfigLastReloadOk{
+    "seawall_config_last_reload_successful", metrics::Type::Gauge,
+    "1 unless the latest reload failed (the old configuration is still in force): 0 until a "
+    "reload succeeds."};
+
+inline constexpr std::array kConfigMetrics{kConfigReloads, kConfigVersion, kConfigLastReloadOk};
+
 inline constexpr std::array kAppMetrics{kBuildInfo,
                                         kClients,
                                         kProcessStartTime,
@@ -48,7 +62,8 @@ inline constexpr std::array kAppMetrics{kBuildInfo,
                                         kProcessMaxFds,
                                         kBugs};
 
-// Declares every module's table in `registry`. A module with metrics adds its table here.
+// Declares every module's table in `registry`: each module declares its own beside its code
+// (policy/policy_metrics.hpp, upstream/upstream_metrics.hpp, ...) and adds it here.
 void declare_metrics(metrics::Registry& registry);
 
 // Registers the app table's values: build info, the client count read from `clients` at each

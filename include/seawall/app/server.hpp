@@ -67,10 +67,19 @@ class Server {
   void load_journals();           // writes a previous run journaled, waiting for replay
   void start_admin();             // /metrics, /status, /healthz, /readyz, breaker control
   void remember_loaded_config();  // what /status says of the file
+  void create_workers();          // one per thread, on the first snapshot
+  // The health checkers, on the control thread's `control`, which outlives them.
+  void start_health_checks(asio::io_context& control);
+  void start_serving();  // workers accept, /readyz turns ready
   // Serves (reloading on SIGHUP or a changed file) until SIGINT/SIGTERM; returns which.
   int serve_until_signal(asio::io_context& main_ioc, asio::signal_set& signals);
   // Stops accepting and waits up to shutdown.drain_timeout; returns the clients left.
   std::uint32_t drain_clients(asio::io_context& main_ioc, int signal_number);
+  void stop_workers();
+  void stop_health_checks(asio::io_context& control);
+  // The health checker of upstream `index` of `config`, on the control thread.
+  std::shared_ptr<upstream::HealthChecker> make_health_checker(const config::Config& config,
+                                                               std::size_t index);
   upstream::HealthCounters health_counters(const std::string& upstream);
   upstream::PoolReadiness pool_readiness(const config::UpstreamConfig& upstream, unsigned threads);
   std::shared_ptr<const config::Config> current_config() const {

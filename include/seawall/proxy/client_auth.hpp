@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "seawall/command/command_rules.hpp"
-#include "seawall/config/config.hpp"
+#include "seawall/proxy/proxy_config.hpp"
 
 namespace seawall::proxy {
 
@@ -42,7 +42,7 @@ struct AuthStep {
 
 class ClientAuth {
  public:
-  explicit ClientAuth(const config::AuthConfig& config);
+  explicit ClientAuth(const AuthConfig& config);
 
   // False when the config has no users: then every command passes (AUTH goes to Redis).
   bool enabled() const { return !users_.empty(); }
@@ -59,7 +59,7 @@ class ClientAuth {
   AuthStep step_auth(std::span<const std::string_view> args, bool authenticated) const;
   AuthStep step_hello(std::span<const std::string_view> args, bool authenticated) const;
 
-  std::vector<config::AuthUser> users_;
+  std::vector<AuthUser> users_;
 };
 
 // Removes every "AUTH user password" option from a HELLO command's arguments.

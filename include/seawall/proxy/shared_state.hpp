@@ -8,13 +8,13 @@
 
 #include "seawall/cache/reply_cache.hpp"
 #include "seawall/command/command_set.hpp"
-#include "seawall/config/config.hpp"
 #include "seawall/metrics/counter.hpp"
 #include "seawall/policy/fallback.hpp"
 #include "seawall/policy/policy_table.hpp"
 #include "seawall/proxy/client_auth.hpp"
 #include "seawall/proxy/client_registry.hpp"
 #include "seawall/proxy/monitor_hub.hpp"
+#include "seawall/proxy/proxy_config.hpp"
 #include "seawall/proxy/writes_in_flight.hpp"
 #include "seawall/router/router.hpp"
 #include "seawall/upstream/connection.hpp"
@@ -23,7 +23,7 @@
 namespace seawall::proxy {
 
 struct SharedState {
-  explicit SharedState(const config::Config& config)
+  explicit SharedState(const ProxyConfig& config)
       : cache(cache::ReplyCacheOptions{config.cache.max_bytes, config.cache.max_entry_bytes, 16}),
         fallback(cache, config.protect_database.fallthrough_per_second,
                  config.protect_database.burst == 0 ? config.protect_database.fallthrough_per_second

@@ -8,22 +8,22 @@
 #include <cstdint>
 #include <memory>
 
-#include "seawall/config/config.hpp"
 #include "seawall/fault/fault_injector.hpp"
 #include "seawall/policy/policy_table.hpp"
+#include "seawall/proxy/proxy_config.hpp"
 #include "seawall/router/router.hpp"
 
 namespace seawall::proxy {
 
 struct Snapshot {
-  Snapshot(std::shared_ptr<const config::Config> c, std::uint64_t v)
+  Snapshot(std::shared_ptr<const ProxyConfig> c, std::uint64_t v)
       : config(std::move(c)),
-        router(*config),
+        router(config->routes, config->default_upstream_index),
         policies(config->policies, config->fallback_policy),
         faults(config->faults),
         version(v) {}
 
-  std::shared_ptr<const config::Config> config;
+  std::shared_ptr<const ProxyConfig> config;
   router::Router router;
   policy::PolicyTable policies;
   fault::FaultInjector faults;  // a reload that drops a fault stops it with this snapshot

@@ -10,10 +10,10 @@
 #include <unordered_set>
 #include <vector>
 
-#include "seawall/config/config.hpp"
 #include "seawall/proxy/cache_repair.hpp"
 #include "seawall/proxy/link_drain.hpp"
 #include "seawall/proxy/parked_reads.hpp"
+#include "seawall/proxy/proxy_config.hpp"
 #include "seawall/proxy/read_buffer_pool.hpp"
 #include "seawall/proxy/shared_state.hpp"
 #include "seawall/proxy/snapshot.hpp"
@@ -26,7 +26,7 @@ class Session;
 
 struct WorkerContext {
   // The current configuration (always snapshot->config) and what is built from it.
-  std::shared_ptr<const config::Config> config;
+  std::shared_ptr<const ProxyConfig> config;
   std::shared_ptr<const Snapshot> snapshot;
   std::vector<std::shared_ptr<const Snapshot>> retired;  // kept: in-flight slots point into them
   SharedState* shared = nullptr;

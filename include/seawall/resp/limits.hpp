@@ -3,7 +3,7 @@
 
 namespace seawall::resp {
 
-// Bounds applied while framing; every one is configurable (config::LimitsConfig).
+// Bounds applied while framing; every one is configurable (proxy::LimitsConfig).
 struct Limits {
   std::uint64_t max_bulk = 512ull * 1024 * 1024;
   std::uint64_t max_array = 1024ull * 1024;

@@ -4,16 +4,18 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
-#include "seawall/config/config.hpp"
+#include "seawall/router/route_config.hpp"
 
 namespace seawall::router {
 
 class Router {
  public:
-  explicit Router(const config::Config& config)
-      : routes_(config.routes), default_index_(config.default_upstream_index) {}
+  // Keys no route matches go to upstream `default_index`.
+  Router(std::vector<RouteConfig> routes, std::size_t default_index)
+      : routes_(std::move(routes)), default_index_(default_index) {}
 
   std::size_t route(std::string_view key) const {
     for (const auto& r : routes_) {
@@ -27,7 +29,7 @@ class Router {
   bool single_upstream() const { return routes_.empty(); }
 
  private:
-  std::vector<config::RouteConfig> routes_;
+  std::vector<RouteConfig> routes_;
   std::size_t default_index_;
 };
 

@@ -10,9 +10,9 @@
 #include <string>
 #include <string_view>
 
-#include "seawall/config/config.hpp"
 #include "seawall/net.hpp"
 #include "seawall/upstream/stream.hpp"
+#include "seawall/upstream/upstream_config.hpp"
 
 namespace seawall::upstream {
 
@@ -34,9 +34,8 @@ enum class Protocol : std::uint8_t { None, Resp2, Resp3 };
 // that must fail the connect, not drop a connection already counted as up. `stream` is the
 // caller's member, so that closing it meanwhile (stop, close) aborts the attempt. On failure
 // `stream` is closed.
-awaitable<ConnectResult> connect_upstream(asio::any_io_executor ex,
-                                          const config::UpstreamConfig& config, Stream& stream,
-                                          Protocol protocol = Protocol::None);
+awaitable<ConnectResult> connect_upstream(asio::any_io_executor ex, const UpstreamConfig& config,
+                                          Stream& stream, Protocol protocol = Protocol::None);
 
 // The value of "version" in a HELLO reply (RESP2 array or RESP3 map of name/value pairs), or ""
 // when there is none.

@@ -19,7 +19,6 @@
 #include <vector>
 
 #include "seawall/breaker/circuit_breaker.hpp"
-#include "seawall/config/config.hpp"
 #include "seawall/metrics/counter.hpp"
 #include "seawall/metrics/gauge.hpp"
 #include "seawall/metrics/histogram.hpp"
@@ -29,6 +28,7 @@
 #include "seawall/upstream/reply_target.hpp"
 #include "seawall/upstream/request_fifo.hpp"
 #include "seawall/upstream/stream.hpp"
+#include "seawall/upstream/upstream_config.hpp"
 #include "seawall/util/signal.hpp"
 
 namespace seawall::upstream {
@@ -62,7 +62,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   using Clock = std::chrono::steady_clock;
 
-  Connection(asio::any_io_executor ex, const config::UpstreamConfig& cfg, std::uint32_t max_depth,
+  Connection(asio::any_io_executor ex, const UpstreamConfig& cfg, std::uint32_t max_depth,
              const ConnectionMetrics& metrics = {}, Protocol protocol = Protocol::None);
 
   // Starts connecting (and reconnecting) in the background.
@@ -122,7 +122,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::chrono::milliseconds next_backoff();
 
   asio::any_io_executor ex_;
-  config::UpstreamConfig config_;  // a copy: its run coroutine may outlive the caller's
+  UpstreamConfig config_;  // a copy: its run coroutine may outlive the caller's
   std::chrono::milliseconds backoff_min_;
   std::chrono::milliseconds backoff_max_;
   std::uint32_t max_pending_;

@@ -65,9 +65,8 @@ class HealthChecker : public ReplyTarget, public std::enable_shared_from_this<He
   // The health connection's reconnect backoff is capped here: each attempt is a probe.
   static constexpr std::chrono::milliseconds kMaxReconnectBackoff{500};
 
-  HealthChecker(asio::any_io_executor ex, const config::UpstreamConfig& config,
-                UpstreamState& state, std::uint32_t max_depth, HealthCounters counters = {},
-                PoolReadiness pool = {});
+  HealthChecker(asio::any_io_executor ex, const UpstreamConfig& config, UpstreamState& state,
+                std::uint32_t max_depth, HealthCounters counters = {}, PoolReadiness pool = {});
 
   void start();
   void stop();
@@ -99,7 +98,7 @@ class HealthChecker : public ReplyTarget, public std::enable_shared_from_this<He
   bool in_doubt_settled(Clock::time_point now);
 
   asio::any_io_executor ex_;
-  config::UpstreamConfig config_;
+  UpstreamConfig config_;
   UpstreamState& state_;
   std::shared_ptr<Connection> connection_;
   util::Signal replies_signal_;

@@ -73,7 +73,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "seawall/config/config.hpp"
+#include "seawall/upstream/journal_config.hpp"
 
 namespace seawall::upstream {
 namespace detail {
@@ -114,7 +114,7 @@ class Journal {
   // fallback).
   enum class Overlay : std::uint8_t { NotJournaled, Answered, Unknown };
 
-  explicit Journal(const config::JournalConfig& config);
+  explicit Journal(const JournalConfig& config);
   ~Journal();
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
@@ -206,7 +206,7 @@ class Journal {
   void rewrite_file();
   void truncate_file();
 
-  const config::JournalConfig config_;
+  const JournalConfig config_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, KeyRecord, StringHash, std::equal_to<>> keys_;
   std::list<KeyRecord*> order_;  // keys with queued entries, least recently written first

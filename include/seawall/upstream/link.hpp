@@ -13,10 +13,10 @@
 #include <memory>
 #include <string>
 
-#include "seawall/config/config.hpp"
 #include "seawall/net.hpp"
 #include "seawall/upstream/connect.hpp"
 #include "seawall/upstream/stream.hpp"
+#include "seawall/upstream/upstream_config.hpp"
 #include "seawall/util/signal.hpp"
 
 namespace seawall::upstream {
@@ -33,7 +33,7 @@ class Link : public std::enable_shared_from_this<Link> {
  public:
   // `protocol`: Resp3 for a session that said HELLO 3 to seawall (the link opens with HELLO 3);
   // None otherwise.
-  Link(asio::any_io_executor ex, const config::UpstreamConfig& config, LinkSink* sink,
+  Link(asio::any_io_executor ex, const UpstreamConfig& config, LinkSink* sink,
        Protocol protocol = Protocol::None);
   ~Link();
 
@@ -55,7 +55,7 @@ class Link : public std::enable_shared_from_this<Link> {
   void fail();
 
   asio::any_io_executor ex_;
-  const config::UpstreamConfig& config_;
+  const UpstreamConfig& config_;
   LinkSink* sink_;
   Stream stream_;
   std::string wbuf_;

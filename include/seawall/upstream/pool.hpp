@@ -16,7 +16,7 @@ namespace seawall::upstream {
 
 class Pool {
  public:
-  Pool(asio::any_io_executor ex, const config::UpstreamConfig& cfg, std::uint32_t max_depth,
+  Pool(asio::any_io_executor ex, const UpstreamConfig& cfg, std::uint32_t max_depth,
        const ConnectionMetrics& metrics = {})
       : ex_(ex), config_(cfg), max_depth_(max_depth), metrics_(metrics) {
     for (std::uint32_t i = 0; i < cfg.connections; ++i) {
@@ -103,7 +103,7 @@ class Pool {
 
  private:
   asio::any_io_executor ex_;
-  config::UpstreamConfig config_;
+  UpstreamConfig config_;
   std::uint32_t max_depth_;
   ConnectionMetrics metrics_;
   std::vector<std::shared_ptr<Connection>> connections_;

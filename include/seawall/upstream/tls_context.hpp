@@ -1,8 +1,9 @@
 #pragma once
 // The TLS client side of one upstream: an OpenSSL context (TLS 1.2 or later, the trusted CAs, an
 // optional client certificate) and the name sent as SNI and checked against the server's
-// certificate. Built once, by the config loader, so that a bad CA or key file is a config error;
-// every connection to the upstream, on every thread, then starts its TLS session from it.
+// certificate. Built once, by the config loader (through upstream/tls_build.hpp), so that a bad CA
+// or key file is a config error; every connection to the upstream, on every thread, then starts its
+// TLS session from it.
 //
 // Ownership: shared_ptr held by the config snapshot (UpstreamTlsConfig::context).
 // Thread safety: immutable after create(). OpenSSL lets many threads create sessions (SSL_new)
@@ -13,8 +14,9 @@
 
 #include <boost/asio/ssl.hpp>
 
-#include "seawall/config/config.hpp"
 #include "seawall/net.hpp"
+#include "seawall/upstream/tls_build.hpp"
+#include "seawall/upstream/upstream_config.hpp"
 
 namespace seawall::upstream {
 
@@ -22,15 +24,11 @@ class TlsContext {
  public:
   using TlsStream = asio::ssl::stream<tcp::socket>;
 
-  struct Result {
-    std::shared_ptr<const TlsContext> context;  // null on error
-    std::string error_key;                      // the tls.* key at fault, e.g. "ca_file"
-    std::string error;                          // why, for the config error message
-  };
+  using Result = TlsBuild;
 
   // `host` is the upstream's host, the server name when config.server_name is empty.
   // Reads ca_file, cert_file and key_file now; later changes to them are not seen.
-  static Result create(const config::UpstreamTlsConfig& config, const std::string& host);
+  static Result create(const UpstreamTlsConfig& config, const std::string& host);
 
   const std::string& server_name() const { return server_name_; }
   bool verify() const { return verify_; }

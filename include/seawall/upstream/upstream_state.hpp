@@ -13,9 +13,10 @@
 #include <vector>
 
 #include "seawall/breaker/circuit_breaker.hpp"
-#include "seawall/config/config.hpp"
 #include "seawall/fault/fault_config.hpp"
 #include "seawall/upstream/journal.hpp"
+#include "seawall/upstream/journal_config.hpp"
+#include "seawall/upstream/upstream_config.hpp"
 
 namespace seawall::upstream {
 
@@ -23,8 +24,7 @@ class UpstreamState {
  public:
   using Clock = std::chrono::steady_clock;
 
-  UpstreamState(const config::UpstreamConfig& config, const config::JournalConfig& journal,
-                std::uint64_t seed);
+  UpstreamState(const UpstreamConfig& config, const JournalConfig& journal, std::uint64_t seed);
 
   const std::string& name() const { return name_; }
   // The current breaker. A reload with new thresholds installs a new one; callers take a

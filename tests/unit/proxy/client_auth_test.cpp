@@ -16,8 +16,8 @@ namespace {
 using ::testing::ElementsAre;
 namespace replies = resp::replies;
 
-config::AuthConfig users(std::initializer_list<config::AuthUser> list) {
-  config::AuthConfig config;
+AuthConfig users(std::initializer_list<AuthUser> list) {
+  AuthConfig config;
   config.users = list;
   return config;
 }
@@ -69,7 +69,7 @@ TEST(ConstantTimeEqualTest, ComparesWholeStrings) {
 }
 
 TEST(ClientAuthTest, DisabledWithoutUsers) {
-  EXPECT_FALSE(ClientAuth(config::AuthConfig{}).enabled());
+  EXPECT_FALSE(ClientAuth(AuthConfig{}).enabled());
   EXPECT_TRUE(single().enabled());
 }
 

@@ -6,11 +6,7 @@ namespace seawall::router {
 namespace {
 
 TEST(KeyRouterTest, FirstMatchingPrefixElseDefault) {
-  config::Config c;
-  c.upstreams.resize(3);
-  c.routes = {config::RouteConfig{"sess:", "b", 1}, config::RouteConfig{"s", "c", 2}};
-  c.default_upstream_index = 0;
-  const Router r(c);
+  const Router r({RouteConfig{"sess:", "b", 1}, RouteConfig{"s", "c", 2}}, 0);
   EXPECT_EQ(r.route("sess:1"), 1u);
   EXPECT_EQ(r.route("s1"), 2u);
   EXPECT_EQ(r.route("other"), 0u);
@@ -19,10 +15,7 @@ TEST(KeyRouterTest, FirstMatchingPrefixElseDefault) {
 }
 
 TEST(KeyRouterTest, NoRoutesMeansOneUpstream) {
-  config::Config c;
-  c.upstreams.resize(2);
-  c.default_upstream_index = 1;
-  const Router r(c);
+  const Router r({}, 1);
   EXPECT_TRUE(r.single_upstream());
   EXPECT_EQ(r.route("anything"), 1u);
 }

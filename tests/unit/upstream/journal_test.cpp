@@ -81,8 +81,8 @@ std::string file_text(const std::string& path) {
   return s.str();
 }
 
-config::JournalConfig file_config(const std::string& path, config::JournalFsync fsync) {
-  config::JournalConfig c;
+JournalConfig file_config(const std::string& path, JournalFsync fsync) {
+  JournalConfig c;
   c.path = path;
   c.fsync = fsync;
   return c;
@@ -91,7 +91,7 @@ config::JournalConfig file_config(const std::string& path, config::JournalFsync 
 // ---- order, front and pop ------------------------------------------------------------------
 
 TEST(JournalTest, KeepsOrderAndPops) {
-  Journal j(config::JournalConfig{});
+  Journal j(JournalConfig{});
   EXPECT_TRUE(j.empty());
   ASSERT_EQ(put(j, {"SET", "a", "1"}), Journal::Append::Ok);
   ASSERT_EQ(put(j, {"HSET", "b", "f", "v"}), Journal::Append::Ok);
@@ -110,7 +110,7 @@ TEST(JournalTest, KeepsOrderAndPops) {
 }
 
 TEST(JournalTest, CommandNamesInAnyCase) {
-  Journal j(config::JournalConfig{});
+  Journal j(JournalConfig{});
   ASSERT_EQ(put(j, {"set", "a", "1"}), Journal::Append::Ok);
   ASSERT_EQ(put(j, {"hMsEt", "h", "f", "v"}), Journal::Append::Ok);
   EXPECT_EQ(all(j),
@@ -118,7 +118,7 @@ TEST(JournalTest, CommandNamesInAnyCase) {
 }
 
 TEST(JournalTest, SixteenThousandSetsToAThousandKeysAreAThousandEntries) {
-  Journal j(config::JournalConfig{});
+  Journal j(JournalConfig{});
   std::vector<std::string> keys;
   std::vector<std::string> values;
   for (int i = 0; i < 16000; ++i) {
@@ -139,7 +139,7 @@ TEST(JournalTest, SixteenThousandSetsToAThousandKeysAreAThousandEntries) {
 }
 
 TEST(JournalTest, DelSupersedesEverythingBefore) {
-  Journal j(config::JournalConfig{});
+  Journal j(JournalConfig{});
   ASSERT_EQ(put(j, {"SET", "k", "v"}), Journal::Append::Ok);
   ASSERT_EQ(put(j, {"EXPIRE", "k", "10"}), Journal::Append::Ok);
   ASSERT_EQ(put(j, {"DEL", "k"}), Journal::Append::Ok);
@@ -150,7 +150,7 @@ TEST(JournalTest, DelSupersedesEverythingBefore) {
 }
 
 TEST(JournalTest, PartialWritesFollowTheKeysEarlierEntries) {
-  Journal j(config::JournalConfig{});
+  Journal j(JournalConfig{});
   ASSERT_EQ(put(j, {"DEL", "h"}), Journal::Append::Ok);
   ASSERT_EQ(put(j, {"HSET", "h", "f", "1"}), Journal::Append::Ok);
   ASSERT_EQ(put(j, {"HDEL", "h", "g"}), Journal::Append::Ok);
@@ -169,7 +169,7 @@ TEST(JournalTest, PartialWritesFollowTheKeysEarlierEntries) {
 }
 
 TEST(JournalTest, SplitsMultiKeyWritesPerKey) {
-  Journal j(config::JournalConfig{});
+  Journal j(JournalConfig{});
   ASSERT_EQ(put(j, {"MSET", "a", "1", "b", "2"}), Journal::Append::Ok);
   ASSERT_EQ(put(j, {"DEL", "c", "d"}), Journal::Append::Ok);
   ASSERT_EQ(put(j, {"UNLINK", "e", "f"}), Journal::Append::Ok);
@@ -181,7 +181,7 @@ TEST(JournalTest, SplitsMultiKeyWritesPerKey) {
 }
 
 TEST(JournalTest, MsetSupersedesPerKeyAndWithinItself) {
-  Journal j(config::JournalConfig{});
+  Journal j(JournalConfig{});
   ASSERT_EQ(put(j, {"SET", "a", "1"}), Journal::Append::Ok);
   ASSERT_EQ(put(j, {"HSET", "b", "f", "v"}), Journal::Append::Ok);
   ASSERT_EQ(put(j, {"SET", "c", "1"}), Journal::Append::Ok);
@@ -195,7 +195,7 @@ TEST(JournalTest, MsetSupersedesPerKeyAndWithinItself) {
 }
 
 TEST(JournalTest, RewritesRelativeExpiriesWithTheWallClock) {
-  Journal j(config::JournalConfig{});
+  Journal j(JournalConfig{});
   const std::string at10s = "1700000010000";
   ASSERT_EQ(put(j, {"SETEX", "a", "10", "v"}), Journal::Append::Ok);
   ASSERT_EQ(put(j, {"PSETEX", "b", "10000", "v"}), Journal::Append::Ok);
@@ -226,7 +226,7 @@ TEST(JournalTest, RewritesRelativeExpiriesWithTheWallClock) {
 }
 
 TEST(JournalTest, SetKeepTtlDoesNotSupersedeAnExpiry) {
-  Journal j(config::JournalConfig{});
+  Journal j(JournalConfig{});
   ASSERT_EQ(put(j, {"EXPIRE", "k", "10"}), Journal::Append::Ok);
   ASSERT_EQ(put(j, {"SET", "k", "v", "KEEPTTL"}), Journal::Append::Ok);
   EXPECT_EQ(j.entries(), 2u);
@@ -235,7 +235,7 @@ TEST(JournalTest, SetKeepTtlDoesNotSupersedeAnExpiry) {
 }
 
 TEST(JournalTest, RefusesWhatItCannotStoreAndStoresNothing) {
-  Journal j(config::JournalConfig{});
+  Journal j(JournalConfig{});
   const std::vector<Args> refused = {
       {"SET", "k", "v", "NX"},
       {"SET", "k", "v", "GET"},
@@ -270,7 +270,7 @@ TEST(JournalTest, RefusesWhatItCannotStoreAndStoresNothing) {
 }
 
 TEST(JournalTest, InvalidateJournalsADelOfEachKey) {
-  Journal j(config::JournalConfig{});
+  Journal j(JournalConfig{});
   ASSERT_EQ(j.append(Args{"SET", "x", "1"}, Mode::Journal, kWall), Journal::Append::Ok);
   ASSERT_EQ(j.append(Args{"MSET", "x", "2", "y", "3"}, Mode::Invalidate, kWall),
             Journal::Append::Ok);
@@ -289,7 +289,7 @@ TEST(JournalTest, InvalidateJournalsADelOfEachKey) {
 // ---- bounds --------------------------------------------------------------------------------
 
 TEST(JournalTest, BoundsCountLiveEntries) {
-  config::JournalConfig c;
+  JournalConfig c;
   c.max_entries = 2;
   Journal j(c);
   EXPECT_EQ(put(j, {"SET", "a", "1"}), Journal::Append::Ok);
@@ -303,7 +303,7 @@ TEST(JournalTest, BoundsCountLiveEntries) {
 }
 
 TEST(JournalTest, AWriteThatDoesNotFitIsRefusedWhole) {
-  config::JournalConfig c;
+  JournalConfig c;
   c.max_entries = 3;
   Journal j(c);
   ASSERT_EQ(put(j, {"SET", "a", "1"}), Journal::Append::Ok);
@@ -318,7 +318,7 @@ TEST(JournalTest, AWriteThatDoesNotFitIsRefusedWhole) {
 
 TEST(JournalTest, RefusesWhenFullByBytes) {
   const std::string set = cmd({"SET", "k", "v"});
-  config::JournalConfig c;
+  JournalConfig c;
   c.max_bytes = 2 * set.size() - 1;
   Journal j(c);
   EXPECT_EQ(put(j, {"SET", "k", "v"}), Journal::Append::Ok);
@@ -330,7 +330,7 @@ TEST(JournalTest, RefusesWhenFullByBytes) {
 // ---- replay protocol -------------------------------------------------------------------------
 
 TEST(JournalTest, PopDropsWhatFrontHandedOutEvenWithAppendsInBetween) {
-  Journal j(config::JournalConfig{});
+  Journal j(JournalConfig{});
   ASSERT_EQ(put(j, {"SET", "a", "1"}), Journal::Append::Ok);
   ASSERT_EQ(put(j, {"SET", "b", "1"}), Journal::Append::Ok);
   EXPECT_EQ(j.front(2).size(), 2u);
@@ -344,7 +344,7 @@ TEST(JournalTest, PopDropsWhatFrontHandedOutEvenWithAppendsInBetween) {
 }
 
 TEST(JournalTest, AnEntrySupersededInFlightIsPoppedButNotSentAgain) {
-  Journal j(config::JournalConfig{});
+  Journal j(JournalConfig{});
   ASSERT_EQ(put(j, {"SET", "a", "1"}), Journal::Append::Ok);
   ASSERT_EQ(put(j, {"SET", "b", "1"}), Journal::Append::Ok);
   EXPECT_EQ(j.front(1), (std::vector<std::string>{cmd({"SET", "a", "1"})}));
@@ -361,7 +361,7 @@ TEST(JournalTest, AnEntrySupersededInFlightIsPoppedButNotSentAgain) {
   EXPECT_EQ(j.entries(), 1u);
 
   // Superseded while in flight and then popped after a successful replay.
-  Journal k(config::JournalConfig{});
+  Journal k(JournalConfig{});
   ASSERT_EQ(put(k, {"SET", "a", "1"}), Journal::Append::Ok);
   ASSERT_EQ(put(k, {"SET", "b", "1"}), Journal::Append::Ok);
   EXPECT_EQ(k.front(2).size(), 2u);
@@ -376,7 +376,7 @@ TEST(JournalTest, AnEntrySupersededInFlightIsPoppedButNotSentAgain) {
 // ---- read overlay --------------------------------------------------------------------------
 
 TEST(JournalOverlayTest, GetAfterSetDelAndExpiry) {
-  Journal j(config::JournalConfig{});
+  Journal j(JournalConfig{});
   EXPECT_EQ(get(j, "a"), "not_journaled");
   ASSERT_EQ(put(j, {"SET", "a", "1"}), Journal::Append::Ok);
   ASSERT_EQ(put(j, {"MSET", "b", "2", "c", "3"}), Journal::Append::Ok);
@@ -397,7 +397,7 @@ TEST(JournalOverlayTest, GetAfterSetDelAndExpiry) {
 }
 
 TEST(JournalOverlayTest, GetOfAValueNotKnown) {
-  Journal j(config::JournalConfig{});
+  Journal j(JournalConfig{});
   ASSERT_EQ(put(j, {"EXPIRE", "old", "100"}), Journal::Append::Ok);  // value from before
   ASSERT_EQ(put(j, {"SET", "s", "v"}), Journal::Append::Ok);
   ASSERT_EQ(put(j, {"HSET", "s", "f", "v"}), Journal::Append::Ok);  // WRONGTYPE in Redis
@@ -414,7 +414,7 @@ TEST(JournalOverlayTest, GetOfAValueNotKnown) {
 }
 
 TEST(JournalOverlayTest, PersistKeepsAValue) {
-  Journal j(config::JournalConfig{});
+  Journal j(JournalConfig{});
   ASSERT_EQ(put(j, {"SET", "k", "v", "EX", "10"}), Journal::Append::Ok);
   ASSERT_EQ(put(j, {"PERSIST", "k"}), Journal::Append::Ok);
   EXPECT_EQ(get(j, "k", kWall + 1h), bulk("v"));
@@ -424,7 +424,7 @@ TEST(JournalOverlayTest, PersistKeepsAValue) {
 }
 
 TEST(JournalOverlayTest, AnExpiryThatPassedBeforeALaterWriteEmptiedTheKey) {
-  Journal j(config::JournalConfig{});
+  Journal j(JournalConfig{});
   ASSERT_EQ(put(j, {"HSET", "h", "f", "1"}), Journal::Append::Ok);
   ASSERT_EQ(put(j, {"PEXPIRE", "h", "1000"}), Journal::Append::Ok);
   EXPECT_EQ(read(j, {"HGET", "h", "other"}), "unknown");
@@ -437,7 +437,7 @@ TEST(JournalOverlayTest, AnExpiryThatPassedBeforeALaterWriteEmptiedTheKey) {
 }
 
 TEST(JournalOverlayTest, MgetPerKey) {
-  Journal j(config::JournalConfig{});
+  Journal j(JournalConfig{});
   ASSERT_EQ(put(j, {"MSET", "a", "1", "b", "2"}), Journal::Append::Ok);
   ASSERT_EQ(put(j, {"DEL", "c"}), Journal::Append::Ok);
   ASSERT_EQ(put(j, {"HSET", "h", "f", "v"}), Journal::Append::Ok);
@@ -451,7 +451,7 @@ TEST(JournalOverlayTest, MgetPerKey) {
 }
 
 TEST(JournalOverlayTest, HgetFields) {
-  Journal j(config::JournalConfig{});
+  Journal j(JournalConfig{});
   // h existed before the outage (or not): only the touched fields are known.
   ASSERT_EQ(put(j, {"HSET", "h", "f", "1", "g", "2"}), Journal::Append::Ok);
   ASSERT_EQ(put(j, {"HDEL", "h", "g", "z"}), Journal::Append::Ok);
@@ -478,7 +478,7 @@ TEST(JournalOverlayTest, HgetFields) {
 }
 
 TEST(JournalOverlayTest, Exists) {
-  Journal j(config::JournalConfig{});
+  Journal j(JournalConfig{});
   ASSERT_EQ(put(j, {"SET", "a", "1"}), Journal::Append::Ok);
   ASSERT_EQ(put(j, {"DEL", "b"}), Journal::Append::Ok);
   ASSERT_EQ(put(j, {"DEL", "s"}), Journal::Append::Ok);
@@ -496,7 +496,7 @@ TEST(JournalOverlayTest, Exists) {
 }
 
 TEST(JournalOverlayTest, OtherReadsOfJournaledKeysAreUnknown) {
-  Journal j(config::JournalConfig{});
+  Journal j(JournalConfig{});
   ASSERT_EQ(put(j, {"SET", "a", "1"}), Journal::Append::Ok);
   EXPECT_EQ(read(j, {"STRLEN", "a"}), "unknown");
   EXPECT_EQ(read(j, {"TTL", "a"}), "unknown");
@@ -506,7 +506,7 @@ TEST(JournalOverlayTest, OtherReadsOfJournaledKeysAreUnknown) {
 }
 
 TEST(JournalOverlayTest, KeptUntilTheJournalIsEmpty) {
-  Journal j(config::JournalConfig{});
+  Journal j(JournalConfig{});
   ASSERT_EQ(put(j, {"SET", "a", "1"}), Journal::Append::Ok);
   ASSERT_EQ(put(j, {"SET", "b", "2"}), Journal::Append::Ok);
   j.front(1);
@@ -528,7 +528,7 @@ TEST(JournalOverlayTest, KeptUntilTheJournalIsEmpty) {
 
 TEST(JournalFileTest, AlwaysHasEveryEntryInTheFileWhenAppendReturns) {
   const std::string path = temp_path("always");
-  Journal j(file_config(path, config::JournalFsync::Always));
+  Journal j(file_config(path, JournalFsync::Always));
   std::size_t loaded = 99;
   ASSERT_EQ(j.load(loaded, kWall), "");
   EXPECT_EQ(loaded, 0u);
@@ -545,7 +545,7 @@ TEST(JournalFileTest, AlwaysHasEveryEntryInTheFileWhenAppendReturns) {
 
 TEST(JournalFileTest, ReloadAfterACrashIsTheSameCompactedJournal) {
   const std::string path = temp_path("crash");
-  const auto c = file_config(path, config::JournalFsync::Always);
+  const auto c = file_config(path, JournalFsync::Always);
   Journal before(c);
   std::size_t loaded = 0;
   ASSERT_EQ(before.load(loaded, kWall), "");
@@ -577,7 +577,7 @@ TEST(JournalFileTest, ReloadAfterACrashIsTheSameCompactedJournal) {
 
 TEST(JournalFileTest, SurvivesARestartAndTruncatesWhenDrained) {
   const std::string path = temp_path("restart");
-  const auto c = file_config(path, config::JournalFsync::Everysec);
+  const auto c = file_config(path, JournalFsync::Everysec);
   {
     Journal j(c);
     std::size_t loaded = 99;
@@ -603,7 +603,7 @@ TEST(JournalFileTest, SurvivesARestartAndTruncatesWhenDrained) {
 
 TEST(JournalFileTest, ATornLastEntryIsDroppedAndCutOff) {
   const std::string path = temp_path("torn");
-  const auto c = file_config(path, config::JournalFsync::Always);
+  const auto c = file_config(path, JournalFsync::Always);
   {
     Journal j(c);
     std::size_t loaded = 0;
@@ -644,7 +644,7 @@ TEST(JournalFileTest, LoadCompactsAndSplitsWhatTheFileHolds) {
     out << cmd({"MSET", "a", "1", "b", "2"}) << cmd({"DEL", "a", "c"})
         << cmd({"SETEX", "t", "10", "v"}) << cmd({"HMSET", "h", "f", "v"});
   }
-  Journal j(file_config(path, config::JournalFsync::No));
+  Journal j(file_config(path, JournalFsync::No));
   std::size_t loaded = 0;
   ASSERT_EQ(j.load(loaded, kWall), "");
   EXPECT_EQ(loaded, 6u);
@@ -661,7 +661,7 @@ TEST(JournalFileTest, LoadCompactsAndSplitsWhatTheFileHolds) {
 
 TEST(JournalFileTest, RewritesTheFileWhenItHoldsMostlySupersededEntries) {
   const std::string path = temp_path("rewrite");
-  const auto c = file_config(path, config::JournalFsync::No);
+  const auto c = file_config(path, JournalFsync::No);
   const std::string value(100 * 1024, 'x');
   std::uint64_t largest = 0;
   {
@@ -699,7 +699,7 @@ TEST(JournalFileTest, LoadRewritesALargeMostlySupersededFile) {
       out << cmd({"SET", "k", value});
     }
   }
-  Journal j(file_config(path, config::JournalFsync::No));
+  Journal j(file_config(path, JournalFsync::No));
   std::size_t loaded = 0;
   ASSERT_EQ(j.load(loaded, kWall), "");
   EXPECT_EQ(loaded, 1u);
@@ -709,7 +709,7 @@ TEST(JournalFileTest, LoadRewritesALargeMostlySupersededFile) {
 
 TEST(JournalFileTest, EverysecSyncsAtMostOnceASecondFromEitherSide) {
   const std::string path = temp_path("everysec");
-  Journal j(file_config(path, config::JournalFsync::Everysec));
+  Journal j(file_config(path, JournalFsync::Everysec));
   std::size_t loaded = 0;
   ASSERT_EQ(j.load(loaded, kWall), "");
   const auto t0 = std::chrono::steady_clock::time_point{} + 1h;
@@ -741,7 +741,7 @@ TEST(JournalFileTest, EverysecSyncsAtMostOnceASecondFromEitherSide) {
 
 TEST(JournalFileTest, FsyncNoNeverSyncs) {
   const std::string path = temp_path("fsync_no");
-  Journal j(file_config(path, config::JournalFsync::No));
+  Journal j(file_config(path, JournalFsync::No));
   std::size_t loaded = 0;
   ASSERT_EQ(j.load(loaded, kWall), "");
   const auto t0 = std::chrono::steady_clock::time_point{} + 1h;
@@ -755,7 +755,7 @@ TEST(JournalFileTest, FsyncNoNeverSyncs) {
 }
 
 TEST(JournalFileTest, UnwritablePathIsAnError) {
-  config::JournalConfig c;
+  JournalConfig c;
   c.path = "/nonexistent-dir/journal";
   Journal j(c);
   std::size_t loaded = 0;

@@ -8,18 +8,18 @@ namespace {
 using namespace std::chrono_literals;
 
 TEST(UpstreamStateTest, ErrorLinesNameTheUpstream) {
-  config::UpstreamConfig c;
+  UpstreamConfig c;
   c.name = "cache-a";
-  UpstreamState s(c, config::JournalConfig{}, 1);
+  UpstreamState s(c, JournalConfig{}, 1);
   EXPECT_EQ(s.no_fallback_error(),
             "-UNAVAILABLE seawall: upstream 'cache-a' is unavailable and nothing can answer\r\n");
   EXPECT_EQ(s.write_rejected_error().rfind("-UNAVAILABLE seawall: upstream 'cache-a'", 0), 0u);
 }
 
 TEST(UpstreamStateTest, ReadyOnlyWhenTheJournalIsEmpty) {
-  config::UpstreamConfig c;
+  UpstreamConfig c;
   c.name = "a";
-  UpstreamState s(c, config::JournalConfig{}, 1);
+  UpstreamState s(c, JournalConfig{}, 1);
   EXPECT_TRUE(s.ready());
   const std::vector<std::string_view> set = {"SET", "k", "v"};
   ASSERT_EQ(s.journal().append(set, Journal::Mode::Journal, std::chrono::system_clock::now()),
@@ -28,8 +28,8 @@ TEST(UpstreamStateTest, ReadyOnlyWhenTheJournalIsEmpty) {
 }
 
 // A config whose breaker trips on the first failure, with no jitter, so open periods are exact.
-config::UpstreamConfig tripping_config() {
-  config::UpstreamConfig c;
+UpstreamConfig tripping_config() {
+  UpstreamConfig c;
   c.name = "a";
   c.breaker.consecutive_failures = 1;
   c.breaker.jitter = 0.0;
@@ -44,14 +44,14 @@ void fail_once(breaker::CircuitBreaker& b, UpstreamState::Clock::time_point now)
 }
 
 TEST(UpstreamStateTest, ReloadWithSameThresholdsKeepsTheBreaker) {
-  UpstreamState s(tripping_config(), config::JournalConfig{}, 1);
+  UpstreamState s(tripping_config(), JournalConfig{}, 1);
   breaker::CircuitBreaker* before = &s.breaker();
   EXPECT_FALSE(s.reconfigure_breaker(tripping_config().breaker, UpstreamState::Clock::now()));
   EXPECT_EQ(&s.breaker(), before);
 }
 
 TEST(UpstreamStateTest, ReloadedBreakerKeepsAnOpenStateAndItsPeriod) {
-  UpstreamState s(tripping_config(), config::JournalConfig{}, 1);
+  UpstreamState s(tripping_config(), JournalConfig{}, 1);
   const auto t0 = UpstreamState::Clock::now();
   fail_once(s.breaker(), t0);
   ASSERT_EQ(s.breaker().state(t0), breaker::State::Open);
@@ -69,7 +69,7 @@ TEST(UpstreamStateTest, ReloadedBreakerKeepsAnOpenStateAndItsPeriod) {
 }
 
 TEST(UpstreamStateTest, ReloadKeepsAForcedOpenBreakerForcedOpen) {
-  UpstreamState s(tripping_config(), config::JournalConfig{}, 1);
+  UpstreamState s(tripping_config(), JournalConfig{}, 1);
   s.force_breaker_open();
   breaker::BreakerConfig changed = tripping_config().breaker;
   changed.open_duration = 50ms;
@@ -82,7 +82,7 @@ TEST(UpstreamStateTest, ReloadKeepsAForcedOpenBreakerForcedOpen) {
 }
 
 TEST(UpstreamStateTest, BreakerCountersAddUpAcrossReloads) {
-  UpstreamState s(tripping_config(), config::JournalConfig{}, 1);
+  UpstreamState s(tripping_config(), JournalConfig{}, 1);
   const auto t0 = UpstreamState::Clock::now();
   fail_once(s.breaker(), t0);                           // one failure, one trip
   EXPECT_FALSE(s.breaker().try_acquire(t0).allowed());  // one rejection
@@ -98,7 +98,7 @@ TEST(UpstreamStateTest, BreakerCountersAddUpAcrossReloads) {
 }
 
 TEST(UpstreamStateTest, RemembersTheLatestHealthCheckLatency) {
-  UpstreamState s(tripping_config(), config::JournalConfig{}, 1);
+  UpstreamState s(tripping_config(), JournalConfig{}, 1);
   EXPECT_FALSE(s.last_health_check_latency().has_value());
   s.record_health_check_latency(1500us);
   ASSERT_TRUE(s.last_health_check_latency().has_value());
@@ -106,7 +106,7 @@ TEST(UpstreamStateTest, RemembersTheLatestHealthCheckLatency) {
 }
 
 TEST(UpstreamStateTest, RemembersTheLastTransitionAcrossReloads) {
-  UpstreamState s(tripping_config(), config::JournalConfig{}, 1);
+  UpstreamState s(tripping_config(), JournalConfig{}, 1);
   EXPECT_FALSE(s.last_transition().has_value());
   const auto before =
       std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());

@@ -1,0 +1,30 @@
+#pragma once
+// The client sessions' metrics: writes kept in order behind another client's, pinned sessions,
+// session buffer bytes and commands by name (SharedState::command_counters).
+// Thread safety: constants.
+#include <array>
+
+#include "seawall/metrics/spec.hpp"
+
+namespace seawall::proxy {
+
+inline constexpr metrics::Spec kWritesOrdered{
+    "seawall_writes_ordered_total",
+    metrics::Type::Counter,
+    "Writes of a key whose write from another client was still in flight, kept in order: moved "
+    "to that write's connection, or waited for its outcome.",
+    {"how"}};
+inline constexpr metrics::Spec kPinned{"seawall_pinned_sessions", metrics::Type::Gauge,
+                                       "Client sessions holding a dedicated upstream connection."};
+inline constexpr metrics::Spec kSessionBufferBytes{
+    "seawall_session_buffer_bytes", metrics::Type::Gauge,
+    "Heap bytes client sessions hold in buffers and reply slots (read buffers lent, output, "
+    "slots), summed by each worker's idle sweep once a second."};
+inline constexpr metrics::Spec kCommands{"seawall_commands_total",
+                                         metrics::Type::Counter,
+                                         "Commands received from clients, by command name.",
+                                         {"command"}};
+
+inline constexpr std::array kProxyMetrics{kWritesOrdered, kPinned, kSessionBufferBytes, kCommands};
+
+}  // namespace seawall::proxy

@@ -1,0 +1,77 @@
+#pragma once
+// Settings of one upstream Redis server: its address, connection pool, deadlines, breaker,
+// health check, AUTH and TLS. The config loader fills them from YAML and validates them.
+// Thread safety: value types; immutable once loaded, share as const freely.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "seawall/breaker/breaker_config.hpp"
+
+namespace seawall::upstream {
+
+class TlsContext;  // upstream/tls_context.hpp; opaque here so that settings stay free of OpenSSL
+
+using Millis = std::chrono::milliseconds;
+
+// Active health check: a PING on a dedicated connection, so a dead upstream is noticed while no
+// traffic flows, and the breaker's half-open probes happen without client traffic.
+struct HealthCheckConfig {
+  bool enabled = true;
+  Millis interval{1000};
+  Millis timeout{250};
+
+  bool operator==(const HealthCheckConfig&) const = default;
+};
+
+// AUTH sent on every new connection to the upstream before it carries any request. The password
+// comes from the environment or from a file, never from the config text, and is read at load.
+struct UpstreamAuthConfig {
+  std::string username;       // empty: AUTH <password> (the default user, requirepass)
+  std::string password_env;   // name of the environment variable holding the password
+  std::string password_file;  // or a file holding it; one trailing newline is dropped
+  std::string password;       // resolved at load; never logged
+
+  bool enabled() const { return !password.empty(); }
+  bool operator==(const UpstreamAuthConfig&) const = default;
+};
+
+// TLS from seawall to the upstream (TLS 1.2 or later).
+struct UpstreamTlsConfig {
+  bool enabled = false;
+  std::string ca_file;      // PEM CA certificates to trust; empty = the system's trust store
+  std::string server_name;  // sent as SNI and checked against the certificate; empty = the host
+  bool verify = true;       // check the certificate chain and name; false accepts any server
+  std::string cert_file;    // client certificate chain (PEM), for servers that require one
+  std::string key_file;     // its private key (PEM); set with cert_file
+  // Built at load when enabled (upstream/tls_build.hpp); shared read-only by every connection of
+  // every thread. Compared by identity: two loads of one file give unequal configs when TLS is
+  // enabled.
+  std::shared_ptr<const TlsContext> context;
+
+  bool operator==(const UpstreamTlsConfig&) const = default;
+};
+
+struct UpstreamConfig {
+  std::string name;
+  std::string host;  // IPv4/IPv6 literal or hostname
+  std::uint16_t port = 6379;
+  std::uint32_t connections = 2;  // pipelined connections per thread
+  Millis connect_timeout{250};
+  Millis request_timeout{100};
+  Millis reconnect_backoff_min{10};
+  Millis reconnect_backoff_max{1000};
+  std::uint32_t max_pending = 65536;  // in-flight requests per connection before failing fast
+  breaker::BreakerConfig breaker;
+  HealthCheckConfig health_check;
+  // Accepted and ignored: the ramp answered reads from L1 copies while the breaker was closed,
+  // which could return a value older than Redis's. Kept so that existing configs still load.
+  Millis recovery_ramp{1000};
+  UpstreamAuthConfig auth;
+  UpstreamTlsConfig tls;
+
+  bool operator==(const UpstreamConfig&) const = default;
+};
+
+}  // namespace seawall::upstream
