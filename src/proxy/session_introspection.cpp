@@ -285,8 +285,7 @@ bool Session::answered_by_seawall(command::Command cmd, std::span<const std::str
   const bool client_list =
       mode.client_list == AnsweredBy::Seawall && is_client &&
       (iequals(args[1], kList) || (iequals(args[1], kKill) && args.size() >= 3));
-  const bool info =
-      mode.info == InfoMode::Seawall && cmd.rule().seawall == command::Seawall::Info;
+  const bool info = mode.info == InfoMode::Seawall && cmd.rule().seawall == command::Seawall::Info;
   // While pinned, the per-client subcommands would be Redis's for the dedicated connection
   // (another id than CLIENT LIST shows); seawall answers them too, so ids and names agree.
   const bool per_client =
