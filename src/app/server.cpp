@@ -342,6 +342,7 @@ void Server::wire_metrics() {
     upstream::ConnectionMetrics m;
     m.in_doubt = &shared_->upstreams[i]->in_doubt();
     m.paused_until = &shared_->upstreams[i]->paused_until();
+    m.scripts = &shared_->upstreams[i]->scripts();
     m.connected = &metrics_.gauge(kUpstreamConnections).with({u.name});
     m.connects_ok = &metrics_.counter(kUpstreamConnects).with({u.name, "ok"});
     m.connects_failed = &metrics_.counter(kUpstreamConnects).with({u.name, "failed"});

@@ -279,6 +279,7 @@ awaitable<void> Session::read_loop() {
       // Looked up once here for the steps below (AUTH handling keeps args[0]).
       const CommandInfo* info = command::lookup(request_.args[0]);
       note_command(info, request_.args);
+      upstream::note_scripts(ctx_.shared->upstreams, info, request_.args);
       if (answered_locally(request_)) {
         continue;
       }

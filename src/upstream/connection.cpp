@@ -90,7 +90,16 @@ std::chrono::milliseconds Connection::next_backoff() {
 }
 
 awaitable<bool> Connection::connect_once() {
-  const ConnectResult result = co_await connect_upstream(ex_, config_, stream_, protocol_);
+  ConnectResult result = co_await connect_upstream(ex_, config_, stream_, protocol_);
+  if (result.ok && metrics_.scripts != nullptr && !stopped_) {
+    // Before any request: an EVALSHA queued meanwhile must find its script after a restart.
+    result.error =
+        co_await load_scripts(stream_, metrics_.scripts->preload(), config_.connect_timeout);
+    if (!result.error.empty()) {
+      result.ok = false;
+      stream_.close();
+    }
+  }
   if (result.ok && !result.server_version.empty()) {
     server_version_ = result.server_version;
   }

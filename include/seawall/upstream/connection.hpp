@@ -28,6 +28,7 @@
 #include "seawall/upstream/connect.hpp"
 #include "seawall/upstream/multiplexer.hpp"
 #include "seawall/upstream/reply_target.hpp"
+#include "seawall/upstream/script_registry.hpp"
 #include "seawall/upstream/stream.hpp"
 #include "seawall/util/signal.hpp"
 
@@ -47,6 +48,9 @@ struct ConnectionMetrics {
   // When the pause a client asked Redis for ends (steady_clock ticks; UpstreamState::
   // paused_until): requests wait it out instead of timing out (RequestFifo::hold_until).
   std::atomic<std::int64_t>* paused_until = nullptr;
+  // The upstream's scripts (UpstreamState::scripts), loaded on each new connection before its
+  // first request.
+  const ScriptRegistry* scripts = nullptr;
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
