@@ -165,7 +165,8 @@ awaitable<std::string_view> Session::pin(std::span<const std::string_view> args,
   // answered by seawall, not relayed).
   auto link = std::make_shared<upstream::Link>(
       socket_.get_executor(), ctx_.config->upstreams[up], this,
-      protocol_ == resp::Protocol::Resp3 ? upstream::Protocol::Resp3 : upstream::Protocol::None);
+      protocol_ == resp::Protocol::Resp3 ? upstream::Protocol::Resp3 : upstream::Protocol::None,
+      &state.scripts());
   const bool opened = co_await link->open();
   breaker.record(permit, opened ? breaker::Outcome::Success : breaker::Outcome::Failure,
                  std::chrono::steady_clock::now() - now, std::chrono::steady_clock::now());

@@ -231,6 +231,7 @@ awaitable<void> Session::read_loop() {
       const command::Command cmd = command::Command::of(request_.args[0]);
       const CommandInfo* info = cmd.info;
       note_command(info, request_.args);
+      upstream::note_scripts(ctx_.shared->upstreams, info, request_.args);
       if (answered_locally(request_, cmd)) {
         continue;
       }

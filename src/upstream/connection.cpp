@@ -9,8 +9,6 @@ namespace {
 
 using namespace asio::experimental::awaitable_operators;
 
-constexpr std::size_t kInitialReadBuffer = 64 * 1024;
-
 util::LogRateLimiter& connect_log_limiter() {
   static util::LogRateLimiter limiter(std::chrono::seconds(10), 3);
   return limiter;
@@ -24,16 +22,14 @@ Connection::Connection(asio::any_io_executor ex, const UpstreamConfig& cfg, std:
       config_(cfg),
       backoff_min_(cfg.reconnect_backoff_min),
       backoff_max_(cfg.reconnect_backoff_max),
-      max_pending_(cfg.max_pending),
       stream_(ex),
-      framer_(max_depth),
-      fifo_(cfg.request_timeout),
+      mux_(cfg.request_timeout, cfg.max_pending, max_depth,
+           MultiplexerMetrics{metrics.latency, metrics.timeouts, metrics.in_doubt,
+                              metrics.paused_until}),
       write_signal_(ex),
       rng_(std::random_device{}()),
       metrics_(metrics),
-      protocol_(protocol) {
-  rbuf_.resize(kInitialReadBuffer);
-}
+      protocol_(protocol) {}
 
 void Connection::start() {
   asio::co_spawn(
@@ -44,7 +40,7 @@ void Connection::start() {
 void Connection::retire() {
   retiring_ = true;
   stopped_ = true;
-  if (fifo_.empty()) {
+  if (mux_.empty()) {
     link_down();
   }
 }
@@ -68,31 +64,17 @@ void Connection::link_down() {
   }
 }
 
-void Connection::record(const breaker::Permit& permit, breaker::CircuitBreaker* issuer,
-                        breaker::Outcome outcome, Clock::time_point start, Clock::time_point now) {
-  const auto latency = now - start;
-  if (issuer != nullptr && permit.allowed()) {
-    issuer->record(permit, outcome, latency, now);
-  }
-  if (metrics_.latency != nullptr && outcome != breaker::Outcome::Timeout) {
-    metrics_.latency->observe(latency);
-  }
-}
-
 void Connection::submit(std::string_view raw_command, ReplyTarget* target, std::uint64_t token,
                         Clock::time_point now, breaker::Permit permit,
                         breaker::CircuitBreaker* issuer, std::chrono::milliseconds injected_delay) {
-  ++stats_.requests;
   const bool awaiting_first_connect = !first_attempt_done_ && !stopped_;
-  if ((!connected_ && !awaiting_first_connect) || retiring_ || fifo_.waiting() >= max_pending_) {
-    ++stats_.unavailable;
-    record(permit, issuer, breaker::Outcome::Failure, now, now);
-    target->on_reply(token, {}, ReplyStatus::NotSent, now);
+  if ((!connected_ && !awaiting_first_connect) || retiring_) {
+    mux_.refuse(target, token, now, permit, issuer);
     return;
   }
-  wbuf_.append(raw_command);
-  fifo_.push(target, token, now, permit, issuer, injected_delay);
-  write_signal_.notify();
+  if (mux_.submit(raw_command, target, token, now, permit, issuer, injected_delay)) {
+    write_signal_.notify();
+  }
 }
 
 std::chrono::milliseconds Connection::next_backoff() {
@@ -108,7 +90,16 @@ std::chrono::milliseconds Connection::next_backoff() {
 }
 
 awaitable<bool> Connection::connect_once() {
-  const ConnectResult result = co_await connect_upstream(ex_, config_, stream_, protocol_);
+  ConnectResult result = co_await connect_upstream(ex_, config_, stream_, protocol_);
+  if (result.ok && metrics_.scripts != nullptr && !stopped_) {
+    // Before any request: an EVALSHA queued meanwhile must find its script after a restart.
+    result.error =
+        co_await load_scripts(stream_, metrics_.scripts->preload(), config_.connect_timeout);
+    if (!result.error.empty()) {
+      result.ok = false;
+      stream_.close();
+    }
+  }
   if (result.ok && !result.server_version.empty()) {
     server_version_ = result.server_version;
   }
@@ -133,16 +124,16 @@ awaitable<void> Connection::run() {
     if (stopped_) {
       stream_.close();
       if (first_attempt) {
-        fail_all_pending(ReplyStatus::NotSent);
+        mux_.on_dropped(ReplyStatus::NotSent, Clock::now());
       }
       break;
     }
     if (!ok) {
       if (first_attempt) {
         // What waited for this attempt was never sent: Redis did not take the connection.
-        fail_all_pending(ReplyStatus::NotSent);
+        mux_.on_dropped(ReplyStatus::NotSent, Clock::now());
       }
-      ++stats_.connect_failures;
+      ++mux_.stats().connect_failures;
       if (metrics_.connects_failed != nullptr) {
         metrics_.connects_failed->inc();
       }
@@ -154,10 +145,10 @@ awaitable<void> Connection::run() {
       backoff_timer_ = nullptr;
       continue;
     }
-    ++stats_.connects;
+    ++mux_.stats().connects;
     failures_in_a_row_ = 0;
     connected_ = true;
-    fifo_.restart(Clock::now());
+    mux_.on_connected(Clock::now());
     if (metrics_.connects_ok != nullptr) {
       metrics_.connects_ok->inc();
       metrics_.connected->inc();
@@ -170,7 +161,7 @@ awaitable<void> Connection::run() {
     if (metrics_.connected != nullptr) {
       metrics_.connected->dec();
     }
-    fail_all_pending(ReplyStatus::Unavailable);
+    mux_.on_dropped(ReplyStatus::Unavailable, Clock::now());
     if (!stopped_) {
       log->warn("upstream={} address={}:{} disconnected", config_.name, config_.host, config_.port);
     }
@@ -178,98 +169,43 @@ awaitable<void> Connection::run() {
 }
 
 awaitable<void> Connection::read_loop() {
-  rbegin_ = rend_ = 0;
-  framer_.reset();
   while (!link_down_) {
-    if (rend_ == rbuf_.size()) {
-      if (rbegin_ > 0) {
-        rbuf_.erase(0, rbegin_);
-        rend_ -= rbegin_;
-        rbegin_ = 0;
-        rbuf_.resize(rbuf_.capacity());
-      } else {
-        rbuf_.resize(rbuf_.size() * 2);
-      }
-    }
-    auto [ec, n] =
-        co_await stream_.async_read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_));
+    const std::span<char> space = mux_.read_space();
+    auto [ec, n] = co_await stream_.async_read_some(asio::buffer(space.data(), space.size()));
     if (ec) {
       break;
     }
-    rend_ += n;
-    const auto now = Clock::now();
-    while (rbegin_ < rend_) {
-      resp::FramedReply reply;
-      const auto e = framer_.feed(std::string_view(rbuf_.data() + rbegin_, rend_ - rbegin_), reply);
-      if (e == resp::errc::need_more) {
-        break;
-      }
-      if (e != resp::errc::ok || fifo_.empty()) {
-        end_batch();
-        util::logger("upstream")
-            ->error("upstream={} unexpected reply ({}): closing the connection", config_.name,
-                    e == resp::errc::ok ? "no request pending" : resp::message(e));
-        link_down();
-        co_return;
-      }
-      // Served from when the reply before it came: taken before the match moves that time.
-      follow_pause();
-      const Clock::time_point served = fifo_.served_from(fifo_.front(), now);
-      const RequestFifo::Matched matched = fifo_.pop_reply(now);
-      const Pending& front = matched.entry;
-      const std::string_view bytes(rbuf_.data() + rbegin_, reply.length);
-      rbegin_ += reply.length;
-      if (matched.late) {
-        ++stats_.late_replies;
-        count_in_doubt(-1);
-      } else if (front.delay.count() > 0) {
-        const bool failed =
-            (reply.type == '-' || reply.type == '!') && breaker::classify_error_reply(bytes);
-        hold_reply(HeldReply{front, std::string(bytes), failed, served, now + front.delay,
-                             served + fifo_.request_timeout()});
-      } else {
-        const bool failed =
-            (reply.type == '-' || reply.type == '!') && breaker::classify_error_reply(bytes);
-        record(front.permit, front.issuer,
-               failed ? breaker::Outcome::Failure : breaker::Outcome::Success, served, now);
-        front.target->on_reply(front.token, bytes,
-                               failed ? ReplyStatus::FailedReply : ReplyStatus::Ok, now);
-        if (batch_.empty() || batch_.back() != front.target) {
-          batch_.push_back(front.target);
-        }
-      }
+    const Multiplexer::ReadResult result = mux_.on_read(n, Clock::now());
+    for (Multiplexer::HeldReply& held : mux_.take_held()) {
+      hold_reply(std::move(held));
     }
-    end_batch();
-    if (rbegin_ == rend_) {
-      rbegin_ = rend_ = 0;
+    if (result.status != Multiplexer::ReadStatus::Ok) {
+      util::logger("upstream")
+          ->error("upstream={} unexpected reply ({}): closing the connection", config_.name,
+                  result.status == Multiplexer::ReadStatus::UnexpectedReply
+                      ? "no request pending"
+                      : resp::message(result.error));
+      link_down();
+      co_return;
     }
-    if (retiring_ && fifo_.empty()) {
+    if (retiring_ && mux_.empty()) {
       break;
     }
   }
   link_down();
 }
 
-void Connection::end_batch() {
-  // Targets stay alive until their last reply has been delivered (see ReplyTarget), and this runs
-  // in the same handler as that delivery. A target listed twice just finds nothing left to write.
-  for (ReplyTarget* target : batch_) {
-    target->on_batch_end();
-  }
-  batch_.clear();
-}
-
 awaitable<void> Connection::write_loop() {
   while (true) {
-    while (wbuf_.empty() && !link_down_) {
+    while (!mux_.has_waiting() && !link_down_) {
       co_await write_signal_.wait();
     }
     if (link_down_) {
       co_return;
     }
-    writing_.swap(wbuf_);
-    auto [ec, n] = co_await stream_.async_write(asio::buffer(writing_));
-    writing_.clear();
+    const std::string_view batch = mux_.stage_write();
+    auto [ec, n] = co_await stream_.async_write(asio::buffer(batch.data(), batch.size()));
+    mux_.write_done();
     if (ec) {
       link_down();
       co_return;
@@ -281,8 +217,7 @@ awaitable<void> Connection::deadline_loop() {
   asio::steady_timer timer(ex_);
   deadline_timer_ = &timer;
   while (!link_down_) {
-    follow_pause();
-    timer.expires_at(fifo_.next_check(Clock::now()));
+    timer.expires_at(mux_.next_deadline(Clock::now()));
     co_await timer.async_wait(use_nothrow);
     if (link_down_) {
       break;
@@ -296,23 +231,12 @@ awaitable<void> Connection::deadline_loop() {
         break;
       }
     }
-    const auto fired = Clock::now();
-    follow_pause();  // a pause noticed while the timer ran: nothing is late yet
-    fifo_.expire(fired, [&](const Pending& p) {
-      // Before the target hears of it: a write it journals now must find the replay waiting.
-      count_in_doubt(1);
-      ++stats_.timeouts;
-      if (metrics_.timeouts != nullptr) {
-        metrics_.timeouts->inc();
-      }
-      record(p.permit, p.issuer, breaker::Outcome::Timeout, fifo_.service_start(p), fired);
-      p.target->on_reply(p.token, {}, ReplyStatus::Timeout, fired);
-    });
+    mux_.on_deadline(Clock::now());
   }
   deadline_timer_ = nullptr;
 }
 
-void Connection::hold_reply(HeldReply held) {
+void Connection::hold_reply(Multiplexer::HeldReply held) {
   // One coroutine per held reply: faults are a rehearsal tool, not the steady state, and each
   // waits at most request_timeout. The connection stays alive until it has delivered.
   asio::co_spawn(
@@ -323,58 +247,11 @@ void Connection::hold_reply(HeldReply held) {
       util::on_coroutine_done("upstream", "injected delay"));
 }
 
-awaitable<void> Connection::held_reply(HeldReply held) {
-  // Redis has answered, so nothing of it is in doubt: a reply held past the deadline is answered
-  // Timeout then, as if it had not come, and the reply itself is dropped.
-  const bool times_out = held.deliver >= held.deadline;
+awaitable<void> Connection::held_reply(Multiplexer::HeldReply held) {
   asio::steady_timer timer(ex_);
-  timer.expires_at(times_out ? held.deadline : held.deliver);
+  timer.expires_at(held.fire_at());
   co_await timer.async_wait(use_nothrow);
-  const Pending& p = held.entry;
-  const auto now = Clock::now();
-  if (times_out) {
-    ++stats_.timeouts;
-    if (metrics_.timeouts != nullptr) {
-      metrics_.timeouts->inc();
-    }
-    record(p.permit, p.issuer, breaker::Outcome::Timeout, held.served, now);
-    p.target->on_reply(p.token, {}, ReplyStatus::Timeout, now);
-    co_return;
-  }
-  record(p.permit, p.issuer, held.failed ? breaker::Outcome::Failure : breaker::Outcome::Success,
-         held.served, now);
-  p.target->on_reply(p.token, held.bytes, held.failed ? ReplyStatus::FailedReply : ReplyStatus::Ok,
-                     now);
-  p.target->on_batch_end();
-}
-
-void Connection::follow_pause() {
-  if (metrics_.paused_until == nullptr) {
-    return;
-  }
-  const std::int64_t until = metrics_.paused_until->load(std::memory_order_relaxed);
-  if (until != pause_seen_) {
-    pause_seen_ = until;
-    fifo_.hold_until(Clock::time_point(Clock::duration(until)));
-  }
-}
-
-void Connection::count_in_doubt(std::int64_t delta) {
-  if (metrics_.in_doubt != nullptr && delta != 0) {
-    metrics_.in_doubt->fetch_add(delta, std::memory_order_acq_rel);
-  }
-}
-
-void Connection::fail_all_pending(ReplyStatus status) {
-  wbuf_.clear();
-  // The connection ended: Redis runs nothing more of it (before the targets hear of it).
-  count_in_doubt(-static_cast<std::int64_t>(fifo_.expired()));
-  const auto now = Clock::now();
-  fifo_.clear([&](const Pending& p) {
-    ++stats_.unavailable;
-    record(p.permit, p.issuer, breaker::Outcome::Failure, fifo_.service_start(p), now);
-    p.target->on_reply(p.token, {}, status, now);
-  });
+  mux_.finish_held(held, Clock::now());
 }
 
 }  // namespace seawall::upstream

@@ -15,13 +15,27 @@ util::LogRateLimiter& open_log_limiter() {
 }  // namespace
 
 Link::Link(asio::any_io_executor ex, const UpstreamConfig& config, LinkSink* sink,
-           Protocol protocol)
-    : ex_(ex), config_(config), sink_(sink), stream_(ex), write_signal_(ex), protocol_(protocol) {}
+           Protocol protocol, const ScriptRegistry* scripts)
+    : ex_(ex),
+      config_(config),
+      sink_(sink),
+      stream_(ex),
+      write_signal_(ex),
+      protocol_(protocol),
+      scripts_(scripts) {}
 
 Link::~Link() { close(); }
 
 awaitable<bool> Link::open() {
-  const ConnectResult result = co_await connect_upstream(ex_, config_, stream_, protocol_);
+  ConnectResult result = co_await connect_upstream(ex_, config_, stream_, protocol_);
+  if (result.ok && scripts_ != nullptr && !closed_) {
+    // The client may go on with EVALSHA (inside MULTI, say) for scripts Redis lost in a restart.
+    result.error = co_await load_scripts(stream_, scripts_->preload(), config_.connect_timeout);
+    if (!result.error.empty()) {
+      result.ok = false;
+      stream_.close();
+    }
+  }
   if (!result.ok) {
     std::uint64_t suppressed = 0;
     if (!closed_ && open_log_limiter().allow(suppressed)) {

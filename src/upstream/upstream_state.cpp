@@ -122,4 +122,11 @@ void UpstreamState::on_transition(breaker::State from, breaker::State to) {
                                 breaker::to_string(to));
 }
 
+void note_scripts(std::span<const std::unique_ptr<UpstreamState>> upstreams,
+                  const command::CommandInfo* info, std::span<const std::string_view> args) {
+  for (const auto& state : upstreams) {
+    state->scripts().note(info, args);
+  }
+}
+
 }  // namespace seawall::upstream

@@ -1,13 +1,14 @@
 #pragma once
 // One pipelined RESP connection to a Redis server, multiplexing the requests of many sessions.
 //
-// Requests are appended to a write buffer and to a RequestFifo, which matches replies in order
-// and keeps their deadlines (see request_fifo.hpp): a request that misses its deadline is
-// answered with Timeout and its late reply is discarded in order, never given to the wrong
-// client. When the connection drops, every pending request is answered Unavailable (it may or
-// may not have executed); the connection reconnects with exponential backoff and jitter. A
-// connection counts as connected once TCP, the TLS handshake and AUTH (when configured) all
-// succeeded (connect_upstream); a failure in any of them is a connect failure.
+// The socket, the timers and the coroutines are here; the requests themselves (waiting, written,
+// done; replies matched in order; deadlines; CLIENT PAUSE; what a dropped connection does to the
+// requests in flight) are the Multiplexer's, which this drives (see multiplexer.hpp): a request
+// that misses its deadline is answered with Timeout and its late reply is discarded in order,
+// never given to the wrong client. When the connection drops, every pending request is answered
+// Unavailable (it may or may not have executed); the connection reconnects with exponential
+// backoff and jitter. A connection counts as connected once TCP, the TLS handshake and AUTH (when
+// configured) all succeeded (connect_upstream); a failure in any of them is a connect failure.
 //
 // Ownership: shared_ptr, kept alive by its run coroutine. Thread safety: one worker thread.
 #include <atomic>
@@ -23,24 +24,15 @@
 #include "seawall/metrics/gauge.hpp"
 #include "seawall/metrics/histogram.hpp"
 #include "seawall/net.hpp"
-#include "seawall/resp/reply_framer.hpp"
 #include "seawall/upstream/connect.hpp"
+#include "seawall/upstream/multiplexer.hpp"
 #include "seawall/upstream/reply_target.hpp"
-#include "seawall/upstream/request_fifo.hpp"
+#include "seawall/upstream/script_registry.hpp"
 #include "seawall/upstream/stream.hpp"
 #include "seawall/upstream/upstream_config.hpp"
 #include "seawall/util/signal.hpp"
 
 namespace seawall::upstream {
-
-struct ConnectionStats {
-  std::uint64_t requests = 0;
-  std::uint64_t timeouts = 0;
-  std::uint64_t unavailable = 0;
-  std::uint64_t late_replies = 0;
-  std::uint64_t connects = 0;
-  std::uint64_t connect_failures = 0;
-};
 
 // Handles resolved once at startup; any may be null (tests, health connections).
 struct ConnectionMetrics {
@@ -56,6 +48,9 @@ struct ConnectionMetrics {
   // When the pause a client asked Redis for ends (steady_clock ticks; UpstreamState::
   // paused_until): requests wait it out instead of timing out (RequestFifo::hold_until).
   std::atomic<std::int64_t>* paused_until = nullptr;
+  // The upstream's scripts (UpstreamState::scripts), loaded on each new connection before its
+  // first request.
+  const ScriptRegistry* scripts = nullptr;
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -71,8 +66,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void stop();
 
   bool connected() const { return connected_; }
-  std::size_t pending() const { return fifo_.size(); }
-  const ConnectionStats& stats() const { return stats_; }
+  std::size_t pending() const { return mux_.size(); }
+  const ConnectionStats& stats() const { return mux_.stats(); }
   const std::string& name() const { return config_.name; }
   // The server's version from the last successful HELLO ("" before one, or with Protocol::None).
   const std::string& server_version() const { return server_version_; }
@@ -92,51 +87,23 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void retire();
 
  private:
-  using Pending = RequestFifo::Entry;
-
   awaitable<void> run();
   awaitable<bool> connect_once();
   awaitable<void> read_loop();
   awaitable<void> write_loop();
   awaitable<void> deadline_loop();
-  // Fails every request still waiting (Unavailable: the connection dropped with them in flight;
-  // NotSent: they waited for a first connect that failed, so none was written).
-  void fail_all_pending(ReplyStatus status);
-  // A reply matched to a request with an injected delay: delivered from held_reply() later.
-  struct HeldReply {
-    Pending entry;
-    std::string bytes;
-    bool failed = false;         // an error reply the breaker counts (classify_error_reply)
-    Clock::time_point served;    // when Redis started on it
-    Clock::time_point deliver;   // arrival + the injected delay
-    Clock::time_point deadline;  // served + request_timeout: past it, a Timeout instead
-  };
-  void hold_reply(HeldReply held);
-  awaitable<void> held_reply(HeldReply held);
-  void count_in_doubt(std::int64_t delta);  // metrics_.in_doubt, when there is one
-  void follow_pause();                      // metrics_.paused_until into fifo_, when it moved
-  void record(const breaker::Permit& permit, breaker::CircuitBreaker* issuer,
-              breaker::Outcome outcome, Clock::time_point start, Clock::time_point now);
+  void hold_reply(Multiplexer::HeldReply held);
+  awaitable<void> held_reply(Multiplexer::HeldReply held);
   void link_down();
-  void end_batch();
   std::chrono::milliseconds next_backoff();
 
   asio::any_io_executor ex_;
   UpstreamConfig config_;  // a copy: its run coroutine may outlive the caller's
   std::chrono::milliseconds backoff_min_;
   std::chrono::milliseconds backoff_max_;
-  std::uint32_t max_pending_;
 
   Stream stream_;
-  resp::ReplyFramer framer_;
-  std::string rbuf_;
-  std::size_t rbegin_ = 0;
-  std::size_t rend_ = 0;
-  std::string wbuf_;     // requests not yet handed to the socket
-  std::string writing_;  // the batch being written
-  RequestFifo fifo_;
-  std::int64_t pause_seen_ = 0;      // the metrics_.paused_until value fifo_ holds until
-  std::vector<ReplyTarget*> batch_;  // targets given a reply by the read being processed
+  Multiplexer mux_;
   util::Signal write_signal_;
   bool connected_ = false;
   // Until the first connect attempt ends, requests wait for it instead of failing unsent: a
@@ -149,7 +116,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool stopped_ = false;
   std::uint32_t failures_in_a_row_ = 0;
   std::minstd_rand rng_;
-  ConnectionStats stats_;
   ConnectionMetrics metrics_;
   bool retiring_ = false;
   Protocol protocol_;

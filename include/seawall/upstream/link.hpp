@@ -15,6 +15,7 @@
 
 #include "seawall/net.hpp"
 #include "seawall/upstream/connect.hpp"
+#include "seawall/upstream/script_registry.hpp"
 #include "seawall/upstream/stream.hpp"
 #include "seawall/upstream/upstream_config.hpp"
 #include "seawall/util/signal.hpp"
@@ -32,9 +33,9 @@ class LinkSink {
 class Link : public std::enable_shared_from_this<Link> {
  public:
   // `protocol`: Resp3 for a session that said HELLO 3 to seawall (the link opens with HELLO 3);
-  // None otherwise.
+  // None otherwise. `scripts` (may be null) are loaded once connected, before anything is sent.
   Link(asio::any_io_executor ex, const UpstreamConfig& config, LinkSink* sink,
-       Protocol protocol = Protocol::None);
+       Protocol protocol = Protocol::None, const ScriptRegistry* scripts = nullptr);
   ~Link();
 
   // Connects within connect_timeout (TLS handshake and AUTH included). On success starts
@@ -64,6 +65,7 @@ class Link : public std::enable_shared_from_this<Link> {
   bool closed_ = false;
   bool finishing_ = false;
   Protocol protocol_;
+  const ScriptRegistry* scripts_;
 };
 
 }  // namespace seawall::upstream

@@ -1,7 +1,8 @@
 #pragma once
 // The requests of one pipelined connection, oldest first, matched to replies in order, with
-// their deadlines: the part of Connection that needs no socket or timer, so it is unit-tested by
-// feeding it replies and time (as Boost.Redis tests its reader).
+// their deadlines: the queue inside the Multiplexer (multiplexer.hpp), which adds the bytes
+// (write buffer, reply framing), the breaker accounting and the drop rule. Like it, no socket or
+// timer: unit-tested by feeding it replies and time (as Boost.Redis tests its reader).
 //
 // Every request's deadline is request_timeout after its submission, but a request is only
 // judged once it reaches the head of the line: time spent queued behind earlier replies is not

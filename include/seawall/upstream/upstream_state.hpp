@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "seawall/upstream/journal.hpp"
 #include "seawall/upstream/journal_config.hpp"
 #include "seawall/upstream/upstream_config.hpp"
+#include "seawall/upstream/script_registry.hpp"
 
 namespace seawall::upstream {
 
@@ -53,6 +55,8 @@ class UpstreamState {
   // nullopt before the first transition. Lock-free: one atomic word.
   std::optional<Transition> last_transition() const;
   Journal& journal() { return journal_; }
+  // The scripts clients sent to this upstream, loaded on each of its new connections.
+  ScriptRegistry& scripts() { return scripts_; }
 
   // False while a journal waits for replay: nothing may reach Redis before it.
   bool ready() const { return journal_.empty(); }
@@ -114,6 +118,7 @@ class UpstreamState {
   // transitions racing on two threads may reach the listener out of order: the later time wins.
   std::atomic<std::uint64_t> last_transition_{0};
   Journal journal_;
+  ScriptRegistry scripts_;
   std::uint64_t seed_;
   mutable std::mutex breakers_mutex_;
   // Every breaker ever installed: retired ones stay alive for permits still in flight.
@@ -125,5 +130,10 @@ class UpstreamState {
   std::string journal_full_;
   std::string write_unknown_;
 };
+
+// Hands one client command to every upstream's ScriptRegistry (where it goes is not known yet,
+// and a script loaded on an upstream that never runs it costs that Redis a few bytes).
+void note_scripts(std::span<const std::unique_ptr<UpstreamState>> upstreams,
+                  const command::CommandInfo* info, std::span<const std::string_view> args);
 
 }  // namespace seawall::upstream

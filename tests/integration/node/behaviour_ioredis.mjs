@@ -185,6 +185,28 @@ const cases = {
     return { got: got.slice(0, 1), listed };
   },
 
+  // A script defined with defineCommand, used after Redis restarted (by the test, once "blocked"
+  // is printed; it writes a line to stdin when Redis is back). ioredis sends a script as EVAL
+  // once per connection, then EVALSHA; inside MULTI it cannot recover from NOSCRIPT.
+  async evalsha_after_restart() {
+    const r = connect();
+    r.defineCommand('getViaScript', { numberOfKeys: 1, lua: "return redis.call('GET', KEYS[1])" });
+    await ready(r);
+    const show = (res) => res.map(([err, v]) => (err ? `error ${String(err.message).split(' ')[0]}` : v));
+    const before = show(await r.multi().set('n:s', 'b').getViaScript('n:s').exec());
+    console.log('blocked');
+    await new Promise((resolve) => process.stdin.once('data', resolve));
+    process.stdin.pause();
+    // Redis answers again (direct: ioredis reconnected; through seawall: its breaker closed).
+    await retry(() => r.set('n:back', '1'));
+    const out = { before };
+    out.multi = show(await r.multi().incr('n:m').getViaScript('n:m').exec());
+    out.pipeline = show(await r.pipeline().incr('n:p').getViaScript('n:p').exec());
+    out.single = await settle(r.getViaScript('n:m'));
+    r.disconnect();
+    return out;
+  },
+
   // RESP2 client-side caching: CLIENT TRACKING on REDIRECT to a subscriber's CLIENT ID.
   async tracking() {
     const sub = connect();
