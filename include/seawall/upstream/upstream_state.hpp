@@ -17,8 +17,8 @@
 #include "seawall/fault/fault_config.hpp"
 #include "seawall/upstream/journal.hpp"
 #include "seawall/upstream/journal_config.hpp"
-#include "seawall/upstream/upstream_config.hpp"
 #include "seawall/upstream/script_registry.hpp"
+#include "seawall/upstream/upstream_config.hpp"
 
 namespace seawall::upstream {
 
