@@ -21,7 +21,11 @@
 #include "seawall/util/log.hpp"
 
 namespace seawall::proxy {
+
 namespace {
+// Redis releases the clients of a pause that ran out from its serverCron, up to 1000/hz ms (100 ms
+// at the default hz 10) after the end: a request held to the end alone times out then.
+constexpr std::chrono::milliseconds kPauseRelease{250};
 
 // One command asked of Redis. The connection answers it exactly once (reply, deadline or drop)
 // and holds a raw pointer until then, so it keeps itself alive until that call, whether or not
@@ -154,7 +158,8 @@ awaitable<void> Session::ask_upstream(command::Seawall what, const command::Comm
       const auto answered_at = std::chrono::steady_clock::now();
       state.note_pause(what == command::Seawall::Pause
                            ? answered_at +
-                                 std::chrono::milliseconds(std::max<std::int64_t>(pause_ms, 0))
+                                 std::chrono::milliseconds(std::max<std::int64_t>(pause_ms, 0)) +
+                                 kPauseRelease
                            : answered_at);
     }
   }
