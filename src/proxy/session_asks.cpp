@@ -23,8 +23,8 @@
 namespace seawall::proxy {
 
 namespace {
-// Redis releases the clients of a pause that ran out from its serverCron, up to 1000/hz ms (100 ms
-// at the default hz 10) after the end: a request held to the end alone times out then.
+// Redis releases the clients of a pause that ran out at one of its periodic checks, not at the end
+// itself: a request held only to the end timed out on a loaded machine (request_timeout 100ms).
 constexpr std::chrono::milliseconds kPauseRelease{250};
 
 // One command asked of Redis. The connection answers it exactly once (reply, deadline or drop)
