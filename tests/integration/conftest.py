@@ -106,6 +106,15 @@ def direct_client(redis_server):
     client.close()
 
 
+@pytest.fixture
+def direct_server(tmp_path):
+    """A redis-server no seawall talks to: its clients are the test's alone."""
+    server = RedisServer(tmp_path / "direct")
+    server.start()
+    yield server
+    server.stop()
+
+
 NODE_DIR = Path(__file__).parent / "node"
 
 

@@ -13,6 +13,7 @@ seawall behind. Start them from the main thread (the signal fires when the forki
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import re
 import signal
@@ -736,3 +737,27 @@ def sample(families: dict, name: str, **labels) -> float:
             if s.name == name and s.labels == labels:
                 return s.value
     raise KeyError(f"no sample {name}{labels}")
+
+
+def node_across_restart(node: str, port: int, server: "RedisServer", case: str,
+                        tell_restarted: bool = False) -> dict:
+    """Runs the ioredis case `case` of node/behaviour_ioredis.mjs against `port`; once it prints
+    "blocked", kill -9s and restarts `server` (telling the case "restarted" on its stdin when
+    `tell_restarted`), and returns the JSON the case prints last."""
+    proc = subprocess.Popen([node, "behaviour_ioredis.mjs", str(port), case],
+                            cwd=Path(__file__).parent / "node",
+                            stdin=subprocess.PIPE if tell_restarted else None,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "blocked"
+        server.restart()
+        if tell_restarted:
+            proc.stdin.write("restarted\n")
+            proc.stdin.flush()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    return json.loads(out.strip().splitlines()[-1])

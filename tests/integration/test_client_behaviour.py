@@ -14,18 +14,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from harness import RedisServer, wait_until
+from harness import node_across_restart, wait_until
 
 NODE_DIR = Path(__file__).parent / "node"
-
-
-@pytest.fixture
-def direct_server(tmp_path):
-    """A redis-server no seawall talks to: its clients are the test's alone."""
-    server = RedisServer(tmp_path / "direct")
-    server.start()
-    yield server
-    server.stop()
 
 
 def node_observe(node: str, port: int, case: str) -> dict:
@@ -301,27 +292,12 @@ def test_client_tracking_redirect_with_seawalls_ids(make_seawall, direct_server,
 # ---- 5. reconnects --------------------------------------------------------------------------
 
 
-def node_with_restart(node: str, port: int, server: RedisServer, case: str) -> dict:
-    """Runs `case`, restarts `server` once the script prints "blocked", returns its JSON."""
-    proc = subprocess.Popen([node, "behaviour_ioredis.mjs", str(port), case], cwd=NODE_DIR,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "blocked"
-        server.restart()
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, err
-    return json.loads(out.strip().splitlines()[-1])
-
 
 def test_db3_commands_resent_after_restart_stay_in_db3(make_seawall, redis_server, direct_server,
                                                        node_modules):
     sw = make_seawall()
-    direct = node_with_restart(node_modules, direct_server.port, direct_server, "reconnect_db")
-    through = node_with_restart(node_modules, sw.port, redis_server, "reconnect_db")
+    direct = node_across_restart(node_modules, direct_server.port, direct_server, "reconnect_db")
+    through = node_across_restart(node_modules, sw.port, redis_server, "reconnect_db")
     # Direct, ioredis waits for Redis and resends both in database 3.
     assert direct["queued"] == "OK" and direct["blpop"] == ["n:q", "v"]
     assert direct["queued_ran_in"] == {"db3": "x", "db0": None}
@@ -338,8 +314,8 @@ def test_db3_commands_resent_after_restart_stay_in_db3(make_seawall, redis_serve
 def test_named_subscriber_resubscribes_after_restart(make_seawall, redis_server, direct_server,
                                                     node_modules):
     sw = make_seawall()
-    direct = node_with_restart(node_modules, direct_server.port, direct_server, "resubscribe")
-    through = node_with_restart(node_modules, sw.port, redis_server, "resubscribe")
+    direct = node_across_restart(node_modules, direct_server.port, direct_server, "resubscribe")
+    through = node_across_restart(node_modules, sw.port, redis_server, "resubscribe")
     assert direct == {"got": [["n:ch", "m"]],
                       "listed": [{"name": "sub-1", "flags": "P", "sub": "1"}]}
     # seawall closes a subscriber whose SUBSCRIBE finds Redis down, so that it retries.

@@ -6,52 +6,19 @@ client's connection stays up, so seawall loads the scripts it saw on each new up
 """
 from __future__ import annotations
 
-import json
-import subprocess
-from pathlib import Path
-
 import pytest
 import redis
 
-from harness import RedisServer, wait_until
-
-NODE_DIR = Path(__file__).parent / "node"
-
-
-@pytest.fixture
-def direct_server(tmp_path):
-    """A redis-server no seawall talks to: its clients are the test's alone."""
-    server = RedisServer(tmp_path / "direct")
-    server.start()
-    yield server
-    server.stop()
-
-
-def node_across_restart(node: str, port: int, server: RedisServer, case: str) -> dict:
-    """Runs `case`; once it prints "blocked", kill -9s and restarts `server`, then tells it so."""
-    proc = subprocess.Popen([node, "behaviour_ioredis.mjs", str(port), case], cwd=NODE_DIR,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "blocked"
-        server.restart()
-        proc.stdin.write("restarted\n")
-        proc.stdin.flush()
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, err
-    return json.loads(out.strip().splitlines()[-1])
+from harness import node_across_restart, wait_until
 
 
 def test_ioredis_scripts_after_a_restart_as_direct(make_seawall, redis_server, direct_server,
                                                     node_modules):
     sw = make_seawall()
     direct = node_across_restart(node_modules, direct_server.port, direct_server,
-                                 "evalsha_after_restart")
-    through = node_across_restart(node_modules, sw.port, redis_server, "evalsha_after_restart")
+                                 "evalsha_after_restart", tell_restarted=True)
+    through = node_across_restart(node_modules, sw.port, redis_server, "evalsha_after_restart",
+                                  tell_restarted=True)
     assert direct == {"before": ["OK", "b"], "multi": [1, "1"], "pipeline": [1, "1"],
                       "single": "1"}
     assert through == direct
