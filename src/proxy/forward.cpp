@@ -114,33 +114,6 @@ bool is_write_command(const CommandInfo& info) {
 
 bool flushes_everything(const CommandInfo& info) { return command::rules(info).flushes_all; }
 
-const std::vector<std::string_view>& Session::keys_of(const Slot& slot) {
-  thread_local std::vector<std::string_view> keys;
-  keys.clear();
-  for (std::uint32_t k : slot.keys) {
-    keys.push_back(slot.args[k]);
-  }
-  return keys;
-}
-
-void Session::copy_args(Slot& slot, std::span<const std::string_view> args) {
-  std::size_t total = 0;
-  for (std::string_view a : args) {
-    total += a.size();
-  }
-  slot.args_blob.clear();
-  slot.args_blob.reserve(total);
-  for (std::string_view a : args) {
-    slot.args_blob.append(a);
-  }
-  slot.args.clear();
-  std::size_t offset = 0;
-  for (std::string_view a : args) {
-    slot.args.emplace_back(slot.args_blob.data() + offset, a.size());
-    offset += a.size();
-  }
-}
-
 void Session::invalidate_keys(const Slot& slot) {
   if (slot.info != nullptr && flushes_everything(*slot.info)) {
     ctx_.shared->cache.clear();
@@ -160,7 +133,7 @@ void Session::describe(Slot& slot, const CommandInfo* info, std::span<const std:
     slot.is_read = !slot.is_write && info->has(command::kReadonly) && !key_indexes_.empty();
   }
   if (slot.is_read || slot.is_write) {
-    copy_args(slot, args);
+    slot.copy_args(args);
     slot.keys.assign(key_indexes_.begin(), key_indexes_.end());
     slot.policy = &ctx_.snapshot->policies.match(args[key_indexes_.empty() ? 0 : key_indexes_[0]]);
   } else if (info != nullptr && flushes_everything(*info)) {
@@ -352,7 +325,7 @@ bool Session::forward_split(const CommandInfo& info, std::span<const std::string
   slot.merge = merge;
   slot.is_read = merge == Merge::Mget;
   slot.is_write = !slot.is_read;
-  copy_args(slot, args);
+  slot.copy_args(args);
   slot.keys.assign(key_indexes_.begin(), key_indexes_.end());
   slot.policy = &ctx_.snapshot->policies.match(args[1]);
 
@@ -665,7 +638,7 @@ void Session::mark_writes(Slot& slot, WritesInFlight::Owner owner) {
   if (slot.info == nullptr || flushes_everything(*slot.info)) {
     return;
   }
-  slot.mark = ctx_.shared->writes_in_flight.mark_all(keys_of(slot), owner);
+  slot.mark = ctx_.shared->writes_in_flight.mark_all(slot.key_views(), owner);
   slot.writes_marked = true;
 }
 
@@ -674,12 +647,12 @@ void Session::release_writes(Slot& slot) {
     return;
   }
   slot.writes_marked = false;
-  ctx_.shared->writes_in_flight.release_all(keys_of(slot));
+  ctx_.shared->writes_in_flight.release_all(slot.key_views());
 }
 
 bool Session::write_in_flight(const Slot& slot) const {
   const WritesInFlight& writes = ctx_.shared->writes_in_flight;
-  const auto& keys = keys_of(slot);
+  const auto& keys = slot.key_views();
   return std::any_of(keys.begin(), keys.end(),
                      [&](std::string_view key) { return writes.any(key); });
 }

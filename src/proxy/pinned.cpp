@@ -330,7 +330,7 @@ bool Session::answered_while_unavailable(command::Command cmd,
     pinned_slot_ = std::make_unique<Slot>();
   }
   Slot& slot = *pinned_slot_;
-  reset_slot(slot);
+  slot.reset();
   describe(slot, info, args, link_upstream_);
   last_activity_ = now;
   if (link_state_.db_nonzero() || info->has(command::kBlocking) ||

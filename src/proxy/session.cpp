@@ -11,6 +11,7 @@
 #include "seawall/resp/writer.hpp"
 #include "seawall/util/ascii.hpp"
 #include "seawall/util/bugs.hpp"
+#include "seawall/util/heap_bytes.hpp"
 #include "seawall/util/log.hpp"
 
 namespace seawall::proxy {
@@ -50,31 +51,10 @@ Session::Session(tcp::socket socket, WorkerContext& ctx, std::uint64_t id)
       last_activity_(std::chrono::steady_clock::now()),
       idle_signal_(socket_.get_executor()) {}
 
-void Session::Slot::relocated() {
-  std::size_t offset = 0;
-  for (std::string_view& arg : args) {
-    arg = std::string_view(args_blob.data() + offset, arg.size());
-    offset += arg.size();
-  }
-}
-
 Session::Slot& Session::push_slot() {
   Slot& slot = replies_.push();
-  reset_slot(slot);
+  slot.reset();
   return slot;
-}
-
-void Session::reset_slot(Slot& slot) {
-  slot.ready = false;
-  slot.data.clear();
-  slot.is_read = slot.is_write = slot.fill = false;
-  slot.info = nullptr;
-  slot.policy = nullptr;
-  slot.merge = Merge::None;
-  slot.parts_pending = 0;
-  slot.part_failed = false;
-  slot.writes_marked = slot.parked = false;
-  slot.mark = {};
 }
 
 Session::~Session() {
@@ -383,39 +363,20 @@ Session::ReadStep Session::read_available() {
 
 namespace {
 
-// Heap bytes behind a string: none while it fits in its inline (small-string) storage.
-std::size_t heap_bytes(const std::string& s) {
-  return s.capacity() > std::string().capacity() ? s.capacity() + 1 : 0;
-}
-
-template <typename T>
-std::size_t heap_bytes(const std::vector<T>& v) {
-  return v.capacity() * sizeof(T);
-}
-
 // What a std::deque allocates when first used: its map and one node.
 constexpr std::size_t kDequeBytes = 8 * sizeof(void*) + 512;
 
 }  // namespace
 
-std::size_t Session::slot_heap_bytes(const Slot& slot) {
-  std::size_t bytes = heap_bytes(slot.data) + heap_bytes(slot.args_blob) +
-                      heap_bytes(slot.cache_key) + heap_bytes(slot.args) + heap_bytes(slot.keys) +
-                      heap_bytes(slot.parts) + heap_bytes(slot.key_part);
-  for (const std::string& part : slot.parts) {
-    bytes += heap_bytes(part);
-  }
-  return bytes;
-}
-
 std::size_t Session::buffer_bytes() const {
+  using util::heap_bytes;
   std::size_t bytes = rbuf_.size() + heap_bytes(out_) + heap_bytes(writing_) +
                       heap_bytes(scratch_) + heap_bytes(link_buf_) + heap_bytes(key_indexes_) +
                       heap_bytes(request_.args) + parser_.heap_bytes() +
                       replies_.capacity() * sizeof(Slot) +
-                      (pinned_slot_ ? sizeof(Slot) + slot_heap_bytes(*pinned_slot_) : 0);
+                      (pinned_slot_ ? sizeof(Slot) + pinned_slot_->heap_bytes() : 0);
   for (const Slot& slot : replies_.slots()) {
-    bytes += slot_heap_bytes(slot);
+    bytes += slot.heap_bytes();
   }
   bytes += (link_local_.allocated() ? kDequeBytes : 0) +
            (link_invalidations_.allocated() ? kDequeBytes : 0);

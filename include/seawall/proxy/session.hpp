@@ -38,6 +38,7 @@
 #include "seawall/proxy/link_state.hpp"
 #include "seawall/proxy/monitor_hub.hpp"
 #include "seawall/proxy/reply_queue.hpp"
+#include "seawall/proxy/request_slot.hpp"
 #include "seawall/proxy/worker_context.hpp"
 #include "seawall/proxy/writes_in_flight.hpp"
 #include "seawall/resp/reply_framer.hpp"
@@ -106,44 +107,8 @@ class Session : public upstream::ReplyTarget,
   // How a forwarded multi-key command split across upstreams is merged back.
   using Merge = command::Merge;
 
-  // One reply position in request order. Slots live in a ring and are reused, so their strings
-  // and vectors keep their capacity: no allocation per command in steady state.
-  // A plain SET queued in a transaction: what GET answers once EXEC ran it.
-  struct QueuedFill {
-    std::size_t index = 0;  // the command's place in the transaction (its reply in EXEC's)
-    std::string key;
-    std::string value;
-  };
+  using Slot = RequestSlot;
   using WriteMark = WritesInFlight::Marked;
-  struct Slot {
-    bool ready = false;
-    std::string data;  // the reply, when it completed before the slots ahead of it
-    // What the reply needs from the request (forwarded commands only).
-    bool is_read = false;
-    bool is_write = false;
-    bool fill = false;  // store the reply in L1 (a write: store its values, see fill_written)
-    std::uint32_t upstream = 0;
-    const command::CommandInfo* info = nullptr;
-    const policy::Policy* policy = nullptr;
-    cache::ReadTicket ticket{};
-    std::string args_blob;               // the request's arguments, copied
-    std::vector<std::string_view> args;  // views into args_blob
-    std::vector<std::uint32_t> keys;     // indexes of key arguments
-    std::string cache_key;
-    // Split commands: parts still missing, their replies, and each key's part.
-    Merge merge = Merge::None;
-    std::uint32_t parts_pending = 0;
-    bool part_failed = false;
-    std::vector<std::string> parts;
-    std::vector<std::uint8_t> key_part;
-    bool writes_marked = false;  // counted in SharedState::writes_in_flight until its outcome
-    WriteMark mark{};            // how it was marked there
-    bool parked = false;         // a degraded read that waited for a write (ParkedReads)
-
-    // ReplyQueue moved this slot: a moved short string has a new buffer, so the argument
-    // views point at it again.
-    void relocated();
-  };
   enum class Next { Continue, StopReading };
 
   awaitable<void> read_loop();
@@ -240,13 +205,7 @@ class Session : public upstream::ReplyTarget,
                            const upstream::Journal* journaled = nullptr);
   // A slot for a new request at the back of replies_, reset.
   Slot& push_slot();
-  // A reused slot as a new request's: no reply, nothing described yet (keeps capacities).
-  static void reset_slot(Slot& slot);
   Slot& slot_at(std::uint64_t seq) { return replies_.at(seq); }
-  static void copy_args(Slot& slot, std::span<const std::string_view> args);
-  // The slot's key arguments, as views; valid until the next call on this thread.
-  static const std::vector<std::string_view>& keys_of(const Slot& slot);
-  static std::size_t slot_heap_bytes(const Slot& slot);
   // Pinned mode: a dedicated upstream connection while the session holds connection state.
   // `cmd`: the request's command (its row's Pin rule).
   bool needs_pin(std::span<const std::string_view> args, command::Command cmd) const;
