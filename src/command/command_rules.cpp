@@ -57,6 +57,9 @@ constexpr CommandRules channels(Channels v, CommandRules r = {}) {
 constexpr CommandRules client(ClientSelf v, CommandRules r = {}) {
   return with<&CommandRules::client>(v, r);
 }
+constexpr CommandRules scripts(Scripts v, CommandRules r = {}) {
+  return with<&CommandRules::scripts>(v, r);
+}
 constexpr CommandRules flush() {
   CommandRules r;
   r.flushes_all = true;
@@ -142,7 +145,12 @@ constexpr std::array kRows{
     Row{"sunsubscribe", local(Local::Unsubscribe, channels(Channels::Shard))},
     Row{"xread", pin(Pin::WithBlockArg)},
     Row{"xreadgroup", pin(Pin::WithBlockArg)},
-    Row{"script", pin(Pin::BusySubcommand)},
+    Row{"script", scripts(Scripts::BySubcommand, pin(Pin::BusySubcommand))},
+    // Scripts the registry loads again on new connections.
+    Row{"eval", scripts(Scripts::EvalBody)},
+    Row{"eval_ro", scripts(Scripts::EvalBody)},
+    Row{"script|load", scripts(Scripts::LoadBody)},
+    Row{"script|flush", scripts(Scripts::Forget)},
     Row{"function", pin(Pin::BusySubcommand)},
     Row{"ping", local(Local::Ping)},
     Row{"echo", local(Local::Echo)},

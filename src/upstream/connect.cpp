@@ -5,7 +5,9 @@
 #include <array>
 #include <vector>
 
+#include "seawall/command/sent.hpp"
 #include "seawall/resp/reply_framer.hpp"
+#include "seawall/resp/writer.hpp"
 
 namespace seawall::upstream {
 namespace {
@@ -14,7 +16,6 @@ using namespace asio::experimental::awaitable_operators;
 
 // Redis's replies to AUTH and PING are a few dozen bytes; a longer line is not Redis.
 constexpr std::size_t kMaxLineReply = 1024;
-constexpr std::string_view kPing = "*1\r\n$4\r\nPING\r\n";
 
 // Under TLS, an I/O error may come with OpenSSL's reason ("tlsv13 alert certificate required").
 std::string describe_io_error(Stream& stream, const error_code& ec) {
@@ -74,9 +75,8 @@ awaitable<std::string> exchange(Stream& stream, asio::steady_timer& deadline,
 // succeeded; `version` gets the server's version from the reply.
 awaitable<std::string> hello(Stream& stream, asio::steady_timer& deadline, Protocol protocol,
                              const std::string& where, std::string& version) {
-  const std::string_view command = protocol == Protocol::Resp3
-                                       ? std::string_view("*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n")
-                                       : std::string_view("*2\r\n$5\r\nHELLO\r\n$1\r\n2\r\n");
+  const std::string_view command =
+      protocol == Protocol::Resp3 ? command::sent::kHello3Request : command::sent::kHello2Request;
   auto written =
       co_await (stream.async_write(asio::buffer(command)) || deadline.async_wait(use_nothrow));
   if (written.index() == 1) {
@@ -161,7 +161,8 @@ awaitable<std::string> attempt(const UpstreamConfig& config, const tcp::endpoint
   if (config.auth.enabled()) {
     std::string command = auth_command(config.auth.username, config.auth.password);
     std::string line;
-    std::string error = co_await exchange(stream, deadline, command, "AUTH", where, line);
+    std::string error =
+        co_await exchange(stream, deadline, command, command::sent::kAuth, where, line);
     OPENSSL_cleanse(command.data(), command.size());
     if (!error.empty()) {
       co_return error;
@@ -187,7 +188,8 @@ awaitable<std::string> attempt(const UpstreamConfig& config, const tcp::endpoint
   }
   if (config.tls.enabled) {
     std::string line;
-    co_return co_await exchange(stream, deadline, kPing, "PING", where, line);
+    co_return co_await exchange(stream, deadline, command::sent::kPingRequest, command::sent::kPing,
+                                where, line);
   }
   co_return "";
 }
@@ -280,16 +282,12 @@ std::string hello_version(std::string_view reply) {
 
 std::string auth_command(std::string_view username, std::string_view password) {
   std::string out;
-  auto bulk = [&out](std::string_view arg) {
-    out.append("$").append(std::to_string(arg.size())).append("\r\n");
-    out.append(arg).append("\r\n");
-  };
-  out.append(username.empty() ? "*2\r\n" : "*3\r\n");
-  bulk("AUTH");
+  resp::append_array_header(out, username.empty() ? 2 : 3);
+  resp::append_bulk(out, command::sent::kAuth);
   if (!username.empty()) {
-    bulk(username);
+    resp::append_bulk(out, username);
   }
-  bulk(password);
+  resp::append_bulk(out, password);
   return out;
 }
 

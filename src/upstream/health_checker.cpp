@@ -2,13 +2,13 @@
 
 #include <algorithm>
 
+#include "seawall/command/sent.hpp"
 #include "seawall/util/bugs.hpp"
 #include "seawall/util/log.hpp"
 
 namespace seawall::upstream {
 namespace {
 
-constexpr std::string_view kPing = "*1\r\n$4\r\nPING\r\n";
 constexpr std::size_t kReplayBatch = 256;
 // Tokens of the health connection's requests: the replies of a replay are only counted.
 constexpr std::uint64_t kReplayToken = 0;
@@ -112,7 +112,7 @@ awaitable<bool> HealthChecker::ping(Clock::time_point now, breaker::Permit permi
   outstanding_ = 1;
   ++checks_;
   ping_sent_at_ = now;
-  connection_->submit(kPing, this, kPingToken, now, permit, issuer);
+  connection_->submit(command::sent::kPingRequest, this, kPingToken, now, permit, issuer);
   co_await wait_for_replies();
   co_return failed_ == 0 && !stopped_;
 }

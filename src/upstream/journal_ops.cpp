@@ -8,6 +8,7 @@
 
 #include "seawall/command/command_rules.hpp"
 #include "seawall/command/command_table.hpp"
+#include "seawall/command/sent.hpp"
 #include "seawall/resp/writer.hpp"
 #include "seawall/util/ascii.hpp"
 
@@ -17,6 +18,7 @@ namespace {
 using Kind = JournalKeyState::Kind;
 using Op = JournalPiece::Op;
 using util::iequals;
+namespace sent = command::sent;
 // The writes the journal stores (policy::acknowledgement()'s set) and the reads it answers.
 using CommandKind = command::Journaled;
 
@@ -66,7 +68,7 @@ class Splitter {
       std::vector<std::uint32_t> keys;
       command::key_indexes(*info, args, keys);
       for (std::uint32_t k : keys) {
-        add({args[k], Op::Invalidate, true}, {"DEL", args[k]});
+        add({args[k], Op::Invalidate, true}, {sent::kDel, args[k]});
       }
       return !keys.empty();
     }
@@ -106,26 +108,27 @@ class Splitter {
         if (n % 2 != 0) {
           return false;
         }
-        add_with_rest({key, Op::Hset, false, args.subspan(2)}, "HSET");
+        add_with_rest({key, Op::Hset, false, args.subspan(2)}, sent::kHset);
         return true;
       case CommandKind::Del:
       case CommandKind::Unlink:
         for (std::size_t i = 1; i < n; ++i) {
-          add({args[i], Op::Delete, true}, {*cmd == CommandKind::Del ? "DEL" : "UNLINK", args[i]});
+          add({args[i], Op::Delete, true},
+              {*cmd == CommandKind::Del ? sent::kDel : sent::kUnlink, args[i]});
         }
         return true;
       case CommandKind::Hdel:
-        add_with_rest({key, Op::Hdel, false, args.subspan(2)}, "HDEL");
+        add_with_rest({key, Op::Hdel, false, args.subspan(2)}, sent::kHdel);
         return true;
       case CommandKind::Sadd:
-        add_with_rest({key, Op::Add, false, args.subspan(2)}, "SADD");
+        add_with_rest({key, Op::Add, false, args.subspan(2)}, sent::kSadd);
         return true;
       case CommandKind::Srem:
-        add_with_rest({key, Op::Remove, false, args.subspan(2)}, "SREM");
+        add_with_rest({key, Op::Remove, false, args.subspan(2)}, sent::kSrem);
         return true;
       case CommandKind::Zadd:
         // Options come first; with them the reply (and the outcome) depends on the data.
-        for (std::string_view flag : {"nx", "xx", "gt", "lt", "ch", "incr"}) {
+        for (std::string_view flag : command::kZaddDataOptions) {
           if (iequals(args[2], flag)) {
             return false;
           }
@@ -133,10 +136,10 @@ class Splitter {
         if (n % 2 != 0) {
           return false;
         }
-        add_with_rest({key, Op::Add, false, args.subspan(2)}, "ZADD");
+        add_with_rest({key, Op::Add, false, args.subspan(2)}, sent::kZadd);
         return true;
       case CommandKind::Zrem:
-        add_with_rest({key, Op::Remove, false, args.subspan(2)}, "ZREM");
+        add_with_rest({key, Op::Remove, false, args.subspan(2)}, sent::kZrem);
         return true;
       case CommandKind::Expire:
       case CommandKind::Pexpire:
@@ -144,7 +147,7 @@ class Splitter {
       case CommandKind::Pexpireat:
         return split_expire(*cmd, args);
       case CommandKind::Persist:
-        add({key, Op::Persist, false}, {"PERSIST", key});
+        add({key, Op::Persist, false}, {sent::kPersist, key});
         return true;
       case CommandKind::None:
       case CommandKind::Get:
@@ -200,7 +203,7 @@ class Splitter {
       at = *v;
     }
     if (keep_ttl) {
-      add({args[1], Op::SetKeepTtl, false}, {"SET", args[1], args[2], "KEEPTTL"});
+      add({args[1], Op::SetKeepTtl, false}, {sent::kSet, args[1], args[2], sent::kKeepTtl});
       pieces_.back().value = args[2];
       return true;
     }
@@ -209,10 +212,10 @@ class Splitter {
 
   bool add_set(std::string_view key, std::string_view value, std::int64_t at) {
     if (at == 0) {
-      add({key, Op::Set, true}, {"SET", key, value});
+      add({key, Op::Set, true}, {sent::kSet, key, value});
     } else {
       const NumberText when(at);
-      add({key, Op::Set, true}, {"SET", key, value, "PXAT", when.view()});
+      add({key, Op::Set, true}, {sent::kSet, key, value, sent::kPxAt, when.view()});
     }
     pieces_.back().value = value;
     pieces_.back().at_ms = at;
@@ -234,7 +237,7 @@ class Splitter {
       return false;
     }
     const NumberText when(*at);
-    add({args[1], Op::ExpireAt, false}, {"PEXPIREAT", args[1], when.view()});
+    add({args[1], Op::ExpireAt, false}, {sent::kPexpireat, args[1], when.view()});
     pieces_.back().at_ms = *at;
     return true;
   }

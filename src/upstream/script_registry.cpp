@@ -2,7 +2,9 @@
 
 #include <functional>
 
-#include "seawall/util/ascii.hpp"
+#include "seawall/command/command_rules.hpp"
+#include "seawall/command/sent.hpp"
+#include "seawall/resp/writer.hpp"
 
 namespace seawall::upstream {
 namespace {
@@ -14,30 +16,35 @@ std::uint64_t hash_of(std::string_view body) {
   return h == 0 ? 1 : h;  // 0 marks an empty slot
 }
 
-void append_bulk(std::string& out, std::string_view arg) {
-  out.append("$").append(std::to_string(arg.size())).append("\r\n");
-  out.append(arg).append("\r\n");
-}
-
 }  // namespace
 
 void ScriptRegistry::note(const command::CommandInfo* info,
                           std::span<const std::string_view> args) {
-  // Looked up once: from then on each command costs three pointer comparisons.
-  static const command::CommandInfo* const eval = command::lookup("eval");
-  static const command::CommandInfo* const eval_ro = command::lookup("eval_ro");
-  static const command::CommandInfo* const script = command::lookup("script");
+  using command::Scripts;
   if (info == nullptr || args.size() < 2) {
     return;
   }
-  if (info == eval || info == eval_ro) {
-    remember(args[1]);
-  } else if (info == script) {
-    if (util::iequals(args[1], "load") && args.size() == 3) {
-      remember(args[2]);
-    } else if (util::iequals(args[1], "flush")) {
-      forget_all();
+  Scripts what = command::rules(*info).scripts;
+  if (what == Scripts::BySubcommand) {
+    info = command::lookup_subcommand(*info, args[1]);
+    if (info == nullptr || !command::arity_ok(*info, args.size())) {
+      return;
     }
+    what = command::rules(*info).scripts;
+  }
+  switch (what) {
+    case Scripts::EvalBody:
+      remember(args[1]);
+      break;
+    case Scripts::LoadBody:
+      remember(args[2]);
+      break;
+    case Scripts::Forget:
+      forget_all();
+      break;
+    case Scripts::None:
+    case Scripts::BySubcommand:
+      break;
   }
 }
 
@@ -103,10 +110,10 @@ ScriptRegistry::Preload ScriptRegistry::preload() const {
   Preload out;
   const std::lock_guard lock(mutex_);
   for (const std::string* body : order_) {
-    out.commands.append("*3\r\n");
-    append_bulk(out.commands, "SCRIPT");
-    append_bulk(out.commands, "LOAD");
-    append_bulk(out.commands, *body);
+    resp::append_array_header(out.commands, 3);
+    resp::append_bulk(out.commands, command::sent::kScript);
+    resp::append_bulk(out.commands, command::sent::kLoad);
+    resp::append_bulk(out.commands, *body);
     ++out.count;
   }
   return out;

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "seawall/command/command_table.hpp"
+#include "seawall/command/sent.hpp"
 
 namespace seawall::command {
 
@@ -155,6 +156,16 @@ enum class Local : std::uint8_t {
 // connection to Redis.
 enum class ClientSelf : std::uint8_t { None, Id, Info, GetName, SetName, SetInfo, Tracking };
 
+// What the script registry (upstream/script_registry) learns from a command: the scripts it loads
+// again on each new connection to Redis, so EVALSHA runs there as it did on the old one.
+enum class Scripts : std::uint8_t {
+  None,
+  EvalBody,      // EVAL, EVAL_RO: the script is args[1]
+  LoadBody,      // SCRIPT LOAD: the script is args[2]
+  Forget,        // SCRIPT FLUSH: Redis forgot every script
+  BySubcommand,  // SCRIPT: its subcommand's row says
+};
+
 struct CommandRules {
   Merge merge = Merge::None;
   std::uint8_t merge_step = 1;  // arguments per key in a part (MSET: key and value)
@@ -171,12 +182,12 @@ struct CommandRules {
   Channels channels = Channels::None;
   Local local = Local::None;
   ClientSelf client = ClientSelf::None;
+  Scripts scripts = Scripts::None;
 
   bool operator==(const CommandRules&) const = default;
 };
 
-// CLIENT ID, as seawall sends it on a dedicated connection to learn Redis's id for it.
-inline constexpr std::string_view kClientIdRequest = "*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n";
+using sent::kClientIdRequest;
 
 // The rules of `info` (a row of all_commands(), or a subcommand such as "client|pause"); the
 // defaults for a command without a row.
@@ -209,7 +220,7 @@ struct Command {
 // lower-case, as cache keys are normalised).
 std::array<std::string_view, 2> get_request(std::string_view key);
 // GET, as seawall sends it to Redis to repair a copy.
-inline constexpr std::string_view kGetName = "GET";
+inline constexpr std::string_view kGetName = sent::kGet;
 // Options seawall reads in requests it forwards: HELLO ... AUTH user password / SETNAME name,
 // XREAD ... BLOCK ms.
 inline constexpr std::string_view kAuthOption = "auth";
@@ -221,7 +232,7 @@ inline constexpr std::array<std::string_view, 3> kSetDataOptions{"nx", "xx", "ge
 inline constexpr std::array<std::string_view, 6> kZaddDataOptions{"nx", "xx", "gt",
                                                                   "lt", "ch", "incr"};
 // MSET, the command a journal replays many SETs as (its first argument).
-inline constexpr std::string_view kMsetName = "MSET";
+inline constexpr std::string_view kMsetName = sent::kMset;
 
 // True when the request writes values GET then answers (see WrittenValue).
 bool writes_values(const CommandRules& rules, std::span<const std::string_view> args);

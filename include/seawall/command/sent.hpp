@@ -1,0 +1,42 @@
+#pragma once
+// The commands seawall itself sends to Redis, spelled once beside the command table: connection
+// setup (AUTH, HELLO, PING), health checks, the journal's replay, script reloading, a pinned
+// transaction's MULTI and the CLIENT ID of a dedicated connection. No other module writes a
+// command name; what seawall does with a client's command is in command_rules.hpp.
+// Thread safety: immutable static data.
+#include <string_view>
+
+namespace seawall::command::sent {
+
+// Names, as the first argument of a request seawall encodes (upper case, as clients send them).
+inline constexpr std::string_view kAuth = "AUTH";
+inline constexpr std::string_view kPing = "PING";
+inline constexpr std::string_view kGet = "GET";  // a cache repair's read
+inline constexpr std::string_view kSet = "SET";
+inline constexpr std::string_view kMset = "MSET";
+inline constexpr std::string_view kDel = "DEL";
+inline constexpr std::string_view kUnlink = "UNLINK";
+inline constexpr std::string_view kHset = "HSET";
+inline constexpr std::string_view kHdel = "HDEL";
+inline constexpr std::string_view kSadd = "SADD";
+inline constexpr std::string_view kSrem = "SREM";
+inline constexpr std::string_view kZadd = "ZADD";
+inline constexpr std::string_view kZrem = "ZREM";
+inline constexpr std::string_view kPexpireat = "PEXPIREAT";
+inline constexpr std::string_view kPersist = "PERSIST";
+inline constexpr std::string_view kScript = "SCRIPT";
+// Options and subcommands of those.
+inline constexpr std::string_view kKeepTtl = "KEEPTTL";
+inline constexpr std::string_view kPxAt = "PXAT";
+inline constexpr std::string_view kLoad = "LOAD";
+
+// Requests that never change, encoded.
+inline constexpr std::string_view kPingRequest = "*1\r\n$4\r\nPING\r\n";
+inline constexpr std::string_view kHello2Request = "*2\r\n$5\r\nHELLO\r\n$1\r\n2\r\n";
+inline constexpr std::string_view kHello3Request = "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n";
+inline constexpr std::string_view kMultiRequest = "*1\r\n$5\r\nMULTI\r\n";
+// CLIENT ID on a dedicated connection: Redis's id for it (CLIENT INFO's upstream id, TRACKING's
+// REDIRECT target).
+inline constexpr std::string_view kClientIdRequest = "*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n";
+
+}  // namespace seawall::command::sent
