@@ -1,6 +1,7 @@
 #include "seawall/breaker/circuit_breaker.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 namespace seawall::breaker {
@@ -66,43 +67,24 @@ BreakerConfig sanitize(BreakerConfig config) {
 
 }  // namespace
 
-std::string_view to_string(State state) noexcept {
-  switch (state) {
-    case State::Closed:
-      return "closed";
-    case State::Open:
-      return "open";
-    case State::HalfOpen:
-      return "half_open";
-  }
-  return "unknown";
+namespace {
+
+// Names by enumerator value (metrics labels, logs, the admin API).
+constexpr std::array<std::string_view, 3> kStateNames{"closed", "open", "half_open"};
+constexpr std::array<std::string_view, 3> kOverrideNames{"none", "forced_open", "forced_closed"};
+constexpr std::array<std::string_view, 4> kOutcomeNames{"success", "failure", "timeout", "ignored"};
+
+template <std::size_t N, class Enum>
+std::string_view name_of(const std::array<std::string_view, N>& names, Enum value) noexcept {
+  const auto i = static_cast<std::size_t>(value);
+  return i < N ? names[i] : std::string_view("unknown");
 }
 
-std::string_view to_string(Override mode) noexcept {
-  switch (mode) {
-    case Override::None:
-      return "none";
-    case Override::ForcedOpen:
-      return "forced_open";
-    case Override::ForcedClosed:
-      return "forced_closed";
-  }
-  return "unknown";
-}
+}  // namespace
 
-std::string_view to_string(Outcome outcome) noexcept {
-  switch (outcome) {
-    case Outcome::Success:
-      return "success";
-    case Outcome::Failure:
-      return "failure";
-    case Outcome::Timeout:
-      return "timeout";
-    case Outcome::Ignored:
-      return "ignored";
-  }
-  return "unknown";
-}
+std::string_view to_string(State state) noexcept { return name_of(kStateNames, state); }
+std::string_view to_string(Override mode) noexcept { return name_of(kOverrideNames, mode); }
+std::string_view to_string(Outcome outcome) noexcept { return name_of(kOutcomeNames, outcome); }
 
 bool classify_error_reply(std::string_view reply_bytes) noexcept {
   std::string_view body = reply_bytes;

@@ -82,6 +82,25 @@ std::string range_message(const Range& range, bool below, std::string_view got) 
   return message + ", got " + std::string(got);
 }
 
+// A value with a unit (duration, size) parsed from `text`: stored in `out` when within
+// [min, max], else the error. `type_max` is the type's limit (never named as a chosen maximum),
+// `smallest` the smallest positive value (a minimum of it reads "> 0").
+template <class Value, class Parsed, class Format>
+std::string checked_unit(std::string_view text, const Parsed& parsed, UnitKind kind, Value min,
+                         Value max, Value type_max, Value smallest, Format format, Value& out) {
+  if (parsed.error != UnitError::None) {
+    return std::string(kind == UnitKind::Duration ? "invalid duration " : "invalid size ") +
+           quoted(text) + ": " + std::string(describe(parsed.error, kind));
+  }
+  if (parsed.value < min || parsed.value > max) {
+    return range_message(
+        Range{min > Value{0}, max != type_max, min == smallest, format(min), format(max)},
+        parsed.value < min, text);
+  }
+  out = parsed.value;
+  return std::string();
+}
+
 std::string join_names(const std::vector<std::string_view>& names) {
   std::string out;
   for (std::size_t i = 0; i < names.size(); ++i) {
@@ -335,18 +354,8 @@ bool MapBinder::duration(std::string_view key, Millis& out, Millis min, Millis m
   return scalar(
       key, "a duration such as 250ms or 2s",
       [&](std::string_view text) {
-        const ParsedDuration parsed = parse_duration_detailed(text);
-        if (parsed.error != UnitError::None) {
-          return "invalid duration " + quoted(text) + ": " +
-                 std::string(describe(parsed.error, UnitKind::Duration));
-        }
-        if (parsed.value < min || parsed.value > max) {
-          return range_message(Range{min > Millis{0}, max != kMaxDuration, min == Millis{1},
-                                     format_duration(min), format_duration(max)},
-                               parsed.value < min, text);
-        }
-        out = parsed.value;
-        return std::string();
+        return checked_unit(text, parse_duration_detailed(text), UnitKind::Duration, min, max,
+                            kMaxDuration, Millis{1}, format_duration, out);
       },
       presence);
 }
@@ -356,18 +365,9 @@ bool MapBinder::size(std::string_view key, std::uint64_t& out, std::uint64_t min
   return scalar(
       key, "a size such as 64kb or 512mb",
       [&](std::string_view text) {
-        const ParsedSize parsed = parse_size_detailed(text);
-        if (parsed.error != UnitError::None) {
-          return "invalid size " + quoted(text) + ": " +
-                 std::string(describe(parsed.error, UnitKind::Size));
-        }
-        if (parsed.value < min || parsed.value > max) {
-          return range_message(Range{min > 0, max != std::numeric_limits<std::uint64_t>::max(),
-                                     min == 1, format_size(min), format_size(max)},
-                               parsed.value < min, text);
-        }
-        out = parsed.value;
-        return std::string();
+        return checked_unit(text, parse_size_detailed(text), UnitKind::Size, min, max,
+                            std::numeric_limits<std::uint64_t>::max(), std::uint64_t{1},
+                            format_size, out);
       },
       presence);
 }

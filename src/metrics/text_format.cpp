@@ -51,37 +51,31 @@ void append_value(std::string& out, std::uint64_t value) {
   out.append(buffer.data(), result.ptr);
 }
 
-void append_escaped_label_value(std::string& out, std::string_view value) {
-  for (char c : value) {
-    switch (c) {
-      case '\\':
-        out += "\\\\";
-        break;
-      case '"':
-        out += "\\\"";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        out += c;
+namespace {
+
+// The text format's escapes: a backslash and a newline always, a double quote in label values.
+void append_escaped(std::string& out, std::string_view text, bool escape_quote) {
+  for (char c : text) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '"' && escape_quote) {
+      out += "\\\"";
+    } else {
+      out += c;
     }
   }
 }
 
+}  // namespace
+
+void append_escaped_label_value(std::string& out, std::string_view value) {
+  append_escaped(out, value, true);
+}
+
 void append_escaped_help(std::string& out, std::string_view help) {
-  for (char c : help) {
-    switch (c) {
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        out += c;
-    }
-  }
+  append_escaped(out, help, false);
 }
 
 bool is_valid_metric_name(std::string_view name) {
