@@ -253,18 +253,17 @@ std::atomic<std::uint64_t>& ReplyCache::stripe_of(std::uint64_t key_hash) noexce
 ReadTicket ReplyCache::begin_read() const noexcept { return ReadTicket{epoch_.load()}; }
 
 bool ReplyCache::invalidated_since(ReadTicket ticket,
-                                   std::span<const std::string_view> redis_keys) noexcept {
+                                   std::span<const std::uint64_t> key_hashes) noexcept {
   if (cleared_epoch_.load() > ticket.epoch) {
     return true;
   }
-  return std::any_of(redis_keys.begin(), redis_keys.end(), [&](std::string_view key) {
-    return stripe_of(hash_of(key)).load() > ticket.epoch;
+  return std::any_of(key_hashes.begin(), key_hashes.end(), [&](std::uint64_t key_hash) {
+    return stripe_of(key_hash).load() > ticket.epoch;
   });
 }
 
-void ReplyCache::add_refs(std::span<const std::string_view> redis_keys, const Entry& entry) {
-  for (std::string_view key : redis_keys) {
-    const std::uint64_t key_hash = hash_of(key);
+void ReplyCache::add_refs(std::span<const std::uint64_t> key_hashes, const Entry& entry) {
+  for (const std::uint64_t key_hash : key_hashes) {
     IndexShard& shard = index_shards_[key_hash & shard_mask_];
     std::lock_guard lock(shard.mutex);
     shard.refs[key_hash].add(Ref{entry.id, entry.hash});
@@ -344,10 +343,16 @@ PutResult ReplyCache::put(ReadTicket ticket, std::string_view cache_key,
     return PutResult::TooLarge;
   }
 
+  // Each Redis key is hashed once here: the renewal check, the index and the race check use it.
+  thread_local std::vector<std::uint64_t> key_hashes;
+  key_hashes.clear();
+  for (std::string_view key : redis_keys) {
+    key_hashes.push_back(hash_of(key));
+  }
   const std::uint64_t hash = hash_of(cache_key);
   const std::size_t home = hash & shard_mask_;
   EntryShard& shard = entry_shards_[home];
-  switch (renew_or_admit(shard, hash, ticket, cache_key, redis_keys, reply, cost, ttl, max_stale,
+  switch (renew_or_admit(shard, hash, ticket, cache_key, key_hashes, reply, cost, ttl, max_stale,
                          now, admission)) {
     case Renewal::Renewed:
       return PutResult::Stored;
@@ -370,13 +375,13 @@ PutResult ReplyCache::put(ReadTicket ticket, std::string_view cache_key,
   entry.stale_until = saturating_add(entry.fresh_until, max_stale);
 
   // References first, entry second: see the class comment for why this order is race-free.
-  add_refs(redis_keys, entry);
+  add_refs(key_hashes, entry);
 
   std::list<Entry> dropped;
   bool raced = false;
   {
     std::lock_guard lock(shard.mutex);
-    if (invalidated_since(ticket, redis_keys)) {
+    if (invalidated_since(ticket, key_hashes)) {
       raced = true;
     } else {
       if (auto found = shard.by_key.find(KeyProbe{cache_key, hash}); found != shard.by_key.end()) {
@@ -404,7 +409,7 @@ PutResult ReplyCache::put(ReadTicket ticket, std::string_view cache_key,
 
 ReplyCache::Renewal ReplyCache::renew_or_admit(EntryShard& shard, std::uint64_t hash,
                                                ReadTicket ticket, std::string_view cache_key,
-                                               std::span<const std::string_view> redis_keys,
+                                               std::span<const std::uint64_t> key_hashes,
                                                std::string_view reply, std::size_t cost,
                                                Clock::duration ttl, Clock::duration max_stale,
                                                Clock::time_point now, Admission admission) {
@@ -430,7 +435,7 @@ ReplyCache::Renewal ReplyCache::renew_or_admit(EntryShard& shard, std::uint64_t 
                : Renewal::NotAdmitted;
   }
   Entry& entry = *found->second;
-  if (entry.reply() != reply || invalidated_since(ticket, redis_keys)) {
+  if (entry.reply() != reply || invalidated_since(ticket, key_hashes)) {
     return Renewal::Store;  // the slow path replaces it, or refuses the raced put
   }
   entry.stored_at = now;

@@ -148,16 +148,17 @@ class ReplyCache {
   struct IndexShard;
 
   std::atomic<std::uint64_t>& stripe_of(std::uint64_t key_hash) noexcept;
-  void add_refs(std::span<const std::string_view> redis_keys, const Entry& entry);
+  // `key_hashes`: hash_of each Redis key of the put, computed once by put().
+  void add_refs(std::span<const std::uint64_t> key_hashes, const Entry& entry);
   void remove_refs(const Entry& entry);
   // Removes the index references of entries already unlinked from their shard.
   void remove_refs_of(const std::list<Entry>& dropped);
-  bool invalidated_since(ReadTicket ticket, std::span<const std::string_view> redis_keys) noexcept;
+  bool invalidated_since(ReadTicket ticket, std::span<const std::uint64_t> key_hashes) noexcept;
   enum class Renewal : std::uint8_t { Renewed, Store, NotAdmitted };
   // put()'s first step, under the shard's lock: counts the key in the sketch, renews an entry
   // holding exactly `reply` (Renewed), or decides whether a new entry may be stored.
   Renewal renew_or_admit(EntryShard& shard, std::uint64_t hash, ReadTicket ticket,
-                         std::string_view cache_key, std::span<const std::string_view> redis_keys,
+                         std::string_view cache_key, std::span<const std::uint64_t> key_hashes,
                          std::string_view reply, std::size_t cost, Clock::duration ttl,
                          Clock::duration max_stale, Clock::time_point now, Admission admission);
 
