@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "seawall/breaker/breaker_config.hpp"
+#include "seawall/breaker/circuit_breaker.hpp"
 #include "seawall/policy/defaults.hpp"
 #include "seawall/proxy/proxy_config.hpp"
 #include "support/fake_upstream.hpp"
@@ -113,6 +114,14 @@ class ProxyTest : public ::testing::Test {
       replies += c.call({"GET", "fail:" + std::to_string(i)});
     }
     return replies;
+  }
+
+  // The state of upstream `index`'s breaker now: "closed", "open" or "half_open".
+  std::string breaker(std::size_t index) const {
+    return std::string(breaker::to_string(proxy_->breaker_state(index)));
+  }
+  bool breaker_is(std::size_t index, std::string_view state) const {
+    return breaker(index) == state;
   }
 
   // The names of the commands `fake` received on connection `id`, in order.
