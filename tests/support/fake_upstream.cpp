@@ -171,25 +171,36 @@ FakeUpstream::~FakeUpstream() {
       c->close();
     }
   });
+  // Every coroutine ends once its socket is closed; stop() only cuts short one that does not.
   work_.reset();
+  const auto give_up = Clock::now() + std::chrono::seconds(2);
+  while (!ioc_.stopped() && Clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   ioc_.stop();
   thread_.join();
 }
 
 template <typename Fn>
 void FakeUpstream::run_on_thread(Fn fn) {
+  // An exception (a listener that cannot bind its port again) reaches the caller, not the
+  // fake's thread.
   std::promise<void> done;
   std::future<void> finished = done.get_future();
   asio::post(ioc_, [&] {
-    fn();
-    done.set_value();
+    try {
+      fn();
+      done.set_value();
+    } catch (...) {
+      done.set_exception(std::current_exception());
+    }
   });
-  finished.wait();
+  finished.get();
 }
 
 void FakeUpstream::open_acceptor() {
   auto acceptor = std::make_shared<tcp::acceptor>(ioc_);
-  const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), port_);
+  const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), port_.load());
   acceptor->open(endpoint.protocol());
   acceptor->set_option(tcp::acceptor::reuse_address(true));
   acceptor->bind(endpoint);

@@ -16,6 +16,7 @@
 // Ownership: owns its io_context, thread, listener and connections; the destructor stops the
 // thread and closes everything. Thread safety: every public member may be called from any thread
 // (state is behind one mutex; socket operations are posted to the fake's own thread).
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -47,7 +48,7 @@ class FakeUpstream {
   FakeUpstream(const FakeUpstream&) = delete;
   FakeUpstream& operator=(const FakeUpstream&) = delete;
 
-  std::uint16_t port() const { return port_; }
+  std::uint16_t port() const { return port_.load(); }
 
   // Behaviour for commands that arrive from now on.
   void answer_normally();
@@ -97,7 +98,7 @@ class FakeUpstream {
 
   asio::io_context ioc_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;  // runs while refusing too
-  std::uint16_t port_ = 0;  // set before the thread starts; a reopened listener keeps it
+  std::atomic<std::uint16_t> port_{0};              // a reopened listener binds the same port
   std::shared_ptr<tcp::acceptor> acceptor_;         // fake thread only
   std::vector<std::shared_ptr<Connection>> conns_;  // fake thread only
   mutable std::mutex mutex_;                        // guards everything below
