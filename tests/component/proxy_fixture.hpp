@@ -93,15 +93,19 @@ inline proxy::ProxyConfig test_config(std::uint16_t main_port, std::uint16_t ses
 
 class ProxyTest : public ::testing::Test {
  protected:
-  ProxyTest() {
-    const proxy::ProxyConfig config = test_config(main_.port(), sessions_.port());
-    EXPECT_TRUE(breaker::validate(config.upstreams[kMain].breaker).empty());
+  void SetUp() override {
+    proxy::ProxyConfig config = test_config(main_.port(), sessions_.port());
+    configure(config);
+    ASSERT_TRUE(breaker::validate(config.upstreams[kMain].breaker).empty());
     proxy_.emplace(config);
     // Each pool's one shared connection is up before a test starts: connection 1 on each fake.
-    EXPECT_TRUE(eventually([&] {
+    ASSERT_TRUE(eventually([&] {
       return main_.connections_accepted() == 1 && sessions_.connections_accepted() == 1;
     }));
   }
+
+  // A test fixture's changes to test_config, before seawall starts.
+  virtual void configure(proxy::ProxyConfig& /*config*/) {}
 
   TestClient client() { return TestClient(proxy_->port()); }
 

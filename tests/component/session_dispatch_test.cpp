@@ -234,5 +234,44 @@ TEST_F(SessionDispatchTest, RelaysTransactionOnPinnedConnection) {
   EXPECT_EQ(c.call({"GET", "t"}), bulk("2"));
 }
 
+TEST_F(SessionDispatchTest, AnswersWholeMgetFromFallbackWhenOneUpstreamIsOpen) {
+  main_.set("cfg:a", "1");
+  sessions_.set("session:b", "2");
+  TestClient c = client();
+  EXPECT_EQ(c.call({"GET", "cfg:a"}), bulk("1"));
+  EXPECT_EQ(c.call({"GET", "session:b"}), bulk("2"));
+  open_main_breaker(c);
+  ASSERT_EQ(breaker(kMain), "open");
+  sessions_.set("session:b", "2-new");
+  const std::size_t main_before = main_.request_count();
+  const std::size_t sessions_before = sessions_.request_count();
+  // By design (forward_split) a split command whose upstreams are not all available takes the
+  // fallback whole: the healthy sessions upstream is not asked either; every key is answered
+  // from its L1 copy, else the fallback's miss.
+  EXPECT_EQ(c.call({"MGET", "cfg:a", "session:b", "session:c", "other"}),
+            array({bulk("1"), bulk("2"), nil(), nil()}));
+  EXPECT_EQ(main_.request_count(), main_before);
+  EXPECT_EQ(sessions_.request_count(), sessions_before);
+}
+
+class NoDedicatedConnectionTest : public ProxyTest {
+ protected:
+  void configure(proxy::ProxyConfig& config) override { config.limits.max_pinned = 0; }
+};
+
+TEST_F(NoDedicatedConnectionTest, AbortsTransactionWithoutReachingUpstream) {
+  TestClient c = client();
+  EXPECT_EQ(c.call({"MULTI"}), simple("OK"));
+  EXPECT_EQ(c.call({"SET", "t", "1"}),
+            error("ERR seawall: too many dedicated connections (limits.max_pinned)"));
+  EXPECT_EQ(c.call({"INCR", "t"}).substr(0, 1), "-");
+  EXPECT_EQ(c.call({"EXEC"}), error("EXECABORT Transaction discarded because of previous errors."));
+  EXPECT_EQ(main_.request_count(), 0u);
+  EXPECT_EQ(main_.connections_accepted(), 1u);
+  // The session is usable after the aborted transaction.
+  EXPECT_EQ(c.call({"SET", "t", "2"}), simple("OK"));
+  EXPECT_EQ(main_.get("t"), "2");
+}
+
 }  // namespace
 }  // namespace seawall::support
