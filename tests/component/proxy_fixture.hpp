@@ -4,9 +4,9 @@
 // here, and helpers to open the main breaker and wait for it to half-open.
 //
 // The config, chosen so that each behaviour shows in a few requests and well under a second:
-//   breaker: 3 consecutive failures open it (the rate triggers need 50 calls), open for 300 ms
-//            then 600 ms after a failed probe, no jitter, one probe at a time, one success closes;
-//   request_timeout 150 ms; one shared connection per upstream;
+//   breaker: 3 consecutive failures open it (the rate triggers need 50 calls), open for 400 ms
+//            then 800 ms after a failed probe, no jitter, one probe at a time, one success closes;
+//   request_timeout 250 ms; one shared connection per upstream;
 //   policies: "cfg:*" and "session:*" keep an L1 copy (admission always), "views:*" answers
 //             :0 while the upstream is unavailable, other keys get the built-in fallback (L1
 //             5 s/60 s, nil when nothing can answer).
@@ -32,8 +32,8 @@ using namespace std::chrono_literals;
 
 inline constexpr std::size_t kMain = 0;
 inline constexpr std::size_t kSessions = 1;
-inline constexpr auto kOpenDuration = 300ms;
-inline constexpr auto kRequestTimeout = 150ms;
+inline constexpr auto kOpenDuration = 400ms;
+inline constexpr auto kRequestTimeout = 250ms;
 inline constexpr std::uint32_t kFailuresToOpen = 3;
 // What the fake answers while it "loads": an error the breaker counts as a failure.
 inline constexpr std::string_view kLoading = "LOADING Redis is loading the dataset in memory";
