@@ -9,11 +9,11 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <thread>
 #include <vector>
 
 #include "seawall/breaker/circuit_breaker.hpp"
 #include "seawall/proxy/proxy_config.hpp"
+#include "support/eventually.hpp"
 
 namespace seawall::proxy {
 class Worker;
@@ -40,19 +40,5 @@ class InProcessProxy {
   std::atomic<std::uint64_t> next_client_id_{1};
   std::vector<std::unique_ptr<proxy::Worker>> workers_;
 };
-
-// Polls `condition` every 2 ms until it holds or `deadline` passes; returns its last value.
-template <typename Condition>
-bool eventually(Condition condition,
-                std::chrono::milliseconds deadline = std::chrono::milliseconds(5000)) {
-  const auto give_up = std::chrono::steady_clock::now() + deadline;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= give_up) {
-      return condition();
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
 
 }  // namespace seawall::support
