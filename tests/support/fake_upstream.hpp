@@ -2,7 +2,8 @@
 // FakeUpstream: an in-process Redis stand-in for component tests. It listens on 127.0.0.1:0 and
 // answers, over RESP2, what seawall sends to an upstream: the connection setup (HELLO, AUTH,
 // CLIENT ID/SETNAME, SELECT, PING) and GET/SET/MGET/DEL/EXISTS/INCR over an in-memory map, with
-// MULTI/EXEC/DISCARD per connection. Anything else gets Redis's "unknown command" error.
+// MULTI/EXEC/DISCARD per connection. Anything else gets Redis's "unknown command" error. RESP2
+// only (HELLO 3 is refused with -NOPROTO); SET's options are ignored.
 //
 // A test scripts how it behaves (answer normally, delay each reply, hang, answer an error, close
 // the connection a request arrives on, refuse new connections) and reads what it received: every
