@@ -33,8 +33,10 @@
 
 namespace seawall::proxy {
 
-// What ClientPresence, UpstreamAsks and MonitorTap reach of the session they serve.
-// Thread safety: the session's thread.
+// What ClientPresence, UpstreamAsks and MonitorTap reach of the session they serve: one
+// interface, so the session pays one vtable pointer for the three.
+// Ownership: implemented by Session, which owns (or, for UpstreamAsks, outlives) every object
+// that calls it. Thread safety: the session's thread.
 class SessionHost {
  public:
   virtual ~SessionHost() = default;

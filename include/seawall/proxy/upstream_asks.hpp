@@ -14,6 +14,8 @@
 // between commands, so an idle session pays nothing for it. The reader keeps the session (and
 // so the host, context and presence referenced here) alive while ask() runs.
 // Thread safety: the session's worker thread.
+// Invariants: asks nothing of Redis for a command queued for EXEC; answers each ask exactly once,
+// in its place, unless the session closed while it waited.
 #include <span>
 #include <string_view>
 
