@@ -237,7 +237,7 @@ void Session::release_pending(PendingInvalidation& pending) {
 }
 
 void Session::unpin() {
-  record_->set_upstream_id(0);
+  presence_.record().set_upstream_id(0);
   flush_link_invalidations();
   link_->close();
   link_.reset();
@@ -684,7 +684,7 @@ void Session::on_link_data(std::string_view bytes) {
       }
     }
     if (reply.type == '*' || reply.type == '>') {
-      note_subscription_reply(std::string_view(link_buf_).substr(consumed, reply.length));
+      presence_.note_subscription_reply(std::string_view(link_buf_).substr(consumed, reply.length));
     }
     consumed += reply.length;
     if (link_outstanding_ > 0) {
@@ -720,7 +720,7 @@ void Session::on_link_closed() {
     }
   }
   if (link_) {
-    record_->set_upstream_id(0);
+    presence_.record().set_upstream_id(0);
     flush_link_invalidations();
     link_.reset();
     ctx_.shared->pinned.fetch_sub(1, std::memory_order_relaxed);

@@ -7,6 +7,7 @@
 
 #include "seawall/command/command_table.hpp"
 #include "seawall/proxy/local_replies.hpp"
+#include "seawall/proxy/upstream_asks.hpp"
 #include "seawall/resp/replies.hpp"
 #include "seawall/resp/writer.hpp"
 #include "seawall/util/ascii.hpp"
@@ -70,8 +71,7 @@ Session::~Session() {
 
 void Session::start() {
   ctx_.sessions.insert(this);
-  registered_ = true;
-  register_client();
+  presence_.register_client(id_, weak_from_this(), last_activity_);
   error_code ec;
   socket_.set_option(tcp::no_delay(true), ec);
   socket_.non_blocking(true, ec);  // on_batch_end writes without blocking the thread
@@ -102,11 +102,10 @@ void Session::close() {
   idle_signal_.notify();
   write_signal_.notify();
   resume_signal_.notify();
-  if (registered_) {
+  if (presence_.registered()) {
     ctx_.sessions.erase(this);
-    registered_ = false;
     ctx_.clients->fetch_sub(1, std::memory_order_relaxed);
-    ctx_.shared->registry.remove(*record_);
+    presence_.unregister();
   }
 }
 
@@ -131,6 +130,61 @@ bool Session::should_pause() const {
 void Session::maybe_resume() {
   if (paused_ && !should_pause()) {
     resume_signal_.notify();
+  }
+}
+
+void Session::add_own_buffers(introspection::ClientView& view) const {
+  // As in Redis while it runs a command: the buffer still holds that command.
+  const std::size_t held = rend_ - rbegin_ + request_.consumed;
+  view.qbuf = static_cast<std::int64_t>(held);
+  view.qbuf_free = static_cast<std::int64_t>(rbuf_.size() > held ? rbuf_.size() - held : 0);
+  std::size_t argv = 0;
+  for (std::string_view arg : request_.args) {
+    argv += arg.size();
+  }
+  view.argv_mem = static_cast<std::int64_t>(argv);
+}
+
+void Session::push_output(std::string_view bytes) {
+  if (closed_) {
+    return;
+  }
+  out_.append(bytes);
+  if (output_bytes() > ctx_.config->limits.client_output_buffer) {
+    close();
+    return;
+  }
+  write_or_wake();
+}
+
+void Session::apply_link_change(const LinkChange& change) {
+  if (change.protocol) {
+    protocol_ = *change.protocol;
+  }
+  if (change.reset) {
+    // RESET's part outside the record, which presence_ resets below.
+    stop_monitoring();
+    link_state_.forget_queued();
+  }
+  presence_.apply_link_change(change);
+}
+
+void Session::note_reset() {
+  stop_monitoring();
+  link_state_.forget_queued();
+  presence_.note_reset();
+}
+
+void Session::start_monitoring() {
+  if (!monitor_) {
+    monitor_ = std::make_unique<MonitorTap>(*this, ctx_.shared->monitors, presence_.record());
+  }
+  monitor_->start(shared_from_this());
+}
+
+void Session::stop_monitoring() {
+  if (monitor_) {
+    monitor_->stop();
   }
 }
 
@@ -171,7 +225,7 @@ awaitable<void> Session::read_loop() {
     }
     unparsed_ = false;
     last_activity_ = std::chrono::steady_clock::now();
-    record_->touch(last_activity_);
+    presence_.record().touch(last_activity_);
     Next next = Next::Continue;
     // read_done_: a CLIENT KILL of this very client, which closes after its reply.
     while (rbegin_ < rend_ && next == Next::Continue && !read_done_) {
@@ -210,22 +264,23 @@ awaitable<void> Session::read_loop() {
       // Looked up once here for the steps below (AUTH handling keeps args[0]).
       const command::Command cmd = command::Command::of(request_.args[0]);
       const CommandInfo* info = cmd.info;
-      note_command(info, request_.args);
+      presence_.note_command(info, request_.args);
       upstream::note_scripts(ctx_.shared->upstreams, info, request_.args);
       if (answered_locally(request_, cmd)) {
         continue;
       }
-      feed_monitors(info, request_.args);
-      if (answered_by_seawall(cmd, request_.args)) {
+      MonitorTap::feed(ctx_.shared->monitors, presence_.record(), info, request_.args);
+      if (presence_.answered_by_seawall(cmd, request_.args)) {
         continue;
       }
-      const command::Seawall asked = asked_by_seawall(info, request_.args);
+      const UpstreamAsks asks(*this, ctx_, presence_);
+      const command::Seawall asked = asks.asked(info, request_.args);
       if (asked == command::Seawall::Monitor) {
         start_monitoring();
         continue;
       }
       if (asked != command::Seawall::None) {
-        co_await ask_upstream(asked, info, request_.args);
+        co_await asks.ask(asked, info, request_.args);
         if (closed_) {
           break;
         }
@@ -577,7 +632,7 @@ bool Session::answered_locally(resp::ParsedRequest& request, command::Command cm
       return true;
     }
     if (step.authenticated && !step.failed && step.action != AuthAction::Pass) {
-      note_authenticated_user(cmd, args);
+      presence_.note_authenticated_user(cmd, args);
     }
     authenticated_ = step.authenticated;
     if (step.action == AuthAction::Reply) {
@@ -658,7 +713,7 @@ Session::Next Session::dispatch(const resp::ParsedRequest& request, std::string_
   if (local == Local::Reset) {
     note_reset();
     protocol_ = resp::Protocol::Resp2;
-    record_->set_protocol(protocol_);
+    presence_.record().set_protocol(protocol_);
     reply_now(replies::kReset);
     return Next::Continue;
   }
@@ -812,11 +867,11 @@ void Session::answer_hello(std::span<const std::string_view> args) {
   }
   for (std::size_t i = 2; i + 1 < args.size(); ++i) {
     if (iequals(args[i], command::kSetnameOption)) {
-      set_client_name(args[++i]);
+      presence_.set_client_name(args[++i]);
     }
   }
   protocol_ = protocol;
-  record_->set_protocol(protocol);
+  presence_.record().set_protocol(protocol);
   // The fields Redis 7 answers, about this client: its seawall id, the server's version as a
   // shared connection's HELLO reported it.
   const std::string& learned = ctx_.pools[ctx_.snapshot->router.default_index()]->server_version();
@@ -831,7 +886,8 @@ Session::Next Session::dispatch_client_subcommand(const resp::ParsedRequest& req
   // Per client, so answered here: Redis would describe seawall's shared connection (INFO, ID) or
   // keep a name for all its clients (SETNAME, SETINFO: client libraries announce themselves).
   scratch_.clear();
-  if (request.args.size() >= 2 && client_subcommand_reply(client, request.args, scratch_)) {
+  if (request.args.size() >= 2 &&
+      presence_.client_subcommand_reply(client, request.args, scratch_)) {
     reply_now(scratch_);
     return Next::Continue;
   }

@@ -17,9 +17,10 @@
 // command deny list (deny_commands). Their answers take their place in request order, also
 // while pinned (see relay_local).
 //
-// Introspection (session_introspection.cpp): the session's ClientRecord in the process-wide
-// ClientRegistry shows it in CLIENT INFO / CLIENT LIST; with introspection.client_list or .info
-// set to seawall, CLIENT LIST / CLIENT KILL or INFO are answered from the registry.
+// Introspection (ClientPresence): the session's ClientRecord in the process-wide ClientRegistry
+// shows it in CLIENT INFO / CLIENT LIST; with introspection.client_list or .info set to seawall,
+// CLIENT LIST / CLIENT KILL or INFO are answered from the registry. INFO merged with Redis's and
+// CLIENT PAUSE are UpstreamAsks; MONITOR is a MonitorTap, allocated at the first MONITOR.
 //
 // Ownership: shared_ptr kept alive by its coroutines and by pending upstream requests.
 // Thread safety: one worker thread.
@@ -34,9 +35,9 @@
 #include "seawall/command/command_table.hpp"
 #include "seawall/net.hpp"
 #include "seawall/policy/policy_table.hpp"
-#include "seawall/proxy/client_registry.hpp"
+#include "seawall/proxy/client_presence.hpp"
 #include "seawall/proxy/link_state.hpp"
-#include "seawall/proxy/monitor_hub.hpp"
+#include "seawall/proxy/monitor_tap.hpp"
 #include "seawall/proxy/reply_queue.hpp"
 #include "seawall/proxy/request_slot.hpp"
 #include "seawall/proxy/worker_context.hpp"
@@ -63,7 +64,7 @@ bool split_reply_array(std::string_view reply, std::vector<std::string_view>& el
 
 class Session : public upstream::ReplyTarget,
                 public upstream::LinkSink,
-                public MonitorSink,
+                public SessionHost,
                 public std::enable_shared_from_this<Session> {
  public:
   // Output bytes waiting beyond which the session stops reading new commands.
@@ -78,7 +79,7 @@ class Session : public upstream::ReplyTarget,
   // Stop reading; finish and flush what is in flight, then close.
   void begin_drain();
   // Close now; in-flight replies are discarded.
-  void close();
+  void close() override;
 
   // The worker's idle sweep: when nothing has happened for `idle_for` and nothing is in flight,
   // frees the capacity of every buffer and container (Redis shrinks an idle client's query
@@ -96,8 +97,6 @@ class Session : public upstream::ReplyTarget,
   // LinkSink
   void on_link_data(std::string_view bytes) override;
   void on_link_closed() override;
-  // MonitorSink
-  void on_monitor_line(std::string_view line) override;
 
   // A read parked behind an in-flight write of its key (ParkedReads): true once answered (or the
   // session closed); `expired`: answer now, whatever the write's state.
@@ -127,8 +126,6 @@ class Session : public upstream::ReplyTarget,
   // Client authentication and the deny list. True when the command was answered here; a HELLO
   // whose AUTH option seawall accepted is rewritten without it and goes on.
   bool answered_locally(resp::ParsedRequest& request, command::Command cmd);
-  // A reply seawall computes, in order with the replies already on their way.
-  void answer_locally(std::string_view bytes);
   // `cmd`: the request's command, looked up once by read_loop.
   Next dispatch(const resp::ParsedRequest& request, std::string_view raw, command::Command cmd);
   Next dispatch_client_subcommand(const resp::ParsedRequest& request, std::string_view raw,
@@ -272,47 +269,25 @@ class Session : public upstream::ReplyTarget,
   std::size_t output_bytes() const { return out_.size() + writing_.size(); }
   bool should_pause() const;
   void maybe_resume();
-  // Introspection (session_introspection.cpp).
-  void register_client();
-  // A reply relayed from a dedicated connection: updates sub/psub/ssub if it confirms a
-  // (un)subscription.
-  void note_subscription_reply(std::string_view reply);
-  // `info`: command::lookup(args[0]).
-  void note_command(const command::CommandInfo* info, std::span<const std::string_view> args);
   // Applies what a relayed command changed (link_state_) to the session and its record (db,
   // MULTI, pub/sub, ...).
   void apply_link_change(const LinkChange& change);
+  // RESET: MONITOR stops, the record shows a new client's state.
   void note_reset();
-  // The user a successful AUTH or HELLO ... AUTH (checked by seawall) authenticated as.
-  void note_authenticated_user(command::Command cmd, std::span<const std::string_view> args);
-  void set_client_name(std::string_view name);
-  std::string client_setinfo(std::string_view attribute, std::string_view value);
-  void append_client_info(std::string& out) const;
-  // CLIENT ID/INFO/GETNAME/SETNAME/SETINFO (args.size() >= 2), answered for this client and
-  // appended to `reply`; false for any other subcommand. Shared sessions always answer these
-  // here; pinned ones with client_list: seawall.
-  bool client_subcommand_reply(const command::CommandInfo* client,
-                               std::span<const std::string_view> args, std::string& reply);
-  // Fills what only this session's thread knows: its read buffer and current command.
-  void add_own_buffers(introspection::ClientView& view) const;
-  // CLIENT LIST / CLIENT KILL / INFO when the config has seawall answer them; true when answered.
-  bool answered_by_seawall(command::Command cmd, std::span<const std::string_view> args);
-  introspection::InfoData info_data() const;
-  // Commands seawall asks Redis on a shared connection and completes itself (session_asks.cpp):
-  // INFO with introspection.info: merged, CLIENT PAUSE/UNPAUSE. None when this request is not
-  // one, or is queued for EXEC, or is INFO from a RESP2 subscriber (Redis refuses it).
-  command::Seawall asked_by_seawall(const command::CommandInfo* info,
-                                    std::span<const std::string_view> args) const;
-  // Asks Redis outside the breaker's count and answers: INFO's sections merged with seawall's
-  // (seawall's alone when Redis cannot answer); PAUSE/UNPAUSE as Redis did, noting the pause
-  // for the upstream's connections. Reading waits for it, so the answer keeps its place.
-  awaitable<void> ask_upstream(command::Seawall what, const command::CommandInfo* info,
-                               std::span<const std::string_view> args);
-  // MONITOR (session_asks.cpp): watches ctx_.shared->monitors; RESET or the end of the session
-  // stops it. Every command Redis would show is fed there with this client's address and db.
+  // MONITOR: watches ctx_.shared->monitors through monitor_ until RESET or the session's end.
   void start_monitoring();
   void stop_monitoring();
-  void feed_monitors(const command::CommandInfo* info, std::span<const std::string_view> args);
+
+  // SessionHost
+  tcp::socket& client_socket() override { return socket_; }
+  void add_own_buffers(introspection::ClientView& view) const override;
+  void answer_locally(std::string_view bytes) override;
+  void push_output(std::string_view bytes) override;
+  void stop_reading() override { read_done_ = true; }
+  bool closed() const override { return closed_; }
+  bool pinned() const override { return link_ != nullptr; }
+  bool pinned_in_multi() const override { return link_ && link_state_.in_multi(); }
+  bool multi_deferred() const override { return multi_deferred_; }
 
   tcp::socket socket_;
   WorkerContext& ctx_;
@@ -343,22 +318,16 @@ class Session : public upstream::ReplyTarget,
   std::size_t avg_reply_bytes_ = 4096;
   bool unparsed_ = false;    // commands left in rbuf_ when reading paused
   bool defer_wake_ = false;  // inside a connection's batch of replies: flush at its end
-  bool flush_due_ = false;
-  // Subscriptions as Redis last confirmed them (CLIENT INFO/LIST sub, psub, ssub).
-  std::int64_t subscribed_channels_ = 0;
-  std::int64_t subscribed_patterns_ = 0;
-  std::int64_t subscribed_shard_channels_ = 0;  // a reply was queued while defer_wake_ was set
-  std::string client_name_;
+  bool flush_due_ = false;   // a reply was queued while defer_wake_ was set
   resp::Protocol protocol_ = resp::Protocol::Resp2;  // what the client asked for with HELLO
   bool authenticated_ = false;  // to seawall itself (auth:); unused when auth is off
   bool closed_ = false;
   bool read_done_ = false;
   bool paused_ = false;
-  bool registered_ = false;
-  bool monitoring_ = false;               // MONITOR: watching ctx_.shared->monitors
   bool trimmed_ = true;                   // nothing to free since the last trim_if_idle
   bool waiting_read_ = false;             // the reader waits for the socket (not inside a command)
-  std::shared_ptr<ClientRecord> record_;  // in ctx_.shared->registry from start() to close()
+  ClientPresence presence_{*this, ctx_};  // CLIENT INFO/LIST, INFO, CLIENT KILL
+  std::unique_ptr<MonitorTap> monitor_;   // from the first MONITOR to the session's end
   // Pinned mode state.
   std::shared_ptr<upstream::Link> link_;
   std::uint64_t link_generation_ = 0;   // links opened so far: a deadline knows its own

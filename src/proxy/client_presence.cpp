@@ -1,8 +1,5 @@
-// Session: introspection. Each session keeps a ClientRecord in the process-wide registry current
-// (name, library, last command, and for a pinned connection the state Redis holds: db, MULTI,
-// pub/sub, protocol), so that CLIENT INFO describes the application's own connection rather than
-// seawall's shared one, and so that, with `introspection: {client_list: seawall, info: seawall}`,
-// CLIENT LIST, CLIENT KILL and INFO are answered for seawall's clients across every thread.
+#include "seawall/proxy/client_presence.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,7 +9,6 @@
 #include "seawall/command/client_self.hpp"
 #include "seawall/command/command_table.hpp"
 #include "seawall/proxy/introspection.hpp"
-#include "seawall/proxy/session.hpp"
 #include "seawall/resp/replies.hpp"
 #include "seawall/resp/writer.hpp"
 #include "seawall/util/ascii.hpp"
@@ -41,38 +37,46 @@ std::string endpoint_text(const tcp::endpoint& endpoint) {
 
 }  // namespace
 
-void Session::register_client() {
+void ClientPresence::register_client(std::uint64_t id, std::weak_ptr<SessionHost> self,
+                                     std::chrono::steady_clock::time_point created) {
+  tcp::socket& socket = host_.client_socket();
   error_code ec;
-  const tcp::endpoint remote = socket_.remote_endpoint(ec);
+  const tcp::endpoint remote = socket.remote_endpoint(ec);
   std::string addr = ec ? std::string("?:0") : endpoint_text(remote);
-  const tcp::endpoint local = socket_.local_endpoint(ec);
+  const tcp::endpoint local = socket.local_endpoint(ec);
   std::string laddr = ec ? std::string("?:0") : endpoint_text(local);
   // CLIENT KILL from any thread: the close runs on this session's own thread.
-  auto kill = [weak = weak_from_this(), executor = socket_.get_executor()] {
+  auto kill = [weak = std::move(self), executor = socket.get_executor()] {
     asio::post(executor, [weak] {
-      if (const auto self = weak.lock()) {
-        self->close();
+      if (const auto session = weak.lock()) {
+        session->close();
       }
     });
   };
-  record_ = std::make_shared<ClientRecord>(
-      id_, ctx_.worker_index, std::move(addr), std::move(laddr),
-      static_cast<int>(socket_.native_handle()), last_activity_, std::move(kill));
+  registered_ = true;
+  record_ = std::make_shared<ClientRecord>(id, ctx_.worker_index, std::move(addr), std::move(laddr),
+                                           static_cast<int>(socket.native_handle()), created,
+                                           std::move(kill));
   ctx_.shared->registry.add(record_);
 }
 
-void Session::note_command(const command::CommandInfo* info,
-                           std::span<const std::string_view> args) {
+void ClientPresence::unregister() {
+  registered_ = false;
+  ctx_.shared->registry.remove(*record_);
+}
+
+void ClientPresence::note_command(const command::CommandInfo* info,
+                                  std::span<const std::string_view> args) {
   // The full name, "client|list" for a subcommand; nullptr ("NULL" in the listing) when unknown.
   record_->note_command(command::resolve(info, args));
 }
 
-void Session::set_client_name(std::string_view name) {
+void ClientPresence::set_client_name(std::string_view name) {
   client_name_.assign(name);
   record_->set_name(name);
 }
 
-void Session::note_subscription_reply(std::string_view reply) {
+void ClientPresence::note_subscription_reply(std::string_view reply) {
   const std::optional<introspection::SubscriptionReply> parsed =
       introspection::parse_subscription_reply(reply);
   if (!parsed) {
@@ -95,11 +99,9 @@ void Session::note_subscription_reply(std::string_view reply) {
                              subscribed_shard_channels_);
 }
 
-void Session::note_reset() {
+void ClientPresence::note_reset() {
   // What RESET clears in Redis that the listing shows (the library info stays, as in Redis).
-  stop_monitoring();
   set_client_name("");
-  link_state_.forget_queued();
   ClientRecord& r = *record_;
   r.set_flag(introspection::kFlagMulti | introspection::kFlagPubsub | introspection::kFlagMonitor |
                  introspection::kFlagTracking,
@@ -112,8 +114,8 @@ void Session::note_reset() {
   r.set_user("default");
 }
 
-void Session::note_authenticated_user(command::Command cmd,
-                                      std::span<const std::string_view> args) {
+void ClientPresence::note_authenticated_user(command::Command cmd,
+                                             std::span<const std::string_view> args) {
   if (cmd.rule().state == command::State::Auth) {
     record_->set_user(args.size() == 3 ? args[1] : std::string_view("default"));
     return;
@@ -127,12 +129,9 @@ void Session::note_authenticated_user(command::Command cmd,
   }
 }
 
-void Session::apply_link_change(const LinkChange& change) {
-  if (change.protocol) {
-    protocol_ = *change.protocol;
-  }
+void ClientPresence::apply_link_change(const LinkChange& change) {
   ClientRecord& r = *record_;
-  r.set_flag(introspection::kFlagMulti, link_state_.in_multi());
+  r.set_flag(introspection::kFlagMulti, host_.pinned_in_multi());
   r.set_multi(change.multi);
   if (change.db) {
     r.set_db(*change.db);
@@ -156,7 +155,7 @@ void Session::apply_link_change(const LinkChange& change) {
   }
 }
 
-std::string Session::client_setinfo(std::string_view attribute, std::string_view value) {
+std::string ClientPresence::client_setinfo(std::string_view attribute, std::string_view value) {
   const bool lib_name = iequals(attribute, "lib-name");
   if (!lib_name && !iequals(attribute, "lib-ver")) {
     std::string reply(replies::kUnrecognizedOptionPrefix);
@@ -174,36 +173,25 @@ std::string Session::client_setinfo(std::string_view attribute, std::string_view
   return std::string(replies::kOk);
 }
 
-void Session::add_own_buffers(introspection::ClientView& view) const {
-  // As in Redis while it runs a command: the buffer still holds that command.
-  const std::size_t held = rend_ - rbegin_ + request_.consumed;
-  view.qbuf = static_cast<std::int64_t>(held);
-  view.qbuf_free = static_cast<std::int64_t>(rbuf_.size() > held ? rbuf_.size() - held : 0);
-  std::size_t argv = 0;
-  for (std::string_view arg : request_.args) {
-    argv += arg.size();
-  }
-  view.argv_mem = static_cast<std::int64_t>(argv);
-}
-
-void Session::append_client_info(std::string& out) const {
+void ClientPresence::append_client_info(std::string& out) const {
   introspection::ClientView view = record_->view(std::chrono::steady_clock::now());
-  add_own_buffers(view);
+  host_.add_own_buffers(view);
   std::string line;
   introspection::append_client_line(line, view);
   line += '\n';
   introspection::append_text_reply(out, line, record_->protocol());
 }
 
-bool Session::client_subcommand_reply(const command::CommandInfo* client,
-                                      std::span<const std::string_view> args, std::string& reply) {
+bool ClientPresence::client_subcommand_reply(const command::CommandInfo* client,
+                                             std::span<const std::string_view> args,
+                                             std::string& reply) {
   using command::ClientSelf;
   switch (command::client_self(client, args)) {
     case ClientSelf::Id:
       if (args.size() != 2) {
         return false;
       }
-      resp::append_integer(reply, static_cast<std::int64_t>(id_));
+      resp::append_integer(reply, static_cast<std::int64_t>(record_->id()));
       return true;
     case ClientSelf::Info:
       if (args.size() != 2) {
@@ -243,7 +231,7 @@ bool Session::client_subcommand_reply(const command::CommandInfo* client,
   }
 }
 
-introspection::InfoData Session::info_data() const {
+introspection::InfoData ClientPresence::info_data() const {
   const ProxyConfig& config = *ctx_.config;
   SharedState& shared = *ctx_.shared;
   const auto now = std::chrono::steady_clock::now();
@@ -251,7 +239,7 @@ introspection::InfoData Session::info_data() const {
   d.version = SEAWALL_VERSION;
   d.process_id = static_cast<std::int64_t>(::getpid());
   error_code ec;
-  const tcp::endpoint local = socket_.local_endpoint(ec);
+  const tcp::endpoint local = host_.client_socket().local_endpoint(ec);
   d.tcp_port = ec ? config.listen.port : local.port();
   d.uptime_seconds =
       std::chrono::duration_cast<std::chrono::seconds>(now - shared.registry.started()).count();
@@ -277,7 +265,8 @@ introspection::InfoData Session::info_data() const {
   return d;
 }
 
-bool Session::answered_by_seawall(command::Command cmd, std::span<const std::string_view> args) {
+bool ClientPresence::answered_by_seawall(command::Command cmd,
+                                         std::span<const std::string_view> args) {
   const IntrospectionConfig& mode = ctx_.config->introspection;
   // Two comparisons for every other command: the rows are read only when a mode is on.
   const bool is_client = args.size() >= 2 && cmd.rule().local == command::Local::Client;
@@ -289,11 +278,11 @@ bool Session::answered_by_seawall(command::Command cmd, std::span<const std::str
   // While pinned, the per-client subcommands would be Redis's for the dedicated connection
   // (another id than CLIENT LIST shows); seawall answers them too, so ids and names agree.
   const bool per_client =
-      mode.client_list == AnsweredBy::Seawall && link_ && !client_list && is_client;
+      mode.client_list == AnsweredBy::Seawall && host_.pinned() && !client_list && is_client;
   if (!client_list && !info && !per_client) {
     return false;
   }
-  if (link_ && link_state_.in_multi()) {
+  if (host_.pinned_in_multi()) {
     return false;  // Redis queues it for EXEC and answers it there
   }
   std::string reply;
@@ -304,6 +293,7 @@ bool Session::answered_by_seawall(command::Command cmd, std::span<const std::str
   ClientRegistry& registry = ctx_.shared->registry;
   const auto now = std::chrono::steady_clock::now();
   const Protocol protocol = record_->protocol();
+  const std::uint64_t id = record_->id();
   bool kill_self = false;
   if (info) {
     const introspection::InfoSections sections =
@@ -319,8 +309,8 @@ bool Session::answered_by_seawall(command::Command cmd, std::span<const std::str
           parsed.value.by_id ? registry.list_ids(parsed.value.ids, now) : registry.list(now);
       std::string text;
       for (introspection::ClientView& client : clients) {
-        if (client.id == id_) {
-          add_own_buffers(client);
+        if (client.id == id) {
+          host_.add_own_buffers(client);
         }
         if (parsed.value.matches(client)) {
           introspection::append_client_line(text, client);
@@ -339,20 +329,20 @@ bool Session::answered_by_seawall(command::Command cmd, std::span<const std::str
     if (!parsed.ok()) {
       reply = parsed.error;
     } else {
-      const ClientRegistry::KillResult result = registry.kill(parsed.value, id_, now);
+      const ClientRegistry::KillResult result = registry.kill(parsed.value, id, now);
       reply = introspection::kill_reply(parsed.value, result.killed);
       kill_self = result.self;
       std::uint64_t suppressed = 0;
       if (result.killed > 0 && kill_log_limiter().allow(suppressed)) {
-        util::logger("proxy")->info("client={} CLIENT KILL closed {} client(s) (suppressed={})",
-                                    id_, result.killed, suppressed);
+        util::logger("proxy")->info("client={} CLIENT KILL closed {} client(s) (suppressed={})", id,
+                                    result.killed, suppressed);
       }
     }
   }
-  answer_locally(reply);
+  host_.answer_locally(reply);
   if (kill_self) {
     // As Redis does: this client gets its reply, then is closed; nothing after it is read.
-    read_done_ = true;
+    host_.stop_reading();
   }
   return true;
 }
