@@ -99,7 +99,9 @@ void Session::note_reset() {
   // What RESET clears in Redis that the listing shows (the library info stays, as in Redis).
   stop_monitoring();
   set_client_name("");
-  link_state_.forget_queued();
+  if (pinned_) {
+    pinned_->state().forget_queued();
+  }
   ClientRecord& r = *record_;
   r.set_flag(introspection::kFlagMulti | introspection::kFlagPubsub | introspection::kFlagMonitor |
                  introspection::kFlagTracking,
@@ -132,7 +134,7 @@ void Session::apply_link_change(const LinkChange& change) {
     protocol_ = *change.protocol;
   }
   ClientRecord& r = *record_;
-  r.set_flag(introspection::kFlagMulti, link_state_.in_multi());
+  r.set_flag(introspection::kFlagMulti, link_state().in_multi());
   r.set_multi(change.multi);
   if (change.db) {
     r.set_db(*change.db);
@@ -289,11 +291,11 @@ bool Session::answered_by_seawall(command::Command cmd, std::span<const std::str
   // While pinned, the per-client subcommands would be Redis's for the dedicated connection
   // (another id than CLIENT LIST shows); seawall answers them too, so ids and names agree.
   const bool per_client =
-      mode.client_list == AnsweredBy::Seawall && link_ && !client_list && is_client;
+      mode.client_list == AnsweredBy::Seawall && pinned() && !client_list && is_client;
   if (!client_list && !info && !per_client) {
     return false;
   }
-  if (link_ && link_state_.in_multi()) {
+  if (pinned() && link_state().in_multi()) {
     return false;  // Redis queues it for EXEC and answers it there
   }
   std::string reply;

@@ -1,8 +1,6 @@
-// Session: pinned mode. A session that starts per-connection state gets a dedicated upstream
-// connection (upstream::Link) for as long as the state lives, then returns to the shared pool.
-// While pinned, every command is relayed in order and every byte Redis sends comes back
-// unchanged, so transactions, blocking commands, pub/sub, MONITOR, RESP3 and CLIENT REPLY work
-// exactly as against Redis.
+// PinnedLink: a session's pinned mode (see pinned_link.hpp). While pinned, every command is
+// relayed in order and every byte Redis sends comes back unchanged, so transactions, blocking
+// commands, pub/sub, MONITOR, RESP3 and CLIENT REPLY work exactly as against Redis.
 //
 // Replies seawall answers itself while pinned (NOAUTH, a denied command, an AUTH checked here)
 // must take their place among the replies Redis still owes. Such a reply is sent as a marker: a
@@ -11,6 +9,8 @@
 // on_link_data replaces with the local reply. Inside MULTI that error is a queueing error, so
 // Redis answers the EXEC with -EXECABORT, exactly as it treats a command it refuses itself.
 // The id keeps replies matched when Redis sends none for a marker (CLIENT REPLY OFF or SKIP).
+#include "seawall/proxy/pinned_link.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -18,18 +18,24 @@
 
 #include "seawall/command/command_rules.hpp"
 #include "seawall/command/command_table.hpp"
-#include "seawall/proxy/session.hpp"
+#include "seawall/proxy/session.hpp"  // is_write_command, flushes_everything, writes_value
 #include "seawall/proxy/split_merge.hpp"
 #include "seawall/resp/replies.hpp"
 #include "seawall/resp/writer.hpp"
 #include "seawall/util/ascii.hpp"
 #include "seawall/util/bugs.hpp"
+#include "seawall/util/heap_bytes.hpp"
 #include "seawall/util/log.hpp"
 
 namespace seawall::proxy {
 namespace {
 
+namespace replies = resp::replies;
+using command::CommandInfo;
 using util::iequals;
+
+// What a std::deque allocates when first used: its map and one node.
+constexpr std::size_t kDequeBytes = 8 * sizeof(void*) + 512;
 
 bool any_arg(std::span<const std::string_view> args, std::size_t from, std::string_view word) {
   for (std::size_t i = from; i < args.size(); ++i) {
@@ -63,12 +69,124 @@ bool marker_id(std::string_view reply, std::uint64_t& id) {
 
 }  // namespace
 
-bool Session::needs_pin(std::span<const std::string_view> args, command::Command cmd) const {
+PinnedLink::PinnedLink(PinnedHost& host, WorkerContext& ctx, asio::any_io_executor executor,
+                       std::uint64_t client_id)
+    : host_(host), ctx_(ctx), executor_(std::move(executor)), client_id_(client_id) {}
+
+PinnedLink::~PinnedLink() {
+  if (link_) {
+    link_->close();  // no more calls to this sink
+  }
+}
+
+bool PinnedLink::wanted(const PinnedLink* link, std::span<const std::string_view> args,
+                        command::Command cmd) {
+  return (link != nullptr && link->multi_deferred_) || needs_pin(link, args, cmd);
+}
+
+awaitable<PinnedLink::Step> PinnedLink::pin_or_answer(std::span<const std::string_view> args,
+                                                      command::Command cmd) {
+  const CommandInfo* info = cmd.info;
+  if (deferred_multi_answered(args, cmd)) {
+    co_return Step::Answered;
+  }
+  // Everything sent before must have run before the dedicated connection takes over.
+  co_await host_.wait_until_idle();
+  if (host_.closed()) {
+    co_return Step::Stop;
+  }
+  const std::string_view error = co_await pin(args, cmd);
+  if (host_.closed()) {
+    co_return Step::Stop;
+  }
+  if (!error.empty() && multi_deferred_ && error != replies::kTooManyPinned &&
+      queued_locally(args, cmd, Reach::Failed)) {
+    // Its upstream could not take the transaction (the pin's connection failed, or the
+    // breaker refused it): queued here and journaled at EXEC, as if it had been open.
+    co_return Step::Answered;
+  }
+  if (!error.empty() && error != replies::kTooManyPinned && select_deferred(info, args)) {
+    co_return Step::Answered;
+  }
+  if (!error.empty() && error != replies::kTooManyPinned && !multi_deferred_ && info != nullptr &&
+      info->has(command::kPubsub)) {
+    // A subscriber that reconnected while Redis is down: refused, client libraries give
+    // the subscription up (ioredis's resubscribe rejects). Closed, they reconnect with
+    // their backoff and subscribe again once Redis is back, as they do direct.
+    host_.close();
+    co_return Step::Stop;
+  }
+  if (!error.empty()) {
+    // Inside a deferred MULTI this is a queueing error: EXEC will abort.
+    multi_aborted_ = multi_unpinned_ = multi_deferred_;
+    host_.reply_now(error);
+    co_return Step::Answered;
+  }
+  if (multi_deferred_) {
+    send_deferred_multi();
+  }
+  co_return Step::Relay;
+}
+
+bool PinnedLink::relayed_local(std::string_view bytes) {
+  if (multi_deferred_ && !bytes.empty() && bytes[0] == '-') {
+    multi_aborted_ = true;  // a queueing error, as Redis counts a command it refuses
+  }
+  if (!link_) {
+    return false;
+  }
+  relay_local(bytes);
+  return true;
+}
+
+void PinnedLink::close_link() {
+  if (link_) {
+    unpin();
+  }
+}
+
+void PinnedLink::finish_if_uncountable() {
+  if (link_ && link_state_.sticky() && !link_state_.quit_relayed()) {
+    link_->finish();
+  }
+}
+
+bool PinnedLink::owes_replies() const {
+  return link_ && (link_state_.quit_relayed() || link_state_.sticky() || link_outstanding_ > 0);
+}
+
+std::size_t PinnedLink::heap_bytes() const {
+  return util::heap_bytes(link_buf_) +
+         (pinned_slot_ ? sizeof(Slot) + pinned_slot_->heap_bytes() : 0) +
+         (link_local_.allocated() ? kDequeBytes : 0) +
+         (link_invalidations_.allocated() ? kDequeBytes : 0);
+}
+
+void PinnedLink::trim() {
+  if (link_buf_.empty()) {
+    std::string().swap(link_buf_);
+  }
+  pinned_slot_.reset();
+  link_local_.release();
+  link_invalidations_.release();
+  if (multi_fills_.empty()) {
+    std::vector<QueuedFill>().swap(multi_fills_);
+  }
+  if (local_tx_.empty()) {
+    std::vector<QueuedFill>().swap(local_tx_);
+  }
+  if (multi_keys_.empty()) {
+    std::vector<std::string>().swap(multi_keys_);
+  }
+}
+
+bool PinnedLink::needs_pin(const PinnedLink* link, std::span<const std::string_view> args,
+                           command::Command cmd) {
   const command::CommandInfo* info = cmd.info;
   if (info == nullptr || !command::arity_ok(*info, args.size())) {
     return false;
   }
-  if (!pending_select_.empty()) {
+  if (link != nullptr && !link->pending_select_.empty()) {
     return true;  // its database is on a dedicated connection only
   }
   using command::Pin;
@@ -92,8 +210,8 @@ bool Session::needs_pin(std::span<const std::string_view> args, command::Command
   return info->has(command::kBlocking);
 }
 
-bool Session::pins_by_arguments(command::Pin pin, const command::CommandInfo* info,
-                                std::span<const std::string_view> args) {
+bool PinnedLink::pins_by_arguments(command::Pin pin, const command::CommandInfo* info,
+                                   std::span<const std::string_view> args) {
   using command::Pin;
   switch (pin) {
     case Pin::NonZeroDb:
@@ -126,14 +244,8 @@ bool Session::pins_by_arguments(command::Pin pin, const command::CommandInfo* in
   return false;
 }
 
-awaitable<void> Session::wait_until_idle() {
-  while (!closed_ && (!replies_.empty() || in_upstream_ > 0)) {
-    co_await idle_signal_.wait();
-  }
-}
-
-awaitable<std::string_view> Session::pin(std::span<const std::string_view> args,
-                                         command::Command cmd) {
+awaitable<std::string_view> PinnedLink::pin(std::span<const std::string_view> args,
+                                            command::Command cmd) {
   SharedState& shared = *ctx_.shared;
   if (shared.pinned.fetch_add(1, std::memory_order_relaxed) >= ctx_.config->limits.max_pinned) {
     shared.pinned.fetch_sub(1, std::memory_order_relaxed);
@@ -143,10 +255,10 @@ awaitable<std::string_view> Session::pin(std::span<const std::string_view> args,
   // the default upstream.
   std::size_t up = ctx_.snapshot->router.default_index();
   if (const command::CommandInfo* info = cmd.info) {
-    key_indexes_.clear();
-    command::key_indexes(*info, args, key_indexes_);
-    if (!key_indexes_.empty()) {
-      up = ctx_.snapshot->router.route(args[key_indexes_[0]]);
+    host_.key_indexes().clear();
+    command::key_indexes(*info, args, host_.key_indexes());
+    if (!host_.key_indexes().empty()) {
+      up = ctx_.snapshot->router.route(args[host_.key_indexes()[0]]);
     }
   }
   upstream::UpstreamState& state = *shared.upstreams[up];
@@ -163,17 +275,18 @@ awaitable<std::string_view> Session::pin(std::span<const std::string_view> args,
   }
   // A RESP3 session's dedicated connection speaks RESP3 from the start (its HELLO 3 was
   // answered by seawall, not relayed).
-  auto link = std::make_shared<upstream::Link>(
-      socket_.get_executor(), ctx_.config->upstreams[up], this,
-      protocol_ == resp::Protocol::Resp3 ? upstream::Protocol::Resp3 : upstream::Protocol::None,
-      &state.scripts());
+  auto link = std::make_shared<upstream::Link>(executor_, ctx_.config->upstreams[up], this,
+                                               host_.protocol() == resp::Protocol::Resp3
+                                                   ? upstream::Protocol::Resp3
+                                                   : upstream::Protocol::None,
+                                               &state.scripts());
   const bool opened = co_await link->open();
   breaker.record(permit, opened ? breaker::Outcome::Success : breaker::Outcome::Failure,
                  std::chrono::steady_clock::now() - now, std::chrono::steady_clock::now());
-  if (!opened || closed_) {
+  if (!opened || host_.closed()) {
     link->close();
     shared.pinned.fetch_sub(1, std::memory_order_relaxed);
-    co_return closed_ ? std::string_view() : std::string_view(state.no_fallback_error());
+    co_return host_.closed() ? std::string_view() : std::string_view(state.no_fallback_error());
   }
   link_ = std::move(link);
   ++link_generation_;
@@ -209,7 +322,7 @@ awaitable<std::string_view> Session::pin(std::span<const std::string_view> args,
   co_return std::string_view();
 }
 
-void Session::flush_link_invalidations() {
+void PinnedLink::flush_link_invalidations() {
   // Replies not counted (CLIENT REPLY OFF, a closed link): invalidate now rather than never.
   for (PendingInvalidation& pending : link_invalidations_) {
     if (pending.clear_all) {
@@ -223,12 +336,12 @@ void Session::flush_link_invalidations() {
   link_invalidations_.clear();
 }
 
-void Session::mark_pending(PendingInvalidation& pending, WritesInFlight::Owner owner) {
+void PinnedLink::mark_pending(PendingInvalidation& pending, WritesInFlight::Owner owner) {
   pending.mark = ctx_.shared->writes_in_flight.mark_all(pending.keys, owner);
   pending.marked = true;
 }
 
-void Session::release_pending(PendingInvalidation& pending) {
+void PinnedLink::release_pending(PendingInvalidation& pending) {
   if (!pending.marked) {
     return;
   }
@@ -236,22 +349,22 @@ void Session::release_pending(PendingInvalidation& pending) {
   ctx_.shared->writes_in_flight.release_all(pending.keys);
 }
 
-void Session::unpin() {
-  record_->set_upstream_id(0);
+void PinnedLink::unpin() {
+  host_.record().set_upstream_id(0);
   flush_link_invalidations();
   link_->close();
   link_.reset();
   ctx_.shared->pinned.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void Session::maybe_unpin() {
+void PinnedLink::maybe_unpin() {
   if (link_ && link_outstanding_ == 0 && link_swallow_ == 0 && !link_state_.holds_state()) {
     unpin();
   }
 }
 
-Session::Next Session::relay(const resp::ParsedRequest& request, std::string_view raw,
-                             command::Command cmd) {
+PinnedLink::Next PinnedLink::relay(const resp::ParsedRequest& request, std::string_view raw,
+                                   command::Command cmd) {
   const auto& args = request.args;
   const command::CommandInfo* looked_up = cmd.info;
   ctx_.shared->count_command(looked_up);
@@ -261,9 +374,9 @@ Session::Next Session::relay(const resp::ParsedRequest& request, std::string_vie
   if (link_state_.in_multi() && looked_up != nullptr && !ctx_.snapshot->router.single_upstream()) {
     // A transaction runs on one upstream, as one on Redis Cluster runs in one slot: a key of
     // another upstream is refused at queueing, so Redis aborts the EXEC.
-    key_indexes_.clear();
-    command::key_indexes(*looked_up, args, key_indexes_);
-    for (std::uint32_t k : key_indexes_) {
+    host_.key_indexes().clear();
+    command::key_indexes(*looked_up, args, host_.key_indexes());
+    for (std::uint32_t k : host_.key_indexes()) {
       if (ctx_.snapshot->router.route(args[k]) != link_upstream_) {
         relay_local(resp::replies::kCrossUpstream);
         return Next::Continue;
@@ -273,22 +386,23 @@ Session::Next Session::relay(const resp::ParsedRequest& request, std::string_vie
   note_pinned_write(cmd, args);
   std::string_view bytes = raw;
   if (request.kind == resp::RequestKind::Inline) {
-    scratch_.clear();
-    resp::append_command(scratch_, args);
-    bytes = scratch_;
+    host_.scratch().clear();
+    resp::append_command(host_.scratch(), args);
+    bytes = host_.scratch();
   }
   if (redirect_translated(looked_up, args)) {
-    bytes = scratch_;
+    bytes = host_.scratch();
   }
   // Track the state Redis now holds for this connection, to know when it ends.
   Next next = Next::Continue;
   if (looked_up != nullptr) {
-    const bool client_pins = cmd.rule().state == command::State::Client && needs_pin(args, cmd);
+    const bool client_pins =
+        cmd.rule().state == command::State::Client && needs_pin(this, args, cmd);
     const LinkChange change = link_state_.relayed(cmd, args, client_pins);
     if (cmd.rule().state == command::State::EndsMulti) {
       multi_keys_.clear();
     }
-    apply_link_change(change);
+    host_.apply_link_change(change);
     if (change.stop_reading) {
       next = Next::StopReading;
     }
@@ -298,8 +412,8 @@ Session::Next Session::relay(const resp::ParsedRequest& request, std::string_vie
   return next;
 }
 
-bool Session::answered_while_unavailable(command::Command cmd,
-                                         std::span<const std::string_view> args) {
+bool PinnedLink::answered_while_unavailable(command::Command cmd,
+                                            std::span<const std::string_view> args) {
   const command::CommandInfo* info = cmd.info;
   if (info == nullptr || !command::arity_ok(*info, args.size())) {
     return false;  // Redis words the error
@@ -321,9 +435,9 @@ bool Session::answered_while_unavailable(command::Command cmd,
     }
     return false;  // queued commands wait for EXEC
   }
-  key_indexes_.clear();
-  command::key_indexes(*info, args, key_indexes_);
-  if (key_indexes_.empty()) {
+  host_.key_indexes().clear();
+  command::key_indexes(*info, args, host_.key_indexes());
+  if (host_.key_indexes().empty()) {
     return false;  // PING, SUBSCRIBE, CLIENT ...: nothing the journal orders
   }
   if (!pinned_slot_) {
@@ -331,8 +445,8 @@ bool Session::answered_while_unavailable(command::Command cmd,
   }
   Slot& slot = *pinned_slot_;
   slot.reset();
-  describe(slot, info, args, link_upstream_);
-  last_activity_ = now;
+  host_.describe(slot, info, args, link_upstream_);
+  host_.note_activity(now);
   if (link_state_.db_nonzero() || info->has(command::kBlocking) ||
       (!slot.is_read && !slot.is_write)) {
     // The L1 and the journal are about database 0, and a blocking pop cannot be journaled.
@@ -340,11 +454,11 @@ bool Session::answered_while_unavailable(command::Command cmd,
     relay_local(slot.is_write ? state.write_rejected_error() : state.no_fallback_error());
     return true;
   }
-  relay_local(degraded_answer(slot));
+  relay_local(host_.degraded_answer(slot));
   return true;
 }
 
-void Session::note_pinned_write(command::Command cmd, std::span<const std::string_view> args) {
+void PinnedLink::note_pinned_write(command::Command cmd, std::span<const std::string_view> args) {
   const command::CommandInfo* info = cmd.info;
   if (info == nullptr || link_state_.db_nonzero()) {
     return;  // the L1 holds database 0 only
@@ -387,10 +501,10 @@ void Session::note_pinned_write(command::Command cmd, std::span<const std::strin
     link_invalidations_.push_back(PendingInvalidation{reply_index + 1, true, {}, {}, {}});
     return;
   }
-  key_indexes_.clear();
-  command::key_indexes(*info, args, key_indexes_);
+  host_.key_indexes().clear();
+  command::key_indexes(*info, args, host_.key_indexes());
   PendingInvalidation pending{reply_index + 1, false, {}, {}, {}};
-  for (std::uint32_t k : key_indexes_) {
+  for (std::uint32_t k : host_.key_indexes()) {
     if (link_state_.in_multi()) {
       multi_keys_.emplace_back(args[k]);  // queued: it runs, and invalidates, at EXEC
     } else {
@@ -420,7 +534,7 @@ void Session::note_pinned_write(command::Command cmd, std::span<const std::strin
   }
 }
 
-void Session::on_link_reply_counted(std::string_view reply) {
+void PinnedLink::on_link_reply_counted(std::string_view reply) {
   ++link_replies_;
   while (!link_invalidations_.empty() && link_invalidations_.front().after_reply <= link_replies_) {
     PendingInvalidation& done = link_invalidations_.front();
@@ -446,7 +560,7 @@ void Session::on_link_reply_counted(std::string_view reply) {
       const auto now = std::chrono::steady_clock::now();
       for (const QueuedFill& fill : done.fills) {
         if (fill.index < elements.size() && elements[fill.index] == resp::replies::kOk) {
-          store_written_value(done.ticket, fill.key, fill.value, now, done.mark);
+          host_.store_written_value(done.ticket, fill.key, fill.value, now, done.mark, nullptr);
         } else {
           ctx_.shared->cache.invalidate_key(fill.key);
         }
@@ -462,7 +576,7 @@ void Session::on_link_reply_counted(std::string_view reply) {
   }
 }
 
-bool Session::transaction_journalable() const {
+bool PinnedLink::transaction_journalable() const {
   // Only plain SETs, without WATCH: the journal can hold them and seawall can compute EXEC's
   // reply (every one +OK).
   if (link_state_.watching() || multi_fills_.empty() || multi_fills_.size() != multi_queued_) {
@@ -473,32 +587,32 @@ bool Session::transaction_journalable() const {
   });
 }
 
-void Session::arm_exec_deadline(std::uint64_t exec_reply) {
+void PinnedLink::arm_exec_deadline(std::uint64_t exec_reply) {
   if (link_upstream_ >= ctx_.config->upstreams.size()) {
     return;
   }
-  auto self = shared_from_this();
   asio::co_spawn(
-      socket_.get_executor(),
-      [self, exec_reply, generation = link_generation_,
+      executor_,
+      [this, keep_alive = host_.keep_alive(), exec_reply, generation = link_generation_,
        timeout = ctx_.config->upstreams[link_upstream_].request_timeout] {
-        return self->exec_deadline(generation, exec_reply, timeout);
+        return exec_deadline(keep_alive, generation, exec_reply, timeout);
       },
       util::on_coroutine_done("proxy", "EXEC deadline"));
 }
 
-awaitable<void> Session::exec_deadline(std::uint64_t generation, std::uint64_t exec_reply,
-                                       std::chrono::milliseconds timeout) {
-  auto self = shared_from_this();
-  asio::steady_timer timer(socket_.get_executor());
+// The first parameter keeps the session, and so this object, alive until the deadline.
+awaitable<void> PinnedLink::exec_deadline(std::shared_ptr<void> /*keep_alive*/,
+                                          std::uint64_t generation, std::uint64_t exec_reply,
+                                          std::chrono::milliseconds timeout) {
+  asio::steady_timer timer(executor_);
   timer.expires_after(timeout);
   co_await timer.async_wait(use_nothrow);
-  if (!closed_ && link_ && generation == link_generation_ && exec_answerable(exec_reply)) {
+  if (!host_.closed() && link_ && generation == link_generation_ && exec_answerable(exec_reply)) {
     journal_unanswered_exec(true);
   }
 }
 
-bool Session::exec_answerable(std::uint64_t exec_reply) const {
+bool PinnedLink::exec_answerable(std::uint64_t exec_reply) const {
   // Still waiting for this EXEC of plain SETs, and nothing else outstanding or held on the link.
   return link_replies_ < exec_reply && link_replies_ + link_outstanding_ == exec_reply &&
          link_local_.empty() && link_buf_.empty() && !link_state_.in_multi() &&
@@ -507,7 +621,7 @@ bool Session::exec_answerable(std::uint64_t exec_reply) const {
          !link_invalidations_.back().fills.empty() && link_outstanding_ >= link_swallow_ + 1;
 }
 
-void Session::journal_unanswered_exec(bool link_alive) {
+void PinnedLink::journal_unanswered_exec(bool link_alive) {
   // Redis did not answer the EXEC in time, or the connection dropped before it did. As for a
   // shared write that failed so (see journaled_after_failure), its SETs are journaled and the
   // client gets the replies Redis would have sent. A link still open, which Redis may still
@@ -521,9 +635,9 @@ void Session::journal_unanswered_exec(bool link_alive) {
   // The QUEUED replies not come yet (the MULTI's own +OK, if owed, was answered already), then
   // EXEC's: every SET +OK.
   for (std::size_t i = link_swallow_ + 1; i < link_outstanding_; ++i) {
-    out_.append(resp::replies::kQueued);
+    host_.output().append(resp::replies::kQueued);
   }
-  append_exec_of_sets(out_, tx.fills.size());
+  append_exec_of_sets(host_.output(), tx.fills.size());
   const std::size_t owed = link_outstanding_;
   release_pending(link_invalidations_.back());  // journaled: its outcome is known
   link_invalidations_.pop_back();
@@ -536,18 +650,18 @@ void Session::journal_unanswered_exec(bool link_alive) {
   ctx_.shared->pinned.fetch_sub(1, std::memory_order_relaxed);
   link_outstanding_ = 0;
   link_swallow_ = 0;
-  write_or_wake();
-  maybe_resume();
+  host_.write_or_wake();
+  host_.maybe_resume();
 }
 
-void Session::append_exec_of_sets(std::string& out, std::size_t sets) {
+void PinnedLink::append_exec_of_sets(std::string& out, std::size_t sets) {
   resp::append_array_header(out, sets);
   for (std::size_t i = 0; i < sets; ++i) {
     out.append(resp::replies::kOk);
   }
 }
 
-bool Session::journal_sets(std::size_t upstream, const std::vector<QueuedFill>& sets) {
+bool PinnedLink::journal_sets(std::size_t upstream, const std::vector<QueuedFill>& sets) {
   // One MSET: the journal stores a write's entries together, so the transaction is all or none.
   thread_local std::vector<std::string_view> mset;
   mset.assign({command::kMsetName});
@@ -563,7 +677,7 @@ bool Session::journal_sets(std::size_t upstream, const std::vector<QueuedFill>& 
   for (const QueuedFill& f : sets) {
     keys.emplace_back(f.key);
   }
-  writes.mark_all(keys, WritesInFlight::owner_of(this));
+  writes.mark_all(keys, host_.write_owner());
   for (const QueuedFill& f : sets) {
     cache.invalidate_key(f.key);
   }
@@ -577,20 +691,20 @@ bool Session::journal_sets(std::size_t upstream, const std::vector<QueuedFill>& 
   const auto now = std::chrono::steady_clock::now();
   const upstream::Journal& journal = ctx_.shared->upstreams[upstream]->journal();
   for (const QueuedFill& f : sets) {
-    store_written_value(ticket, f.key, f.value, now, WriteMark{}, &journal);
+    host_.store_written_value(ticket, f.key, f.value, now, WriteMark{}, &journal);
   }
   writes.release_all(keys);
   ctx_.shared->fallback.counters().writes_journaled.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
-void Session::begin_multi_tracking() {
+void PinnedLink::begin_multi_tracking() {
   multi_queued_ = 0;
   multi_keys_.clear();
   multi_fills_.clear();
 }
 
-void Session::send_deferred_multi() {
+void PinnedLink::send_deferred_multi() {
   multi_deferred_ = false;
   begin_multi_tracking();  // relay() never saw this MULTI
   link_state_.multi_sent();
@@ -603,12 +717,12 @@ void Session::send_deferred_multi() {
   }
 }
 
-void Session::relay_local(std::string_view bytes) {
+void PinnedLink::relay_local(std::string_view bytes) {
   if (link_outstanding_ == 0 && link_local_.empty() && link_buf_.empty() &&
       !link_state_.in_multi() && !link_state_.sticky()) {
     // Redis owes nothing, and no state makes the reply count drift: answer at once.
-    out_.append(bytes);
-    write_signal_.notify();
+    host_.output().append(bytes);
+    host_.notify_writer();
     return;
   }
   const std::uint64_t id = next_local_id_++;
@@ -619,13 +733,13 @@ void Session::relay_local(std::string_view bytes) {
       std::to_chars(name.data() + kMarkerPrefix.size(), name.data() + name.size(), id);
   const std::array<std::string_view, 1> marker{
       std::string_view(name.data(), static_cast<std::size_t>(end - name.data()))};
-  scratch_.clear();
-  resp::append_command(scratch_, marker);
+  host_.scratch().clear();
+  resp::append_command(host_.scratch(), marker);
   ++link_outstanding_;
-  link_->send(scratch_);
+  link_->send(host_.scratch());
 }
 
-bool Session::replace_local(std::string_view reply) {
+bool PinnedLink::replace_local(std::string_view reply) {
   std::uint64_t id = 0;
   if (!marker_id(reply, id)) {
     return false;
@@ -637,13 +751,13 @@ bool Session::replace_local(std::string_view reply) {
   if (link_local_.empty() || link_local_.front().id != id) {
     return false;  // not a marker of ours: the client sent that name itself
   }
-  out_.append(link_local_.front().bytes);
+  host_.output().append(link_local_.front().bytes);
   link_local_.pop_front();
   return true;
 }
 
-void Session::on_link_data(std::string_view bytes) {
-  if (closed_) {
+void PinnedLink::on_link_data(std::string_view bytes) {
+  if (host_.closed()) {
     return;
   }
   // While local replies wait for their markers, only complete replies go out, so a marker's
@@ -651,7 +765,7 @@ void Session::on_link_data(std::string_view bytes) {
   const bool hold = !link_local_.empty() || link_swallow_ > 0;
   link_buf_.append(bytes);
   if (!hold) {
-    out_.append(bytes);
+    host_.output().append(bytes);
     link_emitted_ = link_buf_.size();
   }
   // Count complete replies so the session can leave pinned mode once its state has ended.
@@ -664,7 +778,8 @@ void Session::on_link_data(std::string_view bytes) {
         // Cannot follow the stream: pass it on unchanged and stay pinned until the client
         // leaves. Local replies still waiting are lost with the reply count.
         link_state_.stick();
-        out_.append(std::string_view(link_buf_).substr(std::max(consumed, link_emitted_)));
+        host_.output().append(
+            std::string_view(link_buf_).substr(std::max(consumed, link_emitted_)));
         link_local_.clear();
         link_buf_.clear();
         link_emitted_ = 0;
@@ -680,11 +795,11 @@ void Session::on_link_data(std::string_view bytes) {
       if (reply.type != '-' || !replace_local(whole)) {
         // A reply that began streaming before the hold keeps its bytes already sent.
         const std::size_t sent = link_emitted_ > consumed ? link_emitted_ - consumed : 0;
-        out_.append(whole.substr(std::min(sent, whole.size())));
+        host_.output().append(whole.substr(std::min(sent, whole.size())));
       }
     }
     if (reply.type == '*' || reply.type == '>') {
-      note_subscription_reply(std::string_view(link_buf_).substr(consumed, reply.length));
+      host_.note_subscription_reply(std::string_view(link_buf_).substr(consumed, reply.length));
     }
     consumed += reply.length;
     if (link_outstanding_ > 0) {
@@ -697,19 +812,19 @@ void Session::on_link_data(std::string_view bytes) {
   link_emitted_ = link_emitted_ > consumed ? link_emitted_ - consumed : 0;
   if (hold && link_local_.empty() && link_swallow_ == 0) {
     // Nothing left to swap: the incomplete reply streams again.
-    out_.append(std::string_view(link_buf_).substr(link_emitted_));
+    host_.output().append(std::string_view(link_buf_).substr(link_emitted_));
     link_emitted_ = link_buf_.size();
   }
-  if (output_bytes() > ctx_.config->limits.client_output_buffer) {
-    close();
+  if (host_.output_bytes() > ctx_.config->limits.client_output_buffer) {
+    host_.close();
     return;
   }
-  write_or_wake();
+  host_.write_or_wake();
   maybe_unpin();
-  maybe_resume();
+  host_.maybe_resume();
 }
 
-void Session::on_link_closed() {
+void PinnedLink::on_link_closed() {
   // Redis closed the dedicated connection (QUIT, CLIENT KILL, restart): the client is told the
   // same way, so client libraries reconnect and resubscribe.
   if (link_ && journalable_exec_ != 0 && exec_answerable(journalable_exec_)) {
@@ -720,15 +835,172 @@ void Session::on_link_closed() {
     }
   }
   if (link_) {
-    record_->set_upstream_id(0);
+    host_.record().set_upstream_id(0);
     flush_link_invalidations();
     link_.reset();
     ctx_.shared->pinned.fetch_sub(1, std::memory_order_relaxed);
   }
-  begin_drain();
+  host_.begin_drain();
   // After a relayed QUIT reading has already stopped (begin_drain does nothing then): the
   // writer must still look again, flush the last replies and close.
-  write_signal_.notify();
+  host_.notify_writer();
+}
+
+void PinnedLink::note_swallowed_reply(std::string_view reply) {
+  if (!link_id_wanted_) {
+    if (select_wanted_) {
+      select_wanted_ = false;
+      if (!reply.empty() && reply[0] == '-') {
+        // What the client relayed after it ran in another database: the client must know.
+        util::logger("proxy")->info("client={} SELECT refused by Redis once it was back: closing",
+                                    client_id_);
+        asio::post(executor_, [this, keep_alive = host_.keep_alive()] { host_.close(); });
+      }
+    }
+    return;
+  }
+  link_id_wanted_ = false;
+  if (reply.size() > 3 && reply[0] == ':') {
+    std::uint64_t id = 0;
+    const auto [end, ec] = std::from_chars(reply.data() + 1, reply.data() + reply.size() - 2, id);
+    if (ec == std::errc()) {
+      host_.record().set_upstream_id(id);
+    }
+  }
+}
+
+bool PinnedLink::redirect_translated(const command::CommandInfo* info,
+                                     std::span<const std::string_view> args) {
+  if (info == nullptr || info->subcommands.empty()) {
+    return false;
+  }
+  const command::CommandInfo* sub = command::resolve(info, args);
+  if (sub == nullptr || command::rules(*sub).seawall != command::Seawall::Tracking) {
+    return false;
+  }
+  for (std::size_t i = 3; i + 1 < args.size(); ++i) {
+    if (!util::iequals(args[i], "redirect")) {
+      continue;
+    }
+    std::uint64_t target = 0;
+    const std::string_view id = args[i + 1];
+    const auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), target);
+    // An id seawall never gave out goes to Redis as it is (Redis refuses one it does not know).
+    const std::uint64_t upstream = ec == std::errc() && end == id.data() + id.size()
+                                       ? ctx_.shared->registry.upstream_id_of(target)
+                                       : 0;
+    if (upstream == 0) {
+      return false;
+    }
+    const std::string upstream_text = std::to_string(upstream);
+    std::vector<std::string_view> rewritten(args.begin(), args.end());
+    rewritten[i + 1] = upstream_text;
+    host_.scratch().clear();
+    resp::append_command(host_.scratch(), rewritten);
+    return true;
+  }
+  return false;
+}
+
+bool PinnedLink::select_deferred(const command::CommandInfo* info,
+                                 std::span<const std::string_view> args) {
+  if (info == nullptr || args.size() != 2 || multi_deferred_ || link_) {
+    return false;
+  }
+  const command::CommandInfo* resolved = command::resolve(info, args);
+  std::int64_t db = -1;
+  const auto [end, ec] = std::from_chars(args[1].data(), args[1].data() + args[1].size(), db);
+  if (resolved == nullptr || command::rules(*resolved).seawall != command::Seawall::Select ||
+      ec != std::errc() || end != args[1].data() + args[1].size() || db < 0) {
+    return false;
+  }
+  pending_select_.clear();
+  if (db != 0) {
+    resp::append_command(pending_select_, args);
+  }
+  host_.record().set_db(db);
+  host_.reply_now(resp::replies::kOk);
+  return true;
+}
+
+bool PinnedLink::queued_locally(std::span<const std::string_view> args, command::Command cmd,
+                                Reach reach) {
+  // A transaction whose upstream cannot take it now fails open when seawall can run it later
+  // itself: plain SETs of journal-mode keys, queued here and journaled whole at EXEC. Once one
+  // is queued here, the rest must be too (a command that is not is a queueing error).
+  const bool plain_set =
+      cmd.rule().written == command::WrittenValue::KeyValue && args.size() == 3 &&
+      ctx_.snapshot->policies.match(args[1]).writes_when_open == policy::WritesWhenOpen::Journal;
+  const std::size_t up = plain_set ? ctx_.snapshot->router.route(args[1]) : 0;
+  if (local_tx_.empty()) {
+    if (!plain_set || multi_aborted_) {
+      return false;
+    }
+    if (reach == Reach::AsBreakerSays &&
+        ctx_.shared->upstreams[up]->available(std::chrono::steady_clock::now())) {
+      return false;  // pin and run it on Redis
+    }
+    local_tx_upstream_ = up;
+  } else if (!plain_set || up != local_tx_upstream_) {
+    multi_aborted_ = true;
+    host_.reply_now(
+        !plain_set
+            ? std::string_view(ctx_.shared->upstreams[local_tx_upstream_]->no_fallback_error())
+            : replies::kCrossUpstream);
+    return true;
+  }
+  local_tx_.push_back(QueuedFill{local_tx_.size(), std::string(args[1]), std::string(args[2])});
+  host_.reply_now(replies::kQueued);
+  return true;
+}
+
+bool PinnedLink::deferred_multi_answered(std::span<const std::string_view> args,
+                                         command::Command cmd) {
+  const CommandInfo* info = cmd.info;
+  const command::State conn_state = cmd.rule().state;
+  if (!multi_deferred_) {
+    if (conn_state != command::State::Multi || !command::arity_ok(*info, args.size())) {
+      return false;
+    }
+    // Which upstream the transaction runs on is known only from its first key: pin then.
+    multi_deferred_ = true;
+    multi_aborted_ = multi_unpinned_ = false;
+    local_tx_.clear();
+    host_.reply_now(replies::kOk);
+    return true;
+  }
+  if (conn_state == command::State::EndsMulti) {
+    const bool exec = cmd.rule().runs_queued;
+    if (command::arity_ok(*info, args.size())) {
+      multi_deferred_ = false;
+      if (exec && !multi_aborted_ && !local_tx_.empty()) {
+        // Queued here while the upstream was unavailable: journaled whole, or not at all.
+        if (journal_sets(local_tx_upstream_, local_tx_)) {
+          host_.scratch().clear();
+          append_exec_of_sets(host_.scratch(), local_tx_.size());
+          host_.reply_now(host_.scratch());
+        } else {
+          host_.reply_now(replies::kExecAbort);
+        }
+      } else {
+        host_.reply_now(!exec
+                            ? replies::kOk
+                            : (multi_aborted_ ? replies::kExecAbort : std::string_view("*0\r\n")));
+      }
+      multi_aborted_ = multi_unpinned_ = false;
+      local_tx_.clear();
+      return true;
+    }
+  }
+  if (queued_locally(args, cmd)) {
+    return true;
+  }
+  if (multi_unpinned_) {
+    upstream::UpstreamState& state = *ctx_.shared->upstreams[ctx_.snapshot->router.default_index()];
+    host_.reply_now(state.no_fallback_error());
+    return true;
+  }
+  return false;
 }
 
 }  // namespace seawall::proxy
