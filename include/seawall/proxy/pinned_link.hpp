@@ -6,7 +6,8 @@
 // holds that connection and everything the session must know about it: what it holds
 // (LinkState), the replies Redis still owes, the replies seawall answers in their place
 // (relay_local), the L1 invalidations and fills waiting for Redis's replies, a MULTI answered
-// before it is pinned, and a SELECT kept for the next pin.
+// before it is pinned, and a SELECT kept for the next pin. pinned_link.cpp: pinning, relaying,
+// the link's replies; pinned_transaction.cpp: writes, transactions and the journal.
 //
 // Ownership: a member of its Session (unique_ptr), created at the session's first pin or deferred
 // MULTI and kept until the session is destroyed, so a coroutine that keeps the session alive
