@@ -45,12 +45,9 @@
 #include "seawall/proxy/request_slot.hpp"
 #include "seawall/proxy/worker_context.hpp"
 #include "seawall/proxy/writes_in_flight.hpp"
-#include "seawall/resp/reply_framer.hpp"
 #include "seawall/resp/request_parser.hpp"
 #include "seawall/resp/resp3.hpp"
-#include "seawall/upstream/link.hpp"
 #include "seawall/upstream/reply_target.hpp"
-#include "seawall/util/lazy_deque.hpp"
 #include "seawall/util/signal.hpp"
 
 namespace seawall::proxy {
