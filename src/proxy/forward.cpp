@@ -243,20 +243,20 @@ std::optional<std::size_t> Session::write_must_wait(const CommandInfo* info,
                                                     std::span<const std::string_view> args) {
   // A blocking write (BLPOP) may wait for ever: nobody waits for it (see note_pinned_write), and
   // the L1 keeps database 0 only.
-  if (info == nullptr || info->has(command::kBlocking) || link_state_.db_nonzero()) {
+  if (info == nullptr || info->has(command::kBlocking) || link_state().db_nonzero()) {
     return std::nullopt;
   }
   // Queued commands run, and are ordered, at EXEC.
-  const bool runs_queued = link_ && link_state_.in_multi() && command::rules(*info).runs_queued;
+  const bool runs_queued = pinned() && link_state().in_multi() && command::rules(*info).runs_queued;
   if (!runs_queued &&
-      (link_state_.in_multi() || !is_write_command(*info) || flushes_everything(*info))) {
+      (link_state().in_multi() || !is_write_command(*info) || flushes_everything(*info))) {
     return std::nullopt;
   }
   thread_local std::vector<std::uint32_t> indexes;
   thread_local std::vector<std::string_view> keys;
   keys.clear();
   if (runs_queued) {
-    keys.assign(multi_keys_.begin(), multi_keys_.end());
+    keys.assign(pinned_->multi_keys().begin(), pinned_->multi_keys().end());
   } else {
     indexes.clear();
     command::key_indexes(*info, args, indexes);
@@ -268,8 +268,8 @@ std::optional<std::size_t> Session::write_must_wait(const CommandInfo* info,
     return std::nullopt;
   }
   const router::Router& router = ctx_.snapshot->router;
-  const std::size_t up = link_ ? link_upstream_ : router.route(keys[0]);
-  if (!link_ && !router.single_upstream()) {
+  const std::size_t up = pinned() ? pinned_->upstream() : router.route(keys[0]);
+  if (!pinned() && !router.single_upstream()) {
     for (std::string_view key : keys) {
       if (router.route(key) != up) {
         return std::nullopt;  // split across upstreams: each part's order is its own
@@ -277,10 +277,9 @@ std::optional<std::size_t> Session::write_must_wait(const CommandInfo* info,
     }
   }
   const WritesInFlight::Owner me =
-      WritesInFlight::owner_of(link_ ? static_cast<const void*>(link_.get())
-                                     : static_cast<const void*>(&connection_for(up)));
+      pinned() ? pinned_->write_owner() : WritesInFlight::owner_of(&connection_for(up));
   const WriteOrderPlan plan =
-      plan_write(ctx_.shared->writes_in_flight, keys, me, !link_ && in_upstream_ == 0);
+      plan_write(ctx_.shared->writes_in_flight, keys, me, !pinned() && in_upstream_ == 0);
   if (plan.order == WriteOrder::Move) {
     // Only a connection of this worker's pool for the client's protocol can be followed.
     for (const auto& c : ctx_.pools[up]->group(upstream_protocol())) {

@@ -42,6 +42,49 @@ util::LogRateLimiter& auth_log_limiter() {
 
 }  // namespace
 
+// PinnedHost for the session's PinnedLink: what pinned mode asks of the session.
+class Session::PinnedAdapter final : public PinnedHost {
+ public:
+  explicit PinnedAdapter(Session& session) : s_(session) {}
+
+  bool closed() const override { return s_.closed_; }
+  std::shared_ptr<void> keep_alive() override { return s_.shared_from_this(); }
+  ClientRecord& record() override { return s_.presence_.record(); }
+  resp::Protocol protocol() const override { return s_.protocol_; }
+  std::string& scratch() override { return s_.scratch_; }
+  std::vector<std::uint32_t>& key_indexes() override { return s_.key_indexes_; }
+  void reply_now(std::string_view bytes) override { s_.reply_now(bytes); }
+  std::string& output() override { return s_.out_; }
+  std::size_t output_bytes() const override { return s_.output_bytes(); }
+  void notify_writer() override { s_.write_signal_.notify(); }
+  void write_or_wake() override { s_.write_or_wake(); }
+  void maybe_resume() override { s_.maybe_resume(); }
+  void close() override { s_.close(); }
+  void begin_drain() override { s_.begin_drain(); }
+  awaitable<void> wait_until_idle() override { return s_.wait_until_idle(); }
+  void apply_link_change(const LinkChange& change) override { s_.apply_link_change(change); }
+  void note_subscription_reply(std::string_view reply) override {
+    s_.presence_.note_subscription_reply(reply);
+  }
+  void describe(RequestSlot& slot, const CommandInfo* info, std::span<const std::string_view> args,
+                std::size_t up) override {
+    s_.describe(slot, info, args, up);
+  }
+  std::string_view degraded_answer(RequestSlot& slot) override { return s_.degraded_answer(slot); }
+  void note_activity(std::chrono::steady_clock::time_point now) override {
+    s_.last_activity_ = now;
+  }
+  void store_written_value(cache::ReadTicket ticket, std::string_view key, std::string_view value,
+                           std::chrono::steady_clock::time_point now, WritesInFlight::Marked mark,
+                           const upstream::Journal* journaled) override {
+    s_.store_written_value(ticket, key, value, now, mark, journaled);
+  }
+  WritesInFlight::Owner write_owner() const override { return WritesInFlight::owner_of(&s_); }
+
+ private:
+  Session& s_;
+};
+
 Session::Session(tcp::socket socket, WorkerContext& ctx, std::uint64_t id)
     : socket_(std::move(socket)),
       ctx_(ctx),
@@ -51,6 +94,25 @@ Session::Session(tcp::socket socket, WorkerContext& ctx, std::uint64_t id)
       resume_signal_(socket_.get_executor()),
       last_activity_(std::chrono::steady_clock::now()),
       idle_signal_(socket_.get_executor()) {}
+
+PinnedLink& Session::pinned_link() {
+  if (!pinned_) {
+    pinned_host_ = std::make_unique<PinnedAdapter>(*this);
+    pinned_ = std::make_unique<PinnedLink>(*pinned_host_, ctx_, socket_.get_executor(), id_);
+  }
+  return *pinned_;
+}
+
+const LinkState& Session::link_state() const {
+  static const LinkState kNeverPinned;
+  return pinned_ ? pinned_->state() : kNeverPinned;
+}
+
+awaitable<void> Session::wait_until_idle() {
+  while (!closed_ && (!replies_.empty() || in_upstream_ > 0)) {
+    co_await idle_signal_.wait();
+  }
+}
 
 Session::Slot& Session::push_slot() {
   Slot& slot = replies_.push();
@@ -93,8 +155,8 @@ void Session::close() {
   }
   closed_ = true;
   stop_monitoring();
-  if (link_) {
-    unpin();
+  if (pinned_) {
+    pinned_->close_link();
   }
   error_code ec;
   socket_.close(ec);
@@ -164,14 +226,18 @@ void Session::apply_link_change(const LinkChange& change) {
   if (change.reset) {
     // RESET's part outside the record, which presence_ resets below.
     stop_monitoring();
-    link_state_.forget_queued();
+    if (pinned_) {
+      pinned_->state().forget_queued();
+    }
   }
   presence_.apply_link_change(change);
 }
 
 void Session::note_reset() {
   stop_monitoring();
-  link_state_.forget_queued();
+  if (pinned_) {
+    pinned_->state().forget_queued();
+  }
   presence_.note_reset();
 }
 
@@ -286,49 +352,17 @@ awaitable<void> Session::read_loop() {
         }
         continue;
       }
-      if (!link_ && (multi_deferred_ || needs_pin(request_.args, cmd))) {
-        if (deferred_multi_answered(cmd)) {
-          continue;
-        }
-        // Everything sent before must have run before the dedicated connection takes over.
-        co_await wait_until_idle();
-        if (closed_) {
+      if (!pinned() && PinnedLink::wanted(pinned_.get(), request_.args, cmd)) {
+        const PinnedLink::Step step = co_await pinned_link().pin_or_answer(request_.args, cmd);
+        if (step == PinnedLink::Step::Stop) {
           break;
         }
-        const std::string_view error = co_await pin(request_.args, cmd);
-        if (closed_) {
-          break;
-        }
-        if (!error.empty() && multi_deferred_ && error != replies::kTooManyPinned &&
-            queued_locally(cmd, Reach::Failed)) {
-          // Its upstream could not take the transaction (the pin's connection failed, or the
-          // breaker refused it): queued here and journaled at EXEC, as if it had been open.
+        if (step == PinnedLink::Step::Answered) {
           continue;
-        }
-        if (!error.empty() && error != replies::kTooManyPinned &&
-            select_deferred(info, request_.args)) {
-          continue;
-        }
-        if (!error.empty() && error != replies::kTooManyPinned && !multi_deferred_ &&
-            info != nullptr && info->has(command::kPubsub)) {
-          // A subscriber that reconnected while Redis is down: refused, client libraries give
-          // the subscription up (ioredis's resubscribe rejects). Closed, they reconnect with
-          // their backoff and subscribe again once Redis is back, as they do direct.
-          close();
-          break;
-        }
-        if (!error.empty()) {
-          // Inside a deferred MULTI this is a queueing error: EXEC will abort.
-          multi_aborted_ = multi_unpinned_ = multi_deferred_;
-          reply_now(error);
-          continue;
-        }
-        if (multi_deferred_) {
-          send_deferred_multi();
         }
       }
       // HELLO 3 needs RESP3 connections, and any HELLO the server's version, which they learn.
-      if (!link_ && cmd.rule().local == command::Local::Hello &&
+      if (!pinned() && cmd.rule().local == command::Local::Hello &&
           ((request_.args.size() >= 2 && request_.args[1] == "3" &&
             protocol_ != resp::Protocol::Resp3) ||
            ctx_.pools[ctx_.snapshot->router.default_index()]->server_version().empty())) {
@@ -344,7 +378,13 @@ awaitable<void> Session::read_loop() {
           break;
         }
       }
-      next = link_ ? relay(request_, raw, cmd) : dispatch(request_, raw, cmd);
+      if (pinned()) {
+        next = pinned_->relay(request_, raw, cmd) == PinnedLink::Next::StopReading
+                   ? Next::StopReading
+                   : Next::Continue;
+      } else {
+        next = dispatch(request_, raw, cmd);
+      }
     }
     if (rbegin_ == rend_) {
       rbegin_ = rend_ = 0;
@@ -416,25 +456,15 @@ Session::ReadStep Session::read_available() {
   return ReadStep::Wait;
 }
 
-namespace {
-
-// What a std::deque allocates when first used: its map and one node.
-constexpr std::size_t kDequeBytes = 8 * sizeof(void*) + 512;
-
-}  // namespace
-
 std::size_t Session::buffer_bytes() const {
   using util::heap_bytes;
   std::size_t bytes = rbuf_.size() + heap_bytes(out_) + heap_bytes(writing_) +
-                      heap_bytes(scratch_) + heap_bytes(link_buf_) + heap_bytes(key_indexes_) +
-                      heap_bytes(request_.args) + parser_.heap_bytes() +
-                      replies_.capacity() * sizeof(Slot) +
-                      (pinned_slot_ ? sizeof(Slot) + pinned_slot_->heap_bytes() : 0);
+                      heap_bytes(scratch_) + heap_bytes(key_indexes_) + heap_bytes(request_.args) +
+                      parser_.heap_bytes() + replies_.capacity() * sizeof(Slot) +
+                      (pinned_ ? pinned_->heap_bytes() : 0);
   for (const Slot& slot : replies_.slots()) {
     bytes += slot.heap_bytes();
   }
-  bytes += (link_local_.allocated() ? kDequeBytes : 0) +
-           (link_invalidations_.allocated() ? kDequeBytes : 0);
   return bytes;
 }
 
@@ -451,24 +481,12 @@ std::size_t Session::trim_if_idle(std::chrono::steady_clock::time_point now,
   std::string().swap(out_);
   std::string().swap(writing_);
   std::string().swap(scratch_);
-  if (link_buf_.empty()) {
-    std::string().swap(link_buf_);
-  }
   std::vector<std::uint32_t>().swap(key_indexes_);
   std::vector<std::string_view>().swap(request_.args);
   parser_.release_memory();
   replies_.release();
-  pinned_slot_.reset();
-  link_local_.release();
-  link_invalidations_.release();
-  if (multi_fills_.empty()) {
-    std::vector<QueuedFill>().swap(multi_fills_);
-  }
-  if (local_tx_.empty()) {
-    std::vector<QueuedFill>().swap(local_tx_);
-  }
-  if (multi_keys_.empty()) {
-    std::vector<std::string>().swap(multi_keys_);
+  if (pinned_) {
+    pinned_->trim();
   }
   trimmed_ = true;
   const std::size_t after = buffer_bytes();
@@ -492,13 +510,10 @@ awaitable<void> Session::write_loop() {
       // (countable unless the link carries pushes); after a relayed QUIT, until Redis closes.
       // With pushes (or CLIENT REPLY OFF) the count says nothing: Redis is sent the end of
       // input instead, answers what it was sent, and closes, as it would with the client.
-      if (read_done_ && replies_.empty() && link_ && link_state_.sticky() &&
-          !link_state_.quit_relayed()) {
-        link_->finish();
+      if (read_done_ && replies_.empty() && pinned_) {
+        pinned_->finish_if_uncountable();
       }
-      if (read_done_ && replies_.empty() &&
-          !(link_ &&
-            (link_state_.quit_relayed() || link_state_.sticky() || link_outstanding_ > 0))) {
+      if (read_done_ && replies_.empty() && !(pinned_ && pinned_->owes_replies())) {
         error_code ec;
         socket_.shutdown(tcp::socket::shutdown_send, ec);
         close();
@@ -623,7 +638,7 @@ bool Session::answered_locally(resp::ParsedRequest& request, command::Command cm
                                     suppressed);
       }
     }
-    if (link_ && link_state_.in_multi() && step.action != AuthAction::Pass &&
+    if (pinned() && link_state().in_multi() && step.action != AuthAction::Pass &&
         (cmd.rule().state == command::State::Auth || step.action == AuthAction::PassWithoutAuth ||
          step.failed)) {
       // Redis would queue it for EXEC; seawall cannot, so it refuses it as a queueing error.
@@ -664,14 +679,10 @@ bool Session::answered_locally(resp::ParsedRequest& request, command::Command cm
 }
 
 void Session::answer_locally(std::string_view bytes) {
-  if (multi_deferred_ && !bytes.empty() && bytes[0] == '-') {
-    multi_aborted_ = true;  // a queueing error, as Redis counts a command it refuses
+  if (pinned_ && pinned_->relayed_local(bytes)) {
+    return;
   }
-  if (link_) {
-    relay_local(bytes);
-  } else {
-    reply_now(bytes);
-  }
+  reply_now(bytes);
 }
 
 Session::Next Session::dispatch(const resp::ParsedRequest& request, std::string_view raw,
@@ -755,83 +766,6 @@ awaitable<void> Session::open_resp3_connections() {
       co_await timer.async_wait(use_nothrow);
     }
   }
-}
-
-bool Session::queued_locally(command::Command cmd, Reach reach) {
-  // A transaction whose upstream cannot take it now fails open when seawall can run it later
-  // itself: plain SETs of journal-mode keys, queued here and journaled whole at EXEC. Once one
-  // is queued here, the rest must be too (a command that is not is a queueing error).
-  const auto& args = request_.args;
-  const bool plain_set =
-      cmd.rule().written == command::WrittenValue::KeyValue && args.size() == 3 &&
-      ctx_.snapshot->policies.match(args[1]).writes_when_open == policy::WritesWhenOpen::Journal;
-  const std::size_t up = plain_set ? ctx_.snapshot->router.route(args[1]) : 0;
-  if (local_tx_.empty()) {
-    if (!plain_set || multi_aborted_) {
-      return false;
-    }
-    if (reach == Reach::AsBreakerSays &&
-        ctx_.shared->upstreams[up]->available(std::chrono::steady_clock::now())) {
-      return false;  // pin and run it on Redis
-    }
-    local_tx_upstream_ = up;
-  } else if (!plain_set || up != local_tx_upstream_) {
-    multi_aborted_ = true;
-    reply_now(!plain_set ? std::string_view(
-                               ctx_.shared->upstreams[local_tx_upstream_]->no_fallback_error())
-                         : replies::kCrossUpstream);
-    return true;
-  }
-  local_tx_.push_back(QueuedFill{local_tx_.size(), std::string(args[1]), std::string(args[2])});
-  reply_now(replies::kQueued);
-  return true;
-}
-
-bool Session::deferred_multi_answered(command::Command cmd) {
-  const CommandInfo* info = cmd.info;
-  const command::State conn_state = cmd.rule().state;
-  if (!multi_deferred_) {
-    if (conn_state != command::State::Multi || !command::arity_ok(*info, request_.args.size())) {
-      return false;
-    }
-    // Which upstream the transaction runs on is known only from its first key: pin then.
-    multi_deferred_ = true;
-    multi_aborted_ = multi_unpinned_ = false;
-    local_tx_.clear();
-    reply_now(replies::kOk);
-    return true;
-  }
-  if (conn_state == command::State::EndsMulti) {
-    const bool exec = cmd.rule().runs_queued;
-    if (command::arity_ok(*info, request_.args.size())) {
-      multi_deferred_ = false;
-      if (exec && !multi_aborted_ && !local_tx_.empty()) {
-        // Queued here while the upstream was unavailable: journaled whole, or not at all.
-        if (journal_sets(local_tx_upstream_, local_tx_)) {
-          scratch_.clear();
-          append_exec_of_sets(scratch_, local_tx_.size());
-          reply_now(scratch_);
-        } else {
-          reply_now(replies::kExecAbort);
-        }
-      } else {
-        reply_now(!exec ? replies::kOk
-                        : (multi_aborted_ ? replies::kExecAbort : std::string_view("*0\r\n")));
-      }
-      multi_aborted_ = multi_unpinned_ = false;
-      local_tx_.clear();
-      return true;
-    }
-  }
-  if (queued_locally(cmd)) {
-    return true;
-  }
-  if (multi_unpinned_) {
-    upstream::UpstreamState& state = *ctx_.shared->upstreams[ctx_.snapshot->router.default_index()];
-    reply_now(state.no_fallback_error());
-    return true;
-  }
-  return false;
 }
 
 void Session::answer_hello(std::span<const std::string_view> args) {

@@ -15,7 +15,10 @@
 //
 // Before anything is forwarded, seawall's own checks run: client authentication (auth:) and the
 // command deny list (deny_commands). Their answers take their place in request order, also
-// while pinned (see relay_local).
+// while pinned.
+//
+// Pinned mode (PinnedLink, pinned_link.hpp): while the client holds connection state (MULTI,
+// WATCH, SELECT n, SUBSCRIBE, ...) its commands are relayed on a dedicated upstream connection.
 //
 // Introspection (ClientPresence): the session's ClientRecord in the process-wide ClientRegistry
 // shows it in CLIENT INFO / CLIENT LIST; with introspection.client_list or .info set to seawall,
@@ -38,16 +41,14 @@
 #include "seawall/proxy/client_presence.hpp"
 #include "seawall/proxy/link_state.hpp"
 #include "seawall/proxy/monitor_tap.hpp"
+#include "seawall/proxy/pinned_link.hpp"
 #include "seawall/proxy/reply_queue.hpp"
 #include "seawall/proxy/request_slot.hpp"
 #include "seawall/proxy/worker_context.hpp"
 #include "seawall/proxy/writes_in_flight.hpp"
-#include "seawall/resp/reply_framer.hpp"
 #include "seawall/resp/request_parser.hpp"
 #include "seawall/resp/resp3.hpp"
-#include "seawall/upstream/link.hpp"
 #include "seawall/upstream/reply_target.hpp"
-#include "seawall/util/lazy_deque.hpp"
 #include "seawall/util/signal.hpp"
 
 namespace seawall::proxy {
@@ -63,7 +64,6 @@ bool writes_value(const command::CommandInfo* info, std::span<const std::string_
 bool split_reply_array(std::string_view reply, std::vector<std::string_view>& elements);
 
 class Session : public upstream::ReplyTarget,
-                public upstream::LinkSink,
                 public SessionHost,
                 public std::enable_shared_from_this<Session> {
  public:
@@ -94,9 +94,6 @@ class Session : public upstream::ReplyTarget,
   void on_reply(std::uint64_t token, std::string_view bytes, upstream::ReplyStatus status,
                 std::chrono::steady_clock::time_point now) override;
   void on_batch_end() override;
-  // LinkSink
-  void on_link_data(std::string_view bytes) override;
-  void on_link_closed() override;
 
   // A read parked behind an in-flight write of its key (ParkedReads): true once answered (or the
   // session closed); `expired`: answer now, whatever the write's state.
@@ -203,69 +200,21 @@ class Session : public upstream::ReplyTarget,
   // A slot for a new request at the back of replies_, reset.
   Slot& push_slot();
   Slot& slot_at(std::uint64_t seq) { return replies_.at(seq); }
-  // Pinned mode: a dedicated upstream connection while the session holds connection state.
-  // `cmd`: the request's command (its row's Pin rule).
-  bool needs_pin(std::span<const std::string_view> args, command::Command cmd) const;
-  // The Pin rules that depend on the arguments (SELECT n, HELLO AUTH, a subcommand's).
-  static bool pins_by_arguments(command::Pin pin, const command::CommandInfo* info,
-                                std::span<const std::string_view> args);
+  // Until nothing sent on shared connections is still owed a reply (before a pin).
   awaitable<void> wait_until_idle();
-  awaitable<std::string_view> pin(std::span<const std::string_view> args, command::Command cmd);
-  Next relay(const resp::ParsedRequest& request, std::string_view raw, command::Command cmd);
-  void maybe_unpin();
-  void unpin();
-  void relay_local(std::string_view bytes);
-  // Pinned, while the link's upstream cannot be used (breaker open, journal waiting): answers
-  // what must not reach Redis ahead of the journal as the shared path would. True if answered.
-  bool answered_while_unavailable(command::Command cmd, std::span<const std::string_view> args);
-  // Pinned writes drop the L1 copies of their keys when relayed and again once Redis answered
-  // them (EXEC: every key written inside the transaction).
-  void note_pinned_write(command::Command cmd, std::span<const std::string_view> args);
-  void on_link_reply_counted(std::string_view reply);
-  // A swallowed reply: the reply to kClientIdRequest, sent when the link opened, is Redis's id
-  // for it (ClientRecord::upstream_id); the reply to a pending SELECT, if refused, ends the
-  // session (its commands would run in another database).
-  void note_swallowed_reply(std::string_view reply);
-  // SELECT n whose pin failed: accepted for the next pin (pending_select_). True if answered.
-  bool select_deferred(const command::CommandInfo* info, std::span<const std::string_view> args);
-  // CLIENT TRACKING ... REDIRECT <seawall id>: the command with Redis's id of that client's
-  // dedicated connection instead, in scratch_; false when nothing needs changing.
-  bool redirect_translated(const command::CommandInfo* info,
-                           std::span<const std::string_view> args);
-  void flush_link_invalidations();
-  // MULTI outside a pinned session is answered here and pins at the next command, to the
-  // upstream of that command's keys (see read_loop).
-  // A transaction whose EXEC may be journaled if Redis does not answer it in time (only plain
-  // SETs of journal-mode keys, no WATCH): then a deadline is armed at EXEC.
-  bool transaction_journalable() const;
-  void arm_exec_deadline(std::uint64_t exec_reply);
-  awaitable<void> exec_deadline(std::uint64_t generation, std::uint64_t exec_reply,
-                                std::chrono::milliseconds timeout);
-  bool exec_answerable(std::uint64_t exec_reply) const;
-  void journal_unanswered_exec(bool link_alive);
-  // EXEC's reply to a transaction of `sets` plain SETs that ran: every one +OK.
-  static void append_exec_of_sets(std::string& out, std::size_t sets);
-  // Journals plain SETs (a transaction's) as one write, leaving their values as the L1 copies.
-  bool journal_sets(std::size_t upstream, const std::vector<QueuedFill>& sets);
-  // Inside a deferred MULTI whose upstream is unavailable: queues a plain SET here.
-  // `reach`: Failed when pinning the transaction to its upstream just failed (the breaker may
-  // not know yet that the upstream is gone).
-  enum class Reach : std::uint8_t { AsBreakerSays, Failed };
-  bool queued_locally(command::Command cmd, Reach reach = Reach::AsBreakerSays);
-  // A MULTI starts: positions of queued commands count from 0 again.
-  void begin_multi_tracking();
-  void send_deferred_multi();
-  // MULTI (deferred), and EXEC/DISCARD/commands of a deferred MULTI that need no pin: answered
-  // here. True when answered.
-  bool deferred_multi_answered(command::Command cmd);
-  bool replace_local(std::string_view reply);
+  // Pinned mode (pinned_): the session's PinnedLink, created when first needed.
+  PinnedLink& pinned_link();
+  // What the dedicated connection holds (a new connection's nothing before the first pin).
+  const LinkState& link_state() const;
   void reply_now(std::string_view bytes);
   void complete(std::uint64_t seq, std::string_view bytes);
   // Lets the writer know out_ has bytes, or leaves that to on_batch_end inside a batch.
   void wake_writer();
   // Writes out_ now if the writer is idle (what it would do, minus its wake-up), else wakes it.
   void write_or_wake();
-  std::size_t pending() const { return replies_.size() + link_outstanding_; }
+  std::size_t pending() const {
+    return replies_.size() + (pinned_ != nullptr ? pinned_->outstanding() : 0);
+  }
   std::size_t output_bytes() const { return out_.size() + writing_.size(); }
   bool should_pause() const;
   void maybe_resume();
@@ -285,9 +234,9 @@ class Session : public upstream::ReplyTarget,
   void push_output(std::string_view bytes) override;
   void stop_reading() override { read_done_ = true; }
   bool closed() const override { return closed_; }
-  bool pinned() const override { return link_ != nullptr; }
-  bool pinned_in_multi() const override { return link_ && link_state_.in_multi(); }
-  bool multi_deferred() const override { return multi_deferred_; }
+  bool pinned() const override { return pinned_ != nullptr && pinned_->linked(); }
+  bool pinned_in_multi() const override { return pinned_ != nullptr && pinned_->in_multi(); }
+  bool multi_deferred() const override { return pinned_ != nullptr && pinned_->multi_deferred(); }
 
   tcp::socket socket_;
   WorkerContext& ctx_;
@@ -328,59 +277,11 @@ class Session : public upstream::ReplyTarget,
   bool waiting_read_ = false;             // the reader waits for the socket (not inside a command)
   ClientPresence presence_{*this, ctx_};  // CLIENT INFO/LIST, INFO, CLIENT KILL
   std::unique_ptr<MonitorTap> monitor_;   // from the first MONITOR to the session's end
-  // Pinned mode state.
-  std::shared_ptr<upstream::Link> link_;
-  std::uint64_t link_generation_ = 0;   // links opened so far: a deadline knows its own
-  std::uint64_t journalable_exec_ = 0;  // reply index of an EXEC that may be journaled, or 0
-  std::size_t link_upstream_ = 0;
-  std::size_t link_outstanding_ = 0;  // requests relayed whose reply has not come back yet
-  std::string link_buf_;              // the incomplete reply being counted
-  std::size_t link_emitted_ = 0;      // bytes at the start of link_buf_ already in out_
-  // Replies seawall answers itself while pinned, each waiting for Redis's error to the marker
-  // command relayed in its place (relay_local), oldest first.
-  struct LocalReply {
-    std::uint64_t id = 0;
-    std::string bytes;
-  };
-  util::LazyDeque<LocalReply> link_local_;
-  std::uint64_t next_local_id_ = 0;
-  resp::ReplyFramer link_framer_;
-  LinkState link_state_;          // what the link holds: MULTI, WATCH, db, sticky state
-  bool multi_deferred_ = false;   // MULTI answered here, not pinned yet
-  bool multi_aborted_ = false;    // ...with a queueing error: EXEC answers -EXECABORT
-  bool multi_unpinned_ = false;   // ...and the pin failed: its commands get the error too
-  std::size_t link_swallow_ = 0;  // leading replies Redis owes that the client never asked for
-  bool link_id_wanted_ = false;   // the first swallowed reply is the link's CLIENT ID
-  // SELECT n accepted while no dedicated connection could be opened (Redis unavailable): client
-  // libraries reconnecting count the SELECT they send first as done, whatever its answer, and
-  // resend their commands, which must run in that database once Redis is back, never in db 0.
-  // Sent first (swallowed) on the next dedicated connection, which every command then needs.
-  std::string pending_select_;
-  bool select_wanted_ = false;      // a swallowed reply is that SELECT's
-  std::uint64_t link_replies_ = 0;  // complete replies counted on this link
-  struct PendingInvalidation {
-    std::uint64_t after_reply = 0;  // once this many replies came back
-    bool clear_all = false;
-    std::vector<std::string> keys;
-    std::vector<QueuedFill> fills;  // EXEC: plain SETs whose values the L1 keeps if they ran
-    cache::ReadTicket ticket{};
-    bool own_reply = false;  // fills of a SET/MSET outside MULTI: its reply is +OK, not EXEC's
-    bool marked = false;     // `keys` count in SharedState::writes_in_flight until the reply
-    WriteMark mark{};
-  };
-  // A relayed write's keys count as written in flight (see mark_writes) until its reply or the
-  // link's end.
-  void mark_pending(PendingInvalidation& pending, WritesInFlight::Owner owner);
-  void release_pending(PendingInvalidation& pending);
-  std::vector<QueuedFill> multi_fills_;
-  std::vector<QueuedFill> local_tx_;  // a deferred MULTI's SETs queued by queued_locally
-  std::size_t local_tx_upstream_ = 0;
-  std::size_t multi_queued_ = 0;
-  util::LazyDeque<PendingInvalidation> link_invalidations_;
-  std::vector<std::string> multi_keys_;  // written inside the current transaction
-  // Describes a pinned command answered without Redis; allocated when first needed.
-  std::unique_ptr<Slot> pinned_slot_;
   util::Signal idle_signal_;
+  // What pinned_ asks of this session (PinnedHost), defined in session.cpp.
+  class PinnedAdapter;
+  std::unique_ptr<PinnedAdapter> pinned_host_;
+  std::unique_ptr<PinnedLink> pinned_;  // allocated at the first pin or deferred MULTI
 };
 
 }  // namespace seawall::proxy
