@@ -1,72 +1,38 @@
-// Session: forwarding to upstreams, the replies that come back, and the fallback chain when
-// they do not. See session.hpp for the ordering and lifetime rules.
+// Session: the dispatch decision for each request (answered here, refused, or forwarded) and
+// the forward path to the request's upstream, with the replies that come back. A command split
+// across upstreams goes to SplitForward; what a request gets when its upstream cannot answer, to
+// DegradedReplies; what replies and writes do to the L1, to CacheEffects. See session.hpp for
+// the ordering and lifetime rules.
 #include <algorithm>
-#include <array>
+#include <cctype>
+#include <charconv>
 #include <optional>
 
 #include "seawall/command/command_rules.hpp"
+#include "seawall/command/command_table.hpp"
 #include "seawall/fault/fault_injector.hpp"
+#include "seawall/proxy/local_replies.hpp"
 #include "seawall/proxy/session.hpp"
-#include "seawall/proxy/split_merge.hpp"
 #include "seawall/proxy/write_order.hpp"
 #include "seawall/resp/replies.hpp"
-#include "seawall/resp/reply_framer.hpp"
 #include "seawall/resp/writer.hpp"
+#include "seawall/util/ascii.hpp"
 #include "seawall/util/log.hpp"
 
 namespace seawall::proxy {
 namespace {
 
+namespace replies = resp::replies;
 using command::CommandInfo;
 using upstream::ReplyStatus;
+using util::iequals;
 
-constexpr unsigned kPartBits = 8;
-constexpr std::uint64_t kPartMask = (1u << kPartBits) - 1;
+// HELLO's version before any connection learned Redis's: the oldest Redis with HELLO 3.
+constexpr std::string_view kUnknownVersion = "6.0.0";
 
-std::uint64_t make_token(std::uint64_t seq, std::uint32_t part) {
-  return (seq << kPartBits) | part;
-}
-
-util::LogRateLimiter& degraded_log_limiter() {
+util::LogRateLimiter& auth_log_limiter() {
   static util::LogRateLimiter limiter(std::chrono::seconds(10), 5);
   return limiter;
-}
-
-// Reads of keys written during the outage, for an MGET answered key by key.
-class JournalOverlay final : public policy::KeyOverlay {
- public:
-  JournalOverlay(const upstream::Journal& journal, std::chrono::system_clock::time_point wall)
-      : journal_(journal), wall_(wall) {}
-  Result get(std::string_view key, std::string& out) override {
-    switch (journal_.read_get(key, wall_, out)) {
-      case upstream::Journal::Overlay::Answered:
-        return Result::Answered;
-      case upstream::Journal::Overlay::Unknown:
-        return Result::Unknown;
-      case upstream::Journal::Overlay::NotJournaled:
-        break;
-    }
-    return Result::NotCovered;
-  }
-
- private:
-  const upstream::Journal& journal_;
-  std::chrono::system_clock::time_point wall_;
-};
-
-void log_degraded(const std::string& upstream, std::string_view what) {
-  // Degraded answers can come at full request rate: most calls must cost a counter decrement,
-  // not a clock read and shared atomics. Each thread asks the shared limiter every 1024th time.
-  thread_local std::uint32_t countdown = 0;
-  if (countdown-- != 0) {
-    return;
-  }
-  countdown = 1023;
-  std::uint64_t suppressed = 0;
-  if (degraded_log_limiter().allow(suppressed)) {
-    util::logger("fallback")
-        ->warn("upstream={} degraded answer={} (suppressed={})", upstream, what, suppressed);
-  }
 }
 
 // The fault configured for this request, if one applies, counted here: the caller applies it
@@ -106,21 +72,211 @@ void inject_error(upstream::ReplyTarget& target, const fault::Fault& fault, std:
 
 }  // namespace
 
-bool is_write_command(const CommandInfo& info) {
-  // EVAL/FCALL carry no read/write flag in Redis 7.0: assume they may write.
-  return info.has(command::kWrite) || (info.has(command::kScripting) &&
-                                       !info.has(command::kReadonly) && !info.has(command::kNoKey));
+Session::Next Session::dispatch(const resp::ParsedRequest& request, std::string_view raw,
+                                command::Command cmd) {
+  const CommandInfo* info = cmd.info;
+  const auto& args = request.args;
+  ctx_.shared->count_command(info);
+  if (iequals(args[0], "post") || iequals(args[0], "host:")) {
+    // An HTTP request sent to the Redis port (cross-protocol scripting). Redis drops such a
+    // connection; forwarded, it would make Redis drop a shared connection of other clients.
+    util::logger("proxy")->warn("client={} sent '{}': possible cross-protocol attack, closing", id_,
+                                iequals(args[0], "post") ? "POST" : "Host:");
+    close();
+    return Next::StopReading;
+  }
+  if (info == nullptr || !command::arity_ok(*info, args.size())) {
+    // Redis itself answers unknown commands and wrong arity, with its exact wording.
+    forward(request, raw, info);
+    return Next::Continue;
+  }
+  using command::Local;
+  const Local local = cmd.rule().local;
+  if (local == Local::Ping && args.size() <= 2) {  // more arguments: Redis words the arity error
+    scratch_.clear();
+    append_ping_reply(scratch_, args);
+    reply_now(scratch_);
+    return Next::Continue;
+  }
+  if (local == Local::Echo) {
+    scratch_.clear();
+    resp::append_bulk(scratch_, args[1]);
+    reply_now(scratch_);
+    return Next::Continue;
+  }
+  if (local == Local::Quit) {
+    reply_now(replies::kOk);
+    return Next::StopReading;
+  }
+  if (local == Local::Reset) {
+    note_reset();
+    protocol_ = resp::Protocol::Resp2;
+    record_->set_protocol(protocol_);
+    reply_now(replies::kReset);
+    return Next::Continue;
+  }
+  if (local == Local::Unsubscribe) {
+    // This session subscribes to nothing (SUBSCRIBE pins it), so Redis's answer is known: one
+    // reply per channel named, or one for none. Forwarded, those several replies to a single
+    // request would be taken for the replies of other clients on the shared connection.
+    scratch_.clear();
+    append_unsubscribe_reply(scratch_, info->name, args, protocol_);
+    reply_now(scratch_);
+    return Next::Continue;
+  }
+  if (local == Local::Select) {
+    reply_now(replies::kOk);  // SELECT 0; any other database pins the session
+    return Next::Continue;
+  }
+  if (local == Local::Client) {
+    return dispatch_client_subcommand(request, raw, info);
+  }
+  if (local == Local::Hello) {
+    answer_hello(args);
+    return Next::Continue;
+  }
+  forward(request, raw, info);
+  return Next::Continue;
 }
 
-bool flushes_everything(const CommandInfo& info) { return command::rules(info).flushes_all; }
+bool Session::answered_locally(resp::ParsedRequest& request, command::Command cmd) {
+  SharedState& shared = *ctx_.shared;
+  const auto& args = request.args;
+  const auto count = [&] { shared.count_command(cmd.info); };
+  if (shared.client_auth.enabled()) {
+    const AuthStep step = shared.client_auth.step(cmd, args, authenticated_);
+    if (step.failed) {
+      std::uint64_t suppressed = 0;
+      if (auth_log_limiter().allow(suppressed)) {
+        // Neither the user name nor the password: either may be the secret typed in.
+        util::logger("proxy")->info("client={} authentication failed (suppressed={})", id_,
+                                    suppressed);
+      }
+    }
+    if (link_ && link_state_.in_multi() && step.action != AuthAction::Pass &&
+        (cmd.rule().state == command::State::Auth || step.action == AuthAction::PassWithoutAuth ||
+         step.failed)) {
+      // Redis would queue it for EXEC; seawall cannot, so it refuses it as a queueing error.
+      count();
+      answer_locally(replies::kAuthInMulti);
+      return true;
+    }
+    if (step.authenticated && !step.failed && step.action != AuthAction::Pass) {
+      note_authenticated_user(cmd, args);
+    }
+    authenticated_ = step.authenticated;
+    if (step.action == AuthAction::Reply) {
+      count();
+      answer_locally(step.reply);
+      return true;
+    }
+    if (step.action == AuthAction::PassWithoutAuth) {
+      // Redis answers the rest of the HELLO (protocol, SETNAME); the credentials stay here.
+      remove_hello_auth(request.args);
+      request.kind = resp::RequestKind::Inline;  // re-encoded from args when sent
+    }
+  }
+  if (shared.denied.empty()) {
+    return false;
+  }
+  const CommandInfo* hit = cmd.info == nullptr ? nullptr : shared.denied.match(*cmd.info, args);
+  if (hit == nullptr) {
+    return false;
+  }
+  count();
+  std::string reply(replies::kDeniedPrefix);
+  for (char c : hit->name) {
+    reply += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  reply.append(replies::kDeniedSuffix);
+  answer_locally(reply);
+  return true;
+}
 
-void Session::invalidate_keys(const Slot& slot) {
-  if (slot.info != nullptr && flushes_everything(*slot.info)) {
-    ctx_.shared->cache.clear();
+void Session::answer_locally(std::string_view bytes) {
+  if (multi_deferred_ && !bytes.empty() && bytes[0] == '-') {
+    multi_aborted_ = true;  // a queueing error, as Redis counts a command it refuses
+  }
+  if (link_) {
+    relay_local(bytes);
+  } else {
+    reply_now(bytes);
+  }
+}
+
+Session::Next Session::dispatch_client_subcommand(const resp::ParsedRequest& request,
+                                                  std::string_view raw, const CommandInfo* client) {
+  // Per client, so answered here: Redis would describe seawall's shared connection (INFO, ID) or
+  // keep a name for all its clients (SETNAME, SETINFO: client libraries announce themselves).
+  scratch_.clear();
+  if (request.args.size() >= 2 && client_subcommand_reply(client, request.args, scratch_)) {
+    reply_now(scratch_);
+    return Next::Continue;
+  }
+  forward(request, raw, client);
+  return Next::Continue;
+}
+
+void Session::answer_hello(std::span<const std::string_view> args) {
+  // Redis's checks, in its order: the protocol version, then the options.
+  resp::Protocol protocol = protocol_;
+  if (args.size() >= 2) {
+    std::int64_t version = 0;
+    const auto [end, ec] =
+        std::from_chars(args[1].data(), args[1].data() + args[1].size(), version);
+    if (ec != std::errc() || end != args[1].data() + args[1].size()) {
+      reply_now(replies::kHelloProtocolNotInteger);
+      return;
+    }
+    if (version != 2 && version != 3) {
+      reply_now(replies::kNoProto);
+      return;
+    }
+    protocol = version == 3 ? resp::Protocol::Resp3 : resp::Protocol::Resp2;
+  }
+  for (std::size_t i = 2; i < args.size(); ++i) {
+    if (iequals(args[i], command::kSetnameOption) && i + 1 < args.size()) {
+      if (!introspection::valid_client_attribute(args[i + 1])) {
+        reply_now(replies::kClientNameInvalid);
+        return;
+      }
+      ++i;
+      continue;
+    }
+    scratch_.assign(replies::kHelloOptionPrefix);
+    scratch_.append(args[i]).append(replies::kHelloOptionSuffix);
+    reply_now(scratch_);
     return;
   }
-  for (std::uint32_t k : slot.keys) {
-    ctx_.shared->cache.invalidate_key(slot.args[k]);
+  for (std::size_t i = 2; i + 1 < args.size(); ++i) {
+    if (iequals(args[i], command::kSetnameOption)) {
+      set_client_name(args[++i]);
+    }
+  }
+  protocol_ = protocol;
+  record_->set_protocol(protocol);
+  // The fields Redis 7 answers, about this client: its seawall id, the server's version as a
+  // shared connection's HELLO reported it.
+  const std::string& learned = ctx_.pools[ctx_.snapshot->router.default_index()]->server_version();
+  const std::string_view version = learned.empty() ? std::string_view(kUnknownVersion) : learned;
+  scratch_.clear();
+  append_hello_reply(scratch_, protocol_, static_cast<std::int64_t>(id_), version);
+  reply_now(scratch_);
+}
+
+awaitable<void> Session::open_resp3_connections() {
+  // A worker opens its RESP3 connections for its first RESP3 client; until they are up, that
+  // client's commands would find none and take the fallback. Waits at most connect_timeout.
+  asio::steady_timer timer(socket_.get_executor());
+  const auto give_up = std::chrono::steady_clock::now() + ctx_.config->upstreams[0].connect_timeout;
+  for (std::size_t up = 0; up < ctx_.pools.size(); ++up) {
+    while (!ctx_.pools[up]->connected(id_, upstream::Protocol::Resp3) && !closed_ &&
+           std::chrono::steady_clock::now() < give_up &&
+           ctx_.shared->upstreams[up]->breaker().state(std::chrono::steady_clock::now()) !=
+               breaker::State::Open) {
+      timer.expires_after(std::chrono::milliseconds(2));
+      co_await timer.async_wait(use_nothrow);
+    }
   }
 }
 
@@ -169,7 +325,7 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw,
     if (!ctx_.snapshot->router.single_upstream()) {
       for (std::uint32_t k : key_indexes_) {
         if (ctx_.snapshot->router.route(args[k]) != up) {
-          if (!forward_split(*info, args)) {
+          if (!split_.forward(*info, args, key_indexes_)) {
             reply_now(resp::replies::kCrossUpstream);
           }
           return;
@@ -198,16 +354,16 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw,
     send = permit.allowed();
   }
   if (!send) {
-    answer_without_upstream(slot, seq);
+    degraded_.answer_without_upstream(slot, seq);
     return;
   }
   upstream::Connection& connection = connection_for(up);
   if (slot.is_write) {
-    invalidate_keys(slot);
-    mark_writes(slot, WritesInFlight::owner_of(&connection));
+    cache_effects_.invalidate_keys(slot);
+    slot.mark_writes(shared.writes_in_flight, WritesInFlight::owner_of(&connection));
     // A plain SET or MSET leaves its value in the L1 once Redis acknowledged it, so the key can
     // still be read during an outage that follows (the ticket catches any write racing it).
-    slot.fill = writes_value(slot);
+    slot.fill = cache_effects_.writes_value(slot);
   }
   if (slot.fill) {
     slot.ticket = shared.cache.begin_read();
@@ -219,6 +375,21 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw,
     return;
   }
   connection.submit(bytes, this, make_token(seq, 0), now, permit, &breaker, delay_of(fault));
+}
+
+void Session::send_part(const CommandInfo& info, std::span<const std::string_view> args,
+                        std::size_t up, std::uint64_t token, std::span<const std::string_view> part,
+                        const breaker::Permit& permit, breaker::CircuitBreaker& issuer,
+                        std::chrono::steady_clock::time_point now) {
+  ++in_upstream_;
+  const fault::Fault* fault = pick_fault(ctx_, &info, args, up);
+  if (fault != nullptr && fault->type == fault::FaultType::Error) {
+    inject_error(*this, *fault, token, permit, issuer, now);
+    return;
+  }
+  scratch_.clear();
+  resp::append_command(scratch_, part);
+  connection_for(up).submit(scratch_, this, token, now, permit, &issuer, delay_of(fault));
 }
 
 upstream::Connection& Session::connection_for(std::size_t up) {
@@ -311,91 +482,16 @@ awaitable<void> Session::wait_write_order(const CommandInfo* info, std::size_t u
            write_must_wait(info, request_.args).has_value());
 }
 
-bool Session::forward_split(const CommandInfo& info, std::span<const std::string_view> args) {
-  const command::CommandRules& rules = command::rules(info);
-  const Merge merge = rules.merge;
-  const std::size_t step = rules.merge_step;
-  if (merge == Merge::None) {
-    return false;
-  }
-  SharedState& shared = *ctx_.shared;
-  Slot& slot = push_slot();
-  const std::uint64_t seq = replies_.back_seq();
-  slot.info = &info;
-  slot.merge = merge;
-  slot.is_read = merge == Merge::Mget;
-  slot.is_write = !slot.is_read;
-  slot.copy_args(args);
-  slot.keys.assign(key_indexes_.begin(), key_indexes_.end());
-  slot.policy = &ctx_.snapshot->policies.match(args[1]);
-
-  // Group keys by upstream, in order of first appearance: part p goes to part_upstream[p].
-  std::array<std::size_t, kMaxParts> part_upstream{};
-  const std::optional<std::size_t> grouped = group_by_upstream(
-      key_indexes_.size(),
-      [&](std::size_t i) { return ctx_.snapshot->router.route(args[key_indexes_[i]]); },
-      slot.key_part, part_upstream);
-  if (!grouped) {
-    complete(seq, resp::replies::kCrossUpstream);  // more upstreams than a merge can hold
-    return true;
-  }
-  const std::size_t parts = *grouped;
-  const auto now = last_activity_;
-  // Every part's upstream must be reachable; otherwise the whole command takes the fallback.
-  std::array<breaker::Permit, kMaxParts> permits{};
-  std::array<breaker::CircuitBreaker*, kMaxParts> issuers{};
-  bool send = true;
-  for (std::size_t p = 0; p < parts && send; ++p) {
-    upstream::UpstreamState& state = *shared.upstreams[part_upstream[p]];
-    issuers[p] = &state.breaker();
-    if (state.ready()) {
-      permits[p] = issuers[p]->try_acquire(now);
-    }
-    send = permits[p].allowed();
-  }
-  if (!send) {
-    for (std::size_t p = 0; p < parts; ++p) {
-      if (permits[p].allowed()) {
-        issuers[p]->record(permits[p], breaker::Outcome::Ignored, {}, now);
-      }
-    }
-    slot.upstream = static_cast<std::uint32_t>(part_upstream[0]);
-    answer_without_upstream(slot, seq);
-    return true;
-  }
-  if (slot.is_write) {
-    invalidate_keys(slot);
-  }
-  slot.parts.resize(parts);
-  slot.parts_pending = static_cast<std::uint32_t>(parts);
-  std::vector<std::string_view> sub;
-  for (std::size_t p = 0; p < parts; ++p) {
-    part_request(slot.args, slot.keys, slot.key_part, step, p, sub);
-    ++in_upstream_;
-    const std::uint64_t token = make_token(seq, static_cast<std::uint32_t>(p));
-    const fault::Fault* fault = pick_fault(ctx_, &info, args, part_upstream[p]);
-    if (fault != nullptr && fault->type == fault::FaultType::Error) {
-      inject_error(*this, *fault, token, permits[p], *issuers[p], now);
-      continue;
-    }
-    scratch_.clear();
-    resp::append_command(scratch_, sub);
-    connection_for(part_upstream[p])
-        .submit(scratch_, this, token, now, permits[p], issuers[p], delay_of(fault));
-  }
-  return true;
-}
-
 void Session::on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus status,
                        std::chrono::steady_clock::time_point now) {
   --in_upstream_;
   // Ok and FailedReply come from a read of Redis's output; on_batch_end follows after its last
   // reply, so the writer need not be woken per reply (see wake_writer).
   defer_wake_ = status == ReplyStatus::Ok || status == ReplyStatus::FailedReply;
-  const std::uint64_t seq = token >> kPartBits;
+  const std::uint64_t seq = token_seq(token);
   Slot& slot = slot_at(seq);
   if (closed_) {
-    release_writes(slot);
+    slot.release_writes(ctx_.shared->writes_in_flight);
     if (in_upstream_ == 0) {
       write_signal_.notify();  // the writer keeps this session alive until now
     }
@@ -406,290 +502,35 @@ void Session::on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus 
     avg_reply_bytes_ = std::max(bytes.size(), avg_reply_bytes_ - avg_reply_bytes_ / 8);
   }
   if (slot.merge != Merge::None) {
-    on_part_reply(slot, seq, static_cast<std::uint32_t>(token & kPartMask), status, bytes);
+    split_.on_part_reply(slot, seq, token_part(token), status, bytes);
     return;
   }
   if (status == ReplyStatus::NotSent) {
     // It never reached Redis: answer exactly as if the breaker had been open.
-    answer_without_upstream(slot, seq);
+    degraded_.answer_without_upstream(slot, seq);
     return;
   }
   if (status != ReplyStatus::Ok) {
-    answer_failed(slot, seq, status, bytes);
+    degraded_.answer_failed(slot, seq, status, bytes);
     return;
   }
   if (slot.is_write) {
     // Again at the reply: a read that raced this write must not leave an older value cached.
     if (slot.fill && bytes == resp::replies::kOk) {
-      fill_written(slot, now);
+      cache_effects_.fill_written(slot, now);
     } else {
-      invalidate_keys(slot);
+      cache_effects_.invalidate_keys(slot);
     }
-    release_writes(slot);
+    slot.release_writes(ctx_.shared->writes_in_flight);
   } else if (slot.fill && bytes[0] != '-') {
-    fill_cache(slot, bytes, now);
+    cache_effects_.fill_cache(slot, bytes, protocol_, now);
   }
   ctx_.shared->fallback.counters().count(policy::Source::Upstream);
   complete(seq, bytes);
 }
 
-void Session::fill_cache(Slot& slot, std::string_view bytes,
-                         std::chrono::steady_clock::time_point now) {
-  cache::ReplyCache& cache = ctx_.shared->cache;
-  if (command::rules(*slot.info).merge == Merge::Mget) {
-    // Stored per key, as the GET of that key, so GET and MGET answer from the same copies.
-    thread_local std::vector<std::string_view> elements;
-    if (!split_reply_array(bytes, elements) || elements.size() + 1 != slot.args.size()) {
-      return;
-    }
-    for (std::size_t i = 0; i < elements.size(); ++i) {
-      const std::string_view key = slot.args[i + 1];
-      const policy::Policy& p = ctx_.snapshot->policies.match(key);
-      if (!p.l1.enabled) {
-        continue;
-      }
-      const std::array<std::string_view, 2> get = command::get_request(key);
-      cache::make_cache_key(get, scratch_);
-      if (protocol_ == resp::Protocol::Resp3) {
-        policy::make_resp3_cache_key(scratch_);
-      }
-      const std::array<std::string_view, 1> keys{key};
-      cache.put(slot.ticket, scratch_, keys, elements[i], p.l1.ttl, p.l1.max_stale, now,
-                p.l1.admission);
-    }
-    return;
-  }
-  thread_local std::vector<std::string_view> keys;
-  keys.clear();
-  for (std::uint32_t k : slot.keys) {
-    keys.push_back(slot.args[k]);
-  }
-  cache.put(slot.ticket, slot.cache_key, keys, bytes, slot.policy->l1.ttl,
-            slot.policy->l1.max_stale, now, slot.policy->l1.admission);
-}
-
-bool writes_value(const command::CommandInfo* info, std::span<const std::string_view> args,
-                  const policy::Policy& policy) {
-  if (info == nullptr) {
-    return false;
-  }
-  const command::CommandRules& rules = command::rules(*info);
-  // A single key's value is only worth keeping if its policy keeps copies; MSET's values are
-  // checked key by key when stored.
-  return command::writes_values(rules, args) &&
-         (rules.written != command::WrittenValue::KeyValue || policy.l1.enabled);
-}
-
-bool Session::writes_value(const Slot& slot) const {
-  return slot.policy != nullptr && proxy::writes_value(slot.info, slot.args, *slot.policy);
-}
-
-void Session::keep_journaled_value(Slot& slot) {
-  // What the journal answers now, the L1 keeps for after the replay: while the breaker is still
-  // half-open, reads of the key need a copy, and it is the value Redis will hold by then.
-  if (writes_value(slot)) {
-    fill_written(slot, last_activity_, &ctx_.shared->upstreams[slot.upstream]->journal());
-  }
-}
-
-void Session::fill_written(Slot& slot, std::chrono::steady_clock::time_point now,
-                           const upstream::Journal* journaled) {
-  for (std::size_t i = 1; i + 1 < slot.args.size(); i += 2) {
-    store_written_value(slot.ticket, slot.args[i], slot.args[i + 1], now, slot.mark, journaled);
-  }
-}
-
-void Session::store_written_value(cache::ReadTicket ticket, std::string_view key,
-                                  std::string_view value, std::chrono::steady_clock::time_point now,
-                                  WriteMark mark, const upstream::Journal* journaled) {
-  cache::ReplyCache& cache = ctx_.shared->cache;
-  const WritesInFlight& writes = ctx_.shared->writes_in_flight;
-  const policy::Policy& p = ctx_.snapshot->policies.match(key);
-  const std::array<std::string_view, 1> keys{key};
-  if (!p.l1.enabled) {
-    cache.invalidate_key(key);
-    return;
-  }
-  thread_local std::string cache_key;
-  thread_local std::string reply;
-  const std::array<std::string_view, 2> get = command::get_request(key);
-  cache::make_cache_key(get, cache_key);
-  reply.clear();
-  resp::append_bulk(reply, value);
-  // Written values are never refused by admission: an outage must read what was written
-  // through seawall.
-  const auto store = [&](cache::ReadTicket t) {
-    return cache.put(t, cache_key, keys, reply, p.l1.ttl, p.l1.max_stale, now,
-                     cache::Admission::Always);
-  };
-  if (mark.ordered && writes.last_sent(key, mark.id)) {
-    // Redis ran every earlier write of the key before this one (they went on the same
-    // connection, or had their outcome before it was sent) and no later one was sent: its value
-    // is what Redis holds now, whatever the ticket says (the earlier writes' acknowledgements
-    // invalidated it). The invalidation ends the reads still in flight, which may have read an
-    // older value; a write sent after the new ticket makes the put fail.
-    cache.invalidate_key(key);
-    const cache::ReadTicket fresh = cache.begin_read();
-    if (writes.last_sent(key, mark.id)) {
-      store(fresh);
-      return;
-    }
-  }
-  // Stored only if no other write to the key was sent since this one: then this value is what
-  // Redis holds. The invalidation after it drops the probe and ends every read of the key still
-  // in flight (they may have read an older value); the copy is stored again after.
-  cache::PutResult stored = store(ticket);
-  cache.invalidate_key(key);
-  if (stored == cache::PutResult::Stored) {
-    stored = store(cache.begin_read());
-  }
-  if (stored == cache::PutResult::Raced && journaled != nullptr) {
-    // A journaled write's order is the journal's: if its value is still the key's last one
-    // there, it is what Redis will hold after the replay (and what reads answer until then).
-    // The ticket comes first: a write journaled after the check invalidates the key after its
-    // append, so this put then fails rather than store an older value.
-    const cache::ReadTicket fresh = cache.begin_read();
-    thread_local std::string journaled_reply;
-    journaled_reply.clear();
-    if (journaled->read_get(key, std::chrono::system_clock::now(), journaled_reply) ==
-            upstream::Journal::Overlay::Answered &&
-        journaled_reply == reply) {
-      stored = store(fresh);
-    }
-  }
-  if (stored == cache::PutResult::Raced) {
-    // Another write of the key was in flight too (or of a key sharing its invalidation stripe):
-    // only Redis knows which ran last. Ask it.
-    ctx_.repair->request(ctx_.snapshot->router.route(key), key, p.l1.ttl, p.l1.max_stale);
-  }
-}
-
-void Session::answer_failed(Slot& slot, std::uint64_t seq, ReplyStatus status,
-                            std::string_view bytes) {
-  upstream::UpstreamState& state = *ctx_.shared->upstreams[slot.upstream];
-  if (slot.is_read) {
-    if (!parked_behind_write(slot, seq)) {
-      complete_degraded_read(slot, seq);
-    }
-    return;
-  }
-  const bool journaled = journaled_after_failure(slot);
-  release_writes(slot);  // its outcome is known now: journaled, or failed
-  if (journaled) {
-    complete(seq, scratch_);
-    return;
-  }
-  ctx_.shared->fallback.counters().count(policy::Source::Error);
-  if (status == ReplyStatus::FailedReply) {
-    complete(seq, bytes);  // Redis refused it (-LOADING, -BUSY ...): it did not run
-  } else if (slot.is_write) {
-    log_degraded(state.name(), "write_outcome_unknown");
-    complete(seq, state.write_unknown_error());
-  } else {
-    complete(seq, state.no_fallback_error());
-  }
-}
-
-bool Session::journaled_after_failure(Slot& slot) {
-  // A write Redis refused (-LOADING and the like) did not run; one that timed out or lost its
-  // connection may have run, or may still run late. Journaled, it runs (again: only idempotent
-  // writes are journaled) once Redis is back, before every later write of its keys: nothing
-  // reaches Redis while a journal waits, and the replay waits until every timed-out request has
-  // had its late reply or lost its connection (UpstreamState::in_doubt), so the original cannot
-  // run after a newer journaled value. Hence seawall can acknowledge it as if the breaker had
-  // been open when it came, and reads of its keys answer its value.
-  if (!slot.is_write || slot.merge != Merge::None || slot.info == nullptr ||
-      flushes_everything(*slot.info) ||
-      slot.policy->writes_when_open != policy::WritesWhenOpen::Journal) {
-    return false;
-  }
-  const std::optional<std::string> ack = policy::acknowledgement(*slot.info, slot.args);
-  if (!ack) {
-    return false;
-  }
-  upstream::UpstreamState& state = *ctx_.shared->upstreams[slot.upstream];
-  invalidate_keys(slot);
-  slot.ticket = ctx_.shared->cache.begin_read();
-  if (state.journal().append(slot.args, upstream::Journal::Mode::Journal,
-                             std::chrono::system_clock::now()) != upstream::Journal::Append::Ok) {
-    return false;
-  }
-  keep_journaled_value(slot);
-  ctx_.shared->fallback.counters().writes_journaled.fetch_add(1, std::memory_order_relaxed);
-  log_degraded(state.name(), "write_journaled_after_failure");
-  scratch_.assign(*ack);
-  return true;
-}
-
-void Session::answer_without_upstream(Slot& slot, std::uint64_t seq) {
-  if (parked_behind_write(slot, seq)) {
-    return;
-  }
-  if (slot.is_read) {
-    complete_degraded_read(slot, seq);
-    return;
-  }
-  const std::string_view answer = degraded_answer(slot);
-  release_writes(slot);  // a write that never reached Redis: journaled or refused by now
-  complete(seq, answer);
-}
-
-void Session::mark_writes(Slot& slot, WritesInFlight::Owner owner) {
-  if (slot.info == nullptr || flushes_everything(*slot.info)) {
-    return;
-  }
-  slot.mark = ctx_.shared->writes_in_flight.mark_all(slot.key_views(), owner);
-  slot.writes_marked = true;
-}
-
-void Session::release_writes(Slot& slot) {
-  if (!slot.writes_marked) {
-    return;
-  }
-  slot.writes_marked = false;
-  ctx_.shared->writes_in_flight.release_all(slot.key_views());
-}
-
-bool Session::write_in_flight(const Slot& slot) const {
-  const WritesInFlight& writes = ctx_.shared->writes_in_flight;
-  const auto& keys = slot.key_views();
-  return std::any_of(keys.begin(), keys.end(),
-                     [&](std::string_view key) { return writes.any(key); });
-}
-
-void Session::complete_degraded_read(Slot& slot, std::uint64_t seq) {
-  scratch_.clear();
-  const auto source = degraded_read(slot, scratch_);
-  if ((source == policy::Source::Error || source == policy::Source::Miss) &&
-      parked_behind_write(slot, seq)) {
-    // A write of its keys began on another thread while the chain was asked (its copy gone, its
-    // journal entry not in yet): this read waits for it, as if it had been in flight before.
-    ctx_.shared->fallback.counters().uncount(source);
-    return;
-  }
-  log_degraded(ctx_.shared->upstreams[slot.upstream]->name(), policy::to_string(source));
-  complete(seq, scratch_);
-}
-
-bool Session::parked_behind_write(Slot& slot, std::uint64_t seq) {
-  if (!slot.is_read || slot.parked || ctx_.parked == nullptr || !write_in_flight(slot)) {
-    return false;
-  }
-  // The write went out at most request_timeout ago: by then it has its outcome.
-  const auto& upstreams = ctx_.config->upstreams;
-  const auto wait = slot.upstream < upstreams.size() ? upstreams[slot.upstream].request_timeout
-                                                     : upstream::Millis{100};
-  slot.parked = true;
-  ++in_upstream_;  // keeps the session, like a request still with Redis
-  ++parked_;
-  // Twice that and more: the write's deadline fires on its own thread, which a loaded machine
-  // may run late; the wait ends as soon as the outcome is in anyway.
-  ctx_.parked->park(this, seq, last_activity_ + 2 * wait + std::chrono::milliseconds(50));
-  return true;
-}
-
 bool Session::retry_parked(std::uint64_t seq, bool expired) {
-  if (!closed_ && !expired && write_in_flight(slot_at(seq))) {
+  if (!closed_ && !expired && slot_at(seq).write_in_flight(ctx_.shared->writes_in_flight)) {
     return false;
   }
   --in_upstream_;
@@ -702,155 +543,14 @@ bool Session::retry_parked(std::uint64_t seq, bool expired) {
   }
   defer_wake_ = false;
   last_activity_ = std::chrono::steady_clock::now();
-  complete_degraded_read(slot_at(seq), seq);
+  degraded_.complete_read(slot_at(seq), seq);
   return true;
 }
 
-policy::Source Session::degraded_read(Slot& slot, std::string& out) {
-  SharedState& shared = *ctx_.shared;
-  upstream::UpstreamState& state = *shared.upstreams[slot.upstream];
-  policy::Fallback& fallback = shared.fallback;
-  const upstream::Journal& journal = state.journal();
-  // Read your writes: a key with a journaled write is answered from the journal, never from an
-  // older copy; when the journal cannot compute the answer, an error. An MGET key by key.
-  std::optional<JournalOverlay> overlay;
-  if (!journal.empty()) {
-    const auto wall = std::chrono::system_clock::now();
-    if (command::rules(*slot.info).merge == Merge::Mget) {
-      overlay.emplace(journal, wall);
-    } else {
-      thread_local std::string reply;
-      reply.clear();
-      switch (journal.read(slot.args, wall, reply)) {
-        case upstream::Journal::Overlay::Answered:
-          if (protocol_ != resp::Protocol::Resp3 || !resp::append_as_resp3(out, reply)) {
-            out.append(reply);
-          }
-          fallback.counters().count(policy::Source::Journal);
-          return policy::Source::Journal;
-        case upstream::Journal::Overlay::Unknown:
-          if (slot.policy->writes_when_open == policy::WritesWhenOpen::Invalidate) {
-            break;  // its L1 copies are gone: the chain answers as after any invalidation
-          }
-          out.append(state.no_fallback_error());
-          fallback.counters().count(policy::Source::Error);
-          return policy::Source::Error;
-        case upstream::Journal::Overlay::NotJournaled:
-          break;
-      }
-    }
-  }
-  return fallback.answer_read(*slot.info, slot.args, slot.cache_key, *slot.policy,
-                              ctx_.snapshot->policies, last_activity_, state.no_fallback_error(),
-                              out, protocol_, overlay ? &*overlay : nullptr);
-}
-
-std::string_view Session::degraded_answer(Slot& slot) {
-  SharedState& shared = *ctx_.shared;
-  upstream::UpstreamState& state = *shared.upstreams[slot.upstream];
-  auto& counters = shared.fallback.counters();
-  scratch_.clear();
-  if (slot.is_read) {
-    const auto source = degraded_read(slot, scratch_);
-    log_degraded(state.name(), policy::to_string(source));
-    return scratch_;
-  }
-  if (!slot.is_write || slot.merge != Merge::None || slot.info == nullptr ||
-      flushes_everything(*slot.info)) {
-    counters.count(policy::Source::Error);
-    return slot.is_write ? state.write_rejected_error() : state.no_fallback_error();
-  }
-  const policy::WritesWhenOpen mode = slot.policy->writes_when_open;
-  if (mode == policy::WritesWhenOpen::Reject) {
-    counters.writes_rejected.fetch_add(1, std::memory_order_relaxed);
-    log_degraded(state.name(), "write_rejected");
-    return state.write_rejected_error();
-  }
-  const std::optional<std::string> ack = policy::acknowledgement(*slot.info, slot.args);
-  if (!ack) {
-    counters.writes_rejected.fetch_add(1, std::memory_order_relaxed);
-    return state.cannot_acknowledge_error();
-  }
-  // Journal the write itself, or (invalidate) a DEL of its keys, so that Redis cannot serve a
-  // value from before the outage once it is back. Its old copies go first, and the ticket is
-  // taken before the append, so of two writes racing to the journal the later-journaled one
-  // leaves the copy (see keep_journaled_value). Meanwhile its keys count as written in flight:
-  // a read on another thread that finds neither the copy nor the journal entry waits for it
-  // (complete_degraded_read).
-  struct Unmark {
-    Session& session;
-    Slot& slot;
-    bool active;
-    ~Unmark() {
-      if (active) {
-        session.release_writes(slot);
-      }
-    }
-  } unmark{*this, slot, !slot.writes_marked};
-  if (unmark.active) {
-    mark_writes(slot, WritesInFlight::owner_of(this));
-  }
-  invalidate_keys(slot);
-  slot.ticket = shared.cache.begin_read();
-  const auto appended = state.journal().append(slot.args,
-                                               mode == policy::WritesWhenOpen::Journal
-                                                   ? upstream::Journal::Mode::Journal
-                                                   : upstream::Journal::Mode::Invalidate,
-                                               std::chrono::system_clock::now());
-  if (appended == upstream::Journal::Append::Unsupported) {
-    counters.writes_rejected.fetch_add(1, std::memory_order_relaxed);
-    return state.cannot_acknowledge_error();
-  }
-  if (appended != upstream::Journal::Append::Ok) {
-    counters.writes_rejected.fetch_add(1, std::memory_order_relaxed);
-    log_degraded(state.name(), "journal_full");
-    return state.journal_full_error();
-  }
-  if (mode == policy::WritesWhenOpen::Journal) {
-    keep_journaled_value(slot);
-  }
-  (mode == policy::WritesWhenOpen::Journal ? counters.writes_journaled
-                                           : counters.writes_invalidated)
-      .fetch_add(1, std::memory_order_relaxed);
-  log_degraded(state.name(),
-               mode == policy::WritesWhenOpen::Journal ? "write_journaled" : "write_invalidated");
-  scratch_.assign(*ack);
-  return scratch_;
-}
-
-void Session::on_part_reply(Slot& slot, std::uint64_t seq, std::uint32_t part, ReplyStatus status,
-                            std::string_view bytes) {
-  if (status != ReplyStatus::Ok || bytes[0] == '-') {
-    if (!slot.part_failed) {
-      slot.part_failed = true;
-      slot.data.assign(status == ReplyStatus::Ok || status == ReplyStatus::FailedReply
-                           ? bytes
-                           : std::string_view{});
-    }
-  } else {
-    slot.parts[part].assign(bytes);
-  }
-  if (--slot.parts_pending > 0) {
-    return;
-  }
-  if (slot.is_write) {
-    invalidate_keys(slot);
-  }
-  scratch_.clear();
-  if (slot.part_failed) {
-    upstream::UpstreamState& state = *ctx_.shared->upstreams[slot.upstream];
-    if (slot.merge == Merge::Mget) {
-      degraded_read(slot, scratch_);
-    } else {
-      scratch_.assign(slot.data.empty() ? std::string_view(state.write_unknown_error())
-                                        : std::string_view(slot.data));
-    }
-    complete(seq, scratch_);
-    return;
-  }
-  ctx_.shared->fallback.counters().count(policy::Source::Upstream);
-  merge_parts(slot.merge, slot.parts, slot.key_part, protocol_, scratch_);
-  complete(seq, scratch_);
+void Session::park_read(std::uint64_t seq, std::chrono::steady_clock::time_point deadline) {
+  ++in_upstream_;  // keeps the session, like a request still with Redis
+  ++parked_;
+  ctx_.parked->park(this, seq, deadline);
 }
 
 }  // namespace seawall::proxy

@@ -340,7 +340,7 @@ bool Session::answered_while_unavailable(command::Command cmd,
     relay_local(slot.is_write ? state.write_rejected_error() : state.no_fallback_error());
     return true;
   }
-  relay_local(degraded_answer(slot));
+  relay_local(degraded_.answer(slot));
   return true;
 }
 
@@ -446,7 +446,7 @@ void Session::on_link_reply_counted(std::string_view reply) {
       const auto now = std::chrono::steady_clock::now();
       for (const QueuedFill& fill : done.fills) {
         if (fill.index < elements.size() && elements[fill.index] == resp::replies::kOk) {
-          store_written_value(done.ticket, fill.key, fill.value, now, done.mark);
+          cache_effects_.store_written_value(done.ticket, fill.key, fill.value, now, done.mark);
         } else {
           ctx_.shared->cache.invalidate_key(fill.key);
         }
@@ -577,7 +577,7 @@ bool Session::journal_sets(std::size_t upstream, const std::vector<QueuedFill>& 
   const auto now = std::chrono::steady_clock::now();
   const upstream::Journal& journal = ctx_.shared->upstreams[upstream]->journal();
   for (const QueuedFill& f : sets) {
-    store_written_value(ticket, f.key, f.value, now, WriteMark{}, &journal);
+    cache_effects_.store_written_value(ticket, f.key, f.value, now, WriteMark{}, &journal);
   }
   writes.release_all(keys);
   ctx_.shared->fallback.counters().writes_journaled.fetch_add(1, std::memory_order_relaxed);
