@@ -315,10 +315,6 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw,
                       const CommandInfo* info) {
   SharedState& shared = *ctx_.shared;
   const auto& args = request.args;
-  key_indexes_.clear();
-  if (info != nullptr) {
-    command::key_indexes(*info, args, key_indexes_);
-  }
   std::size_t up = ctx_.snapshot->router.default_index();
   if (!key_indexes_.empty()) {
     up = ctx_.snapshot->router.route(args[key_indexes_[0]]);
@@ -392,6 +388,13 @@ void Session::send_part(const CommandInfo& info, std::span<const std::string_vie
   connection_for(up).submit(scratch_, this, token, now, permit, &issuer, delay_of(fault));
 }
 
+void Session::find_keys(const CommandInfo* info, std::span<const std::string_view> args) {
+  key_indexes_.clear();
+  if (info != nullptr) {
+    command::key_indexes(*info, args, key_indexes_);
+  }
+}
+
 upstream::Connection& Session::connection_for(std::size_t up) {
   if (moved_to_ != nullptr) {
     if ((in_upstream_ > 0 || move_fresh_) && up == moved_up_) {
@@ -423,15 +426,12 @@ std::optional<std::size_t> Session::write_must_wait(const CommandInfo* info,
       (link_state_.in_multi() || !is_write_command(*info) || flushes_everything(*info))) {
     return std::nullopt;
   }
-  thread_local std::vector<std::uint32_t> indexes;
   thread_local std::vector<std::string_view> keys;
   keys.clear();
   if (runs_queued) {
     keys.assign(multi_keys_.begin(), multi_keys_.end());
   } else {
-    indexes.clear();
-    command::key_indexes(*info, args, indexes);
-    for (std::uint32_t k : indexes) {
+    for (std::uint32_t k : key_indexes_) {
       keys.push_back(args[k]);
     }
   }

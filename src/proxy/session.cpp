@@ -272,6 +272,7 @@ awaitable<void> Session::read_loop() {
           break;
         }
       }
+      find_keys(info, request_.args);
       if (const auto up = write_must_wait(info, request_.args)) {
         // Behind another client's write of its keys; nothing after it may overtake it either.
         co_await wait_write_order(info, *up);

@@ -136,6 +136,8 @@ class Session : public upstream::ReplyTarget,
   // speak the protocol asked for; it sets the protocol of this session's replies.
   void answer_hello(std::span<const std::string_view> args);
   awaitable<void> open_resp3_connections();
+  // key_indexes_ for the request being dispatched: once per request, before write_must_wait.
+  void find_keys(const command::CommandInfo* info, std::span<const std::string_view> args);
   upstream::Protocol upstream_protocol() const {
     return protocol_ == resp::Protocol::Resp3 ? upstream::Protocol::Resp3
                                               : upstream::Protocol::Resp2;
@@ -298,7 +300,7 @@ class Session : public upstream::ReplyTarget,
   std::string writing_;       // the batch being written
   std::string scratch_;       // re-encoded inline commands
   ReplyQueue<Slot> replies_;  // one slot per request still owed a reply, in request order
-  std::vector<std::uint32_t> key_indexes_;
+  std::vector<std::uint32_t> key_indexes_;  // the current request's key positions (find_keys)
   util::Signal write_signal_;
   util::Signal resume_signal_;
   asio::cancellation_signal read_cancel_;
