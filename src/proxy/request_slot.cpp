@@ -1,5 +1,7 @@
 #include "seawall/proxy/request_slot.hpp"
 
+#include <algorithm>
+
 #include "seawall/util/heap_bytes.hpp"
 
 namespace seawall::proxy {
@@ -61,6 +63,28 @@ std::size_t RequestSlot::heap_bytes() const {
     bytes += heap_bytes(part);
   }
   return bytes;
+}
+
+void RequestSlot::mark_writes(WritesInFlight& writes, WritesInFlight::Owner owner) {
+  if (info == nullptr || command::rules(*info).flushes_all) {
+    return;
+  }
+  mark = writes.mark_all(key_views(), owner);
+  writes_marked = true;
+}
+
+void RequestSlot::release_writes(WritesInFlight& writes) {
+  if (!writes_marked) {
+    return;
+  }
+  writes_marked = false;
+  writes.release_all(key_views());
+}
+
+bool RequestSlot::write_in_flight(const WritesInFlight& writes) const {
+  const auto& views = key_views();
+  return std::any_of(views.begin(), views.end(),
+                     [&](std::string_view key) { return writes.any(key); });
 }
 
 }  // namespace seawall::proxy

@@ -1,16 +1,12 @@
 #include "seawall/proxy/session.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
-#include <charconv>
 
 #include "seawall/command/command_table.hpp"
-#include "seawall/proxy/local_replies.hpp"
 #include "seawall/proxy/upstream_asks.hpp"
 #include "seawall/resp/replies.hpp"
 #include "seawall/resp/writer.hpp"
-#include "seawall/util/ascii.hpp"
 #include "seawall/util/bugs.hpp"
 #include "seawall/util/heap_bytes.hpp"
 #include "seawall/util/log.hpp"
@@ -23,19 +19,10 @@ using command::CommandInfo;
 
 // A written batch larger than this is freed after its write rather than kept for the next one.
 constexpr std::size_t kMaxKeptOutput = 64 * 1024;
-// HELLO's version before any connection learned Redis's: the oldest Redis with HELLO 3.
-constexpr std::string_view kUnknownVersion = "6.0.0";
 // Like Redis's client-query-buffer-limit: one command may not need more than this.
 constexpr std::size_t kMaxQueryBuffer = 1024ull * 1024 * 1024;
 
-using util::iequals;
-
 util::LogRateLimiter& protocol_log_limiter() {
-  static util::LogRateLimiter limiter(std::chrono::seconds(10), 5);
-  return limiter;
-}
-
-util::LogRateLimiter& auth_log_limiter() {
   static util::LogRateLimiter limiter(std::chrono::seconds(10), 5);
   return limiter;
 }
@@ -70,14 +57,14 @@ class Session::PinnedAdapter final : public PinnedHost {
                 std::size_t up) override {
     s_.describe(slot, info, args, up);
   }
-  std::string_view degraded_answer(RequestSlot& slot) override { return s_.degraded_answer(slot); }
+  std::string_view degraded_answer(RequestSlot& slot) override { return s_.degraded_.answer(slot); }
   void note_activity(std::chrono::steady_clock::time_point now) override {
     s_.last_activity_ = now;
   }
   void store_written_value(cache::ReadTicket ticket, std::string_view key, std::string_view value,
                            std::chrono::steady_clock::time_point now, WritesInFlight::Marked mark,
                            const upstream::Journal* journaled) override {
-    s_.store_written_value(ticket, key, value, now, mark, journaled);
+    s_.cache_effects_.store_written_value(ticket, key, value, now, mark, journaled);
   }
   WritesInFlight::Owner write_owner() const override { return WritesInFlight::owner_of(&s_); }
 
@@ -93,6 +80,9 @@ Session::Session(tcp::socket socket, WorkerContext& ctx, std::uint64_t id)
       write_signal_(socket_.get_executor()),
       resume_signal_(socket_.get_executor()),
       last_activity_(std::chrono::steady_clock::now()),
+      cache_effects_(ctx),
+      degraded_(ctx, *this, cache_effects_),
+      split_(ctx, *this, cache_effects_, degraded_),
       idle_signal_(socket_.get_executor()) {}
 
 PinnedLink& Session::pinned_link() {
@@ -126,7 +116,7 @@ Session::~Session() {
     ctx_.parked->forget(this);  // only at a worker's shutdown: parked reads keep it alive
   }
   for (Slot& slot : replies_.slots()) {
-    release_writes(slot);  // writes whose connection never answered (shutdown)
+    slot.release_writes(ctx_.shared->writes_in_flight);  // its connection never answered (shutdown)
   }
   release_read_buffer();
 }
@@ -371,6 +361,7 @@ awaitable<void> Session::read_loop() {
           break;
         }
       }
+      find_keys(info, request_.args);
       if (const auto up = write_must_wait(info, request_.args)) {
         // Behind another client's write of its keys; nothing after it may overtake it either.
         co_await wait_write_order(info, *up);
@@ -622,211 +613,6 @@ void Session::write_or_wake() {
     return;
   }
   maybe_resume();
-}
-
-bool Session::answered_locally(resp::ParsedRequest& request, command::Command cmd) {
-  SharedState& shared = *ctx_.shared;
-  const auto& args = request.args;
-  const auto count = [&] { shared.count_command(cmd.info); };
-  if (shared.client_auth.enabled()) {
-    const AuthStep step = shared.client_auth.step(cmd, args, authenticated_);
-    if (step.failed) {
-      std::uint64_t suppressed = 0;
-      if (auth_log_limiter().allow(suppressed)) {
-        // Neither the user name nor the password: either may be the secret typed in.
-        util::logger("proxy")->info("client={} authentication failed (suppressed={})", id_,
-                                    suppressed);
-      }
-    }
-    if (pinned() && link_state().in_multi() && step.action != AuthAction::Pass &&
-        (cmd.rule().state == command::State::Auth || step.action == AuthAction::PassWithoutAuth ||
-         step.failed)) {
-      // Redis would queue it for EXEC; seawall cannot, so it refuses it as a queueing error.
-      count();
-      answer_locally(replies::kAuthInMulti);
-      return true;
-    }
-    if (step.authenticated && !step.failed && step.action != AuthAction::Pass) {
-      presence_.note_authenticated_user(cmd, args);
-    }
-    authenticated_ = step.authenticated;
-    if (step.action == AuthAction::Reply) {
-      count();
-      answer_locally(step.reply);
-      return true;
-    }
-    if (step.action == AuthAction::PassWithoutAuth) {
-      // Redis answers the rest of the HELLO (protocol, SETNAME); the credentials stay here.
-      remove_hello_auth(request.args);
-      request.kind = resp::RequestKind::Inline;  // re-encoded from args when sent
-    }
-  }
-  if (shared.denied.empty()) {
-    return false;
-  }
-  const CommandInfo* hit = cmd.info == nullptr ? nullptr : shared.denied.match(*cmd.info, args);
-  if (hit == nullptr) {
-    return false;
-  }
-  count();
-  std::string reply(replies::kDeniedPrefix);
-  for (char c : hit->name) {
-    reply += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  }
-  reply.append(replies::kDeniedSuffix);
-  answer_locally(reply);
-  return true;
-}
-
-void Session::answer_locally(std::string_view bytes) {
-  if (pinned_ && pinned_->relayed_local(bytes)) {
-    return;
-  }
-  reply_now(bytes);
-}
-
-Session::Next Session::dispatch(const resp::ParsedRequest& request, std::string_view raw,
-                                command::Command cmd) {
-  const CommandInfo* info = cmd.info;
-  const auto& args = request.args;
-  ctx_.shared->count_command(info);
-  if (iequals(args[0], "post") || iequals(args[0], "host:")) {
-    // An HTTP request sent to the Redis port (cross-protocol scripting). Redis drops such a
-    // connection; forwarded, it would make Redis drop a shared connection of other clients.
-    util::logger("proxy")->warn("client={} sent '{}': possible cross-protocol attack, closing", id_,
-                                iequals(args[0], "post") ? "POST" : "Host:");
-    close();
-    return Next::StopReading;
-  }
-  if (info == nullptr || !command::arity_ok(*info, args.size())) {
-    // Redis itself answers unknown commands and wrong arity, with its exact wording.
-    forward(request, raw, info);
-    return Next::Continue;
-  }
-  using command::Local;
-  const Local local = cmd.rule().local;
-  if (local == Local::Ping && args.size() <= 2) {  // more arguments: Redis words the arity error
-    scratch_.clear();
-    append_ping_reply(scratch_, args);
-    reply_now(scratch_);
-    return Next::Continue;
-  }
-  if (local == Local::Echo) {
-    scratch_.clear();
-    resp::append_bulk(scratch_, args[1]);
-    reply_now(scratch_);
-    return Next::Continue;
-  }
-  if (local == Local::Quit) {
-    reply_now(replies::kOk);
-    return Next::StopReading;
-  }
-  if (local == Local::Reset) {
-    note_reset();
-    protocol_ = resp::Protocol::Resp2;
-    presence_.record().set_protocol(protocol_);
-    reply_now(replies::kReset);
-    return Next::Continue;
-  }
-  if (local == Local::Unsubscribe) {
-    // This session subscribes to nothing (SUBSCRIBE pins it), so Redis's answer is known: one
-    // reply per channel named, or one for none. Forwarded, those several replies to a single
-    // request would be taken for the replies of other clients on the shared connection.
-    scratch_.clear();
-    append_unsubscribe_reply(scratch_, info->name, args, protocol_);
-    reply_now(scratch_);
-    return Next::Continue;
-  }
-  if (local == Local::Select) {
-    reply_now(replies::kOk);  // SELECT 0; any other database pins the session
-    return Next::Continue;
-  }
-  if (local == Local::Client) {
-    return dispatch_client_subcommand(request, raw, info);
-  }
-  if (local == Local::Hello) {
-    answer_hello(args);
-    return Next::Continue;
-  }
-  forward(request, raw, info);
-  return Next::Continue;
-}
-
-awaitable<void> Session::open_resp3_connections() {
-  // A worker opens its RESP3 connections for its first RESP3 client; until they are up, that
-  // client's commands would find none and take the fallback. Waits at most connect_timeout.
-  asio::steady_timer timer(socket_.get_executor());
-  const auto give_up = std::chrono::steady_clock::now() + ctx_.config->upstreams[0].connect_timeout;
-  for (std::size_t up = 0; up < ctx_.pools.size(); ++up) {
-    while (!ctx_.pools[up]->connected(id_, upstream::Protocol::Resp3) && !closed_ &&
-           std::chrono::steady_clock::now() < give_up &&
-           ctx_.shared->upstreams[up]->breaker().state(std::chrono::steady_clock::now()) !=
-               breaker::State::Open) {
-      timer.expires_after(std::chrono::milliseconds(2));
-      co_await timer.async_wait(use_nothrow);
-    }
-  }
-}
-
-void Session::answer_hello(std::span<const std::string_view> args) {
-  // Redis's checks, in its order: the protocol version, then the options.
-  resp::Protocol protocol = protocol_;
-  if (args.size() >= 2) {
-    std::int64_t version = 0;
-    const auto [end, ec] =
-        std::from_chars(args[1].data(), args[1].data() + args[1].size(), version);
-    if (ec != std::errc() || end != args[1].data() + args[1].size()) {
-      reply_now(replies::kHelloProtocolNotInteger);
-      return;
-    }
-    if (version != 2 && version != 3) {
-      reply_now(replies::kNoProto);
-      return;
-    }
-    protocol = version == 3 ? resp::Protocol::Resp3 : resp::Protocol::Resp2;
-  }
-  for (std::size_t i = 2; i < args.size(); ++i) {
-    if (iequals(args[i], command::kSetnameOption) && i + 1 < args.size()) {
-      if (!introspection::valid_client_attribute(args[i + 1])) {
-        reply_now(replies::kClientNameInvalid);
-        return;
-      }
-      ++i;
-      continue;
-    }
-    scratch_.assign(replies::kHelloOptionPrefix);
-    scratch_.append(args[i]).append(replies::kHelloOptionSuffix);
-    reply_now(scratch_);
-    return;
-  }
-  for (std::size_t i = 2; i + 1 < args.size(); ++i) {
-    if (iequals(args[i], command::kSetnameOption)) {
-      presence_.set_client_name(args[++i]);
-    }
-  }
-  protocol_ = protocol;
-  presence_.record().set_protocol(protocol);
-  // The fields Redis 7 answers, about this client: its seawall id, the server's version as a
-  // shared connection's HELLO reported it.
-  const std::string& learned = ctx_.pools[ctx_.snapshot->router.default_index()]->server_version();
-  const std::string_view version = learned.empty() ? std::string_view(kUnknownVersion) : learned;
-  scratch_.clear();
-  append_hello_reply(scratch_, protocol_, static_cast<std::int64_t>(id_), version);
-  reply_now(scratch_);
-}
-
-Session::Next Session::dispatch_client_subcommand(const resp::ParsedRequest& request,
-                                                  std::string_view raw, const CommandInfo* client) {
-  // Per client, so answered here: Redis would describe seawall's shared connection (INFO, ID) or
-  // keep a name for all its clients (SETNAME, SETINFO: client libraries announce themselves).
-  scratch_.clear();
-  if (request.args.size() >= 2 &&
-      presence_.client_subcommand_reply(client, request.args, scratch_)) {
-    reply_now(scratch_);
-    return Next::Continue;
-  }
-  forward(request, raw, client);
-  return Next::Continue;
 }
 
 }  // namespace seawall::proxy

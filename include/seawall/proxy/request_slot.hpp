@@ -61,6 +61,14 @@ struct RequestSlot {
   const std::vector<std::string_view>& key_views() const;
   // Heap bytes held by its strings and vectors (capacities).
   std::size_t heap_bytes() const;
+
+  // A write about to be sent through `owner`: its keys count as written in flight until
+  // release_writes, which follows its outcome (acknowledged and copied, journaled, or failed).
+  // Here, beside writes_marked and mark, since the forward path and the degraded answers both
+  // mark and release.
+  void mark_writes(WritesInFlight& writes, WritesInFlight::Owner owner);
+  void release_writes(WritesInFlight& writes);
+  bool write_in_flight(const WritesInFlight& writes) const;  // of any of its keys
 };
 
 }  // namespace seawall::proxy

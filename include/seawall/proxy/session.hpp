@@ -17,6 +17,12 @@
 // command deny list (deny_commands). Their answers take their place in request order, also
 // while pinned.
 //
+// Dispatch (dispatch.cpp): each request is answered here, refused, relayed while pinned, or
+// forwarded to the upstream of its keys; the forward path hands a command whose keys span
+// upstreams to SplitForward, a request its upstream cannot answer to DegradedReplies, and what
+// replies and writes do to the L1 to CacheEffects.
+//
+//
 // Pinned mode (PinnedLink, pinned_link.hpp): while the client holds connection state (MULTI,
 // WATCH, SELECT n, SUBSCRIBE, ...) its commands are relayed on a dedicated upstream connection.
 //
@@ -38,12 +44,15 @@
 #include "seawall/command/command_table.hpp"
 #include "seawall/net.hpp"
 #include "seawall/policy/policy_table.hpp"
+#include "seawall/proxy/cache_effects.hpp"
 #include "seawall/proxy/client_presence.hpp"
+#include "seawall/proxy/degraded_replies.hpp"
 #include "seawall/proxy/link_state.hpp"
 #include "seawall/proxy/monitor_tap.hpp"
 #include "seawall/proxy/pinned_link.hpp"
 #include "seawall/proxy/reply_queue.hpp"
 #include "seawall/proxy/request_slot.hpp"
+#include "seawall/proxy/split_forward.hpp"
 #include "seawall/proxy/worker_context.hpp"
 #include "seawall/proxy/writes_in_flight.hpp"
 #include "seawall/resp/request_parser.hpp"
@@ -53,18 +62,9 @@
 
 namespace seawall::proxy {
 
-// Commands that change data, as the L1 and the journal see them (forward.cpp).
-bool is_write_command(const command::CommandInfo& info);
-bool flushes_everything(const command::CommandInfo& info);
-// SET k v (no options; its key's policy keeps L1 copies) and MSET: their values are what GET of
-// their keys returns once Redis acknowledged them.
-bool writes_value(const command::CommandInfo* info, std::span<const std::string_view> args,
-                  const policy::Policy& policy);
-// The elements of a complete RESP array reply; false if `reply` is not one.
-bool split_reply_array(std::string_view reply, std::vector<std::string_view>& elements);
-
 class Session : public upstream::ReplyTarget,
                 public SessionHost,
+                private PartSender,
                 public std::enable_shared_from_this<Session> {
  public:
   // Output bytes waiting beyond which the session stops reading new commands.
@@ -131,6 +131,8 @@ class Session : public upstream::ReplyTarget,
   // speak the protocol asked for; it sets the protocol of this session's replies.
   void answer_hello(std::span<const std::string_view> args);
   awaitable<void> open_resp3_connections();
+  // key_indexes_ for the request being dispatched: once per request, before write_must_wait.
+  void find_keys(const command::CommandInfo* info, std::span<const std::string_view> args);
   upstream::Protocol upstream_protocol() const {
     return protocol_ == resp::Protocol::Resp3 ? upstream::Protocol::Resp3
                                               : upstream::Protocol::Resp2;
@@ -142,23 +144,24 @@ class Session : public upstream::ReplyTarget,
   // its key positions.
   void describe(Slot& slot, const command::CommandInfo* info,
                 std::span<const std::string_view> args, std::size_t up);
-  bool forward_split(const command::CommandInfo& info, std::span<const std::string_view> args);
-  void answer_without_upstream(Slot& slot, std::uint64_t seq);
-  // What a request gets while its upstream cannot be used (breaker open, journal waiting): the
-  // fallback chain for reads, the policy's writes_when_open for writes. Valid until scratch_ or
-  // the upstream's error lines change.
-  std::string_view degraded_answer(Slot& slot);
-  // A journal-mode write that failed (refused by a server that cannot serve, timed out, or its
-  // connection dropped): journaled and acknowledged; the acknowledgement is left in scratch_.
-  bool journaled_after_failure(Slot& slot);
-  // A read Redis cannot answer: the journal's answer for a key written during the outage, else
-  // the fallback chain. Appends to `out`.
-  policy::Source degraded_read(Slot& slot, std::string& out);
-  void answer_failed(Slot& slot, std::uint64_t seq, upstream::ReplyStatus status,
-                     std::string_view bytes);
-  // A write about to be sent through `owner`: its keys count as written in flight until
-  // release_writes, which follows its outcome (acknowledged and copied, journaled, or failed).
-  void mark_writes(Slot& slot, WritesInFlight::Owner owner);
+  // ReplySlots (for degraded_ and split_)
+  void complete_request(std::uint64_t seq, std::string_view bytes) override {
+    complete(seq, bytes);
+  }
+  std::string& scratch_buffer() override { return scratch_; }
+  resp::Protocol reply_protocol() const override { return protocol_; }
+  std::chrono::steady_clock::time_point last_activity() const override { return last_activity_; }
+  void park_read(std::uint64_t seq, std::chrono::steady_clock::time_point deadline) override;
+  // PartSender (for split_)
+  RequestSlot& push_request(std::uint64_t& seq) override {
+    Slot& slot = push_slot();
+    seq = replies_.back_seq();
+    return slot;
+  }
+  void send_part(const command::CommandInfo& info, std::span<const std::string_view> args,
+                 std::size_t up, std::uint64_t token, std::span<const std::string_view> part,
+                 const breaker::Permit& permit, breaker::CircuitBreaker& issuer,
+                 std::chrono::steady_clock::time_point now) override;
   // Writes of one key keep their order (WritesInFlight): true while this write (shared or
   // pinned) must wait for another sender's write of its keys; a shared one moves to that
   // sender's connection instead when it can (moved_to_).
@@ -169,34 +172,6 @@ class Session : public upstream::ReplyTarget,
   // The connection to `up` for this session's next command: the one it moved to while its
   // commands there are in flight, else its own (Pool::pick).
   upstream::Connection& connection_for(std::size_t up);
-  void release_writes(Slot& slot);
-  // A degraded read of a key with a write in flight waits for that write's outcome, so it
-  // answers the written value rather than nothing (the write's send dropped the L1 copy). True
-  // when parked; the reply comes from retry_parked.
-  bool parked_behind_write(Slot& slot, std::uint64_t seq);
-  bool write_in_flight(const Slot& slot) const;  // of any of its keys (SharedState's count)
-  // A read Redis cannot answer, answered from degraded_read and logged.
-  void complete_degraded_read(Slot& slot, std::uint64_t seq);
-  void on_part_reply(Slot& slot, std::uint64_t seq, std::uint32_t part,
-                     upstream::ReplyStatus status, std::string_view bytes);
-  void fill_cache(Slot& slot, std::string_view bytes, std::chrono::steady_clock::time_point now);
-  void invalidate_keys(const Slot& slot);
-  // SET k v (no options) and MSET: their values are what GET of their keys returns next.
-  bool writes_value(const Slot& slot) const;
-  // After Redis acknowledged such a write: its values as the L1 copies of GET of their keys.
-  // `journaled`: the write was journaled there (see store_written_value).
-  void fill_written(Slot& slot, std::chrono::steady_clock::time_point now,
-                    const upstream::Journal* journaled = nullptr);
-  // A journaled SET/MSET (slot.ticket taken before the append): its values in the L1 too.
-  void keep_journaled_value(Slot& slot);
-  // The L1 copy of GET `key` after a write of `value` Redis acknowledged, unless another write
-  // to the key was sent since `ticket` (taken when the write was sent).
-  // When `mark` says the write was ordered and is still the key's last one sent, its value is
-  // what Redis holds: stored whatever happened to the ticket. When `journaled` holds the write,
-  // its order is the journal's: the value is stored if it is still the key's last journaled one.
-  void store_written_value(cache::ReadTicket ticket, std::string_view key, std::string_view value,
-                           std::chrono::steady_clock::time_point now, WriteMark mark,
-                           const upstream::Journal* journaled = nullptr);
   // A slot for a new request at the back of replies_, reset.
   Slot& push_slot();
   Slot& slot_at(std::uint64_t seq) { return replies_.at(seq); }
@@ -250,11 +225,14 @@ class Session : public upstream::ReplyTarget,
   std::string writing_;       // the batch being written
   std::string scratch_;       // re-encoded inline commands
   ReplyQueue<Slot> replies_;  // one slot per request still owed a reply, in request order
-  std::vector<std::uint32_t> key_indexes_;
+  std::vector<std::uint32_t> key_indexes_;  // the current request's key positions (find_keys)
   util::Signal write_signal_;
   util::Signal resume_signal_;
   asio::cancellation_signal read_cancel_;
   std::chrono::steady_clock::time_point last_activity_;
+  CacheEffects cache_effects_;   // what replies and writes do to the L1
+  DegradedReplies degraded_;     // answers when the upstream cannot
+  SplitForward split_;           // commands whose keys span upstreams
   std::size_t in_upstream_ = 0;  // requests submitted and not yet answered by the connection
   // A connection of moved_up_ taken instead of this session's own, to follow another client's
   // write of a key (write_must_wait); used until nothing of this session is in flight.

@@ -1,0 +1,67 @@
+#pragma once
+// What a forwarded request's reply, or a write, does to the L1 (the process-wide ReplyCache): a
+// read's reply is stored as its copy; a write drops the copies of its keys, and a plain SET or
+// MSET Redis acknowledged (or the journal took) leaves its values as the copies GET answers, so
+// its keys can still be read through an outage that follows.
+//
+// Ownership: a member of its session, holding only a reference to the worker's context, which
+// outlives it. Thread safety: the session's worker thread; the cache and the writes-in-flight
+// count it reaches through SharedState are safe for every thread.
+// Invariant: a value is stored only when it is what Redis holds (or will hold after the
+// journal's replay); a read ticket taken before the write was sent, or the write's mark, says so.
+#include <chrono>
+#include <span>
+#include <string_view>
+
+#include "seawall/cache/reply_cache.hpp"
+#include "seawall/command/command_table.hpp"
+#include "seawall/policy/policy_table.hpp"
+#include "seawall/proxy/request_slot.hpp"
+#include "seawall/proxy/worker_context.hpp"
+#include "seawall/proxy/writes_in_flight.hpp"
+#include "seawall/resp/resp3.hpp"
+#include "seawall/upstream/journal.hpp"
+
+namespace seawall::proxy {
+
+// Commands that change data, as the L1 and the journal see them.
+bool is_write_command(const command::CommandInfo& info);
+bool flushes_everything(const command::CommandInfo& info);
+// SET k v (no options; its key's policy keeps L1 copies) and MSET: their values are what GET of
+// their keys returns once Redis acknowledged them.
+bool writes_value(const command::CommandInfo* info, std::span<const std::string_view> args,
+                  const policy::Policy& policy);
+
+class CacheEffects {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+
+  explicit CacheEffects(WorkerContext& ctx) : ctx_(ctx) {}
+
+  // A read's reply as its L1 copy (an MGET's: one copy per key, as the GET of that key), in the
+  // encoding of `protocol` (the client's).
+  void fill_cache(const RequestSlot& slot, std::string_view bytes, resp::Protocol protocol,
+                  TimePoint now) const;
+  void invalidate_keys(const RequestSlot& slot) const;
+  // SET k v (no options) and MSET: their values are what GET of their keys returns next.
+  bool writes_value(const RequestSlot& slot) const;
+  // After Redis acknowledged such a write: its values as the L1 copies of GET of their keys.
+  // `journaled`: the write was journaled there (see store_written_value).
+  void fill_written(const RequestSlot& slot, TimePoint now,
+                    const upstream::Journal* journaled = nullptr) const;
+  // A journaled SET/MSET (slot.ticket taken before the append): its values in the L1 too.
+  void keep_journaled_value(const RequestSlot& slot, TimePoint now) const;
+  // The L1 copy of GET `key` after a write of `value` Redis acknowledged, unless another write
+  // to the key was sent since `ticket` (taken when the write was sent).
+  // When `mark` says the write was ordered and is still the key's last one sent, its value is
+  // what Redis holds: stored whatever happened to the ticket. When `journaled` holds the write,
+  // its order is the journal's: the value is stored if it is still the key's last journaled one.
+  void store_written_value(cache::ReadTicket ticket, std::string_view key, std::string_view value,
+                           TimePoint now, WritesInFlight::Marked mark,
+                           const upstream::Journal* journaled = nullptr) const;
+
+ private:
+  WorkerContext& ctx_;
+};
+
+}  // namespace seawall::proxy

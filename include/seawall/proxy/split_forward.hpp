@@ -1,0 +1,78 @@
+#pragma once
+// The split/merge handler (Envoy redis_proxy's MGET/MSET/sum-of-integers splitters): a command
+// whose keys live on several upstreams goes out as one part per upstream (split_merge.hpp's
+// pure steps), and the parts' replies are merged back into the one reply Redis would have given.
+// The request's state (its parts' replies, each key's part, the parts still missing) lives in its
+// RequestSlot, like a handler's own state in Envoy; the reply takes its place in request order.
+// If any part's upstream cannot be used, the whole command takes the degraded answer; if a part
+// fails, an MGET is answered from the fallback chain and a write with the part's error.
+//
+// Ownership: a member of its session, holding references to the worker's context, the
+// session (as PartSender), its CacheEffects and its DegradedReplies, all of which outlive it.
+// Thread safety: the session's worker thread.
+// Invariant: a split request's slot has merge != None and parts_pending counts the parts sent
+// whose reply (or failure) has not come back; its reply is completed when that reaches 0.
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "seawall/breaker/circuit_breaker.hpp"
+#include "seawall/command/command_table.hpp"
+#include "seawall/proxy/cache_effects.hpp"
+#include "seawall/proxy/degraded_replies.hpp"
+#include "seawall/proxy/request_slot.hpp"
+#include "seawall/proxy/split_merge.hpp"
+#include "seawall/proxy/worker_context.hpp"
+#include "seawall/upstream/reply_target.hpp"
+
+namespace seawall::proxy {
+
+// A forwarded request's token for its upstream connection: the request's place among the
+// session's replies, and which part of a split request the reply is for (0 when not split).
+inline constexpr unsigned kPartBits = 8;
+inline constexpr std::uint64_t kPartMask = (1u << kPartBits) - 1;
+inline std::uint64_t make_token(std::uint64_t seq, std::uint32_t part) {
+  return (seq << kPartBits) | part;
+}
+inline std::uint64_t token_seq(std::uint64_t token) { return token >> kPartBits; }
+inline std::uint32_t token_part(std::uint64_t token) {
+  return static_cast<std::uint32_t>(token & kPartMask);
+}
+
+// What SplitForward needs of its session besides ReplySlots (Session implements it).
+class PartSender : public ReplySlots {
+ public:
+  // A slot for a new request at the back of the session's replies, reset; `seq` its place.
+  virtual RequestSlot& push_request(std::uint64_t& seq) = 0;
+  // Sends `part` (a request of its own) to upstream `up` with `permit` from `issuer`, the reply
+  // to come back as `token`; `info` and `args` are the whole command's (fault injection).
+  virtual void send_part(const command::CommandInfo& info, std::span<const std::string_view> args,
+                         std::size_t up, std::uint64_t token,
+                         std::span<const std::string_view> part, const breaker::Permit& permit,
+                         breaker::CircuitBreaker& issuer,
+                         std::chrono::steady_clock::time_point now) = 0;
+};
+
+class SplitForward {
+ public:
+  SplitForward(WorkerContext& ctx, PartSender& session, const CacheEffects& cache,
+               DegradedReplies& degraded)
+      : ctx_(ctx), session_(session), cache_(cache), degraded_(degraded) {}
+
+  // Forwards `args`, whose keys (`keys`: their indexes) route to several upstreams, as one part
+  // per upstream. False when the command cannot be split (no Merge rule); nothing was done then.
+  bool forward(const command::CommandInfo& info, std::span<const std::string_view> args,
+               std::span<const std::uint32_t> keys);
+  // The reply (or failure) of part `part` of request `seq`.
+  void on_part_reply(RequestSlot& slot, std::uint64_t seq, std::uint32_t part,
+                     upstream::ReplyStatus status, std::string_view bytes);
+
+ private:
+  WorkerContext& ctx_;
+  PartSender& session_;
+  const CacheEffects& cache_;
+  DegradedReplies& degraded_;
+};
+
+}  // namespace seawall::proxy

@@ -1,0 +1,166 @@
+#include "seawall/proxy/cache_effects.hpp"
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "seawall/command/command_rules.hpp"
+#include "seawall/proxy/split_merge.hpp"
+#include "seawall/resp/writer.hpp"
+
+namespace seawall::proxy {
+
+using command::CommandInfo;
+
+bool is_write_command(const CommandInfo& info) {
+  // EVAL/FCALL carry no read/write flag in Redis 7.0: assume they may write.
+  return info.has(command::kWrite) || (info.has(command::kScripting) &&
+                                       !info.has(command::kReadonly) && !info.has(command::kNoKey));
+}
+
+bool flushes_everything(const CommandInfo& info) { return command::rules(info).flushes_all; }
+
+bool writes_value(const command::CommandInfo* info, std::span<const std::string_view> args,
+                  const policy::Policy& policy) {
+  if (info == nullptr) {
+    return false;
+  }
+  const command::CommandRules& rules = command::rules(*info);
+  // A single key's value is only worth keeping if its policy keeps copies; MSET's values are
+  // checked key by key when stored.
+  return command::writes_values(rules, args) &&
+         (rules.written != command::WrittenValue::KeyValue || policy.l1.enabled);
+}
+
+void CacheEffects::invalidate_keys(const RequestSlot& slot) const {
+  if (slot.info != nullptr && flushes_everything(*slot.info)) {
+    ctx_.shared->cache.clear();
+    return;
+  }
+  for (std::uint32_t k : slot.keys) {
+    ctx_.shared->cache.invalidate_key(slot.args[k]);
+  }
+}
+
+void CacheEffects::fill_cache(const RequestSlot& slot, std::string_view bytes,
+                              resp::Protocol protocol, TimePoint now) const {
+  cache::ReplyCache& cache = ctx_.shared->cache;
+  if (command::rules(*slot.info).merge == command::Merge::Mget) {
+    // Stored per key, as the GET of that key, so GET and MGET answer from the same copies.
+    thread_local std::vector<std::string_view> elements;
+    thread_local std::string cache_key;
+    if (!split_reply_array(bytes, elements) || elements.size() + 1 != slot.args.size()) {
+      return;
+    }
+    for (std::size_t i = 0; i < elements.size(); ++i) {
+      const std::string_view key = slot.args[i + 1];
+      const policy::Policy& p = ctx_.snapshot->policies.match(key);
+      if (!p.l1.enabled) {
+        continue;
+      }
+      const std::array<std::string_view, 2> get = command::get_request(key);
+      cache::make_cache_key(get, cache_key);
+      if (protocol == resp::Protocol::Resp3) {
+        policy::make_resp3_cache_key(cache_key);
+      }
+      const std::array<std::string_view, 1> keys{key};
+      cache.put(slot.ticket, cache_key, keys, elements[i], p.l1.ttl, p.l1.max_stale, now,
+                p.l1.admission);
+    }
+    return;
+  }
+  thread_local std::vector<std::string_view> keys;
+  keys.clear();
+  for (std::uint32_t k : slot.keys) {
+    keys.push_back(slot.args[k]);
+  }
+  cache.put(slot.ticket, slot.cache_key, keys, bytes, slot.policy->l1.ttl,
+            slot.policy->l1.max_stale, now, slot.policy->l1.admission);
+}
+
+bool CacheEffects::writes_value(const RequestSlot& slot) const {
+  return slot.policy != nullptr && proxy::writes_value(slot.info, slot.args, *slot.policy);
+}
+
+void CacheEffects::keep_journaled_value(const RequestSlot& slot, TimePoint now) const {
+  // What the journal answers now, the L1 keeps for after the replay: while the breaker is still
+  // half-open, reads of the key need a copy, and it is the value Redis will hold by then.
+  if (writes_value(slot)) {
+    fill_written(slot, now, &ctx_.shared->upstreams[slot.upstream]->journal());
+  }
+}
+
+void CacheEffects::fill_written(const RequestSlot& slot, TimePoint now,
+                                const upstream::Journal* journaled) const {
+  for (std::size_t i = 1; i + 1 < slot.args.size(); i += 2) {
+    store_written_value(slot.ticket, slot.args[i], slot.args[i + 1], now, slot.mark, journaled);
+  }
+}
+
+void CacheEffects::store_written_value(cache::ReadTicket ticket, std::string_view key,
+                                       std::string_view value, TimePoint now,
+                                       WritesInFlight::Marked mark,
+                                       const upstream::Journal* journaled) const {
+  cache::ReplyCache& cache = ctx_.shared->cache;
+  const WritesInFlight& writes = ctx_.shared->writes_in_flight;
+  const policy::Policy& p = ctx_.snapshot->policies.match(key);
+  const std::array<std::string_view, 1> keys{key};
+  if (!p.l1.enabled) {
+    cache.invalidate_key(key);
+    return;
+  }
+  thread_local std::string cache_key;
+  thread_local std::string reply;
+  const std::array<std::string_view, 2> get = command::get_request(key);
+  cache::make_cache_key(get, cache_key);
+  reply.clear();
+  resp::append_bulk(reply, value);
+  // Written values are never refused by admission: an outage must read what was written
+  // through seawall.
+  const auto store = [&](cache::ReadTicket t) {
+    return cache.put(t, cache_key, keys, reply, p.l1.ttl, p.l1.max_stale, now,
+                     cache::Admission::Always);
+  };
+  if (mark.ordered && writes.last_sent(key, mark.id)) {
+    // Redis ran every earlier write of the key before this one (they went on the same
+    // connection, or had their outcome before it was sent) and no later one was sent: its value
+    // is what Redis holds now, whatever the ticket says (the earlier writes' acknowledgements
+    // invalidated it). The invalidation ends the reads still in flight, which may have read an
+    // older value; a write sent after the new ticket makes the put fail.
+    cache.invalidate_key(key);
+    const cache::ReadTicket fresh = cache.begin_read();
+    if (writes.last_sent(key, mark.id)) {
+      store(fresh);
+      return;
+    }
+  }
+  // Stored only if no other write to the key was sent since this one: then this value is what
+  // Redis holds. The invalidation after it drops the probe and ends every read of the key still
+  // in flight (they may have read an older value); the copy is stored again after.
+  cache::PutResult stored = store(ticket);
+  cache.invalidate_key(key);
+  if (stored == cache::PutResult::Stored) {
+    stored = store(cache.begin_read());
+  }
+  if (stored == cache::PutResult::Raced && journaled != nullptr) {
+    // A journaled write's order is the journal's: if its value is still the key's last one
+    // there, it is what Redis will hold after the replay (and what reads answer until then).
+    // The ticket comes first: a write journaled after the check invalidates the key after its
+    // append, so this put then fails rather than store an older value.
+    const cache::ReadTicket fresh = cache.begin_read();
+    thread_local std::string journaled_reply;
+    journaled_reply.clear();
+    if (journaled->read_get(key, std::chrono::system_clock::now(), journaled_reply) ==
+            upstream::Journal::Overlay::Answered &&
+        journaled_reply == reply) {
+      stored = store(fresh);
+    }
+  }
+  if (stored == cache::PutResult::Raced) {
+    // Another write of the key was in flight too (or of a key sharing its invalidation stripe):
+    // only Redis knows which ran last. Ask it.
+    ctx_.repair->request(ctx_.snapshot->router.route(key), key, p.l1.ttl, p.l1.max_stale);
+  }
+}
+
+}  // namespace seawall::proxy
