@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "seawall/command/command_rules.hpp"
+#include "seawall/command/sent.hpp"
 #include "seawall/proxy/worker_context.hpp"
 #include "seawall/resp/writer.hpp"
 
@@ -34,7 +35,7 @@ void CacheRepair::send(Pending p) {
   const auto [it, inserted] = pending_.emplace(token, std::move(p));
   const std::string_view key = it->second.key;
   tokens_.emplace(it->second.key, token);
-  const std::array<std::string_view, 2> get{command::kGetName, key};
+  const std::array<std::string_view, 2> get{command::sent::kGet, key};
   command_.clear();
   resp::append_command(command_, get);
   ++sent_;

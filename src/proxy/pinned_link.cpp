@@ -18,6 +18,7 @@
 
 #include "seawall/command/command_rules.hpp"
 #include "seawall/command/command_table.hpp"
+#include "seawall/command/sent.hpp"
 #include "seawall/resp/replies.hpp"
 #include "seawall/resp/writer.hpp"
 #include "seawall/util/ascii.hpp"
@@ -303,7 +304,7 @@ awaitable<std::string_view> PinnedLink::pin(std::span<const std::string_view> ar
   // swallowed: the client never asked). Not before an admin command (SYNC, PSYNC): Redis refuses
   // SYNC while a reply is still pending, and such a connection is never a redirect target.
   if (cmd.info == nullptr || !cmd.info->has(command::kAdmin)) {
-    link_->send(command::kClientIdRequest);
+    link_->send(command::sent::kClientIdRequest);
     ++link_outstanding_;
     ++link_swallow_;
     link_id_wanted_ = true;

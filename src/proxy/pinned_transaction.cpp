@@ -11,8 +11,9 @@
 
 #include "seawall/command/command_rules.hpp"
 #include "seawall/command/command_table.hpp"
+#include "seawall/command/sent.hpp"
+#include "seawall/proxy/cache_effects.hpp"  // is_write_command, flushes_everything, writes_value
 #include "seawall/proxy/pinned_link.hpp"
-#include "seawall/proxy/session.hpp"  // is_write_command, flushes_everything, writes_value
 #include "seawall/proxy/split_merge.hpp"
 #include "seawall/resp/replies.hpp"
 #include "seawall/resp/writer.hpp"
@@ -113,7 +114,7 @@ void PinnedLink::note_pinned_write(command::Command cmd, std::span<const std::st
   if (cmd.rule().runs_queued && link_state_.in_multi()) {
     if (!multi_keys_.empty()) {
       // The transaction's writes happen now: their invalidation and ticket belong here, as a
-      // shared write's belong to its sending (see fill_written).
+      // shared write's belong to its sending (see CacheEffects::fill_written).
       for (const std::string& key : multi_keys_) {
         cache.invalidate_key(key);
       }
@@ -305,14 +306,14 @@ void PinnedLink::append_exec_of_sets(std::string& out, std::size_t sets) {
 bool PinnedLink::journal_sets(std::size_t upstream, const std::vector<QueuedFill>& sets) {
   // One MSET: the journal stores a write's entries together, so the transaction is all or none.
   thread_local std::vector<std::string_view> mset;
-  mset.assign({command::kMsetName});
+  mset.assign({command::sent::kMset});
   for (const QueuedFill& f : sets) {
     mset.push_back(f.key);
     mset.push_back(f.value);
   }
   cache::ReplyCache& cache = ctx_.shared->cache;
   WritesInFlight& writes = ctx_.shared->writes_in_flight;
-  // Written in flight until the journal has them, as in degraded_answer.
+  // Written in flight until the journal has them, as in DegradedReplies::answer.
   thread_local std::vector<std::string_view> keys;
   keys.clear();
   for (const QueuedFill& f : sets) {
@@ -351,7 +352,7 @@ void PinnedLink::send_deferred_multi() {
   link_state_.multi_sent();
   ++link_outstanding_;
   ++link_swallow_;  // its +OK was answered when the client sent MULTI
-  link_->send("*1\r\n$5\r\nMULTI\r\n");
+  link_->send(command::sent::kMultiRequest);
   if (multi_aborted_) {
     relay_local({});  // a command refused before the pin: Redis must abort the EXEC too
     multi_aborted_ = false;

@@ -19,8 +19,6 @@ using command::CommandInfo;
 
 // A written batch larger than this is freed after its write rather than kept for the next one.
 constexpr std::size_t kMaxKeptOutput = 64 * 1024;
-// Like Redis's client-query-buffer-limit: one command may not need more than this.
-constexpr std::size_t kMaxQueryBuffer = 1024ull * 1024 * 1024;
 
 util::LogRateLimiter& protocol_log_limiter() {
   static util::LogRateLimiter limiter(std::chrono::seconds(10), 5);
@@ -118,7 +116,7 @@ Session::~Session() {
   for (Slot& slot : replies_.slots()) {
     slot.release_writes(ctx_.shared->writes_in_flight);  // its connection never answered (shutdown)
   }
-  release_read_buffer();
+  query_.release();
 }
 
 void Session::start() {
@@ -187,9 +185,10 @@ void Session::maybe_resume() {
 
 void Session::add_own_buffers(introspection::ClientView& view) const {
   // As in Redis while it runs a command: the buffer still holds that command.
-  const std::size_t held = rend_ - rbegin_ + request_.consumed;
+  const std::size_t held = query_.unparsed_size() + request_.consumed;
   view.qbuf = static_cast<std::int64_t>(held);
-  view.qbuf_free = static_cast<std::int64_t>(rbuf_.size() > held ? rbuf_.size() - held : 0);
+  view.qbuf_free =
+      static_cast<std::int64_t>(query_.capacity() > held ? query_.capacity() - held : 0);
   std::size_t argv = 0;
   for (std::string_view arg : request_.args) {
     argv += arg.size();
@@ -284,12 +283,12 @@ awaitable<void> Session::read_loop() {
     presence_.record().touch(last_activity_);
     Next next = Next::Continue;
     // read_done_: a CLIENT KILL of this very client, which closes after its reply.
-    while (rbegin_ < rend_ && next == Next::Continue && !read_done_) {
+    while (query_.has_unparsed() && next == Next::Continue && !read_done_) {
       if (should_pause()) {
         unparsed_ = true;  // finish these commands before reading more
         break;
       }
-      const std::string_view data(rbuf_.data() + rbegin_, rend_ - rbegin_);
+      const std::string_view data = query_.unparsed();
       const resp::errc e = parser_.parse(data, request_);
       if (e == resp::errc::need_more) {
         break;
@@ -313,7 +312,7 @@ awaitable<void> Session::read_loop() {
         break;
       }
       const std::string_view raw = data.substr(0, request_.consumed);
-      rbegin_ += request_.consumed;
+      query_.consume(request_.consumed);
       if (request_.args.empty()) {
         continue;
       }
@@ -377,79 +376,39 @@ awaitable<void> Session::read_loop() {
         next = dispatch(request_, raw, cmd);
       }
     }
-    if (rbegin_ == rend_) {
-      rbegin_ = rend_ = 0;
-    }
     if (next == Next::StopReading) {
       break;
     }
   }
   read_done_ = true;
-  // Nothing reads rbuf_ any more (its views died with the parse loop above); an incomplete
-  // command left in it is never finished.
-  release_read_buffer();
+  // Nothing reads the query buffer any more (its views died with the parse loop above); an
+  // incomplete command left in it is never finished.
+  query_.release();
   write_signal_.notify();
 }
 
-bool Session::make_room() {
-  // Grow to what the current command needs (a large bulk is sized once), or double.
-  const std::size_t used = rend_ - rbegin_;
-  if (rbegin_ > 0) {
-    std::memmove(rbuf_.data(), rbuf_.data() + rbegin_, used);
-    rbegin_ = 0;
-    rend_ = used;
-  }
-  if (rend_ == rbuf_.size()) {
-    std::size_t want = std::max(rbuf_.size() * 2, parser_.bytes_hint() + 16);
-    if (want > kMaxQueryBuffer) {
-      reply_now("-ERR Protocol error: query buffer limit exceeded\r\n");
-      return false;
-    }
-    rbuf_.grow(want, rend_);
-  }
-  return true;
-}
-
-void Session::release_read_buffer() {
-  rbegin_ = rend_ = 0;
-  ctx_.read_buffers.release(rbuf_);
-}
-
 Session::ReadStep Session::read_available() {
-  if (rbuf_.empty()) {
-    rbuf_ = ctx_.read_buffers.acquire();
-    rbegin_ = rend_ = 0;
+  switch (query_.read_from(socket_, parser_.bytes_hint())) {
+    case QueryBuffer::Read::Data:
+      trimmed_ = false;
+      return ReadStep::Data;
+    case QueryBuffer::Read::Wait:
+      return ReadStep::Wait;
+    case QueryBuffer::Read::TooLarge:
+      reply_now("-ERR Protocol error: query buffer limit exceeded\r\n");
+      return ReadStep::End;
+    case QueryBuffer::Read::Reset:
+      close();  // nobody is left to read the replies
+      return ReadStep::End;
+    case QueryBuffer::Read::Eof:
+      break;
   }
-  if (rend_ == rbuf_.size() && !make_room()) {
-    return ReadStep::End;
-  }
-  error_code ec;
-  const std::size_t n =
-      socket_.read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_), ec);
-  if (!ec) {
-    trimmed_ = false;
-    rend_ += n;
-    return ReadStep::Data;
-  }
-  // Compared by value (the common case, would_block, is a system error): cheaper than
-  // error_code's operator== against each enumerator.
-  const bool would_block = ec.category() == asio::error::get_system_category() &&
-                           (ec.value() == EAGAIN || ec.value() == EWOULDBLOCK);
-  if (!would_block) {
-    if (ec != asio::error::eof) {
-      close();  // a reset: nobody is left to read the replies
-    }
-    return ReadStep::End;
-  }
-  if (rbegin_ == rend_) {
-    release_read_buffer();  // no incomplete command: nothing to keep while waiting
-  }
-  return ReadStep::Wait;
+  return ReadStep::End;
 }
 
 std::size_t Session::buffer_bytes() const {
   using util::heap_bytes;
-  std::size_t bytes = rbuf_.size() + heap_bytes(out_) + heap_bytes(writing_) +
+  std::size_t bytes = query_.capacity() + heap_bytes(out_) + heap_bytes(writing_) +
                       heap_bytes(scratch_) + heap_bytes(key_indexes_) + heap_bytes(request_.args) +
                       parser_.heap_bytes() + replies_.capacity() * sizeof(Slot) +
                       (pinned_ ? pinned_->heap_bytes() : 0);
@@ -461,14 +420,14 @@ std::size_t Session::buffer_bytes() const {
 
 std::size_t Session::trim_if_idle(std::chrono::steady_clock::time_point now,
                                   std::chrono::steady_clock::duration idle_for) {
-  // Only while the reader waits for the socket with no command begun (no view into rbuf_ or
+  // Only while the reader waits for the socket with no command begun (no view into query_ or
   // request_ is alive, the parser holds no state) and nothing is in flight or being written.
-  if (trimmed_ || closed_ || !waiting_read_ || rbegin_ != rend_ || !replies_.empty() ||
+  if (trimmed_ || closed_ || !waiting_read_ || query_.has_unparsed() || !replies_.empty() ||
       in_upstream_ > 0 || !out_.empty() || !writing_.empty() || now - last_activity_ < idle_for) {
     return 0;
   }
   const std::size_t before = buffer_bytes();
-  release_read_buffer();
+  query_.release();
   std::string().swap(out_);
   std::string().swap(writing_);
   std::string().swap(scratch_);

@@ -12,7 +12,6 @@
 #include <string_view>
 
 #include "seawall/command/command_table.hpp"
-#include "seawall/command/sent.hpp"
 
 namespace seawall::command {
 
@@ -187,8 +186,6 @@ struct CommandRules {
   bool operator==(const CommandRules&) const = default;
 };
 
-using sent::kClientIdRequest;
-
 // The rules of `info` (a row of all_commands(), or a subcommand such as "client|pause"); the
 // defaults for a command without a row.
 const CommandRules& rules(const CommandInfo& info);
@@ -219,8 +216,6 @@ struct Command {
 // GET `key`, as a request: the L1 keeps a write's value under the cache key of GET (the name
 // lower-case, as cache keys are normalised).
 std::array<std::string_view, 2> get_request(std::string_view key);
-// GET, as seawall sends it to Redis to repair a copy.
-inline constexpr std::string_view kGetName = sent::kGet;
 // Options seawall reads in requests it forwards: HELLO ... AUTH user password / SETNAME name,
 // XREAD ... BLOCK ms.
 inline constexpr std::string_view kAuthOption = "auth";
@@ -231,8 +226,6 @@ inline constexpr std::string_view kBlockOption = "block";
 inline constexpr std::array<std::string_view, 3> kSetDataOptions{"nx", "xx", "get"};
 inline constexpr std::array<std::string_view, 6> kZaddDataOptions{"nx", "xx", "gt",
                                                                   "lt", "ch", "incr"};
-// MSET, the command a journal replays many SETs as (its first argument).
-inline constexpr std::string_view kMsetName = sent::kMset;
 
 // True when the request writes values GET then answers (see WrittenValue).
 bool writes_values(const CommandRules& rules, std::span<const std::string_view> args);

@@ -255,7 +255,7 @@ class PinnedLink final : public upstream::LinkSink {
     bool marked = false;     // `keys` count in SharedState::writes_in_flight until the reply
     WriteMark mark{};
   };
-  // A relayed write's keys count as written in flight (see Session::mark_writes) until its reply
+  // A relayed write's keys count as written in flight (see RequestSlot::mark_writes) until its reply
   // or the link's end.
   void mark_pending(PendingInvalidation& pending, WritesInFlight::Owner owner);
   void release_pending(PendingInvalidation& pending);

@@ -50,6 +50,7 @@
 #include "seawall/proxy/link_state.hpp"
 #include "seawall/proxy/monitor_tap.hpp"
 #include "seawall/proxy/pinned_link.hpp"
+#include "seawall/proxy/query_buffer.hpp"
 #include "seawall/proxy/reply_queue.hpp"
 #include "seawall/proxy/request_slot.hpp"
 #include "seawall/proxy/split_forward.hpp"
@@ -108,16 +109,10 @@ class Session : public upstream::ReplyTarget,
   enum class Next { Continue, StopReading };
 
   awaitable<void> read_loop();
-  // One non-blocking read into rbuf_ (borrowed from the pool first if none is held). Wait:
-  // nothing to read yet, and rbuf_ given back unless it holds an incomplete command. End: EOF,
-  // a reset (the session is closed) or the query buffer limit.
+  // One non-blocking read into query_. Wait: nothing to read yet. End: EOF, a reset (the
+  // session is closed) or the query buffer limit (answered).
   enum class ReadStep : std::uint8_t { Data, Wait, End };
   ReadStep read_available();
-  // rbuf_ is full (rend_ == rbuf_.size()): makes room at rend_ for more of the current command;
-  // false past kMaxQueryBuffer.
-  bool make_room();
-  // Gives rbuf_ back to the worker's pool once no byte of it is still needed.
-  void release_read_buffer();
   awaitable<void> write_loop();
   awaitable<void> idle_loop();
   // Client authentication and the deny list. True when the command was answered here; a HELLO
@@ -218,12 +213,10 @@ class Session : public upstream::ReplyTarget,
   std::uint64_t id_;
   resp::RequestParser parser_;
   resp::ParsedRequest request_;
-  ReadBuffer rbuf_;  // lent by ctx_.read_buffers while reading; empty when idle
-  std::size_t rbegin_ = 0;
-  std::size_t rend_ = 0;
-  std::string out_;           // replies ready to write
-  std::string writing_;       // the batch being written
-  std::string scratch_;       // re-encoded inline commands
+  QueryBuffer query_{ctx_.read_buffers};  // holds no memory while the client is idle
+  std::string out_;                       // replies ready to write
+  std::string writing_;                   // the batch being written
+  std::string scratch_;                   // re-encoded inline commands
   ReplyQueue<Slot> replies_;  // one slot per request still owed a reply, in request order
   std::vector<std::uint32_t> key_indexes_;  // the current request's key positions (find_keys)
   util::Signal write_signal_;
@@ -243,7 +236,7 @@ class Session : public upstream::ReplyTarget,
   // Expected size of a reply still to come: jumps up to any larger reply, decays by 1/8 per
   // smaller one. Starts at 4 KiB, so at most 256 requests go out before the first reply.
   std::size_t avg_reply_bytes_ = 4096;
-  bool unparsed_ = false;    // commands left in rbuf_ when reading paused
+  bool unparsed_ = false;    // commands left in query_ when reading paused
   bool defer_wake_ = false;  // inside a connection's batch of replies: flush at its end
   bool flush_due_ = false;   // a reply was queued while defer_wake_ was set
   resp::Protocol protocol_ = resp::Protocol::Resp2;  // what the client asked for with HELLO
