@@ -352,30 +352,29 @@ void CircuitBreaker::adopt_state_of(const CircuitBreaker& old, TimePoint now) no
   state_word_.store(pack_state(state, mode, epoch), std::memory_order_release);
 }
 
-void CircuitBreaker::trip(std::uint32_t epoch, TimePoint now) noexcept {
+template <class Enter>
+void CircuitBreaker::transition_from(State from, std::uint32_t epoch, Enter&& enter) noexcept {
   Change change;
   {
     const std::lock_guard lock(mutex_);
     const std::uint64_t word = state_word_.load(std::memory_order_relaxed);
-    if (state_of(word) != State::Closed || epoch_of(word) != epoch ||
-        mode_of(word) != Override::None) {
+    if (state_of(word) != from || epoch_of(word) != epoch || mode_of(word) != Override::None) {
       return;
     }
-    backoff_level_ = 0;
-    enter_open_locked(word, now, change);
+    enter(word, change);
   }
   notify(change);
 }
 
+void CircuitBreaker::trip(std::uint32_t epoch, TimePoint now) noexcept {
+  transition_from(State::Closed, epoch, [&](std::uint64_t word, Change& change) {
+    backoff_level_ = 0;
+    enter_open_locked(word, now, change);
+  });
+}
+
 void CircuitBreaker::reopen(std::uint32_t epoch, TimePoint now) noexcept {
-  Change change;
-  {
-    const std::lock_guard lock(mutex_);
-    const std::uint64_t word = state_word_.load(std::memory_order_relaxed);
-    if (state_of(word) != State::HalfOpen || epoch_of(word) != epoch ||
-        mode_of(word) != Override::None) {
-      return;
-    }
+  transition_from(State::HalfOpen, epoch, [&](std::uint64_t word, Change& change) {
     // Grow the exponent only while below the cap, so it stays small and pow() stays finite.
     const double uncapped =
         to_ns(config_.open_duration) * std::pow(config_.backoff_multiplier, backoff_level_);
@@ -383,25 +382,16 @@ void CircuitBreaker::reopen(std::uint32_t epoch, TimePoint now) noexcept {
       ++backoff_level_;
     }
     enter_open_locked(word, now, change);
-  }
-  notify(change);
+  });
 }
 
 void CircuitBreaker::close_after_probes(std::uint32_t epoch) noexcept {
-  Change change;
-  {
-    const std::lock_guard lock(mutex_);
-    const std::uint64_t word = state_word_.load(std::memory_order_relaxed);
-    if (state_of(word) != State::HalfOpen || epoch_of(word) != epoch ||
-        mode_of(word) != Override::None) {
-      return;
-    }
+  transition_from(State::HalfOpen, epoch, [&](std::uint64_t word, Change& change) {
     window_.clear();
     consecutive_failures_.store(0, std::memory_order_relaxed);
     backoff_level_ = 0;
     change = enter_locked(word, State::Closed, Override::None);
-  }
-  notify(change);
+  });
 }
 
 void CircuitBreaker::set_override(State to, Override mode) noexcept {

@@ -227,42 +227,38 @@ void append_client_line(std::string& out, const ClientView& c) {
   if (flags.empty()) {
     flags = "N";
   }
+  // Each field as Redis writes it: " name=value", in Redis's order.
+  const auto text = [&out](std::string_view name, std::string_view value) {
+    out.append(" ").append(name).append("=").append(value);
+  };
+  const auto number = [&out](std::string_view name, std::int64_t value) {
+    out.append(" ").append(name).append("=");
+    append_number(out, value);
+  };
   out.append("id=").append(std::to_string(c.id));
-  out.append(" addr=").append(c.addr);
-  out.append(" laddr=").append(c.laddr);
-  out.append(" fd=");
-  append_number(out, c.fd);
-  out.append(" name=").append(c.name);
-  out.append(" age=");
-  append_number(out, c.age_seconds);
-  out.append(" idle=");
-  append_number(out, c.idle_seconds);
-  out.append(" flags=").append(flags);
-  out.append(" db=");
-  append_number(out, c.db);
-  out.append(" sub=");
-  append_number(out, c.sub);
-  out.append(" psub=");
-  append_number(out, c.psub);
-  out.append(" ssub=");
-  append_number(out, c.ssub);
-  out.append(" multi=");
-  append_number(out, c.multi);
-  out.append(" qbuf=");
-  append_number(out, c.qbuf);
-  out.append(" qbuf-free=");
-  append_number(out, c.qbuf_free);
-  out.append(" argv-mem=");
-  append_number(out, c.argv_mem);
+  text("addr", c.addr);
+  text("laddr", c.laddr);
+  number("fd", c.fd);
+  text("name", c.name);
+  number("age", c.age_seconds);
+  number("idle", c.idle_seconds);
+  text("flags", flags);
+  number("db", c.db);
+  number("sub", c.sub);
+  number("psub", c.psub);
+  number("ssub", c.ssub);
+  number("multi", c.multi);
+  number("qbuf", c.qbuf);
+  number("qbuf-free", c.qbuf_free);
+  number("argv-mem", c.argv_mem);
   // Output buffers are seawall's own per session, with no Redis counterpart: shown as 0.
   out.append(" multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r");
-  out.append(" cmd=").append(c.cmd.empty() ? std::string_view("NULL") : c.cmd);
-  out.append(" user=").append(c.user);
+  text("cmd", c.cmd.empty() ? std::string_view("NULL") : std::string_view(c.cmd));
+  text("user", c.user);
   out.append((c.flags & kFlagTracking) != 0 ? " redir=0" : " redir=-1");
-  out.append(" resp=");
-  append_number(out, static_cast<std::int64_t>(c.resp));
-  out.append(" lib-name=").append(c.lib_name);
-  out.append(" lib-ver=").append(c.lib_ver);
+  number("resp", static_cast<std::int64_t>(c.resp));
+  text("lib-name", c.lib_name);
+  text("lib-ver", c.lib_ver);
 }
 
 bool valid_client_attribute(std::string_view value) {

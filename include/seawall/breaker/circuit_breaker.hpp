@@ -164,6 +164,10 @@ class CircuitBreaker {
   void trip(std::uint32_t epoch, TimePoint now) noexcept;
   void reopen(std::uint32_t epoch, TimePoint now) noexcept;
   void close_after_probes(std::uint32_t epoch) noexcept;
+  // Runs `enter(word, change)` under mutex_ if the breaker is still in `from`, in `epoch`, with
+  // no override; then reports the change.
+  template <class Enter>
+  void transition_from(State from, std::uint32_t epoch, Enter&& enter) noexcept;
   void set_override(State to, Override mode) noexcept;
   // Requires mutex_ and `word` Open: starts a half-open period with no probe in flight.
   Change half_open_locked(std::uint64_t word) noexcept;
