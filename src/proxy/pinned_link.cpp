@@ -116,7 +116,10 @@ awaitable<PinnedLink::Step> PinnedLink::pin_or_answer(std::span<const std::strin
   }
   if (!error.empty()) {
     // Inside a deferred MULTI this is a queueing error: EXEC will abort.
-    multi_aborted_ = multi_unpinned_ = multi_deferred_;
+    multi_aborted_ = multi_deferred_;
+    if (multi_deferred_) {
+      multi_pin_error_.assign(error);
+    }
     host_.reply_now(error);
     co_return Step::Answered;
   }

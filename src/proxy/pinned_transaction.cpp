@@ -400,7 +400,8 @@ bool PinnedLink::deferred_multi_answered(std::span<const std::string_view> args,
     }
     // Which upstream the transaction runs on is known only from its first key: pin then.
     multi_deferred_ = true;
-    multi_aborted_ = multi_unpinned_ = false;
+    multi_aborted_ = false;
+    multi_pin_error_.clear();
     local_tx_.clear();
     host_.reply_now(replies::kOk);
     return true;
@@ -423,7 +424,8 @@ bool PinnedLink::deferred_multi_answered(std::span<const std::string_view> args,
                             ? replies::kOk
                             : (multi_aborted_ ? replies::kExecAbort : std::string_view("*0\r\n")));
       }
-      multi_aborted_ = multi_unpinned_ = false;
+      multi_aborted_ = false;
+      multi_pin_error_.clear();
       local_tx_.clear();
       return true;
     }
@@ -431,9 +433,8 @@ bool PinnedLink::deferred_multi_answered(std::span<const std::string_view> args,
   if (queued_locally(args, cmd)) {
     return true;
   }
-  if (multi_unpinned_) {
-    upstream::UpstreamState& state = *ctx_.shared->upstreams[ctx_.snapshot->router.default_index()];
-    host_.reply_now(state.no_fallback_error());
+  if (!multi_pin_error_.empty()) {
+    host_.reply_now(multi_pin_error_);  // the error its pin failed with, as for the first
     return true;
   }
   return false;

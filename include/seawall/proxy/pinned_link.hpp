@@ -232,10 +232,11 @@ class PinnedLink final : public upstream::LinkSink {
   util::LazyDeque<LocalReply> link_local_;
   std::uint64_t next_local_id_ = 0;
   resp::ReplyFramer link_framer_;
-  LinkState link_state_;          // what the link holds: MULTI, WATCH, db, sticky state
-  bool multi_deferred_ = false;   // MULTI answered here, not pinned yet
-  bool multi_aborted_ = false;    // ...with a queueing error: EXEC answers -EXECABORT
-  bool multi_unpinned_ = false;   // ...and the pin failed: its commands get the error too
+  LinkState link_state_;         // what the link holds: MULTI, WATCH, db, sticky state
+  bool multi_deferred_ = false;  // MULTI answered here, not pinned yet
+  bool multi_aborted_ = false;   // ...with a queueing error: EXEC answers -EXECABORT
+  // ...and the pin failed with this error: the transaction's later commands get it too.
+  std::string multi_pin_error_;
   std::size_t link_swallow_ = 0;  // leading replies Redis owes that the client never asked for
   bool link_id_wanted_ = false;   // the first swallowed reply is the link's CLIENT ID
   // SELECT n accepted while no dedicated connection could be opened (Redis unavailable): client
@@ -255,8 +256,8 @@ class PinnedLink final : public upstream::LinkSink {
     bool marked = false;     // `keys` count in SharedState::writes_in_flight until the reply
     WriteMark mark{};
   };
-  // A relayed write's keys count as written in flight (see RequestSlot::mark_writes) until its reply
-  // or the link's end.
+  // A relayed write's keys count as written in flight (see RequestSlot::mark_writes) until its
+  // reply or the link's end.
   void mark_pending(PendingInvalidation& pending, WritesInFlight::Owner owner);
   void release_pending(PendingInvalidation& pending);
   std::vector<QueuedFill> multi_fills_;
