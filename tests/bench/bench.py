@@ -412,14 +412,14 @@ def zipf_runner(commands: list[bytes], clients: int = 8, pipeline: int = 16):
 
 
 def start_seawall(args, workdir: Path, name: str, redis: RedisServer, threads: int,
-                  extra: dict) -> Seawall:
+                  extra: dict, binary: str | None = None) -> Seawall:
     sw = Seawall(workdir / name, redis.port, merge({
         "threads": threads,
         "upstreams": [merge({"name": "main", "address": redis.address,
                              "connections": args.connections, "connect_timeout": "250ms",
                              "request_timeout": "1s"}, args.upstream_extra)],
         "log": {"level": "info"},
-    }, extra), binary=args.seawall, name=name)
+    }, extra), binary=binary or args.seawall, name=name)
     sw.start()
     return sw
 
@@ -535,7 +535,11 @@ def main() -> int:
     parser.add_argument("--outage-l1-bytes", default="64mb,4mb",
                         help="comma-separated cache.max_bytes values to measure")
     parser.add_argument("--baseline-seawall", default=None,
-                        help="--outage-zipf: also measure this binary (e.g. a build of main)")
+                        help="also measure this binary (e.g. a build of main before a change): a "
+                             "'baseline' column in the keyspace and Zipf tables, and in "
+                             "--outage-zipf")
+    parser.add_argument("--keyspace-only", action="store_true",
+                        help="stop after the keyspace and Zipf tables (before/after a change)")
     args = parser.parse_args()
     if not args.seawall:
         parser.error("no seawall binary: pass --seawall or set SEAWALL_BIN")
@@ -584,12 +588,18 @@ def main() -> int:
         seawalls["seawall"] = start_seawall(args, workdir, "seawall", redis, args.threads, {})
         seawall = seawalls["seawall"]
         targets["seawall"] = (seawall.port, seawall.pid, ())
+        if args.baseline_seawall:
+            seawalls["baseline"] = start_seawall(args, workdir, "baseline", redis, args.threads, {},
+                                                 binary=args.baseline_seawall)
+            targets["baseline"] = (seawalls["baseline"].port, seawalls["baseline"].pid, ())
         for name, (port, _, _) in targets.items():
             check_target(name, port)
         names = list(targets)
         ratios = [(n, "direct") for n in names if n != "direct"]
         if "twemproxy" in names:
             ratios.append(("seawall", "twemproxy"))
+        if "baseline" in names:
+            ratios.append(("seawall", "baseline"))
 
         results, bad = interleave(args, rows, targets, "keyspace")
         failed |= bad
@@ -609,6 +619,8 @@ def main() -> int:
               "spread over the keyspace), 8 connections pipelining 16, from keyspace.py's Python "
               "client (it may be the bottleneck: compare the CPU columns).\n")
         print("\n".join(result_table(zrows, results, names, ratios)))
+        if args.keyspace_only:
+            return 1 if failed else 0
 
         # The L1 fill: the same seawall build with the L1 disabled for every key.
         seawalls["seawall-l1-off"] = start_seawall(args, workdir, "seawall-l1-off", redis,
