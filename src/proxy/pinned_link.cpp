@@ -255,12 +255,8 @@ awaitable<std::string_view> PinnedLink::pin(std::span<const std::string_view> ar
   // A blocking command's key decides the upstream; keyless state (MULTI, SUBSCRIBE) goes to
   // the default upstream.
   std::size_t up = ctx_.snapshot->router.default_index();
-  if (const command::CommandInfo* info = cmd.info) {
-    host_.key_indexes().clear();
-    command::key_indexes(*info, args, host_.key_indexes());
-    if (!host_.key_indexes().empty()) {
-      up = ctx_.snapshot->router.route(args[host_.key_indexes()[0]]);
-    }
+  if (!host_.key_indexes().empty()) {
+    up = ctx_.snapshot->router.route(args[host_.key_indexes()[0]]);
   }
   upstream::UpstreamState& state = *shared.upstreams[up];
   const auto now = std::chrono::steady_clock::now();
@@ -348,8 +344,6 @@ PinnedLink::Next PinnedLink::relay(const resp::ParsedRequest& request, std::stri
   if (link_state_.in_multi() && looked_up != nullptr && !ctx_.snapshot->router.single_upstream()) {
     // A transaction runs on one upstream, as one on Redis Cluster runs in one slot: a key of
     // another upstream is refused at queueing, so Redis aborts the EXEC.
-    host_.key_indexes().clear();
-    command::key_indexes(*looked_up, args, host_.key_indexes());
     for (std::uint32_t k : host_.key_indexes()) {
       if (ctx_.snapshot->router.route(args[k]) != link_upstream_) {
         relay_local(resp::replies::kCrossUpstream);

@@ -12,7 +12,7 @@
 #include "seawall/command/command_rules.hpp"
 #include "seawall/command/command_table.hpp"
 #include "seawall/command/sent.hpp"
-#include "seawall/proxy/cache_effects.hpp"  // is_write_command, flushes_everything, writes_value
+#include "seawall/proxy/cache_effects.hpp"
 #include "seawall/proxy/pinned_link.hpp"
 #include "seawall/proxy/split_merge.hpp"
 #include "seawall/resp/replies.hpp"
@@ -50,8 +50,6 @@ bool PinnedLink::answered_while_unavailable(command::Command cmd,
     }
     return false;  // queued commands wait for EXEC
   }
-  host_.key_indexes().clear();
-  command::key_indexes(*info, args, host_.key_indexes());
   if (host_.key_indexes().empty()) {
     return false;  // PING, SUBSCRIBE, CLIENT ...: nothing the journal orders
   }
@@ -143,8 +141,6 @@ void PinnedLink::note_pinned_write(command::Command cmd, std::span<const std::st
     link_invalidations_.push_back(PendingInvalidation{reply_index + 1, true, {}, {}, {}});
     return;
   }
-  host_.key_indexes().clear();
-  command::key_indexes(*info, args, host_.key_indexes());
   PendingInvalidation pending{reply_index + 1, false, {}, {}, {}};
   for (std::uint32_t k : host_.key_indexes()) {
     if (link_state_.in_multi()) {
@@ -202,7 +198,8 @@ void PinnedLink::on_link_reply_counted(std::string_view reply) {
       const auto now = std::chrono::steady_clock::now();
       for (const QueuedFill& fill : done.fills) {
         if (fill.index < elements.size() && elements[fill.index] == resp::replies::kOk) {
-          host_.store_written_value(done.ticket, fill.key, fill.value, now, done.mark, nullptr);
+          cache_effects_.store_written_value(done.ticket, fill.key, fill.value, now, done.mark,
+                                             nullptr);
         } else {
           ctx_.shared->cache.invalidate_key(fill.key);
         }
@@ -333,7 +330,7 @@ bool PinnedLink::journal_sets(std::size_t upstream, const std::vector<QueuedFill
   const auto now = std::chrono::steady_clock::now();
   const upstream::Journal& journal = ctx_.shared->upstreams[upstream]->journal();
   for (const QueuedFill& f : sets) {
-    host_.store_written_value(ticket, f.key, f.value, now, WriteMark{}, &journal);
+    cache_effects_.store_written_value(ticket, f.key, f.value, now, WriteMark{}, &journal);
   }
   writes.release_all(keys);
   ctx_.shared->fallback.counters().writes_journaled.fetch_add(1, std::memory_order_relaxed);

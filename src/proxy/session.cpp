@@ -37,7 +37,7 @@ class Session::PinnedAdapter final : public PinnedHost {
   ClientRecord& record() override { return s_.presence_.record(); }
   resp::Protocol protocol() const override { return s_.protocol_; }
   std::string& scratch() override { return s_.scratch_; }
-  std::vector<std::uint32_t>& key_indexes() override { return s_.key_indexes_; }
+  const std::vector<std::uint32_t>& key_indexes() const override { return s_.key_indexes_; }
   void reply_now(std::string_view bytes) override { s_.reply_now(bytes); }
   std::string& output() override { return s_.out_; }
   std::size_t output_bytes() const override { return s_.output_bytes(); }
@@ -58,11 +58,6 @@ class Session::PinnedAdapter final : public PinnedHost {
   std::string_view degraded_answer(RequestSlot& slot) override { return s_.degraded_.answer(slot); }
   void note_activity(std::chrono::steady_clock::time_point now) override {
     s_.last_activity_ = now;
-  }
-  void store_written_value(cache::ReadTicket ticket, std::string_view key, std::string_view value,
-                           std::chrono::steady_clock::time_point now, WritesInFlight::Marked mark,
-                           const upstream::Journal* journaled) override {
-    s_.cache_effects_.store_written_value(ticket, key, value, now, mark, journaled);
   }
   WritesInFlight::Owner write_owner() const override { return WritesInFlight::owner_of(&s_); }
 
@@ -341,6 +336,7 @@ awaitable<void> Session::read_loop() {
         }
         continue;
       }
+      find_keys(info, request_.args);
       if (!pinned() && PinnedLink::wanted(pinned_.get(), request_.args, cmd)) {
         const PinnedLink::Step step = co_await pinned_link().pin_or_answer(request_.args, cmd);
         if (step == PinnedLink::Step::Stop) {
@@ -360,7 +356,6 @@ awaitable<void> Session::read_loop() {
           break;
         }
       }
-      find_keys(info, request_.args);
       if (const auto up = write_must_wait(info, request_.args)) {
         // Behind another client's write of its keys; nothing after it may overtake it either.
         co_await wait_write_order(info, *up);

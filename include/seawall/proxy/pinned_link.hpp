@@ -28,6 +28,7 @@
 #include "seawall/command/command_rules.hpp"
 #include "seawall/command/command_table.hpp"
 #include "seawall/net.hpp"
+#include "seawall/proxy/cache_effects.hpp"
 #include "seawall/proxy/client_registry.hpp"
 #include "seawall/proxy/link_state.hpp"
 #include "seawall/proxy/request_slot.hpp"
@@ -42,8 +43,8 @@
 
 namespace seawall::proxy {
 
-// What PinnedLink asks of its session: its replies and output, its client record, and the L1
-// effects and degraded answers of its forwarding path.
+// What PinnedLink asks of its session: its replies and output, its client record, and the
+// degraded answers of its forwarding path (the L1 copies a write leaves are CacheEffects').
 class PinnedHost {
  public:
   PinnedHost() = default;
@@ -56,9 +57,11 @@ class PinnedHost {
   virtual ClientRecord& record() = 0;
   // What the client asked for with HELLO.
   virtual resp::Protocol protocol() const = 0;
-  // The session's scratch buffer (re-encoded commands) and key positions (read by describe).
+  // The session's scratch buffer (re-encoded commands), and the current request's key
+  // positions, found once by the session before the request reaches the link (also read by
+  // describe).
   virtual std::string& scratch() = 0;
-  virtual std::vector<std::uint32_t>& key_indexes() = 0;
+  virtual const std::vector<std::uint32_t>& key_indexes() const = 0;
 
   // A reply in request order, with the session's other replies.
   virtual void reply_now(std::string_view bytes) = 0;
@@ -78,17 +81,12 @@ class PinnedHost {
   virtual void apply_link_change(const LinkChange& change) = 0;
   virtual void note_subscription_reply(std::string_view reply) = 0;
 
-  // The forwarding path's view of a request (key_indexes() holds its key positions), its answer
-  // while the upstream cannot be used, and the L1 copy a write leaves.
+  // The forwarding path's view of a request (key_indexes() holds its key positions) and its
+  // answer while the upstream cannot be used.
   virtual void describe(RequestSlot& slot, const command::CommandInfo* info,
                         std::span<const std::string_view> args, std::size_t up) = 0;
   virtual std::string_view degraded_answer(RequestSlot& slot) = 0;
   virtual void note_activity(std::chrono::steady_clock::time_point now) = 0;
-  virtual void store_written_value(cache::ReadTicket ticket, std::string_view key,
-                                   std::string_view value,
-                                   std::chrono::steady_clock::time_point now,
-                                   WritesInFlight::Marked mark,
-                                   const upstream::Journal* journaled) = 0;
   // The session as the sender of writes it journals itself.
   virtual WritesInFlight::Owner write_owner() const = 0;
 
@@ -214,6 +212,7 @@ class PinnedLink final : public upstream::LinkSink {
 
   PinnedHost& host_;
   WorkerContext& ctx_;
+  CacheEffects cache_effects_{ctx_};  // the L1 copies its writes leave
   asio::any_io_executor executor_;
   std::uint64_t client_id_;
   std::shared_ptr<upstream::Link> link_;

@@ -126,7 +126,8 @@ class Session : public upstream::ReplyTarget,
   // speak the protocol asked for; it sets the protocol of this session's replies.
   void answer_hello(std::span<const std::string_view> args);
   awaitable<void> open_resp3_connections();
-  // key_indexes_ for the request being dispatched: once per request, before write_must_wait.
+  // key_indexes_ for the request being dispatched: once per request, before its pin (if it
+  // wants one), write_must_wait and the relay or dispatch, which all read it.
   void find_keys(const command::CommandInfo* info, std::span<const std::string_view> args);
   upstream::Protocol upstream_protocol() const {
     return protocol_ == resp::Protocol::Resp3 ? upstream::Protocol::Resp3
