@@ -465,17 +465,24 @@ std::optional<std::size_t> Session::write_must_wait(const CommandInfo* info,
 
 awaitable<void> Session::wait_write_order(const CommandInfo* info, std::size_t up) {
   // The other write's outcome comes within its request deadline; past that (a pinned write has
-  // none), this one goes anyway, and the two are as unordered as before.
+  // none), this one goes anyway, and the two are as unordered as before. Once the upstream is
+  // unavailable the wait ends at once: this write then takes the fallback chain, whose journal
+  // keeps it after the other's outcome (the replay waits for requests still in doubt).
   const auto& upstreams = ctx_.config->upstreams;
   const auto wait = up < upstreams.size() ? upstreams[up].request_timeout : upstream::Millis{100};
   const auto deadline = std::chrono::steady_clock::now() + wait + std::chrono::milliseconds(50);
+  upstream::UpstreamState& state = *ctx_.shared->upstreams[up];
   asio::steady_timer timer(socket_.get_executor());
   ctx_.shared->writes_in_flight.waited.fetch_add(1, std::memory_order_relaxed);
-  do {
+  for (;;) {
     timer.expires_after(std::chrono::milliseconds(1));
     co_await timer.async_wait(use_nothrow);
-  } while (!closed_ && std::chrono::steady_clock::now() < deadline &&
-           write_must_wait(info, request_.args).has_value());
+    const auto now = std::chrono::steady_clock::now();
+    if (closed_ || now >= deadline || !state.available(now) ||
+        !write_must_wait(info, request_.args).has_value()) {
+      co_return;
+    }
+  }
 }
 
 void Session::on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus status,

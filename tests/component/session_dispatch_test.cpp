@@ -275,5 +275,35 @@ TEST_F(NoDedicatedConnectionTest, AbortsTransactionWithoutReachingUpstream) {
   EXPECT_EQ(main_.get("t"), "2");
 }
 
+// Writes of one key keep their order: a write behind another client's write of its key waits
+// for that write's outcome, bounded by request_timeout + 50 ms (4 s here). A pinned write has no
+// deadline; when the breaker opens meanwhile, the waiting write takes the fallback chain at once.
+class WriteOrderTest : public ProxyTest {
+ protected:
+  void configure(proxy::ProxyConfig& config) override {
+    config.upstreams[kMain].request_timeout = 4000ms;
+  }
+};
+
+TEST_F(WriteOrderTest, StopsWaitingForAnotherWriteOnceBreakerOpens) {
+  main_.set("k", "0");
+  TestClient pinned = client();
+  EXPECT_EQ(pinned.call({"MULTI"}), simple("OK"));  // its own connection from now on
+  EXPECT_EQ(pinned.call({"SET", "k", "a"}), simple("QUEUED"));
+  main_.delay_replies(3000ms);
+  pinned.send(command({"EXEC"}));
+  ASSERT_TRUE(eventually([&] { return main_.request_count("EXEC") == 1; }));
+  TestClient other = client();
+  other.send(command({"SET", "k", "b"}));  // waits: the transaction's SET of k has no outcome
+  proxy_->force_open(kMain);
+  // Long before the pinned SET's reply (3 s) and the wait's bound (4.05 s): the fallback
+  // policy's writes_when_open is reject.
+  EXPECT_EQ(other.read_replies(1, 1500ms),
+            error("UNAVAILABLE seawall: upstream 'main' is unavailable: write rejected"));
+  EXPECT_EQ(pinned.read_replies(1, 5000ms), array({simple("OK")}));
+  EXPECT_EQ(main_.request_count("SET"), 1u);
+  EXPECT_EQ(main_.get("k"), "a");
+}
+
 }  // namespace
 }  // namespace seawall::support

@@ -34,4 +34,8 @@ breaker::State InProcessProxy::breaker_state(std::size_t index) const {
   return shared_->upstreams[index]->breaker().state(std::chrono::steady_clock::now());
 }
 
+void InProcessProxy::force_open(std::size_t index) {
+  shared_->upstreams[index]->breaker().force_open();
+}
+
 }  // namespace seawall::support

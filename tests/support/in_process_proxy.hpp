@@ -33,6 +33,8 @@ class InProcessProxy {
   std::uint16_t port() const;
   // The breaker of upstream `index` as it stands now (an elapsed open period half-opens it).
   breaker::State breaker_state(std::size_t index) const;
+  // As an operator's POST /breaker/<name>/open: open until told otherwise.
+  void force_open(std::size_t index);
 
  private:
   std::unique_ptr<proxy::SharedState> shared_;
