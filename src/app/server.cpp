@@ -266,8 +266,16 @@ int Server::run() {
   asio::io_context control(1);
   auto control_guard = asio::make_work_guard(control);
   start_health_checks(control);
+  try {
+    start_serving();
+  } catch (...) {
+    // The listen address is taken, say: stop what started before main_entry reports it.
+    stop_workers();
+    control_ = nullptr;
+    health_checkers_.clear();
+    throw;
+  }
   std::thread control_thread([&control] { control.run(); });
-  start_serving();
 
   const int signal_number = serve_until_signal(main_ioc, signals);
   const std::uint32_t left = drain_clients(main_ioc, signal_number);

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -164,6 +165,27 @@ def test_admin_disabled_opens_no_port(make_seawall):
     assert client.ping()
     client.close()
     assert not admin_answers(proxy.admin_port)
+
+
+def test_taken_listen_port_is_a_clear_startup_error(tmp_path, redis_server):
+    # Another process listens on the port (SO_REUSEADDR does not share a listening port).
+    taken = socket.socket()
+    taken.bind((LOOPBACK, 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    config = tmp_path / "seawall.yaml"
+    config.write_text(f"listen:\n  address: {LOOPBACK}\n  port: {port}\n"
+                      f"admin:\n  enabled: false\n"
+                      f"upstreams:\n  - name: main\n    address: {LOOPBACK}:{redis_server.port}\n")
+    try:
+        proc = subprocess.run([seawall_binary(), "--config", str(config)], capture_output=True,
+                              text=True, timeout=30)
+    finally:
+        taken.close()
+    # An exit with a message, not an abort (SIGABRT, -6) from a thread left running.
+    assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
+    out = proc.stdout + proc.stderr
+    assert "startup failed" in out and "Address already in use" in out, out
 
 
 def test_describe_metrics_lists_the_table():
