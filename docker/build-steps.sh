@@ -332,6 +332,10 @@ while read -r lib; do
 done < <(awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' <<<"$ldd_output")
 needed_sorted=$(printf '%s\n' "${needed[@]}" | sort -u)
 listed_sorted=$(tr ' ' '\n' <<<"$runtime_packages" | sed '/^$/d' | sort -u)
+if grep -qE 'lib(asan|tsan)' <<<"$ldd_output"; then
+  # A sanitizer build keeps the sanitizer's allocator: the image's jemalloc is not linked.
+  listed_sorted=$(grep -vx 'libjemalloc2' <<<"$listed_sorted")
+fi
 missing=$(comm -23 <(echo "$needed_sorted") <(echo "$listed_sorted"))
 unneeded=$(comm -13 <(echo "$needed_sorted") <(echo "$listed_sorted"))
 if [[ -n $missing || -n $unneeded ]]; then

@@ -2,9 +2,13 @@
 
 #include <sys/socket.h>
 
-#if defined(__GLIBC__)
+#if defined(SEAWALL_JEMALLOC)
+#include <jemalloc/jemalloc.h>
+#elif defined(__GLIBC__)
 #include <malloc.h>
 #endif
+
+#include <string>
 
 #include "seawall/proxy/session.hpp"
 #include "seawall/resp/replies.hpp"
@@ -20,13 +24,25 @@ constexpr std::chrono::seconds kSweepInterval{1};
 // A session idle this long gives back its buffers' capacity (Redis resizes the query buffer
 // of a client idle for 2 s).
 constexpr std::chrono::seconds kTrimIdleAfter{2};
-// malloc_trim after this many closes, or this many bytes freed by idle trims, once the burst
-// is over (no close in the last sweep interval) or at least every kMaxTrimDelay while it lasts.
+// Free pages go back (return_free_pages) after this many closes, or this many bytes freed by idle
+// trims, once the burst is over (no close in the last sweep interval) or at least every
+// kMaxTrimDelay while it lasts.
 constexpr std::uint64_t kTrimAfterCloses = 100;
 constexpr std::size_t kTrimAfterFreedBytes = 8 * 1024 * 1024;
 constexpr std::chrono::seconds kMaxTrimDelay{10};
 // Spare read buffers kept through a trim (the burst that filled the pool is over).
 constexpr std::size_t kSpareAfterTrim = 8;
+
+// Free pages back to the system now, rather than after the allocator's own delay (jemalloc
+// purges dirty pages after 10 s of decay; glibc keeps them until a trim).
+void return_free_pages() {
+#if defined(SEAWALL_JEMALLOC)
+  static const std::string purge_all = "arena." + std::to_string(MALLCTL_ARENAS_ALL) + ".purge";
+  mallctl(purge_all.c_str(), nullptr, nullptr, nullptr, 0);
+#elif defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
 
 util::LogRateLimiter& accept_log_limiter() {
   static util::LogRateLimiter limiter(std::chrono::seconds(10), 3);
@@ -175,8 +191,8 @@ void Worker::sweep(std::chrono::steady_clock::time_point now) {
                                               std::memory_order_relaxed);
   published_buffer_bytes_ = held;
 
-  // glibc keeps freed memory in its arenas; after many sessions went away (or gave back their
-  // buffers) malloc_trim returns the free pages to the system. It walks every arena, so it
+  // The allocator keeps freed memory in its arenas; after many sessions went away (or gave back
+  // their buffers) return_free_pages hands it back to the system. It walks every arena, so it
   // waits for the burst to end, and runs at most once per sweep.
   const std::uint64_t closes = ctx_.sessions_closed - closes_seen_;
   closes_seen_ = ctx_.sessions_closed;
@@ -185,10 +201,8 @@ void Worker::sweep(std::chrono::steady_clock::time_point now) {
       closes_since_trim_ >= kTrimAfterCloses || freed_since_trim_ >= kTrimAfterFreedBytes;
   if (due && (closes == 0 || now - last_trim_ >= kMaxTrimDelay)) {
     ctx_.read_buffers.trim_spare(kSpareAfterTrim);
-#if defined(__GLIBC__)
-    malloc_trim(0);
-#endif
-    util::logger("proxy")->debug("worker={} malloc_trim closes={} freed_bytes={}", index_,
+    return_free_pages();
+    util::logger("proxy")->debug("worker={} returned free pages closes={} freed_bytes={}", index_,
                                  closes_since_trim_, freed_since_trim_);
     closes_since_trim_ = 0;
     freed_since_trim_ = 0;

@@ -40,7 +40,7 @@ class Worker {
  private:
   awaitable<void> accept_loop();
   // Once a second: trims sessions idle for a while, publishes their buffer bytes, and gives
-  // freed heap back to the system after a burst of closes (malloc_trim).
+  // freed heap back to the system after a burst of closes (return_free_pages).
   awaitable<void> sweep_loop();
   void sweep(std::chrono::steady_clock::time_point now);
   std::unique_ptr<upstream::Pool> make_pool(std::size_t index);
@@ -55,7 +55,7 @@ class Worker {
   // sweep_loop's state.
   std::uint64_t published_buffer_bytes_ = 0;
   std::uint64_t closes_seen_ = 0;        // ctx_.sessions_closed at the last sweep
-  std::uint64_t closes_since_trim_ = 0;  // sessions closed since the last malloc_trim
+  std::uint64_t closes_since_trim_ = 0;  // sessions closed since free pages last went back
   std::size_t freed_since_trim_ = 0;     // bytes the idle trims freed since then
   std::chrono::steady_clock::time_point last_trim_{};
 };
