@@ -19,6 +19,7 @@
 #include "seawall/command/command_rules.hpp"
 #include "seawall/command/command_table.hpp"
 #include "seawall/command/sent.hpp"
+#include "seawall/proxy/client_presence.hpp"
 #include "seawall/resp/replies.hpp"
 #include "seawall/resp/writer.hpp"
 #include "seawall/util/ascii.hpp"
@@ -163,7 +164,8 @@ std::size_t PinnedLink::heap_bytes() const {
   return util::heap_bytes(link_buf_) +
          (pinned_slot_ ? sizeof(Slot) + pinned_slot_->heap_bytes() : 0) +
          (link_local_.allocated() ? kDequeBytes : 0) +
-         (link_invalidations_.allocated() ? kDequeBytes : 0);
+         (link_invalidations_.allocated() ? kDequeBytes : 0) +
+         pending_users_.capacity() * sizeof(PendingUser);
 }
 
 void PinnedLink::trim() {
@@ -181,6 +183,9 @@ void PinnedLink::trim() {
   }
   if (multi_keys_.empty()) {
     std::vector<std::string>().swap(multi_keys_);
+  }
+  if (pending_users_.empty()) {
+    std::vector<PendingUser>().swap(pending_users_);
   }
 }
 
@@ -295,6 +300,7 @@ awaitable<std::string_view> PinnedLink::pin(std::span<const std::string_view> ar
   link_framer_.reset();
   link_swallow_ = 0;
   link_replies_ = 0;
+  pending_users_.clear();
   flush_link_invalidations();
   multi_keys_.clear();
   link_state_.opened();
@@ -365,9 +371,30 @@ PinnedLink::Next PinnedLink::relay(const resp::ParsedRequest& request, std::stri
       next = Next::StopReading;
     }
   }
+  note_relayed_auth(cmd, args);
   ++link_outstanding_;
   link_->send(bytes);
   return next;
+}
+
+void PinnedLink::note_relayed_auth(command::Command cmd, std::span<const std::string_view> args) {
+  if (link_state_.in_multi()) {
+    return;  // queued: it runs, if at all, at EXEC
+  }
+  if (const auto user = ClientPresence::authenticating_user(cmd, args)) {
+    pending_users_.push_back(
+        PendingUser{link_replies_ + link_outstanding_ + 1, std::string(*user)});
+  }
+}
+
+void PinnedLink::note_auth_reply(std::string_view reply) {
+  while (!pending_users_.empty() && pending_users_.front().reply <= link_replies_) {
+    // Redis's error (WRONGPASS, NOPERM, ...) leaves the connection's user as it was.
+    if (pending_users_.front().reply == link_replies_ && !reply.empty() && reply[0] != '-') {
+      host_.record().set_user(pending_users_.front().user);
+    }
+    pending_users_.erase(pending_users_.begin());
+  }
 }
 
 void PinnedLink::relay_local(std::string_view bytes) {
@@ -460,6 +487,9 @@ void PinnedLink::on_link_data(std::string_view bytes) {
     }
     on_link_reply_counted(
         std::string_view(link_buf_).substr(consumed - reply.length, reply.length));
+    if (!pending_users_.empty()) {
+      note_auth_reply(std::string_view(link_buf_).substr(consumed - reply.length, reply.length));
+    }
   }
   link_buf_.erase(0, consumed);
   link_emitted_ = link_emitted_ > consumed ? link_emitted_ - consumed : 0;

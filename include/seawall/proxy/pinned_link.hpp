@@ -169,6 +169,10 @@ class PinnedLink final : public upstream::LinkSink {
   // them (EXEC: every key written inside the transaction).
   void note_pinned_write(command::Command cmd, std::span<const std::string_view> args);
   void on_link_reply_counted(std::string_view reply);
+  // A client's own AUTH (or HELLO ... AUTH) relayed to Redis: once Redis accepted it, the
+  // client record's user is the one it named, for CLIENT INFO/LIST and CLIENT KILL USER.
+  void note_relayed_auth(command::Command cmd, std::span<const std::string_view> args);
+  void note_auth_reply(std::string_view reply);
   // A swallowed reply: the reply to kClientIdRequest, sent when the link opened, is Redis's id
   // for it (ClientRecord::upstream_id).
   void note_swallowed_reply(std::string_view reply);
@@ -234,6 +238,11 @@ class PinnedLink final : public upstream::LinkSink {
   std::size_t link_swallow_ = 0;    // leading replies Redis owes that the client never asked for
   bool link_id_wanted_ = false;     // the first swallowed reply is the link's CLIENT ID
   std::uint64_t link_replies_ = 0;  // complete replies counted on this link
+  struct PendingUser {
+    std::uint64_t reply = 0;  // the AUTH's reply: link_replies_ once it came
+    std::string user;
+  };
+  std::vector<PendingUser> pending_users_;  // relayed AUTHs Redis has not answered, oldest first
   struct PendingInvalidation {
     std::uint64_t after_reply = 0;  // once this many replies came back
     bool clear_all = false;
