@@ -160,11 +160,11 @@ awaitable<void> UpstreamAsks::ask(command::Seawall what, const command::CommandI
 awaitable<std::vector<std::string>> UpstreamAsks::users_redis_knows(
     std::vector<std::string> users) const {
   std::vector<std::string> known;
-  const std::size_t up = ctx_.snapshot->router.default_index();
-  upstream::UpstreamState& state = *ctx_.shared->upstreams[up];
   for (std::string& user : users) {
+    // Looked up again after each wait: a reload may have replaced the snapshot and the pools.
+    const std::size_t up = ctx_.snapshot->router.default_index();
     const auto sent = std::chrono::steady_clock::now();
-    if (host_.closed() || !state.available(sent)) {
+    if (host_.closed() || !ctx_.shared->upstreams[up]->available(sent)) {
       break;
     }
     const std::array<std::string_view, 3> args{command::sent::kAcl, command::sent::kGetUser, user};
