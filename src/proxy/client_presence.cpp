@@ -25,6 +25,8 @@ using util::iequals;
 // The CLIENT subcommands about every client.
 constexpr std::string_view kList = "list";
 constexpr std::string_view kKill = "kill";
+// The user every Redis has, and every client is until it authenticates.
+constexpr std::string_view kDefaultUser = "default";
 
 util::LogRateLimiter& kill_log_limiter() {
   static util::LogRateLimiter limiter(std::chrono::seconds(10), 5);
@@ -111,22 +113,69 @@ void ClientPresence::note_reset() {
   subscribed_channels_ = subscribed_patterns_ = subscribed_shard_channels_ = 0;
   r.set_subscriptions(0, 0, 0);
   r.set_protocol(Protocol::Resp2);
-  r.set_user("default");
+  r.set_user(kDefaultUser);
 }
 
 void ClientPresence::note_authenticated_user(command::Command cmd,
                                              std::span<const std::string_view> args) {
+  if (const auto user = authenticating_user(cmd, args)) {
+    record_->set_user(*user);
+  }
+}
+
+std::optional<std::string_view> ClientPresence::authenticating_user(
+    command::Command cmd, std::span<const std::string_view> args) {
+  if (cmd.info == nullptr) {
+    return std::nullopt;
+  }
   if (cmd.rule().state == command::State::Auth) {
-    record_->set_user(args.size() == 3 ? args[1] : std::string_view("default"));
-    return;
+    return args.size() == 3 ? args[1] : std::string_view(kDefaultUser);
+  }
+  if (cmd.rule().local != command::Local::Hello) {
+    return std::nullopt;
   }
   // HELLO protover AUTH user password ...
   for (std::size_t i = 2; i + 2 < args.size(); ++i) {
     if (iequals(args[i], command::kAuthOption)) {
-      record_->set_user(args[i + 1]);
-      return;
+      return args[i + 1];
     }
   }
+  return std::nullopt;
+}
+
+bool ClientPresence::user_known(std::string_view user) const {
+  // Redis always has the user "default"; seawall's own users are those of `auth`; a user a
+  // current client authenticated as exists (Redis or seawall accepted its credentials).
+  const auto& users = ctx_.config->auth.users;
+  return user == kDefaultUser ||
+         std::any_of(users.begin(), users.end(),
+                     [user](const auto& u) { return u.name == user; }) ||
+         ctx_.shared->registry.has_user(user);
+}
+
+bool ClientPresence::asks_every_client(command::Command cmd,
+                                       std::span<const std::string_view> args) const {
+  return ctx_.config->introspection.client_list == AnsweredBy::Seawall && args.size() >= 2 &&
+         cmd.rule().local == command::Local::Client &&
+         (iequals(args[1], kList) || (iequals(args[1], kKill) && args.size() >= 3));
+}
+
+std::vector<std::string> ClientPresence::kill_users_to_ask(
+    command::Command cmd, std::span<const std::string_view> args) const {
+  std::vector<std::string> unknown;
+  // The new form only (CLIENT KILL <filter> <value> ...), answered here, outside a transaction.
+  if (args.size() < 4 || !asks_every_client(cmd, args) || !iequals(args[1], kKill) ||
+      host_.pinned_in_multi()) {
+    return unknown;
+  }
+  // Parsed as answered_by_seawall will (it stops at the first error): the users it will check.
+  introspection::parse_client_kill(args, [&](std::string_view user) {
+    if (!user_known(user)) {
+      unknown.emplace_back(user);
+    }
+    return true;
+  });
+  return unknown;
 }
 
 void ClientPresence::apply_link_change(const LinkChange& change) {
@@ -266,14 +315,13 @@ introspection::InfoData ClientPresence::info_data() const {
 }
 
 bool ClientPresence::answered_by_seawall(command::Command cmd,
-                                         std::span<const std::string_view> args) {
+                                         std::span<const std::string_view> args,
+                                         std::span<const std::string> redis_users) {
   const IntrospectionConfig& mode = ctx_.config->introspection;
   // Two comparisons for every other command: the rows are read only when a mode is on.
   const bool is_client = args.size() >= 2 && cmd.rule().local == command::Local::Client;
   // CLIENT LIST and CLIENT KILL ask about every client: seawall's registry answers them.
-  const bool client_list =
-      mode.client_list == AnsweredBy::Seawall && is_client &&
-      (iequals(args[1], kList) || (iequals(args[1], kKill) && args.size() >= 3));
+  const bool client_list = asks_every_client(cmd, args);
   const bool info = mode.info == InfoMode::Seawall && cmd.rule().seawall == command::Seawall::Info;
   // While pinned, the per-client subcommands would be Redis's for the dedicated connection
   // (another id than CLIENT LIST shows); seawall answers them too, so ids and names agree.
@@ -320,11 +368,9 @@ bool ClientPresence::answered_by_seawall(command::Command cmd,
       introspection::append_text_reply(reply, text, protocol);
     }
   } else if (client_list) {
-    const auto& users = ctx_.config->auth.users;
-    const auto parsed = introspection::parse_client_kill(args, [&users](std::string_view user) {
-      // Redis always has the user "default"; seawall's own users are those of `auth`.
-      return user == "default" || std::any_of(users.begin(), users.end(),
-                                              [user](const auto& u) { return u.name == user; });
+    const auto parsed = introspection::parse_client_kill(args, [&](std::string_view user) {
+      return user_known(user) ||
+             std::find(redis_users.begin(), redis_users.end(), user) != redis_users.end();
     });
     if (!parsed.ok()) {
       reply = parsed.error;

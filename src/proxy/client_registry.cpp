@@ -1,5 +1,7 @@
 #include "seawall/proxy/client_registry.hpp"
 
+#include <algorithm>
+
 namespace seawall::proxy {
 
 ClientRecord::ClientRecord(std::uint64_t id, unsigned worker, std::string addr, std::string laddr,
@@ -73,6 +75,15 @@ void ClientRegistry::add(std::shared_ptr<ClientRecord> record) {
   const std::uint64_t id = record->id();
   records_.insert_or_assign(id, std::move(record));
   ++received_;
+}
+
+bool ClientRegistry::has_user(std::string_view user) const {
+  std::lock_guard lock(mutex_);
+  return std::any_of(records_.begin(), records_.end(), [user](const auto& entry) {
+    const ClientRecord& record = *entry.second;
+    std::lock_guard record_lock(record.mutex_);
+    return !record.killed_ && record.user_ == user;
+  });
 }
 
 void ClientRegistry::remove(const ClientRecord& record) {

@@ -19,6 +19,7 @@
 #include "seawall/command/command_rules.hpp"
 #include "seawall/command/command_table.hpp"
 #include "seawall/command/sent.hpp"
+#include "seawall/proxy/client_presence.hpp"
 #include "seawall/resp/replies.hpp"
 #include "seawall/resp/writer.hpp"
 #include "seawall/util/ascii.hpp"
@@ -79,7 +80,7 @@ PinnedLink::~PinnedLink() {
 
 bool PinnedLink::wanted(const PinnedLink* link, std::span<const std::string_view> args,
                         command::Command cmd) {
-  return (link != nullptr && link->multi_deferred_) || needs_pin(link, args, cmd);
+  return (link != nullptr && link->multi_deferred_) || needs_pin(args, cmd);
 }
 
 awaitable<PinnedLink::Step> PinnedLink::pin_or_answer(std::span<const std::string_view> args,
@@ -103,14 +104,17 @@ awaitable<PinnedLink::Step> PinnedLink::pin_or_answer(std::span<const std::strin
     // breaker refused it): queued here and journaled at EXEC, as if it had been open.
     co_return Step::Answered;
   }
-  if (!error.empty() && error != replies::kTooManyPinned && select_deferred(info, args)) {
-    co_return Step::Answered;
-  }
   if (!error.empty() && error != replies::kTooManyPinned && !multi_deferred_ && info != nullptr &&
-      info->has(command::kPubsub)) {
-    // A subscriber that reconnected while Redis is down: refused, client libraries give
-    // the subscription up (ioredis's resubscribe rejects). Closed, they reconnect with
-    // their backoff and subscribe again once Redis is back, as they do direct.
+      (info->has(command::kPubsub) || cmd.rule().pin == command::Pin::NonZeroDb)) {
+    // State only a dedicated connection holds, and nothing of seawall's can stand in for it,
+    // asked for while Redis is down (typically by a client library that just reconnected):
+    // closed, as direct Redis would refuse the connection. Refused, client libraries give a
+    // subscription up (ioredis's resubscribe rejects), or count their SELECT n as done and
+    // resend their commands, which then fail (the L1 and the journal hold database 0 only).
+    // Closed, they reconnect with their backoff, select and subscribe again and resend what
+    // was unanswered once Redis is back, as they do direct.
+    util::logger("proxy")->debug("client={} pin failed for a {} while unavailable: closing",
+                                 client_id_, info->name);
     host_.close();
     co_return Step::Stop;
   }
@@ -160,7 +164,8 @@ std::size_t PinnedLink::heap_bytes() const {
   return util::heap_bytes(link_buf_) +
          (pinned_slot_ ? sizeof(Slot) + pinned_slot_->heap_bytes() : 0) +
          (link_local_.allocated() ? kDequeBytes : 0) +
-         (link_invalidations_.allocated() ? kDequeBytes : 0);
+         (link_invalidations_.allocated() ? kDequeBytes : 0) +
+         pending_users_.capacity() * sizeof(PendingUser);
 }
 
 void PinnedLink::trim() {
@@ -179,16 +184,15 @@ void PinnedLink::trim() {
   if (multi_keys_.empty()) {
     std::vector<std::string>().swap(multi_keys_);
   }
+  if (pending_users_.empty()) {
+    std::vector<PendingUser>().swap(pending_users_);
+  }
 }
 
-bool PinnedLink::needs_pin(const PinnedLink* link, std::span<const std::string_view> args,
-                           command::Command cmd) {
+bool PinnedLink::needs_pin(std::span<const std::string_view> args, command::Command cmd) {
   const command::CommandInfo* info = cmd.info;
   if (info == nullptr || !command::arity_ok(*info, args.size())) {
     return false;
-  }
-  if (link != nullptr && !link->pending_select_.empty()) {
-    return true;  // its database is on a dedicated connection only
   }
   using command::Pin;
   switch (cmd.rule().pin) {
@@ -296,6 +300,7 @@ awaitable<std::string_view> PinnedLink::pin(std::span<const std::string_view> ar
   link_framer_.reset();
   link_swallow_ = 0;
   link_replies_ = 0;
+  pending_users_.clear();
   flush_link_invalidations();
   multi_keys_.clear();
   link_state_.opened();
@@ -307,14 +312,6 @@ awaitable<std::string_view> PinnedLink::pin(std::span<const std::string_view> ar
     ++link_outstanding_;
     ++link_swallow_;
     link_id_wanted_ = true;
-  }
-  if (!pending_select_.empty()) {
-    link_->send(pending_select_);
-    ++link_outstanding_;
-    ++link_swallow_;
-    select_wanted_ = true;
-    link_state_.selected_pending();
-    pending_select_.clear();
   }
   co_return std::string_view();
 }
@@ -364,8 +361,7 @@ PinnedLink::Next PinnedLink::relay(const resp::ParsedRequest& request, std::stri
   // Track the state Redis now holds for this connection, to know when it ends.
   Next next = Next::Continue;
   if (looked_up != nullptr) {
-    const bool client_pins =
-        cmd.rule().state == command::State::Client && needs_pin(this, args, cmd);
+    const bool client_pins = cmd.rule().state == command::State::Client && needs_pin(args, cmd);
     const LinkChange change = link_state_.relayed(cmd, args, client_pins);
     if (cmd.rule().state == command::State::EndsMulti) {
       multi_keys_.clear();
@@ -375,9 +371,30 @@ PinnedLink::Next PinnedLink::relay(const resp::ParsedRequest& request, std::stri
       next = Next::StopReading;
     }
   }
+  note_relayed_auth(cmd, args);
   ++link_outstanding_;
   link_->send(bytes);
   return next;
+}
+
+void PinnedLink::note_relayed_auth(command::Command cmd, std::span<const std::string_view> args) {
+  if (link_state_.in_multi()) {
+    return;  // queued: it runs, if at all, at EXEC
+  }
+  if (const auto user = ClientPresence::authenticating_user(cmd, args)) {
+    pending_users_.push_back(
+        PendingUser{link_replies_ + link_outstanding_ + 1, std::string(*user)});
+  }
+}
+
+void PinnedLink::note_auth_reply(std::string_view reply) {
+  while (!pending_users_.empty() && pending_users_.front().reply <= link_replies_) {
+    // Redis's error (WRONGPASS, NOPERM, ...) leaves the connection's user as it was.
+    if (pending_users_.front().reply == link_replies_ && !reply.empty() && reply[0] != '-') {
+      host_.record().set_user(pending_users_.front().user);
+    }
+    pending_users_.erase(pending_users_.begin());
+  }
 }
 
 void PinnedLink::relay_local(std::string_view bytes) {
@@ -470,6 +487,9 @@ void PinnedLink::on_link_data(std::string_view bytes) {
     }
     on_link_reply_counted(
         std::string_view(link_buf_).substr(consumed - reply.length, reply.length));
+    if (!pending_users_.empty()) {
+      note_auth_reply(std::string_view(link_buf_).substr(consumed - reply.length, reply.length));
+    }
   }
   link_buf_.erase(0, consumed);
   link_emitted_ = link_emitted_ > consumed ? link_emitted_ - consumed : 0;
@@ -511,15 +531,6 @@ void PinnedLink::on_link_closed() {
 
 void PinnedLink::note_swallowed_reply(std::string_view reply) {
   if (!link_id_wanted_) {
-    if (select_wanted_) {
-      select_wanted_ = false;
-      if (!reply.empty() && reply[0] == '-') {
-        // What the client relayed after it ran in another database: the client must know.
-        util::logger("proxy")->info("client={} SELECT refused by Redis once it was back: closing",
-                                    client_id_);
-        asio::post(executor_, [this, keep_alive = host_.keep_alive()] { host_.close(); });
-      }
-    }
     return;
   }
   link_id_wanted_ = false;
@@ -563,27 +574,6 @@ bool PinnedLink::redirect_translated(const command::CommandInfo* info,
     return true;
   }
   return false;
-}
-
-bool PinnedLink::select_deferred(const command::CommandInfo* info,
-                                 std::span<const std::string_view> args) {
-  if (info == nullptr || args.size() != 2 || multi_deferred_ || link_) {
-    return false;
-  }
-  const command::CommandInfo* resolved = command::resolve(info, args);
-  std::int64_t db = -1;
-  const auto [end, ec] = std::from_chars(args[1].data(), args[1].data() + args[1].size(), db);
-  if (resolved == nullptr || command::rules(*resolved).seawall != command::Seawall::Select ||
-      ec != std::errc() || end != args[1].data() + args[1].size() || db < 0) {
-    return false;
-  }
-  pending_select_.clear();
-  if (db != 0) {
-    resp::append_command(pending_select_, args);
-  }
-  host_.record().set_db(db);
-  host_.reply_now(resp::replies::kOk);
-  return true;
 }
 
 }  // namespace seawall::proxy

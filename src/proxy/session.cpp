@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <string>
+#include <vector>
 
 #include "seawall/command/command_table.hpp"
 #include "seawall/proxy/upstream_asks.hpp"
@@ -320,10 +322,23 @@ awaitable<void> Session::read_loop() {
         continue;
       }
       MonitorTap::feed(ctx_.shared->monitors, presence_.record(), info, request_.args);
+      const UpstreamAsks asks(*this, ctx_, presence_);
+      if (std::vector<std::string> users = presence_.kill_users_to_ask(cmd, request_.args);
+          !users.empty()) {
+        // CLIENT KILL USER of a user no client of seawall authenticated as: Redis knows whether
+        // it exists. The arguments are views into the read buffer: kept while Redis answers.
+        const std::vector<std::string> kept(request_.args.begin(), request_.args.end());
+        const std::vector<std::string> known = co_await asks.users_redis_knows(std::move(users));
+        if (closed_) {
+          break;
+        }
+        const std::vector<std::string_view> args(kept.begin(), kept.end());
+        presence_.answered_by_seawall(cmd, args, known);
+        continue;
+      }
       if (presence_.answered_by_seawall(cmd, request_.args)) {
         continue;
       }
-      const UpstreamAsks asks(*this, ctx_, presence_);
       const command::Seawall asked = asks.asked(info, request_.args);
       if (asked == command::Seawall::Monitor) {
         start_monitoring();

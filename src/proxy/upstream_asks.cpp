@@ -1,9 +1,11 @@
 #include "seawall/proxy/upstream_asks.hpp"
 
+#include <array>
 #include <charconv>
 #include <memory>
 
 #include "seawall/command/command_rules.hpp"
+#include "seawall/command/sent.hpp"
 #include "seawall/proxy/introspection.hpp"
 #include "seawall/resp/replies.hpp"
 #include "seawall/resp/writer.hpp"
@@ -153,6 +155,33 @@ awaitable<void> UpstreamAsks::ask(command::Seawall what, const command::CommandI
     }
   }
   host_.answer_locally(out);
+}
+
+awaitable<std::vector<std::string>> UpstreamAsks::users_redis_knows(
+    std::vector<std::string> users) const {
+  std::vector<std::string> known;
+  for (std::string& user : users) {
+    // Looked up again after each wait: a reload may have replaced the snapshot and the pools.
+    const std::size_t up = ctx_.snapshot->router.default_index();
+    const auto sent = std::chrono::steady_clock::now();
+    if (host_.closed() || !ctx_.shared->upstreams[up]->available(sent)) {
+      break;
+    }
+    const std::array<std::string_view, 3> args{command::sent::kAcl, command::sent::kGetUser, user};
+    const std::shared_ptr<UpstreamAsk> ask =
+        UpstreamAsk::send(host_.client_socket().get_executor(),
+                          ctx_.pools[up]->pick(presence_.record().id()), args, sent);
+    co_await ask->wait();
+    // The user's flags and rules (an array, a map in RESP3); a null when there is no such user.
+    const std::optional<std::string>& reply = ask->reply();
+    const bool has_user = reply && reply->size() > 1 &&
+                          ((*reply)[0] == '*' || (*reply)[0] == '%') && (*reply)[1] != '-';
+    if (!has_user) {
+      break;
+    }
+    known.push_back(std::move(user));
+  }
+  co_return known;
 }
 
 }  // namespace seawall::proxy

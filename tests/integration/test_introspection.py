@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from conftest import client_for
-from harness import ConnectionClosed, wait_until
+from harness import ConnectionClosed, RawConnection, wait_until
 
 SEAWALL_MODE = {"introspection": {"client_list": "seawall", "info": "seawall"}}
 
@@ -275,3 +275,50 @@ def test_reload_switches_who_answers(make_seawall):
             c.client_id()]
     finally:
         c.close()
+
+
+# ---- CLIENT KILL USER of Redis's own ACL users (no seawall auth: AUTH relayed) ----------------
+
+
+def kill_redis_acl_users(port: int, redis_port: int) -> dict:
+    """Two clients authenticated as Redis's ACL user alice (AUTH, and HELLO 2 AUTH), killed by
+    USER from a default client; carol exists in Redis with no client, bob does not exist."""
+    with RawConnection(redis_port) as admin:
+        for user in ("alice", "carol"):
+            assert admin.request("ACL", "SETUSER", user, "on", ">pw", "~*", "+@all") == b"+OK\r\n"
+    out = {}
+    with RawConnection(port) as a1, RawConnection(port) as a2, RawConnection(port) as killer:
+        out["auth"] = a1.request("AUTH", "alice", "pw")
+        out["hello_auth"] = a2.request("HELLO", "2", "AUTH", "alice", "pw")[:1]
+        out["wrong_password"] = killer.request("AUTH", "carol", "nope")[:10]
+        out["info_user"] = [lines(bulk_text(c.request("CLIENT", "INFO")))[0]["user"]
+                            for c in (a1, a2, killer)]
+        out["kill_carol"] = killer.request("CLIENT", "KILL", "USER", "carol")
+        out["kill_bob"] = killer.request("CLIENT", "KILL", "USER", "bob")
+        out["kill_alice_then_bob"] = killer.request("CLIENT", "KILL", "USER", "alice",
+                                                    "USER", "bob")
+        out["kill_alice"] = killer.request("CLIENT", "KILL", "USER", "alice")
+        out["alice_closed"] = []
+        for c in (a1, a2):
+            try:
+                c.request("PING")
+                out["alice_closed"].append(False)
+            except (ConnectionClosed, ConnectionResetError, BrokenPipeError):
+                out["alice_closed"].append(True)
+        out["killer_alive"] = killer.request("PING")
+    return out
+
+
+def test_client_kill_user_knows_redis_acl_users(make_seawall, redis_server, direct_server):
+    # The default config: client_list: seawall, no auth (AUTH goes to Redis on a dedicated
+    # connection). Redis's users exist for CLIENT KILL USER as they do direct.
+    sw = make_seawall()
+    direct = kill_redis_acl_users(direct_server.port, direct_server.port)
+    through = kill_redis_acl_users(sw.port, redis_server.port)
+    assert direct == {
+        "auth": b"+OK\r\n", "hello_auth": b"*", "wrong_password": b"-WRONGPASS",
+        "info_user": ["alice", "alice", "default"],
+        "kill_carol": b":0\r\n", "kill_bob": b"-ERR No such user 'bob'\r\n",
+        "kill_alice_then_bob": b"-ERR No such user 'bob'\r\n",
+        "kill_alice": b":2\r\n", "alice_closed": [True, True], "killer_alive": b"+PONG\r\n"}
+    assert through == direct

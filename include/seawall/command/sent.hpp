@@ -1,7 +1,8 @@
 #pragma once
 // The commands seawall itself sends to Redis, spelled once beside the command table: connection
 // setup (AUTH, HELLO, PING), health checks, the journal's replay, script reloading, a pinned
-// transaction's MULTI and the CLIENT ID of a dedicated connection. No other module writes a
+// transaction's MULTI, the CLIENT ID of a dedicated connection and ACL GETUSER for CLIENT KILL
+// USER. No other module writes a
 // command name; what seawall does with a client's command is in command_rules.hpp.
 // Thread safety: immutable static data.
 #include <string_view>
@@ -25,10 +26,13 @@ inline constexpr std::string_view kZrem = "ZREM";
 inline constexpr std::string_view kPexpireat = "PEXPIREAT";
 inline constexpr std::string_view kPersist = "PERSIST";
 inline constexpr std::string_view kScript = "SCRIPT";
+// ACL GETUSER: whether Redis has a user a CLIENT KILL USER names that seawall has not seen.
+inline constexpr std::string_view kAcl = "ACL";
 // Options and subcommands of those.
 inline constexpr std::string_view kKeepTtl = "KEEPTTL";
 inline constexpr std::string_view kPxAt = "PXAT";
 inline constexpr std::string_view kLoad = "LOAD";
+inline constexpr std::string_view kGetUser = "GETUSER";
 
 // Requests that never change, encoded.
 inline constexpr std::string_view kPingRequest = "*1\r\n$4\r\nPING\r\n";

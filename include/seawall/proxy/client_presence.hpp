@@ -19,9 +19,11 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "seawall/command/command_rules.hpp"
 #include "seawall/command/command_table.hpp"
@@ -89,6 +91,10 @@ class ClientPresence {
   void note_reset();
   // The user a successful AUTH or HELLO ... AUTH (checked by seawall) authenticated as.
   void note_authenticated_user(command::Command cmd, std::span<const std::string_view> args);
+  // The user an AUTH or HELLO ... AUTH authenticates as if it succeeds (`AUTH password`:
+  // default); nullopt for any other command.
+  static std::optional<std::string_view> authenticating_user(
+      command::Command cmd, std::span<const std::string_view> args);
   // Applies what a relayed command changed (LinkState) to the record (db, MULTI, pub/sub, ...);
   // the session applies its protocol and its part of a RESET itself.
   void apply_link_change(const LinkChange& change);
@@ -100,10 +106,24 @@ class ClientPresence {
   bool client_subcommand_reply(const command::CommandInfo* client,
                                std::span<const std::string_view> args, std::string& reply);
   // CLIENT LIST / CLIENT KILL / INFO when the config has seawall answer them; true when answered.
-  bool answered_by_seawall(command::Command cmd, std::span<const std::string_view> args);
+  // A CLIENT KILL USER filter names an existing user when it is `default`, one of seawall's
+  // `auth.users`, a user a current client authenticated as, or one of `redis_users` (those
+  // kill_users_to_ask returned that Redis confirmed).
+  bool answered_by_seawall(command::Command cmd, std::span<const std::string_view> args,
+                           std::span<const std::string> redis_users = {});
+  // The users of a CLIENT KILL's USER filters (before any other error in it) that seawall does
+  // not know, to ask Redis about (UpstreamAsks::users_redis_knows) before answered_by_seawall;
+  // empty for any other command, and without an allocation.
+  std::vector<std::string> kill_users_to_ask(command::Command cmd,
+                                             std::span<const std::string_view> args) const;
   introspection::InfoData info_data() const;
 
  private:
+  // CLIENT LIST or CLIENT KILL, answered by seawall (client_list: seawall).
+  bool asks_every_client(command::Command cmd, std::span<const std::string_view> args) const;
+  // Known without asking Redis: default, seawall's own users, a current client's.
+  bool user_known(std::string_view user) const;
+
   SessionHost& host_;
   WorkerContext& ctx_;
   std::shared_ptr<ClientRecord> record_;  // in ctx_.shared->registry from start() to close()

@@ -140,6 +140,8 @@ class ClientRegistry {
                   Clock::time_point now);
 
   std::size_t size() const;
+  // Whether a live client is authenticated as `user` (ClientRecord::set_user).
+  bool has_user(std::string_view user) const;
   // ClientRecord::upstream_id of the live client `id`; 0 when there is none.
   std::uint64_t upstream_id_of(std::uint64_t id) const;
   // Clients per worker thread, for `workers` threads (clients of a higher index are left out).

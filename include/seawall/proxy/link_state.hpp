@@ -36,8 +36,6 @@ class LinkState {
  public:
   // A new dedicated connection: it holds nothing yet.
   void opened() { in_multi_ = watching_ = db_nonzero_ = sticky_ = false; }
-  // A SELECT seawall kept for the next dedicated connection was sent on it.
-  void selected_pending() { db_nonzero_ = true; }
   // A deferred MULTI (answered by seawall) was sent on the connection.
   void multi_sent() { in_multi_ = true; }
   // The session stays on the connection until it ends (a reply stream it cannot follow).

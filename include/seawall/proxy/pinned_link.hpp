@@ -5,9 +5,9 @@
 // every command is relayed in order and every byte Redis sends comes back unchanged. PinnedLink
 // holds that connection and everything the session must know about it: what it holds
 // (LinkState), the replies Redis still owes, the replies seawall answers in their place
-// (relay_local), the L1 invalidations and fills waiting for Redis's replies, a MULTI answered
-// before it is pinned, and a SELECT kept for the next pin. pinned_link.cpp: pinning, relaying,
-// the link's replies; pinned_transaction.cpp: writes, transactions and the journal.
+// (relay_local), the L1 invalidations and fills waiting for Redis's replies, and a MULTI answered
+// before it is pinned. pinned_link.cpp: pinning, relaying, the link's replies;
+// pinned_transaction.cpp: writes, transactions and the journal.
 //
 // Ownership: a member of its Session (unique_ptr), created at the session's first pin or deferred
 // MULTI and kept until the session is destroyed, so a coroutine that keeps the session alive
@@ -154,9 +154,7 @@ class PinnedLink final : public upstream::LinkSink {
   using Slot = RequestSlot;
   using WriteMark = WritesInFlight::Marked;
 
-  // `link`: null when the session never pinned.
-  static bool needs_pin(const PinnedLink* link, std::span<const std::string_view> args,
-                        command::Command cmd);
+  static bool needs_pin(std::span<const std::string_view> args, command::Command cmd);
   // The Pin rules that depend on the arguments (SELECT n, HELLO AUTH, a subcommand's).
   static bool pins_by_arguments(command::Pin pin, const command::CommandInfo* info,
                                 std::span<const std::string_view> args);
@@ -171,12 +169,13 @@ class PinnedLink final : public upstream::LinkSink {
   // them (EXEC: every key written inside the transaction).
   void note_pinned_write(command::Command cmd, std::span<const std::string_view> args);
   void on_link_reply_counted(std::string_view reply);
+  // A client's own AUTH (or HELLO ... AUTH) relayed to Redis: once Redis accepted it, the
+  // client record's user is the one it named, for CLIENT INFO/LIST and CLIENT KILL USER.
+  void note_relayed_auth(command::Command cmd, std::span<const std::string_view> args);
+  void note_auth_reply(std::string_view reply);
   // A swallowed reply: the reply to kClientIdRequest, sent when the link opened, is Redis's id
-  // for it (ClientRecord::upstream_id); the reply to a pending SELECT, if refused, ends the
-  // session (its commands would run in another database).
+  // for it (ClientRecord::upstream_id).
   void note_swallowed_reply(std::string_view reply);
-  // SELECT n whose pin failed: accepted for the next pin (pending_select_). True if answered.
-  bool select_deferred(const command::CommandInfo* info, std::span<const std::string_view> args);
   // CLIENT TRACKING ... REDIRECT <seawall id>: the command with Redis's id of that client's
   // dedicated connection instead, in scratch(); false when nothing needs changing.
   bool redirect_translated(const command::CommandInfo* info,
@@ -236,15 +235,14 @@ class PinnedLink final : public upstream::LinkSink {
   bool multi_aborted_ = false;   // ...with a queueing error: EXEC answers -EXECABORT
   // ...and the pin failed with this error: the transaction's later commands get it too.
   std::string multi_pin_error_;
-  std::size_t link_swallow_ = 0;  // leading replies Redis owes that the client never asked for
-  bool link_id_wanted_ = false;   // the first swallowed reply is the link's CLIENT ID
-  // SELECT n accepted while no dedicated connection could be opened (Redis unavailable): client
-  // libraries reconnecting count the SELECT they send first as done, whatever its answer, and
-  // resend their commands, which must run in that database once Redis is back, never in db 0.
-  // Sent first (swallowed) on the next dedicated connection, which every command then needs.
-  std::string pending_select_;
-  bool select_wanted_ = false;      // a swallowed reply is that SELECT's
+  std::size_t link_swallow_ = 0;    // leading replies Redis owes that the client never asked for
+  bool link_id_wanted_ = false;     // the first swallowed reply is the link's CLIENT ID
   std::uint64_t link_replies_ = 0;  // complete replies counted on this link
+  struct PendingUser {
+    std::uint64_t reply = 0;  // the AUTH's reply: link_replies_ once it came
+    std::string user;
+  };
+  std::vector<PendingUser> pending_users_;  // relayed AUTHs Redis has not answered, oldest first
   struct PendingInvalidation {
     std::uint64_t after_reply = 0;  // once this many replies came back
     bool clear_all = false;

@@ -8,6 +8,9 @@
 // - CLIENT PAUSE / UNPAUSE. Redis holds seawall's shared connections for the pause; once it
 //   confirmed one, every connection to that upstream lets its requests wait the pause out
 //   (UpstreamState::note_pause) instead of timing out and tripping the breaker.
+// - ACL GETUSER, for a CLIENT KILL USER naming a user seawall has not seen (no client of seawall
+//   authenticated as it): without `auth:`, clients authenticate as Redis's own ACL users, and
+//   Redis says whether the user exists, as it does direct.
 // The reader waits for Redis's answer, so it keeps its place among the replies.
 //
 // Ownership: a view over one session, made by its reader where it needs one; it holds nothing
@@ -17,7 +20,9 @@
 // Invariants: asks nothing of Redis for a command queued for EXEC; answers each ask exactly once,
 // in its place, unless the session closed while it waited.
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "seawall/command/command_rules.hpp"
 #include "seawall/command/command_table.hpp"
@@ -41,6 +46,11 @@ class UpstreamAsks {
   // for the upstream's connections. Reading waits for it, so the answer keeps its place.
   awaitable<void> ask(command::Seawall what, const command::CommandInfo* info,
                       std::span<const std::string_view> args) const;
+  // Of `users` (ClientPresence::kill_users_to_ask), the leading ones Redis has (ACL GETUSER on a
+  // shared connection of the default upstream, outside the breaker's count), up to the first it
+  // does not have or cannot answer about (unavailable, no reply within request_timeout, an
+  // error such as NOPERM): CLIENT KILL answers that one's -ERR No such user.
+  awaitable<std::vector<std::string>> users_redis_knows(std::vector<std::string> users) const;
 
  private:
   SessionHost& host_;

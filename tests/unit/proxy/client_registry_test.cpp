@@ -148,6 +148,20 @@ TEST_F(ClientRegistryTest, KillByAddressAndType) {
   EXPECT_THAT(registry_.list(t0_), IsEmpty());
 }
 
+TEST_F(ClientRegistryTest, HasUserOfLiveClientsOnly) {
+  auto alice = add(1);
+  add(2);
+  alice->set_user("alice");
+  EXPECT_TRUE(registry_.has_user("alice"));
+  EXPECT_TRUE(registry_.has_user("default"));  // client 2 never authenticated
+  EXPECT_FALSE(registry_.has_user("bob"));
+  EXPECT_FALSE(registry_.has_user("Alice"));  // user names are case-sensitive, as in Redis
+  introspection::KillFilter f;
+  f.user = "alice";
+  EXPECT_EQ(registry_.kill(f, 2, t0_).killed, 1u);
+  EXPECT_FALSE(registry_.has_user("alice"));  // killed: gone, as from listings
+}
+
 TEST_F(ClientRegistryTest, RemovedClientsStillCountTheirCommands) {
   auto a = add(1);
   auto b = add(2);
