@@ -4,8 +4,10 @@
 // here, and helpers to open the main breaker and wait for it to half-open.
 //
 // The config, chosen so that each behaviour shows in a few requests and well under a second:
-//   breaker: 3 consecutive failures open it (the rate triggers need 50 calls), open for 400 ms
-//            then 800 ms after a failed probe, no jitter, one probe at a time, one success closes;
+//   breaker: 3 consecutive failures open it (the rate triggers need 50 calls), open for 1.5 s
+//            then 3 s after a failed probe, no jitter, one probe at a time, one success closes
+//            (long enough that a loaded machine, a TSan build, still finds it open a few calls
+//            later);
 //   request_timeout 250 ms; one shared connection per upstream;
 //   policies: "cfg:*" and "session:*" keep an L1 copy (admission always), "views:*" answers
 //             :0 while the upstream is unavailable, other keys get the built-in fallback (L1
@@ -32,7 +34,7 @@ using namespace std::chrono_literals;
 
 inline constexpr std::size_t kMain = 0;
 inline constexpr std::size_t kSessions = 1;
-inline constexpr auto kOpenDuration = 400ms;
+inline constexpr auto kOpenDuration = 1500ms;
 inline constexpr auto kRequestTimeout = 250ms;
 inline constexpr std::uint32_t kFailuresToOpen = 3;
 // What the fake answers while it "loads": an error the breaker counts as a failure.
@@ -46,7 +48,7 @@ inline breaker::BreakerConfig test_breaker() {
   b.consecutive_failures = kFailuresToOpen;
   b.slow_call_rate_threshold = 0;  // a delayed reply is not a failure by itself
   b.open_duration = kOpenDuration;
-  b.max_open_duration = 2000ms;
+  b.max_open_duration = 3000ms;
   b.backoff_multiplier = 2.0;
   b.jitter = 0;
   b.half_open_probes = 1;

@@ -95,8 +95,9 @@ TEST_F(SessionDispatchTest, OpensBreakerWhenUpstreamHangs) {
   c.send(command({"GET", "h:1"}) + command({"GET", "h:2"}) + command({"GET", "h:3"}));
   EXPECT_EQ(c.read_replies(3), nil() + nil() + nil());
   EXPECT_TRUE(eventually([&] { return breaker_is(kMain, "open"); }));
+  // The fake reads on its own thread: all three arrive, perhaps after their timeouts.
+  EXPECT_TRUE(eventually([&] { return main_.request_count() == 3u; }));
   const std::size_t before = main_.request_count();
-  EXPECT_EQ(before, 3u);
   EXPECT_EQ(c.call({"GET", "h:4"}), nil());
   EXPECT_EQ(main_.request_count(), before);
   main_.answer_normally();  // the hung replies arrive late; seawall drops them
@@ -183,7 +184,7 @@ TEST_F(SessionDispatchTest, OpensBreakerWhenConnectionsAreRefused) {
   EXPECT_EQ(main_.request_count(), 0u);
   // Redis listens again: within a few open periods a probe finds it and the breaker closes.
   main_.refuse_connections(false);
-  EXPECT_TRUE(eventually([&] { return c.call({"GET", "k"}) == bulk("v"); }));
+  EXPECT_TRUE(eventually([&] { return c.call({"GET", "k"}) == bulk("v"); }, 10000ms));
   EXPECT_EQ(breaker(kMain), "closed");
 }
 
@@ -204,7 +205,7 @@ TEST_F(SessionDispatchTest, ClosesBreakerAfterHalfOpenProbeSucceeds) {
 
   // The fake heals; the next open period (twice as long) ends; the probe succeeds and closes it.
   main_.answer_normally();
-  ASSERT_TRUE(eventually([&] { return breaker_is(kMain, "half_open"); }));
+  ASSERT_TRUE(eventually([&] { return breaker_is(kMain, "half_open"); }, 10000ms));
   before = main_.request_count();
   EXPECT_EQ(c.call({"GET", "k"}), bulk("v"));
   EXPECT_EQ(main_.request_count(), before + 1);
