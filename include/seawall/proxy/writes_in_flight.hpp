@@ -38,9 +38,10 @@ class WritesInFlight {
   static constexpr Owner kMixed = 0xffffffffu;
 
   static Owner owner_of(const void* sender) {
-    // Heap objects are 16-byte aligned: the low bits carry nothing. Two live senders whose
-    // hashes collide would only be taken for one (their writes left unordered, as before).
-    const auto p = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(sender) >> 4);
+    // Two live heap objects start at least 8 bytes apart (jemalloc's smallest size class; glibc
+    // keeps 16), so the low 3 bits carry nothing. Two live senders whose hashes collide would
+    // only be taken for one (their writes left unordered, as before).
+    const auto p = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(sender) >> 3);
     const auto owner = static_cast<Owner>(p ^ (p >> 32));
     return owner == 0 ? 1 : (owner == kMixed ? kMixed - 1 : owner);
   }
