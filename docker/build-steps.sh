@@ -321,10 +321,12 @@ if grep -q 'not found' <<<"$ldd_output"; then
   fail "libraries not found: $(grep 'not found' <<<"$ldd_output" | tr -s ' \t\n' ' ')"
 fi
 needed=()
+sanitized=0
 while read -r lib; do
   pkg=$(owner_package "$lib") || fail "no Debian package owns $lib (from ldd $seawall_bin)"
   if [[ $pkg =~ $sanitizer_packages_re ]]; then
     echo "  $lib -> $pkg (sanitizer runtime: not for the image, ignored)"
+    sanitized=1
     continue
   fi
   echo "  $lib -> $pkg"
@@ -332,7 +334,7 @@ while read -r lib; do
 done < <(awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' <<<"$ldd_output")
 needed_sorted=$(printf '%s\n' "${needed[@]}" | sort -u)
 listed_sorted=$(tr ' ' '\n' <<<"$runtime_packages" | sed '/^$/d' | sort -u)
-if grep -qE 'lib(asan|tsan)' <<<"$ldd_output"; then
+if ((sanitized)); then
   # A sanitizer build keeps the sanitizer's allocator: the image's jemalloc is not linked.
   listed_sorted=$(grep -vx 'libjemalloc2' <<<"$listed_sorted")
 fi
