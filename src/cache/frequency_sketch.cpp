@@ -1,48 +1,67 @@
 #include "seawall/cache/frequency_sketch.hpp"
 
 #include <algorithm>
-#include <array>
 #include <bit>
+#include <cstdint>
 
 namespace seawall::cache {
 namespace {
 
-// One odd multiplier per row: the rows index the table through independent-looking hashes.
-constexpr std::array<std::uint64_t, 4> kRowSeeds{0x9e3779b97f4a7c15ull, 0xc2b2ae3d27d4eb4full,
-                                                 0x165667b19e3779f9ull, 0xd6e8feb86659fd93ull};
 constexpr std::uint64_t kHalfMask = 0x7777777777777777ull;  // each nibble's top bit cleared
 constexpr std::size_t kMinWords = 8;
 constexpr std::size_t kMaxWords = std::size_t{1} << 24;
+constexpr std::size_t kCacheLine = 64;
+
+// Re-mixes the caller's hash: the L1 picks its shard with the low bits of the same hash, so
+// within one shard's sketch those bits never vary.
+std::uint64_t mix(std::uint64_t hash) noexcept {
+  std::uint64_t x = hash * 0x9e3779b97f4a7c15ull;
+  x ^= x >> 29;
+  x *= 0xbf58476d1ce4e5b9ull;
+  return x ^ (x >> 32);
+}
 
 }  // namespace
 
 FrequencySketch::FrequencySketch(std::size_t words)
-    : table_(std::bit_ceil(std::clamp(words, kMinWords, kMaxWords)), 0),
-      mask_(table_.size() - 1),
-      sample_size_(10 * table_.size()) {}
+    : storage_(std::bit_ceil(std::clamp(words, kMinWords, kMaxWords)) + kBlockWords, 0),
+      table_(nullptr),
+      mask_(std::bit_ceil(std::clamp(words, kMinWords, kMaxWords)) / kBlockWords - 1),
+      sample_size_(10 * (mask_ + 1) * kBlockWords) {
+  const auto address = reinterpret_cast<std::uintptr_t>(storage_.data());
+  const std::size_t skip = (kCacheLine - address % kCacheLine) % kCacheLine / sizeof(std::uint64_t);
+  table_ = storage_.data() + skip;
+}
 
-FrequencySketch::Slot FrequencySketch::slot(std::uint64_t hash, unsigned row) const noexcept {
-  std::uint64_t x = (hash + row) * kRowSeeds[row];
-  x ^= x >> 29;
-  // Low bits pick the word, the top four the counter in it: disjoint bits of the mixed hash.
-  return Slot{static_cast<std::size_t>(x) & mask_, static_cast<unsigned>(x >> 60) * 4};
+std::uint64_t* FrequencySketch::block(std::uint64_t hash) const noexcept {
+  // The top bits pick the block; the low 32 (below) pick the counters in it.
+  return table_ + ((mix(hash) >> 40) & mask_) * kBlockWords;
+}
+
+std::array<FrequencySketch::Slot, 4> FrequencySketch::slots(std::uint64_t hash) const noexcept {
+  const std::uint64_t x = mix(hash);
+  std::uint64_t* const base = table_ + ((x >> 40) & mask_) * kBlockWords;
+  std::array<Slot, 4> out{};
+  for (unsigned row = 0; row < out.size(); ++row) {
+    // Eight bits per row: one picks which of the row's two words, four the counter in it.
+    const auto bits = static_cast<unsigned>(x >> (8 * row));
+    out[row] = Slot{base + 2 * row + (bits & 1u), ((bits >> 1) & 0xfu) * 4};
+  }
+  return out;
 }
 
 void FrequencySketch::increment(std::uint64_t hash) noexcept {
-  std::array<Slot, 4> slots{};
+  const std::array<Slot, 4> counters = slots(hash);
   std::uint32_t least = kMaxCount;
-  for (unsigned row = 0; row < slots.size(); ++row) {
-    slots[row] = slot(hash, row);
-    const auto count =
-        static_cast<std::uint32_t>((table_[slots[row].word] >> slots[row].shift) & 0xfu);
-    least = std::min(least, count);
+  for (const Slot& s : counters) {
+    least = std::min(least, static_cast<std::uint32_t>((*s.word >> s.shift) & 0xfu));
   }
   if (least == kMaxCount) {
     return;  // saturated: counts nothing, and does not hasten the halving either
   }
-  for (const Slot& s : slots) {
-    if (((table_[s.word] >> s.shift) & 0xfu) == least) {
-      table_[s.word] += std::uint64_t{1} << s.shift;
+  for (const Slot& s : counters) {
+    if (((*s.word >> s.shift) & 0xfu) == least) {
+      *s.word += std::uint64_t{1} << s.shift;
     }
   }
   if (++additions_ >= sample_size_) {
@@ -52,16 +71,15 @@ void FrequencySketch::increment(std::uint64_t hash) noexcept {
 
 std::uint32_t FrequencySketch::frequency(std::uint64_t hash) const noexcept {
   std::uint32_t least = kMaxCount;
-  for (unsigned row = 0; row < 4; ++row) {
-    const Slot s = slot(hash, row);
-    least = std::min(least, static_cast<std::uint32_t>((table_[s.word] >> s.shift) & 0xfu));
+  for (const Slot& s : slots(hash)) {
+    least = std::min(least, static_cast<std::uint32_t>((*s.word >> s.shift) & 0xfu));
   }
   return least;
 }
 
 void FrequencySketch::halve() noexcept {
-  for (std::uint64_t& word : table_) {
-    word = (word >> 1) & kHalfMask;
+  for (std::uint64_t* word = table_; word != table_ + word_count(); ++word) {
+    *word = (*word >> 1) & kHalfMask;
   }
   additions_ /= 2;
 }

@@ -4,7 +4,7 @@
 #include <bit>
 #include <functional>
 #include <mutex>
-#include <unordered_map>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -85,73 +85,28 @@ class Refs {
   std::vector<Ref> rest_;
 };
 
-// EntryShard::by_key's key: the cache key (a view into its entry) with its hash and the entry's
-// id. Looked up by cache key (KeyProbe) on reads and puts, or by hash and id (IdProbe) from an
-// index reference.
-struct EntryKey {
-  std::string_view cache_key;
-  std::uint64_t hash;
-  std::uint64_t id;
-};
-struct KeyProbe {
-  std::string_view cache_key;
-  std::uint64_t hash;
-};
-struct IdProbe {
-  std::uint64_t hash;
-  std::uint64_t id;
-};
-struct EntryKeyHash {
-  using is_transparent = void;
-  std::size_t operator()(const EntryKey& k) const noexcept { return k.hash; }
-  std::size_t operator()(const KeyProbe& k) const noexcept { return k.hash; }
-  std::size_t operator()(const IdProbe& k) const noexcept { return k.hash; }
-};
-struct EntryKeyEqual {
-  using is_transparent = void;
-  bool operator()(const EntryKey& a, const EntryKey& b) const noexcept {
-    return a.hash == b.hash && a.cache_key == b.cache_key;
-  }
-  bool operator()(const KeyProbe& a, const EntryKey& b) const noexcept {
-    return a.hash == b.hash && a.cache_key == b.cache_key;
-  }
-  bool operator()(const EntryKey& a, const KeyProbe& b) const noexcept { return (*this)(b, a); }
-  bool operator()(const IdProbe& a, const EntryKey& b) const noexcept {
-    return a.hash == b.hash && a.id == b.id;
-  }
-  bool operator()(const EntryKey& a, const IdProbe& b) const noexcept { return (*this)(b, a); }
-};
-// The index is keyed by the hash of a Redis key, not by a copy of it: two keys with the same
-// 64-bit hash share their references, and writing one then drops the other's copies too, which
-// is harmless (and rare: 100,000 keys collide with probability ~3e-10).
-struct IdentityHash {
-  std::size_t operator()(std::uint64_t h) const noexcept { return h; }
-};
-
 }  // namespace
 
+// One cached reply: this header, followed in the same allocation by its bytes: the cache key,
+// the reply, then each Redis key after its length (4 bytes, little-endian). The bytes never
+// change once the entry is stored; what a renewal changes (times, LRU position) lives in the
+// shard's table beside the hash (Meta), so that the common put touches no entry at all.
 struct ReplyCache::Entry {
-  // Everything the entry copies in one allocation (an insert used to make three or more): the
-  // cache key, the reply, then each Redis key after its length (4 bytes, little-endian). Never
-  // changed once the entry is linked: by_key views the cache key in it.
-  std::string data;
+  std::uint64_t hash = 0;  // of cache_key
+  std::uint64_t id = 0;    // also in its Meta; here for removing its index references
+  std::size_t cost = 0;
   std::uint32_t key_size = 0;
   std::uint32_t reply_size = 0;
-  std::uint64_t id = 0;
-  std::uint64_t hash = 0;  // of cache_key: the admission filter asks the sketch about a victim
-  std::size_t cost = 0;
-  Clock::time_point stored_at;
-  Clock::time_point fresh_until;
-  Clock::time_point stale_until;
+  std::uint32_t data_size = 0;
 
-  void assign(std::string_view cache_key, std::string_view reply,
-              std::span<const std::string_view> redis_keys) {
+  static Entry* create(std::string_view cache_key, std::string_view reply,
+                       std::span<const std::string_view> redis_keys) {
     std::size_t total = cache_key.size() + reply.size();
     for (std::string_view key : redis_keys) {
       total += 4 + key.size();
     }
-    data.resize(total);
-    char* p = std::copy(cache_key.begin(), cache_key.end(), data.data());
+    auto* entry = new (::operator new(sizeof(Entry) + total)) Entry;
+    char* p = std::copy(cache_key.begin(), cache_key.end(), entry->bytes());
     p = std::copy(reply.begin(), reply.end(), p);
     for (std::string_view key : redis_keys) {
       const auto n = static_cast<std::uint32_t>(key.size());
@@ -160,35 +115,222 @@ struct ReplyCache::Entry {
       }
       p = std::copy(key.begin(), key.end(), p);
     }
-    key_size = static_cast<std::uint32_t>(cache_key.size());
-    reply_size = static_cast<std::uint32_t>(reply.size());
+    entry->key_size = static_cast<std::uint32_t>(cache_key.size());
+    entry->reply_size = static_cast<std::uint32_t>(reply.size());
+    entry->data_size = static_cast<std::uint32_t>(total);
+    return entry;
   }
-  std::string_view cache_key() const noexcept { return {data.data(), key_size}; }
-  std::string_view reply() const noexcept { return {data.data() + key_size, reply_size}; }
-  EntryKey key() const noexcept { return {cache_key(), hash, id}; }
+  static void destroy(Entry* entry) noexcept {
+    entry->~Entry();
+    ::operator delete(entry);
+  }
+
+  char* bytes() noexcept { return reinterpret_cast<char*>(this + 1); }
+  const char* bytes() const noexcept { return reinterpret_cast<const char*>(this + 1); }
+  std::string_view cache_key() const noexcept { return {bytes(), key_size}; }
+  std::string_view reply() const noexcept { return {bytes() + key_size, reply_size}; }
   template <typename F>
   void for_each_redis_key(F&& f) const {
+    const std::string_view data(bytes(), data_size);
     std::size_t at = std::size_t{key_size} + reply_size;
     while (at + 4 <= data.size()) {
       std::uint32_t n = 0;
-      for (int i = 0; i < 4; ++i) {
-        n |= static_cast<std::uint32_t>(
-                 static_cast<unsigned char>(data[at + static_cast<std::size_t>(i)]))
-             << (8 * i);
+      for (std::size_t i = 0; i < 4; ++i) {
+        n |= static_cast<std::uint32_t>(static_cast<unsigned char>(data[at + i])) << (8 * i);
       }
-      f(std::string_view(data).substr(at + 4, n));
+      f(data.substr(at + 4, n));
       at += 4 + n;
     }
   }
 };
 
+// Entries unlinked under a shard's lock, destroyed by the caller after releasing it (their
+// index references are removed first, outside any entry lock).
+class ReplyCache::Dropped {
+ public:
+  Dropped() = default;
+  Dropped(const Dropped&) = delete;
+  Dropped& operator=(const Dropped&) = delete;
+  ~Dropped() {
+    for (Entry* entry : entries_) {
+      Entry::destroy(entry);
+    }
+  }
+  void add(Entry* entry) { entries_.push_back(entry); }
+  std::span<Entry* const> entries() const noexcept { return entries_; }
+  std::size_t size() const noexcept { return entries_.size(); }
+
+ private:
+  std::vector<Entry*> entries_;
+};
+
+// What changes about a stored entry, kept in its shard's table rather than in the entry.
+struct ReplyCache::Meta {
+  Entry* entry = nullptr;
+  std::uint64_t id = 0;
+  std::uint64_t reply_hash = 0;  // hash_of(entry->reply()): a renewal compares this, not bytes
+  Clock::time_point stored_at;
+  Clock::time_point fresh_until;
+  Clock::time_point stale_until;
+  std::uint64_t last_used = 0;  // the shard's use count at the last put or hit: LRU order
+};
+
+namespace {
+
+// A hash table of Values by 64-bit hash: open addressing with linear probing, the hashes in one
+// array and each slot's Value at the same index in another. A probe scans 8-byte hashes (eight
+// per cache line) while the home slot's Value is prefetched, so finding a value costs about one
+// cache miss, where a node-based map chases bucket and node (and, for entries, an LRU list's
+// neighbours). Equal hashes may hold several values; find's `match` tells them apart.
+template <typename Value>
+class OpenTable {
+ public:
+  static constexpr std::size_t kNone = ~std::size_t{0};
+
+  OpenTable() { reset(); }
+
+  std::size_t size() const noexcept { return size_; }
+  Value& at(std::size_t slot) noexcept { return values_[slot]; }
+
+  // The slot holding this hash whose Value satisfies `match`, or kNone.
+  template <typename Match>
+  std::size_t find(std::uint64_t hash, Match&& match) const noexcept {
+    hash = stored(hash);
+    std::size_t i = home(hash);
+    __builtin_prefetch(&values_[i]);
+    for (;; i = (i + 1) & mask_) {
+      if (hashes_[i] == kEmpty) {
+        return kNone;
+      }
+      if (hashes_[i] == hash && match(values_[i])) {
+        return i;
+      }
+    }
+  }
+
+  void insert(std::uint64_t hash, Value value) {
+    if ((size_ + 1) * 4 > (mask_ + 1) * 3) {
+      grow();
+    }
+    place(hash, std::move(value));
+    ++size_;
+  }
+
+  // Empties `slot`, shifting later slots of its probe run back so that no tombstone is left.
+  void erase(std::size_t hole) noexcept {
+    for (std::size_t next = (hole + 1) & mask_; hashes_[next] != kEmpty;
+         next = (next + 1) & mask_) {
+      const std::size_t want = home(hashes_[next]);
+      // The slot at `next` may move into the hole unless its home lies cyclically in
+      // (hole, next]: the hole would then come before its home, where a probe never looks.
+      const bool stays =
+          hole <= next ? (hole < want && want <= next) : (hole < want || want <= next);
+      if (!stays) {
+        hashes_[hole] = hashes_[next];
+        values_[hole] = std::move(values_[next]);
+        hole = next;
+      }
+    }
+    hashes_[hole] = kEmpty;
+    values_[hole] = Value{};
+    --size_;
+  }
+
+  // The slot with the least `age_of(value)` among up to `samples` values, scanning from slot
+  // `start`: the exact minimum while the table holds at most `samples` values, a sample's beyond.
+  template <typename AgeOf>
+  std::size_t least_of_sample(std::size_t start, std::size_t samples,
+                              AgeOf&& age_of) const noexcept {
+    std::size_t best = kNone;
+    std::size_t seen = 0;
+    for (std::size_t n = 0, i = start & mask_; n <= mask_ && seen < samples;
+         ++n, i = (i + 1) & mask_) {
+      if (hashes_[i] == kEmpty) {
+        continue;
+      }
+      ++seen;
+      if (best == kNone || age_of(values_[i]) < age_of(values_[best])) {
+        best = i;
+      }
+    }
+    return best;
+  }
+
+  template <typename F>
+  void for_each(F&& f) const {
+    for (std::size_t i = 0; i < values_.size(); ++i) {
+      if (hashes_[i] != kEmpty) {
+        f(values_[i]);
+      }
+    }
+  }
+
+  void reset() {
+    hashes_.assign(kInitialSlots, kEmpty);
+    values_.assign(kInitialSlots, Value{});
+    mask_ = kInitialSlots - 1;
+    shift_ = 64 - std::countr_zero(kInitialSlots);
+    size_ = 0;
+  }
+
+ private:
+  static constexpr std::size_t kInitialSlots = 16;
+  static constexpr std::uint64_t kEmpty = 0;
+
+  // A hash as held in hashes_: 0 marks an empty slot, so a hash of 0 is held as 1 (and the two
+  // then collide like any two equal hashes).
+  static std::uint64_t stored(std::uint64_t hash) noexcept { return hash == kEmpty ? 1 : hash; }
+
+  // Fibonacci hashing takes the top bits: the low bits of the hash picked the shard already.
+  std::size_t home(std::uint64_t hash) const noexcept {
+    return static_cast<std::size_t>((hash * 0x9e3779b97f4a7c15ull) >> shift_);
+  }
+  void place(std::uint64_t hash, Value&& value) noexcept {
+    hash = stored(hash);
+    std::size_t i = home(hash);
+    while (hashes_[i] != kEmpty) {
+      i = (i + 1) & mask_;
+    }
+    hashes_[i] = hash;
+    values_[i] = std::move(value);
+  }
+  void grow() {
+    std::vector<std::uint64_t> old_hashes = std::move(hashes_);
+    std::vector<Value> old_values = std::move(values_);
+    const std::size_t slots = old_values.size() * 2;
+    hashes_.assign(slots, kEmpty);
+    values_.assign(slots, Value{});
+    mask_ = slots - 1;
+    shift_ = 64 - std::countr_zero(slots);
+    for (std::size_t i = 0; i < old_values.size(); ++i) {
+      if (old_hashes[i] != kEmpty) {
+        place(old_hashes[i], std::move(old_values[i]));
+      }
+    }
+  }
+
+  std::vector<std::uint64_t> hashes_;
+  std::vector<Value> values_;
+  std::size_t mask_ = 0;
+  int shift_ = 64;
+  std::size_t size_ = 0;
+};
+
+// Entries sampled for the least recently used one when the shard must make room.
+constexpr std::size_t kEvictionSamples = 16;
+
+}  // namespace
+
 // Shards sit on their own cache lines so that threads hitting different shards do not contend.
 struct alignas(64) ReplyCache::EntryShard {
+  using Slot = std::size_t;
+  static constexpr Slot kNone = OpenTable<Meta>::kNone;
+
   std::mutex mutex;
-  std::list<Entry> lru;  // front = most recently used
-  // Keys view Entry::cache_key inside the list nodes, which never move.
-  std::unordered_map<EntryKey, std::list<Entry>::iterator, EntryKeyHash, EntryKeyEqual> by_key;
+  OpenTable<Meta> table;
   FrequencySketch sketch{0};  // sized by ReplyCache's constructor
+  std::uint64_t uses = 0;     // puts and hits so far: Meta::last_used
+  std::uint64_t sample_seed = 0x2545f4914f6cdd1dull;
   std::size_t bytes = 0;
   std::uint64_t hits_fresh = 0;
   std::uint64_t hits_stale = 0;
@@ -198,22 +340,68 @@ struct alignas(64) ReplyCache::EntryShard {
   std::uint64_t expirations = 0;
   std::uint64_t invalidations = 0;
 
-  // Unlinks `it` into `dropped`, which the caller destroys after releasing the lock.
-  void unlink(std::list<Entry>::iterator it, std::list<Entry>& dropped) {
-    bytes -= it->cost;
-    by_key.erase(it->key());
-    dropped.splice(dropped.end(), lru, it);
+  EntryShard() = default;
+  EntryShard(const EntryShard&) = delete;
+  EntryShard& operator=(const EntryShard&) = delete;
+  ~EntryShard() {
+    table.for_each([](const Meta& meta) { Entry::destroy(meta.entry); });
   }
+
+  Slot find(std::string_view cache_key, std::uint64_t hash) const noexcept {
+    return table.find(hash, [&](const Meta& m) { return m.entry->cache_key() == cache_key; });
+  }
+  // For a renewal: the hash alone identifies the entry. Two cache keys with one 64-bit hash
+  // (about 1e-9 for 150,000 keys) would at worst renew the other key's entry, and only when its
+  // reply hashes alike too; it never serves one key's reply for another (lookups compare keys).
+  Slot find_hash(std::uint64_t hash) const noexcept {
+    return table.find(hash, [](const Meta&) { return true; });
+  }
+  Slot find_id(std::uint64_t hash, std::uint64_t id) const noexcept {
+    return table.find(hash, [&](const Meta& m) { return m.id == id; });
+  }
+  Meta& meta(Slot slot) noexcept { return table.at(slot); }
+
+  // The entry to evict next (kNone when empty).
+  Slot victim() noexcept {
+    sample_seed ^= sample_seed << 13;
+    sample_seed ^= sample_seed >> 7;
+    sample_seed ^= sample_seed << 17;
+    return table.size() == 0 ? kNone
+                             : table.least_of_sample(sample_seed, kEvictionSamples,
+                                                     [](const Meta& m) { return m.last_used; });
+  }
+  void insert(Entry* entry, const Meta& meta) {
+    table.insert(entry->hash, meta);
+    bytes += entry->cost;
+  }
+  // Unlinks the entry at `slot` into `dropped`, which the caller destroys after releasing the
+  // lock.
+  void unlink(Slot slot, Dropped& dropped) {
+    Entry* entry = table.at(slot).entry;
+    bytes -= entry->cost;
+    table.erase(slot);
+    dropped.add(entry);
+  }
+  std::size_t size() const noexcept { return table.size(); }
 };
 
 struct alignas(64) ReplyCache::IndexShard {
   std::mutex mutex;
-  std::unordered_map<std::uint64_t, Refs, IdentityHash> refs;  // by hash_of(Redis key)
+  // By hash_of(Redis key), one slot per hash, not by a copy of the key: two keys with the same
+  // 64-bit hash share their references, and writing one then drops the other's copies too, which
+  // is harmless (and rare: 100,000 keys collide with probability ~3e-10).
+  OpenTable<Refs> refs;
+
+  Refs* find(std::uint64_t key_hash) noexcept {
+    const std::size_t slot = refs.find(key_hash, [](const Refs&) { return true; });
+    return slot == OpenTable<Refs>::kNone ? nullptr : &refs.at(slot);
+  }
 };
 
 namespace {
-// Bookkeeping charged per entry and per Redis key, on top of the bytes of the strings: the list
-// node, the map node and bucket, and per key its copy in the entry plus its index reference.
+// Bookkeeping charged per entry and per Redis key, on top of the bytes of the strings: the entry's
+// header, its table slots (a hash and a Meta each) and allocator rounding, and per key
+// its length in the entry plus its index reference.
 constexpr std::size_t kPointer = sizeof(void*);
 constexpr std::size_t kPerKeyOverhead = 4 + sizeof(std::uint64_t) + sizeof(Refs) + 4 * kPointer;
 }  // namespace
@@ -221,8 +409,9 @@ constexpr std::size_t kPerKeyOverhead = 4 + sizeof(std::uint64_t) + sizeof(Refs)
 std::size_t ReplyCache::entry_cost(std::string_view cache_key,
                                    std::span<const std::string_view> redis_keys,
                                    std::size_t reply_size) noexcept {
-  constexpr std::size_t kEntryOverhead =
-      sizeof(Entry) + 2 * kPointer + sizeof(std::string_view) + sizeof(void*) + 4 * kPointer;
+  // A table between 3/8 and 3/4 full holds about two slots per entry.
+  constexpr std::size_t kSlotBytes = sizeof(std::uint64_t) + sizeof(Meta);
+  constexpr std::size_t kEntryOverhead = sizeof(Entry) + 2 * kSlotBytes + 2 * kPointer;
   std::size_t cost = kEntryOverhead + cache_key.size() + reply_size;
   for (std::string_view key : redis_keys) {
     // The key in the entry (after its length) and its index node (by hash: no copy of it).
@@ -266,7 +455,13 @@ void ReplyCache::add_refs(std::span<const std::uint64_t> key_hashes, const Entry
   for (const std::uint64_t key_hash : key_hashes) {
     IndexShard& shard = index_shards_[key_hash & shard_mask_];
     std::lock_guard lock(shard.mutex);
-    shard.refs[key_hash].add(Ref{entry.id, entry.hash});
+    if (Refs* found = shard.find(key_hash); found != nullptr) {
+      found->add(Ref{entry.id, entry.hash});
+    } else {
+      Refs refs;
+      refs.add(Ref{entry.id, entry.hash});
+      shard.refs.insert(key_hash, std::move(refs));
+    }
   }
 }
 
@@ -275,20 +470,20 @@ void ReplyCache::remove_refs(const Entry& entry) {
     const std::uint64_t key_hash = hash_of(key);
     IndexShard& shard = index_shards_[key_hash & shard_mask_];
     std::lock_guard lock(shard.mutex);
-    auto it = shard.refs.find(key_hash);
-    if (it == shard.refs.end()) {
+    const std::size_t slot = shard.refs.find(key_hash, [](const Refs&) { return true; });
+    if (slot == OpenTable<Refs>::kNone) {
       return;  // a duplicate key of the same entry, already handled
     }
-    it->second.remove(entry.id);
-    if (it->second.empty()) {
-      shard.refs.erase(it);
+    shard.refs.at(slot).remove(entry.id);
+    if (shard.refs.at(slot).empty()) {
+      shard.refs.erase(slot);
     }
   });
 }
 
-void ReplyCache::remove_refs_of(const std::list<Entry>& dropped) {
-  for (const Entry& entry : dropped) {
-    remove_refs(entry);
+void ReplyCache::remove_refs_of(const Dropped& dropped) {
+  for (const Entry* entry : dropped.entries()) {
+    remove_refs(*entry);
   }
 }
 
@@ -296,25 +491,25 @@ LookupResult ReplyCache::lookup(std::string_view cache_key, Clock::time_point no
                                 std::string& reply_out) {
   const std::uint64_t hash = hash_of(cache_key);
   EntryShard& shard = entry_shards_[hash & shard_mask_];
-  std::list<Entry> expired;
+  Dropped expired;
   LookupResult result;
   {
     std::lock_guard lock(shard.mutex);
-    auto found = shard.by_key.find(KeyProbe{cache_key, hash});
-    if (found == shard.by_key.end()) {
+    const EntryShard::Slot slot = shard.find(cache_key, hash);
+    if (slot == EntryShard::kNone) {
       ++shard.misses;
       return result;
     }
-    auto it = found->second;
-    if (now >= it->stale_until) {
+    Meta& meta = shard.meta(slot);
+    if (now >= meta.stale_until) {
       ++shard.misses;
       ++shard.expirations;
-      shard.unlink(it, expired);
+      shard.unlink(slot, expired);
     } else {
-      reply_out.assign(it->reply());
-      shard.lru.splice(shard.lru.begin(), shard.lru, it);
-      result.age = std::max(now - it->stored_at, Clock::duration::zero());
-      if (now < it->fresh_until) {
+      reply_out.assign(meta.entry->reply());
+      meta.last_used = ++shard.uses;
+      result.age = std::max(now - meta.stored_at, Clock::duration::zero());
+      if (now < meta.fresh_until) {
         result.freshness = Freshness::Fresh;
         ++shard.hits_fresh;
       } else {
@@ -350,10 +545,13 @@ PutResult ReplyCache::put(ReadTicket ticket, std::string_view cache_key,
     key_hashes.push_back(hash_of(key));
   }
   const std::uint64_t hash = hash_of(cache_key);
-  const std::size_t home = hash & shard_mask_;
-  EntryShard& shard = entry_shards_[home];
-  switch (renew_or_admit(shard, hash, ticket, cache_key, key_hashes, reply, cost, ttl, max_stale,
-                         now, admission)) {
+  Meta meta;
+  meta.reply_hash = hash_of(reply);
+  meta.stored_at = now;
+  meta.fresh_until = saturating_add(now, ttl);
+  meta.stale_until = saturating_add(meta.fresh_until, max_stale);
+  EntryShard& shard = entry_shards_[hash & shard_mask_];
+  switch (renew_or_admit(shard, hash, ticket, key_hashes, meta, cost, admission)) {
     case Renewal::Renewed:
       return PutResult::Stored;
     case Renewal::NotAdmitted:
@@ -363,44 +561,40 @@ PutResult ReplyCache::put(ReadTicket ticket, std::string_view cache_key,
       break;
   }
 
-  // Build the node outside the lock; it is spliced in, so nothing is copied while locked.
-  std::list<Entry> node(1);
-  Entry& entry = node.front();
-  entry.assign(cache_key, reply, redis_keys);
-  entry.id = next_id_.fetch_add(1, std::memory_order_relaxed);
-  entry.hash = hash;
-  entry.cost = cost;
-  entry.stored_at = now;
-  entry.fresh_until = saturating_add(now, ttl);
-  entry.stale_until = saturating_add(entry.fresh_until, max_stale);
+  // Built outside the lock, so nothing is copied while locked.
+  Entry* const created = Entry::create(cache_key, reply, redis_keys);
+  created->hash = hash;
+  created->cost = cost;
+  created->id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  meta.entry = created;
+  meta.id = created->id;
 
   // References first, entry second: see the class comment for why this order is race-free.
-  add_refs(key_hashes, entry);
+  add_refs(key_hashes, *created);
 
-  std::list<Entry> dropped;
+  Dropped dropped;
   bool raced = false;
   {
     std::lock_guard lock(shard.mutex);
     if (invalidated_since(ticket, key_hashes)) {
       raced = true;
     } else {
-      if (auto found = shard.by_key.find(KeyProbe{cache_key, hash}); found != shard.by_key.end()) {
-        shard.unlink(found->second, dropped);
+      if (const EntryShard::Slot old = shard.find(cache_key, hash); old != EntryShard::kNone) {
+        shard.unlink(old, dropped);
       }
-      while (shard.bytes + cost > shard_budget_ && !shard.lru.empty()) {
+      while (shard.bytes + cost > shard_budget_ && shard.size() != 0) {
         ++shard.evictions;
-        shard.unlink(std::prev(shard.lru.end()), dropped);
+        shard.unlink(shard.victim(), dropped);
       }
-      shard.lru.splice(shard.lru.begin(), node);
-      auto it = shard.lru.begin();
-      shard.by_key.emplace(it->key(), it);
-      shard.bytes += cost;
+      meta.last_used = ++shard.uses;
+      shard.insert(created, meta);
       ++shard.inserts;
     }
   }
   if (raced) {
     rejected_raced_.fetch_add(1, std::memory_order_relaxed);
-    remove_refs(entry);
+    remove_refs(*created);
+    Entry::destroy(created);
     return PutResult::Raced;
   }
   remove_refs_of(dropped);
@@ -408,40 +602,44 @@ PutResult ReplyCache::put(ReadTicket ticket, std::string_view cache_key,
 }
 
 ReplyCache::Renewal ReplyCache::renew_or_admit(EntryShard& shard, std::uint64_t hash,
-                                               ReadTicket ticket, std::string_view cache_key,
+                                               ReadTicket ticket,
                                                std::span<const std::uint64_t> key_hashes,
-                                               std::string_view reply, std::size_t cost,
-                                               Clock::duration ttl, Clock::duration max_stale,
-                                               Clock::time_point now, Admission admission) {
+                                               const Meta& renewed, std::size_t cost,
+                                               Admission admission) {
   // The common case for a hot key: Redis returned what is cached. Renewing the entry in place
-  // avoids copying the key and reply and re-publishing index references. Same cache key means
-  // same command, so same Redis keys and cost; the entry's references stay valid since its id is
-  // unchanged, and an invalidation racing this call either is seen here (the stripe check, under
-  // the same lock as the slow path uses) or finds and drops this very entry afterwards.
+  // touches only the shard's table (no copy of key or reply, no new index references). Same
+  // cache key means same command, so same Redis keys and cost; the entry's references stay valid
+  // since its id is unchanged, and an invalidation racing this call either is seen here (the
+  // stripe check, under the same lock as the slow path uses) or finds and drops this very entry
+  // afterwards.
   std::lock_guard lock(shard.mutex);
+  shard.sketch.prefetch(hash);  // its miss overlaps the table's
+  const EntryShard::Slot slot = shard.find_hash(hash);
   // Every put counts, renewals included: the victim's count must reflect its reads too.
   shard.sketch.increment(hash);
-  auto found = shard.by_key.find(KeyProbe{cache_key, hash});
-  if (found == shard.by_key.end()) {
+  if (slot == EntryShard::kNone) {
     if (admission == Admission::Always || shard.bytes + cost <= shard_budget_ ||
-        shard.lru.empty()) {
+        shard.size() == 0) {
       return Renewal::Store;
     }
     // Storing it would evict the least recently used entry (at least): only worth it for a key
     // read more often. Ties keep the incumbent, so a scan of one-time keys evicts nothing.
-    // Judged against the first victim only, as Caffeine does; a large reply may evict more.
-    return shard.sketch.frequency(hash) > shard.sketch.frequency(shard.lru.back().hash)
+    // Judged against one victim only, as Caffeine does; a large reply may evict more.
+    const Meta& victim = shard.meta(shard.victim());
+    return shard.sketch.frequency(hash) > shard.sketch.frequency(victim.entry->hash)
                ? Renewal::Store
                : Renewal::NotAdmitted;
   }
-  Entry& entry = *found->second;
-  if (entry.reply() != reply || invalidated_since(ticket, key_hashes)) {
+  Meta& meta = shard.meta(slot);
+  // A reply is recognised by a 64-bit hash of its bytes: comparing the bytes would cost a cache
+  // miss on the entry, and two different replies of one command hashing alike is about 5e-20.
+  if (meta.reply_hash != renewed.reply_hash || invalidated_since(ticket, key_hashes)) {
     return Renewal::Store;  // the slow path replaces it, or refuses the raced put
   }
-  entry.stored_at = now;
-  entry.fresh_until = saturating_add(now, ttl);
-  entry.stale_until = saturating_add(entry.fresh_until, max_stale);
-  shard.lru.splice(shard.lru.begin(), shard.lru, found->second);
+  meta.stored_at = renewed.stored_at;
+  meta.fresh_until = renewed.fresh_until;
+  meta.stale_until = renewed.stale_until;
+  meta.last_used = ++shard.uses;
   ++shard.inserts;
   return Renewal::Renewed;
 }
@@ -459,22 +657,21 @@ std::size_t ReplyCache::invalidate_key(std::string_view redis_key) {
   {
     IndexShard& index = index_shards_[key_hash & shard_mask_];
     std::lock_guard lock(index.mutex);
-    auto it = index.refs.find(key_hash);
-    if (it == index.refs.end()) {
+    const Refs* found = index.find(key_hash);
+    if (found == nullptr) {
       return 0;
     }
-    it->second.copy_to(refs);
+    found->copy_to(refs);
   }
 
-  std::list<Entry> dropped;
+  Dropped dropped;
   for (const Ref& ref : refs) {
     EntryShard& shard = entry_shards_[ref.hash & shard_mask_];
     std::lock_guard lock(shard.mutex);
-    auto found = shard.by_key.find(IdProbe{ref.hash, ref.id});
     // Found by id: a newer entry for the same command has its own reference.
-    if (found != shard.by_key.end()) {
+    if (const EntryShard::Slot slot = shard.find_id(ref.hash, ref.id); slot != EntryShard::kNone) {
       ++shard.invalidations;
-      shard.unlink(found->second, dropped);
+      shard.unlink(slot, dropped);
     }
   }
   remove_refs_of(dropped);
@@ -485,12 +682,12 @@ void ReplyCache::clear() {
   raise_to(cleared_epoch_, epoch_.fetch_add(1) + 1);
   for (std::size_t i = 0; i <= shard_mask_; ++i) {
     EntryShard& shard = entry_shards_[i];
-    std::list<Entry> dropped;
+    Dropped dropped;
     {
       std::lock_guard lock(shard.mutex);
-      shard.invalidations += shard.lru.size();
-      dropped.splice(dropped.end(), shard.lru);
-      shard.by_key.clear();
+      shard.invalidations += shard.size();
+      shard.table.for_each([&](const Meta& meta) { dropped.add(meta.entry); });
+      shard.table.reset();
       shard.bytes = 0;
     }
     // Entry by entry rather than wiping the index: a concurrent put may already have published
@@ -512,7 +709,7 @@ ReplyCacheStats ReplyCache::stats() const {
     total.expirations += shard.expirations;
     total.invalidations += shard.invalidations;
     total.bytes += shard.bytes;
-    total.entries += shard.lru.size();
+    total.entries += shard.size();
   }
   total.rejected_too_large = rejected_too_large_.load(std::memory_order_relaxed);
   total.rejected_raced = rejected_raced_.load(std::memory_order_relaxed);

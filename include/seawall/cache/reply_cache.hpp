@@ -1,5 +1,5 @@
 #pragma once
-// ReplyCache: the L1. A byte-bounded LRU of upstream *replies* (raw RESP bytes), keyed by the
+// ReplyCache: the L1. A byte-bounded cache of upstream *replies* (raw RESP bytes), keyed by the
 // normalised read command (see make_cache_key) and indexed by the Redis keys each reply depends
 // on, so that invalidate_key(k) drops every reply cached for k (GET k, HGETALL k, MGET a k, ...).
 //
@@ -9,9 +9,14 @@
 //
 // Layout. Two independent sharded tables, each shard with its own mutex; no call ever holds two
 // locks at once, so there is no lock order to get wrong:
-//   - entry shards, by hash of the cache key: the LRU list, the bytes and the counters;
+//   - entry shards, by hash of the cache key: an open-addressing table whose slots hold what a
+//     renewal changes (times, reply hash, last use), beside entries that hold the bytes;
 //   - index shards, by hash of a Redis key: hash of the Redis key -> {entry id, hash of its
 //     cache key} references (no copies of strings).
+// Every reply passing through is offered to the L1, so the common put (Redis returned what is
+// cached) touches only the table: about one cache miss on a large keyspace. Eviction takes the
+// least recently used of 16 sampled entries (exact LRU in a shard of up to 16), as Redis does,
+// rather than keeping a list whose every reordering touches two more entries.
 // A lookup takes one lock. invalidate_key(k) takes the lock of k's index shard and then one entry
 // lock per reply cached for k (usually one or two), never a lock per shard. A multi-key entry
 // (MGET, SUNION) simply has a reference in the index shard of each of its keys, so invalidation of
@@ -31,7 +36,7 @@
 // and none returns while an entry it should drop is still cached.
 //
 // Admission. A put of a reply not cached yet that would have to evict another one is admitted
-// only if its cache key was seen more often lately than the least recently used entry's
+// only if its cache key was seen more often lately than the entry it would evict
 // (TinyLFU: one FrequencySketch per entry shard, counted at every put, under the shard's lock).
 // While the shard has room everything is admitted, so the outage copies are what they were
 // without the filter; under pressure the hot set stays and one-time reads are not stored (nor
@@ -45,7 +50,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <span>
 #include <string>
@@ -144,6 +148,8 @@ class ReplyCache {
 
  private:
   struct Entry;
+  struct Meta;
+  class Dropped;
   struct EntryShard;
   struct IndexShard;
 
@@ -152,15 +158,15 @@ class ReplyCache {
   void add_refs(std::span<const std::uint64_t> key_hashes, const Entry& entry);
   void remove_refs(const Entry& entry);
   // Removes the index references of entries already unlinked from their shard.
-  void remove_refs_of(const std::list<Entry>& dropped);
+  void remove_refs_of(const Dropped& dropped);
   bool invalidated_since(ReadTicket ticket, std::span<const std::uint64_t> key_hashes) noexcept;
   enum class Renewal : std::uint8_t { Renewed, Store, NotAdmitted };
   // put()'s first step, under the shard's lock: counts the key in the sketch, renews an entry
-  // holding exactly `reply` (Renewed), or decides whether a new entry may be stored.
+  // holding the same reply (by hash) with `renewed`'s times (Renewed), or decides whether a new
+  // entry may be stored.
   Renewal renew_or_admit(EntryShard& shard, std::uint64_t hash, ReadTicket ticket,
-                         std::string_view cache_key, std::span<const std::uint64_t> key_hashes,
-                         std::string_view reply, std::size_t cost, Clock::duration ttl,
-                         Clock::duration max_stale, Clock::time_point now, Admission admission);
+                         std::span<const std::uint64_t> key_hashes, const Meta& renewed,
+                         std::size_t cost, Admission admission);
 
   std::size_t shard_mask_;
   std::size_t shard_budget_;  // max_bytes / shards

@@ -169,6 +169,65 @@ TEST(ReplyCacheTest, EvictsLeastRecentlyUsed) {
   EXPECT_EQ(cache.stats().evictions, 2u);
 }
 
+// Beyond the 16 entries it scans, eviction samples (as Redis does): what it evicts is still
+// old. 400 entries in one shard, the first 200 read again, then 100 new ones: almost all of the
+// 100 evicted come from the 200 not read since they were stored.
+TEST(ReplyCacheTest, SampledEvictionPrefersEntriesNotReadLately) {
+  const auto name = [](int i) { return "get k" + std::to_string(1000 + i); };
+  const std::string k0 = "k1000";
+  const std::size_t cost = ReplyCache::entry_cost(name(0), Keys{k0}, 1);
+  ReplyCache cache(options(400 * cost, 1));
+  for (int i = 0; i < 400; ++i) {
+    const std::string key = name(i).substr(4);
+    ASSERT_EQ(put(cache, name(i), {key}, "v"), PutResult::Stored);
+  }
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_EQ(look(cache, name(i)), Freshness::Fresh);
+  }
+  for (int i = 400; i < 500; ++i) {
+    const std::string key = name(i).substr(4);
+    ASSERT_EQ(put(cache, name(i), {key}, "v"), PutResult::Stored);
+  }
+  EXPECT_EQ(cache.stats().evictions, 100u);
+  int recent_evicted = 0;
+  for (int i = 0; i < 200; ++i) {
+    recent_evicted += look(cache, name(i)) == Freshness::Miss ? 1 : 0;
+  }
+  EXPECT_LE(recent_evicted, 10);
+}
+
+// Many entries across growths of the shard's table, half of them invalidated in an interleaved
+// order (each removal shifts later slots of its probe run back): every survivor is still found,
+// with its own reply, and no dropped one is.
+TEST(ReplyCacheTest, ManyEntriesSurviveGrowthAndRemovals) {
+  ReplyCache cache(options(64u << 20, 2));
+  constexpr int kCount = 20000;
+  const auto key = [](int i) { return "key:" + std::to_string(i); };
+  for (int i = 0; i < kCount; ++i) {
+    const std::string k = key(i);
+    ASSERT_EQ(put(cache, "get " + k, {k}, "v" + std::to_string(i)), PutResult::Stored);
+  }
+  for (int i = 0; i < kCount; i += 2) {
+    ASSERT_EQ(cache.invalidate_key(key(i)), 1u);
+  }
+  EXPECT_EQ(cache.stats().entries, static_cast<std::uint64_t>(kCount / 2));
+  for (int i = 0; i < kCount; ++i) {
+    std::string out;
+    const Freshness f = cache.lookup("get " + key(i), kT0, out).freshness;
+    if (i % 2 == 0) {
+      ASSERT_EQ(f, Freshness::Miss) << i;
+    } else {
+      ASSERT_EQ(f, Freshness::Fresh) << i;
+      ASSERT_EQ(out, "v" + std::to_string(i));
+    }
+  }
+  // The index lost exactly the dropped references.
+  for (int i = 1; i < kCount; i += 2) {
+    ASSERT_EQ(cache.invalidate_key(key(i)), 1u) << i;
+  }
+  EXPECT_EQ(cache.stats().entries, 0u);
+}
+
 PutResult put_lfu(ReplyCache& cache, std::string_view cache_key, Keys keys,
                   std::string_view reply) {
   return cache.put(cache.begin_read(), cache_key, keys, reply, 10s, 60s, kT0, Admission::TinyLfu);
