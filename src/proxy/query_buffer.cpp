@@ -15,7 +15,9 @@ QueryBuffer::Read QueryBuffer::read_from(tcp::socket& socket, std::size_t bytes_
     return Read::TooLarge;
   }
   error_code ec;
-  const std::size_t n = socket.read_some(asio::buffer(buf_.data() + end_, buf_.size() - end_), ec);
+  const std::size_t room = buf_.size() - end_;
+  const std::size_t n = socket.read_some(asio::buffer(buf_.data() + end_, room), ec);
+  drained_ = !ec && n < room;
   if (!ec) {
     end_ += n;
     return Read::Data;

@@ -253,10 +253,16 @@ awaitable<void> Session::read_loop() {
     }
     if (!unparsed_) {
       // Readiness first, then a buffer: an idle client holds none. The socket is non-blocking,
-      // so read_available returns Wait instead of blocking. async_wait only ever follows a
-      // would_block seen there: the reactor is edge-triggered and a wait (unlike a read) is not
-      // tried at once, so a readiness edge that came before the wait was queued would be lost.
-      ReadStep step = read_available();
+      // so read_available returns Wait instead of blocking. After a read that left room in the
+      // buffer (the socket was emptied), wait at once rather than read again for a would_block:
+      // no edge is lost, since asio re-arms the edge-triggered registration for every wait
+      // (EPOLL_CTL_MOD), and the kernel reports data that is already there.
+      ReadStep step = ReadStep::Wait;
+      if (query_.drained()) {
+        query_.release_if_empty();
+      } else {
+        step = read_available();
+      }
       while (step == ReadStep::Wait) {
         waiting_read_ = true;
         auto [wait_ec] = co_await socket_.async_wait(

@@ -34,6 +34,17 @@ class QueryBuffer {
   // `bytes_hint`: what the parser knows the current command still needs (a large bulk is sized
   // once instead of doubling towards it).
   Read read_from(tcp::socket& socket, std::size_t bytes_hint);
+  // The last read returned less than the room it had: the socket was most likely emptied, and
+  // another read now would only return would_block (a system call per request for nothing).
+  bool drained() const { return drained_; }
+  // Waiting without a read first: lets the buffer go, as a Wait from read_from does, unless it
+  // holds an incomplete command.
+  void release_if_empty() {
+    drained_ = false;
+    if (begin_ == end_ && !buf_.empty()) {
+      release();
+    }
+  }
 
   std::string_view unparsed() const { return {buf_.data() + begin_, end_ - begin_}; }
   // `n` bytes at the front were parsed.
@@ -57,6 +68,7 @@ class QueryBuffer {
   ReadBuffer buf_;  // empty while nothing is lent
   std::size_t begin_ = 0;
   std::size_t end_ = 0;
+  bool drained_ = false;
 };
 
 }  // namespace seawall::proxy
