@@ -291,7 +291,7 @@ void bind_upstream(MapBinder& m, UpstreamConfig& out) {
   if (has_address && has_sentinel) {
     m.error("sentinel", "set either address or sentinel, not both");
   } else if (!has_address && !has_sentinel) {
-    m.report_at(m.line(""), m.path(), "needs address (host:port) or sentinel");
+    m.report_at(m.line(""), join_path(m.path(), "address"), "is required (or sentinel)");
   }
   m.scalar("address", "host:port",
            [&](std::string_view text) { return parse_host_port(text, out.host, out.port); });
