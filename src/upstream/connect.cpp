@@ -330,11 +330,16 @@ awaitable<ConnectResult> connect_master(asio::any_io_executor ex, const Upstream
 
 awaitable<ConnectResult> connect_upstream(asio::any_io_executor ex, const UpstreamConfig& config,
                                           Stream& stream, Protocol protocol) {
+  // Named results and arguments, no temporaries in a co_await: GCC 12 destroys such a temporary
+  // twice (a double free at run time).
+  ConnectResult result;
   if (config.resolver) {
-    co_return co_await connect_master(ex, config, stream, protocol);
+    result = co_await connect_master(ex, config, stream, protocol);
+    co_return result;
   }
-  co_return co_await connect_address(ex, config, HostPort{config.host, config.port}, stream,
-                                     protocol, RoleCheck::None);
+  const HostPort at{config.host, config.port};
+  result = co_await connect_address(ex, config, at, stream, protocol, RoleCheck::None);
+  co_return result;
 }
 
 std::string hello_version(std::string_view reply) {

@@ -99,9 +99,11 @@ awaitable<std::string> authenticate(tcp::socket& socket, asio::steady_timer& dea
   }
   std::string command = auth_command(auth.username, auth.password);
   std::string received;
-  std::string error = co_await exchange(socket, deadline, command, received, [](const auto& r) {
+  // Named, not a temporary in the co_await: GCC 12 destroys such temporaries twice.
+  const auto complete = [](const std::string& r) {
     return parse_line_reply(r).status != LineStatus::NeedMore;
-  });
+  };
+  std::string error = co_await exchange(socket, deadline, command, received, complete);
   OPENSSL_cleanse(command.data(), command.size());
   if (!error.empty()) {
     co_return "AUTH: " + error;
@@ -254,11 +256,12 @@ awaitable<MasterAddrReply> MasterResolver::ask(asio::any_io_executor ex,
   }
   if (error.empty()) {
     std::string received;
-    error = co_await exchange(socket, deadline, get_master_addr_command(how.master), received,
-                              [&reply](const std::string& r) {
-                                reply = parse_master_addr_reply(r);
-                                return reply.status != ParseStatus::NeedMore;
-                              });
+    const std::string request = get_master_addr_command(how.master);
+    const auto complete = [&reply](const std::string& r) {
+      reply = parse_master_addr_reply(r);
+      return reply.status != ParseStatus::NeedMore;
+    };
+    error = co_await exchange(socket, deadline, request, received, complete);
     if (error.empty() && reply.status != ParseStatus::Ok) {
       error = "unexpected reply to SENTINEL get-master-addr-by-name";
     }
