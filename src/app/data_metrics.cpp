@@ -74,6 +74,16 @@ void register_data_metrics(metrics::Registry& registry, proxy::SharedState& shar
     registry.gauge(upstream::kInDoubt).with_callback({name}, [s] {
       return static_cast<double>(s->in_doubt_requests());
     });
+    upstream::MasterResolver* resolver = state.resolver().get();
+    registry.counter(upstream::kSentinelSwitches).with_callback({name}, [resolver] {
+      return static_cast<double>(resolver->switches());
+    });
+    registry.counter(upstream::kSentinelResolveFailures).with_callback({name}, [resolver] {
+      return static_cast<double>(resolver->resolve_failures());
+    });
+    registry.gauge(upstream::kSentinelFailover).with_callback({name}, [resolver] {
+      return resolver->failover_in_progress() ? 1.0 : 0.0;
+    });
     auto& j = state.journal();
     registry.gauge(upstream::kJournalEntries).with_callback({name}, [&j] {
       return static_cast<double>(j.entries());

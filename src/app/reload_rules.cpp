@@ -83,6 +83,9 @@ bool same_tls_settings(const UpstreamConfig& a, const UpstreamConfig& b) {
 constexpr std::array kUpstreamKeys{
     upstream_field<&UpstreamConfig::name>("name", OnUpstreamReload::Identity),
     UpstreamKey{"address", OnUpstreamReload::Reconnect, &same_address},
+    // New sentinels or master name: Server::reload reconfigures the upstream's MasterResolver
+    // first, then new pools ask it, as a new address: would be connected to.
+    upstream_field<&UpstreamConfig::sentinel>("sentinel", OnUpstreamReload::Reconnect),
     upstream_field<&UpstreamConfig::connections>("connections", OnUpstreamReload::Reconnect),
     upstream_field<&UpstreamConfig::connect_timeout>("connect_timeout",
                                                      OnUpstreamReload::Reconnect),

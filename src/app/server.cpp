@@ -123,6 +123,7 @@ void Server::reload(std::string_view reason) {
     return;
   }
   config::Config next = std::move(*loaded.config);
+  attach_resolvers(next);
   const config::Config& current = *config_;
   if (!detail::same_upstream_identities(next, current)) {
     const std::string error =
@@ -156,6 +157,10 @@ void Server::reload(std::string_view reason) {
       new_checkers.push_back(i);
     }
     upstream::UpstreamState& state = *shared_->upstreams[i];
+    if (now.sentinel != before.sentinel) {
+      // Before the new pools connect: they ask the resolver.
+      state.resolver()->reconfigure(now.sentinel, now.connect_timeout);
+    }
     if (state.reconfigure_breaker(now.breaker, upstream::UpstreamState::Clock::now())) {
       log->info(
           "upstream={} new breaker thresholds, breaker kept {}{}", now.name,
@@ -257,6 +262,12 @@ int Server::run() {
   asio::io_context main_ioc(1);
   asio::signal_set signals(main_ioc, SIGINT, SIGTERM, SIGHUP);
   shared_ = std::make_unique<proxy::SharedState>(*config_);
+  {
+    auto with_resolvers = std::make_shared<config::Config>(*config_);
+    attach_resolvers(*with_resolvers);
+    std::lock_guard lock(config_mutex_);
+    config_ = std::move(with_resolvers);
+  }
   wire_metrics();
   load_journals();
   start_admin();
@@ -312,11 +323,59 @@ std::shared_ptr<upstream::HealthChecker> Server::make_health_checker(const confi
       health_counters(upstream.name), pool_readiness(upstream, config.threads));
 }
 
+void Server::attach_resolvers(config::Config& config) const {
+  for (std::size_t i = 0; i < config.upstreams.size() && i < shared_->upstreams.size(); ++i) {
+    auto& upstream = config.upstreams[i];
+    upstream.resolver = upstream.sentinel.enabled() ? shared_->upstreams[i]->resolver() : nullptr;
+  }
+}
+
+void Server::on_master_change(std::size_t index, bool reconnect) {
+  upstream::UpstreamState& state = *shared_->upstreams[index];
+  const auto current = state.resolver()->current();
+  const std::string shown = current ? current->to_string() : std::string();
+  if (shown != master_shown_[index]) {
+    auto& gauge = metrics_.gauge(upstream::kSentinelMaster);
+    if (!master_shown_[index].empty()) {
+      gauge.with({state.name(), master_shown_[index]}).set(0.0);
+    }
+    if (!shown.empty()) {
+      gauge.with({state.name(), shown}).set(1.0);
+    }
+    master_shown_[index] = shown;
+  }
+  if (!reconnect) {
+    return;
+  }
+  const auto config = current_config();
+  if (!config->upstreams[index].sentinel.enabled()) {
+    return;
+  }
+  util::logger("app")->info("upstream={} master={}: reconnecting every connection", state.name(),
+                            shown.empty() ? "(failover in progress)" : shown);
+  {
+    std::lock_guard lock(workers_mutex_);
+    for (auto& w : workers_) {
+      w->reconnect(index);
+    }
+  }
+  health_checkers_[index]->stop();
+  health_checkers_[index] = make_health_checker(*config, index);
+  health_checkers_[index]->start();
+}
+
 void Server::start_health_checks(asio::io_context& control) {
   control_ = &control;
+  master_shown_.assign(config_->upstreams.size(), std::string());
   for (std::size_t i = 0; i < config_->upstreams.size(); ++i) {
     health_checkers_.push_back(make_health_checker(*config_, i));
     health_checkers_.back()->start();
+    // Every upstream's resolver, so that a reload may turn `address:` into `sentinel:`; one
+    // without sentinels subscribes to nothing.
+    shared_->upstreams[i]->resolver()->start(
+        control.get_executor(), [this, i](upstream::MasterResolver::Change change) {
+          on_master_change(i, change == upstream::MasterResolver::Change::Reconnect);
+        });
   }
 }
 
@@ -333,6 +392,7 @@ void Server::start_serving() {
 }
 
 void Server::stop_workers() {
+  std::lock_guard lock(workers_mutex_);
   for (auto& w : workers_) {
     w->stop();
   }
@@ -340,6 +400,9 @@ void Server::stop_workers() {
 }
 
 void Server::stop_health_checks(asio::io_context& control) {
+  for (auto& state : shared_->upstreams) {
+    state->resolver()->stop();
+  }
   asio::post(control, [this] {
     for (auto& h : health_checkers_) {
       h->stop();

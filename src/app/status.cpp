@@ -66,7 +66,20 @@ void append_upstream_status(std::string& out, upstream::UpstreamState& state,
   const breaker::State breaker_state = breaker.state(steady_now);
   const breaker::Override mode = breaker.override_mode();
   out += "{\"name\":" + json_string(state.name());
-  out += ",\"address\":" + json_string(config.host + ":" + std::to_string(config.port));
+  if (config.sentinel.enabled()) {
+    // The master the sentinels named (null while unknown or during a failover).
+    const upstream::MasterResolver& resolver = *state.resolver();
+    const auto master = resolver.current();
+    out += ",\"address\":" + (master ? json_string(master->to_string()) : std::string("null"));
+    out += ",\"sentinel\":{\"master_name\":" + json_string(config.sentinel.master);
+    out += ",\"master\":" + (master ? json_string(master->to_string()) : std::string("null"));
+    out += ",\"failover_in_progress\":";
+    out += resolver.failover_in_progress() ? "true" : "false";
+    out += ",\"switches\":" + std::to_string(resolver.switches());
+    out += ",\"resolve_failures\":" + std::to_string(resolver.resolve_failures()) + "}";
+  } else {
+    out += ",\"address\":" + json_string(config.host + ":" + std::to_string(config.port));
+  }
   out += ",\"breaker\":{\"state\":" + json_string(breaker::to_string(breaker_state));
   out += ",\"override\":" + json_string(breaker::to_string(mode));
   out += ",\"forced\":";

@@ -86,26 +86,40 @@ std::string_view to_string(State state) noexcept { return name_of(kStateNames, s
 std::string_view to_string(Override mode) noexcept { return name_of(kOverrideNames, mode); }
 std::string_view to_string(Outcome outcome) noexcept { return name_of(kOutcomeNames, outcome); }
 
-bool classify_error_reply(std::string_view reply_bytes) noexcept {
+namespace {
+
+// The error code of an error reply ("LOADING"), or "" when `reply_bytes` is not one.
+std::string_view error_code_of(std::string_view reply_bytes) noexcept {
   std::string_view body = reply_bytes;
   if (body.empty()) {
-    return false;
+    return {};
   }
   if (body.front() == '-') {
     body.remove_prefix(1);
   } else if (body.front() == '!') {
     const auto line_end = body.find("\r\n");
     if (line_end == std::string_view::npos) {
-      return false;
+      return {};
     }
     body.remove_prefix(line_end + 2);
   } else if (body.front() < 'A' || body.front() > 'Z') {
-    return false;  // another RESP type, or not an error code at all
+    return {};  // another RESP type, or not an error code at all
   }
   const auto code_end = body.find_first_of(" \r\n");
-  const std::string_view code = body.substr(0, code_end);
+  return body.substr(0, code_end);
+}
+
+}  // namespace
+
+bool classify_error_reply(std::string_view reply_bytes) noexcept {
+  const std::string_view code = error_code_of(reply_bytes);
   // Exact codes: -BUSYGROUP and -BUSYKEY are command errors that merely start with BUSY.
   return code == "LOADING" || code == "BUSY" || code == "MASTERDOWN" || code == "TRYAGAIN";
+}
+
+bool classify_not_master_reply(std::string_view reply_bytes) noexcept {
+  const std::string_view code = error_code_of(reply_bytes);
+  return code == "READONLY" || code == "MASTERDOWN";
 }
 
 CircuitBreaker::CircuitBreaker(const BreakerConfig& config, std::uint64_t jitter_seed,

@@ -246,12 +246,60 @@ void bind_tls(MapBinder& m, UpstreamTlsConfig& out, const std::string& host) {
   out.context = std::move(built.context);
 }
 
+// `sentinel:` (in place of `address:`): the sentinels, the master's name, their AUTH.
+void bind_sentinel(MapBinder& m, SentinelConfig& out) {
+  std::vector<std::string> addresses;
+  const bool list_ok = m.strings(
+      "sentinels", addresses,
+      [](std::string_view text) {
+        std::string host;
+        std::uint16_t port = 0;
+        return parse_host_port(text, host, port);
+      },
+      Presence::Required);
+  if (list_ok && m.has("sentinels")) {
+    if (addresses.empty()) {
+      m.error("sentinels", "at least one sentinel is required");
+    }
+    for (const std::string& text : addresses) {
+      SentinelAddress& address = out.sentinels.emplace_back();
+      parse_host_port(text, address.host, address.port);
+    }
+  }
+  m.string(
+      "master", out.master,
+      [](std::string_view text) {
+        if (text.empty()) {
+          return std::string("must not be empty");
+        }
+        for (const char c : text) {
+          if (c == ' ' || c == '\r' || c == '\n' || c == '\t') {
+            return "must not contain white space, got \"" + std::string(text) + "\"";
+          }
+        }
+        return std::string();
+      },
+      Presence::Required);
+  m.map("auth", [&](MapBinder& a) { bind_auth(a, out.auth); });
+}
+
 void bind_upstream(MapBinder& m, UpstreamConfig& out) {
   m.string("name", out.name, check_upstream_name, Presence::Required);
-  m.scalar(
-      "address", "host:port",
-      [&](std::string_view text) { return parse_host_port(text, out.host, out.port); },
-      Presence::Required);
+  // Exactly one of address: and sentinel:.
+  const bool has_address = m.has("address");
+  const bool has_sentinel = m.has("sentinel");
+  if (has_address && has_sentinel) {
+    m.error("sentinel", "set either address or sentinel, not both");
+  } else if (!has_address && !has_sentinel) {
+    m.report_at(m.line(""), join_path(m.path(), "address"), "is required (or sentinel)");
+  }
+  m.scalar("address", "host:port",
+           [&](std::string_view text) { return parse_host_port(text, out.host, out.port); });
+  m.map("sentinel", [&](MapBinder& s) { bind_sentinel(s, out.sentinel); });
+  if (has_sentinel && !has_address) {
+    out.host.clear();
+    out.port = 0;
+  }
   m.uint("connections", out.connections, 1, kMaxConnectionsPerThread);
   m.duration("connect_timeout", out.connect_timeout, kPositive);
   m.duration("request_timeout", out.request_timeout, kPositive);
@@ -272,6 +320,10 @@ void bind_upstream(MapBinder& m, UpstreamConfig& out) {
   m.duration("recovery_ramp", out.recovery_ramp, Millis{0});
   m.map("auth", [&](MapBinder& a) { bind_auth(a, out.auth); });
   m.map("tls", [&](MapBinder& t) { bind_tls(t, out.tls, out.host); });
+  if (has_sentinel && out.tls.enabled) {
+    // The certificate name check needs a host known at load; a sentinel names masters later.
+    m.error("tls", "tls is not supported together with sentinel yet");
+  }
 }
 
 }  // namespace

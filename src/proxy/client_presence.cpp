@@ -307,8 +307,14 @@ introspection::InfoData ClientPresence::info_data() const {
   }
   for (std::size_t i = 0; i < shared.upstreams.size() && i < config.upstreams.size(); ++i) {
     const upstream::UpstreamConfig& u = config.upstreams[i];
+    std::string address = introspection::format_address(u.host, u.port);
+    if (u.sentinel.enabled()) {
+      // The master the sentinels named ("" while unknown or during a failover).
+      const auto master = shared.upstreams[i]->resolver()->current();
+      address = master ? introspection::format_address(master->host, master->port) : "";
+    }
     d.upstreams.push_back(introspection::InfoData::Upstream{
-        u.name, introspection::format_address(u.host, u.port),
+        u.name, std::move(address),
         breaker::to_string(shared.upstreams[i]->breaker().state(breaker::Clock::now()))});
   }
   return d;

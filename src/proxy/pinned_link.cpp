@@ -150,6 +150,13 @@ void PinnedLink::close_link() {
   }
 }
 
+void PinnedLink::upstream_moved(std::size_t index) {
+  if (link_ && link_upstream_ == index) {
+    link_->close();  // no more bytes from the old master reach the client
+    on_link_closed();
+  }
+}
+
 void PinnedLink::finish_if_uncountable() {
   if (link_ && link_state_.sticky() && !link_state_.quit_relayed()) {
     link_->finish();

@@ -134,6 +134,12 @@ void Session::start() {
   }
 }
 
+void Session::upstream_moved(std::size_t index) {
+  if (pinned_ != nullptr && !closed_) {
+    pinned_->upstream_moved(index);
+  }
+}
+
 void Session::close() {
   if (closed_) {
     return;

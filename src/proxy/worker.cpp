@@ -95,6 +95,29 @@ void Worker::apply(std::shared_ptr<const Snapshot> snapshot, std::vector<std::si
   });
 }
 
+void Worker::reconnect(std::size_t index) {
+  asio::post(*ioc_, [this, index] {
+    if (index >= ctx_.pools.size()) {
+      return;
+    }
+    // Unlike a reload's replace_pool, the old connections must not carry another request: their
+    // node is no longer the master (or is about to stop being it).
+    ctx_.pools[index]->stop();
+    // Kept, as a reload keeps the pools it replaces: sessions may still refer to them.
+    ctx_.retired_pools.push_back(std::move(ctx_.pools[index]));
+    ctx_.pools[index] = make_pool(index);
+    ctx_.pools[index]->start();
+    // Dedicated connections too: a session still pinned to the old master would read what the
+    // new one no longer has. Copied: a session may close (and leave the set) meanwhile.
+    const std::vector<Session*> sessions(ctx_.sessions.begin(), ctx_.sessions.end());
+    for (Session* session : sessions) {
+      if (ctx_.sessions.contains(session)) {
+        session->upstream_moved(index);
+      }
+    }
+  });
+}
+
 awaitable<void> Worker::replace_pool(std::size_t index, std::unique_ptr<upstream::Pool> pool) {
   // Requests keep going to the old connections until a new one is up, so a reload never
   // answers a request "unavailable" for want of a connection. A new address that never

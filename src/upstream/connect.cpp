@@ -8,6 +8,7 @@
 #include "seawall/command/sent.hpp"
 #include "seawall/resp/reply_framer.hpp"
 #include "seawall/resp/writer.hpp"
+#include "seawall/upstream/master_resolver.hpp"
 
 namespace seawall::upstream {
 namespace {
@@ -121,11 +122,48 @@ awaitable<std::string> hello(Stream& stream, asio::steady_timer& deadline, Proto
   }
 }
 
+// Sends ROLE and reads its reply; `role` gets its first element ("master", "slave", ...).
+// Returns "" when a reply came, else why not.
+awaitable<std::string> role(Stream& stream, asio::steady_timer& deadline, const std::string& where,
+                            std::string& role_out) {
+  auto written = co_await (stream.async_write(asio::buffer(command::sent::kRoleRequest)) ||
+                           deadline.async_wait(use_nothrow));
+  if (written.index() == 1) {
+    co_return "timed out sending ROLE to " + where;
+  }
+  if (const auto [ec, n] = std::get<0>(written); ec) {
+    co_return "cannot send ROLE to " + where + ": " + describe_io_error(stream, ec);
+  }
+  std::array<char, 1024> chunk{};
+  std::string received;
+  while (true) {
+    auto read =
+        co_await (stream.async_read_some(asio::buffer(chunk)) || deadline.async_wait(use_nothrow));
+    if (read.index() == 1) {
+      co_return "timed out waiting for the reply to ROLE from " + where;
+    }
+    const auto [ec, n] = std::get<0>(read);
+    if (ec) {
+      co_return "no reply to ROLE from " + where + ": " + describe_io_error(stream, ec);
+    }
+    received.append(chunk.data(), n);
+    const RoleReply reply = parse_role_reply(received);
+    if (reply.status == ParseStatus::NeedMore) {
+      continue;
+    }
+    if (reply.status == ParseStatus::Invalid || reply.length != received.size()) {
+      co_return "unexpected reply to ROLE from " + where;
+    }
+    role_out = reply.role.empty() ? received.substr(0, received.find('\r')) : reply.role;
+    co_return "";
+  }
+}
+
 // One address: every step races the same deadline timer. Returns "" when the connection is
 // ready for commands, else why not.
-awaitable<std::string> attempt(const UpstreamConfig& config, const tcp::endpoint& endpoint,
-                               Stream& stream, asio::steady_timer& deadline, Protocol protocol,
-                               std::string& version) {
+awaitable<std::string> attempt_steps(const UpstreamConfig& config, const tcp::endpoint& endpoint,
+                                     Stream& stream, asio::steady_timer& deadline,
+                                     Protocol protocol, std::string& version) {
   const std::string where = describe(endpoint);
   {
     auto result = co_await (stream.socket().async_connect(endpoint, use_nothrow) ||
@@ -194,22 +232,44 @@ awaitable<std::string> attempt(const UpstreamConfig& config, const tcp::endpoint
   co_return "";
 }
 
-}  // namespace
+enum class RoleCheck : std::uint8_t { None, Master };
 
-awaitable<ConnectResult> connect_upstream(asio::any_io_executor ex, const UpstreamConfig& config,
-                                          Stream& stream, Protocol protocol) {
+// The steps of attempt_steps, then, for a sentinel-managed upstream, ROLE.
+awaitable<std::string> attempt(const UpstreamConfig& config, const tcp::endpoint& endpoint,
+                               Stream& stream, asio::steady_timer& deadline, Protocol protocol,
+                               RoleCheck check, ConnectResult& result) {
+  std::string error =
+      co_await attempt_steps(config, endpoint, stream, deadline, protocol, result.server_version);
+  if (!error.empty() || check == RoleCheck::None) {
+    co_return error;
+  }
+  std::string node_role;
+  const std::string where = describe(endpoint);
+  error = co_await role(stream, deadline, where, node_role);
+  if (error.empty() && node_role != "master") {
+    result.not_master = true;
+    error = "ROLE of " + where + " is " + node_role + ", not master";
+  }
+  co_return error;
+}
+
+// Connects to `at`, trying each of its addresses in turn.
+awaitable<ConnectResult> connect_address(asio::any_io_executor ex, const UpstreamConfig& config,
+                                         const HostPort& at, Stream& stream, Protocol protocol,
+                                         RoleCheck check) {
   ConnectResult result;
+  result.address = at;
   std::vector<tcp::endpoint> endpoints;
   error_code ec;
-  const auto address = asio::ip::make_address(config.host, ec);
+  const auto address = asio::ip::make_address(at.host, ec);
   if (!ec) {
-    endpoints.emplace_back(address, config.port);
+    endpoints.emplace_back(address, at.port);
   } else {
     tcp::resolver resolver(ex);
     auto [rec, resolved] =
-        co_await resolver.async_resolve(config.host, std::to_string(config.port), use_nothrow);
+        co_await resolver.async_resolve(at.host, std::to_string(at.port), use_nothrow);
     if (rec) {
-      result.error = "cannot resolve " + config.host + ": " + rec.message();
+      result.error = "cannot resolve " + at.host + ": " + rec.message();
       co_return result;
     }
     for (const auto& entry : resolved) {
@@ -220,17 +280,65 @@ awaitable<ConnectResult> connect_upstream(asio::any_io_executor ex, const Upstre
     stream = Stream(ex);
     asio::steady_timer deadline(ex);
     deadline.expires_after(config.connect_timeout);
-    result.error =
-        co_await attempt(config, endpoint, stream, deadline, protocol, result.server_version);
+    result.error = co_await attempt(config, endpoint, stream, deadline, protocol, check, result);
     if (result.error.empty()) {
       result.ok = true;
       co_return result;
     }
     stream.close();
+    if (result.not_master) {
+      break;
+    }
   }
   if (endpoints.empty()) {
-    result.error = "no address for " + config.host;
+    result.error = "no address for " + at.host;
   }
+  co_return result;
+}
+
+// At most this many nodes per connect of a sentinel-managed upstream (each one that is not the
+// master makes the resolver ask the sentinels again).
+constexpr int kMaxMasterCandidates = 3;
+
+awaitable<ConnectResult> connect_master(asio::any_io_executor ex, const UpstreamConfig& config,
+                                        Stream& stream, Protocol protocol) {
+  MasterResolver& resolver = *config.resolver;
+  ConnectResult result;
+  for (int i = 0; i < kMaxMasterCandidates; ++i) {
+    const MasterResolver::Candidate candidate = co_await resolver.resolve(ex);
+    if (!candidate.master) {
+      result = ConnectResult{};
+      result.error = candidate.error;
+      co_return result;
+    }
+    result = co_await connect_address(ex, config, *candidate.master, stream, protocol,
+                                      RoleCheck::Master);
+    if (result.ok) {
+      co_return result;
+    }
+    // Either way the next resolve asks the sentinels again; a node that is not the master was
+    // never connected, so nothing else needs to reconnect.
+    resolver.connect_failed(*candidate.master);
+    if (!result.not_master) {
+      co_return result;
+    }
+  }
+  co_return result;
+}
+
+}  // namespace
+
+awaitable<ConnectResult> connect_upstream(asio::any_io_executor ex, const UpstreamConfig& config,
+                                          Stream& stream, Protocol protocol) {
+  // Named results and arguments, no temporaries in a co_await: GCC 12 destroys such a temporary
+  // twice (a double free at run time).
+  ConnectResult result;
+  if (config.resolver) {
+    result = co_await connect_master(ex, config, stream, protocol);
+    co_return result;
+  }
+  const HostPort at{config.host, config.port};
+  result = co_await connect_address(ex, config, at, stream, protocol, RoleCheck::None);
   co_return result;
 }
 

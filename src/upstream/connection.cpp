@@ -1,6 +1,7 @@
 #include "seawall/upstream/connection.hpp"
 
 #include "seawall/upstream/connect.hpp"
+#include "seawall/upstream/master_resolver.hpp"
 #include "seawall/util/bugs.hpp"
 #include "seawall/util/log.hpp"
 
@@ -29,7 +30,12 @@ Connection::Connection(asio::any_io_executor ex, const UpstreamConfig& cfg, std:
       write_signal_(ex),
       rng_(std::random_device{}()),
       metrics_(metrics),
-      protocol_(protocol) {}
+      protocol_(protocol),
+      address_{cfg.host, cfg.port} {
+  if (cfg.resolver) {
+    mux_.set_not_master_replies(NotMasterReplies::Fail);
+  }
+}
 
 void Connection::start() {
   asio::co_spawn(
@@ -91,6 +97,9 @@ std::chrono::milliseconds Connection::next_backoff() {
 
 awaitable<bool> Connection::connect_once() {
   ConnectResult result = co_await connect_upstream(ex_, config_, stream_, protocol_);
+  if (!result.address.host.empty()) {
+    address_ = result.address;
+  }
   if (result.ok && metrics_.scripts != nullptr && !stopped_) {
     // Before any request: an EVALSHA queued meanwhile must find its script after a restart.
     result.error =
@@ -107,8 +116,8 @@ awaitable<bool> Connection::connect_once() {
     std::uint64_t suppressed = 0;
     if (connect_log_limiter().allow(suppressed)) {
       util::logger("upstream")
-          ->warn("upstream={} address={}:{} connect failed: {} (suppressed={})", config_.name,
-                 config_.host, config_.port, result.error, suppressed);
+          ->warn("upstream={} address={} connect failed: {} (suppressed={})", config_.name,
+                 address_.to_string(), result.error, suppressed);
     }
   }
   co_return result.ok;
@@ -154,8 +163,8 @@ awaitable<void> Connection::run() {
       metrics_.connected->inc();
     }
     link_down_ = false;
-    log->info("upstream={} address={}:{} connected tls={} auth={}", config_.name, config_.host,
-              config_.port, stream_.is_tls(), config_.auth.enabled());
+    log->info("upstream={} address={} connected tls={} auth={}", config_.name, address_.to_string(),
+              stream_.is_tls(), config_.auth.enabled());
     co_await (read_loop() && write_loop() && deadline_loop());
     connected_ = false;
     if (metrics_.connected != nullptr) {
@@ -163,7 +172,7 @@ awaitable<void> Connection::run() {
     }
     mux_.on_dropped(ReplyStatus::Unavailable, Clock::now());
     if (!stopped_) {
-      log->warn("upstream={} address={}:{} disconnected", config_.name, config_.host, config_.port);
+      log->warn("upstream={} address={} disconnected", config_.name, address_.to_string());
     }
   }
 }
@@ -178,6 +187,13 @@ awaitable<void> Connection::read_loop() {
     const Multiplexer::ReadResult result = mux_.on_read(n, Clock::now());
     for (Multiplexer::HeldReply& held : mux_.take_held()) {
       hold_reply(std::move(held));
+    }
+    if (config_.resolver && mux_.take_not_master_replies() > 0) {
+      // The node is a replica now (or lost its master): what follows on this connection would
+      // be refused too. Reconnect through the resolver.
+      config_.resolver->not_master(address_, "-READONLY or -MASTERDOWN reply");
+      link_down();
+      co_return;
     }
     if (result.status != Multiplexer::ReadStatus::Ok) {
       util::logger("upstream")

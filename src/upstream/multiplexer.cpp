@@ -103,7 +103,12 @@ Multiplexer::ReadResult Multiplexer::on_read(std::size_t bytes_read, Clock::time
       count_in_doubt(-1);
       continue;
     }
-    const bool failed = is_failed_reply(reply, bytes);
+    bool failed = is_failed_reply(reply, bytes);
+    if (not_master_ == NotMasterReplies::Fail && (reply.type == '-' || reply.type == '!') &&
+        breaker::classify_not_master_reply(bytes)) {
+      failed = true;
+      ++not_master_replies_;
+    }
     if (front.delay.count() > 0) {
       held_.push_back(HeldReply{front, std::string(bytes), failed, served, now + front.delay,
                                 served + fifo_.request_timeout()});

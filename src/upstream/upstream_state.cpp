@@ -25,6 +25,8 @@ UpstreamState::UpstreamState(const UpstreamConfig& config, const JournalConfig& 
         }
         return own;
       }()),
+      resolver_(
+          std::make_shared<MasterResolver>(config.name, config.sentinel, config.connect_timeout)),
       seed_(seed),
       no_fallback_(error_line(name_, resp::replies::kNoFallbackSuffix)),
       write_rejected_(error_line(name_, resp::replies::kWriteRejectedSuffix)),

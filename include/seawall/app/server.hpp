@@ -81,6 +81,12 @@ class Server {
   std::shared_ptr<upstream::HealthChecker> make_health_checker(const config::Config& config,
                                                                std::size_t index);
   upstream::HealthCounters health_counters(const std::string& upstream);
+  // Gives each sentinel-managed upstream of `config` its UpstreamState's resolver.
+  void attach_resolvers(config::Config& config) const;
+  // A sentinel-managed upstream's master changed (MasterResolver's change handler): the metric
+  // follows, and on Reconnect every connection of the upstream reconnects (the pools of every
+  // worker and the health checker are replaced). Control thread.
+  void on_master_change(std::size_t index, bool reconnect);
   upstream::PoolReadiness pool_readiness(const config::UpstreamConfig& upstream, unsigned threads);
   std::shared_ptr<const config::Config> current_config() const {
     std::lock_guard lock(config_mutex_);
@@ -98,8 +104,12 @@ class Server {
   std::atomic<std::uint64_t> next_client_id_{1};
   metrics::Registry metrics_;
   std::unique_ptr<proxy::SharedState> shared_;
+  std::mutex workers_mutex_;  // workers_ as on_master_change (control thread) walks it
   std::vector<std::unique_ptr<proxy::Worker>> workers_;
   std::vector<std::shared_ptr<upstream::HealthChecker>> health_checkers_;
+  // The master address each sentinel-managed upstream's gauge shows as 1 ("" none). Control
+  // thread.
+  std::vector<std::string> master_shown_;
   std::unique_ptr<admin::AdminServer> admin_;  // last: stopped before anything it reads dies
 };
 

@@ -60,6 +60,11 @@ std::string_view to_string(Outcome outcome) noexcept;
 // -BUSYGROUP, -NOSCRIPT ...) and non-error replies are false. Accepts "-CODE msg\r\n", a RESP3
 // blob error ("!<len>\r\nCODE msg\r\n") or the bare message "CODE msg".
 bool classify_error_reply(std::string_view reply_bytes) noexcept;
+// True for the error replies of a node that is no longer (or not yet) a usable master:
+// -READONLY (a replica refusing a write) and -MASTERDOWN (a replica whose link to its master is
+// down). A sentinel-managed upstream counts both as breaker failures and asks the sentinels again
+// (upstream/master_resolver.hpp); for a fixed address, -READONLY is relayed like any command error.
+bool classify_not_master_reply(std::string_view reply_bytes) noexcept;
 
 // The answer of try_acquire(): whether the call may go to the upstream, and whether it is a
 // half-open probe. Tagged with the breaker's state epoch, so an outcome recorded after the state

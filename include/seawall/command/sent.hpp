@@ -28,7 +28,13 @@ inline constexpr std::string_view kPersist = "PERSIST";
 inline constexpr std::string_view kScript = "SCRIPT";
 // ACL GETUSER: whether Redis has a user a CLIENT KILL USER names that seawall has not seen.
 inline constexpr std::string_view kAcl = "ACL";
+// A sentinel-managed upstream (upstream/master_resolver.hpp): SENTINEL get-master-addr-by-name
+// asked of the sentinels, ROLE on each new connection to the master they name, and SUBSCRIBE to
+// their failover events.
+inline constexpr std::string_view kSentinel = "SENTINEL";
+inline constexpr std::string_view kSubscribe = "SUBSCRIBE";
 // Options and subcommands of those.
+inline constexpr std::string_view kGetMasterAddrByName = "get-master-addr-by-name";
 inline constexpr std::string_view kKeepTtl = "KEEPTTL";
 inline constexpr std::string_view kPxAt = "PXAT";
 inline constexpr std::string_view kLoad = "LOAD";
@@ -38,6 +44,7 @@ inline constexpr std::string_view kGetUser = "GETUSER";
 inline constexpr std::string_view kPingRequest = "*1\r\n$4\r\nPING\r\n";
 inline constexpr std::string_view kHello2Request = "*2\r\n$5\r\nHELLO\r\n$1\r\n2\r\n";
 inline constexpr std::string_view kHello3Request = "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n";
+inline constexpr std::string_view kRoleRequest = "*1\r\n$4\r\nROLE\r\n";
 inline constexpr std::string_view kMultiRequest = "*1\r\n$5\r\nMULTI\r\n";
 // CLIENT ID on a dedicated connection: Redis's id for it (CLIENT INFO's upstream id, TRACKING's
 // REDIRECT target).

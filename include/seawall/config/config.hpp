@@ -30,6 +30,8 @@ using router::RouteConfig;
 using upstream::HealthCheckConfig;
 using upstream::JournalConfig;
 using upstream::JournalFsync;
+using upstream::SentinelAddress;
+using upstream::SentinelConfig;
 using upstream::UpstreamAuthConfig;
 using upstream::UpstreamConfig;
 using upstream::UpstreamTlsConfig;

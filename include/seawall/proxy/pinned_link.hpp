@@ -124,6 +124,8 @@ class PinnedLink final : public upstream::LinkSink {
   bool relayed_local(std::string_view bytes);
   // The session ends: the dedicated connection closes.
   void close_link();
+  // Upstream `index`'s master moved: a link to it closes as if Redis had closed it.
+  void upstream_moved(std::size_t index);
   // The client stopped sending: with pushes (or CLIENT REPLY OFF) the reply count says nothing,
   // so Redis is sent the end of input instead, answers what it was sent, and closes.
   void finish_if_uncountable();

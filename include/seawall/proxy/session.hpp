@@ -81,6 +81,9 @@ class Session : public upstream::ReplyTarget,
   void begin_drain();
   // Close now; in-flight replies are discarded.
   void close() override;
+  // Upstream `index`'s master moved (a sentinel failover): a dedicated connection to it is
+  // closed as Redis closes it on CLIENT KILL, so the client reconnects (to the new master).
+  void upstream_moved(std::size_t index);
 
   // The worker's idle sweep: when nothing has happened for `idle_for` and nothing is in flight,
   // frees the capacity of every buffer and container (Redis shrinks an idle client's query

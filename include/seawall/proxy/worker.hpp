@@ -34,6 +34,11 @@ class Worker {
   // connection pools (their address or connection settings changed). Any thread.
   void apply(std::shared_ptr<const Snapshot> snapshot, std::vector<std::size_t> new_pools);
 
+  // Closes every connection of upstream `index` and opens new ones at once (its master moved:
+  // MasterResolver). Requests in flight on the old ones are answered Unavailable; what comes
+  // next waits for the new pool's first connect. Any thread.
+  void reconnect(std::size_t index);
+
   // The port actually bound (useful when the config says 0).
   std::uint16_t port() const { return port_.load(); }
 

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "seawall/net.hpp"
+#include "seawall/upstream/sentinel_replies.hpp"
 #include "seawall/upstream/stream.hpp"
 #include "seawall/upstream/upstream_config.hpp"
 
@@ -20,6 +21,8 @@ struct ConnectResult {
   bool ok = false;
   std::string error;  // when !ok: the step that failed and why; never contains the password
   std::string server_version;  // from the HELLO reply, when a protocol was asked for
+  HostPort address;            // the address connected to (or last tried)
+  bool not_master = false;     // sentinel-managed: ROLE said the node is not the master
 };
 
 // Which protocol the connection speaks. None sends no HELLO (health checks, and links whose
@@ -27,7 +30,11 @@ struct ConnectResult {
 // server's version from its reply (a Redis without HELLO, before 6.0, is fine for Resp2).
 enum class Protocol : std::uint8_t { None, Resp2, Resp3 };
 
-// Connects `stream` to the upstream of `config`, trying each resolved address in turn. Each
+// Connects `stream` to the upstream of `config`, trying each resolved address in turn. A
+// sentinel-managed upstream (config.resolver set) takes the address from its MasterResolver, and
+// once connected (TLS, AUTH, HELLO done) asks the node ROLE: a node that is not "master" is
+// reported to the resolver and another address is asked for (at most three nodes per call), so
+// no request ever reaches a replica. Each
 // address gets one connect_timeout for all its steps: TCP connect, TLS handshake, then AUTH and
 // its reply, or, under TLS without AUTH, a PING and its reply (any reply, even an error): a
 // TLS 1.3 server refuses a client certificate only after the client finished its handshake, and

@@ -9,6 +9,9 @@
 // Unavailable (it may or may not have executed); the connection reconnects with exponential
 // backoff and jitter. A connection counts as connected once TCP, the TLS handshake and AUTH (when
 // configured) all succeeded (connect_upstream); a failure in any of them is a connect failure.
+// On a sentinel-managed upstream, a -READONLY or -MASTERDOWN reply fails its request (the
+// breaker counts it) and closes the connection, after telling the MasterResolver that the node
+// is not the master: the reconnect asks the sentinels.
 //
 // Ownership: shared_ptr, kept alive by its run coroutine. Thread safety: one worker thread.
 #include <atomic>
@@ -120,6 +123,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool retiring_ = false;
   Protocol protocol_;
   std::string server_version_;
+  HostPort address_;  // where the last connect went (a sentinel-managed upstream's master)
 };
 
 }  // namespace seawall::upstream

@@ -40,6 +40,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "seawall/breaker/circuit_breaker.hpp"
@@ -70,6 +71,11 @@ struct MultiplexerMetrics {
   // When Redis's latest pause ends, in steady_clock ticks (see ConnectionMetrics).
   const std::atomic<std::int64_t>* paused_until = nullptr;
 };
+
+// What -READONLY and -MASTERDOWN replies are (breaker::classify_not_master_reply): Relay them
+// as Redis's answer (-MASTERDOWN still counts for the breaker, as classify_error_reply says), or,
+// on a sentinel-managed upstream, Fail them (a FailedReply, counted; see take_not_master_replies).
+enum class NotMasterReplies : std::uint8_t { Relay, Fail };
 
 class Multiplexer {
  public:
@@ -152,6 +158,10 @@ class Multiplexer {
   ConnectionStats& stats() { return stats_; }
   std::chrono::milliseconds request_timeout() const { return fifo_.request_timeout(); }
 
+  void set_not_master_replies(NotMasterReplies mode) { not_master_ = mode; }
+  // Replies failed as NotMasterReplies::Fail since the last call.
+  std::uint64_t take_not_master_replies() { return std::exchange(not_master_replies_, 0); }
+
  private:
   void record(const Entry& e, breaker::Outcome outcome, Clock::time_point start,
               Clock::time_point now);
@@ -174,6 +184,8 @@ class Multiplexer {
   std::vector<HeldReply> held_;
   std::int64_t pause_seen_ = 0;  // the paused_until value fifo_ holds until
   ConnectionStats stats_;
+  NotMasterReplies not_master_ = NotMasterReplies::Relay;
+  std::uint64_t not_master_replies_ = 0;
 };
 
 }  // namespace seawall::upstream

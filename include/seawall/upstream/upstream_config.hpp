@@ -6,12 +6,14 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "seawall/breaker/breaker_config.hpp"
 
 namespace seawall::upstream {
 
 class TlsContext;  // upstream/tls_context.hpp; opaque here so that settings stay free of OpenSSL
+class MasterResolver;  // upstream/master_resolver.hpp
 
 using Millis = std::chrono::milliseconds;
 
@@ -53,10 +55,32 @@ struct UpstreamTlsConfig {
   bool operator==(const UpstreamTlsConfig&) const = default;
 };
 
+// One Sentinel's address.
+struct SentinelAddress {
+  std::string host;  // IPv4/IPv6 literal or hostname
+  std::uint16_t port = 26379;
+
+  bool operator==(const SentinelAddress&) const = default;
+};
+
+// A master found through Redis Sentinel instead of a fixed address (`sentinel:` in place of
+// `address:`): the sentinels are asked in order for the master's address, the answer is checked
+// with ROLE on each new connection, and `+switch-master` moves every connection to the new one
+// (upstream/master_resolver.hpp).
+struct SentinelConfig {
+  std::vector<SentinelAddress> sentinels;  // empty: not sentinel-managed (`address:` is used)
+  std::string master;                      // the name the sentinels monitor it under
+  UpstreamAuthConfig auth;                 // AUTH sent to the sentinels themselves
+
+  bool enabled() const { return !sentinels.empty(); }
+  bool operator==(const SentinelConfig&) const = default;
+};
+
 struct UpstreamConfig {
   std::string name;
-  std::string host;  // IPv4/IPv6 literal or hostname
+  std::string host;  // IPv4/IPv6 literal or hostname; empty when sentinel-managed
   std::uint16_t port = 6379;
+  SentinelConfig sentinel;
   std::uint32_t connections = 2;  // pipelined connections per thread
   Millis connect_timeout{250};
   Millis request_timeout{100};
@@ -70,6 +94,10 @@ struct UpstreamConfig {
   Millis recovery_ramp{1000};
   UpstreamAuthConfig auth;
   UpstreamTlsConfig tls;
+  // Set by app::Server (not the loader) on a sentinel-managed upstream: the upstream's resolver,
+  // shared by every connection of every thread (UpstreamState::resolver). Null: connect to
+  // host:port. Compared by identity; the server gives every snapshot the same one.
+  std::shared_ptr<MasterResolver> resolver;
 
   bool operator==(const UpstreamConfig&) const = default;
 };

@@ -54,6 +54,30 @@ inline constexpr metrics::Spec kHealthProbesWhileOpen{
     "Health checks made while the breaker was open (outside its permits), by result; an ok one "
     "half-opens the breaker.",
     {"upstream", "result"}};
+// A sentinel-managed upstream's master (upstream/master_resolver.hpp).
+inline constexpr metrics::Spec kSentinelMaster{
+    "seawall_sentinel_master",
+    metrics::Type::Gauge,
+    "1 for the address the sentinels name as the upstream's master and seawall connects to; 0 "
+    "for addresses it used before (and for all while a failover is in progress).",
+    {"upstream", "address"}};
+inline constexpr metrics::Spec kSentinelSwitches{
+    "seawall_sentinel_master_switches_total",
+    metrics::Type::Counter,
+    "Times a sentinel-managed upstream's master moved to another address (+switch-master, or "
+    "a sentinel naming another one).",
+    {"upstream"}};
+inline constexpr metrics::Spec kSentinelResolveFailures{
+    "seawall_sentinel_resolve_failures_total",
+    metrics::Type::Counter,
+    "Times no sentinel named a usable master when a connection was opened.",
+    {"upstream"}};
+inline constexpr metrics::Spec kSentinelFailover{
+    "seawall_sentinel_failover_in_progress",
+    metrics::Type::Gauge,
+    "1 while a sentinel leads a failover of the upstream's master (from +selected-slave to "
+    "+switch-master): the upstream is held unavailable.",
+    {"upstream"}};
 // Registered with the other upstream metrics but, as before this table moved here, not
 // listed in kUpstreamMetrics (so `--describe-metrics` does not show it).
 inline constexpr metrics::Spec kInDoubt{
@@ -64,8 +88,9 @@ inline constexpr metrics::Spec kInDoubt{
     {"upstream"}};
 
 inline constexpr std::array kUpstreamMetrics{
-    kJournalEntries,      kJournalBytes,         kJournalOps,       kUpstreamConnections,
-    kUpstreamConnects,    kUpstreamLatency,      kUpstreamTimeouts, kHealthChecks,
-    kHealthCheckDuration, kHealthProbesWhileOpen};
+    kJournalEntries,          kJournalBytes,          kJournalOps,       kUpstreamConnections,
+    kUpstreamConnects,        kUpstreamLatency,       kUpstreamTimeouts, kHealthChecks,
+    kHealthCheckDuration,     kHealthProbesWhileOpen, kSentinelMaster,   kSentinelSwitches,
+    kSentinelResolveFailures, kSentinelFailover};
 
 }  // namespace seawall::upstream

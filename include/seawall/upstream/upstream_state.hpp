@@ -17,6 +17,7 @@
 #include "seawall/fault/fault_config.hpp"
 #include "seawall/upstream/journal.hpp"
 #include "seawall/upstream/journal_config.hpp"
+#include "seawall/upstream/master_resolver.hpp"
 #include "seawall/upstream/script_registry.hpp"
 #include "seawall/upstream/upstream_config.hpp"
 
@@ -55,6 +56,9 @@ class UpstreamState {
   // nullopt before the first transition. Lock-free: one atomic word.
   std::optional<Transition> last_transition() const;
   Journal& journal() { return journal_; }
+  // Where the master is, for a sentinel-managed upstream (config.sentinel set); idle otherwise.
+  // The same one for the process's life: a reload reconfigures it (MasterResolver::reconfigure).
+  const std::shared_ptr<MasterResolver>& resolver() const { return resolver_; }
   // The scripts clients sent to this upstream, loaded on each of its new connections.
   ScriptRegistry& scripts() { return scripts_; }
 
@@ -118,6 +122,7 @@ class UpstreamState {
   // transitions racing on two threads may reach the listener out of order: the later time wins.
   std::atomic<std::uint64_t> last_transition_{0};
   Journal journal_;
+  std::shared_ptr<MasterResolver> resolver_;
   ScriptRegistry scripts_;
   std::uint64_t seed_;
   mutable std::mutex breakers_mutex_;
