@@ -21,6 +21,9 @@ constexpr std::size_t kMaxShards = 1024;
 // entry the shard can hold (a GET of a short key and a small value costs about 450 bytes), which
 // keeps the sketch near 1/64 of the budget.
 constexpr std::size_t kBudgetBytesPerSketchWord = 512;
+// At least 8 blocks of 64 bytes: a key's four counters share one block, and a small L1 with a
+// one-block sketch would have every key's counts collide.
+constexpr std::size_t kMinSketchWords = 64;
 
 std::size_t hash_of(std::string_view s) noexcept { return std::hash<std::string_view>{}(s); }
 
@@ -93,7 +96,7 @@ class Refs {
 // shard's table beside the hash (Meta), so that the common put touches no entry at all.
 struct ReplyCache::Entry {
   std::uint64_t hash = 0;  // of cache_key
-  std::uint64_t id = 0;    // also in its Meta; here for removing its index references
+  std::uint64_t id = 0;    // what index references name it by (unique, unlike its address)
   std::size_t cost = 0;
   std::uint32_t key_size = 0;
   std::uint32_t reply_size = 0;
@@ -167,9 +170,7 @@ class ReplyCache::Dropped {
 // What changes about a stored entry, kept in its shard's table rather than in the entry.
 struct ReplyCache::Meta {
   Entry* entry = nullptr;
-  std::uint64_t id = 0;
   std::uint64_t reply_hash = 0;  // hash_of(entry->reply()): a renewal compares this, not bytes
-  Clock::time_point stored_at;
   Clock::time_point fresh_until;
   Clock::time_point stale_until;
   std::uint64_t last_used = 0;  // the shard's use count at the last put or hit: LRU order
@@ -236,12 +237,12 @@ class OpenTable {
     --size_;
   }
 
-  // The slot with the least `age_of(value)` among up to `samples` values, scanning from slot
+  // The slot with the least `rank(hash, value)` among up to `samples` values, scanning from slot
   // `start`: the exact minimum while the table holds at most `samples` values, a sample's beyond.
-  template <typename AgeOf>
-  std::size_t least_of_sample(std::size_t start, std::size_t samples,
-                              AgeOf&& age_of) const noexcept {
+  template <typename Rank>
+  std::size_t least_of_sample(std::size_t start, std::size_t samples, Rank&& rank) const noexcept {
     std::size_t best = kNone;
+    decltype(rank(std::uint64_t{}, values_[0])) best_rank{};
     std::size_t seen = 0;
     for (std::size_t n = 0, i = start & mask_; n <= mask_ && seen < samples;
          ++n, i = (i + 1) & mask_) {
@@ -249,8 +250,10 @@ class OpenTable {
         continue;
       }
       ++seen;
-      if (best == kNone || age_of(values_[i]) < age_of(values_[best])) {
+      const auto r = rank(hashes_[i], values_[i]);
+      if (best == kNone || r < best_rank) {
         best = i;
+        best_rank = r;
       }
     }
     return best;
@@ -357,18 +360,24 @@ struct alignas(64) ReplyCache::EntryShard {
     return table.find(hash, [](const Meta&) { return true; });
   }
   Slot find_id(std::uint64_t hash, std::uint64_t id) const noexcept {
-    return table.find(hash, [&](const Meta& m) { return m.id == id; });
+    return table.find(hash, [&](const Meta& m) { return m.entry->id == id; });
   }
   Meta& meta(Slot slot) noexcept { return table.at(slot); }
 
-  // The entry to evict next (kNone when empty).
+  // The entry to evict next (kNone when empty): of the sampled entries, the one read least often
+  // lately by the sketch, the least recently used among equals. Ranking by frequency first keeps
+  // more of a skewed (Zipf) hot set than LRU alone, which is what an outage reads.
   Slot victim() noexcept {
     sample_seed ^= sample_seed << 13;
     sample_seed ^= sample_seed >> 7;
     sample_seed ^= sample_seed << 17;
-    return table.size() == 0 ? kNone
-                             : table.least_of_sample(sample_seed, kEvictionSamples,
-                                                     [](const Meta& m) { return m.last_used; });
+    if (table.size() == 0) {
+      return kNone;
+    }
+    return table.least_of_sample(sample_seed, kEvictionSamples,
+                                 [this](std::uint64_t hash, const Meta& m) {
+                                   return std::pair{sketch.frequency(hash), m.last_used};
+                                 });
   }
   void insert(Entry* entry, const Meta& meta) {
     table.insert(entry->hash, meta);
@@ -428,7 +437,8 @@ ReplyCache::ReplyCache(const ReplyCacheOptions& options)
       index_shards_(std::make_unique<IndexShard[]>(shard_mask_ + 1)),
       stripes_(std::make_unique<std::atomic<std::uint64_t>[]>(kStripes)) {
   for (std::size_t i = 0; i <= shard_mask_; ++i) {
-    entry_shards_[i].sketch = FrequencySketch(shard_budget_ / kBudgetBytesPerSketchWord);
+    entry_shards_[i].sketch =
+        FrequencySketch(std::max(kMinSketchWords, shard_budget_ / kBudgetBytesPerSketchWord));
   }
 }
 
@@ -508,7 +518,6 @@ LookupResult ReplyCache::lookup(std::string_view cache_key, Clock::time_point no
     } else {
       reply_out.assign(meta.entry->reply());
       meta.last_used = ++shard.uses;
-      result.age = std::max(now - meta.stored_at, Clock::duration::zero());
       if (now < meta.fresh_until) {
         result.freshness = Freshness::Fresh;
         ++shard.hits_fresh;
@@ -547,7 +556,6 @@ PutResult ReplyCache::put(ReadTicket ticket, std::string_view cache_key,
   const std::uint64_t hash = hash_of(cache_key);
   Meta meta;
   meta.reply_hash = hash_of(reply);
-  meta.stored_at = now;
   meta.fresh_until = saturating_add(now, ttl);
   meta.stale_until = saturating_add(meta.fresh_until, max_stale);
   EntryShard& shard = entry_shards_[hash & shard_mask_];
@@ -567,7 +575,6 @@ PutResult ReplyCache::put(ReadTicket ticket, std::string_view cache_key,
   created->cost = cost;
   created->id = next_id_.fetch_add(1, std::memory_order_relaxed);
   meta.entry = created;
-  meta.id = created->id;
 
   // References first, entry second: see the class comment for why this order is race-free.
   add_refs(key_hashes, *created);
@@ -636,7 +643,6 @@ ReplyCache::Renewal ReplyCache::renew_or_admit(EntryShard& shard, std::uint64_t 
   if (meta.reply_hash != renewed.reply_hash || invalidated_since(ticket, key_hashes)) {
     return Renewal::Store;  // the slow path replaces it, or refuses the raced put
   }
-  meta.stored_at = renewed.stored_at;
   meta.fresh_until = renewed.fresh_until;
   meta.stale_until = renewed.stale_until;
   meta.last_used = ++shard.uses;

@@ -14,9 +14,10 @@
 //   - index shards, by hash of a Redis key: hash of the Redis key -> {entry id, hash of its
 //     cache key} references (no copies of strings).
 // Every reply passing through is offered to the L1, so the common put (Redis returned what is
-// cached) touches only the table: about one cache miss on a large keyspace. Eviction takes the
-// least recently used of 16 sampled entries (exact LRU in a shard of up to 16), as Redis does,
-// rather than keeping a list whose every reordering touches two more entries.
+// cached) touches only the table: about one cache miss on a large keyspace. Eviction samples 16
+// entries, as Redis does, rather than keeping a list whose every reordering touches two more
+// entries, and takes the one the sketch counts least, the least recently used among equals
+// (exact LRU in a shard of up to 16 entries read alike).
 // A lookup takes one lock. invalidate_key(k) takes the lock of k's index shard and then one entry
 // lock per reply cached for k (usually one or two), never a lock per shard. A multi-key entry
 // (MGET, SUNION) simply has a reference in the index shard of each of its keys, so invalidation of
@@ -63,7 +64,6 @@ enum class Freshness : std::uint8_t { Miss, Fresh, Stale };
 
 struct LookupResult {
   Freshness freshness = Freshness::Miss;
-  Clock::duration age{};  // now - time of put; zero on a miss
 };
 
 enum class PutResult : std::uint8_t {

@@ -82,15 +82,12 @@ TEST(ReplyCacheTest, FreshThenStaleThenGone) {
   LookupResult r = cache.lookup("get k", kT0, out);
   EXPECT_EQ(r.freshness, Freshness::Fresh);
   EXPECT_EQ(out, "$1\r\nv\r\n");
-  EXPECT_EQ(r.age, 0s);
 
   r = cache.lookup("get k", kT0 + 10s - 1ns, out);
   EXPECT_EQ(r.freshness, Freshness::Fresh);
-  EXPECT_EQ(r.age, 10s - 1ns);
 
   r = cache.lookup("get k", kT0 + 10s, out);
   EXPECT_EQ(r.freshness, Freshness::Stale);
-  EXPECT_EQ(r.age, 10s);
   EXPECT_EQ(out, "$1\r\nv\r\n");
 
   EXPECT_EQ(look(cache, "get k", kT0 + 70s - 1ns), Freshness::Stale);
@@ -333,8 +330,10 @@ int hot_keys_kept(Admission admission) {
 
 TEST(ReplyCacheAdmissionTest, OneTimeReadsDoNotPushOutTheHotSet) {
   EXPECT_GE(hot_keys_kept(Admission::TinyLfu), 18);
-  // Plain LRU keeps the last 20 keys read, half of them one-time keys.
-  EXPECT_LE(hot_keys_kept(Admission::Always), 12);
+  // Without admission every one-time key is stored, but eviction takes the sampled entry read
+  // least often: a one-time key, not a hot one (plain LRU kept the last 20 keys read, half of
+  // them one-time keys, 10 hot).
+  EXPECT_GE(hot_keys_kept(Admission::Always), 16);
 }
 
 TEST(ReplyCacheTest, StaleHitAlsoRefreshesLruPosition) {
