@@ -282,6 +282,9 @@ int Server::run() {
   } catch (...) {
     // The listen address is taken, say: stop what started before main_entry reports it.
     stop_workers();
+    for (auto& state : shared_->upstreams) {
+      state->resolver()->release_after_stop();
+    }
     control_ = nullptr;
     health_checkers_.clear();
     throw;
@@ -295,6 +298,9 @@ int Server::run() {
   control_guard.reset();
   control.stop();
   control_thread.join();
+  for (auto& state : shared_->upstreams) {
+    state->resolver()->release_after_stop();
+  }
   control_ = nullptr;
   health_checkers_.clear();
   if (left > 0) {

@@ -367,6 +367,12 @@ void MasterResolver::stop() {
   });
 }
 
+void MasterResolver::release_after_stop() {
+  stopped_ = true;
+  close_subscribers();
+  on_change_ = nullptr;
+}
+
 void MasterResolver::changed(Change change) {
   if (control_ && on_change_) {
     asio::post(*control_, [self = shared_from_this(), change] {

@@ -86,6 +86,11 @@ class MasterResolver : public std::enable_shared_from_this<MasterResolver> {
   // after each change.
   void start(asio::any_io_executor control, std::function<void(Change)> on_change);
   void stop();
+  // After the control executor's thread has ended (it may have stopped before stop()'s posted
+  // work ran): closes and lets go of the subscriber sockets on the caller's thread, so that none
+  // outlives the io_context whose service it belongs to (the resolver itself lives on in config
+  // snapshots until the server is destroyed).
+  void release_after_stop();
 
   // For /status and /metrics.
   std::optional<HostPort> current() const;
