@@ -427,6 +427,7 @@ void Server::wire_metrics() {
     upstream::ConnectionMetrics m;
     m.in_doubt = &shared_->upstreams[i]->in_doubt();
     m.paused_until = &shared_->upstreams[i]->paused_until();
+    m.connects = &shared_->upstreams[i]->connects();
     m.scripts = &shared_->upstreams[i]->scripts();
     m.connected = &metrics_.gauge(upstream::kUpstreamConnections).with({u.name});
     m.connects_ok = &metrics_.counter(upstream::kUpstreamConnects).with({u.name, "ok"});

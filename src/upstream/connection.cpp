@@ -73,14 +73,43 @@ void Connection::link_down() {
 void Connection::submit(std::string_view raw_command, ReplyTarget* target, std::uint64_t token,
                         Clock::time_point now, breaker::Permit permit,
                         breaker::CircuitBreaker* issuer, std::chrono::milliseconds injected_delay) {
-  const bool awaiting_first_connect = !first_attempt_done_ && !stopped_;
-  if ((!connected_ && !awaiting_first_connect) || retiring_) {
+  if (!connected_ && !awaiting_attempt_ && !stopped_ && peer_connected_since_failure()) {
+    // Redis answers another connection: try again now rather than refuse until the backoff ends.
+    awaiting_attempt_ = true;
+    if (backoff_timer_ != nullptr) {
+      backoff_timer_->cancel();
+    }
+  }
+  if ((!connected_ && (!awaiting_attempt_ || stopped_)) || retiring_) {
     mux_.refuse(target, token, now, permit, issuer);
     return;
   }
   if (mux_.submit(raw_command, target, token, now, permit, issuer, injected_delay)) {
     write_signal_.notify();
   }
+}
+
+bool Connection::peer_connected_since_failure() const {
+  return metrics_.connects != nullptr &&
+         metrics_.connects->load(std::memory_order_relaxed) != connects_at_failure_;
+}
+
+awaitable<void> Connection::back_off() {
+  // In short steps: a peer's connect (seen through the shared counter, from any thread) ends
+  // the wait within one step even while no request arrives to notice it.
+  constexpr std::chrono::milliseconds kStep{50};
+  const Clock::time_point until = Clock::now() + next_backoff();
+  asio::steady_timer timer(ex_);
+  backoff_timer_ = &timer;
+  while (!stopped_ && !awaiting_attempt_ && Clock::now() < until) {
+    if (peer_connected_since_failure()) {
+      awaiting_attempt_ = true;
+      break;
+    }
+    timer.expires_at(std::min(until, Clock::now() + kStep));
+    co_await timer.async_wait(use_nothrow);
+  }
+  backoff_timer_ = nullptr;
 }
 
 std::chrono::milliseconds Connection::next_backoff() {
@@ -128,17 +157,17 @@ awaitable<void> Connection::run() {
   while (!stopped_) {
     link_down_ = false;
     const bool ok = co_await connect_once();
-    const bool first_attempt = !first_attempt_done_;
-    first_attempt_done_ = true;
+    const bool awaited = awaiting_attempt_;
+    awaiting_attempt_ = false;
     if (stopped_) {
       stream_.close();
-      if (first_attempt) {
+      if (awaited) {
         mux_.on_dropped(ReplyStatus::NotSent, Clock::now());
       }
       break;
     }
     if (!ok) {
-      if (first_attempt) {
+      if (awaited) {
         // What waited for this attempt was never sent: Redis did not take the connection.
         mux_.on_dropped(ReplyStatus::NotSent, Clock::now());
       }
@@ -147,12 +176,14 @@ awaitable<void> Connection::run() {
         metrics_.connects_failed->inc();
       }
       ++failures_in_a_row_;
-      asio::steady_timer timer(ex_);
-      backoff_timer_ = &timer;
-      timer.expires_after(next_backoff());
-      co_await timer.async_wait(use_nothrow);
-      backoff_timer_ = nullptr;
+      if (metrics_.connects != nullptr) {
+        connects_at_failure_ = metrics_.connects->load(std::memory_order_relaxed);
+      }
+      co_await back_off();
       continue;
+    }
+    if (metrics_.connects != nullptr) {
+      metrics_.connects->fetch_add(1, std::memory_order_relaxed);
     }
     ++mux_.stats().connects;
     failures_in_a_row_ = 0;

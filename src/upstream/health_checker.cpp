@@ -46,7 +46,8 @@ HealthChecker::HealthChecker(asio::any_io_executor ex, const UpstreamConfig& con
       state_(state),
       // Its PING waits out a pause a client asked Redis for too (ALL pauses it): no failed check.
       connection_(std::make_shared<Connection>(
-          ex, config_, max_depth, ConnectionMetrics{.paused_until = &state.paused_until()})),
+          ex, config_, max_depth,
+          ConnectionMetrics{.paused_until = &state.paused_until(), .connects = &state.connects()})),
       replies_signal_(ex),
       counters_(counters),
       pool_(pool),

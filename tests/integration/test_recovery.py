@@ -184,6 +184,58 @@ def test_writes_reach_redis_within_a_second_after_a_long_outage(aof_redis, make_
     assert 1 <= log.count("journaled writes in") <= 2, log[-3000:]
 
 
+@pytest.mark.parametrize("breaker_opens", [True, False], ids=["breaker-open", "breaker-closed"])
+def test_a_long_reconnect_backoff_does_not_delay_recovery(redis_server, make_seawall,
+                                                          breaker_opens):
+    """The worker threads' connections back off up to 8 s between connects; once Redis answers
+    again (the health connection reconnects within a second whatever the backoff), they try at
+    once: reads through seawall get Redis's values within the heal bound, not the fallback's
+    answer for the rest of their backoff. With the breaker left closed (too few failures to trip
+    it) a read that finds its connection in backoff waits for that connect instead of failing."""
+    breaker = {} if breaker_opens else {"consecutive_failures": 0, "window_size": 1000,
+                                           "minimum_calls": 1000}
+    up = upstream("main", redis_server.port, breaker=breaker, request_timeout=0.1,
+                  reconnect_backoff_min="8s", reconnect_backoff_max="8s",
+                  health_check={"enabled": True, "interval": "200ms", "timeout": "100ms"})
+    sw = make_seawall(upstream=redis_server, upstreams=[up],
+                      policies=[{"match": "*", "on_unavailable": "error"}])
+    sw.wait_ready()
+    c = client(sw.port)
+    assert c.set("back", "before") is True
+    redis_server.kill9()
+    # The shared connections drop and fail their first reconnect: 8 s of backoff from here.
+    wait_until(lambda: sample(scrape(sw.admin_port), "seawall_upstream_connects_total",
+                              upstream="main", result="failed") >= 2, 5,
+               "the shared connections' failed reconnects")
+    for _ in range(3):
+        with pytest.raises(redis.RedisError):
+            c.get("back")
+    state = upstream_status(sw)["breaker"]["state"]
+    assert (state == "open") == breaker_opens, state
+
+    redis_server.start()  # empty; returns once it answers PING
+    t_up = time.monotonic()
+    direct = client(redis_server.port)
+    assert direct.set("back", "after") is True
+
+    def served() -> bool:
+        try:
+            return c.get("back") == b"after"
+        except redis.RedisError:
+            return False
+
+    wait_until(served, 10, "a read through seawall answered by the restarted Redis",
+               interval=0.01)
+    healed = time.monotonic() - t_up
+    print(f"read answered by Redis {healed:.3f}s after it answered PING")
+    assert healed <= HEAL_BOUND_S, (
+        f"reads reached the restarted Redis {healed:.2f}s after it answered (bound "
+        f"{HEAL_BOUND_S:.2f}s): the connections waited out their backoff\n{sw.log_tail()}")
+    # Every read from here on is Redis's: no connection is left in its backoff.
+    for i in range(50):
+        assert c.get("back") == b"after", i
+
+
 def redis_calls(direct: redis.Redis, command: str) -> int:
     return direct.info("commandstats").get(f"cmdstat_{command}", {}).get("calls", 0)
 

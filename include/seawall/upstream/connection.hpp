@@ -7,7 +7,8 @@
 // that misses its deadline is answered with Timeout and its late reply is discarded in order,
 // never given to the wrong client. When the connection drops, every pending request is answered
 // Unavailable (it may or may not have executed); the connection reconnects with exponential
-// backoff and jitter. A connection counts as connected once TCP, the TLS handshake and AUTH (when
+// backoff and jitter, cut short when another connection to the same upstream connects (Redis
+// is back). A connection counts as connected once TCP, the TLS handshake and AUTH (when
 // configured) all succeeded (connect_upstream); a failure in any of them is a connect failure.
 // On a sentinel-managed upstream, a -READONLY or -MASTERDOWN reply fails its request (the
 // breaker counts it) and closes the connection, after telling the MasterResolver that the node
@@ -54,6 +55,11 @@ struct ConnectionMetrics {
   // The upstream's scripts (UpstreamState::scripts), loaded on each new connection before its
   // first request.
   const ScriptRegistry* scripts = nullptr;
+  // Successful connects of every connection to this upstream (UpstreamState::connects). A
+  // connection in its reconnect backoff tries again at once when it moved since its own last
+  // failure: Redis answers again, and a request must not fail unsent (nor a client read be
+  // answered by the fallback chain) for up to reconnect_backoff_max after it came back.
+  std::atomic<std::uint64_t>* connects = nullptr;
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -99,6 +105,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   awaitable<void> held_reply(Multiplexer::HeldReply held);
   void link_down();
   std::chrono::milliseconds next_backoff();
+  awaitable<void> back_off();
+  // Whether another connection to the upstream connected since this one's last failure.
+  bool peer_connected_since_failure() const;
 
   asio::any_io_executor ex_;
   UpstreamConfig config_;  // a copy: its run coroutine may outlive the caller's
@@ -109,10 +118,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Multiplexer mux_;
   util::Signal write_signal_;
   bool connected_ = false;
-  // Until the first connect attempt ends, requests wait for it instead of failing unsent: a
-  // client that connects to seawall as it starts is not answered by the fallback chain (nor
-  // counted against the breaker) only because seawall's own connections were not up yet.
-  bool first_attempt_done_ = false;
+  // Until the next connect attempt ends, requests wait for it instead of failing unsent: the
+  // first one (a client that connects to seawall as it starts is not answered by the fallback
+  // chain, nor counted against the breaker, only because seawall's own connections were not up
+  // yet), and one that a peer's connect cut the backoff short for (Redis answers again).
+  bool awaiting_attempt_ = true;
+  std::uint64_t connects_at_failure_ = 0;
   bool link_down_ = true;
   asio::steady_timer* deadline_timer_ = nullptr;  // live only inside deadline_loop
   asio::steady_timer* backoff_timer_ = nullptr;   // live only during a backoff wait

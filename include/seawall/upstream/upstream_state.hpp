@@ -84,6 +84,10 @@ class UpstreamState {
     paused_until_.store(until.time_since_epoch().count(), std::memory_order_relaxed);
   }
 
+  // Successful connects of every connection to this upstream (ConnectionMetrics::connects): the
+  // ones in their reconnect backoff try again at once when another connects.
+  std::atomic<std::uint64_t>& connects() { return connects_; }
+
   // The round trip of the latest health-check PING that Redis answered (set by the health
   // checker), or nullopt before the first one.
   void record_health_check_latency(Clock::duration latency) {
@@ -118,6 +122,7 @@ class UpstreamState {
   std::atomic<std::int64_t> in_doubt_{0};
   std::array<std::atomic<std::uint64_t>, 2> injected_faults_{};  // by fault::FaultType
   std::atomic<std::int64_t> paused_until_{0};
+  std::atomic<std::uint64_t> connects_{0};
   // The last transition packed as ms since the Unix epoch << 8 | from << 4 | to; 0 = none. Two
   // transitions racing on two threads may reach the listener out of order: the later time wins.
   std::atomic<std::uint64_t> last_transition_{0};
