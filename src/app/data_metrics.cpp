@@ -38,6 +38,13 @@ void register_data_metrics(metrics::Registry& registry, proxy::SharedState& shar
   registry.counter(policy::kFallthroughDenied).with_callback({}, [&c] {
     return static_cast<double>(c.fallthrough_denied.load(std::memory_order_relaxed));
   });
+  auto& leases = shared.miss_leases;
+  registry.counter(policy::kMissLeases).with_callback({"granted"}, [&leases] {
+    return static_cast<double>(leases.granted());
+  });
+  registry.counter(policy::kMissLeases).with_callback({"waited"}, [&leases] {
+    return static_cast<double>(leases.waited());
+  });
 
   for (auto& state_ptr : shared.upstreams) {
     upstream::UpstreamState& state = *state_ptr;

@@ -123,6 +123,9 @@ void bind_policy(MapBinder& m, policy::PolicyRule& rule) {
            {Choice<policy::WritesWhenOpen>{"reject", policy::WritesWhenOpen::Reject},
             Choice<policy::WritesWhenOpen>{"invalidate", policy::WritesWhenOpen::Invalidate},
             Choice<policy::WritesWhenOpen>{"journal", policy::WritesWhenOpen::Journal}});
+  // Readers wait that long for another client's database read: seconds would be an outage of
+  // their own.
+  m.duration("miss_lease", rule.policy.miss_lease, Millis{0}, Millis{10000});
 }
 
 void bind_journal(MapBinder& m, JournalConfig& out) {

@@ -120,6 +120,7 @@ bool DegradedReplies::journaled_after_failure(RequestSlot& slot) {
     return false;
   }
   cache_.keep_journaled_value(slot, session_.last_activity());
+  ctx_.shared->miss_leases.release(slot.key_views(), session_.last_activity());
   ctx_.shared->fallback.counters().writes_journaled.fetch_add(1, std::memory_order_relaxed);
   log_degraded(state.name(), "write_journaled_after_failure");
   session_.scratch_buffer().assign(*ack);
@@ -134,6 +135,10 @@ void DegradedReplies::complete_read(RequestSlot& slot, std::uint64_t seq) {
       parked_behind_write(slot, seq)) {
     // A write of its keys began on another thread while the chain was asked (its copy gone, its
     // journal entry not in yet): this read waits for it, as if it had been in flight before.
+    ctx_.shared->fallback.counters().uncount(source);
+    return;
+  }
+  if (source == policy::Source::Miss && waits_for_lease(slot, seq)) {
     ctx_.shared->fallback.counters().uncount(source);
     return;
   }
@@ -154,6 +159,22 @@ bool DegradedReplies::parked_behind_write(RequestSlot& slot, std::uint64_t seq) 
   // Twice that and more: the write's deadline fires on its own thread, which a loaded machine
   // may run late; the wait ends as soon as the outcome is in anyway.
   session_.park_read(seq, session_.last_activity() + 2 * wait + std::chrono::milliseconds(50));
+  return true;
+}
+
+bool DegradedReplies::waits_for_lease(RequestSlot& slot, std::uint64_t seq) {
+  // Once: a reader that waited takes whatever the chain answers when the lease ends.
+  if (slot.lease_wait || slot.policy->miss_lease.count() == 0 || ctx_.parked == nullptr ||
+      slot.merge != Merge::None || slot.keys.empty()) {
+    return false;
+  }
+  const policy::MissLeases::Result lease = ctx_.shared->miss_leases.take(
+      slot.key_views().front(), session_.last_activity(), slot.policy->miss_lease);
+  if (lease.take != policy::MissLeases::Take::Held) {
+    return false;  // this reader's miss (the lease is its), or no room for a lease
+  }
+  slot.lease_wait = true;
+  session_.park_read(seq, lease.until);
   return true;
 }
 
@@ -263,6 +284,7 @@ std::string_view DegradedReplies::answer(RequestSlot& slot) {
   if (mode == policy::WritesWhenOpen::Journal) {
     cache_.keep_journaled_value(slot, session_.last_activity());
   }
+  shared.miss_leases.release(slot.key_views(), session_.last_activity());
   (mode == policy::WritesWhenOpen::Journal ? counters.writes_journaled
                                            : counters.writes_invalidated)
       .fetch_add(1, std::memory_order_relaxed);

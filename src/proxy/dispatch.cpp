@@ -525,6 +525,7 @@ void Session::on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus 
       cache_effects_.invalidate_keys(slot);
     }
     slot.release_writes(ctx_.shared->writes_in_flight);
+    ctx_.shared->miss_leases.release(slot.key_views(), now);
   } else if (slot.fill && bytes[0] != '-') {
     cache_effects_.fill_cache(slot, bytes, protocol_, now);
   }
@@ -533,7 +534,11 @@ void Session::on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus 
 }
 
 bool Session::retry_parked(std::uint64_t seq, bool expired) {
-  if (!closed_ && !expired && slot_at(seq).write_in_flight(ctx_.shared->writes_in_flight)) {
+  const Slot& slot = slot_at(seq);
+  if (!closed_ && !expired &&
+      (slot.write_in_flight(ctx_.shared->writes_in_flight) ||
+       (slot.lease_wait && ctx_.shared->miss_leases.held(slot.key_views().front(),
+                                                         std::chrono::steady_clock::now())))) {
     return false;
   }
   --in_upstream_;

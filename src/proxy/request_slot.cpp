@@ -15,7 +15,7 @@ void RequestSlot::reset() {
   merge = command::Merge::None;
   parts_pending = 0;
   part_failed = false;
-  writes_marked = parked = false;
+  writes_marked = parked = lease_wait = false;
   mark = {};
 }
 

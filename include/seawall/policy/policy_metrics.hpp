@@ -24,6 +24,13 @@ inline constexpr metrics::Spec kFallthroughDenied{
     "seawall_fallthrough_denied_total", metrics::Type::Counter,
     "Misses refused because the protect_database budget was spent (answered with an error)."};
 
-inline constexpr std::array kPolicyMetrics{kAnswers, kWritesUnavailable, kFallthroughDenied};
+inline constexpr metrics::Spec kMissLeases{
+    "seawall_miss_leases_total",
+    metrics::Type::Counter,
+    "Miss leases (policies[].miss_lease): granted with a miss, and reads that waited for one.",
+    {"outcome"}};
+
+inline constexpr std::array kPolicyMetrics{kAnswers, kWritesUnavailable, kFallthroughDenied,
+                                           kMissLeases};
 
 }  // namespace seawall::policy

@@ -47,6 +47,9 @@ struct Policy {
   std::optional<std::string> degraded_default;  // ready-to-send RESP2 reply (see defaults.hpp)
   OnUnavailable on_unavailable = OnUnavailable::Miss;
   WritesWhenOpen writes_when_open = WritesWhenOpen::Reject;
+  // How long other readers of a key wait for the value the reader given its miss writes back
+  // (see miss_leases.hpp); 0: no lease, every reader gets the miss.
+  std::chrono::milliseconds miss_lease{0};
 
   bool operator==(const Policy&) const = default;
 };

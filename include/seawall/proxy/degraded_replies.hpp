@@ -3,7 +3,8 @@
 // waiting, connection down, timeout, a refusal such as -LOADING): a read takes the fallback
 // chain, after the journal's answer for a key written during the outage; a write is journaled,
 // invalidated or refused as its policy's writes_when_open says. A read of a key whose write is
-// still in flight waits for that write's outcome (ParkedReads) rather than answer an older value.
+// still in flight waits for that write's outcome (ParkedReads) rather than answer an older value,
+// and one that only a miss could answer waits while another reader holds the key's miss lease.
 // Every degraded answer is counted and logged at a limited rate.
 //
 // Ownership: a member of its session, holding references to the worker's context, the session's
@@ -72,6 +73,10 @@ class DegradedReplies {
   // answers the written value rather than nothing (the write's send dropped the L1 copy). True
   // when parked; the reply comes from the session's retry_parked.
   bool parked_behind_write(RequestSlot& slot, std::uint64_t seq);
+  // A read the chain can only answer with a miss, of a key whose miss another reader was given
+  // (policies[].miss_lease): it waits for that reader's write, at most until the lease ends.
+  // True when parked; the reply comes from the session's retry_parked.
+  bool waits_for_lease(RequestSlot& slot, std::uint64_t seq);
 
   WorkerContext& ctx_;
   ReplySlots& session_;

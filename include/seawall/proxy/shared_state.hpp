@@ -10,6 +10,7 @@
 #include "seawall/command/command_set.hpp"
 #include "seawall/metrics/counter.hpp"
 #include "seawall/policy/fallback.hpp"
+#include "seawall/policy/miss_leases.hpp"
 #include "seawall/policy/policy_table.hpp"
 #include "seawall/proxy/client_auth.hpp"
 #include "seawall/proxy/client_registry.hpp"
@@ -49,6 +50,7 @@ struct SharedState {
   ClientRegistry registry;          // every client session, for CLIENT LIST/KILL and INFO
   MonitorHub monitors;              // MONITOR sessions, fed the commands of every client
   WritesInFlight writes_in_flight;  // keys of writes sent whose outcome is not known yet
+  policy::MissLeases miss_leases;   // keys whose miss one reader was given (policies[].miss_lease)
   // Metric handles, resolved by app at startup (empty in tests: nothing is counted).
   std::vector<upstream::ConnectionMetrics> connection_metrics;  // per upstream
   std::vector<metrics::Counter*> command_counters;  // per command table index, then "unknown"

@@ -453,6 +453,28 @@ TEST(LoaderTest, RejectsAnUnknownL1Admission) {
                           "always, got \"lru\""));
 }
 
+TEST(LoaderTest, ReadsMissLeases) {
+  const LoadResult result = load_with_upstream(R"(policies:
+  - match: "a:*"
+    miss_lease: 200ms
+  - match: "b:*"
+)");
+  ASSERT_THAT(result.errors, IsEmpty());
+  const auto& policies = result.config->policies;
+  ASSERT_THAT(policies, SizeIs(2));
+  EXPECT_EQ(policies[0].policy.miss_lease, std::chrono::milliseconds(200));
+  EXPECT_EQ(policies[1].policy.miss_lease, std::chrono::milliseconds(0));  // the default: off
+}
+
+TEST(LoaderTest, RejectsAMissLeaseOfMoreThanTenSeconds) {
+  const LoadResult result = load_with_upstream(R"(policies:
+  - match: "*"
+    miss_lease: 11s
+)");
+  ASSERT_THAT(result.errors, SizeIs(1));
+  EXPECT_THAT(result.errors[0], testing::HasSubstr("test.yaml:3: policies[0].miss_lease: "));
+}
+
 TEST(LoaderTest, RejectsAListenAddressThatIsNotAnIpLiteral) {
   EXPECT_THAT(load_with_upstream("listen: {address: localhost}\n").errors,
               ElementsAre("test.yaml:1: listen.address: must be an IPv4 or IPv6 address such as "
