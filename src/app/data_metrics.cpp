@@ -45,6 +45,10 @@ void register_data_metrics(metrics::Registry& registry, proxy::SharedState& shar
   registry.counter(policy::kMissLeases).with_callback({"waited"}, [&leases] {
     return static_cast<double>(leases.waited());
   });
+  auto& evicted = shared.evicted_keys;
+  registry.counter(policy::kEvictedKeys).with_callback({}, [&evicted] {
+    return static_cast<double>(evicted.events());
+  });
 
   for (auto& state_ptr : shared.upstreams) {
     upstream::UpstreamState& state = *state_ptr;

@@ -101,6 +101,9 @@ constexpr std::array kUpstreamKeys{
     upstream_field<&UpstreamConfig::recovery_ramp>("recovery_ramp", OnUpstreamReload::Snapshot),
     upstream_field<&UpstreamConfig::auth>("auth", OnUpstreamReload::Reconnect),
     UpstreamKey{"tls", OnUpstreamReload::Reconnect, &same_tls_settings},
+    // Its listener runs beside the health checker, and is replaced with it.
+    upstream_field<&UpstreamConfig::eviction_events>("eviction_events",
+                                                     OnUpstreamReload::HealthCheck),
 };
 
 bool changed(OnUpstreamReload on_reload, const UpstreamConfig& before, const UpstreamConfig& now) {

@@ -187,9 +187,7 @@ void Server::reload(std::string_view reason) {
   if (control_ != nullptr && !new_checkers.empty()) {
     asio::post(*control_, [this, config, new_checkers] {
       for (std::size_t i : new_checkers) {
-        health_checkers_[i]->stop();
-        health_checkers_[i] = make_health_checker(*config, i);
-        health_checkers_[i]->start();
+        restart_watchers(*config, i);
       }
     });
   }
@@ -287,6 +285,7 @@ int Server::run() {
     }
     control_ = nullptr;
     health_checkers_.clear();
+    eviction_listeners_.clear();
     throw;
   }
   std::thread control_thread([&control] { control.run(); });
@@ -303,6 +302,7 @@ int Server::run() {
   }
   control_ = nullptr;
   health_checkers_.clear();
+  eviction_listeners_.clear();
   if (left > 0) {
     util::logger("app")->warn("drain timeout: closed {} clients with work in flight", left);
   }
@@ -365,9 +365,35 @@ void Server::on_master_change(std::size_t index, bool reconnect) {
       w->reconnect(index);
     }
   }
+  restart_watchers(*config, index);
+}
+
+void Server::restart_watchers(const config::Config& config, std::size_t index) {
   health_checkers_[index]->stop();
-  health_checkers_[index] = make_health_checker(*config, index);
+  health_checkers_[index] = make_health_checker(config, index);
   health_checkers_[index]->start();
+  if (eviction_listeners_[index] != nullptr) {
+    eviction_listeners_[index]->stop();
+  }
+  eviction_listeners_[index] = make_eviction_listener(config, index);
+  if (eviction_listeners_[index] != nullptr) {
+    eviction_listeners_[index]->start();
+  }
+}
+
+std::shared_ptr<upstream::EvictionListener> Server::make_eviction_listener(
+    const config::Config& config, std::size_t index) {
+  const upstream::UpstreamConfig& upstream = config.upstreams[index];
+  if (upstream.eviction_events == upstream::EvictionEvents::Off) {
+    return nullptr;
+  }
+  proxy::SharedState* shared = shared_.get();
+  return std::make_shared<upstream::EvictionListener>(
+      control_->get_executor(), upstream,
+      upstream.eviction_events == upstream::EvictionEvents::Configure,
+      [shared](std::string_view key) {
+        shared->evicted_keys.evicted(key, std::chrono::steady_clock::now());
+      });
 }
 
 void Server::start_health_checks(asio::io_context& control) {
@@ -376,6 +402,10 @@ void Server::start_health_checks(asio::io_context& control) {
   for (std::size_t i = 0; i < config_->upstreams.size(); ++i) {
     health_checkers_.push_back(make_health_checker(*config_, i));
     health_checkers_.back()->start();
+    eviction_listeners_.push_back(make_eviction_listener(*config_, i));
+    if (eviction_listeners_.back() != nullptr) {
+      eviction_listeners_.back()->start();
+    }
     // Every upstream's resolver, so that a reload may turn `address:` into `sentinel:`; one
     // without sentinels subscribes to nothing.
     shared_->upstreams[i]->resolver()->start(
@@ -412,6 +442,11 @@ void Server::stop_health_checks(asio::io_context& control) {
   asio::post(control, [this] {
     for (auto& h : health_checkers_) {
       h->stop();
+    }
+    for (auto& listener : eviction_listeners_) {
+      if (listener != nullptr) {
+        listener->stop();
+      }
     }
   });
 }

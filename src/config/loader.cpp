@@ -102,6 +102,7 @@ void bind_policy(MapBinder& m, policy::PolicyRule& rule) {
       l1.boolean("enabled", rule.policy.l1.enabled);
       l1.duration("ttl", rule.policy.l1.ttl, Millis{0});
       l1.duration("max_stale", rule.policy.l1.max_stale, Millis{0});
+      l1.boolean("serve_evicted", rule.policy.l1.serve_evicted);
       l1.choice("admission", rule.policy.l1.admission,
                 {Choice<cache::Admission>{"tinylfu", cache::Admission::TinyLfu},
                  Choice<cache::Admission>{"always", cache::Admission::Always}});

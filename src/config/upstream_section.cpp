@@ -317,6 +317,10 @@ void bind_upstream(MapBinder& m, UpstreamConfig& out) {
   m.uint("max_pending", out.max_pending, 1);
   m.map("breaker", [&](MapBinder& b) { bind_breaker(b, out.breaker); });
   m.map("health_check", [&](MapBinder& h) { bind_health_check(h, out.health_check); });
+  m.choice("eviction_events", out.eviction_events,
+           {Choice<upstream::EvictionEvents>{"off", upstream::EvictionEvents::Off},
+            Choice<upstream::EvictionEvents>{"subscribe", upstream::EvictionEvents::Subscribe},
+            Choice<upstream::EvictionEvents>{"configure", upstream::EvictionEvents::Configure}});
   m.duration("recovery_ramp", out.recovery_ramp, Millis{0});
   m.map("auth", [&](MapBinder& a) { bind_auth(a, out.auth); });
   m.map("tls", [&](MapBinder& t) { bind_tls(t, out.tls, out.host); });

@@ -46,6 +46,8 @@ std::string_view to_string(Source source) {
       return "l1_fresh";
     case Source::L1Stale:
       return "l1_stale";
+    case Source::L1Evicted:
+      return "l1_evicted";
     case Source::Default:
       return "default";
     case Source::Miss:

@@ -40,6 +40,39 @@ void CacheEffects::invalidate_keys(const RequestSlot& slot) const {
   for (std::uint32_t k : slot.keys) {
     ctx_.shared->cache.invalidate_key(slot.args[k]);
   }
+  // Its next miss is the write's doing (DEL), not an eviction's.
+  if (!ctx_.shared->evicted_keys.empty()) {
+    for (std::uint32_t k : slot.keys) {
+      ctx_.shared->evicted_keys.forget(slot.args[k]);
+    }
+  }
+}
+
+bool CacheEffects::evicted_copy(const RequestSlot& slot, std::string_view bytes,
+                                resp::Protocol protocol, TimePoint now, std::string& out) const {
+  // Misses are a few bytes ($-1, _, *0, :0 ...): longer replies skip the lookups at once.
+  constexpr std::size_t kLongestMiss = 16;
+  SharedState& shared = *ctx_.shared;
+  if (shared.evicted_keys.empty() || bytes.size() > kLongestMiss || slot.keys.size() != 1 ||
+      slot.merge != command::Merge::None || slot.cache_key.empty() ||
+      !slot.policy->l1.serve_evicted) {
+    return false;
+  }
+  const auto window = slot.policy->l1.ttl + slot.policy->l1.max_stale;
+  if (!shared.evicted_keys.recently(slot.args[slot.keys[0]], now, window)) {
+    return false;
+  }
+  const std::string miss = policy::miss_reply(*slot.info, slot.args);
+  if (bytes != miss) {
+    thread_local std::string miss3;
+    miss3.clear();
+    if (protocol != resp::Protocol::Resp3 || !resp::append_as_resp3(miss3, miss) ||
+        bytes != miss3) {
+      return false;
+    }
+  }
+  out.clear();
+  return shared.cache.lookup(slot.cache_key, now, out).freshness != cache::Freshness::Miss;
 }
 
 void CacheEffects::fill_cache(const RequestSlot& slot, std::string_view bytes,

@@ -527,6 +527,11 @@ void Session::on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus 
     slot.release_writes(ctx_.shared->writes_in_flight);
     ctx_.shared->miss_leases.release(slot.key_views(), now);
   } else if (slot.fill && bytes[0] != '-') {
+    if (cache_effects_.evicted_copy(slot, bytes, protocol_, now, scratch_)) {
+      ctx_.shared->fallback.counters().count(policy::Source::L1Evicted);
+      complete(seq, scratch_);
+      return;
+    }
     cache_effects_.fill_cache(slot, bytes, protocol_, now);
   }
   ctx_.shared->fallback.counters().count(policy::Source::Upstream);

@@ -18,6 +18,7 @@
 #include "seawall/config/config.hpp"
 #include "seawall/metrics/registry.hpp"
 #include "seawall/net.hpp"
+#include "seawall/upstream/eviction_listener.hpp"
 #include "seawall/upstream/health_checker.hpp"
 
 namespace seawall::admin {
@@ -80,6 +81,12 @@ class Server {
   // The health checker of upstream `index` of `config`, on the control thread.
   std::shared_ptr<upstream::HealthChecker> make_health_checker(const config::Config& config,
                                                                std::size_t index);
+  // Its listener of eviction events, or null when its eviction_events is off.
+  std::shared_ptr<upstream::EvictionListener> make_eviction_listener(const config::Config& config,
+                                                                     std::size_t index);
+  // Replaces upstream `index`'s control-thread tasks (health checker, eviction listener) with
+  // ones for `config` (a reload changed them, or a sentinel named another master).
+  void restart_watchers(const config::Config& config, std::size_t index);
   upstream::HealthCounters health_counters(const std::string& upstream);
   // Gives each sentinel-managed upstream of `config` its UpstreamState's resolver.
   void attach_resolvers(config::Config& config) const;
@@ -107,6 +114,7 @@ class Server {
   std::mutex workers_mutex_;  // workers_ as on_master_change (control thread) walks it
   std::vector<std::unique_ptr<proxy::Worker>> workers_;
   std::vector<std::shared_ptr<upstream::HealthChecker>> health_checkers_;
+  std::vector<std::shared_ptr<upstream::EvictionListener>> eviction_listeners_;  // may hold null
   // The master address each sentinel-managed upstream's gauge shows as 1 ("" none). Control
   // thread.
   std::vector<std::string> master_shown_;

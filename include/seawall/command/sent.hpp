@@ -39,6 +39,11 @@ inline constexpr std::string_view kKeepTtl = "KEEPTTL";
 inline constexpr std::string_view kPxAt = "PXAT";
 inline constexpr std::string_view kLoad = "LOAD";
 inline constexpr std::string_view kGetUser = "GETUSER";
+// The eviction listener (upstream/eviction_listener.hpp): CONFIG GET / SET of
+// notify-keyspace-events (eviction_events: configure), then SUBSCRIBE.
+inline constexpr std::string_view kConfig = "CONFIG";
+inline constexpr std::string_view kConfigGet = "GET";
+inline constexpr std::string_view kConfigSet = "SET";
 
 // Requests that never change, encoded.
 inline constexpr std::string_view kPingRequest = "*1\r\n$4\r\nPING\r\n";

@@ -28,8 +28,18 @@ namespace seawall::policy {
 
 // Ordered from best to worst: a split answer (MGET) is named after its worst part.
 // Journal: a write seawall acknowledged during the outage and Redis does not have yet.
-enum class Source : std::uint8_t { Upstream, Journal, L1Fresh, L1Stale, Default, Miss, Error };
-inline constexpr std::size_t kSourceCount = 7;
+// L1Evicted: Redis answered a miss for a key it evicted lately; the L1 copy answered instead.
+enum class Source : std::uint8_t {
+  Upstream,
+  Journal,
+  L1Fresh,
+  L1Stale,
+  L1Evicted,
+  Default,
+  Miss,
+  Error
+};
+inline constexpr std::size_t kSourceCount = 8;
 std::string_view to_string(Source source);
 
 struct AnswerCounters {

@@ -13,7 +13,7 @@ inline constexpr metrics::Spec kAnswers{
     "seawall_answers_total",
     metrics::Type::Counter,
     "Replies to forwardable commands by source: upstream, l1_fresh, "
-    "l1_stale, default, miss or error.",
+    "l1_stale, l1_evicted, default, miss or error.",
     {"source"}};
 inline constexpr metrics::Spec kWritesUnavailable{
     "seawall_writes_while_unavailable_total",
@@ -30,7 +30,11 @@ inline constexpr metrics::Spec kMissLeases{
     "Miss leases (policies[].miss_lease): granted with a miss, and reads that waited for one.",
     {"outcome"}};
 
+inline constexpr metrics::Spec kEvictedKeys{
+    "seawall_evicted_keys_total", metrics::Type::Counter,
+    "Keys Redis reported evicted (its evicted keyspace events, upstreams[].eviction_events)."};
+
 inline constexpr std::array kPolicyMetrics{kAnswers, kWritesUnavailable, kFallthroughDenied,
-                                           kMissLeases};
+                                           kMissLeases, kEvictedKeys};
 
 }  // namespace seawall::policy

@@ -37,6 +37,9 @@ struct L1Policy {
   // Replies passing through (not written values): TinyLfu keeps the more often read entries
   // when the L1 is full; Always stores every reply, evicting the least recently used.
   cache::Admission admission = cache::Admission::TinyLfu;
+  // While Redis is healthy too: a miss Redis answers for a key it evicted lately (maxmemory) is
+  // answered with this copy, within ttl + max_stale of the eviction (see cache/evicted_keys.hpp).
+  bool serve_evicted = true;
 
   bool operator==(const L1Policy&) const = default;
 };

@@ -43,6 +43,11 @@ class CacheEffects {
   void fill_cache(const RequestSlot& slot, std::string_view bytes, resp::Protocol protocol,
                   TimePoint now) const;
   void invalidate_keys(const RequestSlot& slot) const;
+  // Redis answered read `slot` with `bytes`: when that is the miss of a key Redis evicted lately
+  // and the policy serves evicted copies, puts the L1 copy in `out` and returns true (the reply
+  // is then not stored: the copy stays for the next read).
+  bool evicted_copy(const RequestSlot& slot, std::string_view bytes, resp::Protocol protocol,
+                    TimePoint now, std::string& out) const;
   // SET k v (no options) and MSET: their values are what GET of their keys returns next.
   bool writes_value(const RequestSlot& slot) const;
   // After Redis acknowledged such a write: its values as the L1 copies of GET of their keys.

@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "seawall/cache/evicted_keys.hpp"
 #include "seawall/cache/reply_cache.hpp"
 #include "seawall/command/command_set.hpp"
 #include "seawall/metrics/counter.hpp"
@@ -51,6 +52,7 @@ struct SharedState {
   MonitorHub monitors;              // MONITOR sessions, fed the commands of every client
   WritesInFlight writes_in_flight;  // keys of writes sent whose outcome is not known yet
   policy::MissLeases miss_leases;   // keys whose miss one reader was given (policies[].miss_lease)
+  cache::EvictedKeys evicted_keys;  // keys Redis evicted lately (upstream eviction events)
   // Metric handles, resolved by app at startup (empty in tests: nothing is counted).
   std::vector<upstream::ConnectionMetrics> connection_metrics;  // per upstream
   std::vector<metrics::Counter*> command_counters;  // per command table index, then "unknown"

@@ -76,6 +76,13 @@ struct SentinelConfig {
   bool operator==(const SentinelConfig&) const = default;
 };
 
+// Whether seawall listens to Redis's `evicted` keyspace events (see EvictionListener).
+enum class EvictionEvents : std::uint8_t {
+  Off,
+  Subscribe,  // subscribe; Redis publishes them if its notify-keyspace-events has E and e
+  Configure,  // add E and e to Redis's notify-keyspace-events too (CONFIG SET), then subscribe
+};
+
 struct UpstreamConfig {
   std::string name;
   std::string host;  // IPv4/IPv6 literal or hostname; empty when sentinel-managed
@@ -94,6 +101,7 @@ struct UpstreamConfig {
   Millis recovery_ramp{1000};
   UpstreamAuthConfig auth;
   UpstreamTlsConfig tls;
+  EvictionEvents eviction_events = EvictionEvents::Subscribe;
   // Set by app::Server (not the loader) on a sentinel-managed upstream: the upstream's resolver,
   // shared by every connection of every thread (UpstreamState::resolver). Null: connect to
   // host:port. Compared by identity; the server gives every snapshot the same one.

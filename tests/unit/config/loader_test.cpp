@@ -97,6 +97,7 @@ upstreams:
     reconnect_backoff_min: 50ms
     reconnect_backoff_max: 2m
     max_pending: 100
+    eviction_events: configure
   - name: replica-2.b_c
     address: "[::1]:6391"
 limits:
@@ -127,6 +128,8 @@ shutdown: {drain_timeout: 0s}
   EXPECT_EQ(primary.reconnect_backoff_min, 50ms);
   EXPECT_EQ(primary.reconnect_backoff_max, 2min);
   EXPECT_EQ(primary.max_pending, 100u);
+  EXPECT_EQ(primary.eviction_events, upstream::EvictionEvents::Configure);
+  EXPECT_EQ(result.config->upstreams[1].eviction_events, upstream::EvictionEvents::Subscribe);
   EXPECT_EQ(config.upstreams[1], default_upstream("replica-2.b_c", "::1", 6391));
   EXPECT_EQ(config.limits.max_clients, 5u);
   EXPECT_EQ(config.limits.max_bulk, 1ull << 30);
@@ -464,6 +467,19 @@ TEST(LoaderTest, ReadsMissLeases) {
   ASSERT_THAT(policies, SizeIs(2));
   EXPECT_EQ(policies[0].policy.miss_lease, std::chrono::milliseconds(200));
   EXPECT_EQ(policies[1].policy.miss_lease, std::chrono::milliseconds(0));  // the default: off
+}
+
+TEST(LoaderTest, ReadsEvictionSettings) {
+  const LoadResult result = load_with_upstream(R"(policies:
+  - match: "a:*"
+    l1: {serve_evicted: false}
+  - match: "b:*"
+    l1: {ttl: 1s}
+)");
+  ASSERT_THAT(result.errors, IsEmpty());
+  EXPECT_FALSE(result.config->policies[0].policy.l1.serve_evicted);
+  EXPECT_TRUE(result.config->policies[1].policy.l1.serve_evicted);  // the default
+  EXPECT_EQ(result.config->upstreams[0].eviction_events, upstream::EvictionEvents::Subscribe);
 }
 
 TEST(LoaderTest, RejectsAMissLeaseOfMoreThanTenSeconds) {
