@@ -53,23 +53,33 @@ bool CacheEffects::evicted_copy(const RequestSlot& slot, std::string_view bytes,
   // Misses are a few bytes ($-1, _, *0, :0 ...): longer replies skip the lookups at once.
   constexpr std::size_t kLongestMiss = 16;
   SharedState& shared = *ctx_.shared;
-  if (shared.evicted_keys.empty() || bytes.size() > kLongestMiss || slot.keys.size() != 1 ||
-      slot.merge != command::Merge::None || slot.cache_key.empty() ||
-      !slot.policy->l1.serve_evicted) {
+  if (shared.evicted_keys.empty() || slot.keys.size() != 1 || slot.merge != command::Merge::None) {
+    return false;
+  }
+  const std::string_view key = slot.args[slot.keys[0]];
+  const auto is_miss = [&] {
+    if (bytes.size() > kLongestMiss) {
+      return false;
+    }
+    const std::string miss = policy::miss_reply(*slot.info, slot.args);
+    if (bytes == miss) {
+      return true;
+    }
+    thread_local std::string miss3;
+    miss3.clear();
+    return protocol == resp::Protocol::Resp3 && resp::append_as_resp3(miss3, miss) &&
+           bytes == miss3;
+  };
+  if (!is_miss()) {
+    // The key is in Redis again (rewritten since, maybe directly): a later miss, when it expires
+    // or is deleted, is not the eviction's.
+    shared.evicted_keys.forget(key);
     return false;
   }
   const auto window = slot.policy->l1.ttl + slot.policy->l1.max_stale;
-  if (!shared.evicted_keys.recently(slot.args[slot.keys[0]], now, window)) {
+  if (slot.cache_key.empty() || !slot.policy->l1.serve_evicted ||
+      !shared.evicted_keys.recently(key, now, window)) {
     return false;
-  }
-  const std::string miss = policy::miss_reply(*slot.info, slot.args);
-  if (bytes != miss) {
-    thread_local std::string miss3;
-    miss3.clear();
-    if (protocol != resp::Protocol::Resp3 || !resp::append_as_resp3(miss3, miss) ||
-        bytes != miss3) {
-      return false;
-    }
   }
   out.clear();
   return shared.cache.lookup(slot.cache_key, now, out).freshness != cache::Freshness::Miss;

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 import pytest
 import redis
@@ -128,3 +129,10 @@ def test_serve_evicted_false_keeps_redis_s_miss(small_redis, make_seawall):
                "the eviction events")
     assert c.get("hot:1") is None  # serve_evicted: false
     assert c.get("keep:1") == b"b"
+    # Rewritten directly (with a TTL) and read through seawall: back in Redis, so its expiry is
+    # a miss of its own, not the eviction's: the old copy does not come back.
+    direct.set("keep:1", "c", px=300)
+    assert c.get("keep:1") == b"c"
+    time.sleep(0.5)
+    assert direct.exists("keep:1") == 0
+    assert c.get("keep:1") is None

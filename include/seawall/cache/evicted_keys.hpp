@@ -5,7 +5,9 @@
 // eviction storm does not send every reader of the evicted keys to the database.
 //
 // A key is forgotten when a write of it goes through seawall (its copy is dropped or replaced
-// then anyway) and when it was evicted longer ago than the reader's policy allows. Keys are kept
+// then anyway), when a read through seawall finds it in Redis again (rewritten since: its later
+// expiry or deletion is not the eviction's), and is ignored once it was evicted longer ago than
+// the reader's policy allows. Keys are kept
 // as 64-bit hashes with the eviction's time; each shard is bounded, and a full shard starts
 // again empty (the marks it loses only cost misses, as without the option).
 //

@@ -45,7 +45,8 @@ class CacheEffects {
   void invalidate_keys(const RequestSlot& slot) const;
   // Redis answered read `slot` with `bytes`: when that is the miss of a key Redis evicted lately
   // and the policy serves evicted copies, puts the L1 copy in `out` and returns true (the reply
-  // is then not stored: the copy stays for the next read).
+  // is then not stored: the copy stays for the next read). Any other reply of a key evicted
+  // lately ends its evicted state: the key is back in Redis.
   bool evicted_copy(const RequestSlot& slot, std::string_view bytes, resp::Protocol protocol,
                     TimePoint now, std::string& out) const;
   // SET k v (no options) and MSET: their values are what GET of their keys returns next.
