@@ -198,6 +198,10 @@ awaitable<void> Connection::run() {
               stream_.is_tls(), config_.auth.enabled());
     co_await (read_loop() && write_loop() && deadline_loop());
     connected_ = false;
+    if (metrics_.connects != nullptr) {
+      // Only a peer's connect after this drop says Redis answers again.
+      connects_at_failure_ = metrics_.connects->load(std::memory_order_relaxed);
+    }
     if (metrics_.connected != nullptr) {
       metrics_.connected->dec();
     }
