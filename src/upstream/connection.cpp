@@ -1,5 +1,6 @@
 #include "seawall/upstream/connection.hpp"
 
+#include "seawall/upstream/cluster_topology.hpp"
 #include "seawall/upstream/connect.hpp"
 #include "seawall/upstream/master_resolver.hpp"
 #include "seawall/util/bugs.hpp"
@@ -198,6 +199,10 @@ awaitable<void> Connection::run() {
               stream_.is_tls(), config_.auth.enabled());
     co_await (read_loop() && write_loop() && deadline_loop());
     connected_ = false;
+    if (config_.topology && !stopped_) {
+      // A cluster node closed on us: a failover may be under way.
+      config_.topology->request_refresh();
+    }
     if (metrics_.connected != nullptr) {
       metrics_.connected->dec();
     }

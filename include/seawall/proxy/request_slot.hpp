@@ -49,6 +49,7 @@ struct RequestSlot {
   bool writes_marked = false;     // counted in SharedState::writes_in_flight until its outcome
   WritesInFlight::Marked mark{};  // how it was marked there
   bool parked = false;            // a degraded read that waited for a write (ParkedReads)
+  std::uint8_t redirects = 0;     // MOVED / ASK followed (cluster_redirects.hpp)
 
   // A reused slot as a new request's: no reply, nothing described yet (keeps capacities).
   void reset();
