@@ -19,6 +19,7 @@ with both the port and the bus port free (the kernel's ephemeral range starts at
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import socket
@@ -35,7 +36,16 @@ from redis.cluster import RedisCluster
 sys.path.insert(0, os.path.dirname(__file__))
 
 import faults  # noqa: E402
-from harness import LOOPBACK, RawConnection, RedisServer, Seawall, tail, wait_until  # noqa: E402
+from harness import (  # noqa: E402
+    LOOPBACK,
+    RawConnection,
+    RedisServer,
+    Seawall,
+    http,
+    seawall_binary,
+    tail,
+    wait_until,
+)
 
 NODE_TIMEOUT_MS = 1000
 
@@ -209,9 +219,17 @@ def test_single_key_commands_reach_every_shard(tmp_path, cluster):
                                  capture_output=True, text=True, timeout=10)
             assert out.stdout.strip() == "cli", out
             assert aware.get(k) == b"cli"
-        # Each shard is an upstream of its own in /status.
+        # Each shard is an upstream of its own in /status, with its master and its slots.
         log = sw.log_text()
         assert "3 shard(s) from the slot map" in log, tail(sw.log_path)
+        code, _, body = http(sw.admin_port, "/status")
+        assert code == 200, body
+        shards = json.loads(body)["upstreams"]
+        assert [s["name"] for s in shards] == ["main.0", "main.1", "main.2"], shards
+        assert [s["address"] for s in shards] == \
+            [f"{LOOPBACK}:{port}" for port in cluster.masters()], shards
+        assert sum(s["cluster"]["slots"] for s in shards) == 16384, shards
+        assert all(s["breaker"]["state"] == "closed" for s in shards), shards
     finally:
         sw.stop()
 
@@ -329,6 +347,11 @@ def test_live_reshard_under_traffic_has_no_client_errors(tmp_path, cluster):
             time.sleep(1.5)
         assert traffic.errors == [], traffic.errors[:20]
         assert traffic.ops > 1000, traffic.ops
+        # seawall did follow redirects (ASK while slots migrated, MOVED after).
+        code, _, body = http(sw.admin_port, "/status")
+        shards = json.loads(body)["upstreams"]
+        assert shards[0]["cluster"]["redirects"] > 0, shards
+        assert shards[0]["cluster"]["slots"] <= 5461 - 400, shards
         # Slots did move: some of the keys now live on the other master, with the last values.
         moved = [k for k in moving if cluster.aware().get_node_from_key(k).port == masters[1]]
         assert moved, "the reshard moved none of the keys"
@@ -413,7 +436,6 @@ def test_cluster_and_address_together_is_refused(tmp_path):
         "      seeds: [\"127.0.0.1:7000\"]",
         "",
     ]))
-    from harness import seawall_binary
     out = subprocess.run([seawall_binary(), "--check-config", str(config)], capture_output=True,
                          text=True, timeout=10)
     assert out.returncode == 1
