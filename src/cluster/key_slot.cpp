@@ -10,12 +10,11 @@ namespace {
 constexpr std::array<std::uint16_t, 256> make_table() {
   std::array<std::uint16_t, 256> table{};
   for (unsigned byte = 0; byte < 256; ++byte) {
-    auto crc = static_cast<std::uint16_t>(byte << 8);
+    unsigned crc = byte << 8U;
     for (int bit = 0; bit < 8; ++bit) {
-      crc = (crc & 0x8000U) != 0 ? static_cast<std::uint16_t>((crc << 1) ^ 0x1021U)
-                                 : static_cast<std::uint16_t>(crc << 1);
+      crc = (crc & 0x8000U) != 0 ? (crc << 1U) ^ 0x1021U : crc << 1U;
     }
-    table[byte] = crc;
+    table[byte] = static_cast<std::uint16_t>(crc & 0xFFFFU);
   }
   return table;
 }
@@ -25,12 +24,12 @@ constexpr std::array<std::uint16_t, 256> kTable = make_table();
 }  // namespace
 
 std::uint16_t crc16(std::string_view bytes) {
-  std::uint16_t crc = 0;
+  unsigned crc = 0;
   for (const char c : bytes) {
-    const auto index = static_cast<std::uint8_t>((crc >> 8) ^ static_cast<std::uint8_t>(c));
-    crc = static_cast<std::uint16_t>((crc << 8) ^ kTable[index]);
+    const unsigned index = ((crc >> 8U) ^ static_cast<unsigned char>(c)) & 0xFFU;
+    crc = ((crc << 8U) ^ kTable[index]) & 0xFFFFU;
   }
-  return crc;
+  return static_cast<std::uint16_t>(crc);
 }
 
 std::string_view hash_tag(std::string_view key) {
