@@ -113,8 +113,11 @@ void ClusterTopology::request_refresh() {
   if (requested_.exchange(true, std::memory_order_acq_rel)) {
     return;
   }
+  // Under the mutex: connections of workers already running may ask while start() sets the
+  // executor, and none may post to it once release_after_stop() let go of it.
+  std::lock_guard lock(mutex_);
   if (!control_) {
-    return;
+    return;  // the refresh loop, once started, refreshes at once (requested_ stays set)
   }
   asio::post(*control_, [self = shared_from_this()] {
     if (self->wake_) {
@@ -125,18 +128,23 @@ void ClusterTopology::request_refresh() {
 
 void ClusterTopology::start(asio::any_io_executor control,
                             std::function<void(std::uint32_t)> on_master_change) {
-  control_ = control;
-  asio::post(control, [self = shared_from_this(), on_change = std::move(on_master_change)] {
-    self->on_change_ = on_change;
-    self->stopped_ = false;
-    self->wake_ = std::make_unique<asio::steady_timer>(*self->control_);
-    asio::co_spawn(
-        *self->control_, [self] { return self->refresh_loop(); },
-        util::on_coroutine_done("upstream", "cluster refresh loop"));
-  });
+  {
+    std::lock_guard lock(mutex_);
+    control_ = control;
+  }
+  asio::post(control,
+             [self = shared_from_this(), control, on_change = std::move(on_master_change)] {
+               self->on_change_ = on_change;
+               self->stopped_ = false;
+               self->wake_ = std::make_unique<asio::steady_timer>(control);
+               asio::co_spawn(
+                   control, [self, control] { return self->refresh_loop(control); },
+                   util::on_coroutine_done("upstream", "cluster refresh loop"));
+             });
 }
 
 void ClusterTopology::stop() {
+  std::lock_guard lock(mutex_);
   if (!control_) {
     return;
   }
@@ -150,6 +158,7 @@ void ClusterTopology::stop() {
 
 void ClusterTopology::release_after_stop() {
   wake_.reset();
+  std::lock_guard lock(mutex_);
   control_.reset();
 }
 
@@ -158,9 +167,9 @@ std::vector<cluster::ShardNodes> ClusterTopology::shards() const {
   return shards_;
 }
 
-awaitable<void> ClusterTopology::refresh_loop() {
+awaitable<void> ClusterTopology::refresh_loop(asio::any_io_executor control) {
   auto self = shared_from_this();
-  asio::steady_timer gap(*control_);
+  asio::steady_timer gap(control);
   while (!stopped_) {
     if (!requested_.load(std::memory_order_acquire)) {
       wake_->expires_after(kRefreshEvery);
@@ -170,7 +179,7 @@ awaitable<void> ClusterTopology::refresh_loop() {
       }
     }
     requested_.store(false, std::memory_order_release);
-    const std::optional<cluster::SlotMap> map = co_await ask_nodes(*control_);
+    const std::optional<cluster::SlotMap> map = co_await ask_nodes(control);
     refreshes_.fetch_add(1, std::memory_order_relaxed);
     if (stopped_) {
       break;

@@ -97,7 +97,7 @@ class ClusterTopology : public std::enable_shared_from_this<ClusterTopology> {
   awaitable<std::optional<cluster::SlotMap>> ask(asio::any_io_executor ex,
                                                  const cluster::NodeAddress& node,
                                                  std::string& error);
-  awaitable<void> refresh_loop();
+  awaitable<void> refresh_loop(asio::any_io_executor control);
   // Applies `map`; returns the shards whose master changed.
   std::vector<std::uint32_t> apply(const cluster::SlotMap& map);
   std::vector<cluster::NodeAddress> nodes_to_ask() const;
@@ -116,8 +116,8 @@ class ClusterTopology : public std::enable_shared_from_this<ClusterTopology> {
   std::atomic<std::uint64_t> refresh_failures_{0};
   std::atomic<std::uint64_t> redirects_{0};
 
+  std::optional<asio::any_io_executor> control_;  // under mutex_
   // The refresher: control thread only.
-  std::optional<asio::any_io_executor> control_;
   std::function<void(std::uint32_t)> on_change_;
   std::unique_ptr<asio::steady_timer> wake_;
   bool stopped_ = true;
