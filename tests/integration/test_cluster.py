@@ -391,6 +391,14 @@ def test_kill9_of_a_master_serves_its_keys_from_l1_and_follows_the_promotion(tmp
         for k in live_keys:
             assert p.set(k, "after") is True
             assert p.get(k) == b"after"
+        # One dead node is one dead node: its shard's breaker is open, the others' closed.
+        def breakers() -> dict[str, str]:
+            body = http(sw.admin_port, "/status")[2]
+            return {s["address"]: s["breaker"]["state"] for s in json.loads(body)["upstreams"]}
+        wait_until(lambda: breakers().get(f"{LOOPBACK}:{victim}") == "open", 10,
+                   "the dead shard's breaker to open", interval=0.05)
+        assert [state for address, state in breakers().items()
+                if address != f"{LOOPBACK}:{victim}"] == ["closed", "closed"], breakers()
         # A write to the dead shard's key is journaled (acknowledged), read back by later reads.
         journaled = dead_keys[0]
         assert p.set(journaled, "journaled") is True
