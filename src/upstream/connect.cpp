@@ -338,7 +338,7 @@ awaitable<ConnectResult> connect_shard(asio::any_io_executor ex, const UpstreamC
     result.error = "cluster shard " + std::to_string(config.shard) + " has no master";
     co_return result;
   }
-  const HostPort at = *master;
+  const HostPort& at = *master;  // a named local of this frame, not a temporary
   result = co_await connect_address(ex, config, at, stream, protocol, RoleCheck::Master);
   if (!result.ok) {
     // Dead, or no longer a master: the map has likely changed.
