@@ -23,7 +23,8 @@ std::string_view first_key_of_part(const RequestSlot& slot, std::uint32_t part) 
 ClusterRedirects::Outcome ClusterRedirects::follow(RequestSlot& slot, std::uint64_t seq,
                                                    std::uint32_t part, std::string_view bytes,
                                                    std::chrono::steady_clock::time_point now) {
-  if (!cluster::maybe_redirect(bytes) || slot.args.empty()) {
+  const bool changing = cluster::map_is_changing(bytes);
+  if ((!changing && !cluster::maybe_redirect(bytes)) || slot.args.empty()) {
     return Outcome::NotRedirect;
   }
   const auto& upstreams = ctx_.config->upstreams;
@@ -33,6 +34,10 @@ ClusterRedirects::Outcome ClusterRedirects::follow(RequestSlot& slot, std::uint6
   const std::size_t from =
       split ? ctx_.snapshot->router.route(first_key_of_part(slot, part)) : slot.upstream;
   if (from >= upstreams.size() || upstreams[from].topology == nullptr) {
+    return Outcome::NotRedirect;
+  }
+  if (changing) {
+    upstreams[from].topology->request_refresh();
     return Outcome::NotRedirect;
   }
   const std::optional<cluster::Redirect> redirect = cluster::parse_redirect(bytes);

@@ -8,7 +8,6 @@
 #include <charconv>
 #include <optional>
 
-#include "seawall/cluster/redirect.hpp"
 #include "seawall/command/command_rules.hpp"
 #include "seawall/command/command_table.hpp"
 #include "seawall/command/sent.hpp"
@@ -521,7 +520,7 @@ awaitable<void> Session::wait_write_order(const CommandInfo* info, std::size_t u
 void Session::on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus status,
                        std::chrono::steady_clock::time_point now) {
   --in_upstream_;
-  if (status == ReplyStatus::Ok && !closed_ && cluster::maybe_redirect(bytes)) {
+  if (status == ReplyStatus::Ok && !closed_ && bytes.size() > 1 && bytes[0] == '-') {
     Slot& redirected = slot_at(token_seq(token));
     switch (redirects_.follow(redirected, token_seq(token), token_part(token), bytes, now)) {
       case ClusterRedirects::Outcome::Resent:

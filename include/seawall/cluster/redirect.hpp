@@ -26,6 +26,12 @@ inline bool maybe_redirect(std::string_view reply) {
   return reply.size() > 5 && reply[0] == '-' && (reply[1] == 'M' || reply[1] == 'A');
 }
 
+// -CLUSTERDOWN (the cluster lost a slot's master) or -TRYAGAIN (a multi-key command during a
+// slot's migration): the map is changing, so it is asked again; the reply itself is relayed.
+inline bool map_is_changing(std::string_view reply) {
+  return reply.starts_with("-CLUSTERDOWN") || reply.starts_with("-TRYAGAIN");
+}
+
 // nullopt for any other reply, and for a redirect that does not parse.
 std::optional<Redirect> parse_redirect(std::string_view reply);
 

@@ -7,7 +7,8 @@
 // is the node named (a master added after startup, or a failover the topology has not learned
 // yet), or its breaker is open, the request is answered as if it had never been sent (the
 // fallback chain for reads, writes_when_open for writes): it did not run anywhere.
-// A split request's parts (split_forward.hpp) are redirected one by one.
+// A split request's parts (split_forward.hpp) are redirected one by one. -CLUSTERDOWN and
+// -TRYAGAIN are relayed as they are, after asking the topology for a refresh.
 //
 // Ownership: a member of its session, holding references to the worker's context and to the
 // session (as RedirectSender), which outlive it.
@@ -46,7 +47,7 @@ class ClusterRedirects {
     Resent,       // the request went to the node named; its reply will come back
     NotSent,      // answer it as a request that was never sent
   };
-  // `bytes`: the reply (status Ok) to part `part` of request `seq` (part 0 when not split).
+  // `bytes`: an error reply (status Ok) to part `part` of request `seq` (part 0 when not split).
   Outcome follow(RequestSlot& slot, std::uint64_t seq, std::uint32_t part, std::string_view bytes,
                  std::chrono::steady_clock::time_point now);
 

@@ -31,5 +31,12 @@ TEST(RedirectTest, MalformedRedirectsAreRefused) {
   EXPECT_FALSE(parse_redirect("-ASK 5 127.0.0.1:99999\r\n"));
 }
 
+TEST(RedirectTest, ClusterDownAndTryAgainAskForANewMap) {
+  EXPECT_TRUE(map_is_changing("-CLUSTERDOWN The cluster is down\r\n"));
+  EXPECT_TRUE(map_is_changing("-TRYAGAIN Multiple keys request during rehashing of slot\r\n"));
+  EXPECT_FALSE(map_is_changing("-MOVED 1 h:1\r\n"));
+  EXPECT_FALSE(map_is_changing("+CLUSTERDOWN\r\n"));
+}
+
 }  // namespace
 }  // namespace seawall::cluster
