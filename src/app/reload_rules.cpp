@@ -86,6 +86,9 @@ constexpr std::array kUpstreamKeys{
     // New sentinels or master name: Server::reload reconfigures the upstream's MasterResolver
     // first, then new pools ask it, as a new address: would be connected to.
     upstream_field<&UpstreamConfig::sentinel>("sentinel", OnUpstreamReload::Reconnect),
+    // The shards were built from the map the seeds gave at startup (app::Server): new seeds
+    // need a restart.
+    upstream_field<&UpstreamConfig::cluster>("cluster", OnUpstreamReload::Identity),
     upstream_field<&UpstreamConfig::connections>("connections", OnUpstreamReload::Reconnect),
     upstream_field<&UpstreamConfig::connect_timeout>("connect_timeout",
                                                      OnUpstreamReload::Reconnect),

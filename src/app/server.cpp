@@ -6,6 +6,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "app/cluster_shards.hpp"
 #include "app/reload_rules.hpp"
 #include "app/status.hpp"
 #include "seawall/admin/admin_server.hpp"
@@ -20,6 +21,7 @@
 #include "seawall/proxy/shared_state.hpp"
 #include "seawall/proxy/snapshot.hpp"
 #include "seawall/proxy/worker.hpp"
+#include "seawall/upstream/cluster_topology.hpp"
 #include "seawall/upstream/health_checker.hpp"
 #include "seawall/upstream/upstream_metrics.hpp"
 #include "seawall/util/log.hpp"
@@ -123,6 +125,7 @@ void Server::reload(std::string_view reason) {
     return;
   }
   config::Config next = std::move(*loaded.config);
+  expand_reloaded(next);
   attach_resolvers(next);
   const config::Config& current = *config_;
   if (!detail::same_upstream_identities(next, current)) {
@@ -259,6 +262,7 @@ int Server::run() {
   // Before any thread starts: a signal that arrives during startup is queued, not fatal.
   asio::io_context main_ioc(1);
   asio::signal_set signals(main_ioc, SIGINT, SIGTERM, SIGHUP);
+  build_clusters();
   shared_ = std::make_unique<proxy::SharedState>(*config_);
   {
     auto with_resolvers = std::make_shared<config::Config>(*config_);
@@ -283,6 +287,10 @@ int Server::run() {
     for (auto& state : shared_->upstreams) {
       state->resolver()->release_after_stop();
     }
+    for (auto& c : clusters_) {
+      c.topology->stop();
+      c.topology->release_after_stop();
+    }
     control_ = nullptr;
     health_checkers_.clear();
     eviction_listeners_.clear();
@@ -299,6 +307,9 @@ int Server::run() {
   control_thread.join();
   for (auto& state : shared_->upstreams) {
     state->resolver()->release_after_stop();
+  }
+  for (auto& c : clusters_) {
+    c.topology->release_after_stop();
   }
   control_ = nullptr;
   health_checkers_.clear();
@@ -359,6 +370,10 @@ void Server::on_master_change(std::size_t index, bool reconnect) {
   }
   util::logger("app")->info("upstream={} master={}: reconnecting every connection", state.name(),
                             shown.empty() ? "(failover in progress)" : shown);
+  reconnect_upstream(*config, index);
+}
+
+void Server::reconnect_upstream(const config::Config& config, std::size_t index) {
   {
     std::lock_guard lock(workers_mutex_);
     for (auto& w : workers_) {
@@ -396,9 +411,58 @@ std::shared_ptr<upstream::EvictionListener> Server::make_eviction_listener(
       });
 }
 
+void Server::build_clusters() {
+  loaded_upstreams_ = config_->upstreams.size();
+  std::size_t next = loaded_upstreams_;
+  for (std::size_t i = 0; i < loaded_upstreams_; ++i) {
+    const auto& u = config_->upstreams[i];
+    if (!u.cluster.enabled()) {
+      continue;
+    }
+    detail::ClusterUpstream c;
+    c.index = i;
+    c.topology = std::make_shared<upstream::ClusterTopology>(u);
+    c.shard_upstreams = detail::place_shards(i, c.topology->bootstrap(), next);
+    c.topology->attach(c.shard_upstreams);
+    c.slots = c.topology->slots();
+    clusters_.push_back(std::move(c));
+  }
+  if (clusters_.empty()) {
+    return;
+  }
+  auto expanded = std::make_shared<config::Config>(*config_);
+  detail::expand_clusters(*expanded, clusters_);
+  std::lock_guard lock(config_mutex_);
+  config_ = std::move(expanded);
+}
+
+bool Server::expand_reloaded(config::Config& config) const {
+  if (clusters_.empty()) {
+    return true;
+  }
+  if (config.upstreams.size() != loaded_upstreams_) {
+    return false;
+  }
+  for (const auto& c : clusters_) {
+    if (!config.upstreams[c.index].cluster.enabled()) {
+      return false;
+    }
+  }
+  detail::expand_clusters(config, clusters_);
+  return true;
+}
+
 void Server::start_health_checks(asio::io_context& control) {
   control_ = &control;
   master_shown_.assign(config_->upstreams.size(), std::string());
+  for (std::size_t ci = 0; ci < clusters_.size(); ++ci) {
+    clusters_[ci].topology->start(control.get_executor(), [this, ci](std::uint32_t shard) {
+      const std::size_t index = clusters_[ci].shard_upstreams.at(shard);
+      util::logger("app")->info("upstream={}: shard master changed, reconnecting every connection",
+                                shared_->upstreams[index]->name());
+      reconnect_upstream(*current_config(), index);
+    });
+  }
   for (std::size_t i = 0; i < config_->upstreams.size(); ++i) {
     health_checkers_.push_back(make_health_checker(*config_, i));
     health_checkers_.back()->start();
@@ -438,6 +502,9 @@ void Server::stop_workers() {
 void Server::stop_health_checks(asio::io_context& control) {
   for (auto& state : shared_->upstreams) {
     state->resolver()->stop();
+  }
+  for (auto& c : clusters_) {
+    c.topology->stop();
   }
   asio::post(control, [this] {
     for (auto& h : health_checkers_) {

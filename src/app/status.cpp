@@ -6,6 +6,8 @@
 #include <ctime>
 
 #include "seawall/admin/json.hpp"
+#include "seawall/cluster/slot_table.hpp"
+#include "seawall/upstream/cluster_topology.hpp"
 
 namespace seawall::app::detail {
 namespace {
@@ -77,6 +79,20 @@ void append_upstream_status(std::string& out, upstream::UpstreamState& state,
     out += resolver.failover_in_progress() ? "true" : "false";
     out += ",\"switches\":" + std::to_string(resolver.switches());
     out += ",\"resolve_failures\":" + std::to_string(resolver.resolve_failures()) + "}";
+  } else if (config.topology != nullptr) {
+    // A cluster shard: its master as the last map named it, the slots it serves now, and the
+    // cluster's redirects and map refreshes (counted per cluster, shown on each of its shards).
+    const upstream::ClusterTopology& topology = *config.topology;
+    const auto master = topology.shard_master(config.shard);
+    out += ",\"address\":" + (master ? json_string(master->to_string()) : std::string("null"));
+    out += ",\"cluster\":{\"shard\":" + std::to_string(config.shard);
+    out += ",\"slots\":" +
+           std::to_string(config.slots != nullptr
+                              ? config.slots->slots_of(static_cast<std::uint16_t>(config.shard))
+                              : 0);
+    out += ",\"redirects\":" + std::to_string(topology.redirects());
+    out += ",\"refreshes\":" + std::to_string(topology.refreshes());
+    out += ",\"refresh_failures\":" + std::to_string(topology.refresh_failures()) + "}";
   } else {
     out += ",\"address\":" + json_string(config.host + ":" + std::to_string(config.port));
   }

@@ -283,20 +283,48 @@ void bind_sentinel(MapBinder& m, SentinelConfig& out) {
   m.map("auth", [&](MapBinder& a) { bind_auth(a, out.auth); });
 }
 
+// `cluster:` (in place of `address:`): some nodes of the cluster, asked for its slot map.
+void bind_cluster(MapBinder& m, ClusterConfig& out) {
+  std::vector<std::string> addresses;
+  const bool list_ok = m.strings(
+      "seeds", addresses,
+      [](std::string_view text) {
+        std::string host;
+        std::uint16_t port = 0;
+        return parse_host_port(text, host, port);
+      },
+      Presence::Required);
+  if (list_ok && m.has("seeds")) {
+    if (addresses.empty()) {
+      m.error("seeds", "at least one seed node is required");
+    }
+    for (const std::string& text : addresses) {
+      SentinelAddress& address = out.seeds.emplace_back();
+      parse_host_port(text, address.host, address.port);
+    }
+  }
+}
+
 void bind_upstream(MapBinder& m, UpstreamConfig& out) {
   m.string("name", out.name, check_upstream_name, Presence::Required);
-  // Exactly one of address: and sentinel:.
+  // Exactly one of address:, sentinel: and cluster:.
   const bool has_address = m.has("address");
   const bool has_sentinel = m.has("sentinel");
+  const bool has_cluster = m.has("cluster");
   if (has_address && has_sentinel) {
     m.error("sentinel", "set either address or sentinel, not both");
-  } else if (!has_address && !has_sentinel) {
-    m.report_at(m.line(""), join_path(m.path(), "address"), "is required (or sentinel)");
+  } else if (has_cluster && (has_address || has_sentinel)) {
+    m.error("cluster", std::string("set either ") + (has_address ? "address" : "sentinel") +
+                           " or cluster, not both");
+  } else if (!has_address && !has_sentinel && !has_cluster) {
+    m.report_at(m.line(""), join_path(m.path(), "address"),
+                "is required (or sentinel, or cluster)");
   }
   m.scalar("address", "host:port",
            [&](std::string_view text) { return parse_host_port(text, out.host, out.port); });
   m.map("sentinel", [&](MapBinder& s) { bind_sentinel(s, out.sentinel); });
-  if (has_sentinel && !has_address) {
+  m.map("cluster", [&](MapBinder& c) { bind_cluster(c, out.cluster); });
+  if ((has_sentinel || has_cluster) && !has_address) {
     out.host.clear();
     out.port = 0;
   }
@@ -327,6 +355,10 @@ void bind_upstream(MapBinder& m, UpstreamConfig& out) {
   if (has_sentinel && out.tls.enabled) {
     // The certificate name check needs a host known at load; a sentinel names masters later.
     m.error("tls", "tls is not supported together with sentinel yet");
+  }
+  if (has_cluster && out.tls.enabled) {
+    // The same: the certificate name check needs a host known at load.
+    m.error("tls", "tls is not supported together with cluster yet");
   }
 }
 

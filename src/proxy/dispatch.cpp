@@ -10,6 +10,7 @@
 
 #include "seawall/command/command_rules.hpp"
 #include "seawall/command/command_table.hpp"
+#include "seawall/command/sent.hpp"
 #include "seawall/fault/fault_injector.hpp"
 #include "seawall/proxy/local_replies.hpp"
 #include "seawall/proxy/session.hpp"
@@ -68,6 +69,16 @@ void inject_error(upstream::ReplyTarget& target, const fault::Fault& fault, std:
   }
   target.on_reply(token, fault.error_reply, ReplyStatus::FailedReply, now);
   target.on_batch_end();
+}
+
+// The reply to an ASKING sent ahead of a redirected command: +OK, of no interest to anyone.
+upstream::ReplyTarget& ignored_reply() {
+  struct Ignored final : upstream::ReplyTarget {
+    void on_reply(std::uint64_t, std::string_view, ReplyStatus,
+                  std::chrono::steady_clock::time_point) override {}
+  };
+  static Ignored target;
+  return target;
 }
 
 }  // namespace
@@ -312,14 +323,18 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw,
                       const CommandInfo* info) {
   SharedState& shared = *ctx_.shared;
   const auto& args = request.args;
-  std::size_t up = ctx_.snapshot->router.default_index();
+  const router::Router& router = ctx_.snapshot->router;
+  std::size_t up = router.default_index();
   if (!key_indexes_.empty()) {
-    up = ctx_.snapshot->router.route(args[key_indexes_[0]]);
-    if (!ctx_.snapshot->router.single_upstream()) {
+    const router::KeyRoute first = router.route_key(args[key_indexes_[0]]);
+    up = first.upstream;
+    if (!router.single_upstream()) {
       for (std::uint32_t k : key_indexes_) {
-        if (ctx_.snapshot->router.route(args[k]) != up) {
+        // Keys of two cluster slots need two requests even on one node (Redis: -CROSSSLOT).
+        if (router.route_key(args[k]) != first) {
           if (!split_.forward(*info, args, key_indexes_)) {
-            reply_now(resp::replies::kCrossUpstream);
+            reply_now(first.slot == router::KeyRoute::kNoSlot ? resp::replies::kCrossUpstream
+                                                              : resp::replies::kCrossSlot);
           }
           return;
         }
@@ -337,6 +352,9 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw,
   Slot& slot = push_slot();
   const std::uint64_t seq = replies_.back_seq();
   describe(slot, info, args, up);
+  if (!slot.is_read && !slot.is_write && ctx_.config->upstreams[up].topology != nullptr) {
+    slot.copy_args(args);  // a cluster shard may redirect it (ClusterRedirects)
+  }
   upstream::UpstreamState& state = *shared.upstreams[up];
   breaker::CircuitBreaker& breaker = state.breaker();  // one breaker per request, across reloads
   const auto now = last_activity_;
@@ -383,6 +401,20 @@ void Session::send_part(const CommandInfo& info, std::span<const std::string_vie
   scratch_.clear();
   resp::append_command(scratch_, part);
   connection_for(up).submit(scratch_, this, token, now, permit, &issuer, delay_of(fault));
+}
+
+void Session::resend(std::size_t up, std::uint64_t token, std::span<const std::string_view> command,
+                     bool asking, const breaker::Permit& permit, breaker::CircuitBreaker& issuer,
+                     std::chrono::steady_clock::time_point now) {
+  ++in_upstream_;
+  scratch_.clear();
+  resp::append_command(scratch_, command);
+  upstream::Connection& connection = connection_for(up);
+  if (asking) {
+    // Same connection, right before: ASKING admits only the next command to the importing slot.
+    connection.submit(command::sent::kAskingRequest, &ignored_reply(), 0, now);
+  }
+  connection.submit(scratch_, this, token, now, permit, &issuer);
 }
 
 void Session::find_keys(const CommandInfo* info, std::span<const std::string_view> args) {
@@ -488,6 +520,19 @@ awaitable<void> Session::wait_write_order(const CommandInfo* info, std::size_t u
 void Session::on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus status,
                        std::chrono::steady_clock::time_point now) {
   --in_upstream_;
+  if (status == ReplyStatus::Ok && !closed_ && bytes.size() > 1 && bytes[0] == '-') {
+    Slot& redirected = slot_at(token_seq(token));
+    switch (redirects_.follow(redirected, token_seq(token), token_part(token), bytes, now)) {
+      case ClusterRedirects::Outcome::Resent:
+        return;
+      case ClusterRedirects::Outcome::NotSent:
+        status = ReplyStatus::NotSent;
+        bytes = {};
+        break;
+      case ClusterRedirects::Outcome::NotRedirect:
+        break;
+    }
+  }
   // Ok and FailedReply come from a read of Redis's output; on_batch_end follows after its last
   // reply, so the writer need not be woken per reply (see wake_writer).
   defer_wake_ = status == ReplyStatus::Ok || status == ReplyStatus::FailedReply;

@@ -16,6 +16,7 @@ void RequestSlot::reset() {
   parts_pending = 0;
   part_failed = false;
   writes_marked = parked = lease_wait = false;
+  redirects = 0;
   mark = {};
 }
 

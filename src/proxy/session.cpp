@@ -78,6 +78,7 @@ Session::Session(tcp::socket socket, WorkerContext& ctx, std::uint64_t id)
       cache_effects_(ctx),
       degraded_(ctx, *this, cache_effects_),
       split_(ctx, *this, cache_effects_, degraded_),
+      redirects_(ctx, *this),
       idle_signal_(socket_.get_executor()) {}
 
 PinnedLink& Session::pinned_link() {

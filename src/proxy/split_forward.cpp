@@ -35,8 +35,11 @@ bool SplitForward::forward(const CommandInfo& info, std::span<const std::string_
 
   // Group keys by upstream, in order of first appearance: part p goes to part_upstream[p].
   std::array<std::size_t, kMaxParts> part_upstream{};
+  // Grouped by upstream and, in a cluster, by slot (KeyRoute::part_key): part_upstream holds
+  // part keys until they are turned back into upstreams below.
   const std::optional<std::size_t> grouped = group_by_upstream(
-      keys.size(), [&](std::size_t i) { return ctx_.snapshot->router.route(args[keys[i]]); },
+      keys.size(),
+      [&](std::size_t i) { return ctx_.snapshot->router.route_key(args[keys[i]]).part_key(); },
       slot.key_part, part_upstream);
   if (!grouped) {
     // More upstreams than a merge can hold.
@@ -44,6 +47,9 @@ bool SplitForward::forward(const CommandInfo& info, std::span<const std::string_
     return true;
   }
   const std::size_t parts = *grouped;
+  for (std::size_t p = 0; p < parts; ++p) {
+    part_upstream[p] = router::KeyRoute::upstream_of_part(part_upstream[p]);
+  }
   const auto now = session_.last_activity();
   // Every part's upstream must be reachable; otherwise the whole command takes the fallback.
   std::array<breaker::Permit, kMaxParts> permits{};

@@ -8,6 +8,7 @@
 #include "seawall/command/sent.hpp"
 #include "seawall/resp/reply_framer.hpp"
 #include "seawall/resp/writer.hpp"
+#include "seawall/upstream/cluster_topology.hpp"
 #include "seawall/upstream/master_resolver.hpp"
 
 namespace seawall::upstream {
@@ -326,6 +327,26 @@ awaitable<ConnectResult> connect_master(asio::any_io_executor ex, const Upstream
   co_return result;
 }
 
+// A shard of a cluster upstream: its master as the topology knows it now, checked with ROLE (a
+// failed-over master that came back as a replica would answer every request with MOVED).
+awaitable<ConnectResult> connect_shard(asio::any_io_executor ex, const UpstreamConfig& config,
+                                       Stream& stream, Protocol protocol) {
+  ClusterTopology& topology = *config.topology;
+  ConnectResult result;
+  const std::optional<HostPort> master = topology.shard_master(config.shard);
+  if (!master) {
+    result.error = "cluster shard " + std::to_string(config.shard) + " has no master";
+    co_return result;
+  }
+  const HostPort& at = *master;  // a named local of this frame, not a temporary
+  result = co_await connect_address(ex, config, at, stream, protocol, RoleCheck::Master);
+  if (!result.ok) {
+    // Dead, or no longer a master: the map has likely changed.
+    topology.request_refresh();
+  }
+  co_return result;
+}
+
 }  // namespace
 
 awaitable<ConnectResult> connect_upstream(asio::any_io_executor ex, const UpstreamConfig& config,
@@ -335,6 +356,10 @@ awaitable<ConnectResult> connect_upstream(asio::any_io_executor ex, const Upstre
   ConnectResult result;
   if (config.resolver) {
     result = co_await connect_master(ex, config, stream, protocol);
+    co_return result;
+  }
+  if (config.topology) {
+    result = co_await connect_shard(ex, config, stream, protocol);
     co_return result;
   }
   const HostPort at{config.host, config.port};

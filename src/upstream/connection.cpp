@@ -1,5 +1,6 @@
 #include "seawall/upstream/connection.hpp"
 
+#include "seawall/upstream/cluster_topology.hpp"
 #include "seawall/upstream/connect.hpp"
 #include "seawall/upstream/master_resolver.hpp"
 #include "seawall/util/bugs.hpp"
@@ -201,6 +202,10 @@ awaitable<void> Connection::run() {
     if (metrics_.connects != nullptr) {
       // Only a peer's connect after this drop says Redis answers again.
       connects_at_failure_ = metrics_.connects->load(std::memory_order_relaxed);
+    }
+    if (config_.topology && !stopped_) {
+      // A cluster node closed on us: a failover may be under way.
+      config_.topology->request_refresh();
     }
     if (metrics_.connected != nullptr) {
       metrics_.connected->dec();

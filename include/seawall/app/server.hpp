@@ -34,7 +34,8 @@ namespace seawall::app {
 
 namespace detail {
 struct ConfigStatus;
-}
+struct ClusterUpstream;  // app/cluster_shards.hpp
+}  // namespace detail
 
 class Server {
  public:
@@ -94,6 +95,15 @@ class Server {
   // follows, and on Reconnect every connection of the upstream reconnects (the pools of every
   // worker and the health checker are replaced). Control thread.
   void on_master_change(std::size_t index, bool reconnect);
+  // Startup, before anything is built from the config: asks each cluster upstream's seeds for
+  // its map and expands the config into one upstream per shard (cluster_shards.hpp).
+  void build_clusters();
+  // Expands a reloaded config as the running one was; false when its upstreams do not line up
+  // (the identity check then refuses the reload).
+  bool expand_reloaded(config::Config& config) const;
+  // Every connection of upstream `index` reconnects: the pools of every worker and the health
+  // checker are replaced. Control thread.
+  void reconnect_upstream(const config::Config& config, std::size_t index);
   upstream::PoolReadiness pool_readiness(const config::UpstreamConfig& upstream, unsigned threads);
   std::shared_ptr<const config::Config> current_config() const {
     std::lock_guard lock(config_mutex_);
@@ -118,6 +128,9 @@ class Server {
   // The master address each sentinel-managed upstream's gauge shows as 1 ("" none). Control
   // thread.
   std::vector<std::string> master_shown_;
+  // The cluster upstreams and their shards (build_clusters); fixed after startup.
+  std::vector<detail::ClusterUpstream> clusters_;
+  std::size_t loaded_upstreams_ = 0;           // upstreams in the config file, before the expansion
   std::unique_ptr<admin::AdminServer> admin_;  // last: stopped before anything it reads dies
 };
 

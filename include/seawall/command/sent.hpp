@@ -51,6 +51,10 @@ inline constexpr std::string_view kHello2Request = "*2\r\n$5\r\nHELLO\r\n$1\r\n2
 inline constexpr std::string_view kHello3Request = "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n";
 inline constexpr std::string_view kRoleRequest = "*1\r\n$4\r\nROLE\r\n";
 inline constexpr std::string_view kMultiRequest = "*1\r\n$5\r\nMULTI\r\n";
+// A cluster upstream (upstream/cluster_topology.hpp): its slot map, asked of its nodes; ASKING
+// before a command an -ASK reply redirected.
+inline constexpr std::string_view kClusterSlotsRequest = "*2\r\n$7\r\nCLUSTER\r\n$5\r\nSLOTS\r\n";
+inline constexpr std::string_view kAskingRequest = "*1\r\n$6\r\nASKING\r\n";
 // CLIENT ID on a dedicated connection: Redis's id for it (CLIENT INFO's upstream id, TRACKING's
 // REDIRECT target).
 inline constexpr std::string_view kClientIdRequest = "*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n";

@@ -27,6 +27,7 @@ using proxy::IntrospectionConfig;
 using proxy::LimitsConfig;
 using proxy::ListenConfig;
 using router::RouteConfig;
+using upstream::ClusterConfig;
 using upstream::HealthCheckConfig;
 using upstream::JournalConfig;
 using upstream::JournalFsync;

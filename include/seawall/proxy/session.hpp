@@ -46,6 +46,7 @@
 #include "seawall/policy/policy_table.hpp"
 #include "seawall/proxy/cache_effects.hpp"
 #include "seawall/proxy/client_presence.hpp"
+#include "seawall/proxy/cluster_redirects.hpp"
 #include "seawall/proxy/degraded_replies.hpp"
 #include "seawall/proxy/link_state.hpp"
 #include "seawall/proxy/monitor_tap.hpp"
@@ -66,6 +67,7 @@ namespace seawall::proxy {
 class Session : public upstream::ReplyTarget,
                 public SessionHost,
                 private PartSender,
+                private RedirectSender,
                 public std::enable_shared_from_this<Session> {
  public:
   // Output bytes waiting beyond which the session stops reading new commands.
@@ -161,6 +163,10 @@ class Session : public upstream::ReplyTarget,
                  std::size_t up, std::uint64_t token, std::span<const std::string_view> part,
                  const breaker::Permit& permit, breaker::CircuitBreaker& issuer,
                  std::chrono::steady_clock::time_point now) override;
+  // RedirectSender (for redirects_)
+  void resend(std::size_t up, std::uint64_t token, std::span<const std::string_view> command,
+              bool asking, const breaker::Permit& permit, breaker::CircuitBreaker& issuer,
+              std::chrono::steady_clock::time_point now) override;
   // Writes of one key keep their order (WritesInFlight): true while this write (shared or
   // pinned) must wait for another sender's write of its keys; a shared one moves to that
   // sender's connection instead when it can (moved_to_).
@@ -230,6 +236,7 @@ class Session : public upstream::ReplyTarget,
   CacheEffects cache_effects_;   // what replies and writes do to the L1
   DegradedReplies degraded_;     // answers when the upstream cannot
   SplitForward split_;           // commands whose keys span upstreams
+  ClusterRedirects redirects_;   // MOVED / ASK from a cluster shard
   std::size_t in_upstream_ = 0;  // requests submitted and not yet answered by the connection
   // A connection of moved_up_ taken instead of this session's own, to follow another client's
   // write of a key (write_must_wait); used until nothing of this session is in flight.

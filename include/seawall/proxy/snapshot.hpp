@@ -18,7 +18,7 @@ namespace seawall::proxy {
 struct Snapshot {
   Snapshot(std::shared_ptr<const ProxyConfig> c, std::uint64_t v)
       : config(std::move(c)),
-        router(config->routes, config->default_upstream_index),
+        router(config->routes, config->default_upstream_index, config->upstreams),
         policies(config->policies, config->fallback_policy),
         faults(config->faults),
         version(v) {}

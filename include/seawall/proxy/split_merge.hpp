@@ -19,8 +19,9 @@
 
 namespace seawall::proxy {
 
-// A merge holds at most this many parts (upstreams).
-inline constexpr std::size_t kMaxParts = 64;
+// A merge holds at most this many parts (upstreams, or a cluster's slots): as many as a token's
+// part number (split_forward.hpp, 8 bits) and key_part's entries can tell apart.
+inline constexpr std::size_t kMaxParts = 256;
 
 // Groups a command's keys by upstream: `key_part[i]` is the part of the i-th key, and
 // `part_upstream[p]` the upstream of part p. `route(i)` is the upstream of the i-th key. Returns

@@ -87,5 +87,8 @@ inline constexpr std::string_view kExecAbort =
 inline constexpr std::string_view kInjectedFault = "-ERR seawall injected fault\r\n";
 inline constexpr std::string_view kCrossUpstream =
     "-CROSSSLOT Keys in request don't route to the same upstream\r\n";
+// Redis Cluster's own words, for a command seawall cannot split whose keys hash to two slots.
+inline constexpr std::string_view kCrossSlot =
+    "-CROSSSLOT Keys in request don't hash to the same slot\r\n";
 
 }  // namespace seawall::resp::replies

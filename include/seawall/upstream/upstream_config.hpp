@@ -10,10 +10,15 @@
 
 #include "seawall/breaker/breaker_config.hpp"
 
+namespace seawall::cluster {
+class SlotTable;  // cluster/slot_table.hpp
+}  // namespace seawall::cluster
+
 namespace seawall::upstream {
 
 class TlsContext;  // upstream/tls_context.hpp; opaque here so that settings stay free of OpenSSL
-class MasterResolver;  // upstream/master_resolver.hpp
+class MasterResolver;   // upstream/master_resolver.hpp
+class ClusterTopology;  // upstream/cluster_topology.hpp
 
 using Millis = std::chrono::milliseconds;
 
@@ -83,11 +88,22 @@ enum class EvictionEvents : std::uint8_t {
   Configure,  // add E and e to Redis's notify-keyspace-events too (CONFIG SET), then subscribe
 };
 
+// A Redis Cluster instead of one server (`cluster:` in place of `address:`): the seeds are asked
+// CLUSTER SLOTS at startup, and app::Server serves the cluster as one internal upstream per
+// shard (upstream/cluster_topology.hpp).
+struct ClusterConfig {
+  std::vector<SentinelAddress> seeds;  // host:port of some nodes; empty: not a cluster
+
+  bool enabled() const { return !seeds.empty(); }
+  bool operator==(const ClusterConfig&) const = default;
+};
+
 struct UpstreamConfig {
   std::string name;
   std::string host;  // IPv4/IPv6 literal or hostname; empty when sentinel-managed
   std::uint16_t port = 6379;
   SentinelConfig sentinel;
+  ClusterConfig cluster;
   std::uint32_t connections = 2;  // pipelined connections per thread
   Millis connect_timeout{250};
   Millis request_timeout{100};
@@ -106,6 +122,13 @@ struct UpstreamConfig {
   // shared by every connection of every thread (UpstreamState::resolver). Null: connect to
   // host:port. Compared by identity; the server gives every snapshot the same one.
   std::shared_ptr<MasterResolver> resolver;
+  // Set by app::Server (not the loader) on each shard of a cluster upstream: the cluster's
+  // topology, which names shard `shard`'s master on each connect, and the slot table the router
+  // reads (on the shard in the cluster upstream's own place, the one routes name). Null: not a
+  // cluster shard. Compared by identity.
+  std::shared_ptr<ClusterTopology> topology;
+  std::shared_ptr<cluster::SlotTable> slots;
+  std::uint32_t shard = 0;
 
   bool operator==(const UpstreamConfig&) const = default;
 };

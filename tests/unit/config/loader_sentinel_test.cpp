@@ -67,8 +67,9 @@ TEST(LoaderSentinelTest, AddressAndSentinelTogetherAreRefused) {
 TEST(LoaderSentinelTest, NeitherAddressNorSentinelIsRefused) {
   const LoadResult r = load_upstream("    connections: 2\n");
   EXPECT_FALSE(r.config);
-  EXPECT_THAT(r.errors,
-              ElementsAre("test.yaml:2: upstreams[0].address: is required (or sentinel)"));
+  EXPECT_THAT(
+      r.errors,
+      ElementsAre("test.yaml:2: upstreams[0].address: is required (or sentinel, or cluster)"));
 }
 
 TEST(LoaderSentinelTest, EmptySentinelListIsRefused) {

@@ -557,12 +557,13 @@ TEST(LoaderTest, RequiresUpstreamNameAndAddress) {
   - name: "a b"
     address: h:1
 )");
-  EXPECT_THAT(result.errors,
-              ElementsAre("test.yaml:2: upstreams[0].name: is required",
-                          "test.yaml:2: upstreams[0].address: is required (or sentinel)",
-                          "test.yaml:3: upstreams[1].name: must not be empty",
-                          "test.yaml:5: upstreams[2].name: may contain only letters, digits, '_', "
-                          "'-' and '.', got \"a b\""));
+  EXPECT_THAT(
+      result.errors,
+      ElementsAre("test.yaml:2: upstreams[0].name: is required",
+                  "test.yaml:2: upstreams[0].address: is required (or sentinel, or cluster)",
+                  "test.yaml:3: upstreams[1].name: must not be empty",
+                  "test.yaml:5: upstreams[2].name: may contain only letters, digits, '_', "
+                  "'-' and '.', got \"a b\""));
 }
 
 TEST(LoaderTest, RejectsDuplicateUpstreamNames) {

@@ -1,0 +1,81 @@
+#include "seawall/proxy/cluster_redirects.hpp"
+
+#include "seawall/cluster/redirect.hpp"
+#include "seawall/command/command_rules.hpp"
+#include "seawall/proxy/split_forward.hpp"
+#include "seawall/proxy/split_merge.hpp"
+#include "seawall/upstream/cluster_topology.hpp"
+
+namespace seawall::proxy {
+namespace {
+
+std::string_view first_key_of_part(const RequestSlot& slot, std::uint32_t part) {
+  for (std::size_t i = 0; i < slot.key_part.size() && i < slot.keys.size(); ++i) {
+    if (slot.key_part[i] == part) {
+      return slot.args[slot.keys[i]];
+    }
+  }
+  return slot.args[slot.keys.empty() ? 0 : slot.keys[0]];
+}
+
+}  // namespace
+
+ClusterRedirects::Outcome ClusterRedirects::follow(RequestSlot& slot, std::uint64_t seq,
+                                                   std::uint32_t part, std::string_view bytes,
+                                                   std::chrono::steady_clock::time_point now) {
+  const bool changing = cluster::map_is_changing(bytes);
+  if ((!changing && !cluster::maybe_redirect(bytes)) || slot.args.empty()) {
+    return Outcome::NotRedirect;
+  }
+  const auto& upstreams = ctx_.config->upstreams;
+  const bool split = slot.merge != command::Merge::None;
+  // The upstream the reply came from is a shard of the cluster whose topology knows the node:
+  // a part's keys route to one of its shards (whichever one the table says now).
+  const std::size_t from =
+      split ? ctx_.snapshot->router.route(first_key_of_part(slot, part)) : slot.upstream;
+  if (from >= upstreams.size() || upstreams[from].topology == nullptr) {
+    return Outcome::NotRedirect;
+  }
+  if (changing) {
+    upstreams[from].topology->request_refresh();
+    return Outcome::NotRedirect;
+  }
+  const std::optional<cluster::Redirect> redirect = cluster::parse_redirect(bytes);
+  if (!redirect) {
+    return Outcome::NotRedirect;
+  }
+  upstream::ClusterTopology& topology = *upstreams[from].topology;
+  topology.count_redirect();
+  if (++slot.redirects > kMaxRedirects) {
+    return Outcome::NotSent;
+  }
+  const bool asking = redirect->kind == cluster::RedirectKind::Ask;
+  const std::optional<std::size_t> to = asking ? topology.upstream_of(redirect->node)
+                                               : topology.moved(redirect->slot, redirect->node);
+  if (!to || *to >= ctx_.shared->upstreams.size()) {
+    if (asking) {
+      topology.request_refresh();
+    }
+    return Outcome::NotSent;
+  }
+  upstream::UpstreamState& state = *ctx_.shared->upstreams[*to];
+  breaker::CircuitBreaker& breaker = state.breaker();
+  breaker::Permit permit;
+  if (state.ready()) {
+    permit = breaker.try_acquire(now);
+  }
+  if (!permit.allowed()) {
+    return Outcome::NotSent;
+  }
+  if (split) {
+    part_request(slot.args, slot.keys, slot.key_part, command::rules(*slot.info).merge_step, part,
+                 command_);
+  } else {
+    command_.assign(slot.args.begin(), slot.args.end());
+    slot.upstream = static_cast<std::uint32_t>(*to);
+  }
+  sender_.resend(*to, make_token(seq, part), command_, asking, permit, breaker, now);
+  return Outcome::Resent;
+}
+
+}  // namespace seawall::proxy

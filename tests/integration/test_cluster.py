@@ -1,0 +1,451 @@
+"""A Redis Cluster upstream (`upstreams[].cluster`) against a real cluster: six
+`redis-server --cluster-enabled yes` (three masters, one replica each, made by
+`redis-cli --cluster create ... --cluster-replicas 1`) on free loopback ports, started by each
+test. Clients talk to seawall in their plain (non-cluster) modes: redis-py's Redis and redis-cli.
+
+  - single-key commands reach every shard; the values are those a cluster-aware client
+    (redis.cluster.RedisCluster, straight to the nodes) reads;
+  - MGET / MSET / DEL / EXISTS / TOUCH / UNLINK across slots are split by slot and merged (the
+    same answers as the cluster-aware client's); other multi-key commands across slots get
+    Redis's own -CROSSSLOT error; hash tags keep keys together;
+  - a live `redis-cli --cluster reshard` of 300+ slots under concurrent reads and writes: no
+    client error, every read sees the value written last (seawall follows ASK and MOVED);
+  - kill -9 of one master: its keys are answered from the L1, the other shards keep serving,
+    writes to its keys are journaled and replayed to the replica the cluster promotes.
+
+A cluster node also listens on port + 10000 (its bus), so the ports are picked in 20000-22000
+with both the port and the bus port free (the kernel's ephemeral range starts at 32768 here).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from redis.cluster import RedisCluster
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+import faults  # noqa: E402
+from harness import (  # noqa: E402
+    LOOPBACK,
+    RawConnection,
+    RedisServer,
+    Seawall,
+    http,
+    seawall_binary,
+    tail,
+    wait_until,
+)
+
+NODE_TIMEOUT_MS = 1000
+
+
+def port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True
+
+
+def cluster_ports(n: int) -> list[int]:
+    """n ports in 20000-22000 whose bus port (+10000) is free too."""
+    ports: list[int] = []
+    rng = random.Random()
+    while len(ports) < n:
+        p = rng.randrange(20000, 22000)
+        if p in ports or not port_free(p) or not port_free(p + 10000):
+            continue
+        ports.append(p)
+    return ports
+
+
+def info_field(client: redis.Redis, section: str, field: str) -> str:
+    text = client.execute_command("CLUSTER", section)
+    text = text.decode() if isinstance(text, bytes) else text
+    for line in text.splitlines():
+        if line.startswith(field + ":"):
+            return line.split(":", 1)[1].strip()
+    return ""
+
+
+class Cluster:
+    """Six nodes: three masters with one replica each."""
+
+    def __init__(self, workdir: Path):
+        self.nodes: list[RedisServer] = []
+        for port in cluster_ports(6):
+            node = RedisServer(workdir / f"node{port}", extra_args=[
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", f"nodes-{port}.conf",
+                "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
+                # A replica always stands for election, however long ago it last heard from its
+                # master (with the default factor a loaded machine can keep it out).
+                "--cluster-replica-validity-factor", "0",
+            ])
+            node.port = port
+            self.nodes.append(node)
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.start()
+        out = subprocess.run(
+            ["redis-cli", "--cluster", "create", *[n.address for n in self.nodes],
+             "--cluster-replicas", "1", "--cluster-yes"],
+            capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stdout + out.stderr
+        self.wait_consistent()
+
+    def client(self, node: RedisServer) -> redis.Redis:
+        return redis.Redis(host=LOOPBACK, port=node.port, socket_timeout=5)
+
+    def running(self) -> list[RedisServer]:
+        return [n for n in self.nodes if n.running()]
+
+    def slots_view(self, node: RedisServer):
+        slots = self.client(node).execute_command("CLUSTER", "SLOTS")
+        return sorted((r[0], r[1], r[2][1]) for r in slots)
+
+    def wait_consistent(self, timeout: float = 30.0) -> None:
+        """Until every running node says cluster_state:ok and all report the same masters."""
+        def ok() -> bool:
+            try:
+                nodes = self.running()
+                if any(info_field(self.client(n), "INFO", "cluster_state") != "ok"
+                       for n in nodes):
+                    return False
+                views = {tuple(self.slots_view(n)) for n in nodes}
+                return len(views) == 1 and sum(b - a + 1 for a, b, _ in next(iter(views))) == 16384
+            except redis.RedisError:
+                return False
+        wait_until(ok, timeout, "the cluster to be ok and agree on its slot map", interval=0.2)
+
+    def masters(self) -> list[int]:
+        """The master ports, in the order of their lowest slot."""
+        view = self.slots_view(self.running()[0])
+        out: list[int] = []
+        for _, _, port in view:
+            if port not in out:
+                out.append(port)
+        return out
+
+    def node(self, port: int) -> RedisServer:
+        return next(n for n in self.nodes if n.port == port)
+
+    def aware(self) -> RedisCluster:
+        """A cluster-aware client straight to the nodes: the reference."""
+        n = self.running()[0]
+        return RedisCluster(host=LOOPBACK, port=n.port, socket_timeout=5)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    c = Cluster(tmp_path / "cluster")
+    try:
+        c.start()
+        yield c
+    finally:
+        c.stop()
+
+
+def cluster_upstream(c: Cluster, **extra) -> dict:
+    up = faults.upstream("main", 0, **extra)
+    del up["address"]
+    up["cluster"] = {"seeds": [n.address for n in c.nodes[:3]]}
+    return up
+
+
+def start_seawall(tmp_path: Path, c: Cluster, **overrides) -> Seawall:
+    config = {"upstreams": [cluster_upstream(c)]}
+    config.update(overrides)
+    sw = Seawall(tmp_path / "seawall", 0, config)
+    sw.start()
+    sw.wait_ready()
+    return sw
+
+
+def keys_on_every_shard(c: Cluster, n: int = 60) -> list[str]:
+    keys = [f"key:{i}" for i in range(n)]
+    aware = c.aware()
+    owners = {aware.get_node_from_key(k).port for k in keys}
+    assert owners == set(c.masters()), owners
+    return keys
+
+
+def test_single_key_commands_reach_every_shard(tmp_path, cluster):
+    sw = start_seawall(tmp_path, cluster)
+    try:
+        p = redis.Redis(host=LOOPBACK, port=sw.port, socket_timeout=10)
+        aware = cluster.aware()
+        keys = keys_on_every_shard(cluster)
+        for i, k in enumerate(keys):
+            assert p.set(k, f"v{i}") is True
+        for i, k in enumerate(keys):
+            assert p.get(k) == f"v{i}".encode()
+            assert aware.get(k) == f"v{i}".encode()
+        for k in keys[:20]:
+            assert p.incr(f"n:{k}") == 1
+            assert p.incrby(f"n:{k}", 4) == 5
+            assert p.hset(f"h:{k}", mapping={"a": "1", "b": "2"}) == 2
+            assert p.hgetall(f"h:{k}") == {b"a": b"1", b"b": b"2"}
+            assert p.rpush(f"l:{k}", "x", "y") == 2
+            assert p.lrange(f"l:{k}", 0, -1) == [b"x", b"y"]
+            assert p.expire(k, 100) is True
+            assert 0 < p.ttl(k) <= 100
+            assert p.type(f"h:{k}") == b"hash"
+            assert aware.get(f"n:{k}") == b"5"
+            assert aware.hgetall(f"h:{k}") == {b"a": b"1", b"b": b"2"}
+        # redis-cli in its plain mode (no -c): it would print a MOVED if one reached it.
+        for k in keys[:6]:
+            out = subprocess.run(["redis-cli", "-h", LOOPBACK, "-p", str(sw.port), "SET", k, "cli"],
+                                 capture_output=True, text=True, timeout=10)
+            assert out.stdout.strip() == "OK", out
+            out = subprocess.run(["redis-cli", "-h", LOOPBACK, "-p", str(sw.port), "GET", k],
+                                 capture_output=True, text=True, timeout=10)
+            assert out.stdout.strip() == "cli", out
+            assert aware.get(k) == b"cli"
+        # Each shard is an upstream of its own in /status, with its master and its slots.
+        log = sw.log_text()
+        assert "3 shard(s) from the slot map" in log, tail(sw.log_path)
+        code, _, body = http(sw.admin_port, "/status")
+        assert code == 200, body
+        shards = json.loads(body)["upstreams"]
+        assert [s["name"] for s in shards] == ["main.0", "main.1", "main.2"], shards
+        assert [s["address"] for s in shards] == \
+            [f"{LOOPBACK}:{port}" for port in cluster.masters()], shards
+        assert sum(s["cluster"]["slots"] for s in shards) == 16384, shards
+        assert all(s["breaker"]["state"] == "closed" for s in shards), shards
+    finally:
+        sw.stop()
+
+
+def test_multi_key_commands_split_by_slot(tmp_path, cluster):
+    sw = start_seawall(tmp_path, cluster)
+    try:
+        p = redis.Redis(host=LOOPBACK, port=sw.port, socket_timeout=10)
+        aware = cluster.aware()
+        keys = keys_on_every_shard(cluster, 40)
+        pairs = {k: f"m{i}" for i, k in enumerate(keys)}
+        assert p.mset(pairs) is True
+        want = [pairs[k].encode() for k in keys]
+        assert aware.mget_nonatomic(keys) == want
+        assert p.mget(keys + ["missing:1"]) == want + [None]
+        assert p.exists(*keys, "missing:1", keys[0]) == len(keys) + 1
+        assert p.touch(*keys[:10]) == 10
+        assert p.delete(*keys[:10]) == 10
+        assert p.unlink(*keys[10:20], "missing:2") == 10
+        assert p.mget(keys[:20]) == [None] * 20
+        assert aware.mget_nonatomic(keys[20:]) == want[20:]
+        assert p.mget(keys[20:]) == want[20:]
+        # With a hash tag the keys share a slot: one request, no split needed.
+        assert p.mset({"{user1000}.following": "a", "{user1000}.followers": "b"}) is True
+        assert p.sadd("{s}.a", "1", "2") == 2 and p.sadd("{s}.b", "2", "3") == 2
+        assert p.sinter("{s}.a", "{s}.b") == {b"2"}
+        # A multi-key command seawall does not split: Redis's own words.
+        p.sadd("set:a", "1")
+        p.sadd("set:b", "1")
+        with RawConnection(sw.port) as raw:
+            assert raw.request("SINTER", "set:a", "set:b") == \
+                b"-CROSSSLOT Keys in request don't hash to the same slot\r\n"
+            assert raw.request("RENAME", "key:1", "key:2") == \
+                b"-CROSSSLOT Keys in request don't hash to the same slot\r\n"
+            assert raw.request("PING") == b"+PONG\r\n"
+    finally:
+        sw.stop()
+
+
+def node_ids(c: Cluster) -> dict[int, str]:
+    text = c.client(c.running()[0]).execute_command("CLUSTER", "NODES")
+    text = text.decode() if isinstance(text, bytes) else text
+    out = {}
+    for line in text.splitlines():
+        fields = line.split()
+        out[int(fields[1].split("@")[0].rsplit(":", 1)[1])] = fields[0]
+    return out
+
+
+class Traffic:
+    """Writers and readers through seawall: each writer owns its keys, writes increasing values
+    and reads each back; any error or older value is counted."""
+
+    def __init__(self, port: int, keys: list[str], threads: int = 4):
+        self.port = port
+        self.keys = keys
+        self.threads_n = threads
+        self.stop_flag = threading.Event()
+        self.errors: list[str] = []
+        self.ops = 0
+        self.lock = threading.Lock()
+        self.threads: list[threading.Thread] = []
+
+    def run(self, index: int) -> None:
+        c = redis.Redis(host=LOOPBACK, port=self.port, socket_timeout=10)
+        mine = self.keys[index::self.threads_n]
+        version = 0
+        while not self.stop_flag.is_set():
+            version += 1
+            for k in mine:
+                try:
+                    c.set(k, str(version))
+                    got = c.get(k)
+                    if got != str(version).encode():
+                        with self.lock:
+                            self.errors.append(f"{k}: wrote {version}, read {got!r}")
+                    with self.lock:
+                        self.ops += 2
+                except redis.RedisError as e:
+                    with self.lock:
+                        self.errors.append(f"{k}: {e!r}")
+
+    def __enter__(self):
+        for i in range(self.threads_n):
+            t = threading.Thread(target=self.run, args=(i,), daemon=True)
+            t.start()
+            self.threads.append(t)
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_flag.set()
+        for t in self.threads:
+            t.join(timeout=30)
+
+
+def test_live_reshard_under_traffic_has_no_client_errors(tmp_path, cluster):
+    sw = start_seawall(tmp_path, cluster)
+    try:
+        masters = cluster.masters()
+        ids = node_ids(cluster)
+        aware = cluster.aware()
+        # Keys on the shard the slots move from, and on the others.
+        keys = [f"r:{i}" for i in range(300)]
+        moving = [k for k in keys if aware.get_node_from_key(k).port == masters[0]]
+        assert len(moving) > 50
+        with Traffic(sw.port, keys) as traffic:
+            time.sleep(1.0)
+            out = subprocess.run(
+                ["redis-cli", "--cluster", "reshard", f"{LOOPBACK}:{masters[0]}",
+                 "--cluster-from", ids[masters[0]], "--cluster-to", ids[masters[1]],
+                 "--cluster-slots", "400", "--cluster-yes", "--cluster-pipeline", "10"],
+                capture_output=True, text=True, timeout=240)
+            assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+            cluster.wait_consistent()
+            time.sleep(1.5)
+        assert traffic.errors == [], traffic.errors[:20]
+        assert traffic.ops > 1000, traffic.ops
+        # seawall did follow redirects (ASK while slots migrated, MOVED after).
+        code, _, body = http(sw.admin_port, "/status")
+        shards = json.loads(body)["upstreams"]
+        assert shards[0]["cluster"]["redirects"] > 0, shards
+        assert shards[0]["cluster"]["slots"] <= 5461 - 400, shards
+        # Slots did move: some of the keys now live on the other master, with the last values.
+        moved = [k for k in moving if cluster.aware().get_node_from_key(k).port == masters[1]]
+        assert moved, "the reshard moved none of the keys"
+        p = redis.Redis(host=LOOPBACK, port=sw.port, socket_timeout=10)
+        fresh = cluster.aware()
+        for k in keys:
+            assert p.get(k) == fresh.get(k), k
+    finally:
+        sw.stop()
+
+
+def test_kill9_of_a_master_serves_its_keys_from_l1_and_follows_the_promotion(tmp_path, cluster):
+    sw = start_seawall(
+        tmp_path, cluster,
+        policies=[{"match": "*", "l1": {"ttl": "1s", "max_stale": "10m"},
+                   "writes_when_open": "journal"}])
+    try:
+        p = redis.Redis(host=LOOPBACK, port=sw.port, socket_timeout=10)
+        masters = cluster.masters()
+        aware = cluster.aware()
+        keys = keys_on_every_shard(cluster, 60)
+        for i, k in enumerate(keys):
+            assert p.set(k, f"v{i}") is True
+        for i, k in enumerate(keys):
+            assert p.get(k) == f"v{i}".encode()  # the L1 has them now
+        victim = masters[1]
+        dead_keys = [k for k in keys if aware.get_node_from_key(k).port == victim]
+        live_keys = [k for k in keys if k not in dead_keys]
+        assert dead_keys and live_keys
+        time.sleep(1.2)  # past the L1's fresh ttl: answers during the outage are stale copies
+        cluster.node(victim).kill9()
+        t0 = time.monotonic()
+        # During the outage: every read answers (the dead shard's from the L1), the other
+        # shards' writes reach Redis.
+        for i, k in enumerate(keys):
+            assert p.get(k) == f"v{keys.index(k)}".encode(), k
+        for k in live_keys:
+            assert p.set(k, "after") is True
+            assert p.get(k) == b"after"
+        # One dead node is one dead node: its shard's breaker is open, the others' closed.
+        def breakers() -> dict[str, str]:
+            body = http(sw.admin_port, "/status")[2]
+            return {s["address"]: s["breaker"]["state"] for s in json.loads(body)["upstreams"]}
+        wait_until(lambda: breakers().get(f"{LOOPBACK}:{victim}") == "open", 10,
+                   "the dead shard's breaker to open", interval=0.05)
+        assert [state for address, state in breakers().items()
+                if address != f"{LOOPBACK}:{victim}"] == ["closed", "closed"], breakers()
+        # A write to the dead shard's key is journaled (acknowledged), read back by later reads.
+        journaled = dead_keys[0]
+        assert p.set(journaled, "journaled") is True
+        assert p.get(journaled) == b"journaled"
+        # The cluster promotes the replica (node timeout 1 s); seawall follows the new map.
+        def promoted() -> bool:
+            try:
+                return victim not in cluster.masters()
+            except redis.RedisError:
+                return False
+        wait_until(promoted, 30, "the cluster to promote the dead master's replica", interval=0.1)
+        cluster.wait_consistent(timeout=30)
+        new_master = next(port for port in cluster.masters() if port not in masters)
+        direct = redis.Redis(host=LOOPBACK, port=new_master, socket_timeout=5)
+        # The journal replays to the new master; then writes go through again.
+        wait_until(lambda: direct.get(journaled) == b"journaled", 20,
+                   "the journaled write to reach the promoted replica", interval=0.1)
+
+        def writes_again() -> bool:
+            try:
+                return p.set(dead_keys[-1], "back") is True and direct.get(dead_keys[-1]) == b"back"
+            except redis.RedisError:
+                return False
+        wait_until(writes_again, 20, "writes to the dead shard's keys to reach the new master",
+                   interval=0.1)
+        recovered = time.monotonic() - t0
+        for k in live_keys:
+            assert p.get(k) == b"after"
+        assert p.get(journaled) == b"journaled"
+        print(f"recovered {recovered:.1f}s after the kill")
+    finally:
+        sw.stop()
+
+
+def test_cluster_and_address_together_is_refused(tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("\n".join([
+        "listen: {address: 127.0.0.1, port: 0}",
+        "upstreams:",
+        "  - name: main",
+        "    address: 127.0.0.1:6379",
+        "    cluster:",
+        "      seeds: [\"127.0.0.1:7000\"]",
+        "",
+    ]))
+    out = subprocess.run([seawall_binary(), "--check-config", str(config)], capture_output=True,
+                         text=True, timeout=10)
+    assert out.returncode == 1
+    assert f"{config}:5: upstreams[0].cluster: set either address or cluster, not both" in \
+        out.stderr, out.stderr

@@ -1,0 +1,118 @@
+// `cluster:` in place of `address:` on an upstream: exclusive with address and sentinel, a
+// non-empty list of host:port seeds; every error names file, line and key.
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "seawall/config/loader.hpp"
+
+namespace seawall::config {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+LoadResult load_upstream(std::string_view body) {
+  return load_string(
+      "upstreams:\n"
+      "  - name: main\n" +
+          std::string(body),
+      "test.yaml");
+}
+
+TEST(LoaderClusterTest, LoadsSeeds) {
+  const LoadResult r = load_upstream(
+      "    cluster:\n"
+      "      seeds: [\"127.0.0.1:7000\", \"[::1]:7001\", \"redis-2.local:7002\"]\n");
+  ASSERT_TRUE(r.config) << (r.errors.empty() ? "" : r.errors.front());
+  const UpstreamConfig& u = r.config->upstreams[0];
+  ASSERT_TRUE(u.cluster.enabled());
+  EXPECT_THAT(u.cluster.seeds,
+              ElementsAre(SentinelAddress{"127.0.0.1", 7000}, SentinelAddress{"::1", 7001},
+                          SentinelAddress{"redis-2.local", 7002}));
+  EXPECT_TRUE(u.host.empty());
+  EXPECT_FALSE(u.sentinel.enabled());
+  EXPECT_EQ(u.topology, nullptr);  // built by app::Server, not the loader
+  EXPECT_EQ(u.slots, nullptr);
+}
+
+TEST(LoaderClusterTest, AnAddressUpstreamIsNoCluster) {
+  const LoadResult r = load_upstream("    address: 127.0.0.1:6379\n");
+  ASSERT_TRUE(r.config);
+  EXPECT_FALSE(r.config->upstreams[0].cluster.enabled());
+}
+
+TEST(LoaderClusterTest, AddressAndClusterTogetherAreRefused) {
+  const LoadResult r = load_upstream(
+      "    address: 127.0.0.1:6379\n"
+      "    cluster:\n"
+      "      seeds: [\"127.0.0.1:7000\"]\n");
+  EXPECT_FALSE(r.config);
+  EXPECT_THAT(r.errors, ElementsAre("test.yaml:4: upstreams[0].cluster: set either address or "
+                                    "cluster, not both"));
+}
+
+TEST(LoaderClusterTest, SentinelAndClusterTogetherAreRefused) {
+  const LoadResult r = load_upstream(
+      "    sentinel:\n"
+      "      sentinels: [\"127.0.0.1:26379\"]\n"
+      "      master: mymaster\n"
+      "    cluster:\n"
+      "      seeds: [\"127.0.0.1:7000\"]\n");
+  EXPECT_FALSE(r.config);
+  EXPECT_THAT(r.errors, ElementsAre("test.yaml:6: upstreams[0].cluster: set either sentinel or "
+                                    "cluster, not both"));
+}
+
+TEST(LoaderClusterTest, EmptySeedListIsRefused) {
+  const LoadResult r = load_upstream(
+      "    cluster:\n"
+      "      seeds: []\n");
+  EXPECT_FALSE(r.config);
+  EXPECT_THAT(r.errors, ElementsAre("test.yaml:4: upstreams[0].cluster.seeds: at least one seed "
+                                    "node is required"));
+}
+
+TEST(LoaderClusterTest, MissingSeedsAreRefused) {
+  const LoadResult r = load_upstream(
+      "    cluster:\n"
+      "      seed: [\"127.0.0.1:7000\"]\n");
+  EXPECT_FALSE(r.config);
+  ASSERT_FALSE(r.errors.empty());
+  EXPECT_THAT(r.errors, ::testing::Contains(HasSubstr("upstreams[0].cluster.seeds")));
+  EXPECT_THAT(r.errors, ::testing::Contains(HasSubstr("test.yaml:4: upstreams[0].cluster.seed")));
+}
+
+TEST(LoaderClusterTest, BadSeedAddressNamesLineAndKey) {
+  const LoadResult r = load_upstream(
+      "    cluster:\n"
+      "      seeds:\n"
+      "        - 127.0.0.1:7000\n"
+      "        - 127.0.0.1\n");
+  EXPECT_FALSE(r.config);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_THAT(r.errors[0], HasSubstr("test.yaml:6: upstreams[0].cluster.seeds[1]: missing port"));
+}
+
+TEST(LoaderClusterTest, TlsWithClusterIsRefused) {
+  const LoadResult r = load_upstream(
+      "    cluster:\n"
+      "      seeds: [\"127.0.0.1:7000\"]\n"
+      "    tls:\n"
+      "      enabled: true\n");
+  EXPECT_FALSE(r.config);
+  EXPECT_THAT(r.errors, ::testing::Contains(HasSubstr(
+                            "upstreams[0].tls: tls is not supported together with cluster yet")));
+}
+
+TEST(LoaderClusterTest, ClusterExampleFileLoads) {
+  const LoadResult r = load_file(std::string(SEAWALL_SOURCE_DIR) + "/config/cluster.yaml");
+  ASSERT_THAT(r.errors, IsEmpty());
+  const UpstreamConfig& u = r.config->upstreams.at(0);
+  EXPECT_EQ(u.cluster.seeds.size(), 3u);
+}
+
+}  // namespace
+}  // namespace seawall::config
