@@ -380,7 +380,7 @@ void Server::reconnect_upstream(const config::Config& config, std::size_t index)
       w->reconnect(index);
     }
   }
-  restart_watchers(*config, index);
+  restart_watchers(config, index);
 }
 
 void Server::restart_watchers(const config::Config& config, std::size_t index) {
