@@ -150,7 +150,10 @@ def run_benchmark(port: int, row: Row) -> Result:
         raise RuntimeError(f"{' '.join(args)} did not finish in 120 s") from None
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} exited {proc.returncode}: {proc.stderr}")
-    rows = [r for r in csv.DictReader(io.StringIO(proc.stdout)) if r.get("test")]
+    # --cluster prints the nodes it found before the CSV: start at its header.
+    start = proc.stdout.find('"test",')
+    csv_text = proc.stdout[start:] if start >= 0 else proc.stdout
+    rows = [r for r in csv.DictReader(io.StringIO(csv_text)) if r.get("test")]
     if len(rows) != 1:
         raise RuntimeError(f"unexpected redis-benchmark output:\n{proc.stdout}\n{proc.stderr}")
     r = rows[0]
