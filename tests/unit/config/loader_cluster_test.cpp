@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "loader_test_support.hpp"
 #include "seawall/config/loader.hpp"
 
 namespace seawall::config {
@@ -14,13 +15,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-LoadResult load_upstream(std::string_view body) {
-  return load_string(
-      "upstreams:\n"
-      "  - name: main\n" +
-          std::string(body),
-      "test.yaml");
-}
+using test_support::load_upstream;
 
 TEST(LoaderClusterTest, LoadsSeeds) {
   const LoadResult r = load_upstream(

@@ -17,4 +17,10 @@ inline LoadResult load_with_upstream(std::string_view yaml) {
   return load_string(std::string(yaml) + std::string(kOneUpstream), "test.yaml");
 }
 
+// One upstream named main whose other keys are `body` (indented 4 spaces): its line 3 is
+// body's first line.
+inline LoadResult load_upstream(std::string_view body) {
+  return load_string("upstreams:\n  - name: main\n" + std::string(body), "test.yaml");
+}
+
 }  // namespace seawall::config::test_support
