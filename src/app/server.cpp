@@ -284,16 +284,10 @@ int Server::run() {
   } catch (...) {
     // The listen address is taken, say: stop what started before main_entry reports it.
     stop_workers();
-    for (auto& state : shared_->upstreams) {
-      state->resolver()->release_after_stop();
-    }
     for (auto& c : clusters_) {
       c.topology->stop();
-      c.topology->release_after_stop();
     }
-    control_ = nullptr;
-    health_checkers_.clear();
-    eviction_listeners_.clear();
+    release_control_tasks();
     throw;
   }
   std::thread control_thread([&control] { control.run(); });
@@ -305,6 +299,18 @@ int Server::run() {
   control_guard.reset();
   control.stop();
   control_thread.join();
+  release_control_tasks();
+  if (left > 0) {
+    util::logger("app")->warn("drain timeout: closed {} clients with work in flight", left);
+  }
+  if (admin_) {
+    admin_->stop();
+  }
+  util::logger("app")->info("stopped");
+  return 0;
+}
+
+void Server::release_control_tasks() {
   for (auto& state : shared_->upstreams) {
     state->resolver()->release_after_stop();
   }
@@ -314,14 +320,6 @@ int Server::run() {
   control_ = nullptr;
   health_checkers_.clear();
   eviction_listeners_.clear();
-  if (left > 0) {
-    util::logger("app")->warn("drain timeout: closed {} clients with work in flight", left);
-  }
-  if (admin_) {
-    admin_->stop();
-  }
-  util::logger("app")->info("stopped");
-  return 0;
 }
 
 void Server::create_workers() {

@@ -79,6 +79,10 @@ class Server {
   std::uint32_t drain_clients(asio::io_context& main_ioc, int signal_number);
   void stop_workers();
   void stop_health_checks(asio::io_context& control);
+  // Once the control thread has ended (or never ran): lets go of what ran on it (resolvers'
+  // and topologies' sockets and timers, health checkers, eviction listeners) before the control
+  // io_context is destroyed.
+  void release_control_tasks();
   // The health checker of upstream `index` of `config`, on the control thread.
   std::shared_ptr<upstream::HealthChecker> make_health_checker(const config::Config& config,
                                                                std::size_t index);
