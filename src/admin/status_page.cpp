@@ -70,10 +70,11 @@ first</small></h2>
 
 <script>
 "use strict";
-const SOURCES = ["upstream", "journal", "l1_fresh", "l1_stale", "l1_evicted", "default", "miss",
-                 "error"];
+const SOURCES = ["upstream", "journal", "l1_fresh", "l1_stale", "l1_evicted", "l1_near",
+                 "default", "miss", "error"];
 const COLORS = {upstream: "#2a7d2a", journal: "#7d3c98", l1_fresh: "#2e86c1",
-                l1_stale: "#d68910", l1_evicted: "#b9770e", default: "#a04000", miss: "#7f8c8d", error: "#c0392b"};
+                l1_stale: "#d68910", l1_evicted: "#b9770e", l1_near: "#1e8449",
+                default: "#a04000", miss: "#7f8c8d", error: "#c0392b"};
 const PERIOD_MS = 2000;
 const WINDOW_MS = 5 * 60 * 1000;
 const history = [];  // {t: ms, answers: {source: total}}

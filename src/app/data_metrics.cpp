@@ -45,6 +45,19 @@ void register_data_metrics(metrics::Registry& registry, proxy::SharedState& shar
   registry.counter(policy::kMissLeases).with_callback({"waited"}, [&leases] {
     return static_cast<double>(leases.waited());
   });
+  auto& near = shared.near;
+  registry.counter(proxy::kNearInvalidations).with_callback({}, [&near] {
+    return static_cast<double>(near.invalidations.load(std::memory_order_relaxed));
+  });
+  registry.gauge(proxy::kNearLinks).with_callback({}, [&near] {
+    return static_cast<double>(near.links.load(std::memory_order_relaxed));
+  });
+  registry.counter(proxy::kNearFlights).with_callback({"led"}, [&near] {
+    return static_cast<double>(near.led.load(std::memory_order_relaxed));
+  });
+  registry.counter(proxy::kNearFlights).with_callback({"waited"}, [&near] {
+    return static_cast<double>(near.waited.load(std::memory_order_relaxed));
+  });
   auto& evicted = shared.evicted_keys;
   registry.counter(policy::kEvictedKeys).with_callback({}, [&evicted] {
     return static_cast<double>(evicted.events());

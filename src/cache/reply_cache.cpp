@@ -175,6 +175,7 @@ struct ReplyCache::Meta {
   Clock::time_point fresh_until;
   Clock::time_point stale_until;
   std::uint64_t last_used = 0;  // the shard's use count at the last put or hit: LRU order
+  std::uint64_t filled = 0;     // LookupResult::filled
 };
 
 namespace {
@@ -378,6 +379,7 @@ LookupResult ReplyCache::lookup(std::string_view cache_key, Clock::time_point no
     } else {
       reply_out.assign(meta.entry->reply());
       meta.last_used = ++shard.uses;
+      result.filled = meta.filled;
       if (now < meta.fresh_until) {
         result.freshness = Freshness::Fresh;
         ++shard.hits_fresh;
@@ -395,7 +397,7 @@ LookupResult ReplyCache::lookup(std::string_view cache_key, Clock::time_point no
 PutResult ReplyCache::put(ReadTicket ticket, std::string_view cache_key,
                           std::span<const std::string_view> redis_keys, std::string_view reply,
                           Clock::duration ttl, Clock::duration max_stale, Clock::time_point now,
-                          Admission admission) {
+                          Admission admission, bool verified) {
   ttl = std::max(ttl, Clock::duration::zero());
   max_stale = std::max(max_stale, Clock::duration::zero());
   if (ttl == Clock::duration::zero() && max_stale == Clock::duration::zero()) {
@@ -418,6 +420,7 @@ PutResult ReplyCache::put(ReadTicket ticket, std::string_view cache_key,
   meta.reply_hash = hash_of(reply);
   meta.fresh_until = saturating_add(now, ttl);
   meta.stale_until = saturating_add(meta.fresh_until, max_stale);
+  meta.filled = verified ? ticket.epoch : 0;
   EntryShard& shard = entry_shards_[hash & shard_mask_];
   switch (renew_or_admit(shard, hash, ticket, key_hashes, meta, cost, admission)) {
     case Renewal::Renewed:
@@ -505,6 +508,7 @@ ReplyCache::Renewal ReplyCache::renew_or_admit(EntryShard& shard, std::uint64_t 
   }
   meta.fresh_until = renewed.fresh_until;
   meta.stale_until = renewed.stale_until;
+  meta.filled = std::max(meta.filled, renewed.filled);
   meta.last_used = ++shard.uses;
   ++shard.inserts;
   return Renewal::Renewed;

@@ -106,6 +106,18 @@ void bind_policy(MapBinder& m, policy::PolicyRule& rule) {
       l1.choice("admission", rule.policy.l1.admission,
                 {Choice<cache::Admission>{"tinylfu", cache::Admission::TinyLfu},
                  Choice<cache::Admission>{"always", cache::Admission::Always}});
+      l1.choice("mode", rule.policy.l1.mode,
+                {Choice<policy::L1Mode>{"fallback", policy::L1Mode::Fallback},
+                 Choice<policy::L1Mode>{"near", policy::L1Mode::Near}});
+      if (rule.policy.l1.mode == policy::L1Mode::Near && rule.policy.l1.enabled &&
+          !policy::tracking_prefix(rule.pattern)) {
+        // Redis tracks keys for near mode by prefix (BCAST): a pattern it cannot express would
+        // leave some cached keys without invalidations.
+        l1.report_at(l1.line("mode"), l1.path() + ".mode",
+                     "near needs a match pattern that is \"*\" or a literal prefix followed by "
+                     "one \"*\" (got \"" +
+                         rule.pattern + "\")");
+      }
     });
   }
   m.raw("default", [&](const YAML::Node& node, const std::string& path, int line) {

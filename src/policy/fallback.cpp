@@ -48,6 +48,8 @@ std::string_view to_string(Source source) {
       return "l1_stale";
     case Source::L1Evicted:
       return "l1_evicted";
+    case Source::L1Near:
+      return "l1_near";
     case Source::Default:
       return "default";
     case Source::Miss:

@@ -159,10 +159,11 @@ void CacheEffects::store_written_value(cache::ReadTicket ticket, std::string_vie
   reply.clear();
   resp::append_bulk(reply, value);
   // Written values are never refused by admission: an outage must read what was written
-  // through seawall.
+  // through seawall. Near mode never serves them (unverified): a client writing straight to
+  // Redis may have overwritten the value before its acknowledgement reached seawall.
   const auto store = [&](cache::ReadTicket t) {
     return cache.put(t, cache_key, keys, reply, p.l1.ttl, p.l1.max_stale, now,
-                     cache::Admission::Always);
+                     cache::Admission::Always, /*verified=*/false);
   };
   if (mark.ordered && writes.last_sent(key, mark.id)) {
     // Redis ran every earlier write of the key before this one (they went on the same

@@ -352,6 +352,7 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw,
   Slot& slot = push_slot();
   const std::uint64_t seq = replies_.back_seq();
   describe(slot, info, args, up);
+  slot.near_flight = std::exchange(near_lead_, false);
   if (!slot.is_read && !slot.is_write && ctx_.config->upstreams[up].topology != nullptr) {
     slot.copy_args(args);  // a cluster shard may redirect it (ClusterRedirects)
   }
@@ -365,6 +366,7 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw,
     send = permit.allowed();
   }
   if (!send) {
+    end_near_flight(slot);
     degraded_.answer_without_upstream(slot, seq);
     return;
   }
@@ -539,6 +541,7 @@ void Session::on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus 
   const std::uint64_t seq = token_seq(token);
   Slot& slot = slot_at(seq);
   if (closed_) {
+    end_near_flight(slot);
     slot.release_writes(ctx_.shared->writes_in_flight);
     if (in_upstream_ == 0) {
       write_signal_.notify();  // the writer keeps this session alive until now
@@ -552,6 +555,9 @@ void Session::on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus 
   if (slot.merge != Merge::None) {
     split_.on_part_reply(slot, seq, token_part(token), status, bytes);
     return;
+  }
+  if (status != ReplyStatus::Ok) {
+    end_near_flight(slot);
   }
   if (status == ReplyStatus::NotSent) {
     // It never reached Redis: answer exactly as if the breaker had been open.
@@ -573,14 +579,28 @@ void Session::on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus 
     ctx_.shared->miss_leases.release(slot.key_views(), now);
   } else if (slot.fill && bytes[0] != '-') {
     if (cache_effects_.evicted_copy(slot, bytes, protocol_, now, scratch_)) {
+      end_near_flight(slot);
       ctx_.shared->fallback.counters().count(policy::Source::L1Evicted);
       complete(seq, scratch_);
       return;
     }
     cache_effects_.fill_cache(slot, bytes, protocol_, now);
+    if (slot.near_flight && slot.policy->miss_lease.count() > 0 && NearReads::is_nil(bytes)) {
+      // The near miss's reader gets the nil and the key's lease: the readers waiting for this
+      // flight wait for its write-back instead of reading the database too.
+      ctx_.shared->miss_leases.take(slot.key_views().front(), now, slot.policy->miss_lease);
+    }
+    end_near_flight(slot);  // after the fill: the waiters look again
   }
   ctx_.shared->fallback.counters().count(policy::Source::Upstream);
   complete(seq, bytes);
+}
+
+void Session::end_near_flight(Slot& slot) {
+  if (slot.near_flight) {
+    slot.near_flight = false;
+    ctx_.shared->near_flights.release(slot.cache_key, std::chrono::steady_clock::now());
+  }
 }
 
 bool Session::retry_parked(std::uint64_t seq, bool expired) {

@@ -15,7 +15,7 @@ void RequestSlot::reset() {
   merge = command::Merge::None;
   parts_pending = 0;
   part_failed = false;
-  writes_marked = parked = lease_wait = false;
+  writes_marked = parked = lease_wait = near_flight = false;
   redirects = 0;
   mark = {};
 }

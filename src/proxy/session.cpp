@@ -79,6 +79,7 @@ Session::Session(tcp::socket socket, WorkerContext& ctx, std::uint64_t id)
       degraded_(ctx, *this, cache_effects_),
       split_(ctx, *this, cache_effects_, degraded_),
       redirects_(ctx, *this),
+      near_(ctx, socket_.get_executor()),
       idle_signal_(socket_.get_executor()) {}
 
 PinnedLink& Session::pinned_link() {
@@ -390,6 +391,20 @@ awaitable<void> Session::read_loop() {
         if (closed_) {
           break;
         }
+      }
+      near_lead_ = false;
+      if (!pinned() && near_.wanted(info, request_.args, key_indexes_)) {
+        const NearReads::Step step =
+            co_await near_.prepare(request_.args, key_indexes_, protocol_, last_activity_);
+        if (closed_) {
+          break;
+        }
+        if (step == NearReads::Step::Answer) {
+          ctx_.shared->count_command(info);
+          reply_now(near_.reply());
+          continue;
+        }
+        near_lead_ = step == NearReads::Step::Lead;
       }
       if (pinned()) {
         next = pinned_->relay(request_, raw, cmd) == PinnedLink::Next::StopReading

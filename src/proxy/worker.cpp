@@ -68,6 +68,7 @@ Worker::Worker(std::shared_ptr<const Snapshot> snapshot, SharedState& shared,
   ctx_.repair = std::make_unique<CacheRepair>(ctx_);
   ctx_.drains = std::make_unique<LinkDrains>(ioc_->get_executor(), limits.max_depth);
   ctx_.parked = std::make_unique<ParkedReads>(ioc_->get_executor());
+  ctx_.near = std::make_unique<NearLinks>(ioc_->get_executor(), shared);
   for (std::size_t i = 0; i < ctx_.config->upstreams.size(); ++i) {
     ctx_.pools.push_back(make_pool(i));
   }
@@ -92,6 +93,7 @@ void Worker::apply(std::shared_ptr<const Snapshot> snapshot, std::vector<std::si
       asio::co_spawn(*ioc_, replace_pool(index, make_pool(index)),
                      util::on_coroutine_done("proxy", "pool replacement"));
     }
+    ctx_.near->apply(*ctx_.snapshot, new_pools);
   });
 }
 
@@ -107,6 +109,7 @@ void Worker::reconnect(std::size_t index) {
     ctx_.retired_pools.push_back(std::move(ctx_.pools[index]));
     ctx_.pools[index] = make_pool(index);
     ctx_.pools[index]->start();
+    ctx_.near->restart(index);
     // Dedicated connections too: a session still pinned to the old master would read what the
     // new one no longer has. Copied: a session may close (and leave the set) meanwhile.
     const std::vector<Session*> sessions(ctx_.sessions.begin(), ctx_.sessions.end());
@@ -145,6 +148,7 @@ Worker::~Worker() {
   acceptor_.reset();
   ctx_.pools.clear();
   ctx_.retired_pools.clear();
+  ctx_.near.reset();
   ctx_.parked.reset();  // its timer too (sessions dying with the io_context then skip it)
   ioc_.reset();
 }
@@ -162,6 +166,7 @@ void Worker::start() {
   for (auto& pool : ctx_.pools) {
     pool->start();
   }
+  ctx_.near->apply(*ctx_.snapshot);
   asio::co_spawn(*ioc_, sweep_loop(), util::on_coroutine_done("proxy", "sweep loop"));
   asio::co_spawn(*ioc_, accept_loop(), util::on_coroutine_done("proxy", "accept loop"));
   thread_ = std::thread([this] { ioc_->run(); });

@@ -20,8 +20,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from harness import LOOPBACK, http, sample, scrape, wait_until  # noqa: E402
 
-SOURCES = {"upstream", "journal", "l1_fresh", "l1_stale", "l1_evicted", "default", "miss",
-           "error"}
+SOURCES = {"upstream", "journal", "l1_fresh", "l1_stale", "l1_evicted", "l1_near",
+           "default", "miss", "error"}
 BREAKER_COUNTERS = {"successes", "failures", "timeouts", "slow_calls", "ignored", "rejected",
                     "transitions", "opened"}
 ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")

@@ -29,8 +29,8 @@ from harness import LOOPBACK, http, sample, scrape  # noqa: E402
 CHROMIUM_TIMEOUT_S = 90
 # Virtual time: the page refreshes every 2 s, so about three refreshes happen, at once.
 VIRTUAL_TIME_MS = 6000
-SOURCES = ["upstream", "journal", "l1_fresh", "l1_stale", "l1_evicted", "default", "miss",
-           "error"]
+SOURCES = ["upstream", "journal", "l1_fresh", "l1_stale", "l1_evicted", "l1_near",
+           "default", "miss", "error"]
 
 
 def require_or_skip(reason: str):

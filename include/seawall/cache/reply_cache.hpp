@@ -64,6 +64,10 @@ enum class Freshness : std::uint8_t { Miss, Fresh, Stale };
 
 struct LookupResult {
   Freshness freshness = Freshness::Miss;
+  // The epoch of the ticket the entry was filled with (the highest, when renewed); 0 for values
+  // stored unverified (see put). Near mode serves an entry only when it was filled after its
+  // tracking link subscribed (mark()).
+  std::uint64_t filled = 0;
 };
 
 enum class PutResult : std::uint8_t {
@@ -115,6 +119,9 @@ class ReplyCache {
   ReplyCache& operator=(const ReplyCache&) = delete;
 
   ReadTicket begin_read() const noexcept;
+  // Moves the epoch on without invalidating anything and returns it: tickets taken after the call
+  // are at least that value, tickets taken before are below it.
+  std::uint64_t mark() noexcept { return epoch_.fetch_add(1) + 1; }
 
   // On Fresh or Stale, assigns the reply to `reply_out` (reusing its capacity) and refreshes the
   // entry's LRU position. On Miss, `reply_out` is left untouched.
@@ -123,10 +130,12 @@ class ReplyCache {
   // Stores (or replaces) the reply for `cache_key`, which depends on `redis_keys` (may be empty:
   // then only clear() and the TTL drop it). Evicts least recently used entries of the same shard
   // to stay within budget, unless `admission` refuses a new entry (see the class comment).
+  // `verified`: the reply is what Redis held after the ticket was taken (a read's reply); false
+  // for values stored on other grounds (written values), which near mode never serves.
   PutResult put(ReadTicket ticket, std::string_view cache_key,
                 std::span<const std::string_view> redis_keys, std::string_view reply,
                 Clock::duration ttl, Clock::duration max_stale, Clock::time_point now,
-                Admission admission = Admission::Always);
+                Admission admission = Admission::Always, bool verified = true);
 
   // Drops every reply that depends on `redis_key`; returns how many. Call it when a write to the
   // key is sent and again when its reply arrives.

@@ -41,6 +41,12 @@ inline constexpr std::string_view kLoad = "LOAD";
 inline constexpr std::string_view kGetUser = "GETUSER";
 // The eviction listener (upstream/eviction_listener.hpp): CONFIG GET / SET of
 // notify-keyspace-events (eviction_events: configure), then SUBSCRIBE.
+inline constexpr std::string_view kClient = "CLIENT";  // near mode's tracking connection
+inline constexpr std::string_view kSetname = "SETNAME";
+inline constexpr std::string_view kTracking = "TRACKING";
+inline constexpr std::string_view kOn = "ON";
+inline constexpr std::string_view kBcast = "BCAST";
+inline constexpr std::string_view kPrefix = "PREFIX";
 inline constexpr std::string_view kConfig = "CONFIG";
 inline constexpr std::string_view kConfigGet = "GET";
 inline constexpr std::string_view kConfigSet = "SET";

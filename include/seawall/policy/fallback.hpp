@@ -35,11 +35,12 @@ enum class Source : std::uint8_t {
   L1Fresh,
   L1Stale,
   L1Evicted,
+  L1Near,  // near mode: a verified copy answered while Redis is healthy
   Default,
   Miss,
   Error
 };
-inline constexpr std::size_t kSourceCount = 8;
+inline constexpr std::size_t kSourceCount = 9;
 std::string_view to_string(Source source);
 
 struct AnswerCounters {

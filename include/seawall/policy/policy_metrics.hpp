@@ -13,7 +13,7 @@ inline constexpr metrics::Spec kAnswers{
     "seawall_answers_total",
     metrics::Type::Counter,
     "Replies to forwardable commands by source: upstream, l1_fresh, "
-    "l1_stale, l1_evicted, default, miss or error.",
+    "l1_stale, l1_evicted, l1_near, default, miss or error.",
     {"source"}};
 inline constexpr metrics::Spec kWritesUnavailable{
     "seawall_writes_while_unavailable_total",

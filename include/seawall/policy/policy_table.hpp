@@ -30,6 +30,14 @@ enum class WritesWhenOpen : std::uint8_t {
   Journal,     // accepted; replayed in order before the breaker closes
 };
 
+// Fallback: copies answer only while Redis cannot. Near: verified copies answer while Redis is
+// healthy too, kept coherent by Redis's client tracking (see proxy/near_reads.hpp).
+enum class L1Mode : std::uint8_t { Fallback, Near };
+
+// The prefix Redis tracks for a near policy's pattern: "" for "*", "user:" for "user:*";
+// nullopt when the pattern is not a literal prefix followed by one "*".
+std::optional<std::string> tracking_prefix(std::string_view pattern);
+
 struct L1Policy {
   bool enabled = false;
   std::chrono::milliseconds ttl{0};        // served as fresh for this long
@@ -40,7 +48,9 @@ struct L1Policy {
   // While Redis is healthy too: a miss Redis answers for a key it evicted lately (maxmemory) is
   // answered with this copy, within ttl + max_stale of the eviction (see cache/evicted_keys.hpp).
   bool serve_evicted = true;
+  L1Mode mode = L1Mode::Fallback;
 
+  bool near() const noexcept { return enabled && mode == L1Mode::Near; }
   bool operator==(const L1Policy&) const = default;
 };
 
@@ -74,6 +84,9 @@ class PolicyTable {
   const Policy& match(std::string_view key) const noexcept;
 
   const Policy& fallback() const noexcept { return fallback_; }
+  // The prefixes Redis must track for the near policies (none overlapping another: Redis refuses
+  // that), {""} when one tracks every key, empty when no policy is near.
+  const std::vector<std::string>& near_prefixes() const noexcept { return near_prefixes_; }
   std::size_t size() const noexcept { return rules_.size(); }
 
  private:
@@ -88,6 +101,7 @@ class PolicyTable {
 
   std::vector<CompiledRule> rules_;
   Policy fallback_;
+  std::vector<std::string> near_prefixes_;
 };
 
 }  // namespace seawall::policy

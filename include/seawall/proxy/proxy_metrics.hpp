@@ -25,6 +25,21 @@ inline constexpr metrics::Spec kCommands{"seawall_commands_total",
                                          "Commands received from clients, by command name.",
                                          {"command"}};
 
-inline constexpr std::array kProxyMetrics{kWritesOrdered, kPinned, kSessionBufferBytes, kCommands};
+inline constexpr metrics::Spec kNearInvalidations{
+    "seawall_near_invalidations_total", metrics::Type::Counter,
+    "Keys invalidated by Redis's tracking messages on near mode's tracking links (one per link "
+    "and key)."};
+inline constexpr metrics::Spec kNearLinks{
+    "seawall_near_tracking_links", metrics::Type::Gauge,
+    "Near mode's tracking links subscribed now (one per worker thread and upstream)."};
+inline constexpr metrics::Spec kNearFlights{
+    "seawall_near_flights_total",
+    metrics::Type::Counter,
+    "Near-mode reads that missed the L1: led a read to Redis, or waited for another reader's.",
+    {"outcome"}};
+
+inline constexpr std::array kProxyMetrics{
+    kWritesOrdered,     kPinned,    kSessionBufferBytes, kCommands,
+    kNearInvalidations, kNearLinks, kNearFlights};
 
 }  // namespace seawall::proxy

@@ -50,6 +50,7 @@ struct RequestSlot {
   WritesInFlight::Marked mark{};  // how it was marked there
   bool parked = false;            // a degraded read that waited for a write (ParkedReads)
   bool lease_wait = false;        // a degraded read that waited for another reader's miss lease
+  bool near_flight = false;       // a near miss others wait for: its reply ends the flight
   std::uint8_t redirects = 0;     // MOVED / ASK followed (cluster_redirects.hpp)
 
   // A reused slot as a new request's: no reply, nothing described yet (keeps capacities).

@@ -50,6 +50,7 @@
 #include "seawall/proxy/degraded_replies.hpp"
 #include "seawall/proxy/link_state.hpp"
 #include "seawall/proxy/monitor_tap.hpp"
+#include "seawall/proxy/near_reads.hpp"
 #include "seawall/proxy/pinned_link.hpp"
 #include "seawall/proxy/query_buffer.hpp"
 #include "seawall/proxy/reply_queue.hpp"
@@ -145,6 +146,8 @@ class Session : public upstream::ReplyTarget,
   // its key positions.
   void describe(Slot& slot, const command::CommandInfo* info,
                 std::span<const std::string_view> args, std::size_t up);
+  // A near miss's reply did what it does to the L1: reads waiting for it look again.
+  void end_near_flight(Slot& slot);
   // ReplySlots (for degraded_ and split_)
   void complete_request(std::uint64_t seq, std::string_view bytes) override {
     complete(seq, bytes);
@@ -237,6 +240,8 @@ class Session : public upstream::ReplyTarget,
   DegradedReplies degraded_;     // answers when the upstream cannot
   SplitForward split_;           // commands whose keys span upstreams
   ClusterRedirects redirects_;   // MOVED / ASK from a cluster shard
+  NearReads near_;               // near mode's reads (policies[].l1.mode: near)
+  bool near_lead_ = false;       // the request being dispatched leads its near flight
   std::size_t in_upstream_ = 0;  // requests submitted and not yet answered by the connection
   // A connection of moved_up_ taken instead of this session's own, to follow another client's
   // write of a key (write_must_wait); used until nothing of this session is in flight.

@@ -16,6 +16,7 @@
 #include "seawall/proxy/client_auth.hpp"
 #include "seawall/proxy/client_registry.hpp"
 #include "seawall/proxy/monitor_hub.hpp"
+#include "seawall/proxy/near_links.hpp"
 #include "seawall/proxy/proxy_config.hpp"
 #include "seawall/proxy/writes_in_flight.hpp"
 #include "seawall/router/router.hpp"
@@ -53,6 +54,10 @@ struct SharedState {
   WritesInFlight writes_in_flight;  // keys of writes sent whose outcome is not known yet
   policy::MissLeases miss_leases;   // keys whose miss one reader was given (policies[].miss_lease)
   cache::EvictedKeys evicted_keys;  // keys Redis evicted lately (upstream eviction events)
+  // Near mode: cache keys whose read one near miss sent to Redis, the others waiting for its
+  // reply (single-flight; see near_reads.hpp), and the links' counters.
+  policy::MissLeases near_flights;
+  NearCounters near;
   // Metric handles, resolved by app at startup (empty in tests: nothing is counted).
   std::vector<upstream::ConnectionMetrics> connection_metrics;  // per upstream
   std::vector<metrics::Counter*> command_counters;  // per command table index, then "unknown"

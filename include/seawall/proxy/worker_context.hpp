@@ -12,6 +12,7 @@
 
 #include "seawall/proxy/cache_repair.hpp"
 #include "seawall/proxy/link_drain.hpp"
+#include "seawall/proxy/near_links.hpp"
 #include "seawall/proxy/parked_reads.hpp"
 #include "seawall/proxy/proxy_config.hpp"
 #include "seawall/proxy/read_buffer_pool.hpp"
@@ -34,6 +35,7 @@ struct WorkerContext {
   std::unique_ptr<CacheRepair> repair;  // before the pools: their connections reply to it
   std::unique_ptr<LinkDrains> drains;   // links sessions left with replies owed
   std::unique_ptr<ParkedReads> parked;  // degraded reads waiting for a write's outcome
+  std::unique_ptr<NearLinks> near;      // near mode's tracking links (started with the worker)
   std::vector<std::unique_ptr<upstream::Pool>> pools;          // in config.upstreams order
   std::vector<std::unique_ptr<upstream::Pool>> retired_pools;  // draining after a reload
   std::atomic<std::uint32_t>* clients = nullptr;               // process-wide open client count

@@ -57,9 +57,11 @@ TEST(StatusTest, AnswersListEverySource) {
   counters.fallthrough_denied = 3;
   std::string out;
   append_answers(out, counters);
-  EXPECT_EQ(out, R"("answers":{"upstream":0,"journal":0,"l1_fresh":0,"l1_stale":2,"l1_evicted":0,)"
-                 R"("default":0,)"
-                 R"("miss":0,"error":0},"fallthrough_denied":3)");
+  EXPECT_EQ(
+      out,
+      R"("answers":{"upstream":0,"journal":0,"l1_fresh":0,"l1_stale":2,"l1_evicted":0,"l1_near":0,)"
+      R"("default":0,)"
+      R"("miss":0,"error":0},"fallthrough_denied":3)");
 }
 
 TEST(StatusTest, ConfigShowsTheLastReload) {

@@ -641,5 +641,41 @@ TEST(ReplyCacheTest, ConcurrentUseNeverServesAnOverwrittenValue) {
   EXPECT_EQ(after.bytes, 0u);
 }
 
+TEST(ReplyCacheTest, ReportsTheEpochAnEntryWasFilledAt) {
+  ReplyCache cache(options(1 << 20, 4));
+  const ReadTicket before = cache.begin_read();
+  const std::uint64_t mark = cache.mark();
+  EXPECT_GT(mark, before.epoch);
+  const ReadTicket after = cache.begin_read();
+  EXPECT_GE(after.epoch, mark);
+  ASSERT_EQ(cache.put(before, "get old", Keys{"old"}, "$1\r\na\r\n", 10s, 60s, kT0),
+            PutResult::Stored);  // mark() invalidates nothing
+  ASSERT_EQ(cache.put(after, "get new", Keys{"new"}, "$1\r\nb\r\n", 10s, 60s, kT0),
+            PutResult::Stored);
+  ASSERT_EQ(cache.put(after, "get written", Keys{"written"}, "$1\r\nc\r\n", 10s, 60s, kT0,
+                      Admission::Always, /*verified=*/false),
+            PutResult::Stored);
+  std::string out;
+  EXPECT_LT(cache.lookup("get old", kT0, out).filled, mark);
+  EXPECT_GE(cache.lookup("get new", kT0, out).filled, mark);
+  EXPECT_EQ(cache.lookup("get written", kT0, out).filled, 0u);
+}
+
+TEST(ReplyCacheTest, RenewalKeepsTheLatestFillEpoch) {
+  ReplyCache cache(options(1 << 20, 4));
+  const ReadTicket first = cache.begin_read();
+  ASSERT_EQ(cache.put(first, "get k", Keys{"k"}, "$1\r\na\r\n", 10s, 60s, kT0), PutResult::Stored);
+  const std::uint64_t mark = cache.mark();
+  // The same reply again, after the mark: renewed in place, now trusted by the new epoch.
+  ASSERT_EQ(cache.put(cache.begin_read(), "get k", Keys{"k"}, "$1\r\na\r\n", 10s, 60s, kT0),
+            PutResult::Stored);
+  std::string out;
+  EXPECT_GE(cache.lookup("get k", kT0, out).filled, mark);
+  // An unverified renewal does not lower it.
+  ASSERT_EQ(cache.put(cache.begin_read(), "get k", Keys{"k"}, "$1\r\na\r\n", 10s, 60s, kT0,
+                      Admission::Always, /*verified=*/false),
+            PutResult::Stored);
+  EXPECT_GE(cache.lookup("get k", kT0, out).filled, mark);
+}
 }  // namespace
 }  // namespace seawall::cache

@@ -783,5 +783,28 @@ TEST(ParseSizeTest, RejectsOverflow) {
   EXPECT_EQ(parse_size("99999999999999999999999999kb"), std::nullopt);
 }
 
+TEST(LoaderTest, ReadsTheL1Mode) {
+  const LoadResult result = load_with_upstream(R"(policies:
+  - match: "user:*"
+    l1: {mode: near, ttl: 30s}
+  - match: "b:*"
+    l1: {ttl: 1s}
+)");
+  ASSERT_THAT(result.errors, IsEmpty());
+  EXPECT_EQ(result.config->policies[0].policy.l1.mode, policy::L1Mode::Near);
+  EXPECT_EQ(result.config->policies[1].policy.l1.mode, policy::L1Mode::Fallback);  // the default
+}
+
+TEST(LoaderTest, RejectsNearModeForAPatternRedisCannotTrackByPrefix) {
+  const LoadResult result = load_with_upstream(R"(policies:
+  - match: "user:*:name"
+    l1: {mode: near}
+)");
+  ASSERT_THAT(result.errors, SizeIs(1));
+  EXPECT_THAT(result.errors[0], testing::HasSubstr("test.yaml:3: policies[0].l1.mode: near needs"));
+  EXPECT_THAT(load_with_upstream("policies:\n  - match: \"*\"\n    l1: {mode: bogus}\n").errors,
+              ElementsAre("test.yaml:3: policies[0].l1.mode: must be one of fallback or near, "
+                          "got \"bogus\""));
+}
 }  // namespace
 }  // namespace seawall::config

@@ -99,5 +99,32 @@ TEST(PolicyTableTest, KeepsDegradedDefault) {
   EXPECT_EQ(table.match("feature:x").l1.max_stale, 10s);
 }
 
+TEST(PolicyTableTest, TrackingPrefixOfNearPatterns) {
+  EXPECT_EQ(tracking_prefix("*"), std::optional<std::string>(""));
+  EXPECT_EQ(tracking_prefix("user:*"), std::optional<std::string>("user:"));
+  EXPECT_EQ(tracking_prefix("a\\?b*"), std::nullopt);
+  EXPECT_EQ(tracking_prefix("user:*:name"), std::nullopt);
+  EXPECT_EQ(tracking_prefix("user:?*"), std::nullopt);
+  EXPECT_EQ(tracking_prefix("user"), std::nullopt);
+  EXPECT_EQ(tracking_prefix(""), std::nullopt);
+}
+
+TEST(PolicyTableTest, NearPrefixesWithoutOverlaps) {
+  const auto near = [](std::string pattern) {
+    PolicyRule r = rule(std::move(pattern), 1000ms);
+    r.policy.l1.mode = L1Mode::Near;
+    return r;
+  };
+  EXPECT_TRUE(PolicyTable({rule("a:*", 1000ms)}, fallback_policy()).near_prefixes().empty());
+  const PolicyTable table(
+      {near("user:1*"), near("user:*"), near("item:*"), rule("x:*", 1000ms), near("user:*")},
+      fallback_policy());
+  EXPECT_EQ(table.near_prefixes(), (std::vector<std::string>{"item:", "user:"}));
+  const PolicyTable all({near("user:*"), near("*")}, fallback_policy());
+  EXPECT_EQ(all.near_prefixes(), (std::vector<std::string>{""}));
+  PolicyRule disabled = near("off:*");
+  disabled.policy.l1.enabled = false;
+  EXPECT_TRUE(PolicyTable({disabled}, fallback_policy()).near_prefixes().empty());
+}
 }  // namespace
 }  // namespace seawall::policy

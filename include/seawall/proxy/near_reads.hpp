@@ -1,0 +1,72 @@
+#pragma once
+// Near mode (policies[].l1.mode: near) for one session: a read of one key under a near policy is
+// answered from a verified L1 copy while Redis is healthy, without the upstream hop.
+//
+// prepare() runs before the request is dispatched, and the session reads nothing else meanwhile,
+// so its requests keep their order:
+//   1. the read barrier (TrackingLink::barrier): every invalidation of a write acknowledged before
+//      the read arrived has been applied. No live link: the request goes on as in fallback mode.
+//   2. the L1 lookup: a fresh copy filled at or after the link's epoch answers (l1_near). A
+//      cached nil under a miss_lease policy takes the key's miss lease (policy::MissLeases): the
+//      first reader gets the nil, the others wait for the value it writes back, or the lease's
+//      end, then look again.
+//   3. on a miss, single-flight: the first read of a cache key leads (it goes to Redis, and its
+//      reply fills the L1 before the flight ends, see Session::on_reply); identical reads
+//      arriving meanwhile, on any thread, wait for that, then look again. A leader whose reply is
+//      nil takes the key's miss lease, so only it gets the miss.
+//
+// Ownership: a member of its session. Thread safety: the session's worker thread; the tables it
+// reaches through SharedState are safe for every thread.
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "seawall/command/command_table.hpp"
+#include "seawall/net.hpp"
+#include "seawall/proxy/worker_context.hpp"
+#include "seawall/resp/resp3.hpp"
+
+namespace seawall::proxy {
+
+class NearReads {
+ public:
+  enum class Step : std::uint8_t {
+    Forward,  // dispatch as in fallback mode
+    Lead,     // dispatch; this read's reply ends the flight of its cache key
+    Answer,   // reply() answers it
+  };
+
+  NearReads(WorkerContext& ctx, asio::any_io_executor ex) : ctx_(ctx), ex_(std::move(ex)) {}
+
+  // Whether the request is a near read: one key, a deterministic read, the key's policy near,
+  // and near links running. Cheap when no policy is near.
+  bool wanted(const command::CommandInfo* info, std::span<const std::string_view> args,
+              std::span<const std::uint32_t> key_indexes) const;
+  // `arrived`: when the request's bytes had been read from the client.
+  awaitable<Step> prepare(std::span<const std::string_view> args,
+                          std::span<const std::uint32_t> key_indexes, resp::Protocol protocol,
+                          std::chrono::steady_clock::time_point arrived);
+  std::string_view reply() const { return reply_; }
+
+  // The bytes a missing key reads as (a nil of either protocol).
+  static bool is_nil(std::string_view reply) {
+    return reply == "$-1\r\n" || reply == "_\r\n" || reply == "*-1\r\n";
+  }
+
+ private:
+  // Polls `busy` every kPoll until it is false or `deadline` passes.
+  template <typename Busy>
+  awaitable<void> wait_while(Busy busy, std::chrono::steady_clock::time_point deadline);
+
+  static constexpr std::chrono::microseconds kPoll{250};
+
+  WorkerContext& ctx_;
+  asio::any_io_executor ex_;
+  std::string cache_key_;
+  std::string reply_;
+};
+
+}  // namespace seawall::proxy

@@ -1,0 +1,100 @@
+#include "seawall/proxy/near_reads.hpp"
+
+#include "seawall/cache/reply_cache.hpp"
+#include "seawall/policy/fallback.hpp"
+#include "seawall/proxy/cache_effects.hpp"
+#include "seawall/proxy/near_links.hpp"
+
+namespace seawall::proxy {
+
+bool NearReads::wanted(const command::CommandInfo* info, std::span<const std::string_view> args,
+                       std::span<const std::uint32_t> key_indexes) const {
+  if (ctx_.near == nullptr || ctx_.snapshot->policies.near_prefixes().empty() ||
+      key_indexes.size() != 1 || info == nullptr || !info->has(command::kReadonly) ||
+      info->has(command::kNonDeterministicOutput) || info->has(command::kBlocking) ||
+      is_write_command(*info)) {
+    return false;
+  }
+  return ctx_.snapshot->policies.match(args[key_indexes[0]]).l1.near();
+}
+
+template <typename Busy>
+awaitable<void> NearReads::wait_while(Busy busy, std::chrono::steady_clock::time_point deadline) {
+  asio::steady_timer timer(ex_);
+  while (busy() && std::chrono::steady_clock::now() < deadline) {
+    timer.expires_after(kPoll);
+    co_await timer.async_wait(use_nothrow);
+  }
+}
+
+awaitable<NearReads::Step> NearReads::prepare(std::span<const std::string_view> args,
+                                              std::span<const std::uint32_t> key_indexes,
+                                              resp::Protocol protocol,
+                                              std::chrono::steady_clock::time_point arrived) {
+  const std::string_view key = args[key_indexes[0]];
+  const std::size_t up = ctx_.snapshot->router.route(key);
+  // Held: a reload may replace the link while this read waits.
+  const std::shared_ptr<upstream::TrackingLink> link = ctx_.near->link(up);
+  if (link == nullptr || !co_await link->barrier(arrived)) {
+    co_return Step::Forward;
+  }
+  // The args are views into the query buffer, which stays as it is while the session waits
+  // here: it reads nothing else until this request is dispatched.
+  const policy::Policy& policy = ctx_.snapshot->policies.match(key);
+  cache::make_cache_key(args, cache_key_);
+  if (protocol == resp::Protocol::Resp3) {
+    policy::make_resp3_cache_key(cache_key_);
+  }
+  SharedState& shared = *ctx_.shared;
+  const auto timeout = up < ctx_.config->upstreams.size()
+                           ? ctx_.config->upstreams[up].request_timeout
+                           : std::chrono::milliseconds(100);
+  // Each wait happens at most once: then the read takes what the L1 has, or goes to Redis.
+  bool lease_waited = false;
+  bool flight_waited = false;
+  for (;;) {
+    if (shared.writes_in_flight.any(key)) {
+      // A write of the key (maybe this client's own, just before in its pipeline) has no outcome
+      // yet: the read goes to Redis behind it, as Redis would order them.
+      co_return Step::Forward;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    const cache::LookupResult found = shared.cache.lookup(cache_key_, now, reply_);
+    if (found.freshness == cache::Freshness::Fresh && found.filled != 0 &&
+        found.filled >= link->epoch()) {
+      if (!lease_waited && policy.miss_lease.count() > 0 && is_nil(reply_)) {
+        const policy::MissLeases::Result lease =
+            shared.miss_leases.take(key, now, policy.miss_lease);
+        if (lease.take == policy::MissLeases::Take::Held) {
+          // Another reader has this miss and is reading the database: wait for its write.
+          lease_waited = true;
+          co_await wait_while(
+              [&] { return shared.miss_leases.held(key, std::chrono::steady_clock::now()); },
+              lease.until);
+          continue;
+        }
+      }
+      shared.fallback.counters().count(policy::Source::L1Near);
+      co_return Step::Answer;
+    }
+    if (flight_waited) {
+      break;  // the read it waited for did not leave a copy: go to Redis
+    }
+    const policy::MissLeases::Result flight = shared.near_flights.take(cache_key_, now, timeout);
+    if (flight.take == policy::MissLeases::Take::Granted) {
+      shared.near.led.fetch_add(1, std::memory_order_relaxed);
+      co_return Step::Lead;
+    }
+    if (flight.take == policy::MissLeases::Take::Full) {
+      break;
+    }
+    shared.near.waited.fetch_add(1, std::memory_order_relaxed);
+    flight_waited = true;
+    co_await wait_while(
+        [&] { return shared.near_flights.held(cache_key_, std::chrono::steady_clock::now()); },
+        flight.until);
+  }
+  co_return Step::Forward;
+}
+
+}  // namespace seawall::proxy
