@@ -506,12 +506,31 @@ ReplyCache::Renewal ReplyCache::renew_or_admit(EntryShard& shard, std::uint64_t 
   if (meta.reply_hash != renewed.reply_hash || invalidated_since(ticket, key_hashes)) {
     return Renewal::Store;  // the slow path replaces it, or refuses the raced put
   }
-  meta.fresh_until = renewed.fresh_until;
+  if (meta.filled == 0 || renewed.filled != 0) {
+    // A verified entry's fresh time is near mode's to extend (verify), not an unverified put's.
+    meta.fresh_until = renewed.fresh_until;
+  }
   meta.stale_until = renewed.stale_until;
   meta.filled = std::max(meta.filled, renewed.filled);
   meta.last_used = ++shard.uses;
   ++shard.inserts;
   return Renewal::Renewed;
+}
+
+bool ReplyCache::verify(ReadTicket ticket, std::string_view cache_key, std::string_view redis_key,
+                        Clock::time_point fresh_until) {
+  const std::uint64_t hash = hash_of(cache_key);
+  const std::array<std::uint64_t, 1> key_hashes{hash_of(redis_key)};
+  EntryShard& shard = entry_shards_[hash & shard_mask_];
+  std::lock_guard lock(shard.mutex);
+  const EntryShard::Slot slot = shard.find(cache_key, hash);
+  if (slot == EntryShard::kNone || invalidated_since(ticket, key_hashes)) {
+    return false;
+  }
+  Meta& meta = shard.meta(slot);
+  meta.filled = std::max(meta.filled, ticket.epoch);
+  meta.fresh_until = std::min(fresh_until, meta.stale_until);
+  return true;
 }
 
 std::size_t ReplyCache::invalidate_key(std::string_view redis_key) {

@@ -108,7 +108,7 @@ void CacheEffects::fill_cache(const RequestSlot& slot, std::string_view bytes,
       }
       const std::array<std::string_view, 1> keys{key};
       cache.put(slot.ticket, cache_key, keys, elements[i], p.l1.ttl, p.l1.max_stale, now,
-                p.l1.admission);
+                p.l1.admission, /*verified=*/!p.l1.near());
     }
     return;
   }
@@ -117,8 +117,10 @@ void CacheEffects::fill_cache(const RequestSlot& slot, std::string_view bytes,
   for (std::uint32_t k : slot.keys) {
     keys.push_back(slot.args[k]);
   }
+  // Near copies are verified by their PTTL (NearVerify), which knows the key's server TTL.
   cache.put(slot.ticket, slot.cache_key, keys, bytes, slot.policy->l1.ttl,
-            slot.policy->l1.max_stale, now, slot.policy->l1.admission);
+            slot.policy->l1.max_stale, now, slot.policy->l1.admission,
+            /*verified=*/!slot.policy->l1.near());
 }
 
 bool CacheEffects::writes_value(const RequestSlot& slot) const {

@@ -62,8 +62,11 @@ void CacheRepair::on_reply(std::uint64_t token, std::string_view bytes,
     cache::make_cache_key(get, cache_key);
     const std::array<std::string_view, 1> keys{p.key};
     // Always: the copy repairs a written value, which admission never refuses.
+    // A near copy waits for a near miss's PTTL to be trusted (see near_reads.hpp).
+    const bool near = ctx_.snapshot->policies.match(p.key).l1.near();
     stored = ctx_.shared->cache.put(p.ticket, cache_key, keys, bytes, p.ttl, p.max_stale, now,
-                                    cache::Admission::Always) == cache::PutResult::Stored;
+                                    cache::Admission::Always,
+                                    /*verified=*/!near) == cache::PutResult::Stored;
     filled_ += stored ? 1 : 0;
   }
   if (!stored && status == upstream::ReplyStatus::Ok && (p.again || ++p.refused < kMaxRefusals)) {

@@ -387,7 +387,22 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw,
     inject_error(*this, *fault, make_token(seq, 0), permit, breaker, now);
     return;
   }
+  if (!slot.near_flight) {
+    connection.submit(bytes, this, make_token(seq, 0), now, permit, &breaker, delay_of(fault));
+    return;
+  }
+  // A near miss that others wait for: its copy is verified, and the flight ended, by the PTTL
+  // sent behind it (NearVerify), which owns the flight from here. Copied first: the slot may
+  // be answered (NotSent) inside submit.
+  slot.near_flight = false;
+  const cache::ReadTicket ticket = slot.ticket;
+  thread_local std::string cache_key;
+  thread_local std::string key;
+  cache_key.assign(slot.cache_key);
+  key.assign(slot.args[slot.keys.front()]);
+  const auto ttl = slot.policy->l1.ttl;
   connection.submit(bytes, this, make_token(seq, 0), now, permit, &breaker, delay_of(fault));
+  ctx_.near_verify->send(connection, ticket, cache_key, key, ttl, now);
 }
 
 void Session::send_part(const CommandInfo& info, std::span<const std::string_view> args,
@@ -585,9 +600,9 @@ void Session::on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus 
       return;
     }
     cache_effects_.fill_cache(slot, bytes, protocol_, now);
-    if (slot.near_flight && slot.policy->miss_lease.count() > 0 && NearReads::is_nil(bytes)) {
-      // The near miss's reader gets the nil and the key's lease: the readers waiting for this
-      // flight wait for its write-back instead of reading the database too.
+    if (slot.policy->l1.near() && slot.policy->miss_lease.count() > 0 && NearReads::is_nil(bytes)) {
+      // The reader Redis gave a nil gets it and the key's lease: near readers of the key wait
+      // for its write-back instead of reading the database too.
       ctx_.shared->miss_leases.take(slot.key_views().front(), now, slot.policy->miss_lease);
     }
     end_near_flight(slot);  // after the fill: the waiters look again

@@ -1,11 +1,52 @@
 #include "seawall/proxy/near_reads.hpp"
 
+#include <array>
+#include <charconv>
+
+#include "seawall/command/sent.hpp"
+#include "seawall/resp/writer.hpp"
+
 #include "seawall/cache/reply_cache.hpp"
 #include "seawall/policy/fallback.hpp"
 #include "seawall/proxy/cache_effects.hpp"
 #include "seawall/proxy/near_links.hpp"
 
 namespace seawall::proxy {
+
+void NearVerify::send(upstream::Connection& connection, cache::ReadTicket ticket,
+                      std::string_view cache_key, std::string_view key,
+                      std::chrono::milliseconds ttl, std::chrono::steady_clock::time_point now) {
+  const std::uint64_t token = next_token_++;
+  pending_.emplace(token, Pending{ticket, std::string(cache_key), std::string(key), ttl, now});
+  const std::array<std::string_view, 2> pttl{command::sent::kPttl, key};
+  command_.clear();
+  resp::append_command(command_, pttl);
+  // Outside the breaker's permits, like the cache repair's GET: seawall's, not the client's.
+  // May answer at once (NotSent), which ends the flight: nothing of it is used after this.
+  connection.submit(command_, this, token, now, breaker::Permit{}, nullptr);
+}
+
+void NearVerify::on_reply(std::uint64_t token, std::string_view bytes, upstream::ReplyStatus status,
+                          std::chrono::steady_clock::time_point) {
+  const auto found = pending_.find(token);
+  if (found == pending_.end()) {
+    return;
+  }
+  const Pending p = std::move(found->second);
+  pending_.erase(found);
+  std::int64_t remaining = -1;
+  if (status == upstream::ReplyStatus::Ok && bytes.size() > 3 && bytes[0] == ':' &&
+      std::from_chars(bytes.data() + 1, bytes.data() + bytes.size() - 2, remaining).ec ==
+          std::errc()) {
+    // -1: no expiry; -2: no key (the read answered its miss); >= 0: milliseconds left.
+    auto fresh = p.ttl;
+    if (remaining >= 0) {
+      fresh = std::min(fresh, std::chrono::milliseconds(remaining));
+    }
+    ctx_.shared->cache.verify(p.ticket, p.cache_key, p.key, p.sent + fresh);
+  }
+  ctx_.shared->near_flights.release(p.cache_key, std::chrono::steady_clock::now());
+}
 
 bool NearReads::wanted(const command::CommandInfo* info, std::span<const std::string_view> args,
                        std::span<const std::uint32_t> key_indexes) const {

@@ -69,6 +69,7 @@ Worker::Worker(std::shared_ptr<const Snapshot> snapshot, SharedState& shared,
   ctx_.drains = std::make_unique<LinkDrains>(ioc_->get_executor(), limits.max_depth);
   ctx_.parked = std::make_unique<ParkedReads>(ioc_->get_executor());
   ctx_.near = std::make_unique<NearLinks>(ioc_->get_executor(), shared);
+  ctx_.near_verify = std::make_unique<NearVerify>(ctx_);
   for (std::size_t i = 0; i < ctx_.config->upstreams.size(); ++i) {
     ctx_.pools.push_back(make_pool(i));
   }

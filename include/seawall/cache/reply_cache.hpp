@@ -137,6 +137,14 @@ class ReplyCache {
                 Clock::duration ttl, Clock::duration max_stale, Clock::time_point now,
                 Admission admission = Admission::Always, bool verified = true);
 
+  // Near mode: marks the entry of `cache_key` (depending on `redis_key`) as filled at `ticket`
+  // and fresh until `fresh_until` (within its stale window), unless the key was invalidated after
+  // the ticket was taken (the entry may then hold another value than the one `fresh_until` was
+  // learned for). Returns whether it did. Puts with verified = false leave an entry's verification
+  // and fresh time as they were when renewing it, so only this call extends what near mode trusts.
+  bool verify(ReadTicket ticket, std::string_view cache_key, std::string_view redis_key,
+              Clock::time_point fresh_until);
+
   // Drops every reply that depends on `redis_key`; returns how many. Call it when a write to the
   // key is sent and again when its reply arrives.
   std::size_t invalidate_key(std::string_view redis_key);
@@ -183,8 +191,8 @@ class ReplyCache {
   std::unique_ptr<EntryShard[]> entry_shards_;
   std::unique_ptr<IndexShard[]> index_shards_;
   std::unique_ptr<std::atomic<std::uint64_t>[]> stripes_;  // last invalidation epoch per stripe
-  std::atomic<std::uint64_t> epoch_{0};                    // bumped by every invalidation
-  std::atomic<std::uint64_t> cleared_epoch_{0};            // epoch of the last clear()
+  std::atomic<std::uint64_t> epoch_{1};          // bumped by every invalidation; 0 is "unverified"
+  std::atomic<std::uint64_t> cleared_epoch_{0};  // epoch of the last clear()
   std::atomic<std::uint64_t> next_id_{1};
   std::atomic<std::uint64_t> rejected_too_large_{0};
   std::atomic<std::uint64_t> rejected_raced_{0};

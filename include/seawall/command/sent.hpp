@@ -12,7 +12,8 @@ namespace seawall::command::sent {
 // Names, as the first argument of a request seawall encodes (upper case, as clients send them).
 inline constexpr std::string_view kAuth = "AUTH";
 inline constexpr std::string_view kPing = "PING";
-inline constexpr std::string_view kGet = "GET";  // a cache repair's read
+inline constexpr std::string_view kGet = "GET";    // a cache repair's read
+inline constexpr std::string_view kPttl = "PTTL";  // a near copy's server TTL
 inline constexpr std::string_view kSet = "SET";
 inline constexpr std::string_view kMset = "MSET";  // a transaction's SETs journaled as one write
 inline constexpr std::string_view kDel = "DEL";

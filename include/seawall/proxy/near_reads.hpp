@@ -15,6 +15,11 @@
 //      arriving meanwhile, on any thread, wait for that, then look again. A leader whose reply is
 //      nil takes the key's miss lease, so only it gets the miss.
 //
+// Server TTLs: near-policy copies are stored unverified; the leader's read is followed on the
+// same connection by a PTTL of its key (NearVerify), whose reply verifies the copy with a fresh
+// time of min(ttl, the key's remaining TTL), counted from before the PTTL was sent, unless the
+// key was invalidated since the read's ticket. Only then does the flight end.
+//
 // Ownership: a member of its session. Thread safety: the session's worker thread; the tables it
 // reaches through SharedState are safe for every thread.
 #include <chrono>
@@ -22,14 +27,47 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
+#include "seawall/cache/reply_cache.hpp"
 #include "seawall/command/command_table.hpp"
 #include "seawall/net.hpp"
 #include "seawall/proxy/worker_context.hpp"
 #include "seawall/resp/resp3.hpp"
+#include "seawall/upstream/connection.hpp"
+#include "seawall/upstream/reply_target.hpp"
 
 namespace seawall::proxy {
+
+// The PTTLs behind near misses' reads (see above), one per worker.
+// Ownership: in the worker's WorkerContext. Thread safety: that worker's thread.
+class NearVerify : public upstream::ReplyTarget {
+ public:
+  explicit NearVerify(WorkerContext& ctx) : ctx_(ctx) {}
+
+  // The read of `key` (its copy `cache_key`, ticketed `ticket`) was just submitted on
+  // `connection`: sends PTTL behind it; the reply verifies the copy and ends the flight.
+  void send(upstream::Connection& connection, cache::ReadTicket ticket, std::string_view cache_key,
+            std::string_view key, std::chrono::milliseconds ttl,
+            std::chrono::steady_clock::time_point now);
+
+  void on_reply(std::uint64_t token, std::string_view bytes, upstream::ReplyStatus status,
+                std::chrono::steady_clock::time_point now) override;
+
+ private:
+  struct Pending {
+    cache::ReadTicket ticket;
+    std::string cache_key;
+    std::string key;
+    std::chrono::milliseconds ttl;
+    std::chrono::steady_clock::time_point sent;
+  };
+  WorkerContext& ctx_;
+  std::unordered_map<std::uint64_t, Pending> pending_;
+  std::uint64_t next_token_ = 0;
+  std::string command_;  // scratch
+};
 
 class NearReads {
  public:

@@ -24,6 +24,7 @@
 namespace seawall::proxy {
 
 class Session;
+class NearVerify;  // near_reads.hpp
 
 struct WorkerContext {
   // The current configuration (always snapshot->config) and what is built from it.
@@ -32,10 +33,11 @@ struct WorkerContext {
   std::vector<std::shared_ptr<const Snapshot>> retired;  // kept: in-flight slots point into them
   SharedState* shared = nullptr;
   resp::Limits parser_limits;
-  std::unique_ptr<CacheRepair> repair;  // before the pools: their connections reply to it
-  std::unique_ptr<LinkDrains> drains;   // links sessions left with replies owed
-  std::unique_ptr<ParkedReads> parked;  // degraded reads waiting for a write's outcome
-  std::unique_ptr<NearLinks> near;      // near mode's tracking links (started with the worker)
+  std::unique_ptr<CacheRepair> repair;      // before the pools: their connections reply to it
+  std::unique_ptr<LinkDrains> drains;       // links sessions left with replies owed
+  std::unique_ptr<ParkedReads> parked;      // degraded reads waiting for a write's outcome
+  std::unique_ptr<NearLinks> near;          // near mode's tracking links (started with the worker)
+  std::unique_ptr<NearVerify> near_verify;  // PTTLs verifying near copies; before the pools
   std::vector<std::unique_ptr<upstream::Pool>> pools;          // in config.upstreams order
   std::vector<std::unique_ptr<upstream::Pool>> retired_pools;  // draining after a reload
   std::atomic<std::uint32_t>* clients = nullptr;               // process-wide open client count

@@ -677,5 +677,34 @@ TEST(ReplyCacheTest, RenewalKeepsTheLatestFillEpoch) {
             PutResult::Stored);
   EXPECT_GE(cache.lookup("get k", kT0, out).filled, mark);
 }
+
+TEST(ReplyCacheTest, VerifySetsTheFillEpochAndFreshTimeUnlessInvalidated) {
+  ReplyCache cache(options(1 << 20, 4));
+  const ReadTicket ticket = cache.begin_read();
+  ASSERT_EQ(cache.put(ticket, "get k", Keys{"k"}, "$1\r\na\r\n", 10s, 60s, kT0, Admission::Always,
+                      /*verified=*/false),
+            PutResult::Stored);
+  std::string out;
+  EXPECT_EQ(cache.lookup("get k", kT0, out).filled, 0u);
+  // The key's server TTL: 2 s left.
+  ASSERT_TRUE(cache.verify(ticket, "get k", "k", kT0 + 2s));
+  EXPECT_EQ(cache.lookup("get k", kT0, out).filled, ticket.epoch);
+  EXPECT_EQ(look(cache, "get k", kT0 + 1s), Freshness::Fresh);
+  EXPECT_EQ(look(cache, "get k", kT0 + 3s), Freshness::Stale);  // past the server TTL
+  // An unverified renewal keeps the verified fresh time.
+  ASSERT_EQ(cache.put(cache.begin_read(), "get k", Keys{"k"}, "$1\r\na\r\n", 10s, 60s, kT0 + 3s,
+                      Admission::Always, /*verified=*/false),
+            PutResult::Stored);
+  EXPECT_EQ(look(cache, "get k", kT0 + 4s), Freshness::Stale);
+
+  const ReadTicket raced = cache.begin_read();
+  ASSERT_EQ(cache.put(raced, "get j", Keys{"j"}, "$1\r\nb\r\n", 10s, 60s, kT0, Admission::Always,
+                      /*verified=*/false),
+            PutResult::Stored);
+  cache.invalidate_key("unrelated-but-maybe-same-stripe");
+  cache.invalidate_key("j");
+  EXPECT_FALSE(cache.verify(raced, "get j", "j", kT0 + 5s));
+  EXPECT_FALSE(cache.verify(cache.begin_read(), "get missing", "missing", kT0 + 5s));
+}
 }  // namespace
 }  // namespace seawall::cache
