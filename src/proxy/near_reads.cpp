@@ -49,93 +49,124 @@ void NearVerify::on_reply(std::uint64_t token, std::string_view bytes, upstream:
 }
 
 bool NearReads::wanted(const command::CommandInfo* info, std::span<const std::string_view> args,
-                       std::span<const std::uint32_t> key_indexes) const {
+                       std::span<const std::uint32_t> key_indexes) {
   if (ctx_.near == nullptr || ctx_.snapshot->policies.near_prefixes().empty() ||
       key_indexes.size() != 1 || info == nullptr || !info->has(command::kReadonly) ||
       info->has(command::kNonDeterministicOutput) || info->has(command::kBlocking) ||
       is_write_command(*info)) {
     return false;
   }
-  return ctx_.snapshot->policies.match(args[key_indexes[0]]).l1.near();
+  policy_ = &ctx_.snapshot->policies.match(args[key_indexes[0]]);
+  return policy_->l1.near();
 }
 
-template <typename Busy>
-awaitable<void> NearReads::wait_while(Busy busy, std::chrono::steady_clock::time_point deadline) {
-  asio::steady_timer timer(ex_);
-  while (busy() && std::chrono::steady_clock::now() < deadline) {
-    timer.expires_after(kPoll);
-    co_await timer.async_wait(use_nothrow);
+NearReads::Step NearReads::start(std::span<const std::string_view> args,
+                                 std::span<const std::uint32_t> key_indexes,
+                                 resp::Protocol protocol,
+                                 std::chrono::steady_clock::time_point arrived) {
+  // The args are views into the query buffer, which stays as it is while the session waits in
+  // finish(): it reads nothing else until this request is dispatched.
+  key_ = args[key_indexes[0]];
+  const std::size_t up = ctx_.snapshot->router.route(key_);
+  link_ = ctx_.near->link(up).get();
+  hold_.reset();
+  if (link_ == nullptr || !link_->live()) {
+    return Step::Forward;
   }
-}
-
-awaitable<NearReads::Step> NearReads::prepare(std::span<const std::string_view> args,
-                                              std::span<const std::uint32_t> key_indexes,
-                                              resp::Protocol protocol,
-                                              std::chrono::steady_clock::time_point arrived) {
-  const std::string_view key = args[key_indexes[0]];
-  const std::size_t up = ctx_.snapshot->router.route(key);
-  // Held: a reload may replace the link while this read waits.
-  const std::shared_ptr<upstream::TrackingLink> link = ctx_.near->link(up);
-  if (link == nullptr || !co_await link->barrier(arrived)) {
-    co_return Step::Forward;
-  }
-  // The args are views into the query buffer, which stays as it is while the session waits
-  // here: it reads nothing else until this request is dispatched.
-  const policy::Policy& policy = ctx_.snapshot->policies.match(key);
   cache::make_cache_key(args, cache_key_);
   if (protocol == resp::Protocol::Resp3) {
     policy::make_resp3_cache_key(cache_key_);
   }
-  SharedState& shared = *ctx_.shared;
-  const auto timeout = up < ctx_.config->upstreams.size()
-                           ? ctx_.config->upstreams[up].request_timeout
-                           : std::chrono::milliseconds(100);
-  // Each wait happens at most once: then the read takes what the L1 has, or goes to Redis.
-  bool lease_waited = false;
-  bool flight_waited = false;
-  for (;;) {
-    if (shared.writes_in_flight.any(key)) {
-      // A write of the key (maybe this client's own, just before in its pipeline) has no outcome
-      // yet: the read goes to Redis behind it, as Redis would order them.
-      co_return Step::Forward;
-    }
-    const auto now = std::chrono::steady_clock::now();
-    const cache::LookupResult found = shared.cache.lookup(cache_key_, now, reply_);
-    if (found.freshness == cache::Freshness::Fresh && found.filled != 0 &&
-        found.filled >= link->epoch()) {
-      if (!lease_waited && policy.miss_lease.count() > 0 && is_nil(reply_)) {
-        const policy::MissLeases::Result lease =
-            shared.miss_leases.take(key, now, policy.miss_lease);
-        if (lease.take == policy::MissLeases::Take::Held) {
-          // Another reader has this miss and is reading the database: wait for its write.
-          lease_waited = true;
-          co_await wait_while(
-              [&] { return shared.miss_leases.held(key, std::chrono::steady_clock::now()); },
-              lease.until);
-          continue;
-        }
-      }
-      shared.fallback.counters().count(policy::Source::L1Near);
-      co_return Step::Answer;
-    }
-    if (flight_waited) {
-      break;  // the read it waited for did not leave a copy: go to Redis
-    }
-    const policy::MissLeases::Result flight = shared.near_flights.take(cache_key_, now, timeout);
-    if (flight.take == policy::MissLeases::Take::Granted) {
-      shared.near.led.fetch_add(1, std::memory_order_relaxed);
-      co_return Step::Lead;
-    }
-    if (flight.take == policy::MissLeases::Take::Full) {
-      break;
-    }
-    shared.near.waited.fetch_add(1, std::memory_order_relaxed);
-    flight_waited = true;
-    co_await wait_while(
-        [&] { return shared.near_flights.held(cache_key_, std::chrono::steady_clock::now()); },
-        flight.until);
+  timeout_ = up < ctx_.config->upstreams.size() ? ctx_.config->upstreams[up].request_timeout
+                                                : std::chrono::milliseconds(100);
+  lease_waited_ = flight_waited_ = false;
+  arrived_ = arrived;
+  if (!link_->passed(arrived)) {
+    return wait_for(Pending::Barrier, {});
   }
-  co_return Step::Forward;
+  return step();
+}
+
+NearReads::Step NearReads::wait_for(Pending pending, std::chrono::steady_clock::time_point until) {
+  pending_ = pending;
+  until_ = until;
+  if (hold_ == nullptr) {
+    // Held while waiting: a reload may replace the link meanwhile.
+    hold_ = ctx_.near->link(ctx_.snapshot->router.route(key_));
+    if (hold_.get() != link_) {
+      return Step::Forward;
+    }
+  }
+  return Step::Wait;
+}
+
+NearReads::Step NearReads::step() {
+  SharedState& shared = *ctx_.shared;
+  if (shared.writes_in_flight.any(key_)) {
+    // A write of the key (maybe this client's own, just before in its pipeline) has no outcome
+    // yet: the read goes to Redis behind it, as Redis would order them.
+    return Step::Forward;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  const cache::LookupResult found = shared.cache.lookup(cache_key_, now, reply_);
+  if (found.freshness == cache::Freshness::Fresh && found.filled != 0 &&
+      found.filled >= link_->epoch()) {
+    if (!lease_waited_ && policy_->miss_lease.count() > 0 && is_nil(reply_)) {
+      const policy::MissLeases::Result lease =
+          shared.miss_leases.take(key_, now, policy_->miss_lease);
+      if (lease.take == policy::MissLeases::Take::Held) {
+        // Another reader has this miss and is reading the database: wait for its write.
+        lease_waited_ = true;
+        return wait_for(Pending::Lease, lease.until);
+      }
+    }
+    shared.fallback.counters().count(policy::Source::L1Near);
+    return Step::Answer;
+  }
+  if (flight_waited_) {
+    return Step::Forward;  // the read it waited for left no copy: go to Redis
+  }
+  const policy::MissLeases::Result flight = shared.near_flights.take(cache_key_, now, timeout_);
+  if (flight.take == policy::MissLeases::Take::Granted) {
+    shared.near.led.fetch_add(1, std::memory_order_relaxed);
+    return Step::Lead;
+  }
+  if (flight.take == policy::MissLeases::Take::Full) {
+    return Step::Forward;
+  }
+  shared.near.waited.fetch_add(1, std::memory_order_relaxed);
+  flight_waited_ = true;
+  return wait_for(Pending::Flight, flight.until);
+}
+
+awaitable<NearReads::Step> NearReads::finish() {
+  const std::shared_ptr<upstream::TrackingLink> hold = hold_;  // this frame's own reference
+  SharedState& shared = *ctx_.shared;
+  asio::steady_timer timer(ex_);
+  for (;;) {
+    switch (pending_) {
+      case Pending::Barrier:
+        if (!co_await hold->barrier(arrived_)) {
+          co_return Step::Forward;
+        }
+        break;
+      case Pending::Lease:
+      case Pending::Flight:
+        // Polled: the holder may be on another thread.
+        while (std::chrono::steady_clock::now() < until_ &&
+               (pending_ == Pending::Lease
+                    ? shared.miss_leases.held(key_, std::chrono::steady_clock::now())
+                    : shared.near_flights.held(cache_key_, std::chrono::steady_clock::now()))) {
+          timer.expires_after(kPoll);
+          co_await timer.async_wait(use_nothrow);
+        }
+        break;
+    }
+    const Step next = step();
+    if (next != Step::Wait) {
+      co_return next;
+    }
+  }
 }
 
 }  // namespace seawall::proxy

@@ -394,8 +394,10 @@ awaitable<void> Session::read_loop() {
       }
       near_lead_ = false;
       if (!pinned() && near_.wanted(info, request_.args, key_indexes_)) {
-        const NearReads::Step step =
-            co_await near_.prepare(request_.args, key_indexes_, protocol_, last_activity_);
+        NearReads::Step step = near_.start(request_.args, key_indexes_, protocol_, last_activity_);
+        if (step == NearReads::Step::Wait) {
+          step = co_await near_.finish();
+        }
         if (closed_) {
           break;
         }

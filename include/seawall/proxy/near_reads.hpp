@@ -24,6 +24,7 @@
 // reaches through SharedState are safe for every thread.
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -37,6 +38,7 @@
 #include "seawall/resp/resp3.hpp"
 #include "seawall/upstream/connection.hpp"
 #include "seawall/upstream/reply_target.hpp"
+#include "seawall/upstream/tracking_link.hpp"
 
 namespace seawall::proxy {
 
@@ -75,6 +77,7 @@ class NearReads {
     Forward,  // dispatch as in fallback mode
     Lead,     // dispatch; this read's reply ends the flight of its cache key
     Answer,   // reply() answers it
+    Wait,     // start() only: co_await finish() for one of the others
   };
 
   NearReads(WorkerContext& ctx, asio::any_io_executor ex) : ctx_(ctx), ex_(std::move(ex)) {}
@@ -82,11 +85,13 @@ class NearReads {
   // Whether the request is a near read: one key, a deterministic read, the key's policy near,
   // and near links running. Cheap when no policy is near.
   bool wanted(const command::CommandInfo* info, std::span<const std::string_view> args,
-              std::span<const std::uint32_t> key_indexes) const;
-  // `arrived`: when the request's bytes had been read from the client.
-  awaitable<Step> prepare(std::span<const std::string_view> args,
-                          std::span<const std::uint32_t> key_indexes, resp::Protocol protocol,
-                          std::chrono::steady_clock::time_point arrived);
+              std::span<const std::uint32_t> key_indexes);
+  // After wanted(). Decides without waiting when it can (the barrier already passed for this
+  // read, as for the rest of a pipeline): Wait means finish() must wait for the barrier, a miss
+  // lease or a flight. `arrived`: when the request's bytes had been read from the client.
+  Step start(std::span<const std::string_view> args, std::span<const std::uint32_t> key_indexes,
+             resp::Protocol protocol, std::chrono::steady_clock::time_point arrived);
+  awaitable<Step> finish();
   std::string_view reply() const { return reply_; }
 
   // The bytes a missing key reads as (a nil of either protocol).
@@ -95,14 +100,26 @@ class NearReads {
   }
 
  private:
-  // Polls `busy` every kPoll until it is false or `deadline` passes.
-  template <typename Busy>
-  awaitable<void> wait_while(Busy busy, std::chrono::steady_clock::time_point deadline);
-
+  enum class Pending : std::uint8_t { Barrier, Lease, Flight };
   static constexpr std::chrono::microseconds kPoll{250};
+
+  // One decision after the barrier: answer, lead, forward, or Wait (pending_ set).
+  Step step();
+  Step wait_for(Pending pending, std::chrono::steady_clock::time_point until);
 
   WorkerContext& ctx_;
   asio::any_io_executor ex_;
+  // The request being decided (start() to its answer).
+  const policy::Policy* policy_ = nullptr;
+  std::string_view key_;
+  upstream::TrackingLink* link_ = nullptr;
+  std::shared_ptr<upstream::TrackingLink> hold_;  // while waiting
+  std::chrono::milliseconds timeout_{0};
+  std::chrono::steady_clock::time_point arrived_;
+  std::chrono::steady_clock::time_point until_;
+  Pending pending_ = Pending::Barrier;
+  bool lease_waited_ = false;  // each wait happens once; then the L1 answers, or Redis
+  bool flight_waited_ = false;
   std::string cache_key_;
   std::string reply_;
 };

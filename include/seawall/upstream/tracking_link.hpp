@@ -87,6 +87,10 @@ class TrackingLink : public std::enable_shared_from_this<TrackingLink> {
   // already was (the rest of a pipeline); one PING per turn of the event loop serves every read
   // that arrived before it.
   awaitable<bool> barrier(Clock::time_point arrived);
+  // Whether barrier(arrived) would return true at once.
+  bool passed(Clock::time_point arrived) const noexcept {
+    return live() && answered_at_ >= arrived;
+  }
 
   std::uint64_t pings() const noexcept { return queued_; }
 
