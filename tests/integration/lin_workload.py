@@ -471,9 +471,11 @@ class DirectClient(RawSessionClient):
 
     tag = ""
 
-    def __init__(self, name: str, port: int, redis_port: int, *args, **kw):
+    def __init__(self, name: str, port: int, redis_port: int, writes_allowed: threading.Event,
+                 *args, **kw):
         super().__init__(name, port, *args, **kw)
         self.redis = RawClient(redis_port)
+        self.writes_allowed = writes_allowed
 
     def close(self) -> None:
         super().close()
@@ -481,7 +483,8 @@ class DirectClient(RawSessionClient):
 
     def step(self) -> None:
         key = self.rnd.choice(self.keys.direct)
-        self.set(key, raw=self.redis, cmd=DIRECT_SET)
+        if self.writes_allowed.is_set():
+            self.set(key, raw=self.redis, cmd=DIRECT_SET)
         self.get(key)
 
 
@@ -510,6 +513,12 @@ class Scenario:
     near: bool = False  # the policy's l1 gets `mode: near`
     direct_writers: int = 0  # DirectClient threads (keys lin:d0.. lin:dN-1, seen)
     direct_keys: int = 20
+    # The direct writers only read from the fault's start until seawall has recovered (breaker
+    # closed, journal empty, tracking links back). Without it, a direct write acknowledged by a
+    # restarted Redis while seawall still answers from its L1 (breaker open, journal replaying:
+    # the fallback chain) and before its tracking link is back is hidden by the old copy: stale
+    # by the fallback design, not near mode's doing.
+    direct_hold: bool = False
     tracking_kills: int = 4  # tracking_kill: rounds of CLIENT KILL over the outage window
 
 
@@ -790,9 +799,11 @@ def run(scenario: Scenario, workdir: Optional[Path] = None, binary: Optional[str
         if scenario.resp3:
             clients.append(Resp3Client("resp3", sw.port, history, keys, rnd.random(),
                                        scenario.pause_s, stop))
+        direct_writes = threading.Event()
+        direct_writes.set()
         for i in range(scenario.direct_writers):
-            clients.append(DirectClient(f"d{i}", sw.port, server.port, history, keys,
-                                        rnd.random(), scenario.pause_s, stop))
+            clients.append(DirectClient(f"d{i}", sw.port, server.port, direct_writes, history,
+                                        keys, rnd.random(), scenario.pause_s, stop))
         for c in clients:
             c.start()
         time.sleep(scenario.before_s)
@@ -806,6 +817,8 @@ def run(scenario: Scenario, workdir: Optional[Path] = None, binary: Optional[str
             if cycle > 1:
                 time.sleep(scenario.before_s)  # healthy again for a while: L1 copies refill
             closed_before = log.count(None, "closed")
+            if scenario.direct_hold:
+                direct_writes.clear()
             t_fault = mark("during")
             keys.open_unseen()
             say(f"cycle {cycle}: {scenario.fault}")
@@ -824,6 +837,18 @@ def run(scenario: Scenario, workdir: Optional[Path] = None, binary: Optional[str
                     and not redis_stays_up):
                 notes.append(f"cycle {cycle}: no breaker transition to closed logged; did the "
                              f"breaker open? transitions {log.transitions()[-6:]}")
+            if not direct_writes.is_set():
+                def recovered() -> bool:
+                    a = answers_by_source(sw)
+                    return (journal_state(sw)["entries"] == 0 and
+                            a.get("seawall_near_tracking_links") == scenario.threads)
+                deadline = time.monotonic() + 5
+                while not recovered() and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                if not recovered():
+                    notes.append(f"cycle {cycle}: not recovered 5s after the breaker closed "
+                                 f"(journal, tracking links): direct writes resume anyway")
+                direct_writes.set()
             time.sleep(scenario.after_s)
             total = sum(c.ops for c in clients)
             say(f"cycle {cycle}: {total} ops so far")

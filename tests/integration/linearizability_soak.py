@@ -110,6 +110,8 @@ def main(argv=None) -> int:
     p.add_argument("--near", action="store_true", help="the policy's l1 in near-cache mode")
     p.add_argument("--direct-writers", type=int, default=0,
                    help="clients that SET keys straight to Redis (see lin_workload.py)")
+    p.add_argument("--direct-hold", action="store_true",
+                   help="direct writers only read from a fault until seawall recovered")
     p.add_argument("--verbose", "-v", action="store_true")
     p.add_argument("--limit", type=int, default=10, help="violations shown with --verbose")
     p.add_argument("--dump-failed", type=float, default=0, metavar="MS",
@@ -128,7 +130,7 @@ def main(argv=None) -> int:
                           outage_s=args.outage, after_s=args.after, ops=args.ops,
                           pause_s=args.pause, seed=args.seed + i, multi=not args.no_multi,
                           resp3=not args.no_resp3, near=args.near,
-                          direct_writers=args.direct_writers)
+                          direct_writers=args.direct_writers, direct_hold=args.direct_hold)
             t0 = time.monotonic()
             progress = (lambda text: print(f"  [{time.monotonic() - t0:7.1f}s] {text}",
                                            flush=True)) if args.verbose else None

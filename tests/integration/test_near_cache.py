@@ -36,7 +36,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import lin_workload  # noqa: E402
 from faults import client, kill_tracking, tracking_ids  # noqa: E402
-from harness import RawConnection, sample, scrape, seawall_binary, wait_until  # noqa: E402
+from harness import (RawConnection, encode_command, sample, scrape,  # noqa: E402
+                     seawall_binary, wait_until)
 from history import OK, READ, percentile  # noqa: E402
 from lin_workload import NEAR_MODE, Scenario  # noqa: E402
 
@@ -123,9 +124,14 @@ def near_shares(result) -> dict:
 
 @pytest.mark.parametrize("fault", ["tracking_kill", "kill9", "sigstop"])
 def test_near_history_stays_linearizable_with_direct_writers(tmp_path, fault):
+    # kill9: the direct writers only read from the kill until seawall has recovered. A restarted
+    # Redis takes their writes while seawall still answers from its L1 (breaker open, journal
+    # replaying) with no tracking link to hear of them: stale reads by the fallback design
+    # (unverified copies are served while the breaker is open), whatever near mode does.
+    # SIGSTOP keeps the link, whose invalidations arrive once Redis runs again: no hold.
     result = lin_workload.run(Scenario(fault=fault, threads=THREADS, clients=CLIENTS, keys=KEYS,
                                        outage_s=OUTAGE_S, near=True, direct_writers=2,
-                                       seed=300 + len(fault)),
+                                       direct_hold=fault == "kill9", seed=300 + len(fault)),
                               workdir=tmp_path)
     rep = result.report
     shares = near_shares(result)
@@ -240,14 +246,16 @@ def test_a_direct_write_is_seen_through_a_near_copy(redis_server, make_seawall):
 
 
 READERS = 50
-REDIS_SLEEP_S = 0.5
 
 
-def test_fifty_concurrent_misses_cost_redis_one_get_per_worker(redis_server, make_seawall):
-    # Redis sleeps (DEBUG SLEEP) while the readers arrive, so every read is in flight while the
+@pytest.mark.parametrize("redis_sleep", [0.04, 0.5], ids=["redis-40ms", "redis-500ms"])
+def test_fifty_concurrent_misses_cost_redis_one_get_per_worker(redis_server, make_seawall,
+                                                               redis_sleep):
+    # Redis sleeps (DEBUG SLEEP) while the readers arrive, so the reads are in flight while the
     # first GET is outstanding; otherwise a late reader would find the filled copy and the test
-    # could not tell single-flight from a plain fill. Deadlines above the sleep: no failure, no
-    # slow call, nothing that would open the breaker.
+    # could not tell single-flight from a plain fill. 40 ms: within the tracking link's stall
+    # bound (a barrier PING unanswered for 50 ms); 500 ms: a slow Redis, when a stampede hurts
+    # most. Deadlines above the sleep: no failure, no slow call, no open breaker.
     upstream = {"name": "main", "address": redis_server.address, "connections": 2,
                 "connect_timeout": "250ms", "request_timeout": "3s",
                 "breaker": {"slow_call_duration": "3s"},
@@ -257,9 +265,11 @@ def test_fifty_concurrent_misses_cost_redis_one_get_per_worker(redis_server, mak
     clients = [client(sw.port) for _ in range(READERS)]
     for c in clients:
         c.ping()  # connected before the barrier
+    sleep_cmd = encode_command("DEBUG", "SLEEP", str(redis_sleep))
     figures = []
-    for round_ in range(3):
-        key, value = f"n:sf{round_}", f"value-{round_}".encode()
+    rounds = 0
+    for attempt in range(8):
+        key, value = f"n:sf{attempt}", f"value-{attempt}".encode()
         assert direct.set(key, value) is True
         calls0 = get_calls(direct)
         barrier = threading.Barrier(READERS + 1)
@@ -268,35 +278,43 @@ def test_fifty_concurrent_misses_cost_redis_one_get_per_worker(redis_server, mak
         def run(i: int) -> None:
             barrier.wait()
             t0 = time.monotonic()
-            results[i] = (clients[i].get(key), time.monotonic() - t0)
+            results[i] = (clients[i].get(key), t0, time.monotonic() - t0)
 
         threads = [threading.Thread(target=run, args=(i,)) for i in range(READERS)]
         for t in threads:
             t.start()
         with RawConnection(redis_server.port, timeout=10) as sleeper:
-            sleeper.send(b"*3\r\n$5\r\nDEBUG\r\n$5\r\nSLEEP\r\n$3\r\n0.5\r\n")
-            time.sleep(0.05)  # Redis is asleep now
+            sleeper.send(sleep_cmd)  # before the readers' GETs, which go through seawall
             barrier.wait()
             assert sleeper.read_reply() == b"+OK\r\n"
+            woke = time.monotonic()
         for t in threads:
             t.join(30)
             assert not t.is_alive()
         gets = get_calls(direct) - calls0
-        values = Counter(v for v, _ in results)
-        waits = sorted(w for _, w in results)
-        figures.append(f"round {round_}: Redis ran {gets} GET(s) for {READERS} reads; waits "
-                       f"min {waits[0] * 1000:.0f} ms, median {waits[READERS // 2] * 1000:.0f} "
-                       f"ms, max {waits[-1] * 1000:.0f} ms")
+        values = Counter(v for v, _, _ in results)
+        waits = sorted(w for _, _, w in results)
+        # Sent while Redis slept (a few ms of margin for the trip through seawall).
+        overlapped = sum(1 for _, t0, _ in results if t0 < woke - 0.005)
+        figures.append(f"Redis asleep {redis_sleep * 1000:.0f} ms: Redis ran {gets} GET(s) for "
+                       f"{READERS} reads ({overlapped} sent while it slept); waits min "
+                       f"{waits[0] * 1000:.0f} ms, median {waits[READERS // 2] * 1000:.0f} ms, "
+                       f"max {waits[-1] * 1000:.0f} ms")
         assert values == {value: READERS}, values
-        # The reads did overlap the outstanding GET (else this round proves nothing).
-        assert waits[READERS // 2] >= REDIS_SLEEP_S / 2, figures[-1]
-        # One GET per worker thread at most: single-flight is per worker (each owns its upstream
-        # connections; sharing in-flight reads across workers would need a lock on the data
-        # path), and the 50 connections are spread over THREADS workers. Without single-flight:
-        # ~50.
-        assert 1 <= gets <= THREADS, figures[-1]
-    assert "closed -> open" not in sw.log_text()
+        if overlapped < READERS * 0.6:
+            continue  # the readers came too late to overlap the first GET: proves nothing
+        rounds += 1
+        # Exactly one expected. At most one per worker thread is allowed: the 50 connections
+        # are spread over THREADS workers and the flight table is shared, but a read that
+        # arrives between the leader's reply and its fill (verified by a PTTL) may lead a
+        # second flight. Without single-flight: about `overlapped`.
+        assert 1 <= gets <= THREADS, "\n".join(figures)
+        if rounds == 3:
+            break
     print("\n".join(figures))
+    assert rounds == 3, "too few rounds in which the readers overlapped the first GET:\n" + \
+        "\n".join(figures)
+    assert "closed -> open" not in sw.log_text()
 
 
 # --------------------------------------------------------------------------------------------
