@@ -152,7 +152,7 @@ def test_near_history_stays_linearizable_with_direct_writers(tmp_path, fault):
         if not killed or killed[0] != THREADS or sum(killed) < 2 * THREADS:
             problems.append(f"tracking connections killed per round {killed}: expected "
                             f"{THREADS} at first, and the links back (and killed) again later")
-        healthy = ("before", "during", "after")
+        healthy = ("before", "after")  # during: links down ~0.2 s per kill, copies refilled
     else:
         if not opened:
             problems.append(f"the breaker never opened (transitions {result.transitions}): "
