@@ -13,6 +13,7 @@ steady on a machine where throughput is not.
     tests/bench/bench.py [--seawall build/seawall] [--runs 3] [--quick]
     tests/bench/bench.py --memory-only [--memory-clients 10000]   # the memory row alone
     tests/bench/bench.py --outage-zipf                 # L1 hit share during an outage, Zipf reads
+    tests/bench/bench.py --near                        # near-cache mode against direct and fallback
 
 Tables: the keyspace rows; a Zipf row (hot keys, driven by keyspace.drive, a pipelined Python
 client, since redis-benchmark draws keys uniformly); the L1 fill (seawall with the default L1
@@ -46,7 +47,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
 
 from harness import (LOOPBACK, RawConnection, RedisServer, Seawall, free_port, merge,  # noqa
-                     open_idle_clients, ping_ok, raise_nofile_limit, rss_kib, wait_until)
+                     open_idle_clients, ping_ok, raise_nofile_limit, rss_kib, scrape, wait_until)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from keyspace import drive, get_commands, prefill, zipf_sequence  # noqa: E402
@@ -73,6 +74,7 @@ class Result:
     avg_ms: float
     p99_ms: float
     cpu_us: float = float("nan")  # the target process's CPU per request
+    redis_cmds: float = float("nan")  # commands Redis processed per request (--near)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -495,6 +497,155 @@ def outage_zipf(args, workdir: Path) -> bool:
     return True
 
 
+NEAR_HOT_KEYS = 1000
+
+
+def commands_processed(redis_port: int) -> int:
+    """Redis's INFO stats total_commands_processed (this INFO itself not yet counted)."""
+    with RawConnection(redis_port, timeout=10) as c:
+        reply = c.request("INFO", "stats").decode()
+    for line in reply.split("\r\n"):
+        if line.startswith("total_commands_processed:"):
+            return int(line.split(":", 1)[1])
+    raise RuntimeError("no total_commands_processed in INFO stats")
+
+
+def counting(redis_port: int, runner):
+    """A runner for interleave() that also sets Result.redis_cmds: what Redis processed during
+    the run per request. The INFO before the run is counted by the one after it, hence the 1;
+    everything else is real load, the other proxies' idle health checks included (a few a
+    second)."""
+    def run(port: int, row: Row) -> Result:
+        before = commands_processed(redis_port)
+        res = runner(port, row)
+        res.redis_cmds = (commands_processed(redis_port) - before - 1) / row.requests
+        return res
+    return run
+
+
+def near_tables(args, workdir: Path) -> bool:
+    """Near-cache mode (l1 mode: near) against Redis directly, seawall in fallback mode (the
+    same policy without `mode`) and twemproxy: GETs of 1,000 hot keys at P1 and P16, and Zipf
+    GETs over the whole keyspace with what Redis itself processed."""
+    keys = max(args.keys, NEAR_HOT_KEYS)
+    l1 = {"ttl": "1h", "max_stale": "1h"}
+    redis = RedisServer(workdir / "redis-near")
+    seawalls: dict[str, Seawall] = {}
+    twemproxy = None
+    failed = False
+    try:
+        redis.start()
+        prefill(redis.port, keys)
+        targets = {"direct": (redis.port, redis.pid, ())}
+        if shutil.which("nutcracker"):
+            twemproxy = Nutcracker(workdir, redis.port)
+            twemproxy.start()
+            targets["twemproxy"] = (twemproxy.port, twemproxy.proc.pid, ())
+        for name, mode in (("near", {"mode": "near"}), ("fallback", {})):
+            seawalls[name] = start_seawall(args, workdir, f"seawall-{name}", redis, args.threads,
+                                           {"policies": [{"match": "key:*",
+                                                          "l1": {**l1, **mode}}]})
+            targets[name] = (seawalls[name].port, seawalls[name].pid, ())
+        for name, (port, _, _) in targets.items():
+            check_target(name, port)
+        # The hot keys in both L1s before the first row.
+        hot = get_commands(list(range(NEAR_HOT_KEYS)))
+        for name in ("near", "fallback"):
+            drive(targets[name][0], hot)
+        names = list(targets)
+        ratios = [(n, "direct") for n in names if n != "direct"] + [("near", "fallback")]
+
+        rows = [Row("GET 1k hot c=50 P=1 -r 1000", "get", 50, 1, args.requests_p1,
+                    keyspace=NEAR_HOT_KEYS),
+                Row("GET 1k hot c=50 P=16 -r 1000", "get", 50, 16, args.requests_p16,
+                    keyspace=NEAR_HOT_KEYS)]
+        near_before = answers(seawalls["near"])
+        results, bad = interleave(args, rows, targets, "near", counting(redis.port,
+                                                                         run_benchmark))
+        failed |= bad
+        near_after = answers(seawalls["near"])
+        print(f"\nNear-cache mode: redis-benchmark GETs of {NEAR_HOT_KEYS} hot keys (-r "
+              f"{NEAR_HOT_KEYS}, {VALUE_SIZE}-byte values, prefilled and read once through "
+              f"both seawalls), loopback, median of {args.runs} interleaved run(s); seawall "
+              f"threads={args.threads} connections={args.connections}, `l1: {{ttl: 1h, "
+              "max_stale: 1h}` with `mode: near` (near) or without (fallback). Near hits during "
+              f"these rows: {share(near_before, near_after)}.\n")
+        print("\n".join(result_table(rows, results, names, ratios)))
+        print("\nCommands Redis processed per client GET (INFO stats total_commands_processed):\n")
+        print("| benchmark | " + " | ".join(names) + " |")
+        print("|" + "---|" * (1 + len(names)))
+        for row in rows:
+            cells = []
+            for name in names:
+                runs = [r for r in results.get((row.label, name), []) if r is not None]
+                cells.append(f"{statistics.median(r.redis_cmds for r in runs):.3f}"
+                             if runs else "failed")
+            print(f"| {row.label} | " + " | ".join(cells) + " |")
+
+        # Zipf over the whole keyspace: what near mode saves Redis.
+        commands = get_commands(zipf_sequence(keys, args.requests_zipf, s=args.zipf_s))
+        zrow = Row(f"GET Zipf s={args.zipf_s} c=8 P=16", "zipf", 8, 16, len(commands))
+        ztargets = {n: targets[n] for n in ("direct", "near", "fallback")}
+        near_before = answers(seawalls["near"])
+        results, bad = interleave(args, [zrow], ztargets, "near-zipf",
+                                  counting(redis.port, zipf_runner(commands)))
+        failed |= bad
+        near_after = answers(seawalls["near"])
+        print(f"\nZipf GETs (s={args.zipf_s}) over all {keys} prefilled keys, {len(commands)} "
+              "per run from keyspace.drive (8 connections pipelining 16); the commands Redis "
+              "processed per second and per client GET (barrier PINGs, health checks and every "
+              "miss included). Near hits during these runs: "
+              f"{share(near_before, near_after)}.\n")
+        print("| target | client k GET/s | Redis k commands/s | Redis commands per GET | "
+              "CPU us/req |")
+        print("|---|---|---|---|---|")
+        for name in ztargets:
+            runs = [r for r in results.get((zrow.label, name), []) if r is not None]
+            if not runs:
+                print(f"| {name} | failed | | | |")
+                continue
+            rps = statistics.median(r.rps for r in runs)
+            per = statistics.median(r.redis_cmds for r in runs)
+            cpu = statistics.median(r.cpu_us for r in runs)
+            print(f"| {name} | {rps / 1000:.1f} | {rps * per / 1000:.1f} | {per:.3f} | "
+                  f"{cpu:.2f} |")
+        for name, sw in seawalls.items():
+            if not sw.alive():
+                raise RuntimeError(f"seawall-{name} died\n{sw.log_tail()}")
+            log = sw.log_path.read_text(errors="replace")
+            if log.count("closed -> open"):
+                print(f"\nWARNING: seawall-{name}'s breaker opened: its numbers include "
+                      "answers that did not come from Redis.")
+    except Exception as e:  # noqa: BLE001 - report and clean up
+        print(f"near benchmark failed: {e}", file=sys.stderr)
+        failed = True
+    finally:
+        for sw in seawalls.values():
+            try:
+                sw.stop()
+            except AssertionError as e:
+                print(f"seawall did not stop cleanly: {e}", file=sys.stderr)
+                failed = True
+        if twemproxy is not None:
+            twemproxy.stop()
+        redis.stop()
+    return not failed
+
+
+def answers(sw: Seawall) -> dict:
+    """seawall_answers_total by source, from /metrics."""
+    fam = scrape(sw.admin_port).get("seawall_answers")
+    return {s.labels["source"]: s.value for s in (fam.samples if fam else ())
+            if s.name == "seawall_answers_total"}
+
+
+def share(before: dict, after: dict) -> str:
+    """"N of M answers (P%)" for the l1_near source between two answers() snapshots."""
+    near = after.get("l1_near", 0) - before.get("l1_near", 0)
+    total = sum(after.values()) - sum(before.values())
+    return f"{near:,.0f} of {total:,.0f} answers ({near / total:.1%})" if total else "none"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -531,6 +682,10 @@ def main() -> int:
                         help="leave the memory row out of a full run")
     parser.add_argument("--outage-zipf", action="store_true",
                         help="run only the outage hit-share measurement (Zipf reads)")
+    parser.add_argument("--near", action="store_true",
+                        help="run only the near-cache tables: 1,000 hot keys at P1 and P16, "
+                             "direct vs seawall near vs fallback (vs twemproxy), and Zipf reads "
+                             "with the commands Redis processed")
     parser.add_argument("--outage-warm", type=int, default=300_000,
                         help="Zipf GETs through seawall before Redis is frozen")
     parser.add_argument("--outage-reads", type=int, default=50_000,
@@ -546,22 +701,24 @@ def main() -> int:
     args = parser.parse_args()
     if not args.seawall:
         parser.error("no seawall binary: pass --seawall or set SEAWALL_BIN")
-    if args.memory_only or args.outage_zipf:
+    if args.quick:
+        args.runs, args.requests_p1, args.requests_p16, args.requests_latency = 1, 20_000, 100_000, 5_000
+        args.requests_zipf = 20_000
+    if args.memory_only or args.outage_zipf or args.near:
         workdir = Path(tempfile.mkdtemp(prefix="seawall-bench-"))
         ok = False
+        what = "memory row" if args.memory_only else "outage" if args.outage_zipf else "near"
         try:
-            ok = memory_table(args, workdir) if args.memory_only else outage_zipf(args, workdir)
+            ok = (memory_table(args, workdir) if args.memory_only
+                  else outage_zipf(args, workdir) if args.outage_zipf
+                  else near_tables(args, workdir))
         except Exception as e:  # noqa: BLE001 - report and clean up
-            print(f"{'memory row' if args.memory_only else 'outage'} failed: {e}",
-                  file=sys.stderr)
+            print(f"{what} failed: {e}", file=sys.stderr)
         if ok and not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             print(f"logs and configs kept in {workdir}", file=sys.stderr)
         return 0 if ok else 1
-    if args.quick:
-        args.runs, args.requests_p1, args.requests_p16, args.requests_latency = 1, 20_000, 100_000, 5_000
-        args.requests_zipf = 20_000
 
     k = args.keys
     rows = [

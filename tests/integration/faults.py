@@ -80,6 +80,33 @@ def client(port: int, timeout: float = 5.0) -> redis.Redis:
 
 
 # --------------------------------------------------------------------------------------------
+# near-cache mode's tracking connections
+
+TRACKING_NAME = "seawall-tracking"
+
+
+def tracking_ids(redis_port: int) -> list[int]:
+    """Ids of the connections Redis lists as name=seawall-tracking (one per worker thread and
+    upstream while they are subscribed)."""
+    r = client(redis_port)
+    try:
+        return [int(c["id"]) for c in r.client_list() if c.get("name") == TRACKING_NAME]
+    finally:
+        r.connection_pool.disconnect()
+
+
+def kill_tracking(redis_port: int) -> int:
+    """CLIENT KILL ID of every seawall-tracking connection; returns how many Redis killed."""
+    r = client(redis_port)
+    try:
+        return sum(int(r.client_kill_filter(_id=i)) for i in tracking_ids(redis_port))
+    except redis.ResponseError:  # gone between the list and the kill
+        return 0
+    finally:
+        r.connection_pool.disconnect()
+
+
+# --------------------------------------------------------------------------------------------
 # seawall's log
 
 _TRANSITION = re.compile(r"upstream=(\S+) breaker (\w+) -> (\w+)")

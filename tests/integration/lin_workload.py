@@ -17,6 +17,15 @@ Clients (one thread each; every written value is unique, "<client>-<seq>"):
   resp3     a raw connection after HELLO 3 (pinned for its lifetime): GET 65%, SET 35%;
             reconnects (and says HELLO 3 again) after a dropped connection or a timeout
 
+Near-cache mode (Scenario.near: the policy's l1 gets `mode: near`) adds, when asked:
+  d0..dN-1  direct writers (Scenario.direct_writers): SET a key straight to Redis, bypassing
+            seawall, then GET it through seawall (a read sent after the write's acknowledgement:
+            a near hit may not hide it). They write only their own keys (lin:d*), which every
+            client reads: a journal replay would overwrite a direct write made after Redis came
+            back, which is seawall's documented design, not the coherence being judged
+  tracking_kill  a fault that keeps Redis up and kills every `seawall-tracking` connection
+            (CLIENT KILL ID) Scenario.tracking_kills times over the outage window
+
 Outcomes: ok; fail only when the command is known not to have been applied (seawall's documented
 refusals: "write rejected", "journal full", "cannot be acknowledged without Redis"; EXECABORT;
 a command never sent because HELLO failed); info for everything else (timeouts, "outcome
@@ -57,11 +66,17 @@ from harness import (  # noqa: E402
 from history import FAIL, INFO, OK, History, Report, check, now  # noqa: E402
 
 FAULTS = ("kill9", "sigstop", "debug_sleep", "flap", "reload")
+# Faults that need near-cache mode (Redis stays up: no breaker transition is expected).
+NEAR_FAULTS = ("tracking_kill",)
+# The l1 `mode` of Scenario.near; SEAWALL_NEAR_MODE= (empty) leaves the key out, to show what the
+# near tests make of a binary or a build without near mode (they must fail).
+NEAR_MODE = os.environ.get("SEAWALL_NEAR_MODE", "near")
 # A client-side deadline well above every seawall deadline: an answer slower than this is a
 # timeout (info for a write, a failed read).
 CLIENT_TIMEOUT_S = 2.0
 FLAP_HALF_PERIOD_S = 0.7
 KEY_PREFIX = "lin:"
+DIRECT_PREFIX = f"{KEY_PREFIX}d"
 
 # Errors seawall (or Redis) documents as "this command was not applied".
 NOT_APPLIED = ("write rejected", "journal full", "cannot be acknowledged without Redis",
@@ -199,21 +214,31 @@ class RawClient:
 
 
 class Keys:
-    """The keys in play: the seen ones from the start, the unseen ones once the fault begins."""
+    """The keys in play: the seen ones from the start, the unseen ones once the fault begins, and
+    the direct writers' keys (seen; written only straight to Redis, read by every client)."""
 
-    def __init__(self, n_seen: int, n_unseen: int):
+    def __init__(self, n_seen: int, n_unseen: int, n_direct: int = 0):
         self.seen = [f"{KEY_PREFIX}{i}" for i in range(n_seen)]
         self.unseen = [f"{KEY_PREFIX}u{i}" for i in range(n_unseen)]
+        self.direct = [f"{DIRECT_PREFIX}{i}" for i in range(n_direct)]
         self.active = list(self.seen)
+        self.readable = self.active + self.direct
 
     def open_unseen(self) -> None:
-        self.active = self.seen + self.unseen  # one reference swap: atomic for the readers
+        # One reference swap each: atomic for the readers.
+        self.readable = self.seen + self.unseen + self.direct
+        self.active = self.seen + self.unseen
 
     def all(self) -> list:
-        return self.seen + self.unseen
+        return self.seen + self.unseen + self.direct
 
     def pick(self, rnd: random.Random, n: int = 1) -> list:
+        """Keys to write through seawall."""
         return rnd.sample(self.active, n)
+
+    def pick_read(self, rnd: random.Random, n: int = 1) -> list:
+        """Keys to read (the same draws as pick() when there are no direct keys)."""
+        return rnd.sample(self.readable, n)
 
 
 class Client(threading.Thread):
@@ -268,14 +293,14 @@ class PlainClient(Client):
     def step(self) -> None:
         x = self.rnd.random()
         if x < 0.65:
-            (key,) = self.keys.pick(self.rnd)
+            (key,) = self.keys.pick_read(self.rnd)
             self.read("GET", [key], lambda: [self.r.get(key)])
         elif x < 0.85:
             (key,) = self.keys.pick(self.rnd)
             value = self.value()
             self.write("SET", [(key, value)], lambda: self.r.set(key, value))
         elif x < 0.95:
-            keys = self.keys.pick(self.rnd, self.rnd.choice((2, 3)))
+            keys = self.keys.pick_read(self.rnd, self.rnd.choice((2, 3)))
             self.read("MGET", keys, lambda: self.r.mget(keys))
         else:
             pairs = [(k, self.value()) for k in self.keys.pick(self.rnd, 2)]
@@ -344,29 +369,33 @@ class RawSessionClient(Client):
             self.history.read(self.cname, cmd, [key], None, t0, t1, FAIL,
                               f"unexpected reply {reply!r}")
 
-    def set(self, key: str) -> None:
-        cmd = f"{self.tag}SET"
+    def set(self, key: str, raw: Optional[RawClient] = None, cmd: Optional[str] = None) -> bool:
+        """SET through seawall (or over `raw`, recorded as `cmd`); True when acknowledged."""
+        raw = raw or self.raw
+        cmd = cmd or f"{self.tag}SET"
         value = self.value()
         t0 = now()
-        not_sent = self.raw.ensure()
+        not_sent = raw.ensure()
         if not_sent:
             self.history.write(self.cname, cmd, [(key, value)], t0, now(), FAIL, not_sent)
             time.sleep(0.01)
-            return
+            return False
         try:
-            (reply,) = self.raw.requests(("SET", key, value))
+            (reply,) = raw.requests(("SET", key, value))
         except (OSError, ConnectionClosed, ValueError) as e:
             self.history.write(self.cname, cmd, [(key, value)], t0, now(), INFO, repr(e))
-            return
+            return False
         t1 = now()
         if reply == "OK":
             self.history.write(self.cname, cmd, [(key, value)], t0, t1, OK)
-        elif isinstance(reply, RespError):
+            return True
+        if isinstance(reply, RespError):
             self.history.write(self.cname, cmd, [(key, value)], t0, t1,
                                write_outcome(str(reply)), str(reply))
         else:
             self.history.write(self.cname, cmd, [(key, value)], t0, t1, INFO,
                                f"unexpected reply {reply!r}")
+        return False
 
 
 class Resp3Client(RawSessionClient):
@@ -374,10 +403,12 @@ class Resp3Client(RawSessionClient):
     tag = "RESP3 "
 
     def step(self) -> None:
-        (key,) = self.keys.pick(self.rnd)
+        (key,) = self.keys.pick_read(self.rnd)
         if self.rnd.random() < 0.65:
             self.get(key)
         else:
+            if key.startswith(DIRECT_PREFIX):  # (never without direct writers: same draws)
+                (key,) = self.keys.pick(self.rnd)
             self.set(key)
 
 
@@ -389,7 +420,7 @@ class MultiClient(RawSessionClient):
 
     def step(self) -> None:
         if self.rnd.random() < 0.6:
-            (key,) = self.keys.pick(self.rnd)
+            (key,) = self.keys.pick_read(self.rnd)
             self.get(key)
             return
         pairs = [(k, self.value()) for k in self.keys.pick(self.rnd, 2)]
@@ -429,6 +460,34 @@ class MultiClient(RawSessionClient):
                                f"EXEC: {exec_!r} (queued: {queued})")
 
 
+DIRECT_SET = "direct SET"
+
+
+class DirectClient(RawSessionClient):
+    """A direct writer: SET one of the direct keys straight to Redis (bypassing seawall), then
+    GET it through seawall: that read is sent after the write's acknowledgement, so a near hit
+    that hides the write is a stale read. Redis errors count as not applied only where
+    write_outcome() says so (-LOADING after a restart stays info: harmless for the checker)."""
+
+    tag = ""
+
+    def __init__(self, name: str, port: int, redis_port: int, writes_allowed: threading.Event,
+                 *args, **kw):
+        super().__init__(name, port, *args, **kw)
+        self.redis = RawClient(redis_port)
+        self.writes_allowed = writes_allowed
+
+    def close(self) -> None:
+        super().close()
+        self.redis.close()
+
+    def step(self) -> None:
+        key = self.rnd.choice(self.keys.direct)
+        if self.writes_allowed.is_set():
+            self.set(key, raw=self.redis, cmd=DIRECT_SET)
+        self.get(key)
+
+
 # --------------------------------------------------------------------------------------------
 # the scenario
 
@@ -451,6 +510,16 @@ class Scenario:
     seed: int = 1
     recovery_ramp: str = "1s"
     keep_dirs: bool = False
+    near: bool = False  # the policy's l1 gets `mode: near`
+    direct_writers: int = 0  # DirectClient threads (keys lin:d0.. lin:dN-1, seen)
+    direct_keys: int = 20
+    # The direct writers only read from the fault's start until seawall has recovered (breaker
+    # closed, journal empty, tracking links back). Without it, a direct write acknowledged by a
+    # restarted Redis while seawall still answers from its L1 (breaker open, journal replaying:
+    # the fallback chain) and before its tracking link is back is hidden by the old copy: stale
+    # by the fallback design, not near mode's doing.
+    direct_hold: bool = False
+    tracking_kills: int = 4  # tracking_kill: rounds of CLIENT KILL over the outage window
 
 
 @dataclass
@@ -467,12 +536,21 @@ class Result:
     notes: list = field(default_factory=list)
     workdir: str = ""
     log_tail: str = ""
+    # near mode: (label, monotonic ns, answers_by_source()) at each phase mark, when the breaker
+    # closed again ("closed"), and at the end ("end")
+    answers: list = field(default_factory=list)
+    tracking_killed: list = field(default_factory=list)  # connections killed per round
+    near_links: Optional[float] = None  # seawall_near_tracking_links at the end
+    near_invalidations: Optional[float] = None
 
     def header(self) -> str:
         s = self.scenario
         return (f"fault={s.fault} threads={s.threads} clients={s.clients}+"
                 f"{int(s.multi) + int(s.resp3)} keys={s.keys}+{s.unseen_keys} "
                 f"outage={s.outage_s}s cycles={len(self.fault_windows)} ops={self.ops} "
+                + (f"near direct_writers={s.direct_writers} tracking links at the end "
+                   f"{self.near_links} invalidations {self.near_invalidations} killed "
+                   f"{self.tracking_killed} " if s.near else "") +
                 f"in {self.seconds:.1f}s; breaker transitions: {len(self.transitions)}; "
                 f"journal {self.journal}" + (f"; reloads {self.reloads}" if s.fault == "reload"
                                              else "") +
@@ -486,13 +564,29 @@ POLICY_TTL = "2s"
 
 
 def seawall_config(redis_port: int, scenario: Scenario, ttl: str = POLICY_TTL) -> dict:
+    l1 = {"ttl": ttl, "max_stale": "10m"}
+    if scenario.near and NEAR_MODE:
+        l1["mode"] = NEAR_MODE
     return {
         "threads": scenario.threads,
         "upstreams": [faults.upstream("main", redis_port, recovery_ramp=scenario.recovery_ramp)],
         # error, not miss, when nothing can answer: a nil would be a claim about the value.
-        "policies": [{"match": f"{KEY_PREFIX}*", "l1": {"ttl": ttl, "max_stale": "10m"},
+        "policies": [{"match": f"{KEY_PREFIX}*", "l1": l1,
                       "writes_when_open": "journal", "on_unavailable": "error"}],
     }
+
+
+def answers_by_source(sw: Seawall) -> dict:
+    """seawall_answers_total by source, and the near-mode gauges and counters, now."""
+    families = scrape(sw.admin_port)
+    out = {s.labels["source"]: s.value for s in families["seawall_answers"].samples
+           if s.name == "seawall_answers_total"} if "seawall_answers" in families else {}
+    for name in ("seawall_near_tracking_links", "seawall_near_invalidations_total"):
+        try:
+            out[name] = sample(families, name)
+        except KeyError:
+            pass
+    return out
 
 
 def applied_writes(redis_dir: Path, notes: list) -> Optional[dict]:
@@ -574,10 +668,18 @@ class _DebugSleep(threading.Thread):
 
 
 def inject(fault: str, server: RedisServer, sw: Seawall, scenario: Scenario,
-           notes: list) -> None:
-    """Runs one fault from its start to the moment Redis can answer again."""
+           notes: list, killed: Optional[list] = None) -> None:
+    """Runs one fault from its start to the moment Redis can answer again (tracking_kill:
+    `killed` gets the number of connections killed in each round)."""
     outage = scenario.outage_s
-    if fault == "kill9":
+    if fault == "tracking_kill":
+        rounds = max(1, scenario.tracking_kills)
+        for _ in range(rounds):
+            n = faults.kill_tracking(server.port)
+            if killed is not None:
+                killed.append(n)
+            time.sleep(outage / rounds)
+    elif fault == "kill9":
         server.kill9()
         time.sleep(outage)
         server.start(timeout=30)  # same port, same directory: reloads the AOF
@@ -623,7 +725,7 @@ def inject(fault: str, server: RedisServer, sw: Seawall, scenario: Scenario,
         finally:
             server.sigcont()
     else:
-        raise ValueError(f"unknown fault {fault!r}; one of {FAULTS}")
+        raise ValueError(f"unknown fault {fault!r}; one of {FAULTS + NEAR_FAULTS}")
 
 
 def run(scenario: Scenario, workdir: Optional[Path] = None, binary: Optional[str] = None,
@@ -650,8 +752,20 @@ def run(scenario: Scenario, workdir: Optional[Path] = None, binary: Optional[str
         sw.wait_ready()
         log = faults.BreakerLog(sw.log_path)
         history = History()
-        keys = Keys(scenario.keys, scenario.unseen_keys)
-        history.mark("before")
+        keys = Keys(scenario.keys, scenario.unseen_keys,
+                    scenario.direct_keys if scenario.direct_writers else 0)
+        answers: list = []
+
+        def snapshot(label: str, t: int) -> None:
+            if scenario.near:
+                answers.append((label, t, answers_by_source(sw)))
+
+        def mark(phase: str) -> int:
+            t = history.mark(phase)
+            snapshot(phase, t)
+            return t
+
+        mark("before")
 
         # Every seen key written and read once through seawall: in Redis and in the L1.
         setup = redis.Redis(host=faults.LOOPBACK, port=sw.port, socket_timeout=CLIENT_TIMEOUT_S)
@@ -660,7 +774,16 @@ def run(scenario: Scenario, workdir: Optional[Path] = None, binary: Optional[str
             t0 = now()
             assert setup.set(k, v) is True
             history.write("setup", "SET", [(k, v)], t0, now(), OK)
-        for k in keys.seen:
+        if keys.direct:
+            direct = redis.Redis(host=faults.LOOPBACK, port=server.port,
+                                 socket_timeout=CLIENT_TIMEOUT_S)
+            for i, k in enumerate(keys.direct):
+                v = f"setup-d{i}"
+                t0 = now()
+                assert direct.set(k, v) is True
+                history.write("setup", DIRECT_SET, [(k, v)], t0, now(), OK)
+            direct.connection_pool.disconnect()
+        for k in keys.seen + keys.direct:
             t0 = now()
             got = setup.get(k)
             history.read("setup", "GET", [k], [_text(got)], t0, now(), OK)
@@ -676,30 +799,56 @@ def run(scenario: Scenario, workdir: Optional[Path] = None, binary: Optional[str
         if scenario.resp3:
             clients.append(Resp3Client("resp3", sw.port, history, keys, rnd.random(),
                                        scenario.pause_s, stop))
+        direct_writes = threading.Event()
+        direct_writes.set()
+        for i in range(scenario.direct_writers):
+            clients.append(DirectClient(f"d{i}", sw.port, server.port, direct_writes, history,
+                                        keys, rnd.random(), scenario.pause_s, stop))
         for c in clients:
             c.start()
         time.sleep(scenario.before_s)
 
         windows = []
+        killed: list = []
+        redis_stays_up = scenario.fault in NEAR_FAULTS
         cycle = 0
         while True:
             cycle += 1
             if cycle > 1:
                 time.sleep(scenario.before_s)  # healthy again for a while: L1 copies refill
             closed_before = log.count(None, "closed")
-            t_fault = history.mark("during")
+            if scenario.direct_hold:
+                direct_writes.clear()
+            t_fault = mark("during")
             keys.open_unseen()
             say(f"cycle {cycle}: {scenario.fault}")
-            inject(scenario.fault, server, sw, scenario, notes)
-            t_back = history.mark("after")
+            inject(scenario.fault, server, sw, scenario, notes, killed)
+            t_back = mark("after")
             windows.append((t_fault, t_back))
-            try:
-                log.wait_settled_closed(faults.recovery_bound() + 5)
-            except AssertionError as e:
-                notes.append(f"cycle {cycle}: breaker not closed: {str(e)[:300]}")
-            if log.count(None, "closed") == closed_before and scenario.fault != "flap":
+            if redis_stays_up:
+                pass  # no breaker transition to wait for
+            else:
+                try:
+                    log.wait_settled_closed(faults.recovery_bound() + 5)
+                    snapshot("closed", now())  # healthy again: near hits may resume
+                except AssertionError as e:
+                    notes.append(f"cycle {cycle}: breaker not closed: {str(e)[:300]}")
+            if (log.count(None, "closed") == closed_before and scenario.fault != "flap"
+                    and not redis_stays_up):
                 notes.append(f"cycle {cycle}: no breaker transition to closed logged; did the "
                              f"breaker open? transitions {log.transitions()[-6:]}")
+            if not direct_writes.is_set():
+                def recovered() -> bool:
+                    a = answers_by_source(sw)
+                    return (journal_state(sw)["entries"] == 0 and
+                            a.get("seawall_near_tracking_links") == scenario.threads)
+                deadline = time.monotonic() + 5
+                while not recovered() and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                if not recovered():
+                    notes.append(f"cycle {cycle}: not recovered 5s after the breaker closed "
+                                 f"(journal, tracking links): direct writes resume anyway")
+                direct_writes.set()
             time.sleep(scenario.after_s)
             total = sum(c.ops for c in clients)
             say(f"cycle {cycle}: {total} ops so far")
@@ -714,6 +863,7 @@ def run(scenario: Scenario, workdir: Optional[Path] = None, binary: Optional[str
         stop.set()
         for c in clients:
             c.join(CLIENT_TIMEOUT_S * 3 + 5)
+        snapshot("end", now())
         stuck = [c.cname for c in clients if c.is_alive()]
         crashed = [(c.cname, c.crash) for c in clients if c.crash is not None]
         if stuck or crashed:
@@ -737,10 +887,16 @@ def run(scenario: Scenario, workdir: Optional[Path] = None, binary: Optional[str
                        fills_cache=lambda e: not e.cmd.startswith(Resp3Client.tag))
         if not sw.alive():
             notes.append("seawall died during the run")
-        return Result(scenario, report, history, time.monotonic() - t_start,
-                      report.ops, windows, log.transitions(),
-                      int(reloads_ok(sw)) if sw.alive() else 0, journal, notes, str(workdir),
-                      sw.log_tail())
+        result = Result(scenario, report, history, time.monotonic() - t_start,
+                        report.ops, windows, log.transitions(),
+                        int(reloads_ok(sw)) if sw.alive() else 0, journal, notes, str(workdir),
+                        sw.log_tail())
+        if scenario.near:
+            result.answers = answers
+            result.tracking_killed = killed
+            result.near_links = answers[-1][2].get("seawall_near_tracking_links")
+            result.near_invalidations = answers[-1][2].get("seawall_near_invalidations_total")
+        return result
     finally:
         stop.set()
         for c in clients:

@@ -92,7 +92,8 @@ def known_key_read_errors(res) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seawall", required=True, help="the seawall binary")
-    p.add_argument("--fault", default="kill9", choices=list(lin_workload.FAULTS) + ["all"])
+    p.add_argument("--fault", default="kill9", choices=list(lin_workload.FAULTS + lin_workload.NEAR_FAULTS)
+                   + ["all"])
     p.add_argument("--ops", type=int, default=100000, help="operations per run (at least)")
     p.add_argument("--repeat", type=int, default=1, help="runs per fault")
     p.add_argument("--threads", type=int, default=1, help="seawall worker threads")
@@ -106,6 +107,11 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--no-multi", action="store_true")
     p.add_argument("--no-resp3", action="store_true")
+    p.add_argument("--near", action="store_true", help="the policy's l1 in near-cache mode")
+    p.add_argument("--direct-writers", type=int, default=0,
+                   help="clients that SET keys straight to Redis (see lin_workload.py)")
+    p.add_argument("--direct-hold", action="store_true",
+                   help="direct writers only read from a fault until seawall recovered")
     p.add_argument("--verbose", "-v", action="store_true")
     p.add_argument("--limit", type=int, default=10, help="violations shown with --verbose")
     p.add_argument("--dump-failed", type=float, default=0, metavar="MS",
@@ -123,7 +129,8 @@ def main(argv=None) -> int:
                           unseen_keys=args.unseen_keys, before_s=args.before,
                           outage_s=args.outage, after_s=args.after, ops=args.ops,
                           pause_s=args.pause, seed=args.seed + i, multi=not args.no_multi,
-                          resp3=not args.no_resp3)
+                          resp3=not args.no_resp3, near=args.near,
+                          direct_writers=args.direct_writers, direct_hold=args.direct_hold)
             t0 = time.monotonic()
             progress = (lambda text: print(f"  [{time.monotonic() - t0:7.1f}s] {text}",
                                            flush=True)) if args.verbose else None
