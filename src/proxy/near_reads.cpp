@@ -3,13 +3,13 @@
 #include <array>
 #include <charconv>
 
-#include "seawall/command/sent.hpp"
-#include "seawall/resp/writer.hpp"
-
+#include "seawall/breaker/circuit_breaker.hpp"
 #include "seawall/cache/reply_cache.hpp"
+#include "seawall/command/sent.hpp"
 #include "seawall/policy/fallback.hpp"
 #include "seawall/proxy/cache_effects.hpp"
 #include "seawall/proxy/near_links.hpp"
+#include "seawall/resp/writer.hpp"
 
 namespace seawall::proxy {
 
@@ -68,9 +68,10 @@ NearReads::Step NearReads::start(std::span<const std::string_view> args,
   // finish(): it reads nothing else until this request is dispatched.
   key_ = args[key_indexes[0]];
   const std::size_t up = ctx_.snapshot->router.route(key_);
+  up_ = up;
   link_ = ctx_.near->link(up).get();
   hold_.reset();
-  if (link_ == nullptr || !link_->live()) {
+  if (link_ == nullptr || !(link_->live() || link_->stalled())) {
     return Step::Forward;
   }
   cache::make_cache_key(args, cache_key_);
@@ -81,10 +82,32 @@ NearReads::Step NearReads::start(std::span<const std::string_view> args,
                                                 : std::chrono::milliseconds(100);
   lease_waited_ = flight_waited_ = false;
   arrived_ = arrived;
+  if (link_->stalled()) {
+    return stalled();
+  }
   if (!link_->passed(arrived)) {
     return wait_for(Pending::Barrier, {});
   }
   return step();
+}
+
+NearReads::Step NearReads::stalled() {
+  const auto now = std::chrono::steady_clock::now();
+  if (ctx_.shared->upstreams[up_]->breaker().state(now) == breaker::State::Open || flight_waited_) {
+    return Step::Forward;
+  }
+  SharedState& shared = *ctx_.shared;
+  const policy::MissLeases::Result flight = shared.near_flights.take(cache_key_, now, timeout_);
+  if (flight.take == policy::MissLeases::Take::Granted) {
+    shared.near.led.fetch_add(1, std::memory_order_relaxed);
+    return Step::Lead;
+  }
+  if (flight.take == policy::MissLeases::Take::Full) {
+    return Step::Forward;
+  }
+  shared.near.waited.fetch_add(1, std::memory_order_relaxed);
+  flight_waited_ = true;
+  return wait_for(Pending::Stalled, flight.until);
 }
 
 NearReads::Step NearReads::wait_for(Pending pending, std::chrono::steady_clock::time_point until) {
@@ -147,9 +170,33 @@ awaitable<NearReads::Step> NearReads::finish() {
     switch (pending_) {
       case Pending::Barrier:
         if (!co_await hold->barrier(arrived_)) {
+          if (hold->stalled()) {
+            if (const Step next = stalled(); next != Step::Wait) {
+              co_return next;
+            }
+            continue;
+          }
           co_return Step::Forward;
         }
         break;
+      case Pending::Stalled: {
+        // The other read's reply first, then a barrier of this read's own: Redis answering the
+        // one usually ends the stall too. Bounded by the upstream's request_timeout.
+        const auto deadline = std::chrono::steady_clock::now() + timeout_;
+        while (std::chrono::steady_clock::now() < until_ &&
+               shared.near_flights.held(cache_key_, std::chrono::steady_clock::now())) {
+          timer.expires_after(kPoll);
+          co_await timer.async_wait(use_nothrow);
+        }
+        while (hold->stalled() && std::chrono::steady_clock::now() < deadline) {
+          timer.expires_after(kPoll);
+          co_await timer.async_wait(use_nothrow);
+        }
+        if (!co_await hold->barrier(arrived_)) {
+          co_return Step::Forward;
+        }
+        break;
+      }
       case Pending::Lease:
       case Pending::Flight:
         // Polled: the holder may be on another thread.

@@ -100,12 +100,17 @@ class NearReads {
   }
 
  private:
-  enum class Pending : std::uint8_t { Barrier, Lease, Flight };
+  // Flight with Stalled: another read of the key is with Redis and the link is stalled; after
+  // it, the read still needs a barrier (once the link recovers) before the copy may answer.
+  enum class Pending : std::uint8_t { Barrier, Lease, Flight, Stalled };
   static constexpr std::chrono::microseconds kPoll{250};
 
   // One decision after the barrier: answer, lead, forward, or Wait (pending_ set).
   Step step();
   Step wait_for(Pending pending, std::chrono::steady_clock::time_point until);
+  // The barrier cannot pass now (Redis slow): misses still go to Redis once (single-flight),
+  // unless the breaker is open, when the fallback chain answers at once.
+  Step stalled();
 
   WorkerContext& ctx_;
   asio::any_io_executor ex_;
@@ -115,6 +120,7 @@ class NearReads {
   upstream::TrackingLink* link_ = nullptr;
   std::shared_ptr<upstream::TrackingLink> hold_;  // while waiting
   std::chrono::milliseconds timeout_{0};
+  std::size_t up_ = 0;
   std::chrono::steady_clock::time_point arrived_;
   std::chrono::steady_clock::time_point until_;
   Pending pending_ = Pending::Barrier;

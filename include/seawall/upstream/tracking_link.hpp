@@ -81,6 +81,8 @@ class TrackingLink : public std::enable_shared_from_this<TrackingLink> {
 
   // Subscribed, and not stalled.
   bool live() const noexcept { return subscribed_ && !stalled_; }
+  // Subscribed, but a PING has been unanswered for kStall: Redis is slow or hung.
+  bool stalled() const noexcept { return subscribed_ && stalled_; }
   std::uint64_t epoch() const noexcept { return epoch_; }
   // Waits until a PING queued at or after `arrived` (when the read's bytes had been read) is
   // answered: true; false when the link is not live, drops or stalls meanwhile. At once when one
