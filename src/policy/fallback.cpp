@@ -152,9 +152,21 @@ std::string_view resp2_key_of(std::string_view cache_key) {
 
 cache::LookupResult Fallback::lookup(std::string_view cache_key,
                                      std::chrono::steady_clock::time_point now,
-                                     resp::Protocol protocol, std::string& out) {
+                                     resp::Protocol protocol, std::string& out,
+                                     const CopyTrust& trust, bool near) {
   thread_local std::string reply;
-  cache::LookupResult found = cache_.lookup(cache_key, now, reply);
+  const auto trusted = [&](cache::LookupResult found) {
+    if (!near || !trust.tracked || found.freshness == cache::Freshness::Miss) {
+      return found;
+    }
+    if (!trust.live) {
+      found.freshness = cache::Freshness::Stale;  // unverified since the link dropped
+    } else if (found.filled == 0 || found.filled < trust.epoch) {
+      found = cache::LookupResult{};  // Redis is reachable: an unverified copy may be older
+    }
+    return found;
+  };
+  cache::LookupResult found = trusted(cache_.lookup(cache_key, now, reply));
   if (found.freshness != cache::Freshness::Miss) {
     out.append(reply);
     return found;
@@ -163,7 +175,7 @@ cache::LookupResult Fallback::lookup(std::string_view cache_key,
   if (protocol != resp::Protocol::Resp3 || resp2.size() == cache_key.size()) {
     return found;
   }
-  found = cache_.lookup(resp2, now, reply);
+  found = trusted(cache_.lookup(resp2, now, reply));
   if (found.freshness != cache::Freshness::Miss && !resp::append_as_resp3(out, reply)) {
     found = cache::LookupResult{};
   }
@@ -189,7 +201,7 @@ Source Fallback::answer_read(const command::CommandInfo& info,
                              const Policy& policy, const PolicyTable& policies,
                              std::chrono::steady_clock::time_point now,
                              std::string_view unavailable_error, std::string& out,
-                             resp::Protocol protocol, KeyOverlay* overlay) {
+                             resp::Protocol protocol, KeyOverlay* overlay, const CopyTrust& trust) {
   const bool resp3 = protocol == resp::Protocol::Resp3;
   // Appends a RESP2 answer in the session's protocol.
   const auto append = [&out, resp3](std::string_view reply) {
@@ -200,9 +212,9 @@ Source Fallback::answer_read(const command::CommandInfo& info,
   Source source = Source::Error;
   const command::CommandRules& rules = command::rules(info);
   if (rules.merge == command::Merge::Mget) {
-    source = answer_mget(args, policies, now, unavailable_error, out, protocol, overlay);
+    source = answer_mget(args, policies, now, unavailable_error, out, protocol, overlay, trust);
   } else {
-    source = copy_or_default(policy, cache_key, now, protocol, out);
+    source = copy_or_default(policy, cache_key, now, protocol, out, trust);
     if (source == Source::Miss) {
       if (policy.on_unavailable == OnUnavailable::Miss && take_fallthrough(now)) {
         if (resp3 && rules.resp3_empty == command::Resp3Empty::Map) {
@@ -224,9 +236,10 @@ Source Fallback::answer_read(const command::CommandInfo& info,
 
 Source Fallback::copy_or_default(const Policy& policy, std::string_view cache_key,
                                  std::chrono::steady_clock::time_point now, resp::Protocol protocol,
-                                 std::string& out) {
+                                 std::string& out, const CopyTrust& trust) {
   if (policy.l1.enabled && !cache_key.empty()) {
-    const cache::LookupResult found = lookup(cache_key, now, protocol, out);
+    const cache::LookupResult found =
+        lookup(cache_key, now, protocol, out, trust, policy.l1.near());
     if (found.freshness != cache::Freshness::Miss) {
       return found.freshness == cache::Freshness::Fresh ? Source::L1Fresh : Source::L1Stale;
     }
@@ -244,7 +257,7 @@ Source Fallback::copy_or_default(const Policy& policy, std::string_view cache_ke
 Source Fallback::answer_mget(std::span<const std::string_view> args, const PolicyTable& policies,
                              std::chrono::steady_clock::time_point now,
                              std::string_view unavailable_error, std::string& out,
-                             resp::Protocol protocol, KeyOverlay* overlay) {
+                             resp::Protocol protocol, KeyOverlay* overlay, const CopyTrust& trust) {
   // Each key is answered like a GET of that key; the worst source names the whole answer.
   // Thread-local, not members: one Fallback serves every worker thread.
   thread_local std::string elements;
@@ -280,7 +293,7 @@ Source Fallback::answer_mget(std::span<const std::string_view> args, const Polic
         make_resp3_cache_key(key);
       }
     }
-    Source s = copy_or_default(policy, key, now, protocol, elements);
+    Source s = copy_or_default(policy, key, now, protocol, elements, trust);
     if (s == Source::Miss) {
       if (policy.on_unavailable == OnUnavailable::Miss) {
         elements.append(resp3 ? "_\r\n" : "$-1\r\n");

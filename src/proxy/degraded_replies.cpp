@@ -213,10 +213,16 @@ policy::Source DegradedReplies::read(const RequestSlot& slot, std::string& out) 
       }
     }
   }
+  policy::CopyTrust trust;
+  if (ctx_.near != nullptr) {
+    if (const auto link = ctx_.near->link(slot.upstream)) {
+      trust = policy::CopyTrust{true, link->live(), link->epoch()};
+    }
+  }
   return fallback.answer_read(*slot.info, slot.args, slot.cache_key, *slot.policy,
                               ctx_.snapshot->policies, session_.last_activity(),
                               state.no_fallback_error(), out, session_.reply_protocol(),
-                              overlay ? &*overlay : nullptr);
+                              overlay ? &*overlay : nullptr, trust);
 }
 
 std::string_view DegradedReplies::answer(RequestSlot& slot) {

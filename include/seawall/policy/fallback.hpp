@@ -43,6 +43,16 @@ enum class Source : std::uint8_t {
 inline constexpr std::size_t kSourceCount = 9;
 std::string_view to_string(Source source);
 
+// Near mode (proxy/near_reads.hpp) for the copies of near-policy keys: while the key's tracking
+// link is subscribed, Redis is reachable and other clients may be writing to it, so only copies
+// filled under that subscription (filled >= epoch) may answer; while it is down, every copy is
+// unverified and answers only as stale.
+struct CopyTrust {
+  bool tracked = false;  // a tracking link exists for the upstream
+  bool live = false;     // it is subscribed now
+  std::uint64_t epoch = 0;
+};
+
 struct AnswerCounters {
   std::array<std::atomic<std::uint64_t>, kSourceCount> by_source{};
   std::atomic<std::uint64_t> writes_rejected{0};
@@ -104,11 +114,12 @@ class Fallback {
   // A RESP3 session (`protocol`) gets its own RESP3 copy, else the RESP2 copy, the default and
   // the miss converted to RESP3. An MGET asks `overlay` (when given) first for each key; an
   // Unknown key of a writes_when_open: invalidate policy takes the chain (its copies are gone).
+  // `trust`: what near mode's tracking link says of the copies of near-policy keys.
   Source answer_read(const command::CommandInfo& info, std::span<const std::string_view> args,
                      std::string_view cache_key, const Policy& policy, const PolicyTable& policies,
                      std::chrono::steady_clock::time_point now, std::string_view unavailable_error,
                      std::string& out, resp::Protocol protocol = resp::Protocol::Resp2,
-                     KeyOverlay* overlay = nullptr);
+                     KeyOverlay* overlay = nullptr, const CopyTrust& trust = {});
 
   AnswerCounters& counters() { return counters_; }
   cache::ReplyCache& cache() { return cache_; }
@@ -116,7 +127,8 @@ class Fallback {
  private:
   Source answer_mget(std::span<const std::string_view> args, const PolicyTable& policies,
                      std::chrono::steady_clock::time_point now, std::string_view unavailable_error,
-                     std::string& out, resp::Protocol protocol, KeyOverlay* overlay);
+                     std::string& out, resp::Protocol protocol, KeyOverlay* overlay,
+                     const CopyTrust& trust);
   // The L1 copy for `cache_key` in the session's protocol: a RESP3 session's own copy, else the
   // RESP2 one converted. Appends it to `out`.
   // The chain's first links: the L1 copy (fresh, then stale) under `cache_key` ("" when the
@@ -124,9 +136,11 @@ class Fallback {
   // Source::Miss with nothing appended when neither exists.
   Source copy_or_default(const Policy& policy, std::string_view cache_key,
                          std::chrono::steady_clock::time_point now, resp::Protocol protocol,
-                         std::string& out);
+                         std::string& out, const CopyTrust& trust);
+  // `trust` applies when `near` (the key's policy is near).
   cache::LookupResult lookup(std::string_view cache_key, std::chrono::steady_clock::time_point now,
-                             resp::Protocol protocol, std::string& out);
+                             resp::Protocol protocol, std::string& out, const CopyTrust& trust,
+                             bool near);
   bool take_fallthrough(std::chrono::steady_clock::time_point now);
 
   cache::ReplyCache& cache_;

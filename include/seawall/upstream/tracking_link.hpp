@@ -60,7 +60,7 @@ std::string tracking_command(const std::vector<std::string>& prefixes);
 class TrackingLink : public std::enable_shared_from_this<TrackingLink> {
  public:
   using Clock = std::chrono::steady_clock;
-  static constexpr std::chrono::milliseconds kRetry{200};
+  static constexpr std::chrono::milliseconds kRetry{50};
   static constexpr std::chrono::milliseconds kStall{50};
 
   struct Hooks {
