@@ -189,7 +189,7 @@ awaitable<void> TrackingLink::run() {
       logged_ = false;  // a new outage: say so again
     }
     if (!logged_) {
-      log->warn("upstream={} tracking link: {}; near hits wait for it, retrying every {}ms",
+      log->warn("upstream={} tracking link: {}; near reads go to Redis meanwhile, retrying every {}ms",
                 config_.name, why, kRetry.count());
       logged_ = true;
     }

@@ -124,10 +124,11 @@ def near_shares(result) -> dict:
 
 @pytest.mark.parametrize("fault", ["tracking_kill", "kill9", "sigstop"])
 def test_near_history_stays_linearizable_with_direct_writers(tmp_path, fault):
-    # kill9: the direct writers only read from the kill until seawall has recovered. A restarted
-    # Redis takes their writes while seawall still answers from its L1 (breaker open, journal
-    # replaying) with no tracking link to hear of them: stale reads by the fallback design
-    # (unverified copies are served while the breaker is open), whatever near mode does.
+    # kill9: the direct writers only read from the kill until seawall has recovered. Between
+    # Redis restarting and the tracking link subscribing again (~50 ms) nothing tells seawall
+    # that Redis takes writes, and its outage copies still answer (README, Near mode, the window
+    # not covered); once the link is back only verified copies do. The soak
+    # (linearizability_soak.py --near --direct-writers 2, no hold) measures that window.
     # SIGSTOP keeps the link, whose invalidations arrive once Redis runs again: no hold.
     result = lin_workload.run(Scenario(fault=fault, threads=THREADS, clients=CLIENTS, keys=KEYS,
                                        outage_s=OUTAGE_S, near=True, direct_writers=2,

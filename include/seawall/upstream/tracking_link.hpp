@@ -21,8 +21,10 @@
 // An entry is trusted only if it was filled after the link's current subscription began
 // (epoch(), from the `subscribed` hook): invalidations sent while the link was down are lost, so
 // a drop makes everything filled before it unverified (never served as fresh; the fallback chain
-// still serves it as stale while the breaker is open). The link reconnects at once, then every
-// kRetry while Redis is away.
+// still serves it as stale while the breaker is open and the link is down). The link retries
+// every kRetry while Redis is away: short, because until it is subscribed again nothing tells
+// seawall that a restarted Redis takes writes from other clients (a refused connect costs
+// little).
 //
 // A PING not answered within kStall marks the link stalled (Redis hung): barrier() then returns
 // false at once instead of making every read wait, until the PONG comes.
@@ -60,7 +62,7 @@ std::string tracking_command(const std::vector<std::string>& prefixes);
 class TrackingLink : public std::enable_shared_from_this<TrackingLink> {
  public:
   using Clock = std::chrono::steady_clock;
-  static constexpr std::chrono::milliseconds kRetry{50};
+  static constexpr std::chrono::milliseconds kRetry{10};
   static constexpr std::chrono::milliseconds kStall{50};
 
   struct Hooks {
