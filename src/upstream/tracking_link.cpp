@@ -189,8 +189,9 @@ awaitable<void> TrackingLink::run() {
       logged_ = false;  // a new outage: say so again
     }
     if (!logged_) {
-      log->warn("upstream={} tracking link: {}; near reads go to Redis meanwhile, retrying every {}ms",
-                config_.name, why, kRetry.count());
+      log->warn(
+          "upstream={} tracking link: {}; near reads go to Redis meanwhile, retrying every {}ms",
+          config_.name, why, kRetry.count());
       logged_ = true;
     }
     retry_.expires_after(kRetry);
