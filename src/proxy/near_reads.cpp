@@ -96,6 +96,10 @@ NearReads::Step NearReads::stalled() {
   if (ctx_.shared->upstreams[up_]->breaker().state(now) == breaker::State::Open || flight_waited_) {
     return Step::Forward;
   }
+  return take_flight(now, Pending::Stalled);
+}
+
+NearReads::Step NearReads::take_flight(std::chrono::steady_clock::time_point now, Pending then) {
   SharedState& shared = *ctx_.shared;
   const policy::MissLeases::Result flight = shared.near_flights.take(cache_key_, now, timeout_);
   if (flight.take == policy::MissLeases::Take::Granted) {
@@ -107,7 +111,7 @@ NearReads::Step NearReads::stalled() {
   }
   shared.near.waited.fetch_add(1, std::memory_order_relaxed);
   flight_waited_ = true;
-  return wait_for(Pending::Stalled, flight.until);
+  return wait_for(then, flight.until);
 }
 
 NearReads::Step NearReads::wait_for(Pending pending, std::chrono::steady_clock::time_point until) {
@@ -149,17 +153,7 @@ NearReads::Step NearReads::step() {
   if (flight_waited_) {
     return Step::Forward;  // the read it waited for left no copy: go to Redis
   }
-  const policy::MissLeases::Result flight = shared.near_flights.take(cache_key_, now, timeout_);
-  if (flight.take == policy::MissLeases::Take::Granted) {
-    shared.near.led.fetch_add(1, std::memory_order_relaxed);
-    return Step::Lead;
-  }
-  if (flight.take == policy::MissLeases::Take::Full) {
-    return Step::Forward;
-  }
-  shared.near.waited.fetch_add(1, std::memory_order_relaxed);
-  flight_waited_ = true;
-  return wait_for(Pending::Flight, flight.until);
+  return take_flight(now, Pending::Flight);
 }
 
 awaitable<NearReads::Step> NearReads::finish() {

@@ -620,16 +620,23 @@ def near_tables(args, workdir: Path) -> bool:
         print(f"near benchmark failed: {e}", file=sys.stderr)
         failed = True
     finally:
-        for sw in seawalls.values():
-            try:
-                sw.stop()
-            except AssertionError as e:
-                print(f"seawall did not stop cleanly: {e}", file=sys.stderr)
-                failed = True
-        if twemproxy is not None:
-            twemproxy.stop()
-        redis.stop()
+        failed = not stop_targets(seawalls, twemproxy, redis) or failed
     return not failed
+
+
+def stop_targets(seawalls: dict, twemproxy, redis) -> bool:
+    """Stops every target; False when a seawall did not stop cleanly."""
+    ok = True
+    for sw in seawalls.values():
+        try:
+            sw.stop()
+        except AssertionError as e:
+            print(f"seawall did not stop cleanly: {e}", file=sys.stderr)
+            ok = False
+    if twemproxy is not None:
+        twemproxy.stop()
+    redis.stop()
+    return ok
 
 
 def answers(sw: Seawall) -> dict:
@@ -869,15 +876,7 @@ def main() -> int:
         print(f"benchmark failed: {e}", file=sys.stderr)
         failed = True
     finally:
-        for sw in seawalls.values():
-            try:
-                sw.stop()
-            except AssertionError as e:
-                print(f"seawall did not stop cleanly: {e}", file=sys.stderr)
-                failed = True
-        if twemproxy is not None:
-            twemproxy.stop()
-        redis.stop()
+        failed = not stop_targets(seawalls, twemproxy, redis) or failed
         if args.keep or failed:
             print(f"logs and configs kept in {workdir}", file=sys.stderr)
         else:

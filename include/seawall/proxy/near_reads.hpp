@@ -108,6 +108,8 @@ class NearReads {
   // One decision after the barrier: answer, lead, forward, or Wait (pending_ set).
   Step step();
   Step wait_for(Pending pending, std::chrono::steady_clock::time_point until);
+  // A miss: leads the key's flight, or waits for it (`then`), or goes to Redis (table full).
+  Step take_flight(std::chrono::steady_clock::time_point now, Pending then);
   // The barrier cannot pass now (Redis slow): misses still go to Redis once (single-flight),
   // unless the breaker is open, when the fallback chain answers at once.
   Step stalled();
