@@ -52,11 +52,13 @@ void register_data_metrics(metrics::Registry& registry, proxy::SharedState& shar
   registry.gauge(proxy::kNearLinks).with_callback({}, [&near] {
     return static_cast<double>(near.links.load(std::memory_order_relaxed));
   });
-  registry.counter(proxy::kNearFlights).with_callback({"led"}, [&near] {
-    return static_cast<double>(near.led.load(std::memory_order_relaxed));
+  // The flights table counts them as leases: granted is led, waited is waited.
+  auto& flights = shared.near_flights;
+  registry.counter(proxy::kNearFlights).with_callback({"led"}, [&flights] {
+    return static_cast<double>(flights.granted());
   });
-  registry.counter(proxy::kNearFlights).with_callback({"waited"}, [&near] {
-    return static_cast<double>(near.waited.load(std::memory_order_relaxed));
+  registry.counter(proxy::kNearFlights).with_callback({"waited"}, [&flights] {
+    return static_cast<double>(flights.waited());
   });
   auto& evicted = shared.evicted_keys;
   registry.counter(policy::kEvictedKeys).with_callback({}, [&evicted] {

@@ -67,9 +67,8 @@ NearReads::Step NearReads::start(std::span<const std::string_view> args,
   // The args are views into the query buffer, which stays as it is while the session waits in
   // finish(): it reads nothing else until this request is dispatched.
   key_ = args[key_indexes[0]];
-  const std::size_t up = ctx_.snapshot->router.route(key_);
-  up_ = up;
-  link_ = ctx_.near->link(up).get();
+  up_ = ctx_.snapshot->router.route(key_);
+  link_ = ctx_.near->link(up_).get();
   hold_.reset();
   if (link_ == nullptr || !(link_->live() || link_->stalled())) {
     return Step::Forward;
@@ -78,8 +77,8 @@ NearReads::Step NearReads::start(std::span<const std::string_view> args,
   if (protocol == resp::Protocol::Resp3) {
     policy::make_resp3_cache_key(cache_key_);
   }
-  timeout_ = up < ctx_.config->upstreams.size() ? ctx_.config->upstreams[up].request_timeout
-                                                : std::chrono::milliseconds(100);
+  timeout_ = up_ < ctx_.config->upstreams.size() ? ctx_.config->upstreams[up_].request_timeout
+                                                 : std::chrono::milliseconds(100);
   lease_waited_ = flight_waited_ = false;
   arrived_ = arrived;
   if (link_->stalled()) {
@@ -103,13 +102,11 @@ NearReads::Step NearReads::take_flight(std::chrono::steady_clock::time_point now
   SharedState& shared = *ctx_.shared;
   const policy::MissLeases::Result flight = shared.near_flights.take(cache_key_, now, timeout_);
   if (flight.take == policy::MissLeases::Take::Granted) {
-    shared.near.led.fetch_add(1, std::memory_order_relaxed);
     return Step::Lead;
   }
   if (flight.take == policy::MissLeases::Take::Full) {
     return Step::Forward;
   }
-  shared.near.waited.fetch_add(1, std::memory_order_relaxed);
   flight_waited_ = true;
   return wait_for(then, flight.until);
 }
@@ -119,7 +116,7 @@ NearReads::Step NearReads::wait_for(Pending pending, std::chrono::steady_clock::
   until_ = until;
   if (hold_ == nullptr) {
     // Held while waiting: a reload may replace the link meanwhile.
-    hold_ = ctx_.near->link(ctx_.snapshot->router.route(key_));
+    hold_ = ctx_.near->link(up_);
     if (hold_.get() != link_) {
       return Step::Forward;
     }
@@ -156,10 +153,20 @@ NearReads::Step NearReads::step() {
   return take_flight(now, Pending::Flight);
 }
 
+template <typename Busy>
+awaitable<void> NearReads::poll_while(Busy busy, std::chrono::steady_clock::time_point until) {
+  // Polled: what it waits for may be decided on another thread.
+  asio::steady_timer timer(ex_);
+  while (std::chrono::steady_clock::now() < until && busy(std::chrono::steady_clock::now())) {
+    timer.expires_after(kPoll);
+    co_await timer.async_wait(use_nothrow);
+  }
+}
+
 awaitable<NearReads::Step> NearReads::finish() {
   const std::shared_ptr<upstream::TrackingLink> hold = hold_;  // this frame's own reference
   SharedState& shared = *ctx_.shared;
-  asio::steady_timer timer(ex_);
+  const auto flight_held = [&](auto now) { return shared.near_flights.held(cache_key_, now); };
   for (;;) {
     switch (pending_) {
       case Pending::Barrier:
@@ -177,30 +184,18 @@ awaitable<NearReads::Step> NearReads::finish() {
         // The other read's reply first, then a barrier of this read's own: Redis answering the
         // one usually ends the stall too. Bounded by the upstream's request_timeout.
         const auto deadline = std::chrono::steady_clock::now() + timeout_;
-        while (std::chrono::steady_clock::now() < until_ &&
-               shared.near_flights.held(cache_key_, std::chrono::steady_clock::now())) {
-          timer.expires_after(kPoll);
-          co_await timer.async_wait(use_nothrow);
-        }
-        while (hold->stalled() && std::chrono::steady_clock::now() < deadline) {
-          timer.expires_after(kPoll);
-          co_await timer.async_wait(use_nothrow);
-        }
+        co_await poll_while(flight_held, until_);
+        co_await poll_while([&](auto) { return hold->stalled(); }, deadline);
         if (!co_await hold->barrier(arrived_)) {
           co_return Step::Forward;
         }
         break;
       }
       case Pending::Lease:
+        co_await poll_while([&](auto now) { return shared.miss_leases.held(key_, now); }, until_);
+        break;
       case Pending::Flight:
-        // Polled: the holder may be on another thread.
-        while (std::chrono::steady_clock::now() < until_ &&
-               (pending_ == Pending::Lease
-                    ? shared.miss_leases.held(key_, std::chrono::steady_clock::now())
-                    : shared.near_flights.held(cache_key_, std::chrono::steady_clock::now()))) {
-          timer.expires_after(kPoll);
-          co_await timer.async_wait(use_nothrow);
-        }
+        co_await poll_while(flight_held, until_);
         break;
     }
     const Step next = step();

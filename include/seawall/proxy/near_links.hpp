@@ -27,8 +27,6 @@ struct SharedState;
 struct NearCounters {
   std::atomic<std::uint64_t> invalidations{0};  // keys, per link
   std::atomic<std::int64_t> links{0};           // subscribed now
-  std::atomic<std::uint64_t> led{0};            // near misses that read Redis for the others
-  std::atomic<std::uint64_t> waited{0};         // near misses that waited for such a read
 };
 
 class NearLinks {

@@ -110,6 +110,9 @@ class NearReads {
   Step wait_for(Pending pending, std::chrono::steady_clock::time_point until);
   // A miss: leads the key's flight, or waits for it (`then`), or goes to Redis (table full).
   Step take_flight(std::chrono::steady_clock::time_point now, Pending then);
+  // Waits while busy(now) holds, at most until `until`, in steps of kPoll.
+  template <typename Busy>
+  awaitable<void> poll_while(Busy busy, std::chrono::steady_clock::time_point until);
   // The barrier cannot pass now (Redis slow): misses still go to Redis once (single-flight),
   // unless the breaker is open, when the fallback chain answers at once.
   Step stalled();
