@@ -6,6 +6,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "app/cluster_metrics.hpp"
 #include "app/cluster_shards.hpp"
 #include "app/reload_rules.hpp"
 #include "app/status.hpp"
@@ -518,6 +519,7 @@ void Server::stop_health_checks(asio::io_context& control) {
 
 void Server::wire_metrics() {
   register_data_metrics(metrics_, *shared_);
+  detail::register_cluster_metrics(metrics_, clusters_, *shared_);
   metrics_.counter(kConfigReloads).with({"success"});
   metrics_.counter(kConfigReloads).with({"failure"});
   metrics_.gauge(kConfigVersion).with({}).set(1.0);

@@ -68,6 +68,10 @@ constexpr CommandRules flush() {
 constexpr CommandRules runs_queued(CommandRules r = {}) {
   return with<&CommandRules::runs_queued>(true, r);
 }
+constexpr CommandRules fanout(Merge v, CommandRules r = {}) {
+  return with<&CommandRules::fanout>(v, r);
+}
+constexpr CommandRules cluster_only() { return with<&CommandRules::cluster_only>(true, {}); }
 
 // clang-format off
 constexpr std::array kRows{
@@ -122,7 +126,14 @@ constexpr std::array kRows{
     // Reads the journal answers besides MGET and EXISTS.
     Row{"get", journal(Journaled::Get)},        Row{"hget", journal(Journaled::Hget)},
     // Writes that drop every copy.
-    Row{"flushall", flush()}, Row{"flushdb", flush()}, Row{"swapdb", flush()},
+    Row{"flushall", fanout(Merge::AllOk, flush())}, Row{"flushdb", fanout(Merge::AllOk, flush())},
+    Row{"swapdb", flush()},
+    // What describes the whole keyspace: every shard of a cluster asked, the replies merged.
+    Row{"dbsize", fanout(Merge::SumIntegers)}, Row{"keys", fanout(Merge::Concat)},
+    Row{"scan", fanout(Merge::Scan)},          Row{"randomkey", fanout(Merge::FirstNonNil)},
+    // Cluster commands: seawall shows a cluster as one plain Redis.
+    Row{"cluster", cluster_only()},   Row{"readonly", cluster_only()},
+    Row{"readwrite", cluster_only()}, Row{"asking", cluster_only()},
     // Connection state: what pins a session to a dedicated connection, what it starts or ends
     // there, and what seawall answers itself on a shared one.
     Row{"multi", pin(Pin::Always, state(State::Multi))},

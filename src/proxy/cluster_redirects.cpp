@@ -24,7 +24,8 @@ ClusterRedirects::Outcome ClusterRedirects::follow(RequestSlot& slot, std::uint6
                                                    std::uint32_t part, std::string_view bytes,
                                                    std::chrono::steady_clock::time_point now) {
   const bool changing = cluster::map_is_changing(bytes);
-  if ((!changing && !cluster::maybe_redirect(bytes)) || slot.args.empty()) {
+  const bool fanned_out = slot.merge != command::Merge::None && slot.keys.empty();
+  if ((!changing && !cluster::maybe_redirect(bytes)) || slot.args.empty() || fanned_out) {
     return Outcome::NotRedirect;
   }
   const auto& upstreams = ctx_.config->upstreams;
@@ -45,11 +46,11 @@ ClusterRedirects::Outcome ClusterRedirects::follow(RequestSlot& slot, std::uint6
     return Outcome::NotRedirect;
   }
   upstream::ClusterTopology& topology = *upstreams[from].topology;
-  topology.count_redirect();
+  const bool asking = redirect->kind == cluster::RedirectKind::Ask;
+  topology.count_redirect(asking);
   if (++slot.redirects > kMaxRedirects) {
     return Outcome::NotSent;
   }
-  const bool asking = redirect->kind == cluster::RedirectKind::Ask;
   const std::optional<std::size_t> to = asking ? topology.upstream_of(redirect->node)
                                                : topology.moved(redirect->slot, redirect->node);
   if (!to || *to >= ctx_.shared->upstreams.size()) {

@@ -17,6 +17,7 @@ void RequestSlot::reset() {
   part_failed = false;
   writes_marked = parked = lease_wait = near_flight = false;
   redirects = 0;
+  scan_shard = scan_shards = 0;
   mark = {};
 }
 

@@ -1,7 +1,7 @@
 #include "seawall/proxy/split_forward.hpp"
 
-#include <array>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -22,7 +22,6 @@ bool SplitForward::forward(const CommandInfo& info, std::span<const std::string_
   if (merge == Merge::None) {
     return false;
   }
-  SharedState& shared = *ctx_.shared;
   std::uint64_t seq = 0;
   RequestSlot& slot = session_.push_request(seq);
   slot.info = &info;
@@ -33,27 +32,85 @@ bool SplitForward::forward(const CommandInfo& info, std::span<const std::string_
   slot.keys.assign(keys.begin(), keys.end());
   slot.policy = &ctx_.snapshot->policies.match(args[1]);
 
-  // Group keys by upstream, in order of first appearance: part p goes to part_upstream[p].
-  std::array<std::size_t, kMaxParts> part_upstream{};
   // Grouped by upstream and, in a cluster, by slot (KeyRoute::part_key): part_upstream holds
   // part keys until they are turned back into upstreams below.
+  thread_local std::vector<std::size_t> part_upstream;
   const std::optional<std::size_t> grouped = group_by_upstream(
       keys.size(),
       [&](std::size_t i) { return ctx_.snapshot->router.route_key(args[keys[i]]).part_key(); },
       slot.key_part, part_upstream);
   if (!grouped) {
-    // More upstreams than a merge can hold.
+    // More parts than a merge can hold (upstreams besides a cluster's every slot).
     session_.complete_request(seq, resp::replies::kCrossUpstream);
     return true;
   }
-  const std::size_t parts = *grouped;
-  for (std::size_t p = 0; p < parts; ++p) {
-    part_upstream[p] = router::KeyRoute::upstream_of_part(part_upstream[p]);
+  for (std::size_t& up : part_upstream) {
+    up = router::KeyRoute::upstream_of_part(up);
   }
+  thread_local std::vector<std::vector<std::string_view>> requests;
+  part_requests(slot.args, slot.keys, slot.key_part, step, part_upstream.size(), requests);
+  send_parts(slot, seq, info, args, part_upstream,
+             [&](std::size_t p) -> std::span<const std::string_view> { return requests[p]; });
+  return true;
+}
+
+void SplitForward::fan_out(const CommandInfo& info, std::span<const std::string_view> args,
+                           std::span<const std::size_t> shards) {
+  const Merge merge = command::rules(info).fanout;
+  std::uint64_t seq = 0;
+  RequestSlot& slot = session_.push_request(seq);
+  slot.info = &info;
+  slot.merge = merge;
+  slot.copy_args(args);
+  slot.keys.clear();
+  slot.key_part.clear();
+  // FLUSHALL, FLUSHDB: writes, so that an open breaker answers them as writes and every L1 copy
+  // goes (CacheEffects). Reads of no key are never cached or answered from the L1.
+  slot.is_write = flushes_everything(info);
+  slot.policy = &ctx_.snapshot->policies.fallback();
+  thread_local std::vector<std::size_t> part_upstream;
+  thread_local std::vector<std::string_view> request;
+  thread_local std::string cursor;
+  request.assign(slot.args.begin(), slot.args.end());
+  part_upstream.clear();
+  if (merge == Merge::Scan) {
+    const std::optional<ShardCursor> at =
+        args.size() >= 2 ? shard_cursor(args[1], shards.size()) : std::nullopt;
+    if (!at) {
+      session_.complete_request(seq, resp::replies::kInvalidCursor);
+      return;
+    }
+    slot.scan_shard = static_cast<std::uint16_t>(at->shard);
+    slot.scan_shards = static_cast<std::uint16_t>(shards.size());
+    cursor = std::to_string(at->cursor);
+    request[1] = cursor;
+    part_upstream.push_back(shards[at->shard]);
+  } else if (merge == Merge::FirstNonNil) {
+    // From a random shard on, so that RANDOMKEY does not favour the first shard's keys.
+    thread_local std::minstd_rand random{std::random_device{}()};
+    const std::size_t first = random() % shards.size();
+    for (std::size_t i = 0; i < shards.size(); ++i) {
+      part_upstream.push_back(shards[(first + i) % shards.size()]);
+    }
+  } else {
+    part_upstream.assign(shards.begin(), shards.end());
+  }
+  send_parts(slot, seq, info, args, part_upstream,
+             [&](std::size_t) -> std::span<const std::string_view> { return request; });
+}
+
+template <class PartOf>
+void SplitForward::send_parts(RequestSlot& slot, std::uint64_t seq, const CommandInfo& info,
+                              std::span<const std::string_view> args,
+                              std::span<const std::size_t> part_upstream, PartOf&& part) {
+  SharedState& shared = *ctx_.shared;
+  const std::size_t parts = part_upstream.size();
   const auto now = session_.last_activity();
   // Every part's upstream must be reachable; otherwise the whole command takes the fallback.
-  std::array<breaker::Permit, kMaxParts> permits{};
-  std::array<breaker::CircuitBreaker*, kMaxParts> issuers{};
+  thread_local std::vector<breaker::Permit> permits;
+  thread_local std::vector<breaker::CircuitBreaker*> issuers;
+  permits.assign(parts, breaker::Permit{});
+  issuers.assign(parts, nullptr);
   bool send = true;
   for (std::size_t p = 0; p < parts && send; ++p) {
     upstream::UpstreamState& state = *shared.upstreams[part_upstream[p]];
@@ -63,28 +120,25 @@ bool SplitForward::forward(const CommandInfo& info, std::span<const std::string_
     }
     send = permits[p].allowed();
   }
+  slot.upstream = static_cast<std::uint32_t>(part_upstream[0]);
   if (!send) {
     for (std::size_t p = 0; p < parts; ++p) {
       if (permits[p].allowed()) {
         issuers[p]->record(permits[p], breaker::Outcome::Ignored, {}, now);
       }
     }
-    slot.upstream = static_cast<std::uint32_t>(part_upstream[0]);
     degraded_.answer_without_upstream(slot, seq);
-    return true;
+    return;
   }
   if (slot.is_write) {
     cache_.invalidate_keys(slot);
   }
   slot.parts.resize(parts);
   slot.parts_pending = static_cast<std::uint32_t>(parts);
-  std::vector<std::string_view> sub;
   for (std::size_t p = 0; p < parts; ++p) {
-    part_request(slot.args, slot.keys, slot.key_part, step, p, sub);
     session_.send_part(info, args, part_upstream[p], make_token(seq, static_cast<std::uint32_t>(p)),
-                       sub, permits[p], *issuers[p], now);
+                       part(p), permits[p], *issuers[p], now);
   }
-  return true;
 }
 
 void SplitForward::on_part_reply(RequestSlot& slot, std::uint64_t seq, std::uint32_t part,
@@ -112,14 +166,19 @@ void SplitForward::on_part_reply(RequestSlot& slot, std::uint64_t seq, std::uint
     if (slot.merge == Merge::Mget) {
       degraded_.read(slot, scratch);
     } else {
-      scratch.assign(slot.data.empty() ? std::string_view(state.write_unknown_error())
-                                       : std::string_view(slot.data));
+      const std::string_view unknown =
+          slot.is_write ? state.write_unknown_error() : state.no_fallback_error();
+      scratch.assign(slot.data.empty() ? unknown : std::string_view(slot.data));
     }
     session_.complete_request(seq, scratch);
     return;
   }
   ctx_.shared->fallback.counters().count(policy::Source::Upstream);
-  merge_parts(slot.merge, slot.parts, slot.key_part, session_.reply_protocol(), scratch);
+  if (slot.merge != Merge::Scan) {
+    merge_parts(slot.merge, slot.parts, slot.key_part, session_.reply_protocol(), scratch);
+  } else if (!scan_reply(slot.parts[0], slot.scan_shard, slot.scan_shards, scratch)) {
+    scratch.assign(slot.parts[0]);  // not what SCAN answers: Redis's words as they are
+  }
   session_.complete_request(seq, scratch);
 }
 

@@ -4,8 +4,10 @@
 #include <charconv>
 #include <memory>
 
+#include "seawall/cluster/slot_table.hpp"
 #include "seawall/command/command_rules.hpp"
 #include "seawall/command/sent.hpp"
+#include "seawall/proxy/info_keyspace.hpp"
 #include "seawall/proxy/introspection.hpp"
 #include "seawall/resp/replies.hpp"
 #include "seawall/resp/writer.hpp"
@@ -110,13 +112,29 @@ awaitable<void> UpstreamAsks::ask(command::Seawall what, const command::CommandI
     std::from_chars(args[2].data(), args[2].data() + args[2].size(), pause_ms);
   }
   std::shared_ptr<UpstreamAsk> ask;
-  const std::size_t up = ctx_.snapshot->router.default_index();
+  const router::Router& router = ctx_.snapshot->router;
+  const std::size_t up = router.default_index();
   upstream::UpstreamState& state = *ctx_.shared->upstreams[up];
   const auto sent = std::chrono::steady_clock::now();
+  // INFO in front of a cluster: every other shard's too, for the keyspace (info_keyspace.hpp).
+  std::vector<std::shared_ptr<UpstreamAsk>> shard_asks;
+  if (const cluster::SlotTable* cluster = router.cluster_at(up);
+      cluster != nullptr && what == command::Seawall::Info) {
+    for (const std::size_t shard : cluster->shard_upstreams()) {
+      if (shard != up && ctx_.shared->upstreams[shard]->available(sent)) {
+        shard_asks.push_back(UpstreamAsk::send(host_.client_socket().get_executor(),
+                                               ctx_.pools[shard]->pick(presence_.record().id()),
+                                               args, sent));
+      }
+    }
+  }
   if (state.available(sent)) {
     ask = UpstreamAsk::send(host_.client_socket().get_executor(),
                             ctx_.pools[up]->pick(presence_.record().id()), args, sent);
     co_await ask->wait();
+  }
+  for (const auto& shard_ask : shard_asks) {
+    co_await shard_ask->wait();
   }
   if (host_.closed()) {
     co_return;
@@ -126,8 +144,21 @@ awaitable<void> UpstreamAsks::ask(command::Seawall what, const command::CommandI
   std::string out;
   if (what == command::Seawall::Info) {
     const introspection::InfoData data = presence_.info_data();
-    const std::optional<std::string_view> body =
+    std::optional<std::string_view> body =
         answered ? introspection::text_reply_body(**reply) : std::nullopt;
+    std::string summed;
+    if (body && !shard_asks.empty()) {
+      std::vector<std::string_view> texts{*body};
+      for (const auto& shard_ask : shard_asks) {
+        const auto& shard_reply = shard_ask->reply();
+        if (const auto text =
+                shard_reply ? introspection::text_reply_body(*shard_reply) : std::nullopt) {
+          texts.push_back(*text);
+        }
+      }
+      summed = sum_keyspaces(texts);
+      body = summed;
+    }
     if (body) {
       introspection::append_text_reply(out, introspection::merge_info(*body, data, sections),
                                        presence_.record().protocol());

@@ -187,6 +187,7 @@ awaitable<void> ClusterTopology::refresh_loop(asio::any_io_executor control) {
     if (!map) {
       refresh_failures_.fetch_add(1, std::memory_order_relaxed);
     } else {
+      refresh_successes_.fetch_add(1, std::memory_order_relaxed);
       for (const std::uint32_t shard : apply(*map)) {
         if (on_change_) {
           on_change_(shard);

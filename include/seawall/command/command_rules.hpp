@@ -21,6 +21,10 @@ enum class Merge : std::uint8_t {
   Mget,         // one GET reply per key, in request order (also: MGET's copies are GET's)
   SumIntegers,  // DEL, UNLINK, EXISTS, TOUCH: the parts' counts added
   AllOk,        // MSET: +OK when every part said +OK
+  // Commands without keys sent to every shard of a cluster (CommandRules::fanout):
+  Concat,       // KEYS: every shard's array, one after the other
+  Scan,         // SCAN: one shard's reply, its cursor made a cursor over every shard
+  FirstNonNil,  // RANDOMKEY: the first shard's answer that is not nil
 };
 
 // The reply a read gets as a miss (on_unavailable: miss): what Redis answers for a missing key
@@ -174,6 +178,12 @@ struct CommandRules {
   WrittenValue written = WrittenValue::None;
   bool flushes_all = false;  // FLUSHALL, FLUSHDB, SWAPDB: every L1 copy goes
   bool runs_queued = false;  // EXEC: the writes queued since MULTI run now
+  // In front of a Redis Cluster, a command without keys that describes the whole keyspace goes
+  // to every shard and the replies are merged (DBSIZE summed, KEYS concatenated, ...).
+  Merge fanout = Merge::None;
+  // CLUSTER, READONLY, READWRITE, ASKING: in front of a cluster seawall is one plain Redis, so
+  // they get the error of a Redis without cluster support.
+  bool cluster_only = false;
   Journaled journaled = Journaled::None;
   Seawall seawall = Seawall::None;
   Pin pin = Pin::ByFlags;

@@ -45,7 +45,9 @@ struct RequestSlot {
   std::uint32_t parts_pending = 0;
   bool part_failed = false;
   std::vector<std::string> parts;
-  std::vector<std::uint8_t> key_part;
+  std::vector<std::uint16_t> key_part;
+  std::uint16_t scan_shard = 0;  // SCAN over a cluster: the shard asked, of scan_shards
+  std::uint16_t scan_shards = 0;
   bool writes_marked = false;     // counted in SharedState::writes_in_flight until its outcome
   WritesInFlight::Marked mark{};  // how it was marked there
   bool parked = false;            // a degraded read that waited for a write (ParkedReads)

@@ -30,7 +30,7 @@ namespace seawall::proxy {
 
 // A forwarded request's token for its upstream connection: the request's place among the
 // session's replies, and which part of a split request the reply is for (0 when not split).
-inline constexpr unsigned kPartBits = 8;
+inline constexpr unsigned kPartBits = 16;  // kMaxParts parts, and seq keeps 48 bits
 inline constexpr std::uint64_t kPartMask = (1u << kPartBits) - 1;
 inline std::uint64_t make_token(std::uint64_t seq, std::uint32_t part) {
   return (seq << kPartBits) | part;
@@ -64,11 +64,23 @@ class SplitForward {
   // per upstream. False when the command cannot be split (no Merge rule); nothing was done then.
   bool forward(const command::CommandInfo& info, std::span<const std::string_view> args,
                std::span<const std::uint32_t> keys);
+  // Sends `args`, a command without keys whose rules fan it out (CommandRules::fanout), to the
+  // cluster shards `shards` (their upstreams) and merges their replies; SCAN goes to the one
+  // shard its cursor names.
+  void fan_out(const command::CommandInfo& info, std::span<const std::string_view> args,
+               std::span<const std::size_t> shards);
   // The reply (or failure) of part `part` of request `seq`.
   void on_part_reply(RequestSlot& slot, std::uint64_t seq, std::uint32_t part,
                      upstream::ReplyStatus status, std::string_view bytes);
 
  private:
+  // Sends part p of `slot` (request `seq`) to part_upstream[p] when every part's upstream can
+  // take it, else answers the whole request without an upstream. `part(p)` is part p's request.
+  template <class PartOf>
+  void send_parts(RequestSlot& slot, std::uint64_t seq, const command::CommandInfo& info,
+                  std::span<const std::string_view> args,
+                  std::span<const std::size_t> part_upstream, PartOf&& part);
+
   WorkerContext& ctx_;
   PartSender& session_;
   const CacheEffects& cache_;

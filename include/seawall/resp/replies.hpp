@@ -87,6 +87,12 @@ inline constexpr std::string_view kExecAbort =
 inline constexpr std::string_view kInjectedFault = "-ERR seawall injected fault\r\n";
 inline constexpr std::string_view kCrossUpstream =
     "-CROSSSLOT Keys in request don't route to the same upstream\r\n";
+// SCAN's cursor is not a number (Redis's words), or not one of seawall's cursors over a cluster.
+inline constexpr std::string_view kInvalidCursor = "-ERR invalid cursor\r\n";
+// What a Redis without cluster support answers CLUSTER, READONLY, READWRITE and ASKING: in front
+// of a cluster, seawall is one plain Redis to its clients.
+inline constexpr std::string_view kClusterDisabled =
+    "-ERR This instance has cluster support disabled\r\n";
 // Redis Cluster's own words, for a command seawall cannot split whose keys hash to two slots.
 inline constexpr std::string_view kCrossSlot =
     "-CROSSSLOT Keys in request don't hash to the same slot\r\n";

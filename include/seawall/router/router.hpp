@@ -60,6 +60,11 @@ class Router {
     return KeyRoute{up, KeyRoute::kNoSlot};
   }
   std::size_t default_index() const { return default_index_; }
+  // The slot table of the cluster at upstream `up` (its shard 0), or null when `up` is no
+  // cluster: where commands without keys fan out (CommandRules::fanout).
+  const cluster::SlotTable* cluster_at(std::size_t up) const {
+    return up < slots_.size() ? slots_[up].get() : nullptr;
+  }
   // Every key goes to one upstream (no routes, no cluster).
   bool single_upstream() const { return routes_.empty() && !any_cluster_; }
 

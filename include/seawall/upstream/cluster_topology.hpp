@@ -84,11 +84,20 @@ class ClusterTopology : public std::enable_shared_from_this<ClusterTopology> {
   // For /status and /metrics.
   std::vector<cluster::ShardNodes> shards() const;
   std::uint64_t refreshes() const { return refreshes_.load(std::memory_order_relaxed); }
+  std::uint64_t refresh_successes() const {
+    return refresh_successes_.load(std::memory_order_relaxed);
+  }
   std::uint64_t refresh_failures() const {
     return refresh_failures_.load(std::memory_order_relaxed);
   }
-  std::uint64_t redirects() const { return redirects_.load(std::memory_order_relaxed); }
-  void count_redirect() { redirects_.fetch_add(1, std::memory_order_relaxed); }
+  std::uint64_t redirects() const {
+    return moved_redirects() + ask_redirects_.load(std::memory_order_relaxed);
+  }
+  std::uint64_t moved_redirects() const { return redirects_.load(std::memory_order_relaxed); }
+  std::uint64_t ask_redirects() const { return ask_redirects_.load(std::memory_order_relaxed); }
+  void count_redirect(bool ask) {
+    (ask ? ask_redirects_ : redirects_).fetch_add(1, std::memory_order_relaxed);
+  }
   const std::string& name() const { return settings_.name; }
 
  private:
@@ -114,7 +123,9 @@ class ClusterTopology : public std::enable_shared_from_this<ClusterTopology> {
   std::atomic<bool> requested_{false};
   std::atomic<std::uint64_t> refreshes_{0};
   std::atomic<std::uint64_t> refresh_failures_{0};
-  std::atomic<std::uint64_t> redirects_{0};
+  std::atomic<std::uint64_t> refresh_successes_{0};
+  std::atomic<std::uint64_t> redirects_{0};  // MOVED
+  std::atomic<std::uint64_t> ask_redirects_{0};
 
   std::optional<asio::any_io_executor> control_;  // under mutex_
   // The refresher: control thread only.

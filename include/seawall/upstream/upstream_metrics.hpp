@@ -78,6 +78,26 @@ inline constexpr metrics::Spec kSentinelFailover{
     "1 while a sentinel leads a failover of the upstream's master (from +selected-slave to "
     "+switch-master): the upstream is held unavailable.",
     {"upstream"}};
+// A Redis Cluster upstream (`upstreams[].cluster`): per shard (an upstream named <name>.<k>),
+// and per cluster (named as configured).
+inline constexpr metrics::Spec kClusterSlots{
+    "seawall_cluster_slots",
+    metrics::Type::Gauge,
+    "Slots of the cluster served by this shard, as seawall's slot table has them now (moved by "
+    "map refreshes and MOVED replies).",
+    {"upstream"}};
+inline constexpr metrics::Spec kClusterRedirects{
+    "seawall_cluster_redirects_total",
+    metrics::Type::Counter,
+    "MOVED and ASK replies seawall followed for its clients (they never see them).",
+    {"cluster", "kind"}};
+inline constexpr metrics::Spec kClusterRefreshes{
+    "seawall_cluster_map_refreshes_total",
+    metrics::Type::Counter,
+    "Times seawall asked the cluster's nodes for its slot map: on a timer, and at once on MOVED, "
+    "CLUSTERDOWN, TRYAGAIN and connection failures (failed: no node answered).",
+    {"cluster", "outcome"}};
+
 // Registered with the other upstream metrics but, as before this table moved here, not
 // listed in kUpstreamMetrics (so `--describe-metrics` does not show it).
 inline constexpr metrics::Spec kInDoubt{
@@ -91,6 +111,7 @@ inline constexpr std::array kUpstreamMetrics{
     kJournalEntries,          kJournalBytes,          kJournalOps,       kUpstreamConnections,
     kUpstreamConnects,        kUpstreamLatency,       kUpstreamTimeouts, kHealthChecks,
     kHealthCheckDuration,     kHealthProbesWhileOpen, kSentinelMaster,   kSentinelSwitches,
-    kSentinelResolveFailures, kSentinelFailover};
+    kSentinelResolveFailures, kSentinelFailover,      kClusterSlots,     kClusterRedirects,
+    kClusterRefreshes};
 
 }  // namespace seawall::upstream

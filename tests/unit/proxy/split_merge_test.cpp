@@ -20,15 +20,15 @@ class SplitMergeTest : public ::testing::Test {
     return parts.value_or(0);
   }
 
-  std::vector<std::uint8_t> key_part_;
-  std::array<std::size_t, kMaxParts> part_upstream_{};
+  std::vector<std::uint16_t> key_part_;
+  std::vector<std::size_t> part_upstream_;
 };
 
 TEST_F(SplitMergeTest, GroupsKeysByUpstreamInOrderOfFirstAppearance) {
   ASSERT_EQ(group({1, 0, 1, 0}), 2u);
   EXPECT_EQ(part_upstream_[0], 1u);
   EXPECT_EQ(part_upstream_[1], 0u);
-  EXPECT_EQ(key_part_, (std::vector<std::uint8_t>{0, 1, 0, 1}));
+  EXPECT_EQ(key_part_, (std::vector<std::uint16_t>{0, 1, 0, 1}));
 }
 
 TEST_F(SplitMergeTest, TooManyUpstreamsCannotBeMerged) {
@@ -39,6 +39,34 @@ TEST_F(SplitMergeTest, TooManyUpstreamsCannotBeMerged) {
   EXPECT_FALSE(group_by_upstream(
                    ups.size(), [&](std::size_t i) { return ups[i]; }, key_part_, part_upstream_)
                    .has_value());
+}
+
+TEST_F(SplitMergeTest, ManyPartsAreGroupedLikeFew) {
+  // An MGET over a thousand slots: past the scanned parts, the map must give the same grouping.
+  std::vector<std::size_t> ups;
+  for (std::size_t i = 0; i < 3000; ++i) {
+    ups.push_back((i * 7) % 1000);
+  }
+  ASSERT_EQ(group(ups), 1000u);
+  for (std::size_t i = 0; i < ups.size(); ++i) {
+    ASSERT_EQ(part_upstream_[key_part_[i]], ups[i]) << i;
+  }
+  EXPECT_EQ(part_upstream_[0], 0u);
+  EXPECT_EQ(part_upstream_[1], 7u);
+}
+
+TEST_F(SplitMergeTest, AllPartRequestsAtOnceEqualEachPartsOwn) {
+  const std::vector<std::string_view> mset{"MSET", "a", "1", "b", "2", "c", "3", "d", "4"};
+  const std::vector<std::uint32_t> keys{1, 3, 5, 7};
+  ASSERT_EQ(group({2, 0, 2, 1}), 3u);
+  std::vector<std::vector<std::string_view>> all;
+  part_requests(mset, keys, key_part_, 2, 3, all);
+  std::vector<std::string_view> one;
+  for (std::size_t p = 0; p < 3; ++p) {
+    part_request(mset, keys, key_part_, 2, p, one);
+    EXPECT_EQ(all[p], one) << p;
+  }
+  EXPECT_EQ(all[0], (std::vector<std::string_view>{"MSET", "a", "1", "c", "3"}));
 }
 
 TEST_F(SplitMergeTest, PartRequestsKeepKeysWithTheirValues) {
@@ -80,6 +108,64 @@ TEST_F(SplitMergeTest, CountsAreSummedAndOksBecomeOne) {
   out.clear();
   merge_parts(command::Merge::AllOk, oks, key_part_, resp::Protocol::Resp2, out);
   EXPECT_EQ(out, "+OK\r\n");
+}
+
+TEST(FanOutMergeTest, KeysAreConcatenatedInShardOrder) {
+  const std::vector<std::string> parts{"*2\r\n$1\r\na\r\n$1\r\nb\r\n", "*0\r\n",
+                                       "*1\r\n$1\r\nc\r\n"};
+  std::string out;
+  merge_parts(command::Merge::Concat, parts, {}, resp::Protocol::Resp2, out);
+  EXPECT_EQ(out, "*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n");
+}
+
+TEST(FanOutMergeTest, RandomkeyTakesTheFirstShardThatHasAKey) {
+  std::string out;
+  merge_parts(command::Merge::FirstNonNil,
+              std::vector<std::string>{"$-1\r\n", "$3\r\nkey\r\n", "$1\r\nz\r\n"}, {},
+              resp::Protocol::Resp2, out);
+  EXPECT_EQ(out, "$3\r\nkey\r\n");
+  out.clear();
+  merge_parts(command::Merge::FirstNonNil, std::vector<std::string>{"_\r\n", "_\r\n"}, {},
+              resp::Protocol::Resp3, out);
+  EXPECT_EQ(out, "_\r\n");
+}
+
+TEST(FanOutMergeTest, ScanCursorsWalkEveryShardInTurn) {
+  // 0 starts at shard 0; a shard's own cursor c is c * shards + shard.
+  auto at = shard_cursor("0", 3);
+  ASSERT_TRUE(at);
+  EXPECT_EQ(at->shard, 0u);
+  EXPECT_EQ(at->cursor, 0u);
+  at = shard_cursor("25", 3);  // 8 * 3 + 1
+  ASSERT_TRUE(at);
+  EXPECT_EQ(at->shard, 1u);
+  EXPECT_EQ(at->cursor, 8u);
+  EXPECT_FALSE(shard_cursor("x1", 3));
+  EXPECT_FALSE(shard_cursor("-1", 3));
+  EXPECT_FALSE(shard_cursor("", 3));
+
+  const std::string keys = "*1\r\n$1\r\nk\r\n";
+  std::string out;
+  // Shard 1 not done: its cursor 8 becomes 25.
+  ASSERT_TRUE(scan_reply("*2\r\n$1\r\n8\r\n" + keys, 1, 3, out));
+  EXPECT_EQ(out, "*2\r\n$2\r\n25\r\n" + keys);
+  // Shard 1 done: shard 2 from its start (cursor 2, whose own cursor is 0).
+  out.clear();
+  ASSERT_TRUE(scan_reply("*2\r\n$1\r\n0\r\n" + keys, 1, 3, out));
+  EXPECT_EQ(out, "*2\r\n$1\r\n2\r\n" + keys);
+  at = shard_cursor("2", 3);
+  ASSERT_TRUE(at);
+  EXPECT_EQ(at->shard, 2u);
+  EXPECT_EQ(at->cursor, 0u);
+  // The last shard done: the walk ends.
+  out.clear();
+  ASSERT_TRUE(scan_reply("*2\r\n$1\r\n0\r\n*0\r\n", 2, 3, out));
+  EXPECT_EQ(out, "*2\r\n$1\r\n0\r\n*0\r\n");
+  // Not a SCAN reply, or a cursor that would not survive the round trip.
+  out.clear();
+  EXPECT_FALSE(scan_reply("-ERR no\r\n", 0, 3, out));
+  EXPECT_FALSE(scan_reply("*2\r\n$20\r\n18446744073709551615\r\n*0\r\n", 0, 3, out));
+  EXPECT_TRUE(out.empty());
 }
 
 TEST(SplitReplyArrayTest, SplitsCompleteArraysOnly) {

@@ -1,0 +1,187 @@
+"""Commands that describe the whole keyspace, through seawall in front of a real 6-node Redis
+Cluster (the fixture of test_cluster.py), with plain clients (redis-py's Redis, redis-cli):
+
+  - DBSIZE is the sum of the masters' DBSIZE; KEYS is every master's keys; SCAN walks every
+    shard with one cursor (redis-py's scan_iter sees each key once, MATCH and COUNT pass
+    through); RANDOMKEY names an existing key, nil on an empty cluster; FLUSHALL and FLUSHDB
+    empty every master and the L1; INFO's Keyspace section counts the cluster's keys;
+  - CLUSTER, READONLY, READWRITE get the error of a Redis without cluster support: the client
+    sees one plain Redis;
+  - /metrics shows the slots per shard and the map refreshes;
+  - with one master killed, these commands answer at once with seawall's unavailable error
+    instead of partial counts (SCAN only when its cursor reaches the dead shard).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import redis
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from harness import LOOPBACK, Seawall, sample, scrape, wait_until  # noqa: E402
+from test_cluster import Cluster, cluster_upstream  # noqa: E402
+
+N_KEYS = 300
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    c = Cluster(tmp_path / "cluster")
+    try:
+        c.start()
+        yield c
+    finally:
+        c.stop()
+
+
+@pytest.fixture
+def seawall(tmp_path, cluster):
+    sw = Seawall(tmp_path / "seawall", 0, {"upstreams": [cluster_upstream(cluster)]})
+    sw.start()
+    try:
+        sw.wait_ready()
+        yield sw
+    finally:
+        sw.stop()
+
+
+def masters(cluster: Cluster) -> list[redis.Redis]:
+    return [redis.Redis(host=LOOPBACK, port=p, socket_timeout=5) for p in cluster.masters()]
+
+
+def fill(client: redis.Redis, n: int = N_KEYS) -> list[str]:
+    keys = [f"fan:{i}" for i in range(n)]
+    client.mset({k: f"v{i}" for i, k in enumerate(keys)})
+    return keys
+
+
+def test_dbsize_keys_and_info_count_every_shard(cluster, seawall):
+    c = redis.Redis(host=LOOPBACK, port=seawall.port, socket_timeout=5)
+    keys = fill(c)
+    per_master = [m.dbsize() for m in masters(cluster)]
+    assert all(n > 0 for n in per_master), per_master  # the keys really are spread
+    assert c.dbsize() == N_KEYS == sum(per_master)
+    assert sorted(k.decode() for k in c.keys("*")) == sorted(keys)
+    assert sorted(k.decode() for k in c.keys("fan:1?")) == sorted(f"fan:{i}" for i in range(10, 20))
+    assert c.keys("nothing:*") == []
+    info = c.info("keyspace")
+    assert info["db0"]["keys"] == N_KEYS, info
+    # The whole INFO is one Redis's text with the cluster's keyspace.
+    full = c.info()
+    assert full["db0"]["keys"] == N_KEYS and "redis_version" in full
+    out = subprocess.run(["redis-cli", "-h", LOOPBACK, "-p", str(seawall.port), "DBSIZE"],
+                         capture_output=True, text=True, timeout=10)
+    assert out.stdout.strip() == str(N_KEYS), out
+
+
+def test_scan_walks_every_shard_with_one_cursor(cluster, seawall):
+    c = redis.Redis(host=LOOPBACK, port=seawall.port, socket_timeout=5)
+    keys = fill(c)
+    seen = list(k.decode() for k in c.scan_iter(count=25))
+    assert sorted(seen) == sorted(keys)  # every key, each once (no rehash while scanning)
+    matched = sorted(k.decode() for k in c.scan_iter(match="fan:2?", count=50))
+    assert matched == sorted(f"fan:{i}" for i in range(20, 30))
+    # The walk by hand: the cursor leaves shard 0 and comes back to 0 after the last shard.
+    cursor, steps, walked = 0, 0, []
+    while True:
+        cursor, batch = c.scan(cursor, count=1000)
+        walked += batch
+        steps += 1
+        if cursor == 0:
+            break
+    assert steps >= len(cluster.masters()) and len(walked) == N_KEYS
+    with pytest.raises(redis.ResponseError, match="invalid cursor"):
+        c.execute_command("SCAN", "notanumber")
+    # redis-cli's own SCAN loop.
+    out = subprocess.run(["redis-cli", "-h", LOOPBACK, "-p", str(seawall.port), "--scan",
+                          "--pattern", "fan:*"], capture_output=True, text=True, timeout=30)
+    assert sorted(out.stdout.split()) == sorted(keys), out.stderr
+
+
+def test_randomkey_and_flushes_reach_every_master(cluster, seawall):
+    c = redis.Redis(host=LOOPBACK, port=seawall.port, socket_timeout=5)
+    assert c.randomkey() is None  # an empty cluster
+    keys = fill(c)
+    for k in keys[:20]:
+        assert c.get(k) is not None  # copies in the L1
+    named = {c.randomkey().decode() for _ in range(30)}
+    assert named <= set(keys) and len(named) > 1
+    assert c.flushall() is True
+    assert [m.dbsize() for m in masters(cluster)] == [0, 0, 0]
+    assert c.dbsize() == 0 and c.keys("*") == []
+    for k in keys[:20]:
+        assert c.get(k) is None  # the L1 forgot them too
+    fill(c, 30)
+    assert c.flushdb() is True
+    assert [m.dbsize() for m in masters(cluster)] == [0, 0, 0]
+
+
+def test_cluster_commands_see_one_plain_redis(cluster, seawall):
+    c = redis.Redis(host=LOOPBACK, port=seawall.port, socket_timeout=5)
+    direct_plain = "ERR This instance has cluster support disabled"
+    for command in (["CLUSTER", "INFO"], ["CLUSTER", "SLOTS"], ["CLUSTER", "KEYSLOT", "x"],
+                    ["READONLY"], ["READWRITE"]):
+        with pytest.raises(redis.ResponseError) as err:
+            c.execute_command(*command)
+        assert str(err.value) == direct_plain.removeprefix("ERR "), command
+    assert c.ping() is True
+
+
+def test_a_dead_master_gets_a_clear_error_not_a_partial_count(cluster, tmp_path):
+    sw = Seawall(tmp_path / "seawall-dead", 0, {"upstreams": [cluster_upstream(cluster)]})
+    sw.start()
+    try:
+        sw.wait_ready()
+        c = redis.Redis(host=LOOPBACK, port=sw.port, socket_timeout=5)
+        fill(c)
+        victim = cluster.masters()[1]
+        cluster.node(victim).kill9()
+
+        def refused() -> bool:
+            try:
+                c.dbsize()
+            except redis.ResponseError as e:
+                return "seawall" in str(e)
+            return False
+        wait_until(refused, 10, "DBSIZE to be refused while a master is dead", interval=0.05)
+        t0 = time.monotonic()
+        # SCAN's cursor 1 starts shard 1 (shards in the order of their lowest slot, as
+        # masters() lists them): the dead one.
+        for command in (["DBSIZE"], ["KEYS", "*"], ["SCAN", "1"]):
+            with pytest.raises(redis.ResponseError, match="seawall"):
+                c.execute_command(*command)
+        assert time.monotonic() - t0 < 1.0  # answered, not waited out
+        # The live shards still scan.
+        cursor, batch = c.scan(0, count=1000)
+        assert batch and cursor == 1
+    finally:
+        sw.stop()
+
+
+def test_multi_key_commands_over_thousands_of_slots(cluster, seawall):
+    """A split is one request per slot: an MGET, MSET, EXISTS and DEL of 3,000 keys (over ~2,800
+    slots) answer as one Redis would."""
+    c = redis.Redis(host=LOOPBACK, port=seawall.port, socket_timeout=10)
+    keys = [f"many:{i}" for i in range(3000)]
+    assert c.mset({k: f"v{i}" for i, k in enumerate(keys)}) is True
+    values = c.mget(keys + ["many:absent"])
+    assert values == [f"v{i}".encode() for i in range(len(keys))] + [None]
+    assert c.exists(*keys) == len(keys)
+    assert c.dbsize() == len(keys)
+    assert c.delete(*keys[:2000]) == 2000
+    assert c.dbsize() == 1000
+
+
+def test_metrics_show_slots_per_shard_and_refreshes(cluster, seawall):
+    families = scrape(seawall.admin_port)
+    slots = [sample(families, "seawall_cluster_slots", upstream=f"main.{k}") for k in range(3)]
+    assert sum(slots) == 16384 and all(n > 5000 for n in slots), slots
+    wait_until(lambda: sample(scrape(seawall.admin_port), "seawall_cluster_map_refreshes_total",
+                              cluster="main", outcome="ok") >= 1, 5, "a map refresh")
+    assert sample(families, "seawall_cluster_redirects_total", cluster="main", kind="moved") == 0
