@@ -222,7 +222,9 @@ std::string check_server_name(std::string_view text) {
 
 // `host` is the upstream's host ("" when its address was invalid: then no context is built).
 // An empty string means the default, as for journal.path, so the reference file can list all.
-void bind_tls(MapBinder& m, UpstreamTlsConfig& out, const std::string& host) {
+// `cluster_nodes`: the upstream is a cluster, whose nodes' addresses are learned at run time,
+// so the certificate's name must be given (`server_name`) unless it is not checked.
+void bind_tls(MapBinder& m, UpstreamTlsConfig& out, const std::string& host, bool cluster_nodes) {
   bool ok = m.boolean("enabled", out.enabled);
   ok = m.string("ca_file", out.ca_file) && ok;
   ok = m.string("server_name", out.server_name, check_server_name) && ok;
@@ -235,7 +237,13 @@ void bind_tls(MapBinder& m, UpstreamTlsConfig& out, const std::string& host) {
             "cert_file and key_file go together: set both or neither");
     ok = false;
   }
-  if (!ok || !out.enabled || host.empty()) {
+  if (ok && out.enabled && cluster_nodes && out.verify && out.server_name.empty()) {
+    m.error("server_name",
+            "required with cluster (the nodes' addresses are learned from the cluster, so the "
+            "certificates' name must be given), or set verify: false");
+    return;
+  }
+  if (!ok || !out.enabled || (host.empty() && !cluster_nodes)) {
     return;
   }
   upstream::TlsBuild built = upstream::build_tls_context(out, host);
@@ -351,14 +359,10 @@ void bind_upstream(MapBinder& m, UpstreamConfig& out) {
             Choice<upstream::EvictionEvents>{"configure", upstream::EvictionEvents::Configure}});
   m.duration("recovery_ramp", out.recovery_ramp, Millis{0});
   m.map("auth", [&](MapBinder& a) { bind_auth(a, out.auth); });
-  m.map("tls", [&](MapBinder& t) { bind_tls(t, out.tls, out.host); });
+  m.map("tls", [&](MapBinder& t) { bind_tls(t, out.tls, out.host, has_cluster); });
   if (has_sentinel && out.tls.enabled) {
     // The certificate name check needs a host known at load; a sentinel names masters later.
     m.error("tls", "tls is not supported together with sentinel yet");
-  }
-  if (has_cluster && out.tls.enabled) {
-    // The same: the certificate name check needs a host known at load.
-    m.error("tls", "tls is not supported together with cluster yet");
   }
 }
 

@@ -91,15 +91,29 @@ TEST(LoaderClusterTest, BadSeedAddressNamesLineAndKey) {
   EXPECT_THAT(r.errors[0], HasSubstr("test.yaml:6: upstreams[0].cluster.seeds[1]: missing port"));
 }
 
-TEST(LoaderClusterTest, TlsWithClusterIsRefused) {
+TEST(LoaderClusterTest, TlsWithClusterNeedsTheCertificatesName) {
   const LoadResult r = load_upstream(
       "    cluster:\n"
       "      seeds: [\"127.0.0.1:7000\"]\n"
       "    tls:\n"
       "      enabled: true\n");
   EXPECT_FALSE(r.config);
-  EXPECT_THAT(r.errors, ::testing::Contains(HasSubstr(
-                            "upstreams[0].tls: tls is not supported together with cluster yet")));
+  EXPECT_THAT(r.errors, ::testing::Contains(
+                            HasSubstr("upstreams[0].tls.server_name: required with cluster")));
+}
+
+TEST(LoaderClusterTest, TlsWithClusterAndAServerNameLoads) {
+  for (const char* tls : {"      server_name: redis.internal\n", "      verify: false\n"}) {
+    const LoadResult r = load_upstream(std::string("    cluster:\n"
+                                                   "      seeds: [\"127.0.0.1:7000\"]\n"
+                                                   "    tls:\n"
+                                                   "      enabled: true\n") +
+                                       tls);
+    ASSERT_THAT(r.errors, IsEmpty()) << tls;
+    const UpstreamConfig& u = r.config->upstreams.at(0);
+    EXPECT_TRUE(u.tls.enabled);
+    EXPECT_NE(u.tls.context, nullptr) << tls;
+  }
 }
 
 TEST(LoaderClusterTest, ClusterExampleFileLoads) {
