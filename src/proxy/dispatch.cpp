@@ -8,7 +8,6 @@
 #include <charconv>
 #include <optional>
 
-#include "seawall/cluster/slot_table.hpp"
 #include "seawall/command/command_rules.hpp"
 #include "seawall/command/command_table.hpp"
 #include "seawall/command/sent.hpp"
@@ -326,18 +325,8 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw,
   const auto& args = request.args;
   const router::Router& router = ctx_.snapshot->router;
   std::size_t up = router.default_index();
-  if (key_indexes_.empty() && info != nullptr && command::arity_ok(*info, args.size())) {
-    if (const cluster::SlotTable* cluster = router.cluster_at(up)) {
-      const command::CommandRules& rules = command::rules(*info);
-      if (rules.cluster_only) {
-        reply_now(resp::replies::kClusterDisabled);
-        return;
-      }
-      if (rules.fanout != command::Merge::None) {
-        split_.fan_out(*info, args, cluster->shard_upstreams());
-        return;
-      }
-    }
+  if (key_indexes_.empty() && info != nullptr && split_.without_keys(*info, args)) {
+    return;
   }
   if (!key_indexes_.empty()) {
     const router::KeyRoute first = router.route_key(args[key_indexes_[0]]);

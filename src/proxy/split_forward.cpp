@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "seawall/cluster/slot_table.hpp"
 #include "seawall/command/command_rules.hpp"
 #include "seawall/resp/replies.hpp"
 
@@ -51,6 +52,26 @@ bool SplitForward::forward(const CommandInfo& info, std::span<const std::string_
   part_requests(slot.args, slot.keys, slot.key_part, step, part_upstream.size(), requests);
   send_parts(slot, seq, info, args, part_upstream,
              [&](std::size_t p) -> std::span<const std::string_view> { return requests[p]; });
+  return true;
+}
+
+bool SplitForward::without_keys(const CommandInfo& info, std::span<const std::string_view> args) {
+  const cluster::SlotTable* cluster =
+      ctx_.snapshot->router.cluster_at(ctx_.snapshot->router.default_index());
+  if (cluster == nullptr || !command::arity_ok(info, args.size())) {
+    return false;  // Redis words an arity error
+  }
+  const command::CommandRules& rules = command::rules(info);
+  if (rules.cluster_only) {
+    std::uint64_t seq = 0;
+    session_.push_request(seq);
+    session_.complete_request(seq, resp::replies::kClusterDisabled);
+    return true;
+  }
+  if (rules.fanout == Merge::None) {
+    return false;
+  }
+  fan_out(info, args, cluster->shard_upstreams());
   return true;
 }
 

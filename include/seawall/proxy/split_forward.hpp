@@ -64,11 +64,11 @@ class SplitForward {
   // per upstream. False when the command cannot be split (no Merge rule); nothing was done then.
   bool forward(const command::CommandInfo& info, std::span<const std::string_view> args,
                std::span<const std::uint32_t> keys);
-  // Sends `args`, a command without keys whose rules fan it out (CommandRules::fanout), to the
-  // cluster shards `shards` (their upstreams) and merges their replies; SCAN goes to the one
-  // shard its cursor names.
-  void fan_out(const command::CommandInfo& info, std::span<const std::string_view> args,
-               std::span<const std::size_t> shards);
+  // A command without keys, in front of a cluster: sent to every shard and the replies merged
+  // when its rules fan it out (CommandRules::fanout; SCAN goes to the one shard its cursor
+  // names), or answered as a Redis without cluster support would (CommandRules::cluster_only).
+  // False when it is neither, or the default upstream is no cluster: nothing was done then.
+  bool without_keys(const command::CommandInfo& info, std::span<const std::string_view> args);
   // The reply (or failure) of part `part` of request `seq`.
   void on_part_reply(RequestSlot& slot, std::uint64_t seq, std::uint32_t part,
                      upstream::ReplyStatus status, std::string_view bytes);
@@ -76,6 +76,8 @@ class SplitForward {
  private:
   // Sends part p of `slot` (request `seq`) to part_upstream[p] when every part's upstream can
   // take it, else answers the whole request without an upstream. `part(p)` is part p's request.
+  void fan_out(const command::CommandInfo& info, std::span<const std::string_view> args,
+               std::span<const std::size_t> shards);
   template <class PartOf>
   void send_parts(RequestSlot& slot, std::uint64_t seq, const command::CommandInfo& info,
                   std::span<const std::string_view> args,
