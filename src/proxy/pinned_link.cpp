@@ -345,12 +345,16 @@ PinnedLink::Next PinnedLink::relay(const resp::ParsedRequest& request, std::stri
   if (answered_while_unavailable(cmd, args)) {
     return Next::Continue;
   }
-  if (link_state_.in_multi() && looked_up != nullptr && !ctx_.snapshot->router.single_upstream()) {
+  const bool shard_channels = cmd.rule().channels == command::Channels::Shard;
+  if ((link_state_.in_multi() || shard_channels) && looked_up != nullptr &&
+      !ctx_.snapshot->router.single_upstream()) {
     // A transaction runs on one upstream, as one on Redis Cluster runs in one slot: a key of
-    // another upstream is refused at queueing, so Redis aborts the EXEC.
+    // another upstream is refused at queueing, so Redis aborts the EXEC. Shard channels live
+    // on their slot's node: this connection hears only its own shard's.
     for (std::uint32_t k : host_.key_indexes()) {
       if (ctx_.snapshot->router.route(args[k]) != link_upstream_) {
-        relay_local(resp::replies::kCrossUpstream);
+        relay_local(link_state_.in_multi() ? resp::replies::kCrossUpstream
+                                           : resp::replies::kShardChannelElsewhere);
         return Next::Continue;
       }
     }

@@ -7,6 +7,9 @@ Cluster (the fixture of test_cluster.py), with plain clients (redis-py's Redis, 
     empty every master and the L1; INFO's Keyspace section counts the cluster's keys;
   - CLUSTER, READONLY, READWRITE get the error of a Redis without cluster support: the client
     sees one plain Redis;
+  - SSUBSCRIBE goes to its channel's shard and SPUBLISH reaches it; a channel of another shard
+    on the same connection gets a clear -CROSSSLOT error (Redis Cluster would say MOVED), and
+    another connection subscribes to it;
   - /metrics shows the slots per shard and the map refreshes;
   - with one master killed, these commands answer at once with seawall's unavailable error
     instead of partial counts (SCAN only when its cursor reaches the dead shard).
@@ -24,7 +27,7 @@ import redis
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from harness import LOOPBACK, Seawall, sample, scrape, wait_until  # noqa: E402
+from harness import LOOPBACK, RawConnection, Seawall, sample, scrape, wait_until  # noqa: E402
 from test_cluster import Cluster, cluster_upstream  # noqa: E402
 
 N_KEYS = 300
@@ -185,3 +188,28 @@ def test_metrics_show_slots_per_shard_and_refreshes(cluster, seawall):
     wait_until(lambda: sample(scrape(seawall.admin_port), "seawall_cluster_map_refreshes_total",
                               cluster="main", outcome="ok") >= 1, 5, "a map refresh")
     assert sample(families, "seawall_cluster_redirects_total", cluster="main", kind="moved") == 0
+
+
+def test_shard_channels_are_subscribed_on_their_slots_shard(cluster, seawall):
+    aware = cluster.aware()
+    by_shard: dict[int, list[str]] = {}
+    for i in range(200):
+        by_shard.setdefault(aware.get_node_from_key(f"ch:{i}").port, []).append(f"ch:{i}")
+    ports = cluster.masters()
+    here, elsewhere = by_shard[ports[0]][:2], by_shard[ports[1]][0]
+    publisher = redis.Redis(host=LOOPBACK, port=seawall.port, socket_timeout=5)
+    with RawConnection(seawall.port, timeout=5) as sub, \
+            RawConnection(seawall.port, timeout=5) as other:
+        for n, ch in enumerate(here, 1):
+            assert sub.request("SSUBSCRIBE", ch) == (
+                f"*3\r\n$10\r\nssubscribe\r\n${len(ch)}\r\n{ch}\r\n:{n}\r\n".encode())
+        refused = sub.request("SSUBSCRIBE", elsewhere)
+        assert refused.startswith(b"-CROSSSLOT seawall:"), refused
+        assert other.request("SSUBSCRIBE", elsewhere).endswith(b":1\r\n")
+        for ch in here + [elsewhere]:
+            assert publisher.execute_command("SPUBLISH", ch, f"to-{ch}") == 1, ch
+        for ch in here:
+            assert sub.read_reply() == (
+                f"*3\r\n$8\r\nsmessage\r\n${len(ch)}\r\n{ch}\r\n${len(ch) + 3}\r\nto-{ch}\r\n"
+                .encode())
+        assert other.read_reply().endswith(f"to-{elsewhere}\r\n".encode())
