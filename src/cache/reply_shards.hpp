@@ -1,0 +1,245 @@
+#pragma once
+// ReplyCache's private types (cache/reply_cache.hpp): an entry and its bookkeeping, and the two
+// kinds of shard, the entries' (an open-addressing table with the admission filter's sketch and
+// sampled eviction) and the index's from Redis keys to entries. Only reply_cache.cpp uses them;
+// they live here so that the cache's operations read apart from its layout.
+// Thread safety: each shard's members under its own mutex, as ReplyCache takes it.
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "cache/open_table.hpp"
+#include "seawall/cache/frequency_sketch.hpp"
+#include "seawall/cache/reply_cache.hpp"
+
+namespace seawall::cache {
+namespace detail {
+
+// An index reference: the entry's id and the hash of its cache key, which picks its entry shard
+// and finds it there (EntryShard::by_key looks entries up by hash and id as well as by key), so
+// a reference copies no string.
+struct Ref {
+  std::uint64_t id;
+  std::uint64_t hash;
+};
+
+// The references of one Redis key: almost always one (GET k), so the first is held inline and
+// only a key cached under several commands (GET k, HGETALL k, MGET a k) allocates.
+class Refs {
+ public:
+  bool empty() const noexcept { return !has_first_; }
+  void add(const Ref& ref) {
+    if (!has_first_) {
+      first_ = ref;
+      has_first_ = true;
+    } else {
+      rest_.push_back(ref);
+    }
+  }
+  // Removes every reference to `id` (an entry lists a key twice for MGET a a).
+  void remove(std::uint64_t id) {
+    std::erase_if(rest_, [&](const Ref& ref) { return ref.id == id; });
+    if (has_first_ && first_.id == id) {
+      if (rest_.empty()) {
+        has_first_ = false;
+      } else {
+        first_ = rest_.back();
+        rest_.pop_back();
+      }
+    }
+  }
+  void copy_to(std::vector<Ref>& out) const {
+    out.clear();
+    if (has_first_) {
+      out.push_back(first_);
+      out.insert(out.end(), rest_.begin(), rest_.end());
+    }
+  }
+
+ private:
+  Ref first_{};
+  bool has_first_ = false;
+  std::vector<Ref> rest_;
+};
+
+}  // namespace detail
+
+// One cached reply: this header, followed in the same allocation by its bytes: the cache key,
+// the reply, then each Redis key after its length (4 bytes, little-endian). The bytes never
+// change once the entry is stored; what a renewal changes (times, LRU position) lives in the
+// shard's table beside the hash (Meta), so that the common put touches no entry at all.
+struct ReplyCache::Entry {
+  std::uint64_t hash = 0;  // of cache_key
+  std::uint64_t id = 0;    // what index references name it by (unique, unlike its address)
+  std::size_t cost = 0;
+  std::uint32_t key_size = 0;
+  std::uint32_t reply_size = 0;
+  std::uint32_t data_size = 0;
+
+  static Entry* create(std::string_view cache_key, std::string_view reply,
+                       std::span<const std::string_view> redis_keys) {
+    std::size_t total = cache_key.size() + reply.size();
+    for (std::string_view key : redis_keys) {
+      total += 4 + key.size();
+    }
+    auto* entry = new (::operator new(sizeof(Entry) + total)) Entry;
+    char* p = std::copy(cache_key.begin(), cache_key.end(), entry->bytes());
+    p = std::copy(reply.begin(), reply.end(), p);
+    for (std::string_view key : redis_keys) {
+      const auto n = static_cast<std::uint32_t>(key.size());
+      for (int shift = 0; shift < 32; shift += 8) {
+        *p++ = static_cast<char>((n >> shift) & 0xffu);
+      }
+      p = std::copy(key.begin(), key.end(), p);
+    }
+    entry->key_size = static_cast<std::uint32_t>(cache_key.size());
+    entry->reply_size = static_cast<std::uint32_t>(reply.size());
+    entry->data_size = static_cast<std::uint32_t>(total);
+    return entry;
+  }
+  static void destroy(Entry* entry) noexcept {
+    entry->~Entry();
+    ::operator delete(entry);
+  }
+
+  char* bytes() noexcept { return reinterpret_cast<char*>(this + 1); }
+  const char* bytes() const noexcept { return reinterpret_cast<const char*>(this + 1); }
+  std::string_view cache_key() const noexcept { return {bytes(), key_size}; }
+  std::string_view reply() const noexcept { return {bytes() + key_size, reply_size}; }
+  template <typename F>
+  void for_each_redis_key(F&& f) const {
+    const std::string_view data(bytes(), data_size);
+    std::size_t at = std::size_t{key_size} + reply_size;
+    while (at + 4 <= data.size()) {
+      std::uint32_t n = 0;
+      for (std::size_t i = 0; i < 4; ++i) {
+        n |= static_cast<std::uint32_t>(static_cast<unsigned char>(data[at + i])) << (8 * i);
+      }
+      f(data.substr(at + 4, n));
+      at += 4 + n;
+    }
+  }
+};
+
+// Entries unlinked under a shard's lock, destroyed by the caller after releasing it (their
+// index references are removed first, outside any entry lock).
+class ReplyCache::Dropped {
+ public:
+  Dropped() = default;
+  Dropped(const Dropped&) = delete;
+  Dropped& operator=(const Dropped&) = delete;
+  ~Dropped() {
+    for (Entry* entry : entries_) {
+      Entry::destroy(entry);
+    }
+  }
+  void add(Entry* entry) { entries_.push_back(entry); }
+  std::span<Entry* const> entries() const noexcept { return entries_; }
+  std::size_t size() const noexcept { return entries_.size(); }
+
+ private:
+  std::vector<Entry*> entries_;
+};
+
+// What changes about a stored entry, kept in its shard's table rather than in the entry.
+struct ReplyCache::Meta {
+  Entry* entry = nullptr;
+  std::uint64_t reply_hash = 0;  // hash_of(entry->reply()): a renewal compares this, not bytes
+  Clock::time_point fresh_until;
+  Clock::time_point stale_until;
+  std::uint64_t last_used = 0;  // the shard's use count at the last put or hit: LRU order
+  std::uint64_t filled = 0;     // LookupResult::filled
+};
+
+// Shards sit on their own cache lines so that threads hitting different shards do not contend.
+struct alignas(64) ReplyCache::EntryShard {
+  using Slot = std::size_t;
+  // Entries sampled for the least recently used one when the shard must make room.
+  static constexpr std::size_t kEvictionSamples = 16;
+  static constexpr Slot kNone = OpenTable<Meta>::kNone;
+
+  std::mutex mutex;
+  OpenTable<Meta> table;
+  FrequencySketch sketch{0};  // sized by ReplyCache's constructor
+  std::uint64_t uses = 0;     // puts and hits so far: Meta::last_used
+  std::uint64_t sample_seed = 0x2545f4914f6cdd1dull;
+  std::size_t bytes = 0;
+  std::uint64_t hits_fresh = 0;
+  std::uint64_t hits_stale = 0;
+  std::uint64_t misses = 0;
+  std::uint64_t inserts = 0;
+  std::uint64_t evictions = 0;
+  std::uint64_t expirations = 0;
+  std::uint64_t invalidations = 0;
+
+  EntryShard() = default;
+  EntryShard(const EntryShard&) = delete;
+  EntryShard& operator=(const EntryShard&) = delete;
+  ~EntryShard() {
+    table.for_each([](const Meta& meta) { Entry::destroy(meta.entry); });
+  }
+
+  Slot find(std::string_view cache_key, std::uint64_t hash) const noexcept {
+    return table.find(hash, [&](const Meta& m) { return m.entry->cache_key() == cache_key; });
+  }
+  // For a renewal: the hash alone identifies the entry. Two cache keys with one 64-bit hash
+  // (about 1e-9 for 150,000 keys) would at worst renew the other key's entry, and only when its
+  // reply hashes alike too; it never serves one key's reply for another (lookups compare keys).
+  Slot find_hash(std::uint64_t hash) const noexcept {
+    return table.find(hash, [](const Meta&) { return true; });
+  }
+  Slot find_id(std::uint64_t hash, std::uint64_t id) const noexcept {
+    return table.find(hash, [&](const Meta& m) { return m.entry->id == id; });
+  }
+  Meta& meta(Slot slot) noexcept { return table.at(slot); }
+
+  // The entry to evict next (kNone when empty): of the sampled entries, the one read least often
+  // lately by the sketch, the least recently used among equals. Ranking by frequency first keeps
+  // more of a skewed (Zipf) hot set than LRU alone, which is what an outage reads.
+  Slot victim() noexcept {
+    sample_seed ^= sample_seed << 13;
+    sample_seed ^= sample_seed >> 7;
+    sample_seed ^= sample_seed << 17;
+    if (table.size() == 0) {
+      return kNone;
+    }
+    return table.least_of_sample(sample_seed, kEvictionSamples,
+                                 [this](std::uint64_t hash, const Meta& m) {
+                                   return std::pair{sketch.frequency(hash), m.last_used};
+                                 });
+  }
+  void insert(Entry* entry, const Meta& meta) {
+    table.insert(entry->hash, meta);
+    bytes += entry->cost;
+  }
+  // Unlinks the entry at `slot` into `dropped`, which the caller destroys after releasing the
+  // lock.
+  void unlink(Slot slot, Dropped& dropped) {
+    Entry* entry = table.at(slot).entry;
+    bytes -= entry->cost;
+    table.erase(slot);
+    dropped.add(entry);
+  }
+  std::size_t size() const noexcept { return table.size(); }
+};
+
+struct alignas(64) ReplyCache::IndexShard {
+  std::mutex mutex;
+  // By hash_of(Redis key), one slot per hash, not by a copy of the key: two keys with the same
+  // 64-bit hash share their references, and writing one then drops the other's copies too, which
+  // is harmless (and rare: 100,000 keys collide with probability ~3e-10).
+  OpenTable<detail::Refs> refs;
+
+  detail::Refs* find(std::uint64_t key_hash) noexcept {
+    const std::size_t slot = refs.find(key_hash, [](const detail::Refs&) { return true; });
+    return slot == OpenTable<detail::Refs>::kNone ? nullptr : &refs.at(slot);
+  }
+};
+
+}  // namespace seawall::cache
