@@ -160,8 +160,8 @@ constexpr std::array kRows{
     // Scripts the registry loads again on new connections.
     Row{"eval", scripts(Scripts::EvalBody)},
     Row{"eval_ro", scripts(Scripts::EvalBody)},
-    Row{"script|load", scripts(Scripts::LoadBody)},
-    Row{"script|flush", scripts(Scripts::Forget)},
+    Row{"script|load", scripts(Scripts::LoadBody, fanout(Merge::FirstNonNil))},
+    Row{"script|flush", scripts(Scripts::Forget, fanout(Merge::AllOk))},
     Row{"function", pin(Pin::BusySubcommand)},
     Row{"ping", local(Local::Ping)},
     Row{"echo", local(Local::Echo)},

@@ -61,7 +61,9 @@ bool SplitForward::without_keys(const CommandInfo& info, std::span<const std::st
   if (cluster == nullptr || !command::arity_ok(info, args.size())) {
     return false;  // Redis words an arity error
   }
-  const command::CommandRules& rules = command::rules(info);
+  // SCRIPT LOAD and SCRIPT FLUSH fan out by their subcommand's row.
+  const CommandInfo* resolved = info.subcommands.empty() ? &info : command::resolve(&info, args);
+  const command::CommandRules& rules = command::rules_of(resolved);
   if (rules.cluster_only) {
     std::uint64_t seq = 0;
     session_.push_request(seq);
@@ -71,13 +73,16 @@ bool SplitForward::without_keys(const CommandInfo& info, std::span<const std::st
   if (rules.fanout == Merge::None) {
     return false;
   }
-  fan_out(info, args, cluster->shard_upstreams());
+  fan_out(*resolved, args, cluster->shard_upstreams());
   return true;
 }
 
 void SplitForward::fan_out(const CommandInfo& info, std::span<const std::string_view> args,
                            std::span<const std::size_t> shards) {
   const Merge merge = command::rules(info).fanout;
+  // RANDOMKEY's shards from a random one on; SCRIPT LOAD's all answer the same digest.
+  const bool random_start =
+      merge == Merge::FirstNonNil && info.name.find('|') == std::string_view::npos;
   std::uint64_t seq = 0;
   RequestSlot& slot = session_.push_request(seq);
   slot.info = &info;
@@ -106,7 +111,7 @@ void SplitForward::fan_out(const CommandInfo& info, std::span<const std::string_
     cursor = std::to_string(at->cursor);
     request[1] = cursor;
     part_upstream.push_back(shards[at->shard]);
-  } else if (merge == Merge::FirstNonNil) {
+  } else if (random_start) {
     // From a random shard on, so that RANDOMKEY does not favour the first shard's keys.
     thread_local std::minstd_rand random{std::random_device{}()};
     const std::size_t first = random() % shards.size();

@@ -213,3 +213,20 @@ def test_shard_channels_are_subscribed_on_their_slots_shard(cluster, seawall):
                 f"*3\r\n$8\r\nsmessage\r\n${len(ch)}\r\n{ch}\r\n${len(ch) + 3}\r\nto-{ch}\r\n"
                 .encode())
         assert other.read_reply().endswith(f"to-{elsewhere}\r\n".encode())
+
+
+def test_script_load_and_flush_reach_every_master(cluster, seawall):
+    """EVALSHA runs on the shard of its keys, so SCRIPT LOAD must have loaded the script there:
+    it goes to every master (SCRIPT FLUSH too)."""
+    c = redis.Redis(host=LOOPBACK, port=seawall.port, socket_timeout=5)
+    sha = c.script_load("return redis.call('GET', KEYS[1])")
+    for m in masters(cluster):
+        assert m.script_exists(sha) == [True]
+    keys = fill(c, 60)
+    for i, k in enumerate(keys):
+        assert c.evalsha(sha, 1, k) == f"v{i}".encode(), k
+    assert c.script_flush() is True
+    for m in masters(cluster):
+        assert m.script_exists(sha) == [False]
+    with pytest.raises(redis.exceptions.NoScriptError):
+        c.evalsha(sha, 1, keys[0])
