@@ -6,6 +6,7 @@
     Cluster          the six nodes (conftest.py's `cluster` fixture starts one per test)
     start_seawall()  seawall with one cluster upstream named "main" (shards main.0, main.1, ...)
     shards()         seawall's /status upstream entries (one per shard)
+    owners()         the master of each key's slot; tag_per_shard(): a hash tag per master
 
 A cluster node also listens on port + 10000 (its bus), so the ports are picked in 20000-22000
 with both the port and the bus port free (the kernel's ephemeral range starts at 32768 here).
@@ -125,10 +126,6 @@ class Cluster:
                 out.append(port)
         return out
 
-    def master_of_slot(self, slot: int) -> int:
-        """The port of the master serving `slot`, as the first running node sees it."""
-        return next(port for a, b, port in self.slots_view(self.running()[0]) if a <= slot <= b)
-
     def node(self, port: int) -> RedisServer:
         return next(n for n in self.nodes if n.port == port)
 
@@ -200,6 +197,16 @@ def keys_on_every_shard(c: Cluster, n: int = 60) -> list[str]:
     owners = {aware.get_node_from_key(k).port for k in keys}
     assert owners == set(c.masters()), owners
     return keys
+
+
+def owners(c: Cluster, keys: list[str]) -> dict[str, int]:
+    """{key: the port of the master serving its slot}, from one CLUSTER SLOTS."""
+    view = c.slots_view(c.running()[0])
+    out = {}
+    for k in keys:
+        slot = key_slot(k.encode())
+        out[k] = next(port for a, b, port in view if a <= slot <= b)
+    return out
 
 
 def tag_per_shard(c: Cluster) -> dict[int, str]:
