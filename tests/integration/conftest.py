@@ -6,6 +6,7 @@
     seawall        seawall with the default test config, in front of redis_server
     proxy_client   redis-py client through seawall (default settings + a socket timeout)
     direct_client  redis-py client straight to redis_server
+    cluster        a Redis Cluster of six nodes, three masters (cluster_nodes.Cluster)
 
 Every seawall started here is stopped at teardown with SIGTERM and must exit 0 within
 drain_timeout + 5 s; otherwise the test errors (after kill -9 by PID as a last resort).
@@ -113,6 +114,18 @@ def direct_server(tmp_path):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    from cluster_nodes import Cluster
+
+    c = Cluster(tmp_path / "cluster")
+    try:
+        c.start()
+        yield c
+    finally:
+        c.stop()
 
 
 NODE_DIR = Path(__file__).parent / "node"

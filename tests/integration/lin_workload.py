@@ -13,7 +13,8 @@ append-only file, and history.check() judges the whole history.
 Clients (one thread each; every written value is unique, "<client>-<seq>"):
   p0..pN-1  redis-py: GET 65%, SET 20%, MGET of 2-3 keys 10%, MSET of 2 keys 5%
   multi     a raw RESP2 connection (so every reply is seen): MULTI/SET/SET/EXEC 40%, GET 60%;
-            the transaction pins the session to a dedicated upstream connection
+            the transaction pins the session to a dedicated upstream connection (with
+            Scenario.hash_tags, for a Redis Cluster upstream, its two keys share a hash tag)
   resp3     a raw connection after HELLO 3 (pinned for its lifetime): GET 65%, SET 35%;
             reconnects (and says HELLO 3 again) after a dropped connection or a timeout
 
@@ -47,7 +48,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import redis
 
@@ -215,11 +216,18 @@ class RawClient:
 
 class Keys:
     """The keys in play: the seen ones from the start, the unseen ones once the fault begins, and
-    the direct writers' keys (seen; written only straight to Redis, read by every client)."""
+    the direct writers' keys (seen; written only straight to Redis, read by every client).
 
-    def __init__(self, n_seen: int, n_unseen: int, n_direct: int = 0):
-        self.seen = [f"{KEY_PREFIX}{i}" for i in range(n_seen)]
-        self.unseen = [f"{KEY_PREFIX}u{i}" for i in range(n_unseen)]
+    With `hash_tags` > 0 (a Redis Cluster upstream) the seen and unseen keys carry one of that
+    many hash tags ("lin:{t3}15"), so that a transaction can pick keys of one slot
+    (pick_together); without, pick_together is pick (the same draws)."""
+
+    def __init__(self, n_seen: int, n_unseen: int, n_direct: int = 0, hash_tags: int = 0):
+        def tag(i: int) -> str:
+            return f"{{t{i % hash_tags}}}" if hash_tags else ""
+        self.hash_tags = hash_tags
+        self.seen = [f"{KEY_PREFIX}{tag(i)}{i}" for i in range(n_seen)]
+        self.unseen = [f"{KEY_PREFIX}{tag(i)}u{i}" for i in range(n_unseen)]
         self.direct = [f"{DIRECT_PREFIX}{i}" for i in range(n_direct)]
         self.active = list(self.seen)
         self.readable = self.active + self.direct
@@ -239,6 +247,20 @@ class Keys:
     def pick_read(self, rnd: random.Random, n: int = 1) -> list:
         """Keys to read (the same draws as pick() when there are no direct keys)."""
         return rnd.sample(self.readable, n)
+
+    def pick_together(self, rnd: random.Random, n: int) -> list:
+        """Keys to write in one transaction: n keys of one hash tag (one cluster slot)."""
+        if not self.hash_tags:
+            return self.pick(rnd, n)
+        active = self.active
+        first = rnd.choice(active)
+        tag = _hash_tag(first)
+        return [first] + rnd.sample([k for k in active if k != first and _hash_tag(k) == tag],
+                                    n - 1)
+
+
+def _hash_tag(key: str) -> str:
+    return key[key.index("{"):key.index("}") + 1]
 
 
 class Client(threading.Thread):
@@ -423,7 +445,7 @@ class MultiClient(RawSessionClient):
             (key,) = self.keys.pick_read(self.rnd)
             self.get(key)
             return
-        pairs = [(k, self.value()) for k in self.keys.pick(self.rnd, 2)]
+        pairs = [(k, self.value()) for k in self.keys.pick_together(self.rnd, 2)]
         cmd = "MULTI/SET/SET/EXEC"
         t0 = now()
         not_sent = self.raw.ensure()
@@ -520,6 +542,7 @@ class Scenario:
     # by the fallback design, not near mode's doing.
     direct_hold: bool = False
     tracking_kills: int = 4  # tracking_kill: rounds of CLIENT KILL over the outage window
+    hash_tags: int = 0  # Keys' hash_tags: a Redis Cluster upstream's transactions need them
 
 
 @dataclass
@@ -633,15 +656,20 @@ def applied_writes(redis_dir: Path, notes: list) -> Optional[dict]:
     return out
 
 
-def journal_state(sw: Seawall) -> dict:
+def journal_state(sw: Seawall, upstreams: Sequence[str] = ("main",)) -> dict:
+    """The journal's entries and operation counters, summed over `upstreams` (a Redis Cluster
+    upstream has one journal per shard: main.0, main.1, ...)."""
     families = scrape(sw.admin_port)
-    out = {"entries": sample(families, "seawall_journal_entries", upstream="main")}
+    out = {"entries": sum(sample(families, "seawall_journal_entries", upstream=u)
+                          for u in upstreams)}
     for op in ("appended", "replayed", "rejected"):
-        try:
-            out[op] = sample(families, "seawall_journal_operations_total", upstream="main",
-                             operation=op)
-        except KeyError:
-            out[op] = 0
+        out[op] = 0
+        for u in upstreams:
+            try:
+                out[op] += sample(families, "seawall_journal_operations_total", upstream=u,
+                                  operation=op)
+            except KeyError:
+                pass
     return out
 
 
@@ -753,7 +781,7 @@ def run(scenario: Scenario, workdir: Optional[Path] = None, binary: Optional[str
         log = faults.BreakerLog(sw.log_path)
         history = History()
         keys = Keys(scenario.keys, scenario.unseen_keys,
-                    scenario.direct_keys if scenario.direct_writers else 0)
+                    scenario.direct_keys if scenario.direct_writers else 0, scenario.hash_tags)
         answers: list = []
 
         def snapshot(label: str, t: int) -> None:

@@ -13,178 +13,28 @@ test. Clients talk to seawall in their plain (non-cluster) modes: redis-py's Red
   - kill -9 of one master: its keys are answered from the L1, the other shards keep serving,
     writes to its keys are journaled and replayed to the replica the cluster promotes.
 
-A cluster node also listens on port + 10000 (its bus), so the ports are picked in 20000-22000
-with both the port and the bus port free (the kernel's ephemeral range starts at 32768 here).
+The cluster fixture and its helpers are in cluster_nodes.py (shared with test_cluster_*.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import random
-import socket
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
-import pytest
 import redis
-from redis.cluster import RedisCluster
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-import faults  # noqa: E402
-from harness import (  # noqa: E402
-    LOOPBACK,
-    RawConnection,
-    RedisServer,
-    Seawall,
-    http,
-    seawall_binary,
-    tail,
-    wait_until,
+from cluster_nodes import (  # noqa: E402
+    keys_on_every_shard,
+    node_ids,
+    start_seawall,
 )
-
-NODE_TIMEOUT_MS = 1000
-
-
-def port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind((LOOPBACK, port))
-        except OSError:
-            return False
-    return True
-
-
-def cluster_ports(n: int) -> list[int]:
-    """n ports in 20000-22000 whose bus port (+10000) is free too."""
-    ports: list[int] = []
-    rng = random.Random()
-    while len(ports) < n:
-        p = rng.randrange(20000, 22000)
-        if p in ports or not port_free(p) or not port_free(p + 10000):
-            continue
-        ports.append(p)
-    return ports
-
-
-def info_field(client: redis.Redis, section: str, field: str) -> str:
-    text = client.execute_command("CLUSTER", section)
-    text = text.decode() if isinstance(text, bytes) else text
-    for line in text.splitlines():
-        if line.startswith(field + ":"):
-            return line.split(":", 1)[1].strip()
-    return ""
-
-
-class Cluster:
-    """Six nodes: three masters with one replica each."""
-
-    def __init__(self, workdir: Path):
-        self.nodes: list[RedisServer] = []
-        for port in cluster_ports(6):
-            node = RedisServer(workdir / f"node{port}", extra_args=[
-                "--cluster-enabled", "yes",
-                "--cluster-config-file", f"nodes-{port}.conf",
-                "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
-                # A replica always stands for election, however long ago it last heard from its
-                # master (with the default factor a loaded machine can keep it out).
-                "--cluster-replica-validity-factor", "0",
-            ])
-            node.port = port
-            self.nodes.append(node)
-
-    def start(self) -> None:
-        for node in self.nodes:
-            node.start()
-        out = subprocess.run(
-            ["redis-cli", "--cluster", "create", *[n.address for n in self.nodes],
-             "--cluster-replicas", "1", "--cluster-yes"],
-            capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0, out.stdout + out.stderr
-        self.wait_consistent()
-
-    def client(self, node: RedisServer) -> redis.Redis:
-        return redis.Redis(host=LOOPBACK, port=node.port, socket_timeout=5)
-
-    def running(self) -> list[RedisServer]:
-        return [n for n in self.nodes if n.running()]
-
-    def slots_view(self, node: RedisServer):
-        slots = self.client(node).execute_command("CLUSTER", "SLOTS")
-        return sorted((r[0], r[1], r[2][1]) for r in slots)
-
-    def wait_consistent(self, timeout: float = 30.0) -> None:
-        """Until every running node says cluster_state:ok and all report the same masters."""
-        def ok() -> bool:
-            try:
-                nodes = self.running()
-                if any(info_field(self.client(n), "INFO", "cluster_state") != "ok"
-                       for n in nodes):
-                    return False
-                views = {tuple(self.slots_view(n)) for n in nodes}
-                return len(views) == 1 and sum(b - a + 1 for a, b, _ in next(iter(views))) == 16384
-            except redis.RedisError:
-                return False
-        wait_until(ok, timeout, "the cluster to be ok and agree on its slot map", interval=0.2)
-
-    def masters(self) -> list[int]:
-        """The master ports, in the order of their lowest slot."""
-        view = self.slots_view(self.running()[0])
-        out: list[int] = []
-        for _, _, port in view:
-            if port not in out:
-                out.append(port)
-        return out
-
-    def node(self, port: int) -> RedisServer:
-        return next(n for n in self.nodes if n.port == port)
-
-    def aware(self) -> RedisCluster:
-        """A cluster-aware client straight to the nodes: the reference."""
-        n = self.running()[0]
-        return RedisCluster(host=LOOPBACK, port=n.port, socket_timeout=5)
-
-    def stop(self) -> None:
-        for node in self.nodes:
-            node.stop()
-
-
-@pytest.fixture
-def cluster(tmp_path):
-    c = Cluster(tmp_path / "cluster")
-    try:
-        c.start()
-        yield c
-    finally:
-        c.stop()
-
-
-def cluster_upstream(c: Cluster, **extra) -> dict:
-    up = faults.upstream("main", 0, **extra)
-    del up["address"]
-    up["cluster"] = {"seeds": [n.address for n in c.nodes[:3]]}
-    return up
-
-
-def start_seawall(tmp_path: Path, c: Cluster, **overrides) -> Seawall:
-    config = {"upstreams": [cluster_upstream(c)]}
-    config.update(overrides)
-    sw = Seawall(tmp_path / "seawall", 0, config)
-    sw.start()
-    sw.wait_ready()
-    return sw
-
-
-def keys_on_every_shard(c: Cluster, n: int = 60) -> list[str]:
-    keys = [f"key:{i}" for i in range(n)]
-    aware = c.aware()
-    owners = {aware.get_node_from_key(k).port for k in keys}
-    assert owners == set(c.masters()), owners
-    return keys
+from harness import LOOPBACK, RawConnection, http, seawall_binary, tail, wait_until  # noqa: E402
 
 
 def test_single_key_commands_reach_every_shard(tmp_path, cluster):
@@ -267,16 +117,6 @@ def test_multi_key_commands_split_by_slot(tmp_path, cluster):
             assert raw.request("PING") == b"+PONG\r\n"
     finally:
         sw.stop()
-
-
-def node_ids(c: Cluster) -> dict[int, str]:
-    text = c.client(c.running()[0]).execute_command("CLUSTER", "NODES")
-    text = text.decode() if isinstance(text, bytes) else text
-    out = {}
-    for line in text.splitlines():
-        fields = line.split()
-        out[int(fields[1].split("@")[0].rsplit(":", 1)[1])] = fields[0]
-    return out
 
 
 class Traffic:
