@@ -24,9 +24,12 @@ ClusterRedirects::Outcome ClusterRedirects::follow(RequestSlot& slot, std::uint6
                                                    std::uint32_t part, std::string_view bytes,
                                                    std::chrono::steady_clock::time_point now) {
   const bool changing = cluster::map_is_changing(bytes);
-  const bool fanned_out = slot.merge != command::Merge::None && slot.keys.empty();
-  if ((!changing && !cluster::maybe_redirect(bytes)) || slot.args.empty() || fanned_out) {
+  if ((!changing && !cluster::maybe_redirect(bytes)) || slot.args.empty()) {
     return Outcome::NotRedirect;
+  }
+  // A command sent to every shard: no key to follow.
+  if (slot.merge != command::Merge::None && slot.keys.empty()) {
+    return cluster::cluster_down(bytes) && !slot.is_write ? Outcome::NotSent : Outcome::NotRedirect;
   }
   const auto& upstreams = ctx_.config->upstreams;
   const bool split = slot.merge != command::Merge::None;
@@ -38,8 +41,14 @@ ClusterRedirects::Outcome ClusterRedirects::follow(RequestSlot& slot, std::uint6
     return Outcome::NotRedirect;
   }
   if (changing) {
+    // -CLUSTERDOWN: the cluster refused it unrun while a slot has no master (the failover of
+    // another shard's master, with cluster-require-full-coverage). A read is answered as one
+    // that was never sent, from the fallback chain, so a healthy shard's readers do not see
+    // another's failover. A write gets Redis's error: journaled while its shard is up, it
+    // could be replayed after a later write that a pinned connection sent straight to Redis.
+    // -TRYAGAIN (a multi-key command in a migrating slot) is Redis's to word.
     upstreams[from].topology->request_refresh();
-    return Outcome::NotRedirect;
+    return cluster::cluster_down(bytes) && !slot.is_write ? Outcome::NotSent : Outcome::NotRedirect;
   }
   const std::optional<cluster::Redirect> redirect = cluster::parse_redirect(bytes);
   if (!redirect) {

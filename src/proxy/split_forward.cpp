@@ -32,6 +32,9 @@ bool SplitForward::forward(const CommandInfo& info, std::span<const std::string_
   slot.copy_args(args);
   slot.keys.assign(keys.begin(), keys.end());
   slot.policy = &ctx_.snapshot->policies.match(args[1]);
+  // MSET's values are what GET of its keys answers once every part was acknowledged, as after a
+  // plain MSET.
+  slot.fill = slot.is_write && cache_.writes_value(slot);
 
   // Grouped by upstream and, in a cluster, by slot (KeyRoute::part_key): part_upstream holds
   // part keys until they are turned back into upstreams below.
@@ -64,7 +67,7 @@ bool SplitForward::without_keys(const CommandInfo& info, std::span<const std::st
   // SCRIPT LOAD and SCRIPT FLUSH fan out by their subcommand's row.
   const CommandInfo* resolved = info.subcommands.empty() ? &info : command::resolve(&info, args);
   const command::CommandRules& rules = command::rules_of(resolved);
-  if (rules.cluster_only) {
+  if (command::rules(info).cluster_only) {
     std::uint64_t seq = 0;
     session_.push_request(seq);
     session_.complete_request(seq, resp::replies::kClusterDisabled);
@@ -159,6 +162,9 @@ void SplitForward::send_parts(RequestSlot& slot, std::uint64_t seq, const Comman
   if (slot.is_write) {
     cache_.invalidate_keys(slot);
   }
+  if (slot.fill) {
+    slot.ticket = shared.cache.begin_read();  // after the invalidation, before the send
+  }
   slot.parts.resize(parts);
   slot.parts_pending = static_cast<std::uint32_t>(parts);
   for (std::size_t p = 0; p < parts; ++p) {
@@ -182,7 +188,9 @@ void SplitForward::on_part_reply(RequestSlot& slot, std::uint64_t seq, std::uint
   if (--slot.parts_pending > 0) {
     return;
   }
-  if (slot.is_write) {
+  if (slot.is_write && slot.fill && !slot.part_failed) {
+    cache_.fill_written(slot, std::chrono::steady_clock::now());
+  } else if (slot.is_write) {
     cache_.invalidate_keys(slot);
   }
   std::string& scratch = session_.scratch_buffer();

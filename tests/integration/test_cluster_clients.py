@@ -260,9 +260,6 @@ def test_replies_are_byte_identical_to_the_owning_node_on_every_shard(tmp_path, 
         sw.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "SCRIPT LOAD goes to shard 0 only (a keyless command); the other shards' connections do "
-    "not have the script, so EVALSHA of their keys gets -NOSCRIPT"))
 def test_script_load_reaches_every_shard(tmp_path, cluster):
     """A plain client sees one Redis: after SCRIPT LOAD, EVALSHA of the script works on any key,
     as it does straight against one Redis (test_clients.py's byte-identity list does exactly

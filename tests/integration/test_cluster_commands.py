@@ -1,5 +1,6 @@
 """Commands that describe the whole keyspace, through seawall in front of a real 6-node Redis
-Cluster (the fixture of test_cluster.py), with plain clients (redis-py's Redis, redis-cli):
+Cluster (conftest's `cluster` fixture, cluster_nodes.py), with plain clients (redis-py's Redis,
+redis-cli):
 
   - DBSIZE is the sum of the masters' DBSIZE; KEYS is every master's keys; SCAN walks every
     shard with one cursor (redis-py's scan_iter sees each key once, MATCH and COUNT pass
@@ -28,19 +29,9 @@ import redis
 sys.path.insert(0, os.path.dirname(__file__))
 
 from harness import LOOPBACK, RawConnection, Seawall, sample, scrape, wait_until  # noqa: E402
-from test_cluster import Cluster, cluster_upstream  # noqa: E402
+from cluster_nodes import Cluster, cluster_upstream  # noqa: E402
 
 N_KEYS = 300
-
-
-@pytest.fixture
-def cluster(tmp_path):
-    c = Cluster(tmp_path / "cluster")
-    try:
-        c.start()
-        yield c
-    finally:
-        c.stop()
 
 
 @pytest.fixture

@@ -422,9 +422,6 @@ def split_keys(c: Cluster, victim: int) -> tuple[list[str], list[str]]:
     return dead, live
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a cross-slot MSET is split (SplitForward) and its acknowledged values never become L1 "
-    "copies; a plain MSET's and SET's do"))
 def test_cross_slot_mset_leaves_l1_copies_like_a_plain_mset(tmp_path, cluster):
     """When Redis acknowledges a plain SET or MSET its value becomes the key's L1 copy, so that a
     key whose last operation was a write can still be read through an outage (README, "The life
@@ -478,9 +475,6 @@ def test_cross_slot_mset_is_journaled_while_a_shard_is_down(tmp_path, cluster):
         sw.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "-CLUSTERDOWN from a live shard is relayed to the client (README, Redis Cluster: map "
-    "refreshes), not answered by the fallback chain as -MASTERDOWN or -TRYAGAIN are"))
 def test_live_shards_answer_from_the_l1_while_the_cluster_is_down(tmp_path, cluster):
     """One dead node is one dead node (DESIGN.md). With Redis's default
     cluster-require-full-coverage yes, once the cluster marks a master failed the live masters

@@ -27,9 +27,10 @@ inline bool maybe_redirect(std::string_view reply) {
 }
 
 // -CLUSTERDOWN (the cluster lost a slot's master) or -TRYAGAIN (a multi-key command during a
-// slot's migration): the map is changing, so it is asked again; the reply itself is relayed.
+// slot's migration): the map is changing, so it is asked again.
+inline bool cluster_down(std::string_view reply) { return reply.starts_with("-CLUSTERDOWN"); }
 inline bool map_is_changing(std::string_view reply) {
-  return reply.starts_with("-CLUSTERDOWN") || reply.starts_with("-TRYAGAIN");
+  return cluster_down(reply) || reply.starts_with("-TRYAGAIN");
 }
 
 // nullopt for any other reply, and for a redirect that does not parse.
