@@ -41,6 +41,7 @@ from harness import (  # noqa: E402
     tail,
     wait_until,
 )
+from tls_pki import make_ca, make_leaf  # noqa: E402
 
 UNAVAILABLE = b"-UNAVAILABLE seawall: upstream 'main' is unavailable and nothing can answer\r\n"
 
@@ -59,38 +60,15 @@ class Pki:
     other_ca: Path
 
 
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
-
-
-def _make_ca(directory: Path, name: str) -> tuple[Path, Path]:
-    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-             "-keyout", f"{name}.key", "-out", f"{name}.crt", "-days", "2",
-             "-subj", f"/CN=seawall {name}",
-             "-addext", "basicConstraints=critical,CA:TRUE",
-             "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=directory)
-    return directory / f"{name}.crt", directory / f"{name}.key"
-
-
-def _make_leaf(directory: Path, name: str, ca: str, extensions: str) -> tuple[Path, Path]:
-    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-             "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN=seawall {name}",
-             cwd=directory)
-    (directory / f"{name}.ext").write_text(extensions)
-    _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key",
-             "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext", cwd=directory)
-    return directory / f"{name}.crt", directory / f"{name}.key"
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory) -> Pki:
     d = tmp_path_factory.mktemp("pki")
-    ca, _ = _make_ca(d, "ca")
-    other_ca, _ = _make_ca(d, "other-ca")
-    server_cert, server_key = _make_leaf(
+    ca, _ = make_ca(d, "ca")
+    other_ca, _ = make_ca(d, "other-ca")
+    server_cert, server_key = make_leaf(
         d, "server", "ca",
         "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
-    client_cert, client_key = _make_leaf(d, "client", "ca", "extendedKeyUsage=clientAuth\n")
+    client_cert, client_key = make_leaf(d, "client", "ca", "extendedKeyUsage=clientAuth\n")
     return Pki(ca, server_cert, server_key, client_cert, client_key, other_ca)
 
 
