@@ -55,7 +55,7 @@ from harness import (  # noqa: E402
     tail,
     wait_until,
 )
-from test_cluster import (  # noqa: E402
+from cluster_nodes import (  # noqa: E402
     NODE_TIMEOUT_MS,
     Cluster,
     cluster_ports,
@@ -133,7 +133,7 @@ def tls_kwargs(pki: Pki) -> dict:
 
 
 class TlsCluster(Cluster):
-    """test_cluster.Cluster's six nodes, over TLS: the same slot map and master helpers."""
+    """cluster_nodes.Cluster's six nodes, over TLS: the same slot map and master helpers."""
 
     def __init__(self, workdir: Path, pki: Pki):
         # Not Cluster.__init__: its nodes listen on plain ports.
