@@ -7,6 +7,7 @@
 
 #include "seawall/cluster/slot_table.hpp"
 #include "seawall/command/command_rules.hpp"
+#include "seawall/policy/policy_table.hpp"
 #include "seawall/resp/replies.hpp"
 
 namespace seawall::proxy {
@@ -135,22 +136,31 @@ void SplitForward::send_parts(RequestSlot& slot, std::uint64_t seq, const Comman
   SharedState& shared = *ctx_.shared;
   const std::size_t parts = part_upstream.size();
   const auto now = session_.last_activity();
-  // Every part's upstream must be reachable; otherwise the whole command takes the fallback.
+  // A write of keys (MSET, DEL ...) whose policy journals: the parts of unavailable upstreams
+  // are journaled there, each as a command of its own, and the others sent (one dead shard is
+  // one dead shard). Anything else needs every part's upstream, or takes the fallback whole.
+  const bool journals = slot.is_write && !slot.keys.empty() &&
+                        slot.policy->writes_when_open != policy::WritesWhenOpen::Reject;
   thread_local std::vector<breaker::Permit> permits;
   thread_local std::vector<breaker::CircuitBreaker*> issuers;
   permits.assign(parts, breaker::Permit{});
   issuers.assign(parts, nullptr);
-  bool send = true;
-  for (std::size_t p = 0; p < parts && send; ++p) {
+  std::size_t unavailable = 0;
+  for (std::size_t p = 0; p < parts; ++p) {
     upstream::UpstreamState& state = *shared.upstreams[part_upstream[p]];
     issuers[p] = &state.breaker();
     if (state.ready()) {
       permits[p] = issuers[p]->try_acquire(now);
     }
-    send = permits[p].allowed();
+    if (!permits[p].allowed()) {
+      ++unavailable;
+      if (!journals) {
+        break;
+      }
+    }
   }
   slot.upstream = static_cast<std::uint32_t>(part_upstream[0]);
-  if (!send) {
+  if (unavailable > 0 && !journals) {
     for (std::size_t p = 0; p < parts; ++p) {
       if (permits[p].allowed()) {
         issuers[p]->record(permits[p], breaker::Outcome::Ignored, {}, now);
@@ -166,10 +176,49 @@ void SplitForward::send_parts(RequestSlot& slot, std::uint64_t seq, const Comman
     slot.ticket = shared.cache.begin_read();  // after the invalidation, before the send
   }
   slot.parts.resize(parts);
-  slot.parts_pending = static_cast<std::uint32_t>(parts);
+  slot.parts_pending = static_cast<std::uint32_t>(parts - unavailable);
+  for (std::size_t p = 0; p < parts && unavailable > 0; ++p) {
+    if (!permits[p].allowed()) {
+      journal_part(slot, part(p), part_upstream[p], p);
+    }
+  }
+  if (slot.parts_pending == 0) {
+    complete(slot, seq);
+    return;
+  }
   for (std::size_t p = 0; p < parts; ++p) {
-    session_.send_part(info, args, part_upstream[p], make_token(seq, static_cast<std::uint32_t>(p)),
-                       part(p), permits[p], *issuers[p], now);
+    if (permits[p].allowed()) {
+      session_.send_part(info, args, part_upstream[p],
+                         make_token(seq, static_cast<std::uint32_t>(p)), part(p), permits[p],
+                         *issuers[p], now);
+    }
+  }
+}
+
+void SplitForward::journal_part(RequestSlot& slot, std::span<const std::string_view> request,
+                                std::size_t up, std::size_t part) {
+  // The part as a write of its own, answered as one whose upstream is unavailable: journaled
+  // (its acknowledgement is the part's reply) or refused (the part failed).
+  thread_local RequestSlot alone;
+  alone.reset();
+  alone.info = slot.info;
+  alone.is_write = true;
+  alone.upstream = static_cast<std::uint32_t>(up);
+  alone.copy_args(request);
+  const std::size_t step = command::rules(*slot.info).merge_step;
+  alone.keys.clear();
+  for (std::size_t k = 1; k < alone.args.size(); k += step) {
+    alone.keys.push_back(static_cast<std::uint32_t>(k));
+  }
+  alone.policy = &ctx_.snapshot->policies.match(alone.args[1]);
+  const std::string_view reply = degraded_.answer(alone);
+  if (!reply.empty() && reply[0] == '-') {
+    if (!slot.part_failed) {
+      slot.part_failed = true;
+      slot.data.assign(reply);
+    }
+  } else {
+    slot.parts[part].assign(reply);
   }
 }
 
@@ -185,9 +234,12 @@ void SplitForward::on_part_reply(RequestSlot& slot, std::uint64_t seq, std::uint
   } else {
     slot.parts[part].assign(bytes);
   }
-  if (--slot.parts_pending > 0) {
-    return;
+  if (--slot.parts_pending == 0) {
+    complete(slot, seq);
   }
+}
+
+void SplitForward::complete(RequestSlot& slot, std::uint64_t seq) {
   if (slot.is_write && slot.fill && !slot.part_failed) {
     cache_.fill_written(slot, std::chrono::steady_clock::now());
   } else if (slot.is_write) {

@@ -444,10 +444,6 @@ def test_cross_slot_mset_leaves_l1_copies_like_a_plain_mset(tmp_path, cluster):
         sw.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a split write whose part's shard is unavailable is rejected whole "
-    "(SplitForward::forward -> DegradedReplies::answer: merge != None), whatever "
-    "writes_when_open says; the error names the first key's shard, not the unavailable one"))
 def test_cross_slot_mset_is_journaled_while_a_shard_is_down(tmp_path, cluster):
     """With writes_when_open: journal an MSET is acknowledged while its upstream is down,
     read back, and replayed (README, "Write modes while an upstream is unavailable"). In a

@@ -83,6 +83,14 @@ class SplitForward {
                   std::span<const std::string_view> args,
                   std::span<const std::size_t> part_upstream, PartOf&& part);
 
+  // Part `part` of write `slot`, whose upstream `up` is unavailable, journaled there as a
+  // command of its own (`request`): its acknowledgement becomes the part's reply, a refusal the
+  // request's error.
+  void journal_part(RequestSlot& slot, std::span<const std::string_view> request, std::size_t up,
+                    std::size_t part);
+  // Every part answered: the merged reply, or the failure, in the request's place.
+  void complete(RequestSlot& slot, std::uint64_t seq);
+
   WorkerContext& ctx_;
   PartSender& session_;
   const CacheEffects& cache_;
