@@ -177,8 +177,8 @@ def test_metrics_show_slots_per_shard_and_refreshes(cluster, seawall):
     slots = [sample(families, "seawall_cluster_slots", upstream=f"main.{k}") for k in range(3)]
     assert sum(slots) == 16384 and all(n > 5000 for n in slots), slots
     wait_until(lambda: sample(scrape(seawall.admin_port), "seawall_cluster_map_refreshes_total",
-                              cluster="main", outcome="ok") >= 1, 5, "a map refresh")
-    assert sample(families, "seawall_cluster_redirects_total", cluster="main", kind="moved") == 0
+                              upstream="main", outcome="ok") >= 1, 5, "a map refresh")
+    assert sample(families, "seawall_cluster_redirects_total", upstream="main", kind="moved") == 0
 
 
 def test_shard_channels_are_subscribed_on_their_slots_shard(cluster, seawall):

@@ -79,7 +79,7 @@ inline constexpr metrics::Spec kSentinelFailover{
     "+switch-master): the upstream is held unavailable.",
     {"upstream"}};
 // A Redis Cluster upstream (`upstreams[].cluster`): per shard (an upstream named <name>.<k>),
-// and per cluster (named as configured).
+// and per cluster (the upstream as configured, <name>).
 inline constexpr metrics::Spec kClusterSlots{
     "seawall_cluster_slots",
     metrics::Type::Gauge,
@@ -90,13 +90,13 @@ inline constexpr metrics::Spec kClusterRedirects{
     "seawall_cluster_redirects_total",
     metrics::Type::Counter,
     "MOVED and ASK replies seawall followed for its clients (they never see them).",
-    {"cluster", "kind"}};
+    {"upstream", "kind"}};
 inline constexpr metrics::Spec kClusterRefreshes{
     "seawall_cluster_map_refreshes_total",
     metrics::Type::Counter,
     "Times seawall asked the cluster's nodes for its slot map: on a timer, and at once on MOVED, "
     "CLUSTERDOWN, TRYAGAIN and connection failures (failed: no node answered).",
-    {"cluster", "outcome"}};
+    {"upstream", "outcome"}};
 
 // Registered with the other upstream metrics but, as before this table moved here, not
 // listed in kUpstreamMetrics (so `--describe-metrics` does not show it).
