@@ -47,8 +47,11 @@ bool SplitForward::forward(const CommandInfo& info, std::span<const std::string_
     return true;
   }
   const std::size_t parts = *grouped;
+  // An MGET's part may go to its shard's replica (read_from: prefer_replica).
+  std::array<std::size_t, kMaxParts> send_to{};
   for (std::size_t p = 0; p < parts; ++p) {
     part_upstream[p] = router::KeyRoute::upstream_of_part(part_upstream[p]);
+    send_to[p] = slot.is_read ? session_.read_upstream(slot, part_upstream[p]) : part_upstream[p];
   }
   const auto now = session_.last_activity();
   // Every part's upstream must be reachable; otherwise the whole command takes the fallback.
@@ -56,7 +59,7 @@ bool SplitForward::forward(const CommandInfo& info, std::span<const std::string_
   std::array<breaker::CircuitBreaker*, kMaxParts> issuers{};
   bool send = true;
   for (std::size_t p = 0; p < parts && send; ++p) {
-    upstream::UpstreamState& state = *shared.upstreams[part_upstream[p]];
+    upstream::UpstreamState& state = *shared.upstreams[send_to[p]];
     issuers[p] = &state.breaker();
     if (state.ready()) {
       permits[p] = issuers[p]->try_acquire(now);
@@ -81,7 +84,8 @@ bool SplitForward::forward(const CommandInfo& info, std::span<const std::string_
   std::vector<std::string_view> sub;
   for (std::size_t p = 0; p < parts; ++p) {
     part_request(slot.args, slot.keys, slot.key_part, step, p, sub);
-    session_.send_part(info, args, part_upstream[p], make_token(seq, static_cast<std::uint32_t>(p)),
+    const SentTo to = send_to[p] == part_upstream[p] ? SentTo::Master : SentTo::Replica;
+    session_.send_part(info, args, send_to[p], make_token(seq, static_cast<std::uint32_t>(p), to),
                        sub, permits[p], *issuers[p], now);
   }
   return true;
