@@ -130,10 +130,18 @@ void Server::reload(std::string_view reason) {
   attach_resolvers(next);
   const config::Config& current = *config_;
   if (!detail::same_upstream_identities(next, current)) {
-    const std::string error =
-        path + ":" + std::to_string(line_of_key(last_seen_text_, "upstreams")) +
-        ": upstreams: cannot be added, removed, renamed or reordered by a reload (restart "
-        "seawall)";
+    std::string what = "upstreams: cannot be added, removed, renamed or reordered by a reload";
+    for (std::size_t i = 0; i < next.upstreams.size() && i < current.upstreams.size(); ++i) {
+      // The first one is the cluster's own place (its other shards come after every upstream).
+      if (!(next.upstreams[i].cluster == current.upstreams[i].cluster)) {
+        what = "upstreams[" + std::to_string(i) +
+               "].cluster: seeds and read_from cannot be changed by a reload";
+        break;
+      }
+    }
+    const std::string error = path + ":" +
+                              std::to_string(line_of_key(last_seen_text_, "upstreams")) + ": " +
+                              what + " (restart seawall)";
     log->error("reload ({}): {}; keeping configuration version {}", reason, error, version_.load());
     reload_failed(reason, error);
     return;
@@ -422,6 +430,9 @@ void Server::build_clusters() {
     c.index = i;
     c.topology = std::make_shared<upstream::ClusterTopology>(u);
     c.shard_upstreams = detail::place_shards(i, c.topology->bootstrap(), next);
+    if (u.cluster.read_from == upstream::ReadFrom::PreferReplica) {
+      c.replica_upstreams = detail::place_replicas(c.shard_upstreams.size(), next);
+    }
     c.topology->attach(c.shard_upstreams);
     c.slots = c.topology->slots();
     clusters_.push_back(std::move(c));
@@ -455,12 +466,25 @@ void Server::start_health_checks(asio::io_context& control) {
   control_ = &control;
   master_shown_.assign(config_->upstreams.size(), std::string());
   for (std::size_t ci = 0; ci < clusters_.size(); ++ci) {
-    clusters_[ci].topology->start(control.get_executor(), [this, ci](std::uint32_t shard) {
-      const std::size_t index = clusters_[ci].shard_upstreams.at(shard);
-      util::logger("app")->info("upstream={}: shard master changed, reconnecting every connection",
-                                shared_->upstreams[index]->name());
-      reconnect_upstream(*current_config(), index);
-    });
+    clusters_[ci].topology->start(
+        control.get_executor(),
+        [this, ci](std::uint32_t shard) {
+          const std::size_t index = clusters_[ci].shard_upstreams.at(shard);
+          util::logger("app")->info(
+              "upstream={}: shard master changed, reconnecting every connection",
+              shared_->upstreams[index]->name());
+          reconnect_upstream(*current_config(), index);
+        },
+        [this, ci](std::uint32_t shard) {
+          const auto& replicas = clusters_[ci].replica_upstreams;
+          if (shard >= replicas.size()) {
+            return;  // read_from: primary
+          }
+          util::logger("app")->info(
+              "upstream={}: shard replicas changed, reconnecting every connection",
+              shared_->upstreams[replicas[shard]]->name());
+          reconnect_upstream(*current_config(), replicas[shard]);
+        });
   }
   for (std::size_t i = 0; i < config_->upstreams.size(); ++i) {
     health_checkers_.push_back(make_health_checker(*config_, i));

@@ -82,10 +82,15 @@ void append_upstream_status(std::string& out, upstream::UpstreamState& state,
   } else if (config.topology != nullptr) {
     // A cluster shard: its master as the last map named it, the slots it serves now, and the
     // cluster's redirects and map refreshes (counted per cluster, shown on each of its shards).
+    // A shard's replica upstream (read_from: prefer_replica) shows the replica it connects to.
     const upstream::ClusterTopology& topology = *config.topology;
-    const auto master = topology.shard_master(config.shard);
-    out += ",\"address\":" + (master ? json_string(master->to_string()) : std::string("null"));
+    const bool replica = config.shard_role == upstream::ShardRole::Replica;
+    const auto node =
+        replica ? topology.shard_replica(config.shard) : topology.shard_master(config.shard);
+    out += ",\"address\":" + (node ? json_string(node->to_string()) : std::string("null"));
     out += ",\"cluster\":{\"shard\":" + std::to_string(config.shard);
+    out += ",\"role\":";
+    out += replica ? "\"replica\"" : "\"master\"";
     out += ",\"slots\":" +
            std::to_string(config.slots != nullptr
                               ? config.slots->slots_of(static_cast<std::uint16_t>(config.shard))

@@ -311,6 +311,9 @@ void bind_cluster(MapBinder& m, ClusterConfig& out) {
       parse_host_port(text, address.host, address.port);
     }
   }
+  m.choice("read_from", out.read_from,
+           {Choice<upstream::ReadFrom>{"primary", upstream::ReadFrom::Primary},
+            Choice<upstream::ReadFrom>{"prefer_replica", upstream::ReadFrom::PreferReplica}});
 }
 
 void bind_upstream(MapBinder& m, UpstreamConfig& out) {

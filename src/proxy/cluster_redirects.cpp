@@ -88,4 +88,37 @@ ClusterRedirects::Outcome ClusterRedirects::follow(RequestSlot& slot, std::uint6
   return Outcome::Resent;
 }
 
+ClusterRedirects::Outcome ClusterRedirects::to_master(RequestSlot& slot, std::uint64_t seq,
+                                                      std::uint32_t part,
+                                                      std::chrono::steady_clock::time_point now) {
+  if (slot.args.empty() || slot.info == nullptr) {
+    return Outcome::NotSent;
+  }
+  const bool split = slot.merge != command::Merge::None;
+  // A part's keys route to one shard (whichever one the table says now); a whole request keeps
+  // its shard's master upstream in slot.upstream.
+  const std::size_t to =
+      split ? ctx_.snapshot->router.route(first_key_of_part(slot, part)) : slot.upstream;
+  if (to >= ctx_.shared->upstreams.size()) {
+    return Outcome::NotSent;
+  }
+  upstream::UpstreamState& state = *ctx_.shared->upstreams[to];
+  breaker::CircuitBreaker& breaker = state.breaker();
+  breaker::Permit permit;
+  if (state.ready()) {
+    permit = breaker.try_acquire(now);
+  }
+  if (!permit.allowed()) {
+    return Outcome::NotSent;
+  }
+  if (split) {
+    part_request(slot.args, slot.keys, slot.key_part, command::rules(*slot.info).merge_step, part,
+                 command_);
+  } else {
+    command_.assign(slot.args.begin(), slot.args.end());
+  }
+  sender_.resend(to, make_token(seq, part), command_, false, permit, breaker, now);
+  return Outcome::Resent;
+}
+
 }  // namespace seawall::proxy

@@ -359,9 +359,12 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw,
   if (!slot.is_read && !slot.is_write && ctx_.config->upstreams[up].topology != nullptr) {
     slot.copy_args(args);  // a cluster shard may redirect it (ClusterRedirects)
   }
-  upstream::UpstreamState& state = *shared.upstreams[up];
-  breaker::CircuitBreaker& breaker = state.breaker();  // one breaker per request, across reloads
   const auto now = last_activity_;
+  // A read may go to its shard's replica (read_from: prefer_replica); slot.upstream stays `up`.
+  const std::size_t to = read_upstream(slot, up);
+  const SentTo sent_to = to == up ? SentTo::Master : SentTo::Replica;
+  upstream::UpstreamState& state = *shared.upstreams[to];
+  breaker::CircuitBreaker& breaker = state.breaker();  // one breaker per request, across reloads
   breaker::Permit permit;
   bool send = state.ready();
   if (send) {
@@ -373,7 +376,7 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw,
     degraded_.answer_without_upstream(slot, seq);
     return;
   }
-  upstream::Connection& connection = connection_for(up);
+  upstream::Connection& connection = connection_for(to);
   if (slot.is_write) {
     cache_effects_.invalidate_keys(slot);
     slot.mark_writes(shared.writes_in_flight, WritesInFlight::owner_of(&connection));
@@ -382,16 +385,19 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw,
     slot.fill = cache_effects_.writes_value(slot);
   }
   if (slot.fill) {
-    slot.ticket = shared.cache.begin_read();
+    // A replica may not have applied the latest writes yet (ReplicaReads::ticket).
+    slot.ticket = sent_to == SentTo::Replica ? ctx_.replica_reads.ticket(shared.cache, now)
+                                             : shared.cache.begin_read();
   }
   ++in_upstream_;
-  const fault::Fault* fault = pick_fault(ctx_, info, args, up);
+  const fault::Fault* fault = pick_fault(ctx_, info, args, to);
   if (fault != nullptr && fault->type == fault::FaultType::Error) {
     inject_error(*this, *fault, make_token(seq, 0), permit, breaker, now);
     return;
   }
   if (!slot.near_flight) {
-    connection.submit(bytes, this, make_token(seq, 0), now, permit, &breaker, delay_of(fault));
+    connection.submit(bytes, this, make_token(seq, 0, sent_to), now, permit, &breaker,
+                      delay_of(fault));
     return;
   }
   // A near miss that others wait for: its copy is verified, and the flight ended, by the PTTL
@@ -415,12 +421,18 @@ void Session::send_part(const CommandInfo& info, std::span<const std::string_vie
   ++in_upstream_;
   const fault::Fault* fault = pick_fault(ctx_, &info, args, up);
   if (fault != nullptr && fault->type == fault::FaultType::Error) {
-    inject_error(*this, *fault, token, permit, issuer, now);
+    // The injected error is the reply (not a replica's failure for the master to answer).
+    inject_error(*this, *fault, make_token(token_seq(token), token_part(token)), permit, issuer,
+                 now);
     return;
   }
   scratch_.clear();
   resp::append_command(scratch_, part);
   connection_for(up).submit(scratch_, this, token, now, permit, &issuer, delay_of(fault));
+}
+
+std::size_t Session::read_upstream(const RequestSlot& slot, std::size_t up) {
+  return ReplicaReads::target(ctx_, up, slot, id_, upstream_protocol(), last_activity_);
 }
 
 void Session::resend(std::size_t up, std::uint64_t token, std::span<const std::string_view> command,
@@ -540,6 +552,11 @@ awaitable<void> Session::wait_write_order(const CommandInfo* info, std::size_t u
 void Session::on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus status,
                        std::chrono::steady_clock::time_point now) {
   --in_upstream_;
+  if (status != ReplyStatus::Ok && token_sent_to(token) == SentTo::Replica && !closed_ &&
+      redirects_.to_master(slot_at(token_seq(token)), token_seq(token), token_part(token), now) ==
+          ClusterRedirects::Outcome::Resent) {
+    return;  // a read the replica failed: the master answers it
+  }
   if (status == ReplyStatus::Ok && !closed_ && bytes.size() > 1 && bytes[0] == '-') {
     Slot& redirected = slot_at(token_seq(token));
     switch (redirects_.follow(redirected, token_seq(token), token_part(token), bytes, now)) {

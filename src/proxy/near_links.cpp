@@ -8,6 +8,10 @@ namespace seawall::proxy {
 
 std::shared_ptr<upstream::TrackingLink> NearLinks::make_link(
     const upstream::UpstreamConfig& config) {
+  if (config.shard_role == upstream::ShardRole::Replica) {
+    // Near reads stay on the master's connections, whose link verifies their copies.
+    return nullptr;
+  }
   SharedState& shared = shared_;
   upstream::TrackingLink::Hooks hooks;
   hooks.invalidate = [&shared](std::string_view key) {
@@ -46,7 +50,7 @@ void NearLinks::apply(const Snapshot& snapshot, const std::vector<std::size_t>& 
     const bool replaced = std::find(changed.begin(), changed.end(), i) != changed.end();
     if (replaced || !(upstreams[i] == configs_[i])) {
       configs_[i] = upstreams[i];
-      links_[i]->stop();
+      stop_link(i);
       links_[i] = make_link(upstreams[i]);
     }
   }
@@ -54,14 +58,20 @@ void NearLinks::apply(const Snapshot& snapshot, const std::vector<std::size_t>& 
 
 void NearLinks::restart(std::size_t index) {
   if (index < links_.size()) {
-    links_[index]->stop();
+    stop_link(index);
     links_[index] = make_link(configs_[index]);
   }
 }
 
+void NearLinks::stop_link(std::size_t index) {
+  if (links_[index] != nullptr) {
+    links_[index]->stop();
+  }
+}
+
 void NearLinks::stop() {
-  for (auto& link : links_) {
-    link->stop();
+  for (std::size_t i = 0; i < links_.size(); ++i) {
+    stop_link(i);
   }
   links_.clear();
   configs_.clear();

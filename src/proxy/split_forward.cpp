@@ -143,11 +143,17 @@ void SplitForward::send_parts(RequestSlot& slot, std::uint64_t seq, const Comman
                         slot.policy->writes_when_open != policy::WritesWhenOpen::Reject;
   thread_local std::vector<breaker::Permit> permits;
   thread_local std::vector<breaker::CircuitBreaker*> issuers;
+  // An MGET's part may go to its shard's replica (read_from: prefer_replica).
+  thread_local std::vector<std::size_t> send_to;
   permits.assign(parts, breaker::Permit{});
   issuers.assign(parts, nullptr);
+  send_to.assign(part_upstream.begin(), part_upstream.end());
   std::size_t unavailable = 0;
   for (std::size_t p = 0; p < parts; ++p) {
-    upstream::UpstreamState& state = *shared.upstreams[part_upstream[p]];
+    if (slot.is_read) {
+      send_to[p] = session_.read_upstream(slot, part_upstream[p]);
+    }
+    upstream::UpstreamState& state = *shared.upstreams[send_to[p]];
     issuers[p] = &state.breaker();
     if (state.ready()) {
       permits[p] = issuers[p]->try_acquire(now);
@@ -188,9 +194,9 @@ void SplitForward::send_parts(RequestSlot& slot, std::uint64_t seq, const Comman
   }
   for (std::size_t p = 0; p < parts; ++p) {
     if (permits[p].allowed()) {
-      session_.send_part(info, args, part_upstream[p],
-                         make_token(seq, static_cast<std::uint32_t>(p)), part(p), permits[p],
-                         *issuers[p], now);
+      const SentTo to = send_to[p] == part_upstream[p] ? SentTo::Master : SentTo::Replica;
+      session_.send_part(info, args, send_to[p], make_token(seq, static_cast<std::uint32_t>(p), to),
+                         part(p), permits[p], *issuers[p], now);
     }
   }
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <tuple>
 
 #include "seawall/command/sent.hpp"
 #include "seawall/upstream/connect.hpp"
@@ -14,6 +15,24 @@ namespace {
 using namespace asio::experimental::awaitable_operators;
 
 HostPort to_host_port(const cluster::NodeAddress& node) { return HostPort{node.host, node.port}; }
+
+// The same replicas, whatever order two views list them in.
+bool same_replicas(std::vector<cluster::NodeAddress> a, std::vector<cluster::NodeAddress> b) {
+  const auto less = [](const cluster::NodeAddress& x, const cluster::NodeAddress& y) {
+    return std::tie(x.host, x.port) < std::tie(y.host, y.port);
+  };
+  std::sort(a.begin(), a.end(), less);
+  std::sort(b.begin(), b.end(), less);
+  return a == b;
+}
+
+std::string describe(const std::vector<cluster::NodeAddress>& nodes) {
+  std::string out = "[";
+  for (const cluster::NodeAddress& node : nodes) {
+    out += (out.size() > 1 ? " " : "") + node.to_string();
+  }
+  return out + "]";
+}
 
 void add_unique(std::vector<cluster::NodeAddress>& out, const cluster::NodeAddress& node) {
   if (std::find(out.begin(), out.end(), node) == out.end()) {
@@ -85,6 +104,44 @@ std::optional<HostPort> ClusterTopology::shard_master(std::uint32_t shard) const
   return to_host_port(shards_[shard].master);
 }
 
+std::vector<HostPort> ClusterTopology::shard_replicas(std::uint32_t shard) const {
+  std::lock_guard lock(mutex_);
+  std::vector<HostPort> out;
+  if (shard >= shards_.size()) {
+    return out;
+  }
+  const std::vector<cluster::NodeAddress>& replicas = shards_[shard].replicas;
+  const std::optional<cluster::NodeAddress>& reached =
+      shard < replica_reached_.size() ? replica_reached_[shard] : std::nullopt;
+  if (reached && std::find(replicas.begin(), replicas.end(), *reached) != replicas.end()) {
+    out.push_back(to_host_port(*reached));
+  }
+  for (const cluster::NodeAddress& replica : replicas) {
+    if (!reached || replica != *reached) {
+      out.push_back(to_host_port(replica));
+    }
+  }
+  return out;
+}
+
+void ClusterTopology::replica_connected(std::uint32_t shard, const HostPort& node) {
+  std::lock_guard lock(mutex_);
+  if (replica_reached_.size() < shards_.size()) {
+    replica_reached_.resize(shards_.size());
+  }
+  if (shard < replica_reached_.size()) {
+    replica_reached_[shard] = cluster::NodeAddress{node.host, node.port};
+  }
+}
+
+std::optional<HostPort> ClusterTopology::shard_replica(std::uint32_t shard) const {
+  std::vector<HostPort> replicas = shard_replicas(shard);
+  if (replicas.empty()) {
+    return std::nullopt;
+  }
+  return std::move(replicas.front());
+}
+
 std::optional<std::size_t> ClusterTopology::upstream_of(const cluster::NodeAddress& node) const {
   std::lock_guard lock(mutex_);
   for (std::size_t s = 0; s < shards_.size(); ++s) {
@@ -127,20 +184,22 @@ void ClusterTopology::request_refresh() {
 }
 
 void ClusterTopology::start(asio::any_io_executor control,
-                            std::function<void(std::uint32_t)> on_master_change) {
+                            std::function<void(std::uint32_t)> on_master_change,
+                            std::function<void(std::uint32_t)> on_replicas_change) {
   {
     std::lock_guard lock(mutex_);
     control_ = control;
   }
-  asio::post(control,
-             [self = shared_from_this(), control, on_change = std::move(on_master_change)] {
-               self->on_change_ = on_change;
-               self->stopped_ = false;
-               self->wake_ = std::make_unique<asio::steady_timer>(control);
-               asio::co_spawn(
-                   control, [self, control] { return self->refresh_loop(control); },
-                   util::on_coroutine_done("upstream", "cluster refresh loop"));
-             });
+  asio::post(control, [self = shared_from_this(), control, on_change = std::move(on_master_change),
+                       on_replicas = std::move(on_replicas_change)] {
+    self->on_change_ = on_change;
+    self->on_replicas_change_ = on_replicas;
+    self->stopped_ = false;
+    self->wake_ = std::make_unique<asio::steady_timer>(control);
+    asio::co_spawn(
+        control, [self, control] { return self->refresh_loop(control); },
+        util::on_coroutine_done("upstream", "cluster refresh loop"));
+  });
 }
 
 void ClusterTopology::stop() {
@@ -188,9 +247,15 @@ awaitable<void> ClusterTopology::refresh_loop(asio::any_io_executor control) {
       refresh_failures_.fetch_add(1, std::memory_order_relaxed);
     } else {
       refresh_successes_.fetch_add(1, std::memory_order_relaxed);
-      for (const std::uint32_t shard : apply(*map)) {
+      const Changes changes = apply(*map);
+      for (const std::uint32_t shard : changes.masters) {
         if (on_change_) {
           on_change_(shard);
+        }
+      }
+      for (const std::uint32_t shard : changes.replicas) {
+        if (on_replicas_change_) {
+          on_replicas_change_(shard);
         }
       }
     }
@@ -200,9 +265,9 @@ awaitable<void> ClusterTopology::refresh_loop(asio::any_io_executor control) {
   wake_.reset();
 }
 
-std::vector<std::uint32_t> ClusterTopology::apply(const cluster::SlotMap& map) {
+ClusterTopology::Changes ClusterTopology::apply(const cluster::SlotMap& map) {
   auto log = util::logger("upstream");
-  std::vector<std::uint32_t> changed;
+  Changes changed;
   std::lock_guard lock(mutex_);
   if (slots_ == nullptr) {
     return changed;
@@ -213,7 +278,12 @@ std::vector<std::uint32_t> ClusterTopology::apply(const cluster::SlotMap& map) {
     if (next.shards[s].master != shards_[s].master) {
       log->warn("upstream={} cluster: shard {} master {} -> {}", settings_.name, s,
                 shards_[s].master.to_string(), next.shards[s].master.to_string());
-      changed.push_back(static_cast<std::uint32_t>(s));
+      changed.masters.push_back(static_cast<std::uint32_t>(s));
+    }
+    if (!same_replicas(next.shards[s].replicas, shards_[s].replicas)) {
+      log->info("upstream={} cluster: shard {} replicas {} -> {}", settings_.name, s,
+                describe(shards_[s].replicas), describe(next.shards[s].replicas));
+      changed.replicas.push_back(static_cast<std::uint32_t>(s));
     }
   }
   if (next.unassigned != unassigned_) {

@@ -123,10 +123,10 @@ awaitable<std::string> hello(Stream& stream, asio::steady_timer& deadline, Proto
   }
 }
 
-// Sends ROLE and reads its reply; `role` gets its first element ("master", "slave", ...).
-// Returns "" when a reply came, else why not.
+// Sends ROLE and reads its reply; `role` gets its first element ("master", "slave", ...), `link`
+// a replica's link to its master ("connected", ...). Returns "" when a reply came, else why not.
 awaitable<std::string> role(Stream& stream, asio::steady_timer& deadline, const std::string& where,
-                            std::string& role_out) {
+                            std::string& role_out, std::string& link_out) {
   auto written = co_await (stream.async_write(asio::buffer(command::sent::kRoleRequest)) ||
                            deadline.async_wait(use_nothrow));
   if (written.index() == 1) {
@@ -156,6 +156,7 @@ awaitable<std::string> role(Stream& stream, asio::steady_timer& deadline, const 
       co_return "unexpected reply to ROLE from " + where;
     }
     role_out = reply.role.empty() ? received.substr(0, received.find('\r')) : reply.role;
+    link_out = reply.link;
     co_return "";
   }
 }
@@ -233,9 +234,10 @@ awaitable<std::string> attempt_steps(const UpstreamConfig& config, const tcp::en
   co_return "";
 }
 
-enum class RoleCheck : std::uint8_t { None, Master };
+enum class RoleCheck : std::uint8_t { None, Master, Replica };
 
-// The steps of attempt_steps, then, for a sentinel-managed upstream, ROLE.
+// The steps of attempt_steps, then, for a sentinel-managed upstream or a cluster shard, ROLE;
+// then, for a shard's replica, READONLY.
 awaitable<std::string> attempt(const UpstreamConfig& config, const tcp::endpoint& endpoint,
                                Stream& stream, asio::steady_timer& deadline, Protocol protocol,
                                RoleCheck check, ConnectResult& result) {
@@ -245,11 +247,32 @@ awaitable<std::string> attempt(const UpstreamConfig& config, const tcp::endpoint
     co_return error;
   }
   std::string node_role;
+  std::string link;
   const std::string where = describe(endpoint);
-  error = co_await role(stream, deadline, where, node_role);
-  if (error.empty() && node_role != "master") {
-    result.not_master = true;
-    error = "ROLE of " + where + " is " + node_role + ", not master";
+  error = co_await role(stream, deadline, where, node_role, link);
+  if (!error.empty()) {
+    co_return error;
+  }
+  if (check == RoleCheck::Master) {
+    if (node_role != "master") {
+      result.not_master = true;
+      error = "ROLE of " + where + " is " + node_role + ", not master";
+    }
+    co_return error;
+  }
+  if (node_role != "slave") {
+    result.not_replica = true;
+    co_return "ROLE of " + where + " is " + node_role + ", not replica";
+  }
+  if (link != "connected") {
+    // Restarted and not synced yet, say: it would answer reads from an empty or old dataset.
+    co_return "replica " + where + " is not in sync with its master (link " + link + ")";
+  }
+  std::string line;
+  error = co_await exchange(stream, deadline, command::sent::kReadonlyRequest,
+                            command::sent::kReadonly, where, line);
+  if (error.empty() && line != "+OK") {
+    error = "READONLY refused by " + where + ": " + line;
   }
   co_return error;
 }
@@ -287,7 +310,7 @@ awaitable<ConnectResult> connect_address(asio::any_io_executor ex, const Upstrea
       co_return result;
     }
     stream.close();
-    if (result.not_master) {
+    if (result.not_master || result.not_replica) {
       break;
     }
   }
@@ -347,6 +370,33 @@ awaitable<ConnectResult> connect_shard(asio::any_io_executor ex, const UpstreamC
   co_return result;
 }
 
+// At most this many replicas per connect of a shard's replica upstream.
+constexpr std::size_t kMaxReplicaCandidates = 3;
+
+// A shard's replica upstream: the shard's replicas as the topology knows them now, the one last
+// reached first, each checked with ROLE and put in READONLY mode.
+awaitable<ConnectResult> connect_replica(asio::any_io_executor ex, const UpstreamConfig& config,
+                                         Stream& stream, Protocol protocol) {
+  ClusterTopology& topology = *config.topology;
+  ConnectResult result;
+  const std::vector<HostPort> replicas = topology.shard_replicas(config.shard);
+  if (replicas.empty()) {
+    result.error = "cluster shard " + std::to_string(config.shard) + " has no replica";
+    co_return result;
+  }
+  for (std::size_t i = 0; i < replicas.size() && i < kMaxReplicaCandidates; ++i) {
+    const HostPort& at = replicas[i];  // a named local of this frame, not a temporary
+    result = co_await connect_address(ex, config, at, stream, protocol, RoleCheck::Replica);
+    if (result.ok) {
+      topology.replica_connected(config.shard, at);
+      co_return result;
+    }
+  }
+  // Dead, or promoted: the map has likely changed.
+  topology.request_refresh();
+  co_return result;
+}
+
 }  // namespace
 
 awaitable<ConnectResult> connect_upstream(asio::any_io_executor ex, const UpstreamConfig& config,
@@ -356,6 +406,10 @@ awaitable<ConnectResult> connect_upstream(asio::any_io_executor ex, const Upstre
   ConnectResult result;
   if (config.resolver) {
     result = co_await connect_master(ex, config, stream, protocol);
+    co_return result;
+  }
+  if (config.topology && config.shard_role == ShardRole::Replica) {
+    result = co_await connect_replica(ex, config, stream, protocol);
     co_return result;
   }
   if (config.topology) {

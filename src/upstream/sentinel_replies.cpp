@@ -183,6 +183,11 @@ RoleReply parse_role_reply(std::string_view bytes, std::size_t max_depth) {
     return reply;
   }
   reply.role = std::string(*role);
+  if (reply.role == "slave" && elements->size() >= 4) {
+    if (const auto link = scalar_text((*elements)[3])) {
+      reply.link = std::string(*link);
+    }
+  }
   return reply;
 }
 

@@ -18,9 +18,12 @@ UpstreamState::UpstreamState(const UpstreamConfig& config, const JournalConfig& 
                              std::uint64_t seed)
     : name_(config.name),
       journal_([&] {
-        // One journal file per upstream.
+        // One journal file per upstream; none for a cluster shard's replica upstream, which only
+        // carries reads (its shard's writes are journaled by the master's upstream).
         JournalConfig own = journal;
-        if (!own.path.empty()) {
+        if (config.shard_role == ShardRole::Replica) {
+          own.path.clear();
+        } else if (!own.path.empty()) {
           own.path += "." + config.name;
         }
         return own;

@@ -62,6 +62,10 @@ inline constexpr std::string_view kMultiRequest = "*1\r\n$5\r\nMULTI\r\n";
 // before a command an -ASK reply redirected.
 inline constexpr std::string_view kClusterSlotsRequest = "*2\r\n$7\r\nCLUSTER\r\n$5\r\nSLOTS\r\n";
 inline constexpr std::string_view kAskingRequest = "*1\r\n$6\r\nASKING\r\n";
+// READONLY on each connection to a cluster replica (read_from: prefer_replica), which otherwise
+// redirects every read to the master.
+inline constexpr std::string_view kReadonly = "READONLY";
+inline constexpr std::string_view kReadonlyRequest = "*1\r\n$8\r\nREADONLY\r\n";
 // CLIENT ID on a dedicated connection: Redis's id for it (CLIENT INFO's upstream id, TRACKING's
 // REDIRECT target).
 inline constexpr std::string_view kClientIdRequest = "*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n";

@@ -9,6 +9,8 @@
 // fallback chain for reads, writes_when_open for writes): it did not run anywhere.
 // A split request's parts (split_forward.hpp) are redirected one by one. -CLUSTERDOWN and
 // -TRYAGAIN are relayed as they are, after asking the topology for a refresh.
+// A read a shard's replica failed (read_from: prefer_replica; replica_reads.hpp) is sent to the
+// master of its keys' shard once (to_master), with the same machinery.
 //
 // Ownership: a member of its session, holding references to the worker's context and to the
 // session (as RedirectSender), which outlive it.
@@ -50,6 +52,11 @@ class ClusterRedirects {
   // `bytes`: an error reply (status Ok) to part `part` of request `seq` (part 0 when not split).
   Outcome follow(RequestSlot& slot, std::uint64_t seq, std::uint32_t part, std::string_view bytes,
                  std::chrono::steady_clock::time_point now);
+  // Part `part` of read `seq` (0 when not split), sent to a replica, failed there (no reply, or
+  // -LOADING and the like): sends it to the master of its shard. NotSent when that master's
+  // upstream cannot take it now (the caller then answers the failure as usual).
+  Outcome to_master(RequestSlot& slot, std::uint64_t seq, std::uint32_t part,
+                    std::chrono::steady_clock::time_point now);
 
  private:
   WorkerContext& ctx_;

@@ -43,13 +43,16 @@ class NearLinks {
   void restart(std::size_t index);
   void stop();
 
-  // The link of upstream `up`, or null when no policy is near.
+  // The link of upstream `up`, or null when no policy is near (or `up` is a cluster shard's
+  // replica upstream: near reads go to the master).
   std::shared_ptr<upstream::TrackingLink> link(std::size_t up) const {
     return up < links_.size() ? links_[up] : nullptr;
   }
 
  private:
+  // Null for a replica upstream.
   std::shared_ptr<upstream::TrackingLink> make_link(const upstream::UpstreamConfig& config);
+  void stop_link(std::size_t index);
 
   asio::any_io_executor ex_;
   SharedState& shared_;

@@ -166,6 +166,7 @@ class Session : public upstream::ReplyTarget,
                  std::size_t up, std::uint64_t token, std::span<const std::string_view> part,
                  const breaker::Permit& permit, breaker::CircuitBreaker& issuer,
                  std::chrono::steady_clock::time_point now) override;
+  std::size_t read_upstream(const RequestSlot& slot, std::size_t up) override;
   // RedirectSender (for redirects_)
   void resend(std::size_t up, std::uint64_t token, std::span<const std::string_view> command,
               bool asking, const breaker::Permit& permit, breaker::CircuitBreaker& issuer,

@@ -29,15 +29,23 @@
 namespace seawall::proxy {
 
 // A forwarded request's token for its upstream connection: the request's place among the
-// session's replies, and which part of a split request the reply is for (0 when not split).
-inline constexpr unsigned kPartBits = 16;  // kMaxParts parts, and seq keeps 48 bits
+// session's replies, which part of a split request the reply is for (0 when not split), and
+// whether it was sent to a cluster replica (a read that the master gets when the replica fails
+// it; see replica_reads.hpp).
+inline constexpr unsigned kPartBits = 16;  // kMaxParts parts; seq keeps 47 bits
 inline constexpr std::uint64_t kPartMask = (1u << kPartBits) - 1;
-inline std::uint64_t make_token(std::uint64_t seq, std::uint32_t part) {
-  return (seq << kPartBits) | part;
+inline constexpr std::uint64_t kReplicaBit = std::uint64_t{1} << kPartBits;
+inline constexpr unsigned kTokenFlagBits = kPartBits + 1;
+enum class SentTo : std::uint8_t { Master, Replica };
+inline std::uint64_t make_token(std::uint64_t seq, std::uint32_t part, SentTo to = SentTo::Master) {
+  return (seq << kTokenFlagBits) | (to == SentTo::Replica ? kReplicaBit : 0) | part;
 }
-inline std::uint64_t token_seq(std::uint64_t token) { return token >> kPartBits; }
+inline std::uint64_t token_seq(std::uint64_t token) { return token >> kTokenFlagBits; }
 inline std::uint32_t token_part(std::uint64_t token) {
   return static_cast<std::uint32_t>(token & kPartMask);
+}
+inline SentTo token_sent_to(std::uint64_t token) {
+  return (token & kReplicaBit) != 0 ? SentTo::Replica : SentTo::Master;
 }
 
 // What SplitForward needs of its session besides ReplySlots (Session implements it).
@@ -52,6 +60,9 @@ class PartSender : public ReplySlots {
                          std::span<const std::string_view> part, const breaker::Permit& permit,
                          breaker::CircuitBreaker& issuer,
                          std::chrono::steady_clock::time_point now) = 0;
+  // The upstream read `slot` of shard upstream `up` goes to: its replica upstream or `up`
+  // (ReplicaReads::target, for this session's connection).
+  virtual std::size_t read_upstream(const RequestSlot& slot, std::size_t up) = 0;
 };
 
 class SplitForward {

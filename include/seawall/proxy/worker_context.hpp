@@ -16,6 +16,7 @@
 #include "seawall/proxy/parked_reads.hpp"
 #include "seawall/proxy/proxy_config.hpp"
 #include "seawall/proxy/read_buffer_pool.hpp"
+#include "seawall/proxy/replica_reads.hpp"
 #include "seawall/proxy/shared_state.hpp"
 #include "seawall/proxy/snapshot.hpp"
 #include "seawall/resp/limits.hpp"
@@ -45,6 +46,7 @@ struct WorkerContext {
   unsigned worker_index = 0;  // this worker's place among the threads (0-based)
   std::unordered_set<Session*> sessions;
   ReadBufferPool read_buffers;  // lent to sessions while their clients' bytes arrive
+  ReplicaReads replica_reads;   // cluster reads sent to replicas (read_from: prefer_replica)
   // Draws for the faults' percentages: one per worker, so no thread waits on another's.
   fault::FastRandom fault_random{std::random_device{}()};
   bool draining = false;

@@ -1,11 +1,14 @@
 #pragma once
 // Key -> upstream index by prefix routes (first match wins), else the default upstream. When the
 // upstream reached is a Redis Cluster, the key's slot (cluster/key_slot.hpp) picks the shard's
-// internal upstream from the cluster's slot table.
+// internal upstream from the cluster's slot table. A shard of a cluster under read_from:
+// prefer_replica also has a replica upstream (replica_of), which reads may take instead
+// (router/replica_read.hpp says when).
 // Thread safety: immutable after construction (a slot table is read lock-free).
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -39,12 +42,25 @@ class Router {
  public:
   // Keys no route matches go to upstream `default_index`. `upstreams` marks the clusters: the
   // shard whose `slots` is set and whose `shard` is 0 stands in the cluster upstream's place.
+  // A replica upstream (shard_role Replica) of shard k stands beside that shard's upstream.
   Router(std::vector<RouteConfig> routes, std::size_t default_index,
          std::span<const upstream::UpstreamConfig> upstreams = {})
-      : routes_(std::move(routes)), default_index_(default_index), slots_(upstreams.size()) {
+      : routes_(std::move(routes)),
+        default_index_(default_index),
+        slots_(upstreams.size()),
+        replicas_(upstreams.size(), kNoReplica) {
     for (std::size_t i = 0; i < upstreams.size(); ++i) {
-      if (upstreams[i].slots != nullptr && upstreams[i].shard == 0) {
-        slots_[i] = upstreams[i].slots;
+      const upstream::UpstreamConfig& u = upstreams[i];
+      if (u.slots == nullptr) {
+        continue;
+      }
+      if (u.shard_role == upstream::ShardRole::Replica) {
+        if (u.shard < u.slots->shards() && u.slots->shard_upstream(u.shard) < replicas_.size()) {
+          replicas_[u.slots->shard_upstream(u.shard)] = i;
+          any_replica_ = true;
+        }
+      } else if (u.shard == 0) {
+        slots_[i] = u.slots;
         any_cluster_ = true;
       }
     }
@@ -65,6 +81,14 @@ class Router {
   const cluster::SlotTable* cluster_at(std::size_t up) const {
     return up < slots_.size() ? slots_[up].get() : nullptr;
   }
+  // The replica upstream beside shard upstream `up`, or nullopt (not a shard, or read_from:
+  // primary).
+  std::optional<std::size_t> replica_of(std::size_t up) const {
+    if (!any_replica_ || up >= replicas_.size() || replicas_[up] == kNoReplica) {
+      return std::nullopt;
+    }
+    return replicas_[up];
+  }
   // Every key goes to one upstream (no routes, no cluster).
   bool single_upstream() const { return routes_.empty() && !any_cluster_; }
 
@@ -78,10 +102,14 @@ class Router {
     return default_index_;
   }
 
+  static constexpr std::size_t kNoReplica = static_cast<std::size_t>(-1);
+
   std::vector<RouteConfig> routes_;
   std::size_t default_index_;
   std::vector<std::shared_ptr<cluster::SlotTable>> slots_;  // per upstream; set on cluster heads
+  std::vector<std::size_t> replicas_;  // per upstream: its replica upstream, or kNoReplica
   bool any_cluster_ = false;
+  bool any_replica_ = false;
 };
 
 }  // namespace seawall::router

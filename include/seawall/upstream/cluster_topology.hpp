@@ -18,7 +18,10 @@
 // there). A MOVED reply (moved()) updates its one slot at once, as cluster clients do.
 //
 // connect_upstream asks shard_master() on each connect of a shard, then checks the node with
-// ROLE, so that no request reaches a node that is no longer a master.
+// ROLE, so that no request reaches a node that is no longer a master. A shard's replica upstream
+// (read_from: prefer_replica) asks shard_replicas() instead, the one it last connected to first,
+// and checks that ROLE says replica; a refresh that changes a shard's set of replicas runs the
+// replicas change handler, and app::Server reconnects that shard's replica upstream.
 //
 // Ownership: shared_ptr, held by app::Server and by the config snapshots (UpstreamConfig::
 // topology); the refresh coroutine keeps it alive until stop().
@@ -62,6 +65,14 @@ class ClusterTopology : public std::enable_shared_from_this<ClusterTopology> {
 
   // Shard `shard`'s master now; nullopt when it has none.
   std::optional<HostPort> shard_master(std::uint32_t shard) const;
+  // Shard `shard`'s replicas as the map lists them (a failed one is not listed), the one a
+  // connection of its replica upstream last reached first; empty when it has none.
+  std::vector<HostPort> shard_replicas(std::uint32_t shard) const;
+  // A connection of shard `shard`'s replica upstream is up at `node`: the next connects try it
+  // first, so that the upstream's connections stay on one replica.
+  void replica_connected(std::uint32_t shard, const HostPort& node);
+  // The replica shard_replicas() names first, for /status; nullopt when the shard has none.
+  std::optional<HostPort> shard_replica(std::uint32_t shard) const;
   // Redis answered -MOVED <slot> <node>: the slot now lives at `node`. Returns the internal
   // upstream of the shard whose master that is (the slot table says so from now on), or nullopt
   // when no shard's is (a refresh is on its way). Either way a refresh is requested.
@@ -73,8 +84,9 @@ class ClusterTopology : public std::enable_shared_from_this<ClusterTopology> {
   void request_refresh();
 
   // Refreshes on `control` until stop(); `on_master_change(shard)` runs there after a shard's
-  // master changed.
-  void start(asio::any_io_executor control, std::function<void(std::uint32_t)> on_master_change);
+  // master changed, `on_replicas_change(shard)` after its set of replicas changed.
+  void start(asio::any_io_executor control, std::function<void(std::uint32_t)> on_master_change,
+             std::function<void(std::uint32_t)> on_replicas_change = {});
   void stop();
   // After the control executor's thread has ended: lets go of the refresh timer on the caller's
   // thread, so that it does not outlive the io_context whose service it belongs to (the topology
@@ -107,8 +119,12 @@ class ClusterTopology : public std::enable_shared_from_this<ClusterTopology> {
                                                  const cluster::NodeAddress& node,
                                                  std::string& error);
   awaitable<void> refresh_loop(asio::any_io_executor control);
-  // Applies `map`; returns the shards whose master changed.
-  std::vector<std::uint32_t> apply(const cluster::SlotMap& map);
+  struct Changes {
+    std::vector<std::uint32_t> masters;   // shards whose master changed
+    std::vector<std::uint32_t> replicas;  // shards whose set of replicas changed
+  };
+  // Applies `map`.
+  Changes apply(const cluster::SlotMap& map);
   std::vector<cluster::NodeAddress> nodes_to_ask() const;
 
   UpstreamConfig settings_;  // host, port, resolver and topology cleared
@@ -116,6 +132,7 @@ class ClusterTopology : public std::enable_shared_from_this<ClusterTopology> {
 
   mutable std::mutex mutex_;
   std::vector<cluster::ShardNodes> shards_;
+  std::vector<std::optional<cluster::NodeAddress>> replica_reached_;  // per shard
   std::optional<cluster::SlotMap> bootstrap_map_;
   std::shared_ptr<cluster::SlotTable> slots_;
   std::vector<cluster::NodeAddress> unassigned_;  // last logged
@@ -130,6 +147,7 @@ class ClusterTopology : public std::enable_shared_from_this<ClusterTopology> {
   std::optional<asio::any_io_executor> control_;  // under mutex_
   // The refresher: control thread only.
   std::function<void(std::uint32_t)> on_change_;
+  std::function<void(std::uint32_t)> on_replicas_change_;
   std::unique_ptr<asio::steady_timer> wake_;
   bool stopped_ = true;
 };

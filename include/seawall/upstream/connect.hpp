@@ -22,7 +22,8 @@ struct ConnectResult {
   std::string error;  // when !ok: the step that failed and why; never contains the password
   std::string server_version;  // from the HELLO reply, when a protocol was asked for
   HostPort address;            // the address connected to (or last tried)
-  bool not_master = false;     // sentinel-managed: ROLE said the node is not the master
+  bool not_master = false;     // sentinel-managed or cluster: ROLE said the node is not the master
+  bool not_replica = false;    // a cluster shard's replica upstream: ROLE said it is no replica
 };
 
 // Which protocol the connection speaks. None sends no HELLO (health checks, and links whose
@@ -34,7 +35,11 @@ enum class Protocol : std::uint8_t { None, Resp2, Resp3 };
 // sentinel-managed upstream (config.resolver set) takes the address from its MasterResolver, and
 // once connected (TLS, AUTH, HELLO done) asks the node ROLE: a node that is not "master" is
 // reported to the resolver and another address is asked for (at most three nodes per call), so
-// no request ever reaches a replica. Each
+// no request ever reaches a replica. A cluster shard's upstream asks the cluster's topology for
+// the shard's master the same way; its replica upstream (ShardRole::Replica) asks for the
+// shard's replicas instead (at most three per call), checks that ROLE says replica with its link
+// to the master up (a replica still syncing would answer from an empty or old dataset), and
+// sends READONLY, so that the replica answers reads of its master's slots. Each
 // address gets one connect_timeout for all its steps: TCP connect, TLS handshake, then AUTH and
 // its reply, or, under TLS without AUTH, a PING and its reply (any reply, even an error): a
 // TLS 1.3 server refuses a client certificate only after the client finished its handshake, and

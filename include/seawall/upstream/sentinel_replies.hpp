@@ -52,6 +52,9 @@ struct RoleReply {
   ParseStatus status = ParseStatus::NeedMore;
   std::size_t length = 0;
   std::string role;  // Ok: the role; an error reply gives "" (and Ok)
+  // A replica's link to its master ("connect", "connecting", "sync", "connected"; its fourth
+  // element); "" for other roles.
+  std::string link;
 };
 RoleReply parse_role_reply(std::string_view bytes, std::size_t max_depth = 16);
 

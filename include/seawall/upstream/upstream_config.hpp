@@ -88,15 +88,26 @@ enum class EvictionEvents : std::uint8_t {
   Configure,  // add E and e to Redis's notify-keyspace-events too (CONFIG SET), then subscribe
 };
 
+// Where a cluster upstream's reads go (`cluster.read_from`).
+enum class ReadFrom : std::uint8_t {
+  Primary,        // every command to the master of its key's shard
+  PreferReplica,  // reads outside pinned sessions to a replica of the shard while one is usable
+};
+
 // A Redis Cluster instead of one server (`cluster:` in place of `address:`): the seeds are asked
 // CLUSTER SLOTS at startup, and app::Server serves the cluster as one internal upstream per
-// shard (upstream/cluster_topology.hpp).
+// shard (upstream/cluster_topology.hpp), and, under read_from: prefer_replica, one more per shard
+// for its replicas.
 struct ClusterConfig {
   std::vector<SentinelAddress> seeds;  // host:port of some nodes; empty: not a cluster
+  ReadFrom read_from = ReadFrom::Primary;
 
   bool enabled() const { return !seeds.empty(); }
   bool operator==(const ClusterConfig&) const = default;
 };
+
+// The node of a cluster shard an internal upstream connects to (see UpstreamConfig::shard_role).
+enum class ShardRole : std::uint8_t { Master, Replica };
 
 struct UpstreamConfig {
   std::string name;
@@ -129,6 +140,9 @@ struct UpstreamConfig {
   std::shared_ptr<ClusterTopology> topology;
   std::shared_ptr<cluster::SlotTable> slots;
   std::uint32_t shard = 0;
+  // Which of the shard's nodes the internal upstream connects to: its master, or (read_from:
+  // prefer_replica) one of its replicas, which only ever gets reads and never journals.
+  ShardRole shard_role = ShardRole::Master;
 
   bool operator==(const UpstreamConfig&) const = default;
 };

@@ -1,6 +1,7 @@
 // `cluster:` in place of `address:` on an upstream: exclusive with address and sentinel, a
 // non-empty list of host:port seeds; every error names file, line and key.
 #include <string>
+#include <utility>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -116,11 +117,70 @@ TEST(LoaderClusterTest, TlsWithClusterAndAServerNameLoads) {
   }
 }
 
+TEST(LoaderClusterTest, ReadFromDefaultsToPrimary) {
+  const LoadResult r = load_upstream(
+      "    cluster:\n"
+      "      seeds: [\"127.0.0.1:7000\"]\n");
+  ASSERT_TRUE(r.config);
+  EXPECT_EQ(r.config->upstreams[0].cluster.read_from, upstream::ReadFrom::Primary);
+  EXPECT_EQ(r.config->upstreams[0].shard_role, upstream::ShardRole::Master);
+}
+
+TEST(LoaderClusterTest, LoadsReadFrom) {
+  for (const auto& [text, value] :
+       {std::pair{"primary", upstream::ReadFrom::Primary},
+        std::pair{"prefer_replica", upstream::ReadFrom::PreferReplica}}) {
+    const LoadResult r = load_upstream(
+        "    cluster:\n"
+        "      seeds: [\"127.0.0.1:7000\"]\n"
+        "      read_from: " +
+        std::string(text) + "\n");
+    ASSERT_TRUE(r.config) << text << ": " << (r.errors.empty() ? "" : r.errors.front());
+    EXPECT_EQ(r.config->upstreams[0].cluster.read_from, value) << text;
+  }
+}
+
+TEST(LoaderClusterTest, UnknownReadFromNamesLineAndKey) {
+  const LoadResult r = load_upstream(
+      "    cluster:\n"
+      "      seeds: [\"127.0.0.1:7000\"]\n"
+      "      read_from: replica\n");
+  EXPECT_FALSE(r.config);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_THAT(r.errors[0], HasSubstr("test.yaml:5: upstreams[0].cluster.read_from: "));
+  EXPECT_THAT(r.errors[0], HasSubstr("prefer_replica"));
+}
+
+TEST(LoaderClusterTest, ReadFromOutsideClusterIsRefused) {
+  // Only a cluster upstream has replicas to read from: read_from is a key of cluster: alone.
+  for (const std::string body : {"    address: 127.0.0.1:6379\n    read_from: prefer_replica\n",
+                                 "    cluster:\n      seeds: [\"127.0.0.1:7000\"]\n"
+                                 "    read_from: prefer_replica\n"}) {
+    const LoadResult r = load_upstream(body);
+    EXPECT_FALSE(r.config) << body;
+    EXPECT_THAT(r.errors, ::testing::Contains(HasSubstr("upstreams[0].read_from: unknown key")))
+        << body;
+  }
+}
+
+TEST(LoaderClusterTest, ReadFromUnderSentinelIsAnUnknownKey) {
+  const LoadResult r = load_upstream(
+      "    sentinel:\n"
+      "      sentinels: [\"127.0.0.1:26379\"]\n"
+      "      master: mymaster\n"
+      "      read_from: prefer_replica\n");
+  EXPECT_FALSE(r.config);
+  EXPECT_THAT(
+      r.errors,
+      ::testing::Contains(HasSubstr("test.yaml:6: upstreams[0].sentinel.read_from: unknown key")));
+}
+
 TEST(LoaderClusterTest, ClusterExampleFileLoads) {
   const LoadResult r = load_file(std::string(SEAWALL_SOURCE_DIR) + "/config/cluster.yaml");
   ASSERT_THAT(r.errors, IsEmpty());
   const UpstreamConfig& u = r.config->upstreams.at(0);
   EXPECT_EQ(u.cluster.seeds.size(), 3u);
+  EXPECT_EQ(u.cluster.read_from, upstream::ReadFrom::Primary);
 }
 
 }  // namespace

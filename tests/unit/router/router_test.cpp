@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace seawall::router {
@@ -69,6 +70,37 @@ TEST(KeyRouterTest, ASingleClusterIsNotOneUpstream) {
   ups[1].shard = 1;
   const Router r({}, 0, ups);
   EXPECT_FALSE(r.single_upstream());
+}
+
+TEST(KeyRouterTest, ReplicaUpstreamsStandBesideTheirShards) {
+  // Upstream 0 plain; the cluster's shards are 1 and 2, their replica upstreams 3 and 4.
+  auto table = std::make_shared<cluster::SlotTable>(std::vector<std::size_t>{1, 2});
+  for (std::uint16_t slot = 8192; slot < cluster::kSlots; ++slot) {
+    table->set(slot, 1);
+  }
+  std::vector<upstream::UpstreamConfig> ups = with_cluster(table);
+  ups.resize(5);
+  for (std::uint32_t k = 0; k < 2; ++k) {
+    ups[3 + k].slots = table;
+    ups[3 + k].shard = k;
+    ups[3 + k].shard_role = upstream::ShardRole::Replica;
+  }
+  const Router r({RouteConfig{"plain:", "p", 0}}, 1, ups);
+  EXPECT_EQ(r.replica_of(1), std::optional<std::size_t>(3));
+  EXPECT_EQ(r.replica_of(2), std::optional<std::size_t>(4));
+  EXPECT_EQ(r.replica_of(0), std::nullopt);
+  EXPECT_EQ(r.replica_of(3), std::nullopt);
+  EXPECT_EQ(r.replica_of(99), std::nullopt);
+  // Keys still route to the masters' upstreams: a replica's shard 0 is no cluster head.
+  EXPECT_EQ(r.route_key("bar"), (KeyRoute{1, 5061}));
+  EXPECT_EQ(r.route_key("foo"), (KeyRoute{2, 12182}));
+}
+
+TEST(KeyRouterTest, PrimaryReadsHaveNoReplicaUpstream) {
+  auto table = std::make_shared<cluster::SlotTable>(std::vector<std::size_t>{1, 2});
+  const Router r({}, 1, with_cluster(table));
+  EXPECT_EQ(r.replica_of(1), std::nullopt);
+  EXPECT_EQ(r.replica_of(2), std::nullopt);
 }
 
 }  // namespace

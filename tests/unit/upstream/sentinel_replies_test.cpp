@@ -76,6 +76,13 @@ TEST(SentinelRepliesTest, RoleOfAReplica) {
       "*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:9000\r\n$9\r\nconnected\r\n:3167038\r\n");
   ASSERT_EQ(r.status, ParseStatus::Ok);
   EXPECT_EQ(r.role, "slave");
+  EXPECT_EQ(r.link, "connected");
+  // A replica that has not synced with its master yet (it would answer reads from nothing).
+  EXPECT_EQ(parse_role_reply("*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:9000\r\n$4\r\nsync\r\n"
+                             ":-1\r\n")
+                .link,
+            "sync");
+  EXPECT_EQ(parse_role_reply("*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n").link, "");
 }
 
 TEST(SentinelRepliesTest, RoleErrorIsNoRole) {
