@@ -68,24 +68,7 @@ ClusterRedirects::Outcome ClusterRedirects::follow(RequestSlot& slot, std::uint6
     }
     return Outcome::NotSent;
   }
-  upstream::UpstreamState& state = *ctx_.shared->upstreams[*to];
-  breaker::CircuitBreaker& breaker = state.breaker();
-  breaker::Permit permit;
-  if (state.ready()) {
-    permit = breaker.try_acquire(now);
-  }
-  if (!permit.allowed()) {
-    return Outcome::NotSent;
-  }
-  if (split) {
-    part_request(slot.args, slot.keys, slot.key_part, command::rules(*slot.info).merge_step, part,
-                 command_);
-  } else {
-    command_.assign(slot.args.begin(), slot.args.end());
-    slot.upstream = static_cast<std::uint32_t>(*to);
-  }
-  sender_.resend(*to, make_token(seq, part), command_, asking, permit, breaker, now);
-  return Outcome::Resent;
+  return resend_to(slot, seq, part, *to, asking, now);
 }
 
 ClusterRedirects::Outcome ClusterRedirects::to_master(RequestSlot& slot, std::uint64_t seq,
@@ -102,6 +85,13 @@ ClusterRedirects::Outcome ClusterRedirects::to_master(RequestSlot& slot, std::ui
   if (to >= ctx_.shared->upstreams.size()) {
     return Outcome::NotSent;
   }
+  return resend_to(slot, seq, part, to, false, now);
+}
+
+ClusterRedirects::Outcome ClusterRedirects::resend_to(RequestSlot& slot, std::uint64_t seq,
+                                                      std::uint32_t part, std::size_t to,
+                                                      bool asking,
+                                                      std::chrono::steady_clock::time_point now) {
   upstream::UpstreamState& state = *ctx_.shared->upstreams[to];
   breaker::CircuitBreaker& breaker = state.breaker();
   breaker::Permit permit;
@@ -111,13 +101,15 @@ ClusterRedirects::Outcome ClusterRedirects::to_master(RequestSlot& slot, std::ui
   if (!permit.allowed()) {
     return Outcome::NotSent;
   }
-  if (split) {
+  if (slot.merge != command::Merge::None) {
     part_request(slot.args, slot.keys, slot.key_part, command::rules(*slot.info).merge_step, part,
                  command_);
   } else {
     command_.assign(slot.args.begin(), slot.args.end());
+    // The whole request now belongs to the shard it went to (its fallback, should it fail).
+    slot.upstream = static_cast<std::uint32_t>(to);
   }
-  sender_.resend(to, make_token(seq, part), command_, false, permit, breaker, now);
+  sender_.resend(to, make_token(seq, part), command_, asking, permit, breaker, now);
   return Outcome::Resent;
 }
 

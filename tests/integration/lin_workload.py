@@ -88,6 +88,20 @@ def write_outcome(error: str) -> str:
     return FAIL if any(s in error for s in NOT_APPLIED) else INFO
 
 
+def write_seen_keys(client: redis.Redis, keys: "Keys", history: History,
+                    read_back: bool = False) -> None:
+    """Every seen key written (and, with `read_back`, read) once through seawall, recorded in
+    `history`: the keys are then in Redis and in the L1 before the clients start."""
+    for i, k in enumerate(keys.seen):
+        v = f"setup-{i}"
+        t0 = now()
+        assert client.set(k, v) is True
+        history.write("setup", "SET", [(k, v)], t0, now(), OK)
+    for k in keys.seen if read_back else []:
+        t0 = now()
+        history.read("setup", "GET", [k], [_text(client.get(k))], t0, now(), OK)
+
+
 def _text(v) -> Optional[str]:
     if v is None:
         return None
@@ -795,13 +809,8 @@ def run(scenario: Scenario, workdir: Optional[Path] = None, binary: Optional[str
 
         mark("before")
 
-        # Every seen key written and read once through seawall: in Redis and in the L1.
         setup = redis.Redis(host=faults.LOOPBACK, port=sw.port, socket_timeout=CLIENT_TIMEOUT_S)
-        for i, k in enumerate(keys.seen):
-            v = f"setup-{i}"
-            t0 = now()
-            assert setup.set(k, v) is True
-            history.write("setup", "SET", [(k, v)], t0, now(), OK)
+        write_seen_keys(setup, keys, history)
         if keys.direct:
             direct = redis.Redis(host=faults.LOOPBACK, port=server.port,
                                  socket_timeout=CLIENT_TIMEOUT_S)

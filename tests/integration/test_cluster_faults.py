@@ -54,7 +54,7 @@ from harness import (  # noqa: E402
     encode_command,
     wait_until,
 )
-from history import OK, History, Report, check, now, percentile  # noqa: E402
+from history import History, Report, check, now, percentile  # noqa: E402
 
 # Reads of keys seen before the fault that got no value, at most (as test_sentinel.py).
 MAX_READ_FAILURE_SHARE = float(os.environ.get("SEAWALL_LIN_MAX_READ_FAILURES", "0.005"))
@@ -112,13 +112,7 @@ def kill9_run(tmp_path_factory) -> Kill9Run:
         history = History()
         history.mark("before")
         c = redis.Redis(host=LOOPBACK, port=sw.port, socket_timeout=lin_workload.CLIENT_TIMEOUT_S)
-        for i, k in enumerate(keys.seen):
-            t0 = now()
-            assert c.set(k, f"setup-{i}") is True
-            history.write("setup", "SET", [(k, f"setup-{i}")], t0, now(), OK)
-        for k in keys.seen:
-            t0 = now()
-            history.read("setup", "GET", [k], [lin_workload._text(c.get(k))], t0, now(), OK)
+        lin_workload.write_seen_keys(c, keys, history, read_back=True)
         c.connection_pool.disconnect()
 
         rnd = random.Random(17)

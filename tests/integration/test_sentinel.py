@@ -49,7 +49,7 @@ from harness import (  # noqa: E402
     tail,
     wait_until,
 )
-from history import OK, History, check, now  # noqa: E402
+from history import History, check, now  # noqa: E402
 
 MASTER = "mymaster"
 # Reads of keys seen before the fault that got no value, at most (as test_linearizable_faults).
@@ -252,13 +252,7 @@ def run_failover(tmp_path: Path, setup: SentinelSetup, fault: str) -> None:
         keys = lin_workload.Keys(scenario.keys, scenario.unseen_keys)
         history.mark("before")
         c = redis.Redis(host=LOOPBACK, port=sw.port, socket_timeout=lin_workload.CLIENT_TIMEOUT_S)
-        for i, k in enumerate(keys.seen):
-            t0 = now()
-            assert c.set(k, f"setup-{i}") is True
-            history.write("setup", "SET", [(k, f"setup-{i}")], t0, now(), OK)
-        for k in keys.seen:
-            t0 = now()
-            history.read("setup", "GET", [k], [lin_workload._text(c.get(k))], t0, now(), OK)
+        lin_workload.write_seen_keys(c, keys, history, read_back=True)
         c.connection_pool.disconnect()
 
         rnd = random.Random(7 + len(fault))

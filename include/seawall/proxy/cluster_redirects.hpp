@@ -59,6 +59,11 @@ class ClusterRedirects {
                     std::chrono::steady_clock::time_point now);
 
  private:
+  // Part `part` of request `seq` (the whole request when not split) sent to upstream `to`, with
+  // ASKING ahead when `asking`; NotSent when that upstream cannot take it now.
+  Outcome resend_to(RequestSlot& slot, std::uint64_t seq, std::uint32_t part, std::size_t to,
+                    bool asking, std::chrono::steady_clock::time_point now);
+
   WorkerContext& ctx_;
   RedirectSender& sender_;
   std::vector<std::string_view> command_;  // the part resent; reused
