@@ -345,16 +345,18 @@ PinnedLink::Next PinnedLink::relay(const resp::ParsedRequest& request, std::stri
   if (answered_while_unavailable(cmd, args)) {
     return Next::Continue;
   }
-  const bool shard_channels = cmd.rule().channels == command::Channels::Shard;
-  if ((link_state_.in_multi() || shard_channels) && looked_up != nullptr &&
+  const bool cluster_shard = link_upstream_ < ctx_.config->upstreams.size() &&
+                             ctx_.config->upstreams[link_upstream_].topology != nullptr;
+  if ((link_state_.in_multi() || cluster_shard) && looked_up != nullptr &&
       !ctx_.snapshot->router.single_upstream()) {
     // A transaction runs on one upstream, as one on Redis Cluster runs in one slot: a key of
-    // another upstream is refused at queueing, so Redis aborts the EXEC. Shard channels live
-    // on their slot's node: this connection hears only its own shard's.
+    // another upstream is refused at queueing, so Redis aborts the EXEC. Outside one, a
+    // cluster node would answer a key (or shard channel) of another shard with MOVED, which a
+    // plain client cannot follow: seawall says why instead.
     for (std::uint32_t k : host_.key_indexes()) {
       if (ctx_.snapshot->router.route(args[k]) != link_upstream_) {
         relay_local(link_state_.in_multi() ? resp::replies::kCrossUpstream
-                                           : resp::replies::kShardChannelElsewhere);
+                                           : resp::replies::kKeyOfAnotherShard);
         return Next::Continue;
       }
     }

@@ -10,7 +10,8 @@ redis-cli):
     sees one plain Redis;
   - SSUBSCRIBE goes to its channel's shard and SPUBLISH reaches it; a channel of another shard
     on the same connection gets a clear -CROSSSLOT error (Redis Cluster would say MOVED), and
-    another connection subscribes to it;
+    another connection subscribes to it; so does any key of another shard on a connection
+    pinned by WATCH and the like;
   - /metrics shows the slots per shard and the map refreshes;
   - with one master killed, these commands answer at once with seawall's unavailable error
     instead of partial counts (SCAN only when its cursor reaches the dead shard).
@@ -221,3 +222,26 @@ def test_script_load_and_flush_reach_every_master(cluster, seawall):
         assert m.script_exists(sha) == [False]
     with pytest.raises(redis.exceptions.NoScriptError):
         c.evalsha(sha, 1, keys[0])
+
+
+def test_a_pinned_connection_refuses_keys_of_another_shard_without_moved(cluster, seawall):
+    """WATCH pins the connection to its key's shard; a key of another shard there would get
+    Redis Cluster's MOVED, which a plain client cannot follow: seawall's -CROSSSLOT says why,
+    and the transaction on the watched shard still runs."""
+    aware = cluster.aware()
+    ports = cluster.masters()
+    on = {p: [k for k in (f"w:{i}" for i in range(300)) if aware.get_node_from_key(k).port == p]
+          for p in ports}
+    here, other = on[ports[0]], on[ports[1]]
+    with RawConnection(seawall.port, timeout=5) as conn:
+        assert conn.request("SET", here[0], "v0") == b"+OK\r\n"
+        assert conn.request("WATCH", here[0]) == b"+OK\r\n"
+        refused = conn.request("GET", other[0])
+        assert refused.startswith(b"-CROSSSLOT seawall:"), refused
+        assert b"MOVED" not in refused
+        assert conn.request("GET", here[1]) == b"$-1\r\n"  # same shard: served
+        assert conn.request("MULTI") == b"+OK\r\n"
+        assert conn.request("SET", here[0], "v1") == b"+QUEUED\r\n"
+        assert conn.request("EXEC") == b"*1\r\n+OK\r\n"
+        assert conn.request("GET", other[0]) == b"$-1\r\n"  # unpinned again: any shard
+    assert redis.Redis(host=LOOPBACK, port=seawall.port).get(here[0]) == b"v1"

@@ -93,12 +93,13 @@ inline constexpr std::string_view kInvalidCursor = "-ERR invalid cursor\r\n";
 // of a cluster, seawall is one plain Redis to its clients.
 inline constexpr std::string_view kClusterDisabled =
     "-ERR This instance has cluster support disabled\r\n";
-// SSUBSCRIBE (or SUNSUBSCRIBE) on a connection subscribed to shard channels of one cluster shard,
-// naming a channel of another: Redis Cluster would answer MOVED, which a plain client cannot
-// follow.
-inline constexpr std::string_view kShardChannelElsewhere =
-    "-CROSSSLOT seawall: this shard channel lives on another cluster shard than the ones this "
-    "connection subscribed to; subscribe to it on another connection\r\n";
+// A key (or shard channel) of another cluster shard than the one a pinned connection (WATCH,
+// SUBSCRIBE/SSUBSCRIBE, a blocking command ...) is on: Redis Cluster would answer MOVED, which a
+// plain client cannot follow.
+inline constexpr std::string_view kKeyOfAnotherShard =
+    "-CROSSSLOT seawall: this connection holds state on one cluster shard (WATCH, SSUBSCRIBE, a "
+    "blocking command ...) and this key or shard channel lives on another; use another "
+    "connection for it\r\n";
 // Redis Cluster's own words, for a command seawall cannot split whose keys hash to two slots.
 inline constexpr std::string_view kCrossSlot =
     "-CROSSSLOT Keys in request don't hash to the same slot\r\n";
