@@ -373,12 +373,14 @@ class _KeyState:
 
 def check(history: History, final: Optional[dict] = None, final_time: Optional[int] = None,
           zones: bool = True, torn: bool = True, fills_cache=None,
-          applied: Optional[dict] = None) -> Report:
+          applied: Optional[dict] = None, atomic=None) -> Report:
     """Checks `history`; `final` maps every key to its value read straight from Redis after
     recovery (None = nil) at `final_time` (default: after every operation). `applied` maps keys
     to the values Redis applied to them, in Redis's order (from its append-only file), for the
     applied-order checks. `fills_cache(read)` says whether a read could have left a copy in
-    seawall's L1 (default: every read), for the read-error breakdown only."""
+    seawall's L1 (default: every read), for the read-error breakdown only. `atomic(events)` says
+    whether a multi-key write (its events) is atomic, for the torn check (default: every one, as
+    on one Redis; in front of a cluster an MSET across slots is split, one part per slot)."""
     events = history.events
     report = Report(t0=history.t0, events=len(events),
                     ops=len({e.op for e in events}))
@@ -402,7 +404,7 @@ def check(history: History, final: Optional[dict] = None, final_time: Optional[i
         elif zones:
             _check_zones(st, report, writer_of, None)
     if torn:
-        _check_torn(events, states, writer_of, report)
+        _check_torn(events, states, writer_of, report, atomic)
     if applied is not None:
         report.applied = sum(len(v) for v in applied.values())
         for key, st in states.items():
@@ -637,11 +639,13 @@ def _zone_ops(a: _Zone, b: _Zone) -> list:
     return out
 
 
-def _check_torn(events: list[Event], states: dict, writer_of: dict, report: Report) -> None:
+def _check_torn(events: list[Event], states: dict, writer_of: dict, report: Report,
+                atomic=None) -> None:
     ops: dict[int, list[Event]] = defaultdict(list)
     for e in events:
         ops[e.op].append(e)
-    multi_writes = {op: evs for op, evs in ops.items() if len(evs) > 1 and evs[0].type == WRITE}
+    multi_writes = {op: evs for op, evs in ops.items() if len(evs) > 1 and evs[0].type == WRITE
+                    and (atomic is None or atomic(evs))}
     for op, evs in ops.items():
         if len(evs) < 2 or evs[0].type != READ or evs[0].outcome != OK:
             continue
