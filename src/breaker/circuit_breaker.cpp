@@ -122,6 +122,14 @@ bool classify_not_master_reply(std::string_view reply_bytes) noexcept {
   return code == "READONLY" || code == "MASTERDOWN";
 }
 
+bool refused_unrun(std::string_view reply_bytes) noexcept {
+  static constexpr std::array<std::string_view, 14> kCodes{
+      "LOADING",     "BUSY",     "OOM",   "MISCONF", "NOREPLICAS", "READONLY", "MASTERDOWN",
+      "CLUSTERDOWN", "TRYAGAIN", "MOVED", "ASK",     "CROSSSLOT",  "NOAUTH",   "NOPERM"};
+  const std::string_view code = error_code_of(reply_bytes);
+  return !code.empty() && std::find(kCodes.begin(), kCodes.end(), code) != kCodes.end();
+}
+
 CircuitBreaker::CircuitBreaker(const BreakerConfig& config, std::uint64_t jitter_seed,
                                TransitionListener listener)
     : config_(sanitize(config)),

@@ -215,39 +215,86 @@ PutResult ReplyCache::put(ReadTicket ticket, std::string_view cache_key,
   Entry* const created = Entry::create(cache_key, reply, redis_keys);
   created->hash = hash;
   created->cost = cost;
-  created->id = next_id_.fetch_add(1, std::memory_order_relaxed);
-  meta.entry = created;
+  const bool ok = link(created, meta, key_hashes, ticket, /*keep_newer=*/false);
+  return ok ? PutResult::Stored : PutResult::Raced;
+}
 
+bool ReplyCache::link(Entry* entry, Meta meta, std::span<const std::uint64_t> key_hashes,
+                      ReadTicket ticket, bool keep_newer) {
+  entry->id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  meta.entry = entry;
   // References first, entry second: see the class comment for why this order is race-free.
-  add_refs(key_hashes, *created);
+  add_refs(key_hashes, *entry);
 
+  EntryShard& shard = entry_shards_[entry->hash & shard_mask_];
   Dropped dropped;
   bool raced = false;
+  bool linked = false;
   {
     std::lock_guard lock(shard.mutex);
+    const EntryShard::Slot old = shard.find(entry->cache_key(), entry->hash);
     if (invalidated_since(ticket, key_hashes)) {
       raced = true;
-    } else {
-      if (const EntryShard::Slot old = shard.find(cache_key, hash); old != EntryShard::kNone) {
+    } else if (old == EntryShard::kNone || !keep_newer) {
+      if (old != EntryShard::kNone) {
         shard.unlink(old, dropped);
       }
-      while (shard.bytes + cost > shard_budget_ && shard.size() != 0) {
+      while (shard.bytes + entry->cost > shard_budget_ && shard.size() != 0) {
         ++shard.evictions;
         shard.unlink(shard.victim(), dropped);
       }
       meta.last_used = ++shard.uses;
-      shard.insert(created, meta);
+      shard.insert(entry, meta);
       ++shard.inserts;
+      linked = true;
     }
   }
-  if (raced) {
-    rejected_raced_.fetch_add(1, std::memory_order_relaxed);
-    remove_refs(*created);
-    Entry::destroy(created);
-    return PutResult::Raced;
+  if (!linked) {
+    if (raced) {
+      rejected_raced_.fetch_add(1, std::memory_order_relaxed);
+    }
+    remove_refs(*entry);
+    Entry::destroy(entry);
+    return false;
   }
   remove_refs_of(dropped);
-  return PutResult::Stored;
+  return true;
+}
+
+std::size_t ReplyCache::restore(ReadTicket ticket, Withheld& withheld) {
+  std::size_t restored = 0;
+  thread_local std::vector<std::uint64_t> key_hashes;
+  for (Withheld::Kept& kept : withheld.kept_) {
+    Entry* const entry = std::exchange(kept.entry, nullptr);
+    key_hashes.clear();
+    entry->for_each_redis_key([&](std::string_view key) { key_hashes.push_back(hash_of(key)); });
+    Meta meta;
+    meta.reply_hash = hash_of(entry->reply());
+    meta.fresh_until = kept.fresh_until;
+    meta.stale_until = kept.stale_until;
+    if (link(entry, meta, key_hashes, ticket, /*keep_newer=*/true)) {
+      ++restored;
+    }
+  }
+  withheld.kept_.clear();
+  return restored;
+}
+
+ReplyCache::Withheld& ReplyCache::Withheld::operator=(Withheld&& other) noexcept {
+  if (this != &other) {
+    clear();
+    kept_ = std::exchange(other.kept_, {});
+  }
+  return *this;
+}
+
+void ReplyCache::Withheld::clear() noexcept {
+  for (Kept& kept : kept_) {
+    if (kept.entry != nullptr) {
+      Entry::destroy(kept.entry);
+    }
+  }
+  kept_.clear();
 }
 
 ReplyCache::Renewal ReplyCache::renew_or_admit(EntryShard& shard, std::uint64_t hash,
@@ -312,7 +359,7 @@ bool ReplyCache::verify(ReadTicket ticket, std::string_view cache_key, std::stri
   return true;
 }
 
-std::size_t ReplyCache::invalidate_key(std::string_view redis_key) {
+std::size_t ReplyCache::invalidate_key(std::string_view redis_key, Withheld* withheld) {
   // Bump before taking any lock: a put that misses the bump is then guaranteed to have published
   // its reference and entry before we look for them.
   const std::uint64_t key_hash = hash_of(redis_key);
@@ -339,11 +386,23 @@ std::size_t ReplyCache::invalidate_key(std::string_view redis_key) {
     // Found by id: a newer entry for the same command has its own reference.
     if (const EntryShard::Slot slot = shard.find_id(ref.hash, ref.id); slot != EntryShard::kNone) {
       ++shard.invalidations;
+      if (withheld != nullptr) {
+        const Meta& meta = shard.meta(slot);
+        withheld->kept_.push_back({nullptr, meta.fresh_until, meta.stale_until});
+      }
       shard.unlink(slot, dropped);
     }
   }
   remove_refs_of(dropped);
-  return dropped.size();
+  const std::size_t count = dropped.size();
+  if (withheld != nullptr) {
+    // In unlink order: the Kept records pushed above, last `count` of them.
+    const std::span<Withheld::Kept> kept(withheld->kept_.end() - static_cast<std::ptrdiff_t>(count),
+                                         withheld->kept_.end());
+    dropped.release_into(
+        [&, i = std::size_t{0}](Entry* entry) mutable { kept[i++].entry = entry; });
+  }
+  return count;
 }
 
 void ReplyCache::clear() {

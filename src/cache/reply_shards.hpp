@@ -140,6 +140,14 @@ class ReplyCache::Dropped {
     }
   }
   void add(Entry* entry) { entries_.push_back(entry); }
+  // Hands each entry to `take` in the order added; they are the taker's to destroy.
+  template <typename F>
+  void release_into(F&& take) {
+    for (Entry* entry : entries_) {
+      take(entry);
+    }
+    entries_.clear();
+  }
   std::span<Entry* const> entries() const noexcept { return entries_; }
   std::size_t size() const noexcept { return entries_.size(); }
 

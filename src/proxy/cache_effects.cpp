@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "seawall/breaker/circuit_breaker.hpp"
 #include "seawall/command/command_rules.hpp"
 #include "seawall/proxy/split_merge.hpp"
 #include "seawall/resp/writer.hpp"
@@ -46,6 +47,35 @@ void CacheEffects::invalidate_keys(const RequestSlot& slot) const {
       ctx_.shared->evicted_keys.forget(slot.args[k]);
     }
   }
+}
+
+void CacheEffects::withhold_keys(RequestSlot& slot) const {
+  if (slot.info == nullptr || flushes_everything(*slot.info) ||
+      (slot.info->flags & command::kScripting) != 0) {
+    invalidate_keys(slot);
+    return;
+  }
+  cache::ReplyCache& cache = ctx_.shared->cache;
+  for (std::uint32_t k : slot.keys) {
+    cache.invalidate_key(slot.args[k], &slot.withheld);
+  }
+  if (!slot.withheld.empty()) {
+    slot.ticket = cache.begin_read();  // after the drop: any later write or answer races it
+  }
+  if (!ctx_.shared->evicted_keys.empty()) {
+    for (std::uint32_t k : slot.keys) {
+      ctx_.shared->evicted_keys.forget(slot.args[k]);
+    }
+  }
+}
+
+bool CacheEffects::restore_withheld(RequestSlot& slot, std::string_view reply) const {
+  if (slot.withheld.empty() || !breaker::refused_unrun(reply)) {
+    slot.withheld.clear();
+    return false;
+  }
+  ctx_.shared->cache.restore(slot.ticket, slot.withheld);
+  return true;
 }
 
 bool CacheEffects::evicted_copy(const RequestSlot& slot, std::string_view bytes,

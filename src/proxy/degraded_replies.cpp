@@ -85,8 +85,9 @@ void DegradedReplies::answer_failed(RequestSlot& slot, std::uint64_t seq, ReplyS
   }
   ctx_.shared->fallback.counters().count(policy::Source::Error);
   if (status == ReplyStatus::FailedReply) {
-    session_.complete_request(seq,
-                              bytes);  // Redis refused it (-LOADING, -BUSY ...): it did not run
+    // Redis refused it (-LOADING, -BUSY ...): it did not run, so its keys' copies still hold.
+    cache_.restore_withheld(slot, bytes);
+    session_.complete_request(seq, bytes);
   } else if (slot.is_write) {
     log_degraded(state.name(), "write_outcome_unknown");
     session_.complete_request(seq, state.write_unknown_error());

@@ -378,7 +378,7 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw,
   }
   upstream::Connection& connection = connection_for(to);
   if (slot.is_write) {
-    cache_effects_.invalidate_keys(slot);
+    cache_effects_.withhold_keys(slot);
     slot.mark_writes(shared.writes_in_flight, WritesInFlight::owner_of(&connection));
     // A plain SET or MSET leaves its value in the L1 once Redis acknowledged it, so the key can
     // still be read during an outage that follows (the ticket catches any write racing it).
@@ -501,17 +501,20 @@ std::optional<std::size_t> Session::write_must_wait(const CommandInfo* info,
   }
   const router::Router& router = ctx_.snapshot->router;
   const std::size_t up = pinned() ? pinned_->upstream() : router.route(keys[0]);
+  bool split = false;
   if (!pinned() && !router.single_upstream()) {
-    for (std::string_view key : keys) {
-      if (router.route(key) != up) {
-        return std::nullopt;  // split across upstreams: each part's order is its own
-      }
-    }
+    const router::KeyRoute first = router.route_key(keys[0]);
+    split = std::any_of(keys.begin(), keys.end(),
+                        [&](std::string_view key) { return router.route_key(key) != first; });
   }
+  // A split write's parts go on several connections: it is marked as this session's (see
+  // SplitForward::send_parts) and waits for every other sender's write of its keys.
   const WritesInFlight::Owner me =
-      pinned() ? pinned_->write_owner() : WritesInFlight::owner_of(&connection_for(up));
+      pinned() ? pinned_->write_owner()
+               : (split ? WritesInFlight::owner_of(static_cast<const PartSender*>(this))
+                        : WritesInFlight::owner_of(&connection_for(up)));
   const WriteOrderPlan plan =
-      plan_write(ctx_.shared->writes_in_flight, keys, me, !pinned() && in_upstream_ == 0);
+      plan_write(ctx_.shared->writes_in_flight, keys, me, !pinned() && !split && in_upstream_ == 0);
   if (plan.order == WriteOrder::Move) {
     // Only a connection of this worker's pool for the client's protocol can be followed.
     for (const auto& c : ctx_.pools[up]->group(upstream_protocol())) {
@@ -605,11 +608,13 @@ void Session::on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus 
   }
   if (slot.is_write) {
     // Again at the reply: a read that raced this write must not leave an older value cached.
+    // Unless Redis refused it unrun: then the copies are still right, and go back.
     if (slot.fill && bytes == resp::replies::kOk) {
       cache_effects_.fill_written(slot, now);
-    } else {
+    } else if (!cache_effects_.restore_withheld(slot, bytes)) {
       cache_effects_.invalidate_keys(slot);
     }
+    slot.withheld.clear();
     slot.release_writes(ctx_.shared->writes_in_flight);
     ctx_.shared->miss_leases.release(slot.key_views(), now);
   } else if (slot.fill && bytes[0] != '-') {

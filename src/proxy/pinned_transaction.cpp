@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "seawall/breaker/circuit_breaker.hpp"
 #include "seawall/command/command_rules.hpp"
 #include "seawall/command/command_table.hpp"
 #include "seawall/command/sent.hpp"
@@ -24,6 +25,12 @@ namespace {
 
 namespace replies = resp::replies;
 using command::CommandInfo;
+
+// EXEC's replies when it ran none of the transaction: -EXECABORT (a queued command was refused)
+// or a nil (a watched key changed), in RESP2 or RESP3.
+bool exec_discarded(std::string_view reply) {
+  return reply.starts_with("-EXECABORT") || reply == "*-1\r\n" || reply == "_\r\n";
+}
 
 }  // namespace
 
@@ -113,11 +120,14 @@ void PinnedLink::note_pinned_write(command::Command cmd, std::span<const std::st
     if (!multi_keys_.empty()) {
       // The transaction's writes happen now: their invalidation and ticket belong here, as a
       // shared write's belong to its sending (see CacheEffects::fill_written).
+      PendingInvalidation pending;
+      pending.after_reply = reply_index + 1;
       for (const std::string& key : multi_keys_) {
-        cache.invalidate_key(key);
+        cache.invalidate_key(key, &pending.withheld);
       }
       const bool journalable = transaction_journalable();
-      PendingInvalidation pending{reply_index + 1, false, std::move(multi_keys_), {}, {}};
+      pending.keys = std::move(multi_keys_);
+      pending.exec = true;
       pending.fills = std::move(multi_fills_);
       journalable_exec_ = journalable ? reply_index + 1 : 0;
       if (journalable) {
@@ -138,17 +148,24 @@ void PinnedLink::note_pinned_write(command::Command cmd, std::span<const std::st
   }
   if (flush) {
     cache.clear();
-    link_invalidations_.push_back(PendingInvalidation{reply_index + 1, true, {}, {}, {}});
+    PendingInvalidation pending;
+    pending.after_reply = reply_index + 1;
+    pending.clear_all = true;
+    link_invalidations_.push_back(std::move(pending));
     return;
   }
-  PendingInvalidation pending{reply_index + 1, false, {}, {}, {}};
+  PendingInvalidation pending;
+  pending.after_reply = reply_index + 1;
   for (std::uint32_t k : host_.key_indexes()) {
     if (link_state_.in_multi()) {
       multi_keys_.emplace_back(args[k]);  // queued: it runs, and invalidates, at EXEC
     } else {
-      cache.invalidate_key(args[k]);
+      cache.invalidate_key(args[k], &pending.withheld);
       pending.keys.emplace_back(args[k]);
     }
+  }
+  if (!pending.withheld.empty()) {
+    pending.ticket = cache.begin_read();  // after the drop: see restore()
   }
   if (link_state_.in_multi() && cmd.rule().written == command::WrittenValue::KeyValue &&
       args.size() == 3) {
@@ -179,6 +196,15 @@ void PinnedLink::on_link_reply_counted(std::string_view reply) {
     if (done.clear_all) {
       ctx_.shared->cache.clear();
     }
+    if (done.after_reply == link_replies_ && !done.withheld.empty() &&
+        (breaker::refused_unrun(reply) || (done.exec && exec_discarded(reply)))) {
+      // Redis ran none of it: the copies its sending dropped still hold.
+      ctx_.shared->cache.restore(done.ticket, done.withheld);
+      release_pending(done);
+      link_invalidations_.pop_front();
+      continue;
+    }
+    done.withheld.clear();
     std::vector<std::string_view> elements;
     bool ran = false;
     if (!done.fills.empty() && done.after_reply == link_replies_) {

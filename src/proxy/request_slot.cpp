@@ -15,6 +15,7 @@ void RequestSlot::reset() {
   merge = command::Merge::None;
   parts_pending = 0;
   part_failed = false;
+  withheld.clear();
   writes_marked = parked = lease_wait = near_flight = false;
   redirects = 0;
   scan_shard = scan_shards = 0;

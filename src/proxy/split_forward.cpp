@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "seawall/breaker/circuit_breaker.hpp"
 #include "seawall/cluster/slot_table.hpp"
 #include "seawall/command/command_rules.hpp"
 #include "seawall/policy/policy_table.hpp"
@@ -176,12 +177,16 @@ void SplitForward::send_parts(RequestSlot& slot, std::uint64_t seq, const Comman
     return;
   }
   if (slot.is_write) {
-    cache_.invalidate_keys(slot);
+    cache_.withhold_keys(slot);
+    // Ordered after every other sender's write of its keys (Session::write_must_wait waited
+    // for them), and later ones wait for it: its values are then what Redis holds.
+    slot.mark_writes(shared.writes_in_flight, WritesInFlight::owner_of(&session_));
   }
   if (slot.fill) {
     slot.ticket = shared.cache.begin_read();  // after the invalidation, before the send
   }
   slot.parts.resize(parts);
+  slot.part_runs.assign(parts, RequestSlot::PartRun::Ran);
   slot.parts_pending = static_cast<std::uint32_t>(parts - unavailable);
   for (std::size_t p = 0; p < parts && unavailable > 0; ++p) {
     if (!permits[p].allowed()) {
@@ -218,6 +223,9 @@ void SplitForward::journal_part(RequestSlot& slot, std::span<const std::string_v
   }
   alone.policy = &ctx_.snapshot->policies.match(alone.args[1]);
   const std::string_view reply = degraded_.answer(alone);
+  // Journaled, it runs at the replay; refused, it never reached Redis.
+  slot.part_runs[part] = !reply.empty() && reply[0] == '-' ? RequestSlot::PartRun::Unrun
+                                                           : RequestSlot::PartRun::Journaled;
   if (!reply.empty() && reply[0] == '-') {
     if (!slot.part_failed) {
       slot.part_failed = true;
@@ -230,6 +238,10 @@ void SplitForward::journal_part(RequestSlot& slot, std::span<const std::string_v
 
 void SplitForward::on_part_reply(RequestSlot& slot, std::uint64_t seq, std::uint32_t part,
                                  ReplyStatus status, std::string_view bytes) {
+  const bool answered = status == ReplyStatus::Ok || status == ReplyStatus::FailedReply;
+  if (answered && breaker::refused_unrun(bytes)) {
+    slot.part_runs[part] = RequestSlot::PartRun::Unrun;
+  }
   if (status != ReplyStatus::Ok || bytes[0] == '-') {
     if (!slot.part_failed) {
       slot.part_failed = true;
@@ -245,12 +257,40 @@ void SplitForward::on_part_reply(RequestSlot& slot, std::uint64_t seq, std::uint
   }
 }
 
+void SplitForward::settle_write(RequestSlot& slot) {
+  // A part that ran (or may have) drops its keys' copies again, as a plain write's reply does;
+  // a journaled part's keys keep what the journal left; a part Redis refused unrun gets its
+  // keys' copies back. The restore comes after the drops, so theirs are refused as raced.
+  if (slot.info == nullptr || flushes_everything(*slot.info)) {
+    cache_.invalidate_keys(slot);
+    return;
+  }
+  bool unrun = false;
+  for (std::size_t i = 0; i < slot.keys.size() && i < slot.key_part.size(); ++i) {
+    switch (slot.part_runs[slot.key_part[i]]) {
+      case RequestSlot::PartRun::Ran:
+        ctx_.shared->cache.invalidate_key(slot.args[slot.keys[i]]);
+        break;
+      case RequestSlot::PartRun::Unrun:
+        unrun = true;
+        break;
+      case RequestSlot::PartRun::Journaled:
+        break;
+    }
+  }
+  if (unrun) {
+    ctx_.shared->cache.restore(slot.ticket, slot.withheld);
+  }
+  slot.withheld.clear();
+}
+
 void SplitForward::complete(RequestSlot& slot, std::uint64_t seq) {
   if (slot.is_write && slot.fill && !slot.part_failed) {
     cache_.fill_written(slot, std::chrono::steady_clock::now());
   } else if (slot.is_write) {
-    cache_.invalidate_keys(slot);
+    settle_write(slot);
   }
+  slot.release_writes(ctx_.shared->writes_in_flight);
   std::string& scratch = session_.scratch_buffer();
   scratch.clear();
   if (slot.part_failed) {

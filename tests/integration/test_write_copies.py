@@ -19,6 +19,9 @@ import sys
 import threading
 import time
 
+import pytest
+import redis
+
 sys.path.insert(0, os.path.dirname(__file__))
 
 from faults import client, upstream  # noqa: E402
@@ -194,6 +197,49 @@ def test_a_pinned_set_leaves_its_value_as_the_copy(redis_server, make_seawall):
         assert pinned.request("SET", "pk", "written") == b"+OK\r\n"
         force(sw, "open")
         assert client(sw.port).get("pk") == b"written"
+
+
+def test_writes_redis_refused_unrun_leave_the_copies(redis_server, make_seawall):
+    # A write Redis refuses before running it (-NOREPLICAS, -OOM; in a cluster -CLUSTERDOWN while
+    # another shard fails over) changed nothing: the copies its sending dropped go back, so the
+    # keys can still be read from the L1 when Redis stops answering their reads too.
+    sw = make_seawall(upstreams=[upstream("main", redis_server.port)], policies=POLICIES)
+    c = client(sw.port)
+    direct = client(redis_server.port)
+    assert c.set("refused:set", "v0") is True
+    assert c.set("refused:del", "d0") is True
+    direct.rpush("refused:list", "a", "b")
+    assert c.lrange("refused:list", 0, -1) == [b"a", b"b"]
+    assert c.set("refused:oom", "o0") is True
+    assert c.set("ran", "r0") is True
+    direct.config_set("min-replicas-to-write", "1")
+    try:
+        with pytest.raises(redis.ResponseError, match="NOREPLICAS"):
+            c.set("refused:set", "v1")
+        with pytest.raises(redis.ResponseError, match="NOREPLICAS"):
+            c.delete("refused:del")
+        with pytest.raises(redis.ResponseError, match="NOREPLICAS"):
+            c.rpush("refused:list", "c")
+    finally:
+        direct.config_set("min-replicas-to-write", "0")
+    direct.config_set("maxmemory-policy", "noeviction")
+    direct.config_set("maxmemory", "1")
+    try:
+        with pytest.raises(redis.ResponseError, match="OOM"):
+            c.set("refused:oom", "o1")
+    finally:
+        direct.config_set("maxmemory", "0")
+    # A write that ran drops its copy as before (no value of its own: INCR's reply is not GET's).
+    with pytest.raises(redis.ResponseError, match="not an integer"):
+        c.incr("ran")  # refused too, but with a command error: not trusted as unrun
+    assert direct.get("refused:set") == b"v0" and direct.exists("refused:del") == 1
+    force(sw, "open")
+    assert c.get("refused:set") == b"v0"
+    assert c.get("refused:del") == b"d0"
+    assert c.lrange("refused:list", 0, -1) == [b"a", b"b"]
+    assert c.get("refused:oom") == b"o0"
+    with pytest.raises(redis.RedisError):
+        c.get("ran")  # its copy went with the write: on_unavailable is error
 
 
 def ordered_writes(sw) -> float:

@@ -65,6 +65,11 @@ bool classify_error_reply(std::string_view reply_bytes) noexcept;
 // down). A sentinel-managed upstream counts both as breaker failures and asks the sentinels again
 // (upstream/master_resolver.hpp); for a fixed address, -READONLY is relayed like any command error.
 bool classify_not_master_reply(std::string_view reply_bytes) noexcept;
+// True for the error replies with which Redis refuses a whole command before running any of it:
+// the server's state (-LOADING, -BUSY, -OOM, -MISCONF, -NOREPLICAS, -READONLY, -MASTERDOWN), a
+// cluster's (-CLUSTERDOWN, -TRYAGAIN, -MOVED, -ASK, -CROSSSLOT) or the client's rights (-NOAUTH,
+// -NOPERM). Not for scripts: one can fail with such an error after it wrote.
+bool refused_unrun(std::string_view reply_bytes) noexcept;
 
 // The answer of try_acquire(): whether the call may go to the upstream, and whether it is a
 // half-open probe. Tagged with the breaker's state epoch, so an outcome recorded after the state

@@ -55,6 +55,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace seawall::cache {
 
@@ -112,7 +114,35 @@ struct ReplyCacheStats {
 };
 
 class ReplyCache {
+  struct Entry;
+
  public:
+  // The copies a write's sending dropped (invalidate_key with a Withheld), kept aside until its
+  // reply says whether Redis ran it: restore() puts them back when Redis refused it unrun
+  // (-CLUSTERDOWN while another shard fails over, -LOADING ...), so the keys can still be read
+  // from the L1 while Redis refuses their reads too.
+  // Ownership: owns the entries until restore() takes them; clear() and the destructor free them.
+  class Withheld {
+   public:
+    Withheld() = default;
+    Withheld(const Withheld&) = delete;
+    Withheld& operator=(const Withheld&) = delete;
+    Withheld(Withheld&& other) noexcept : kept_(std::exchange(other.kept_, {})) {}
+    Withheld& operator=(Withheld&& other) noexcept;
+    ~Withheld() { clear(); }
+    bool empty() const noexcept { return kept_.empty(); }
+    void clear() noexcept;
+
+   private:
+    friend class ReplyCache;
+    struct Kept {
+      Entry* entry = nullptr;
+      Clock::time_point fresh_until;
+      Clock::time_point stale_until;
+    };
+    std::vector<Kept> kept_;
+  };
+
   explicit ReplyCache(const ReplyCacheOptions& options);
   ~ReplyCache();
   ReplyCache(const ReplyCache&) = delete;
@@ -147,7 +177,17 @@ class ReplyCache {
 
   // Drops every reply that depends on `redis_key`; returns how many. Call it when a write to the
   // key is sent and again when its reply arrives.
-  std::size_t invalidate_key(std::string_view redis_key);
+  std::size_t invalidate_key(std::string_view redis_key) {
+    return invalidate_key(redis_key, nullptr);
+  }
+  // The same, handing the dropped entries to `withheld` instead of freeing them (at a write's
+  // sending; see Withheld).
+  std::size_t invalidate_key(std::string_view redis_key, Withheld* withheld);
+  // Redis refused the write unrun: puts back what its sending withheld, with the times they had
+  // and unverified (near mode fetches them again), unless a key of theirs was invalidated after
+  // `ticket` (taken after that sending: another write was sent, or one sent before was answered)
+  // or a newer copy was stored meanwhile. Empties `withheld`; returns how many went back.
+  std::size_t restore(ReadTicket ticket, Withheld& withheld);
 
   // Drops everything (FLUSHALL, FLUSHDB, SWAPDB, config reload). Reads ticketed before the call
   // will not be stored.
@@ -164,7 +204,6 @@ class ReplyCache {
   std::size_t shard_count() const noexcept { return shard_mask_ + 1; }
 
  private:
-  struct Entry;
   struct Meta;
   class Dropped;
   struct EntryShard;
@@ -177,6 +216,11 @@ class ReplyCache {
   // Removes the index references of entries already unlinked from their shard.
   void remove_refs_of(const Dropped& dropped);
   bool invalidated_since(ReadTicket ticket, std::span<const std::uint64_t> key_hashes) noexcept;
+  // Links `entry` (described by `meta`) into its shard and the index, evicting to make room,
+  // unless a key was invalidated after `ticket` (or, with `keep_newer`, the shard already holds
+  // an entry for its cache key): then frees it and returns false.
+  bool link(Entry* entry, Meta meta, std::span<const std::uint64_t> key_hashes, ReadTicket ticket,
+            bool keep_newer);
   enum class Renewal : std::uint8_t { Renewed, Store, NotAdmitted };
   // put()'s first step, under the shard's lock: counts the key in the sketch, renews an entry
   // holding the same reply (by hash) with `renewed`'s times (Renewed), or decides whether a new

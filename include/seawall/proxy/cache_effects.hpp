@@ -43,6 +43,13 @@ class CacheEffects {
   void fill_cache(const RequestSlot& slot, std::string_view bytes, resp::Protocol protocol,
                   TimePoint now) const;
   void invalidate_keys(const RequestSlot& slot) const;
+  // At a write's sending: invalidate_keys, keeping the dropped copies in slot.withheld (and
+  // taking slot.ticket after the drop) until Redis answers; scripts and flushes just drop them.
+  void withhold_keys(RequestSlot& slot) const;
+  // Redis answered the write with `reply`: when it refused it unrun (breaker::refused_unrun), the
+  // copies withheld at its sending go back (ReplyCache::restore) and this returns true; otherwise
+  // they are freed and the caller drops the keys' copies as usual.
+  bool restore_withheld(RequestSlot& slot, std::string_view reply) const;
   // Redis answered read `slot` with `bytes`: when that is the miss of a key Redis evicted lately
   // and the policy serves evicted copies, puts the L1 copy in `out` and returns true (the reply
   // is then not stored: the copy stays for the next read). Any other reply of a key evicted

@@ -253,7 +253,11 @@ class PinnedLink final : public upstream::LinkSink {
     cache::ReadTicket ticket{};
     bool own_reply = false;  // fills of a SET/MSET outside MULTI: its reply is +OK, not EXEC's
     bool marked = false;     // `keys` count in SharedState::writes_in_flight until the reply
+    bool exec = false;       // an EXEC: -EXECABORT or a nil (a WATCH fired) ran none of it
     WriteMark mark{};
+    // The keys' copies dropped at the sending, back if Redis refuses it unrun (as on the shared
+    // path: CacheEffects::withhold_keys).
+    cache::ReplyCache::Withheld withheld;
   };
   // A relayed write's keys count as written in flight (see RequestSlot::mark_writes) until its
   // reply or the link's end.

@@ -44,6 +44,9 @@ struct RequestSlot {
   command::Merge merge = command::Merge::None;
   std::uint32_t parts_pending = 0;
   bool part_failed = false;
+  // What each part of a split write did to its keys (SplitForward::settle_write).
+  enum class PartRun : std::uint8_t { Ran, Unrun, Journaled };  // Ran: or may have
+  std::vector<PartRun> part_runs;
   std::vector<std::string> parts;
   std::vector<std::uint16_t> key_part;
   std::uint16_t scan_shard = 0;  // SCAN over a cluster: the shard asked, of scan_shards
@@ -54,6 +57,8 @@ struct RequestSlot {
   bool lease_wait = false;        // a degraded read that waited for another reader's miss lease
   bool near_flight = false;       // a near miss others wait for: its reply ends the flight
   std::uint8_t redirects = 0;     // MOVED / ASK followed (cluster_redirects.hpp)
+  // A write's keys' L1 copies, kept from its sending until Redis answers (CacheEffects::withhold).
+  cache::ReplyCache::Withheld withheld;
 
   // A reused slot as a new request's: no reply, nothing described yet (keeps capacities).
   void reset();

@@ -99,6 +99,9 @@ class SplitForward {
   // request's error.
   void journal_part(RequestSlot& slot, std::span<const std::string_view> request, std::size_t up,
                     std::size_t part);
+  // A split write that did not leave its values (some part failed, or not a SET-like write):
+  // its keys' copies, part by part.
+  void settle_write(RequestSlot& slot);
   // Every part answered: the merged reply, or the failure, in the request's place.
   void complete(RequestSlot& slot, std::uint64_t seq);
 

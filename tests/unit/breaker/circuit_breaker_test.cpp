@@ -66,6 +66,31 @@ void trip(CircuitBreaker& breaker, TimePoint now) {
   ASSERT_EQ(breaker.state(now), State::Open);
 }
 
+TEST(ErrorReplyTest, RefusedUnrunIsTheErrorsRedisGivesBeforeRunningACommand) {
+  for (std::string_view refused :
+       {"-CLUSTERDOWN The cluster is down\r\n",
+        "-TRYAGAIN Multiple keys request during rehashing\r\n", "-MOVED 3999 127.0.0.1:7001\r\n",
+        "-ASK 3999 127.0.0.1:7001\r\n",
+        "-CROSSSLOT Keys in request don't hash to the same slot\r\n",
+        "-READONLY You can't write against a read only replica.\r\n",
+        "-MASTERDOWN Link with MASTER is down\r\n", "-LOADING Redis is loading\r\n",
+        "-BUSY Redis is busy running a script\r\n", "-OOM command not allowed\r\n",
+        "-MISCONF Redis is configured to save RDB snapshots\r\n",
+        "-NOREPLICAS Not enough good replicas to write.\r\n",
+        "-NOAUTH Authentication required.\r\n", "-NOPERM User has no permissions\r\n",
+        "!24\r\nCLUSTERDOWN Hash slot x\r\n"}) {
+    EXPECT_TRUE(refused_unrun(refused)) << refused;
+  }
+  // Errors a command can give after it ran, or command errors that say nothing about it, and
+  // replies that are not errors.
+  for (std::string_view other :
+       {"-ERR Error running script\r\n", "-BUSYKEY Target key name already exists.\r\n",
+        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        "-ERR unknown command\r\n", "+OK\r\n", ":1\r\n", "$-1\r\n", ""}) {
+    EXPECT_FALSE(refused_unrun(other)) << other;
+  }
+}
+
 TEST(ClassifyErrorReplyTest, ServerUnavailableErrorsAreFailures) {
   EXPECT_TRUE(classify_error_reply("-LOADING Redis is loading the dataset in memory\r\n"));
   EXPECT_TRUE(
