@@ -350,9 +350,10 @@ PinnedLink::Next PinnedLink::relay(const resp::ParsedRequest& request, std::stri
   if ((link_state_.in_multi() || cluster_shard) && looked_up != nullptr &&
       !ctx_.snapshot->router.single_upstream()) {
     // A transaction runs on one upstream, as one on Redis Cluster runs in one slot: a key of
-    // another upstream is refused at queueing, so Redis aborts the EXEC. Outside one, a
-    // cluster node would answer a key (or shard channel) of another shard with MOVED, which a
-    // plain client cannot follow: seawall says why instead.
+    // another upstream is refused at queueing, so Redis aborts the EXEC. Outside one, a command
+    // of another shard went there (ShardDetour) unless it starts or ends state on this
+    // connection (WATCH, SSUBSCRIBE ...) or blocks: the node would answer MOVED, which a plain
+    // client cannot follow, so seawall says why instead.
     for (std::uint32_t k : host_.key_indexes()) {
       if (ctx_.snapshot->router.route(args[k]) != link_upstream_) {
         relay_local(link_state_.in_multi() ? resp::replies::kCrossUpstream

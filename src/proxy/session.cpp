@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "seawall/command/command_table.hpp"
+#include "seawall/proxy/shard_detour.hpp"
 #include "seawall/proxy/upstream_asks.hpp"
 #include "seawall/resp/replies.hpp"
 #include "seawall/resp/writer.hpp"
@@ -409,6 +410,16 @@ awaitable<void> Session::read_loop() {
         near_lead_ = step == NearReads::Step::Lead;
       }
       if (pinned()) {
+        if (const auto shard =
+                ShardDetour::target(ctx_, pinned_->upstream(), pinned_->in_multi(),
+                                    protocol_ == resp::Protocol::Resp2 && presence_.subscribed(),
+                                    cmd, request_.args, key_indexes_)) {
+          co_await ShardDetour(ctx_, *pinned_host_, *this, id_).forward(cmd, request_.args, *shard);
+          if (closed_) {
+            break;
+          }
+          continue;
+        }
         next = pinned_->relay(request_, raw, cmd) == PinnedLink::Next::StopReading
                    ? Next::StopReading
                    : Next::Continue;

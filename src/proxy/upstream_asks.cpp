@@ -9,10 +9,9 @@
 #include "seawall/command/sent.hpp"
 #include "seawall/proxy/info_keyspace.hpp"
 #include "seawall/proxy/introspection.hpp"
+#include "seawall/proxy/upstream_ask.hpp"
 #include "seawall/resp/replies.hpp"
 #include "seawall/resp/writer.hpp"
-#include "seawall/upstream/reply_target.hpp"
-#include "seawall/util/signal.hpp"
 
 namespace seawall::proxy {
 
@@ -20,55 +19,6 @@ namespace {
 // Redis releases the clients of a pause that ran out at one of its periodic checks, not at the end
 // itself: a request held only to the end timed out on a loaded machine (request_timeout 100ms).
 constexpr std::chrono::milliseconds kPauseRelease{250};
-
-// One command asked of Redis. The connection answers it exactly once (reply, deadline or drop)
-// and holds a raw pointer until then, so it keeps itself alive until that call, whether or not
-// the session still waits for it.
-class UpstreamAsk final : public upstream::ReplyTarget {
- public:
-  explicit UpstreamAsk(const asio::any_io_executor& ex) : signal_(ex) {}
-
-  static std::shared_ptr<UpstreamAsk> send(const asio::any_io_executor& ex,
-                                           upstream::Connection& connection,
-                                           std::span<const std::string_view> args,
-                                           std::chrono::steady_clock::time_point now) {
-    auto ask = std::make_shared<UpstreamAsk>(ex);
-    ask->self_ = ask;
-    std::string command;
-    resp::append_command(command, args);
-    // No permit: seawall asks, and the answer says nothing about Redis the health check does
-    // not (a PAUSE's own reply is not held, an INFO's may be).
-    connection.submit(command, ask.get(), 0, now, breaker::Permit{}, nullptr);
-    return ask;
-  }
-
-  // Returns once the reply (or failure) came, or the waiting coroutine was cancelled.
-  awaitable<void> wait() {
-    if (!done_) {
-      co_await signal_.wait();
-    }
-  }
-
-  // The reply, when Redis sent one.
-  const std::optional<std::string>& reply() const { return reply_; }
-
-  // ReplyTarget
-  void on_reply(std::uint64_t /*token*/, std::string_view bytes, upstream::ReplyStatus status,
-                std::chrono::steady_clock::time_point /*now*/) override {
-    if (status == upstream::ReplyStatus::Ok || status == upstream::ReplyStatus::FailedReply) {
-      reply_.emplace(bytes);
-    }
-    done_ = true;
-    signal_.notify();
-    self_.reset();  // last: may destroy this object
-  }
-
- private:
-  util::Signal signal_;
-  std::optional<std::string> reply_;
-  bool done_ = false;
-  std::shared_ptr<UpstreamAsk> self_;
-};
 
 }  // namespace
 

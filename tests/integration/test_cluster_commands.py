@@ -10,8 +10,9 @@ redis-cli):
     sees one plain Redis;
   - SSUBSCRIBE goes to its channel's shard and SPUBLISH reaches it; a channel of another shard
     on the same connection gets a clear -CROSSSLOT error (Redis Cluster would say MOVED), and
-    another connection subscribes to it; so does any key of another shard on a connection
-    pinned by WATCH and the like;
+    another connection subscribes to it;
+  - a connection pinned to one shard by WATCH serves keys of every shard outside MULTI, in
+    order, following ASK and MOVED for them;
   - /metrics shows the slots per shard and the map refreshes;
   - with one master killed, these commands answer at once with seawall's unavailable error
     instead of partial counts (SCAN only when its cursor reaches the dead shard).
@@ -29,8 +30,16 @@ import redis
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from harness import LOOPBACK, RawConnection, Seawall, sample, scrape, wait_until  # noqa: E402
-from cluster_nodes import Cluster, cluster_upstream  # noqa: E402
+from harness import (  # noqa: E402
+    LOOPBACK,
+    RawConnection,
+    Seawall,
+    encode_command,
+    sample,
+    scrape,
+    wait_until,
+)
+from cluster_nodes import Cluster, cluster_upstream, node_ids  # noqa: E402
 
 N_KEYS = 300
 
@@ -224,24 +233,83 @@ def test_script_load_and_flush_reach_every_master(cluster, seawall):
         c.evalsha(sha, 1, keys[0])
 
 
-def test_a_pinned_connection_refuses_keys_of_another_shard_without_moved(cluster, seawall):
-    """WATCH pins the connection to its key's shard; a key of another shard there would get
-    Redis Cluster's MOVED, which a plain client cannot follow: seawall's -CROSSSLOT says why,
-    and the transaction on the watched shard still runs."""
+def test_a_pinned_connection_serves_keys_of_every_shard_outside_multi(cluster, seawall):
+    """WATCH pins the connection to its key's shard. A plain Redis still serves every key there,
+    and so does seawall: a command of another shard goes to that shard (MOVED and ASK followed,
+    so the client sees neither), in its place among the pinned replies, pipelined or not; the
+    transaction on the watched shard still runs. What would start state on another shard (WATCH
+    of its key) or a key of another shard inside MULTI gets a clear -CROSSSLOT error."""
     aware = cluster.aware()
     ports = cluster.masters()
     on = {p: [k for k in (f"w:{i}" for i in range(300)) if aware.get_node_from_key(k).port == p]
           for p in ports}
-    here, other = on[ports[0]], on[ports[1]]
+    here, other, third = on[ports[0]], on[ports[1]], on[ports[2]]
+    direct = {p: cluster.client(cluster.node(p)) for p in ports}
+    direct[ports[1]].set(other[0], "o0")
     with RawConnection(seawall.port, timeout=5) as conn:
         assert conn.request("SET", here[0], "v0") == b"+OK\r\n"
         assert conn.request("WATCH", here[0]) == b"+OK\r\n"
-        refused = conn.request("GET", other[0])
-        assert refused.startswith(b"-CROSSSLOT seawall:"), refused
-        assert b"MOVED" not in refused
-        assert conn.request("GET", here[1]) == b"$-1\r\n"  # same shard: served
+        assert conn.request("GET", other[0]) == b"$2\r\no0\r\n"
+        assert conn.request("SET", other[1], "o1") == b"+OK\r\n"
+        assert direct[ports[1]].get(other[1]) == b"o1"
+        # Pipelined: the replies keep the requests' order across the link and the detours.
+        conn.send(encode_command("GET", here[0]) + encode_command("GET", other[1]) +
+                  encode_command("INCR", third[0]) + encode_command("GET", here[1]) +
+                  encode_command("MGET", other[0], other[0]))
+        assert [conn.read_reply() for _ in range(5)] == [
+            b"$2\r\nv0\r\n", b"$2\r\no1\r\n", b":1\r\n", b"$-1\r\n",
+            b"*2\r\n$2\r\no0\r\n$2\r\no0\r\n"]
+        refused = conn.request("WATCH", other[0])  # state on a second shard: refused
+        assert refused.startswith(b"-CROSSSLOT seawall:") and b"MOVED" not in refused, refused
+        assert conn.request("MULTI") == b"+OK\r\n"
+        assert conn.request("GET", other[0]).startswith(b"-CROSSSLOT")  # inside MULTI
+        assert conn.request("DISCARD") == b"+OK\r\n"
+        assert conn.request("WATCH", here[0]) == b"+OK\r\n"
         assert conn.request("MULTI") == b"+OK\r\n"
         assert conn.request("SET", here[0], "v1") == b"+QUEUED\r\n"
         assert conn.request("EXEC") == b"*1\r\n+OK\r\n"
-        assert conn.request("GET", other[0]) == b"$-1\r\n"  # unpinned again: any shard
     assert redis.Redis(host=LOOPBACK, port=seawall.port).get(here[0]) == b"v1"
+    assert direct[ports[2]].get(third[0]) == b"1"
+    # RESP3: the detour's reply is in the client's protocol.
+    direct[ports[1]].hset(other[2], "f", "v")
+    with RawConnection(seawall.port, timeout=5) as conn:
+        assert conn.request("HELLO", "3").startswith(b"%")
+        assert conn.request("WATCH", here[0]) == b"+OK\r\n"
+        assert conn.request("HGETALL", other[2]) == b"%1\r\n$1\r\nf\r\n$1\r\nv\r\n"
+    # The other shard's master dies: its keys are answered by the fallback chain (the L1 copy a
+    # shared read left), not by an error.
+    shared = redis.Redis(host=LOOPBACK, port=seawall.port, socket_timeout=5)
+    assert shared.get(other[0]) == b"o0"
+    cluster.node(ports[1]).kill9()
+    with RawConnection(seawall.port, timeout=5) as conn:
+        assert conn.request("WATCH", here[0]) == b"+OK\r\n"
+        assert conn.request("GET", other[0]) == b"$2\r\no0\r\n"
+
+
+def test_a_pinned_connection_follows_ask_and_moved_to_another_shard(cluster, seawall):
+    """A slot of another shard in migration: its source answers ASK for a key it does not hold,
+    which seawall follows with ASKING on the target; once the slot moved, MOVED is followed
+    and the map updated. The pinned client sees plain replies throughout."""
+    aware = cluster.aware()
+    ports = cluster.masters()
+    ids = node_ids(cluster)
+    key = next(k for k in (f"mig:{i}" for i in range(300))
+               if aware.get_node_from_key(k).port == ports[1])
+    here = next(k for k in (f"h:{i}" for i in range(300))
+                if aware.get_node_from_key(k).port == ports[0])
+    slot = aware.keyslot(key)
+    source, target = cluster.client(cluster.node(ports[1])), cluster.client(cluster.node(ports[2]))
+    target.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[ports[1]])
+    source.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[ports[2]])
+    with RawConnection(seawall.port, timeout=5) as conn:
+        assert conn.request("WATCH", here) == b"+OK\r\n"
+        assert conn.request("SET", key, "moving") == b"+OK\r\n"  # ASK: on the target
+        assert conn.request("GET", key) == b"$6\r\nmoving\r\n"
+        for node in (target, source):
+            node.execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[ports[2]])
+        # MOVED (or the map refreshed first): either way the target answers.
+        assert conn.request("GET", key) == b"$6\r\nmoving\r\n"
+        assert conn.request("SET", key, "moved") == b"+OK\r\n"
+    assert target.get(key) == b"moved"
+    families = scrape(seawall.admin_port)
+    assert sample(families, "seawall_cluster_redirects_total", upstream="main", kind="ask") >= 2
