@@ -625,7 +625,8 @@ void Session::on_reply(std::uint64_t token, std::string_view bytes, ReplyStatus 
       return;
     }
     cache_effects_.fill_cache(slot, bytes, protocol_, now);
-    if (slot.policy->l1.near() && slot.policy->miss_lease.count() > 0 && NearReads::is_nil(bytes)) {
+    if (slot.policy->l1.near() && slot.policy->miss_lease.count() > 0 &&
+        resp::replies::is_nil(bytes)) {
       // The reader Redis gave a nil gets it and the key's lease: near readers of the key wait
       // for its write-back instead of reading the database too.
       ctx_.shared->miss_leases.take(slot.key_views().front(), now, slot.policy->miss_lease);

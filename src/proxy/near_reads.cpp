@@ -9,6 +9,7 @@
 #include "seawall/policy/fallback.hpp"
 #include "seawall/proxy/cache_effects.hpp"
 #include "seawall/proxy/near_links.hpp"
+#include "seawall/resp/replies.hpp"
 #include "seawall/resp/writer.hpp"
 
 namespace seawall::proxy {
@@ -135,7 +136,7 @@ NearReads::Step NearReads::step() {
   const cache::LookupResult found = shared.cache.lookup(cache_key_, now, reply_);
   if (found.freshness == cache::Freshness::Fresh && found.filled != 0 &&
       found.filled >= link_->epoch()) {
-    if (!lease_waited_ && policy_->miss_lease.count() > 0 && is_nil(reply_)) {
+    if (!lease_waited_ && policy_->miss_lease.count() > 0 && resp::replies::is_nil(reply_)) {
       const policy::MissLeases::Result lease =
           shared.miss_leases.take(key_, now, policy_->miss_lease);
       if (lease.take == policy::MissLeases::Take::Held) {

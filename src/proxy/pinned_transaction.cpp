@@ -29,7 +29,7 @@ using command::CommandInfo;
 // EXEC's replies when it ran none of the transaction: -EXECABORT (a queued command was refused)
 // or a nil (a watched key changed), in RESP2 or RESP3.
 bool exec_discarded(std::string_view reply) {
-  return reply.starts_with("-EXECABORT") || reply == "*-1\r\n" || reply == "_\r\n";
+  return reply.starts_with("-EXECABORT") || replies::is_nil(reply);
 }
 
 }  // namespace

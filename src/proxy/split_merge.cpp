@@ -44,8 +44,6 @@ void part_requests(std::span<const std::string_view> args, std::span<const std::
 
 namespace {
 
-bool is_nil(std::string_view reply) { return reply == "$-1\r\n" || reply == "_\r\n"; }
-
 void concat_arrays(std::span<const std::string> parts, std::string& out) {
   std::vector<std::string_view> elements;
   std::size_t count = 0;
@@ -83,7 +81,7 @@ void merge_parts(command::Merge merge, std::span<const std::string> parts,
       return;
     case command::Merge::FirstNonNil:
       for (const std::string& p : parts) {
-        if (!is_nil(p)) {
+        if (!resp::replies::is_nil(p)) {
           out.append(p);
           return;
         }

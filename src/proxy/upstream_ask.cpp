@@ -37,11 +37,16 @@ void UpstreamAsk::on_reply(std::uint64_t /*token*/, std::string_view bytes,
                            upstream::ReplyStatus status,
                            std::chrono::steady_clock::time_point /*now*/) {
   status_ = status;
-  if (status == upstream::ReplyStatus::Ok || status == upstream::ReplyStatus::FailedReply) {
-    reply_.emplace(bytes);
-  }
   done_ = true;
   signal_.notify();
+  if (status == upstream::ReplyStatus::Ok || status == upstream::ReplyStatus::FailedReply) {
+    reply_.emplace(bytes);
+    return;  // on_batch_end follows, and this object must live until it (ReplyTarget)
+  }
+  self_.reset();  // last: may destroy this object
+}
+
+void UpstreamAsk::on_batch_end() {
   self_.reset();  // last: may destroy this object
 }
 

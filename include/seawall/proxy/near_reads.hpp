@@ -94,11 +94,6 @@ class NearReads {
   awaitable<Step> finish();
   std::string_view reply() const { return reply_; }
 
-  // The bytes a missing key reads as (a nil of either protocol).
-  static bool is_nil(std::string_view reply) {
-    return reply == "$-1\r\n" || reply == "_\r\n" || reply == "*-1\r\n";
-  }
-
  private:
   // Flight with Stalled: another read of the key is with Redis and the link is stalled; after
   // it, the read still needs a barrier (once the link recovers) before the copy may answer.

@@ -4,8 +4,8 @@
 // replies by answering only once this one came.
 //
 // Ownership: the connection answers it exactly once (reply, deadline or drop) and holds a raw
-// pointer until then, so it keeps itself alive until that call, whether or not the session still
-// waits for it.
+// pointer until then (for a reply, until the on_batch_end after it), so it keeps itself alive
+// until that call, whether or not anyone still waits for it (ASKING's ask has nobody).
 // Thread safety: the session's worker thread (the connection's).
 #include <chrono>
 #include <memory>
@@ -52,6 +52,7 @@ class UpstreamAsk final : public upstream::ReplyTarget {
   // ReplyTarget
   void on_reply(std::uint64_t token, std::string_view bytes, upstream::ReplyStatus status,
                 std::chrono::steady_clock::time_point now) override;
+  void on_batch_end() override;
 
  private:
   util::Signal signal_;

@@ -10,6 +10,11 @@ inline constexpr std::string_view kQueued = "+QUEUED\r\n";
 inline constexpr std::string_view kReset = "+RESET\r\n";
 inline constexpr std::string_view kNullBulk = "$-1\r\n";
 
+// A nil of either protocol: RESP2's null bulk string or null array, RESP3's null.
+inline bool is_nil(std::string_view reply) {
+  return reply == kNullBulk || reply == "_\r\n" || reply == "*-1\r\n";
+}
+
 // Prefix of a protocol error; the parser's message (resp::message) follows.
 inline constexpr std::string_view kProtocolErrorPrefix = "ERR Protocol error: ";
 inline constexpr std::string_view kMaxClients = "-ERR max number of clients reached\r\n";
