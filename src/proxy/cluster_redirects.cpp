@@ -1,9 +1,12 @@
 #include "seawall/proxy/cluster_redirects.hpp"
 
+#include <string>
+
 #include "seawall/cluster/redirect.hpp"
 #include "seawall/command/command_rules.hpp"
 #include "seawall/proxy/split_forward.hpp"
 #include "seawall/proxy/split_merge.hpp"
+#include "seawall/resp/replies.hpp"
 #include "seawall/upstream/cluster_topology.hpp"
 
 namespace seawall::proxy {
@@ -111,6 +114,26 @@ ClusterRedirects::Outcome ClusterRedirects::resend_to(RequestSlot& slot, std::ui
   }
   sender_.resend(to, make_token(seq, part), command_, asking, permit, breaker, now);
   return Outcome::Resent;
+}
+
+bool ClusterRedirects::pinned_retry(std::string_view reply, upstream::ClusterTopology& topology,
+                                    std::string& out) {
+  if (!cluster::maybe_redirect(reply)) {
+    return false;
+  }
+  const std::optional<cluster::Redirect> redirect = cluster::parse_redirect(reply);
+  if (!redirect) {
+    return false;
+  }
+  const bool asking = redirect->kind == cluster::RedirectKind::Ask;
+  topology.count_redirect(asking);
+  if (!asking) {
+    topology.moved(redirect->slot, redirect->node);
+  }
+  out.assign(resp::replies::kPinnedSlotMovingPrefix);
+  out.append(std::to_string(redirect->slot));
+  out.append(resp::replies::kPinnedSlotMovingSuffix);
+  return true;
 }
 
 }  // namespace seawall::proxy

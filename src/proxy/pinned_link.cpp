@@ -20,8 +20,10 @@
 #include "seawall/command/command_table.hpp"
 #include "seawall/command/sent.hpp"
 #include "seawall/proxy/client_presence.hpp"
+#include "seawall/proxy/cluster_redirects.hpp"
 #include "seawall/resp/replies.hpp"
 #include "seawall/resp/writer.hpp"
+#include "seawall/upstream/cluster_topology.hpp"
 #include "seawall/util/ascii.hpp"
 #include "seawall/util/heap_bytes.hpp"
 #include "seawall/util/log.hpp"
@@ -455,8 +457,13 @@ void PinnedLink::on_link_data(std::string_view bytes) {
     return;
   }
   // While local replies wait for their markers, only complete replies go out, so a marker's
-  // reply can be swapped; otherwise bytes stream through as they come.
-  const bool hold = !link_local_.empty() || link_swallow_ > 0;
+  // reply can be swapped; so on a cluster shard, whose redirects are swapped; otherwise bytes
+  // stream through as they come.
+  upstream::ClusterTopology* const topology =
+      link_upstream_ < ctx_.config->upstreams.size()
+          ? ctx_.config->upstreams[link_upstream_].topology.get()
+          : nullptr;
+  const bool hold = !link_local_.empty() || link_swallow_ > 0 || topology != nullptr;
   link_buf_.append(bytes);
   if (!hold) {
     host_.output().append(bytes);
@@ -486,7 +493,11 @@ void PinnedLink::on_link_data(std::string_view bytes) {
       note_swallowed_reply(std::string_view(link_buf_).substr(consumed, reply.length));
     } else if (hold) {
       const std::string_view whole = std::string_view(link_buf_).substr(consumed, reply.length);
-      if (reply.type != '-' || !replace_local(whole)) {
+      thread_local std::string retry;
+      if (reply.type == '-' && topology != nullptr && link_emitted_ <= consumed &&
+          ClusterRedirects::pinned_retry(whole, *topology, retry)) {
+        host_.output().append(retry);
+      } else if (reply.type != '-' || !replace_local(whole)) {
         // A reply that began streaming before the hold keeps its bytes already sent.
         const std::size_t sent = link_emitted_ > consumed ? link_emitted_ - consumed : 0;
         host_.output().append(whole.substr(std::min(sent, whole.size())));
@@ -507,8 +518,10 @@ void PinnedLink::on_link_data(std::string_view bytes) {
   }
   link_buf_.erase(0, consumed);
   link_emitted_ = link_emitted_ > consumed ? link_emitted_ - consumed : 0;
-  if (hold && link_local_.empty() && link_swallow_ == 0) {
-    // Nothing left to swap: the incomplete reply streams again.
+  if (hold && link_local_.empty() && link_swallow_ == 0 &&
+      (topology == nullptr || link_buf_.empty() || link_buf_[0] != '-')) {
+    // Nothing left to swap (an error of a cluster shard may be a redirect: it waits whole): the
+    // incomplete reply streams again.
     host_.output().append(std::string_view(link_buf_).substr(link_emitted_));
     link_emitted_ = link_buf_.size();
   }

@@ -313,3 +313,38 @@ def test_a_pinned_connection_follows_ask_and_moved_to_another_shard(cluster, sea
     assert target.get(key) == b"moved"
     families = scrape(seawall.admin_port)
     assert sample(families, "seawall_cluster_redirects_total", upstream="main", kind="ask") >= 2
+
+
+def test_a_redirect_on_the_pinned_connection_itself_is_a_retryable_error(cluster, seawall):
+    """The pinned shard's own slot in migration: a key it no longer holds gets ASK from it, and
+    once the slot moved, MOVED. Neither can be followed on another connection (the WATCH or the
+    transaction lives on this one), so the client gets -TRYAGAIN (retryable, Redis's own word
+    for a slot in migration), never MOVED or ASK; a transaction with such a key is discarded at
+    EXEC. Once the state ends, the retry reaches the slot's new shard."""
+    aware = cluster.aware()
+    ports = cluster.masters()
+    ids = node_ids(cluster)
+    here = [k for k in (f"p:{i}" for i in range(300))
+            if aware.get_node_from_key(k).port == ports[0]]
+    watched = here[0]
+    key = next(k for k in here if aware.keyslot(k) != aware.keyslot(watched))
+    slot = aware.keyslot(key)
+    source, target = cluster.client(cluster.node(ports[0])), cluster.client(cluster.node(ports[1]))
+    target.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[ports[0]])
+    source.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[ports[1]])
+    with RawConnection(seawall.port, timeout=5) as conn:
+        assert conn.request("WATCH", watched) == b"+OK\r\n"
+        asked = conn.request("GET", key)  # not on the source: ASK
+        assert asked.startswith(f"-TRYAGAIN seawall: slot {slot} ".encode()), asked
+        assert conn.request("MULTI") == b"+OK\r\n"
+        assert conn.request("SET", key, "v").startswith(b"-TRYAGAIN seawall:")
+        assert conn.request("EXEC").startswith(b"-EXECABORT")
+        for node in (target, source):
+            node.execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[ports[1]])
+        assert conn.request("WATCH", watched) == b"+OK\r\n"
+        assert conn.request("SET", watched, "w") == b"+OK\r\n"
+        # MOVED, or the map already refreshed (then the key goes to its new shard at once).
+        moved = conn.request("SET", key, "after")
+        assert moved == b"+OK\r\n" or moved.startswith(b"-TRYAGAIN seawall:"), moved
+        assert conn.request("SET", key, "after") == b"+OK\r\n"
+    assert target.get(key) == b"after"

@@ -24,6 +24,10 @@
 #include "seawall/proxy/request_slot.hpp"
 #include "seawall/proxy/worker_context.hpp"
 
+namespace seawall::upstream {
+class ClusterTopology;
+}  // namespace seawall::upstream
+
 namespace seawall::proxy {
 
 // What ClusterRedirects needs of its session (Session implements it).
@@ -57,6 +61,14 @@ class ClusterRedirects {
   // upstream cannot take it now (the caller then answers the failure as usual).
   Outcome to_master(RequestSlot& slot, std::uint64_t seq, std::uint32_t part,
                     std::chrono::steady_clock::time_point now);
+  // A redirect on a pinned connection to a shard of `topology` (a key of the pinned shard's slot
+  // being migrated, or moved away while pinned): the command cannot go elsewhere, since the
+  // connection's state is there, so the client gets -TRYAGAIN (a retryable error; Redis's own
+  // word for a slot in migration) in `out` instead of MOVED/ASK, and a MOVED moves the slot in the
+  // table, so that the client's retry outside the pinned state reaches the right shard. False
+  // when `reply` is no redirect.
+  static bool pinned_retry(std::string_view reply, upstream::ClusterTopology& topology,
+                           std::string& out);
 
  private:
   // Part `part` of request `seq` (the whole request when not split) sent to upstream `to`, with

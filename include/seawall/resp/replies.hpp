@@ -105,6 +105,11 @@ inline constexpr std::string_view kKeyOfAnotherShard =
     "-CROSSSLOT seawall: this connection holds state on one cluster shard (WATCH, SSUBSCRIBE, a "
     "blocking command ...) and this key or shard channel lives on another; use another "
     "connection for it\r\n";
+// A redirect on a pinned connection (proxy::ClusterRedirects::pinned_retry): prefix, slot, suffix.
+inline constexpr std::string_view kPinnedSlotMovingPrefix = "-TRYAGAIN seawall: slot ";
+inline constexpr std::string_view kPinnedSlotMovingSuffix =
+    " is moving between cluster shards and this connection holds state (WATCH, MULTI, "
+    "SSUBSCRIBE ...) on one of them; retry\r\n";
 // Redis Cluster's own words, for a command seawall cannot split whose keys hash to two slots.
 inline constexpr std::string_view kCrossSlot =
     "-CROSSSLOT Keys in request don't hash to the same slot\r\n";
