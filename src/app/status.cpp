@@ -91,6 +91,8 @@ void append_upstream_status(std::string& out, upstream::UpstreamState& state,
     out += ",\"cluster\":{\"shard\":" + std::to_string(config.shard);
     out += ",\"role\":";
     out += replica ? "\"replica\"" : "\"master\"";
+    out += ",\"spare\":";
+    out += topology.spare(config.shard) ? "true" : "false";  // no master has taken it yet
     out += ",\"slots\":" +
            std::to_string(config.slots != nullptr
                               ? config.slots->slots_of(static_cast<std::uint16_t>(config.shard))

@@ -310,6 +310,14 @@ Assignment assign_shards(std::span<const ShardNodes> shards,
       take(m, best->first);
     }
   }
+  // Rule 4: a spare shard (one that never had a master), in order.
+  for (std::size_t m = 0; m < masters.size(); ++m) {
+    for (std::size_t s = 0; s < shards.size() && shard_of[m] == kNoShard; ++s) {
+      if (!taken[s] && shards[s].master.host.empty()) {
+        take(m, s);
+      }
+    }
+  }
   for (std::size_t m = 0; m < masters.size(); ++m) {
     if (shard_of[m] == kNoShard) {
       out.unassigned.push_back(masters[m].master);

@@ -14,6 +14,9 @@ namespace seawall::config::detail {
 namespace {
 
 constexpr std::uint32_t kMaxConnectionsPerThread = 64;
+// Each spare shard is an internal upstream (pools, breaker, health check): a few are enough to
+// add masters between restarts.
+constexpr std::uint32_t kMaxSpareShards = 64;
 
 bool is_ipv4(const std::string& text) {
   in_addr address{};
@@ -314,6 +317,7 @@ void bind_cluster(MapBinder& m, ClusterConfig& out) {
   m.choice("read_from", out.read_from,
            {Choice<upstream::ReadFrom>{"primary", upstream::ReadFrom::Primary},
             Choice<upstream::ReadFrom>{"prefer_replica", upstream::ReadFrom::PreferReplica}});
+  m.uint("spare_shards", out.spare_shards, 0, kMaxSpareShards);
 }
 
 void bind_upstream(MapBinder& m, UpstreamConfig& out) {

@@ -1,5 +1,7 @@
 #include "seawall/proxy/split_forward.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <optional>
 #include <random>
 #include <string>
@@ -10,8 +12,14 @@
 #include "seawall/command/command_rules.hpp"
 #include "seawall/policy/policy_table.hpp"
 #include "seawall/resp/replies.hpp"
+#include "seawall/upstream/cluster_topology.hpp"
 
 namespace seawall::proxy {
+
+namespace {
+// A shard's SCAN reply when it has nothing (left) to return.
+constexpr std::string_view kEmptyScan = "*2\r\n$1\r\n0\r\n*0\r\n";
+}  // namespace
 
 using command::CommandInfo;
 using command::Merge;
@@ -82,6 +90,12 @@ bool SplitForward::without_keys(const CommandInfo& info, std::span<const std::st
   return true;
 }
 
+bool SplitForward::spare(std::size_t up) const {
+  const auto& upstreams = ctx_.config->upstreams;
+  return up < upstreams.size() && upstreams[up].topology != nullptr &&
+         upstreams[up].topology->spare(upstreams[up].shard);
+}
+
 void SplitForward::fan_out(const CommandInfo& info, std::span<const std::string_view> args,
                            std::span<const std::size_t> shards) {
   const Merge merge = command::rules(info).fanout;
@@ -113,6 +127,14 @@ void SplitForward::fan_out(const CommandInfo& info, std::span<const std::string_
     }
     slot.scan_shard = static_cast<std::uint16_t>(at->shard);
     slot.scan_shards = static_cast<std::uint16_t>(shards.size());
+    if (spare(shards[at->shard])) {
+      // A spare shard holds no key: an empty batch, and the cursor of the next shard's start.
+      std::string& out = session_.scratch_buffer();
+      out.clear();
+      scan_reply(kEmptyScan, at->shard, shards.size(), out);
+      session_.complete_request(seq, out);
+      return;
+    }
     cursor = std::to_string(at->cursor);
     request[1] = cursor;
     part_upstream.push_back(shards[at->shard]);
@@ -121,10 +143,13 @@ void SplitForward::fan_out(const CommandInfo& info, std::span<const std::string_
     thread_local std::minstd_rand random{std::random_device{}()};
     const std::size_t first = random() % shards.size();
     for (std::size_t i = 0; i < shards.size(); ++i) {
-      part_upstream.push_back(shards[(first + i) % shards.size()]);
+      if (!spare(shards[(first + i) % shards.size()])) {
+        part_upstream.push_back(shards[(first + i) % shards.size()]);
+      }
     }
   } else {
-    part_upstream.assign(shards.begin(), shards.end());
+    std::copy_if(shards.begin(), shards.end(), std::back_inserter(part_upstream),
+                 [&](std::size_t up) { return !spare(up); });
   }
   send_parts(slot, seq, info, args, part_upstream,
              [&](std::size_t) -> std::span<const std::string_view> { return request; });

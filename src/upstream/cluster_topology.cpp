@@ -83,6 +83,8 @@ std::size_t ClusterTopology::bootstrap() {
         "seed ({})",
         settings_.name, shards_.size());
   }
+  // Spares: no master until one added to the cluster takes it (assign_shards, rule 4).
+  shards_.resize(shards_.size() + settings_.cluster.spare_shards);
   return shards_.size();
 }
 
@@ -98,10 +100,15 @@ void ClusterTopology::attach(std::vector<std::size_t> shard_upstreams) {
 
 std::optional<HostPort> ClusterTopology::shard_master(std::uint32_t shard) const {
   std::lock_guard lock(mutex_);
-  if (shard >= shards_.size()) {
+  if (shard >= shards_.size() || shards_[shard].master.host.empty()) {
     return std::nullopt;
   }
   return to_host_port(shards_[shard].master);
+}
+
+bool ClusterTopology::spare(std::uint32_t shard) const {
+  std::lock_guard lock(mutex_);
+  return shard < shards_.size() && shards_[shard].master.host.empty();
 }
 
 std::vector<HostPort> ClusterTopology::shard_replicas(std::uint32_t shard) const {
@@ -142,27 +149,48 @@ std::optional<HostPort> ClusterTopology::shard_replica(std::uint32_t shard) cons
   return std::move(replicas.front());
 }
 
-std::optional<std::size_t> ClusterTopology::upstream_of(const cluster::NodeAddress& node) const {
-  std::lock_guard lock(mutex_);
+std::optional<std::size_t> ClusterTopology::shard_of_master(const cluster::NodeAddress& node) {
   for (std::size_t s = 0; s < shards_.size(); ++s) {
-    if (shards_[s].master == node && slots_ != nullptr) {
-      return slots_->shard_upstream(s);
+    if (shards_[s].master == node) {
+      return s;
+    }
+  }
+  for (const cluster::ShardNodes& shard : shards_) {
+    if (std::find(shard.replicas.begin(), shard.replicas.end(), node) != shard.replicas.end()) {
+      return std::nullopt;  // a promotion: the refresh gives it its shard (and that journal)
+    }
+  }
+  for (std::size_t s = 0; s < shards_.size(); ++s) {
+    if (shards_[s].master.host.empty()) {
+      util::logger("upstream")
+          ->info("upstream={} cluster: spare shard {} takes master {}", settings_.name, s,
+                 node.to_string());
+      shards_[s].master = node;
+      return s;
     }
   }
   return std::nullopt;
+}
+
+std::optional<std::size_t> ClusterTopology::upstream_of(const cluster::NodeAddress& node) {
+  std::lock_guard lock(mutex_);
+  const std::optional<std::size_t> s = shard_of_master(node);
+  if (!s || slots_ == nullptr) {
+    return std::nullopt;
+  }
+  return slots_->shard_upstream(*s);
 }
 
 std::optional<std::size_t> ClusterTopology::moved(std::uint16_t slot,
                                                   const cluster::NodeAddress& node) {
   request_refresh();
   std::lock_guard lock(mutex_);
-  for (std::size_t s = 0; s < shards_.size(); ++s) {
-    if (shards_[s].master == node && slots_ != nullptr && slot < cluster::kSlots) {
-      slots_->set(slot, static_cast<std::uint16_t>(s));
-      return slots_->shard_upstream(s);
-    }
+  const std::optional<std::size_t> s = shard_of_master(node);
+  if (!s || slots_ == nullptr || slot >= cluster::kSlots) {
+    return std::nullopt;
   }
-  return std::nullopt;
+  slots_->set(slot, static_cast<std::uint16_t>(*s));
+  return slots_->shard_upstream(*s);
 }
 
 void ClusterTopology::request_refresh() {
@@ -278,7 +306,11 @@ ClusterTopology::Changes ClusterTopology::apply(const cluster::SlotMap& map) {
     if (next.shards[s].master != shards_[s].master) {
       log->warn("upstream={} cluster: shard {} master {} -> {}", settings_.name, s,
                 shards_[s].master.to_string(), next.shards[s].master.to_string());
-      changed.masters.push_back(static_cast<std::uint32_t>(s));
+      // A spare's connections were never anywhere: they connect by themselves (Connection's
+      // dormant wait), and requests already queued there must not be dropped by a reconnect.
+      if (!shards_[s].master.host.empty()) {
+        changed.masters.push_back(static_cast<std::uint32_t>(s));
+      }
     }
     if (!same_replicas(next.shards[s].replicas, shards_[s].replicas)) {
       log->info("upstream={} cluster: shard {} replicas {} -> {}", settings_.name, s,
@@ -289,8 +321,8 @@ ClusterTopology::Changes ClusterTopology::apply(const cluster::SlotMap& map) {
   if (next.unassigned != unassigned_) {
     for (const cluster::NodeAddress& node : next.unassigned) {
       log->warn(
-          "upstream={} cluster: master {} is no shard of seawall's (masters added after "
-          "startup need a restart); its slots stay with their previous shard",
+          "upstream={} cluster: master {} is no shard of seawall's (no spare shard left: "
+          "cluster.spare_shards, or a restart); its slots stay with their previous shard",
           settings_.name, node.to_string());
     }
     unassigned_ = next.unassigned;

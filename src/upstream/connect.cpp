@@ -359,6 +359,7 @@ awaitable<ConnectResult> connect_shard(asio::any_io_executor ex, const UpstreamC
   const std::optional<HostPort> master = topology.shard_master(config.shard);
   if (!master) {
     result.error = "cluster shard " + std::to_string(config.shard) + " has no master";
+    result.dormant = topology.spare(config.shard);
     co_return result;
   }
   const HostPort& at = *master;  // a named local of this frame, not a temporary
@@ -382,6 +383,7 @@ awaitable<ConnectResult> connect_replica(asio::any_io_executor ex, const Upstrea
   const std::vector<HostPort> replicas = topology.shard_replicas(config.shard);
   if (replicas.empty()) {
     result.error = "cluster shard " + std::to_string(config.shard) + " has no replica";
+    result.dormant = topology.spare(config.shard);
     co_return result;
   }
   for (std::size_t i = 0; i < replicas.size() && i < kMaxReplicaCandidates; ++i) {

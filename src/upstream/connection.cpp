@@ -74,8 +74,10 @@ void Connection::link_down() {
 void Connection::submit(std::string_view raw_command, ReplyTarget* target, std::uint64_t token,
                         Clock::time_point now, breaker::Permit permit,
                         breaker::CircuitBreaker* issuer, std::chrono::milliseconds injected_delay) {
-  if (!connected_ && !awaiting_attempt_ && !stopped_ && peer_connected_since_failure()) {
-    // Redis answers another connection: try again now rather than refuse until the backoff ends.
+  if (!connected_ && !awaiting_attempt_ && !stopped_ &&
+      (dormant_ || peer_connected_since_failure())) {
+    // A spare cluster shard a master has just taken (the redirect that sent this named it), or
+    // Redis answers another connection: try now rather than refuse until the wait ends.
     awaiting_attempt_ = true;
     if (backoff_timer_ != nullptr) {
       backoff_timer_->cancel();
@@ -127,6 +129,7 @@ std::chrono::milliseconds Connection::next_backoff() {
 
 awaitable<bool> Connection::connect_once() {
   ConnectResult result = co_await connect_upstream(ex_, config_, stream_, protocol_);
+  dormant_ = result.dormant;
   if (!result.address.host.empty()) {
     address_ = result.address;
   }
@@ -142,7 +145,7 @@ awaitable<bool> Connection::connect_once() {
   if (result.ok && !result.server_version.empty()) {
     server_version_ = result.server_version;
   }
-  if (!result.ok && !stopped_) {
+  if (!result.ok && !stopped_ && !dormant_) {
     std::uint64_t suppressed = 0;
     if (connect_log_limiter().allow(suppressed)) {
       util::logger("upstream")
@@ -171,6 +174,16 @@ awaitable<void> Connection::run() {
       if (awaited) {
         // What waited for this attempt was never sent: Redis did not take the connection.
         mux_.on_dropped(ReplyStatus::NotSent, Clock::now());
+      }
+      if (dormant_) {
+        // A spare shard: nothing failed. Its master, once one takes it, reconnects this at once
+        // (the change handler); meanwhile look again now and then.
+        asio::steady_timer timer(ex_);
+        backoff_timer_ = &timer;  // stop() ends the wait
+        timer.expires_after(kDormantPoll);
+        co_await timer.async_wait(use_nothrow);
+        backoff_timer_ = nullptr;
+        continue;
       }
       ++mux_.stats().connect_failures;
       if (metrics_.connects_failed != nullptr) {

@@ -4,6 +4,7 @@
 
 #include "seawall/command/sent.hpp"
 #include "seawall/resp/writer.hpp"
+#include "seawall/upstream/cluster_topology.hpp"
 #include "seawall/upstream/connect.hpp"
 #include "seawall/upstream/sentinel_replies.hpp"
 #include "seawall/util/bugs.hpp"
@@ -68,8 +69,9 @@ awaitable<void> EvictionListener::run() {
       logged = false;  // a new outage: say so again
       subscribed_ = false;
     }
-    if (!logged) {
-      // Once per outage: the listener retries every second while Redis is away.
+    if (!logged && !(config_.topology != nullptr && config_.topology->spare(config_.shard))) {
+      // Once per outage: the listener retries every second while Redis is away (a spare
+      // cluster shard has nothing to listen to yet: not an outage).
       log->warn("upstream={} eviction events: {}; retrying every {}s", config_.name, why,
                 kRetry.count());
       logged = true;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "seawall/command/sent.hpp"
+#include "seawall/upstream/cluster_topology.hpp"
 #include "seawall/util/bugs.hpp"
 #include "seawall/util/log.hpp"
 
@@ -236,6 +237,12 @@ awaitable<void> HealthChecker::run() {
   asio::steady_timer timer(ex_);
   const bool checks_enabled = config_.health_check.enabled;
   while (!stopped_) {
+    if (config_.topology != nullptr && config_.topology->spare(config_.shard)) {
+      // A spare cluster shard: nothing to check until a master takes it (which restarts this).
+      timer.expires_after(config_.health_check.interval);
+      co_await timer.async_wait(use_nothrow);
+      continue;
+    }
     const auto now = Clock::now();
     breaker::CircuitBreaker& breaker = state_.breaker();  // the live one: a reload may swap it
     const breaker::State breaker_state = breaker.state(now);

@@ -69,19 +69,49 @@ class Cluster:
     """Six nodes: three masters with one replica each."""
 
     def __init__(self, workdir: Path, extra_args: Sequence[str] = ()):
-        self.nodes: list[RedisServer] = []
-        for port in cluster_ports(6):
-            node = RedisServer(workdir / f"node{port}", extra_args=[
-                "--cluster-enabled", "yes",
-                "--cluster-config-file", f"nodes-{port}.conf",
-                "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
-                # A replica always stands for election, however long ago it last heard from its
-                # master (with the default factor a loaded machine can keep it out).
-                "--cluster-replica-validity-factor", "0",
-                *extra_args,
-            ])
-            node.port = port
-            self.nodes.append(node)
+        self.workdir = workdir
+        self.extra_args = list(extra_args)
+        self.nodes: list[RedisServer] = [self._node(port) for port in cluster_ports(6)]
+
+    def _node(self, port: int) -> RedisServer:
+        node = RedisServer(self.workdir / f"node{port}", extra_args=[
+            "--cluster-enabled", "yes",
+            "--cluster-config-file", f"nodes-{port}.conf",
+            "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
+            # A replica always stands for election, however long ago it last heard from its
+            # master (with the default factor a loaded machine can keep it out).
+            "--cluster-replica-validity-factor", "0",
+            *self.extra_args,
+        ])
+        node.port = port
+        return node
+
+    def add_master(self) -> RedisServer:
+        """A seventh node, started and joined as a master without slots (`redis-cli --cluster
+        add-node`), known to every node before this returns."""
+        port = next(p for p in cluster_ports(8) if all(n.port != p for n in self.nodes))
+        node = self._node(port)
+        node.start()
+        self.nodes.append(node)
+        out = subprocess.run(
+            ["redis-cli", "--cluster", "add-node", node.address, self.running()[0].address],
+            capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stdout + out.stderr
+
+        def knows(n: RedisServer) -> bool:
+            text = self.client(n).execute_command("CLUSTER", "NODES")
+            return f":{port}@" in (text.decode() if isinstance(text, bytes) else text)
+
+        def known() -> bool:
+            try:
+                return all(knows(n) for n in self.running())
+            except redis.RedisError:
+                return False
+        wait_until(known, 30, f"every node to know the new master {port}", interval=0.2)
+        # It takes slots (a MIGRATE to it) only once it has learned the whole map.
+        wait_until(lambda: info_field(self.client(node), "INFO", "cluster_state") == "ok", 30,
+                   f"the new master {port} to say cluster_state:ok", interval=0.2)
+        return node
 
     def start(self) -> None:
         for node in self.nodes:

@@ -75,9 +75,11 @@ def test_single_key_commands_reach_every_shard(tmp_path, cluster):
         code, _, body = http(sw.admin_port, "/status")
         assert code == 200, body
         shards = json.loads(body)["upstreams"]
-        assert [s["name"] for s in shards] == ["main.0", "main.1", "main.2"], shards
+        # Three masters, and the two spare shards (cluster.spare_shards) for masters added later.
+        assert [s["name"] for s in shards] == [f"main.{k}" for k in range(5)], shards
         assert [s["address"] for s in shards] == \
-            [f"{LOOPBACK}:{port}" for port in cluster.masters()], shards
+            [f"{LOOPBACK}:{port}" for port in cluster.masters()] + [None, None], shards
+        assert [s["cluster"]["spare"] for s in shards] == [False] * 3 + [True] * 2, shards
         assert sum(s["cluster"]["slots"] for s in shards) == 16384, shards
         assert all(s["breaker"]["state"] == "closed" for s in shards), shards
     finally:
@@ -203,6 +205,63 @@ def test_live_reshard_under_traffic_has_no_client_errors(tmp_path, cluster):
         sw.stop()
 
 
+def test_a_master_added_under_traffic_takes_a_spare_shard(tmp_path, cluster):
+    """Scale out without a restart: a master joined with `redis-cli --cluster add-node` and
+    given 300 slots by a live reshard takes one of seawall's spare shards (cluster.spare_shards,
+    2 by default), which waited idle until then (no connection attempts failing, breaker
+    closed). Under concurrent reads and writes: no client error, and the moved keys are then
+    served by the new master straight from seawall's map, not through MOVED."""
+    sw = start_seawall(tmp_path, cluster)
+    try:
+        code, _, body = http(sw.admin_port, "/status")
+        spares = [s for s in json.loads(body)["upstreams"] if s["cluster"]["spare"]]
+        assert [s["name"] for s in spares] == ["main.3", "main.4"], spares
+        assert all(s["address"] is None and s["breaker"]["state"] == "closed" for s in spares)
+        masters = cluster.masters()
+        keys = [f"grow:{i}" for i in range(300)]
+        with Traffic(sw.port, keys) as traffic:
+            time.sleep(0.5)
+            new = cluster.add_master()
+            ids = node_ids(cluster)
+            out = subprocess.run(
+                ["redis-cli", "--cluster", "reshard", f"{LOOPBACK}:{masters[0]}",
+                 "--cluster-from", ids[masters[0]], "--cluster-to", ids[new.port],
+                 "--cluster-slots", "300", "--cluster-yes", "--cluster-pipeline", "10"],
+                capture_output=True, text=True, timeout=240)
+            assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+            cluster.wait_consistent()
+            time.sleep(1.5)
+        assert traffic.errors == [], traffic.errors[:20]
+        assert traffic.ops > 500, traffic.ops
+
+        def taken() -> dict:
+            code, _, body = http(sw.admin_port, "/status")
+            return next((s for s in json.loads(body)["upstreams"]
+                         if s["address"] == f"{LOOPBACK}:{new.port}"), {})
+        wait_until(lambda: taken().get("cluster", {}).get("slots") == 300, 10,
+                   "a spare shard to serve the new master's 300 slots")
+        shard = taken()
+        assert shard["name"] == "main.3" and not shard["cluster"]["spare"], shard
+        assert shard["breaker"]["state"] == "closed", shard
+        # The keys now on the new master: right values, straight from the map (no MOVED).
+        fresh = cluster.aware()
+        moved = [k for k in keys if fresh.get_node_from_key(k).port == new.port]
+        assert moved, "the reshard moved none of the keys"
+        p = redis.Redis(host=LOOPBACK, port=sw.port, socket_timeout=10)
+        before = shard["cluster"]["redirects"]
+        for k in moved:
+            assert p.get(k) == fresh.get(k), k
+            assert p.set(k, "after") is True
+        assert cluster.client(new).get(moved[0]) == b"after"
+        assert taken()["cluster"]["redirects"] == before
+        # The spare still waiting logged no failure: it never tried to connect anywhere.
+        noisy = [line for line in sw.log_path.read_text().splitlines()
+                 if "upstream=main.4" in line and ("fail" in line or "breaker" in line)]
+        assert noisy == [], noisy[:5]
+    finally:
+        sw.stop()
+
+
 def test_kill9_of_a_master_serves_its_keys_from_l1_and_follows_the_promotion(tmp_path, cluster):
     sw = start_seawall(
         tmp_path, cluster,
@@ -234,7 +293,8 @@ def test_kill9_of_a_master_serves_its_keys_from_l1_and_follows_the_promotion(tmp
         # One dead node is one dead node: its shard's breaker is open, the others' closed.
         def breakers() -> dict[str, str]:
             body = http(sw.admin_port, "/status")[2]
-            return {s["address"]: s["breaker"]["state"] for s in json.loads(body)["upstreams"]}
+            return {s["address"]: s["breaker"]["state"] for s in json.loads(body)["upstreams"]
+                    if not s["cluster"]["spare"]}
         wait_until(lambda: breakers().get(f"{LOOPBACK}:{victim}") == "open", 10,
                    "the dead shard's breaker to open", interval=0.05)
         assert [state for address, state in breakers().items()

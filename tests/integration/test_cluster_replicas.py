@@ -104,8 +104,9 @@ def test_prefer_replica_reads_from_replicas_and_writes_to_masters(tmp_path, clus
                    interval=0.1)
         # /status: one replica upstream per shard, on that shard's replica.
         ups = status(sw)
-        assert list(ups) == ["main.0", "main.1", "main.2",
-                             "main.0.replica", "main.1.replica", "main.2.replica"], list(ups)
+        # Three shards and the two spares (cluster.spare_shards), each with a replica upstream.
+        assert list(ups) == [f"main.{k}" for k in range(5)] + \
+            [f"main.{k}.replica" for k in range(5)], list(ups)
         for k, master in enumerate(masters):
             assert ups[f"main.{k}"]["address"] == f"{LOOPBACK}:{master}", ups
             assert ups[f"main.{k}"]["cluster"]["role"] == "master", ups
@@ -162,7 +163,7 @@ def test_primary_sends_no_read_to_replicas(tmp_path, cluster):
     try:
         masters = cluster.masters()
         replicas = replica_of(cluster)
-        assert list(status(sw)) == ["main.0", "main.1", "main.2"]
+        assert list(status(sw)) == [f"main.{k}" for k in range(5)]
         p = redis.Redis(host=LOOPBACK, port=sw.port, socket_timeout=10)
         keys = keys_on_every_shard(cluster, 30)
         for k in keys:
@@ -180,7 +181,7 @@ def test_primary_sends_no_read_to_replicas(tmp_path, cluster):
         wait_until(lambda: "upstreams[0].cluster: seeds and read_from cannot be changed by a "
                    "reload (restart seawall)" in sw.log_text(), 10, "the reload to be refused",
                    interval=0.1)
-        assert list(status(sw)) == ["main.0", "main.1", "main.2"]
+        assert list(status(sw)) == [f"main.{k}" for k in range(5)]
         assert p.get(keys[0]) == keys[0].encode()
     finally:
         sw.stop()

@@ -95,10 +95,12 @@ struct Assignment {
 //   1. whose master it already is;
 //   2. else whose replica it was (a failover promoted it);
 //   3. else whose slots it now serves most of, when that shard's master is no longer a master of
-//      the map (a promotion of a replica seawall had not heard of).
-// Each shard takes at most one master. The slots of a master that is no shard's keep their
-// current shard (requests there are redirected with MOVED until a restart adds the master); so
-// do slots the map does not cover.
+//      the map (a promotion of a replica seawall had not heard of);
+//   4. else the first spare shard (one that never had a master: its master's host is empty), so
+//      that a master added to the cluster later gets a shard of its own.
+// Each shard takes at most one master. The slots of a master that is no shard's (no spare was
+// left) keep their current shard (requests there are redirected with MOVED until a restart adds
+// the master); so do slots the map does not cover.
 Assignment assign_shards(std::span<const ShardNodes> shards,
                          std::span<const std::uint16_t> current_slots, const SlotMap& map);
 

@@ -102,6 +102,9 @@ class SplitForward {
   // A split write that did not leave its values (some part failed, or not a SET-like write):
   // its keys' copies, part by part.
   void settle_write(RequestSlot& slot);
+  // Upstream `up` is a spare cluster shard no master has taken (it holds no key): fan-outs
+  // skip it.
+  bool spare(std::size_t up) const;
   // Every part answered: the merged reply, or the failure, in the request's place.
   void complete(RequestSlot& slot, std::uint64_t seq);
 

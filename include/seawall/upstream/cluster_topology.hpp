@@ -4,9 +4,10 @@
 // pinned links and the health checkers learn the slot map in one place.
 //
 // At startup bootstrap() asks the seeds CLUSTER SLOTS and keeps the map most of them agree on
-// (cluster/slot_map.hpp): its masters become the shards, whose number stays fixed until a
-// restart (app::Server makes one internal upstream of each). When no seed answers, seawall still
-// starts, with one shard per seed, and learns the map once they answer.
+// (cluster/slot_map.hpp): its masters become the shards, and `cluster.spare_shards` more wait
+// for masters added to the cluster later; their number stays fixed until a restart (app::Server
+// makes one internal upstream of each). When no seed answers, seawall still starts, with one
+// shard per seed (and the spares), and learns the map once they answer.
 //
 // Afterwards, on the control thread, the map is asked again of the known nodes (seeds, masters,
 // replicas) every kRefreshEvery, and at once on request_refresh() (a MOVED, a connection to a
@@ -65,6 +66,9 @@ class ClusterTopology : public std::enable_shared_from_this<ClusterTopology> {
 
   // Shard `shard`'s master now; nullopt when it has none.
   std::optional<HostPort> shard_master(std::uint32_t shard) const;
+  // A spare shard no master has taken yet: its connections and health check wait idle, not
+  // failing (connect_upstream says dormant).
+  bool spare(std::uint32_t shard) const;
   // Shard `shard`'s replicas as the map lists them (a failed one is not listed), the one a
   // connection of its replica upstream last reached first; empty when it has none.
   std::vector<HostPort> shard_replicas(std::uint32_t shard) const;
@@ -78,8 +82,10 @@ class ClusterTopology : public std::enable_shared_from_this<ClusterTopology> {
   // when no shard's is (a refresh is on its way). Either way a refresh is requested.
   std::optional<std::size_t> moved(std::uint16_t slot, const cluster::NodeAddress& node);
   // -ASK <slot> <node>: the internal upstream of the shard whose master `node` is; the map is
-  // not changed.
-  std::optional<std::size_t> upstream_of(const cluster::NodeAddress& node) const;
+  // not changed. Here and in moved(), a node that is no shard's master nor any shard's replica
+  // (a master added to the cluster, named by a redirect before any map lists it: CLUSTER SLOTS
+  // omits a master without slots) takes the first spare shard at once.
+  std::optional<std::size_t> upstream_of(const cluster::NodeAddress& node);
   // Coalesced and rate-limited (see the header comment).
   void request_refresh();
 
@@ -126,6 +132,8 @@ class ClusterTopology : public std::enable_shared_from_this<ClusterTopology> {
   // Applies `map`.
   Changes apply(const cluster::SlotMap& map);
   std::vector<cluster::NodeAddress> nodes_to_ask() const;
+  // Under mutex_: the shard whose master `node` is, or the spare it takes (see upstream_of).
+  std::optional<std::size_t> shard_of_master(const cluster::NodeAddress& node);
 
   UpstreamConfig settings_;  // host, port, resolver and topology cleared
   std::vector<cluster::NodeAddress> seeds_;

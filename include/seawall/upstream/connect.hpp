@@ -24,6 +24,9 @@ struct ConnectResult {
   HostPort address;            // the address connected to (or last tried)
   bool not_master = false;     // sentinel-managed or cluster: ROLE said the node is not the master
   bool not_replica = false;    // a cluster shard's replica upstream: ROLE said it is no replica
+  // A spare cluster shard no master has taken yet: nothing to connect to, and no failure either;
+  // callers wait quietly and try again (ClusterTopology::spare).
+  bool dormant = false;
 };
 
 // Which protocol the connection speaks. None sends no HELLO (health checks, and links whose

@@ -129,6 +129,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::steady_timer* backoff_timer_ = nullptr;   // live only during a backoff wait
   bool stopped_ = false;
   std::uint32_t failures_in_a_row_ = 0;
+  // The last connect found a spare cluster shard with no master (ConnectResult::dormant).
+  bool dormant_ = false;
+  static constexpr std::chrono::milliseconds kDormantPoll{500};
   std::minstd_rand rng_;
   ConnectionMetrics metrics_;
   bool retiring_ = false;

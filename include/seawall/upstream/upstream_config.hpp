@@ -101,6 +101,9 @@ enum class ReadFrom : std::uint8_t {
 struct ClusterConfig {
   std::vector<SentinelAddress> seeds;  // host:port of some nodes; empty: not a cluster
   ReadFrom read_from = ReadFrom::Primary;
+  // Shards beyond the masters found at startup, for masters added to the cluster later
+  // (ClusterTopology); each is an internal upstream that stays idle until a master takes it.
+  std::uint32_t spare_shards = 2;
 
   bool enabled() const { return !seeds.empty(); }
   bool operator==(const ClusterConfig&) const = default;

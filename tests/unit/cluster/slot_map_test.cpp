@@ -184,6 +184,31 @@ TEST(SlotMapTest, APromotionNotSeenAsAReplicaTakesTheShardOfItsSlots) {
   EXPECT_EQ(a.slots[16383], 2);
 }
 
+TEST(SlotMapTest, AMasterAddedLaterTakesASpareShard) {
+  const SlotMap before = three_masters();
+  auto shards = initial_shards(before);
+  shards.resize(5);  // two spares: no master
+  const auto slots = slots_of(shards, before);
+  SlotMap after = before;
+  after.ranges[0].first = 100;
+  after.ranges.insert(after.ranges.begin(), SlotRange{0, 99, {"127.0.0.1", 7010}, {}});
+  const Assignment a = assign_shards(shards, slots, after);
+  EXPECT_TRUE(a.unassigned.empty());
+  EXPECT_EQ(a.shards[3].master.port, 7010);  // the first spare
+  EXPECT_TRUE(a.shards[4].master.host.empty());
+  EXPECT_EQ(a.slots[0], 3);
+  EXPECT_EQ(a.slots[99], 3);
+  EXPECT_EQ(a.slots[100], 0);
+  // A later map keeps it there (rule 1), and a failover of it keeps the shard (rule 2).
+  auto next = a.shards;
+  next[3].replicas = {{"127.0.0.1", 7011}};
+  SlotMap failed_over = after;
+  failed_over.ranges[0].master = NodeAddress{"127.0.0.1", 7011};
+  const Assignment b = assign_shards(next, a.slots, failed_over);
+  EXPECT_EQ(b.shards[3].master.port, 7011);
+  EXPECT_EQ(b.slots[0], 3);
+}
+
 TEST(SlotMapTest, AMasterAddedLaterIsNoShardAndItsSlotsStay) {
   const SlotMap before = three_masters();
   const auto shards = initial_shards(before);
