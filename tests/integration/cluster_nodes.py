@@ -156,6 +156,28 @@ class Cluster:
                 out.append(port)
         return out
 
+    def reshard(self, source: int, target: int, slots: int) -> None:
+        """`redis-cli --cluster reshard` of `slots` slots from master `source` to master
+        `target` (ports), then until every node agrees on the new map."""
+        ids = node_ids(self)
+        out = subprocess.run(
+            ["redis-cli", "--cluster", "reshard", f"{LOOPBACK}:{source}",
+             "--cluster-from", ids[source], "--cluster-to", ids[target],
+             "--cluster-slots", str(slots), "--cluster-yes", "--cluster-pipeline", "10"],
+            capture_output=True, text=True, timeout=240)
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+        self.wait_consistent()
+
+    def start_migrating(self, slot: int, source: int, target: int) -> tuple:
+        """Slot `slot` half-way from master `source` to master `target` (ports), as a reshard
+        leaves it while its keys move: MIGRATING on the source, IMPORTING on the target. Returns
+        both nodes' clients."""
+        ids = node_ids(self)
+        src, dst = self.client(self.node(source)), self.client(self.node(target))
+        dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source])
+        src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target])
+        return src, dst
+
     def node(self, port: int) -> RedisServer:
         return next(n for n in self.nodes if n.port == port)
 

@@ -31,7 +31,6 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from cluster_nodes import (  # noqa: E402
     keys_on_every_shard,
-    node_ids,
     start_seawall,
 )
 from harness import LOOPBACK, RawConnection, http, seawall_binary, tail, wait_until  # noqa: E402
@@ -171,7 +170,6 @@ def test_live_reshard_under_traffic_has_no_client_errors(tmp_path, cluster):
     sw = start_seawall(tmp_path, cluster)
     try:
         masters = cluster.masters()
-        ids = node_ids(cluster)
         aware = cluster.aware()
         # Keys on the shard the slots move from, and on the others.
         keys = [f"r:{i}" for i in range(300)]
@@ -179,13 +177,7 @@ def test_live_reshard_under_traffic_has_no_client_errors(tmp_path, cluster):
         assert len(moving) > 50
         with Traffic(sw.port, keys) as traffic:
             time.sleep(1.0)
-            out = subprocess.run(
-                ["redis-cli", "--cluster", "reshard", f"{LOOPBACK}:{masters[0]}",
-                 "--cluster-from", ids[masters[0]], "--cluster-to", ids[masters[1]],
-                 "--cluster-slots", "400", "--cluster-yes", "--cluster-pipeline", "10"],
-                capture_output=True, text=True, timeout=240)
-            assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-            cluster.wait_consistent()
+            cluster.reshard(masters[0], masters[1], 400)
             time.sleep(1.5)
         assert traffic.errors == [], traffic.errors[:20]
         assert traffic.ops > 1000, traffic.ops
@@ -222,14 +214,7 @@ def test_a_master_added_under_traffic_takes_a_spare_shard(tmp_path, cluster):
         with Traffic(sw.port, keys) as traffic:
             time.sleep(0.5)
             new = cluster.add_master()
-            ids = node_ids(cluster)
-            out = subprocess.run(
-                ["redis-cli", "--cluster", "reshard", f"{LOOPBACK}:{masters[0]}",
-                 "--cluster-from", ids[masters[0]], "--cluster-to", ids[new.port],
-                 "--cluster-slots", "300", "--cluster-yes", "--cluster-pipeline", "10"],
-                capture_output=True, text=True, timeout=240)
-            assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-            cluster.wait_consistent()
+            cluster.reshard(masters[0], new.port, 300)
             time.sleep(1.5)
         assert traffic.errors == [], traffic.errors[:20]
         assert traffic.ops > 500, traffic.ops

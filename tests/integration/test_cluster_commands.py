@@ -298,9 +298,7 @@ def test_a_pinned_connection_follows_ask_and_moved_to_another_shard(cluster, sea
     here = next(k for k in (f"h:{i}" for i in range(300))
                 if aware.get_node_from_key(k).port == ports[0])
     slot = aware.keyslot(key)
-    source, target = cluster.client(cluster.node(ports[1])), cluster.client(cluster.node(ports[2]))
-    target.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[ports[1]])
-    source.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[ports[2]])
+    source, target = cluster.start_migrating(slot, ports[1], ports[2])
     with RawConnection(seawall.port, timeout=5) as conn:
         assert conn.request("WATCH", here) == b"+OK\r\n"
         assert conn.request("SET", key, "moving") == b"+OK\r\n"  # ASK: on the target
@@ -329,9 +327,7 @@ def test_a_redirect_on_the_pinned_connection_itself_is_a_retryable_error(cluster
     watched = here[0]
     key = next(k for k in here if aware.keyslot(k) != aware.keyslot(watched))
     slot = aware.keyslot(key)
-    source, target = cluster.client(cluster.node(ports[0])), cluster.client(cluster.node(ports[1]))
-    target.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[ports[0]])
-    source.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[ports[1]])
+    source, target = cluster.start_migrating(slot, ports[0], ports[1])
     with RawConnection(seawall.port, timeout=5) as conn:
         assert conn.request("WATCH", watched) == b"+OK\r\n"
         asked = conn.request("GET", key)  # not on the source: ASK

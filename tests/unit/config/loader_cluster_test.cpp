@@ -141,21 +141,16 @@ TEST(LoaderClusterTest, LoadsReadFrom) {
 }
 
 TEST(LoaderClusterTest, SpareShardsDefaultToTwoAndAreBounded) {
-  LoadResult r = load_upstream(
-      "    cluster:\n"
-      "      seeds: [\"127.0.0.1:7000\"]\n");
+  const auto with = [](const std::string& extra) {
+    return load_upstream("    cluster:\n      seeds: [\"127.0.0.1:7000\"]\n" + extra);
+  };
+  LoadResult r = with("");
   ASSERT_TRUE(r.config);
   EXPECT_EQ(r.config->upstreams[0].cluster.spare_shards, 2u);
-  r = load_upstream(
-      "    cluster:\n"
-      "      seeds: [\"127.0.0.1:7000\"]\n"
-      "      spare_shards: 0\n");
+  r = with("      spare_shards: 0\n");
   ASSERT_TRUE(r.config);
   EXPECT_EQ(r.config->upstreams[0].cluster.spare_shards, 0u);
-  r = load_upstream(
-      "    cluster:\n"
-      "      seeds: [\"127.0.0.1:7000\"]\n"
-      "      spare_shards: 65\n");
+  r = with("      spare_shards: 65\n");
   EXPECT_FALSE(r.config);
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_THAT(r.errors[0], HasSubstr("test.yaml:5: upstreams[0].cluster.spare_shards: "));
