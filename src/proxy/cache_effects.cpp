@@ -33,35 +33,32 @@ bool writes_value(const command::CommandInfo* info, std::span<const std::string_
          (rules.written != command::WrittenValue::KeyValue || policy.l1.enabled);
 }
 
-void CacheEffects::invalidate_keys(const RequestSlot& slot) const {
+bool may_restore_copies(const CommandInfo& info) {
+  return !flushes_everything(info) && (info.flags & command::kScripting) == 0;
+}
+
+void CacheEffects::invalidate_keys(const RequestSlot& slot) const { drop_keys(slot, nullptr); }
+
+void CacheEffects::withhold_keys(RequestSlot& slot) const {
+  if (slot.info == nullptr || !may_restore_copies(*slot.info)) {
+    invalidate_keys(slot);
+    return;
+  }
+  drop_keys(slot, &slot.withheld);
+  if (!slot.withheld.empty()) {
+    slot.ticket = ctx_.shared->cache.begin_read();  // after the drop: a later write races it
+  }
+}
+
+void CacheEffects::drop_keys(const RequestSlot& slot, cache::ReplyCache::Withheld* withheld) const {
   if (slot.info != nullptr && flushes_everything(*slot.info)) {
     ctx_.shared->cache.clear();
     return;
   }
   for (std::uint32_t k : slot.keys) {
-    ctx_.shared->cache.invalidate_key(slot.args[k]);
+    ctx_.shared->cache.invalidate_key(slot.args[k], withheld);
   }
   // Its next miss is the write's doing (DEL), not an eviction's.
-  if (!ctx_.shared->evicted_keys.empty()) {
-    for (std::uint32_t k : slot.keys) {
-      ctx_.shared->evicted_keys.forget(slot.args[k]);
-    }
-  }
-}
-
-void CacheEffects::withhold_keys(RequestSlot& slot) const {
-  if (slot.info == nullptr || flushes_everything(*slot.info) ||
-      (slot.info->flags & command::kScripting) != 0) {
-    invalidate_keys(slot);
-    return;
-  }
-  cache::ReplyCache& cache = ctx_.shared->cache;
-  for (std::uint32_t k : slot.keys) {
-    cache.invalidate_key(slot.args[k], &slot.withheld);
-  }
-  if (!slot.withheld.empty()) {
-    slot.ticket = cache.begin_read();  // after the drop: any later write or answer races it
-  }
   if (!ctx_.shared->evicted_keys.empty()) {
     for (std::uint32_t k : slot.keys) {
       ctx_.shared->evicted_keys.forget(slot.args[k]);

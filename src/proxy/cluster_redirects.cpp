@@ -63,12 +63,8 @@ ClusterRedirects::Outcome ClusterRedirects::follow(RequestSlot& slot, std::uint6
   if (++slot.redirects > kMaxRedirects) {
     return Outcome::NotSent;
   }
-  const std::optional<std::size_t> to = asking ? topology.upstream_of(redirect->node)
-                                               : topology.moved(redirect->slot, redirect->node);
+  const std::optional<std::size_t> to = topology.target_of(*redirect);
   if (!to || *to >= ctx_.shared->upstreams.size()) {
-    if (asking) {
-      topology.request_refresh();
-    }
     return Outcome::NotSent;
   }
   return resend_to(slot, seq, part, *to, asking, now);
@@ -125,11 +121,8 @@ bool ClusterRedirects::pinned_retry(std::string_view reply, upstream::ClusterTop
   if (!redirect) {
     return false;
   }
-  const bool asking = redirect->kind == cluster::RedirectKind::Ask;
-  topology.count_redirect(asking);
-  if (!asking) {
-    topology.moved(redirect->slot, redirect->node);
-  }
+  topology.count_redirect(redirect->kind == cluster::RedirectKind::Ask);
+  topology.target_of(*redirect);  // a MOVED moves the slot, for the client's retry
   out.assign(resp::replies::kPinnedSlotMovingPrefix);
   out.append(std::to_string(redirect->slot));
   out.append(resp::replies::kPinnedSlotMovingSuffix);

@@ -160,7 +160,7 @@ void PinnedLink::note_pinned_write(command::Command cmd, std::span<const std::st
     if (link_state_.in_multi()) {
       multi_keys_.emplace_back(args[k]);  // queued: it runs, and invalidates, at EXEC
     } else {
-      cache.invalidate_key(args[k], &pending.withheld);
+      cache.invalidate_key(args[k], may_restore_copies(*info) ? &pending.withheld : nullptr);
       pending.keys.emplace_back(args[k]);
     }
   }

@@ -104,10 +104,8 @@ awaitable<void> ShardDetour::forward(command::Command cmd, std::span<const std::
     if (const std::optional<cluster::Redirect> redirect = cluster::parse_redirect(reply)) {
       asking = redirect->kind == cluster::RedirectKind::Ask;
       topology.count_redirect(asking);
-      const std::optional<std::size_t> to = asking ? topology.upstream_of(redirect->node)
-                                                   : topology.moved(redirect->slot, redirect->node);
+      const std::optional<std::size_t> to = topology.target_of(*redirect);
       if (!to || *to >= ctx_.shared->upstreams.size()) {
-        topology.request_refresh();
         break;
       }
       up = *to;

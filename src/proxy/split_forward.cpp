@@ -91,9 +91,7 @@ bool SplitForward::without_keys(const CommandInfo& info, std::span<const std::st
 }
 
 bool SplitForward::spare(std::size_t up) const {
-  const auto& upstreams = ctx_.config->upstreams;
-  return up < upstreams.size() && upstreams[up].topology != nullptr &&
-         upstreams[up].topology->spare(upstreams[up].shard);
+  return up < ctx_.config->upstreams.size() && upstream::spare_shard(ctx_.config->upstreams[up]);
 }
 
 void SplitForward::fan_out(const CommandInfo& info, std::span<const std::string_view> args,

@@ -72,9 +72,8 @@ awaitable<void> UpstreamAsks::ask(command::Seawall what, const command::CommandI
   if (const cluster::SlotTable* cluster = router.cluster_at(up);
       cluster != nullptr && what == command::Seawall::Info) {
     for (const std::size_t shard : cluster->shard_upstreams()) {
-      const upstream::UpstreamConfig& shard_config = ctx_.config->upstreams[shard];
       if (shard != up && ctx_.shared->upstreams[shard]->available(sent) &&
-          !shard_config.topology->spare(shard_config.shard)) {
+          !upstream::spare_shard(ctx_.config->upstreams[shard])) {
         shard_asks.push_back(UpstreamAsk::send(host_.client_socket().get_executor(),
                                                ctx_.pools[shard]->pick(presence_.record().id()),
                                                args, sent));

@@ -193,6 +193,17 @@ std::optional<std::size_t> ClusterTopology::moved(std::uint16_t slot,
   return slots_->shard_upstream(*s);
 }
 
+std::optional<std::size_t> ClusterTopology::target_of(const cluster::Redirect& redirect) {
+  if (redirect.kind == cluster::RedirectKind::Moved) {
+    return moved(redirect.slot, redirect.node);  // which requests a refresh either way
+  }
+  const std::optional<std::size_t> to = upstream_of(redirect.node);
+  if (!to) {
+    request_refresh();
+  }
+  return to;
+}
+
 void ClusterTopology::request_refresh() {
   // One wake-up per refresh, however many MOVED replies and closed connections ask for it.
   if (requested_.exchange(true, std::memory_order_acq_rel)) {

@@ -69,7 +69,7 @@ awaitable<void> EvictionListener::run() {
       logged = false;  // a new outage: say so again
       subscribed_ = false;
     }
-    if (!logged && !(config_.topology != nullptr && config_.topology->spare(config_.shard))) {
+    if (!logged && !spare_shard(config_)) {
       // Once per outage: the listener retries every second while Redis is away (a spare
       // cluster shard has nothing to listen to yet: not an outage).
       log->warn("upstream={} eviction events: {}; retrying every {}s", config_.name, why,

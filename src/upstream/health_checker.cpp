@@ -237,7 +237,7 @@ awaitable<void> HealthChecker::run() {
   asio::steady_timer timer(ex_);
   const bool checks_enabled = config_.health_check.enabled;
   while (!stopped_) {
-    if (config_.topology != nullptr && config_.topology->spare(config_.shard)) {
+    if (spare_shard(config_)) {
       // A spare cluster shard: nothing to check until a master takes it (which restarts this).
       timer.expires_after(config_.health_check.interval);
       co_await timer.async_wait(use_nothrow);

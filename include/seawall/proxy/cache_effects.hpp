@@ -27,6 +27,10 @@ namespace seawall::proxy {
 // Commands that change data, as the L1 and the journal see them.
 bool is_write_command(const command::CommandInfo& info);
 bool flushes_everything(const command::CommandInfo& info);
+// Whether Redis refusing `info` unrun (breaker::refused_unrun) proves none of it ran, so that
+// its keys' copies dropped at its sending may go back: not a script (it can fail after it
+// wrote), not a flush.
+bool may_restore_copies(const command::CommandInfo& info);
 // SET k v (no options; its key's policy keeps L1 copies) and MSET: their values are what GET of
 // their keys returns once Redis acknowledged them.
 bool writes_value(const command::CommandInfo* info, std::span<const std::string_view> args,
@@ -44,7 +48,7 @@ class CacheEffects {
                   TimePoint now) const;
   void invalidate_keys(const RequestSlot& slot) const;
   // At a write's sending: invalidate_keys, keeping the dropped copies in slot.withheld (and
-  // taking slot.ticket after the drop) until Redis answers; scripts and flushes just drop them.
+  // taking slot.ticket after the drop) until Redis answers, when may_restore_copies.
   void withhold_keys(RequestSlot& slot) const;
   // Redis answered the write with `reply`: when it refused it unrun (breaker::refused_unrun), the
   // copies withheld at its sending go back (ReplyCache::restore) and this returns true; otherwise
@@ -74,6 +78,9 @@ class CacheEffects {
                            const upstream::Journal* journaled = nullptr) const;
 
  private:
+  // invalidate_keys, handing the dropped copies to `withheld` when it is not null.
+  void drop_keys(const RequestSlot& slot, cache::ReplyCache::Withheld* withheld) const;
+
   WorkerContext& ctx_;
 };
 

@@ -39,6 +39,7 @@
 #include <string>
 #include <vector>
 
+#include "seawall/cluster/redirect.hpp"
 #include "seawall/cluster/slot_map.hpp"
 #include "seawall/cluster/slot_table.hpp"
 #include "seawall/net.hpp"
@@ -86,6 +87,9 @@ class ClusterTopology : public std::enable_shared_from_this<ClusterTopology> {
   // (a master added to the cluster, named by a redirect before any map lists it: CLUSTER SLOTS
   // omits a master without slots) takes the first spare shard at once.
   std::optional<std::size_t> upstream_of(const cluster::NodeAddress& node);
+  // Where a command a node redirected goes: upstream_of() for an ASK, moved() for a MOVED; when
+  // no shard takes the node named, nullopt, and a refresh is requested.
+  std::optional<std::size_t> target_of(const cluster::Redirect& redirect);
   // Coalesced and rate-limited (see the header comment).
   void request_refresh();
 
@@ -159,5 +163,11 @@ class ClusterTopology : public std::enable_shared_from_this<ClusterTopology> {
   std::unique_ptr<asio::steady_timer> wake_;
   bool stopped_ = true;
 };
+
+// Whether `config` is a shard of a cluster upstream that no master has taken yet
+// (ClusterTopology::spare): nothing to connect to, check, listen to or fan out to.
+inline bool spare_shard(const UpstreamConfig& config) {
+  return config.topology != nullptr && config.topology->spare(config.shard);
+}
 
 }  // namespace seawall::upstream

@@ -465,6 +465,13 @@ TEST(ReplyCacheTest, RefusesReadThatRacedWithAnInvalidation) {
   EXPECT_EQ(cache.put(after, "mget a k", keys, "new", 10s, 10s, kT0), PutResult::Stored);
 }
 
+// A write of `key` sent: its copies withheld, and the ticket taken after the drop (as
+// CacheEffects::withhold_keys does).
+ReadTicket send_write(ReplyCache& cache, std::string_view key, ReplyCache::Withheld& withheld) {
+  cache.invalidate_key(key, &withheld);
+  return cache.begin_read();
+}
+
 TEST(ReplyCacheWithheldTest, RestorePutsTheWithheldCopiesBackWithTheirTimes) {
   ReplyCache cache(options(1 << 20, 64));
   put(cache, "get k", {"k"}, "old", kT0, 10s, 60s);
@@ -497,8 +504,7 @@ TEST(ReplyCacheWithheldTest, ALaterWriteOrAnswerOfTheKeyKeepsThemOut) {
   ReplyCache cache(options(1 << 20, 8));
   put(cache, "get k", {"k"}, "old");
   ReplyCache::Withheld withheld;
-  cache.invalidate_key("k", &withheld);
-  const ReadTicket sent = cache.begin_read();
+  const ReadTicket sent = send_write(cache, "k", withheld);
   cache.invalidate_key("k");  // another write was sent, or one sent earlier was answered
   EXPECT_EQ(cache.restore(sent, withheld), 0u);
   EXPECT_TRUE(withheld.empty());
@@ -507,8 +513,7 @@ TEST(ReplyCacheWithheldTest, ALaterWriteOrAnswerOfTheKeyKeepsThemOut) {
   EXPECT_EQ(cache.invalidate_key("k"), 0u);  // no reference left behind
 
   put(cache, "get k", {"k"}, "old");
-  cache.invalidate_key("k", &withheld);
-  const ReadTicket again = cache.begin_read();
+  const ReadTicket again = send_write(cache, "k", withheld);
   cache.clear();
   EXPECT_EQ(cache.restore(again, withheld), 0u);
   EXPECT_EQ(cache.stats().entries, 0u);
@@ -518,8 +523,7 @@ TEST(ReplyCacheWithheldTest, ANewerCopyStoredMeanwhileStays) {
   ReplyCache cache(options(1 << 20, 8));
   put(cache, "get k", {"k"}, "old");
   ReplyCache::Withheld withheld;
-  cache.invalidate_key("k", &withheld);
-  const ReadTicket sent = cache.begin_read();
+  const ReadTicket sent = send_write(cache, "k", withheld);
   put(cache, "get k", {"k"}, "read-after-send");  // a read sent after the write, answered first
   EXPECT_EQ(cache.restore(sent, withheld), 0u);
   std::string out;
