@@ -89,11 +89,12 @@ mkdir -p "$out"
 : > "$out/failures.tsv"
 : > "$out/summary.tsv"
 
+# Ports below the kernel's ephemeral range (see free_port in tests/integration/harness.py).
 free_port() {
-  /usr/bin/python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
+  /usr/bin/python3 -c 'import sys
+sys.path.insert(0, sys.argv[1])
+from harness import free_port
+print(free_port())' "$here/../integration"
 }
 
 # Waits until something answers PING on the port (up to 10 s).

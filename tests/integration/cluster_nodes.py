@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -30,18 +29,9 @@ from redis.crc import key_slot
 sys.path.insert(0, os.path.dirname(__file__))
 
 import faults  # noqa: E402
-from harness import LOOPBACK, RedisServer, Seawall, http, wait_until  # noqa: E402
+from harness import LOOPBACK, RedisServer, Seawall, http, port_free, wait_until  # noqa: E402
 
 NODE_TIMEOUT_MS = 1000
-
-
-def port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        try:
-            s.bind((LOOPBACK, port))
-        except OSError:
-            return False
-    return True
 
 
 def cluster_ports(n: int) -> list[int]:

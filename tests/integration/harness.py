@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -34,8 +35,38 @@ def _die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+# Listen ports come from below the kernel's ephemeral range: a port the kernel hands out for bind
+# to port 0 can be taken by any outgoing connection's local end before the server binds it (one CI
+# run lost a seawall start that way). 20000-21999 and 30000-31999 are left to the cluster fixtures
+# (node ports and their bus ports).
+_PORT_RANGE = (22000, 30000)
+_port_rng = random.Random()
+
+
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port() -> int:
-    """A loopback TCP port that was free a moment ago (the kernel picks it)."""
+    """A loopback TCP port, free a moment ago, that no outgoing connection will take."""
+    if _ephemeral_low() >= _PORT_RANGE[1]:
+        for _ in range(1000):
+            port = _port_rng.randrange(*_PORT_RANGE)
+            if port_free(port):
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((LOOPBACK, 0))
         return s.getsockname()[1]

@@ -9,13 +9,14 @@ COMMAND_TABLE_DUMP environment variable (ctest sets it).
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 
 import pytest
 import redis
+
+from harness import free_port
 
 # Flags that we derive ourselves; every other flag must be exactly what Redis reports.
 DERIVED_FLAGS = {"transaction", "connection_state", "no_key", "scripting",
@@ -24,12 +25,6 @@ DERIVED_FLAGS = {"transaction", "connection_state", "no_key", "scripting",
 EXTRA_REDIS_FLAGS = {"wait": {"blocking"}}
 # Shard channels: COMMAND's legacy key range covers them, GETKEYS does not (key spec "not_key").
 SHARD_CHANNEL_COMMANDS = {"spublish", "ssubscribe", "sunsubscribe"}
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
