@@ -29,7 +29,10 @@ bool same_replicas(std::vector<cluster::NodeAddress> a, std::vector<cluster::Nod
 std::string describe(const std::vector<cluster::NodeAddress>& nodes) {
   std::string out = "[";
   for (const cluster::NodeAddress& node : nodes) {
-    out += (out.size() > 1 ? " " : "") + node.to_string();
+    if (out.size() > 1) {
+      out += ' ';
+    }
+    out += node.to_string();
   }
   return out + "]";
 }
