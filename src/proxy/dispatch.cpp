@@ -356,6 +356,7 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw,
   const std::uint64_t seq = replies_.back_seq();
   describe(slot, info, args, up);
   slot.near_flight = std::exchange(near_lead_, false);
+  slot.near_verify = std::exchange(near_verify_, false);
   if (!slot.is_read && !slot.is_write && ctx_.config->upstreams[up].topology != nullptr) {
     slot.copy_args(args);  // a cluster shard may redirect it (ClusterRedirects)
   }
@@ -393,6 +394,19 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw,
   const fault::Fault* fault = pick_fault(ctx_, info, args, to);
   if (fault != nullptr && fault->type == fault::FaultType::Error) {
     inject_error(*this, *fault, make_token(seq, 0), permit, breaker, now);
+    return;
+  }
+  if (slot.near_verify) {
+    // Copied first, as below.
+    slot.near_verify = false;
+    const cache::ReadTicket ticket = slot.ticket;
+    thread_local std::vector<std::string> keys;
+    keys.resize(slot.keys.size());
+    for (std::size_t i = 0; i < slot.keys.size(); ++i) {
+      keys[i].assign(slot.args[slot.keys[i]]);
+    }
+    connection.submit(bytes, this, make_token(seq, 0), now, permit, &breaker, delay_of(fault));
+    ctx_.near_verify->send_keys(connection, ticket, keys, protocol_, now);
     return;
   }
   if (!slot.near_flight) {

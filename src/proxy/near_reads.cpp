@@ -17,11 +17,33 @@ namespace seawall::proxy {
 void NearVerify::send(upstream::Connection& connection, cache::ReadTicket ticket,
                       std::string_view cache_key, std::string_view key,
                       std::chrono::milliseconds ttl, std::chrono::steady_clock::time_point now) {
+  send_one(connection, Pending{ticket, std::string(cache_key), std::string(key), ttl, now});
+}
+
+void NearVerify::send_keys(upstream::Connection& connection, cache::ReadTicket ticket,
+                           std::span<const std::string> keys, resp::Protocol protocol,
+                           std::chrono::steady_clock::time_point now) {
+  for (const std::string& key : keys) {
+    const policy::Policy& policy = ctx_.snapshot->policies.match(key);
+    if (!policy.l1.near()) {
+      continue;
+    }
+    Pending pending{ticket, {}, key, policy.l1.ttl, now, /*flight=*/false};
+    cache::make_cache_key(command::get_request(key), pending.cache_key);
+    if (protocol == resp::Protocol::Resp3) {
+      policy::make_resp3_cache_key(pending.cache_key);
+    }
+    send_one(connection, std::move(pending));
+  }
+}
+
+void NearVerify::send_one(upstream::Connection& connection, Pending pending) {
   const std::uint64_t token = next_token_++;
-  pending_.emplace(token, Pending{ticket, std::string(cache_key), std::string(key), ttl, now});
-  const std::array<std::string_view, 2> pttl{command::sent::kPttl, key};
+  const std::array<std::string_view, 2> pttl{command::sent::kPttl, pending.key};
   command_.clear();
   resp::append_command(command_, pttl);
+  const auto now = pending.sent;
+  pending_.emplace(token, std::move(pending));
   // Outside the breaker's permits, like the cache repair's GET: seawall's, not the client's.
   // May answer at once (NotSent), which ends the flight: nothing of it is used after this.
   connection.submit(command_, this, token, now, breaker::Permit{}, nullptr);
@@ -46,19 +68,37 @@ void NearVerify::on_reply(std::uint64_t token, std::string_view bytes, upstream:
     }
     ctx_.shared->cache.verify(p.ticket, p.cache_key, p.key, p.sent + fresh);
   }
-  ctx_.shared->near_flights.release(p.cache_key, std::chrono::steady_clock::now());
+  if (p.flight) {
+    ctx_.shared->near_flights.release(p.cache_key, std::chrono::steady_clock::now());
+  }
 }
 
 bool NearReads::wanted(const command::CommandInfo* info, std::span<const std::string_view> args,
                        std::span<const std::uint32_t> key_indexes) {
+  mget_keys_ = {};
   if (ctx_.near == nullptr || ctx_.snapshot->policies.near_prefixes().empty() ||
-      key_indexes.size() != 1 || info == nullptr || !info->has(command::kReadonly) ||
+      key_indexes.empty() || info == nullptr || !info->has(command::kReadonly) ||
       info->has(command::kNonDeterministicOutput) || info->has(command::kBlocking) ||
       is_write_command(*info)) {
     return false;
   }
-  policy_ = &ctx_.snapshot->policies.match(args[key_indexes[0]]);
-  return policy_->l1.near();
+  const policy::PolicyTable& policies = ctx_.snapshot->policies;
+  policy_ = &policies.match(args[key_indexes[0]]);
+  if (command::rules(*info).merge != command::Merge::Mget) {
+    return key_indexes.size() == 1 && policy_->l1.near();
+  }
+  // One barrier and one request: every key near, on the first key's upstream and slot (an MGET
+  // across slots is split, see SplitForward).
+  const router::Router& router = ctx_.snapshot->router;
+  const router::KeyRoute first = router.route_key(args[key_indexes[0]]);
+  for (const std::uint32_t k : key_indexes) {
+    if (!policies.match(args[k]).l1.near() ||
+        (!router.single_upstream() && router.route_key(args[k]) != first)) {
+      return false;
+    }
+  }
+  mget_keys_ = args.subspan(1);
+  return true;
 }
 
 NearReads::Step NearReads::start(std::span<const std::string_view> args,
@@ -74,6 +114,7 @@ NearReads::Step NearReads::start(std::span<const std::string_view> args,
   if (link_ == nullptr || !(link_->live() || link_->stalled())) {
     return Step::Forward;
   }
+  protocol_ = protocol;
   cache::make_cache_key(args, cache_key_);
   if (protocol == resp::Protocol::Resp3) {
     policy::make_resp3_cache_key(cache_key_);
@@ -93,7 +134,8 @@ NearReads::Step NearReads::start(std::span<const std::string_view> args,
 
 NearReads::Step NearReads::stalled() {
   const auto now = std::chrono::steady_clock::now();
-  if (ctx_.shared->upstreams[up_]->breaker().state(now) == breaker::State::Open || flight_waited_) {
+  if (ctx_.shared->upstreams[up_]->breaker().state(now) == breaker::State::Open || flight_waited_ ||
+      !mget_keys_.empty()) {
     return Step::Forward;
   }
   return take_flight(now, Pending::Stalled);
@@ -126,6 +168,9 @@ NearReads::Step NearReads::wait_for(Pending pending, std::chrono::steady_clock::
 }
 
 NearReads::Step NearReads::step() {
+  if (!mget_keys_.empty()) {
+    return step_mget();
+  }
   SharedState& shared = *ctx_.shared;
   if (shared.writes_in_flight.any(key_)) {
     // A write of the key (maybe this client's own, just before in its pipeline) has no outcome
@@ -152,6 +197,35 @@ NearReads::Step NearReads::step() {
     return Step::Forward;  // the read it waited for left no copy: go to Redis
   }
   return take_flight(now, Pending::Flight);
+}
+
+NearReads::Step NearReads::step_mget() {
+  SharedState& shared = *ctx_.shared;
+  const auto now = std::chrono::steady_clock::now();
+  thread_local std::string cache_key;
+  reply_.clear();
+  resp::append_array_header(reply_, mget_keys_.size());
+  for (const std::string_view key : mget_keys_) {
+    if (shared.writes_in_flight.any(key)) {
+      return Step::Forward;  // behind the write, as for one key
+    }
+    cache::make_cache_key(command::get_request(key), cache_key);
+    if (protocol_ == resp::Protocol::Resp3) {
+      policy::make_resp3_cache_key(cache_key);
+    }
+    const cache::LookupResult found = shared.cache.lookup(cache_key, now, element_);
+    if (found.freshness != cache::Freshness::Fresh || found.filled == 0 ||
+        found.filled < link_->epoch()) {
+      return Step::Verify;
+    }
+    if (resp::replies::is_nil(element_) &&
+        ctx_.snapshot->policies.match(key).miss_lease.count() > 0) {
+      return Step::Verify;  // a miss under a lease: Redis, whose nil takes it (one key's way)
+    }
+    reply_.append(element_);
+  }
+  shared.fallback.counters().count(policy::Source::L1Near);
+  return Step::Answer;
 }
 
 template <typename Busy>

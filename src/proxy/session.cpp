@@ -393,7 +393,7 @@ awaitable<void> Session::read_loop() {
           break;
         }
       }
-      near_lead_ = false;
+      near_lead_ = near_verify_ = false;
       if (!pinned() && near_.wanted(info, request_.args, key_indexes_)) {
         NearReads::Step step = near_.start(request_.args, key_indexes_, protocol_, last_activity_);
         if (step == NearReads::Step::Wait) {
@@ -408,6 +408,7 @@ awaitable<void> Session::read_loop() {
           continue;
         }
         near_lead_ = step == NearReads::Step::Lead;
+        near_verify_ = step == NearReads::Step::Verify;
       }
       if (pinned()) {
         if (const auto shard =

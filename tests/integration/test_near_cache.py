@@ -11,6 +11,8 @@ before a read is sent is never hidden. Judged here:
     Redis is frozen; near hits must really have happened (else the run proves nothing);
   - how soon a direct write is seen through a cached copy, and that a read sent after its
     acknowledgement sees it at once;
+  - MGET of near keys: answered from the keys' verified copies (Redis runs no MGET), a direct
+    write acknowledged before it is seen, and one key under another policy sends it to Redis;
   - single-flight: 50 concurrent reads of one key missing the L1 cost Redis one GET per worker;
   - config errors: `mode: near` needs a `*` or `prefix*` pattern, and `mode` is near or fallback;
   - a dropped tracking link: no near hits until it is subscribed again, and no copy from before
@@ -81,9 +83,11 @@ def get_calls(direct) -> int:
     return int(direct.info("commandstats").get("cmdstat_get", {}).get("calls", 0))
 
 
-def start_near(make_seawall, threads: int = THREADS, upstream: dict = None, **overrides):
+def start_near(make_seawall, threads: int = THREADS, upstream: dict = None, policies=None,
+               **overrides):
     """seawall with `n:*` in near mode, once every worker's tracking link is subscribed."""
-    sw = make_seawall(threads=threads, policies=[{"match": "n:*", "l1": near_l1()}],
+    policies = policies or [{"match": "n:*", "l1": near_l1()}]
+    sw = make_seawall(threads=threads, policies=policies,
                       **({"upstreams": [upstream]} if upstream else {}), **overrides)
     wait_until(lambda: links(sw) == threads, 5,
                f"seawall_near_tracking_links == {threads} (got {links(sw)})")
@@ -240,6 +244,51 @@ def test_a_direct_write_is_seen_through_a_near_copy(redis_server, make_seawall):
     # The copies were really served in between: otherwise this measured Redis, not near mode.
     assert hits >= polls[0] * MIN_NEAR_SHARE, (hits, polls[0])
     assert invalidations >= trials / 2, invalidations
+
+
+def mget_calls(direct) -> int:
+    return int(direct.info("commandstats").get("cmdstat_mget", {}).get("calls", 0))
+
+
+def test_mget_of_near_keys_answers_from_verified_copies(redis_server, make_seawall):
+    sw = start_near(make_seawall, policies=[{"match": "n:*", "l1": near_l1()},
+                                            {"match": "*", "l1": {"ttl": "30s"}}])
+    direct, reader = client(redis_server.port), client(sw.port)
+    keys = ["n:m1", "n:m2", "n:m3", "n:absent"]
+    for i, k in enumerate(keys[:3]):
+        assert direct.set(k, f"v{i}") is True
+    want = [b"v0", b"v1", b"v2", None]
+
+    # The first MGET goes to Redis, and the PTTLs behind it verify its keys' copies; then the
+    # copies answer (per worker: each has its own tracking link, but the L1 is shared).
+    deadline = time.monotonic() + 3
+    while True:
+        before = near_hits(sw)
+        assert reader.mget(keys) == want
+        if near_hits(sw) > before:
+            break
+        assert time.monotonic() < deadline, "no MGET was answered from near copies"
+    calls0, hits0 = mget_calls(direct), near_hits(sw)
+    for _ in range(50):
+        assert reader.mget(keys) == want
+    assert near_hits(sw) - hits0 == 50
+    assert mget_calls(direct) == calls0, "near MGETs reached Redis"
+    # GETs of the same keys answer from the copies the MGETs verified, and the other way round.
+    assert reader.get("n:m2") == b"v1"
+
+    # A direct write acknowledged before the MGET is sent is seen by it (the read barrier), and
+    # the MGET that missed refills and verifies the copy again.
+    for i in range(20):
+        value = f"w{i}".encode()
+        assert direct.set("n:m2", value) is True
+        assert reader.mget(keys) == [b"v0", value, b"v2", None]
+    assert direct.delete("n:m1") == 1
+    assert reader.mget(keys) == [None, b"w19", b"v2", None]
+
+    # One key under a fallback policy: the MGET goes to Redis whole.
+    calls0 = mget_calls(direct)
+    assert reader.mget(["n:m3", "other"]) == [b"v2", None]
+    assert mget_calls(direct) == calls0 + 1
 
 
 # --------------------------------------------------------------------------------------------

@@ -20,6 +20,11 @@
 // time of min(ttl, the key's remaining TTL), counted from before the PTTL was sent, unless the
 // key was invalidated since the read's ticket. Only then does the flight end.
 //
+// MGET whose keys are all near (and on one upstream and cluster slot) passes the same barrier,
+// then is answered from the keys' GET copies when every one of them is fresh and verified;
+// otherwise it goes to Redis whole (no single-flight: its keys' flights are the GETs'), its reply
+// fills the keys' copies as it always does, and a PTTL per key behind it verifies them.
+//
 // Ownership: a member of its session. Thread safety: the session's worker thread; the tables it
 // reaches through SharedState are safe for every thread.
 #include <chrono>
@@ -53,6 +58,11 @@ class NearVerify : public upstream::ReplyTarget {
   void send(upstream::Connection& connection, cache::ReadTicket ticket, std::string_view cache_key,
             std::string_view key, std::chrono::milliseconds ttl,
             std::chrono::steady_clock::time_point now);
+  // An MGET of `keys` was just submitted on `connection`: a PTTL per key behind it verifies the
+  // key's GET copy (in `protocol`), which the MGET's reply filled. No flight to end.
+  void send_keys(upstream::Connection& connection, cache::ReadTicket ticket,
+                 std::span<const std::string> keys, resp::Protocol protocol,
+                 std::chrono::steady_clock::time_point now);
 
   void on_reply(std::uint64_t token, std::string_view bytes, upstream::ReplyStatus status,
                 std::chrono::steady_clock::time_point now) override;
@@ -64,7 +74,10 @@ class NearVerify : public upstream::ReplyTarget {
     std::string key;
     std::chrono::milliseconds ttl;
     std::chrono::steady_clock::time_point sent;
+    bool flight = true;  // its reply ends the cache key's flight
   };
+  void send_one(upstream::Connection& connection, Pending pending);
+
   WorkerContext& ctx_;
   std::unordered_map<std::uint64_t, Pending> pending_;
   std::uint64_t next_token_ = 0;
@@ -76,6 +89,7 @@ class NearReads {
   enum class Step : std::uint8_t {
     Forward,  // dispatch as in fallback mode
     Lead,     // dispatch; this read's reply ends the flight of its cache key
+    Verify,   // dispatch (an MGET); PTTLs behind it verify its keys' copies (send_keys)
     Answer,   // reply() answers it
     Wait,     // start() only: co_await finish() for one of the others
   };
@@ -83,7 +97,8 @@ class NearReads {
   NearReads(WorkerContext& ctx, asio::any_io_executor ex) : ctx_(ctx), ex_(std::move(ex)) {}
 
   // Whether the request is a near read: one key, a deterministic read, the key's policy near,
-  // and near links running. Cheap when no policy is near.
+  // and near links running; or an MGET of near keys on one upstream and slot. Cheap when no
+  // policy is near.
   bool wanted(const command::CommandInfo* info, std::span<const std::string_view> args,
               std::span<const std::uint32_t> key_indexes);
   // After wanted(). Decides without waiting when it can (the barrier already passed for this
@@ -102,6 +117,8 @@ class NearReads {
 
   // One decision after the barrier: answer, lead, forward, or Wait (pending_ set).
   Step step();
+  // step() for an MGET: Answer when every key's copy answers, else Verify.
+  Step step_mget();
   Step wait_for(Pending pending, std::chrono::steady_clock::time_point until);
   // A miss: leads the key's flight, or waits for it (`then`), or goes to Redis (table full).
   Step take_flight(std::chrono::steady_clock::time_point now, Pending then);
@@ -117,17 +134,20 @@ class NearReads {
   // The request being decided (start() to its answer).
   const policy::Policy* policy_ = nullptr;
   std::string_view key_;
+  std::span<const std::string_view> mget_keys_;  // an MGET's keys; empty otherwise
   upstream::TrackingLink* link_ = nullptr;
   std::shared_ptr<upstream::TrackingLink> hold_;  // while waiting
   std::chrono::milliseconds timeout_{0};
   std::size_t up_ = 0;
   std::chrono::steady_clock::time_point arrived_;
+  resp::Protocol protocol_ = resp::Protocol::Resp2;
   std::chrono::steady_clock::time_point until_;
   Pending pending_ = Pending::Barrier;
   bool lease_waited_ = false;  // each wait happens once; then the L1 answers, or Redis
   bool flight_waited_ = false;
   std::string cache_key_;
   std::string reply_;
+  std::string element_;  // scratch: one key's copy, for an MGET
 };
 
 }  // namespace seawall::proxy

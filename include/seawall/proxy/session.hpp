@@ -243,6 +243,7 @@ class Session : public upstream::ReplyTarget,
   ClusterRedirects redirects_;   // MOVED / ASK from a cluster shard
   NearReads near_;               // near mode's reads (policies[].l1.mode: near)
   bool near_lead_ = false;       // the request being dispatched leads its near flight
+  bool near_verify_ = false;     // ... or is a near MGET whose keys' copies PTTLs verify
   std::size_t in_upstream_ = 0;  // requests submitted and not yet answered by the connection
   // A connection of moved_up_ taken instead of this session's own, to follow another client's
   // write of a key (write_must_wait); used until nothing of this session is in flight.
