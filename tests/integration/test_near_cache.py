@@ -94,12 +94,13 @@ def start_near(make_seawall, threads: int = THREADS, upstream: dict = None, poli
     return sw
 
 
-def warm(sw, c, key: str, want: bytes) -> None:
-    """Reads `key` until a read is a near hit: its copy is cached and served."""
+def warm(sw, c, key: str, want: bytes, read=None) -> None:
+    """Reads `key` (or calls `read`) until a read is a near hit: its copy is cached and served."""
+    read = read or (lambda: c.get(key))
     deadline = time.monotonic() + 3
     while True:
         before = near_hits(sw)
-        assert c.get(key) == want
+        assert read() == want
         if near_hits(sw) > before:
             return
         assert time.monotonic() < deadline, f"no near hit on {key}: near mode not answering"
@@ -261,13 +262,7 @@ def test_mget_of_near_keys_answers_from_verified_copies(redis_server, make_seawa
 
     # The first MGET goes to Redis, and the PTTLs behind it verify its keys' copies; then the
     # copies answer (per worker: each has its own tracking link, but the L1 is shared).
-    deadline = time.monotonic() + 3
-    while True:
-        before = near_hits(sw)
-        assert reader.mget(keys) == want
-        if near_hits(sw) > before:
-            break
-        assert time.monotonic() < deadline, "no MGET was answered from near copies"
+    warm(sw, reader, f"MGET {keys}", want, read=lambda: reader.mget(keys))
     calls0, hits0 = mget_calls(direct), near_hits(sw)
     for _ in range(50):
         assert reader.mget(keys) == want
