@@ -16,6 +16,13 @@ util::LogRateLimiter& connect_log_limiter() {
   return limiter;
 }
 
+// Waiting requests go out from the submitting handler once this many bytes have piled up and
+// the write loop is idle, instead of when the loop's turn comes, after every other handler that
+// was ready: Redis starts on them while seawall still reads the rest of a busy turn. Measured
+// on -P 16 rows, 50 clients: SET +11%, GET +3% throughput at the same CPU per request; a
+// threshold of 2 KiB also split -P 1 turns and cost SETs 13%.
+constexpr std::size_t kEagerWriteBytes = 8 * 1024;
+
 }  // namespace
 
 Connection::Connection(asio::any_io_executor ex, const UpstreamConfig& cfg, std::uint32_t max_depth,
@@ -88,8 +95,29 @@ void Connection::submit(std::string_view raw_command, ReplyTarget* target, std::
     return;
   }
   if (mux_.submit(raw_command, target, token, now, permit, issuer, injected_delay)) {
+    if (mux_.waiting_bytes() >= kEagerWriteBytes && write_now()) {
+      return;
+    }
     write_signal_.notify();
   }
+}
+
+bool Connection::write_now() {
+  if (!connected_ || link_down_ || !write_signal_.waiting() || stream_.is_tls()) {
+    return false;
+  }
+  tcp::socket& socket = stream_.socket();
+  error_code ec;
+  if (!socket.non_blocking()) {
+    socket.non_blocking(true, ec);
+    if (ec) {
+      return false;
+    }
+  }
+  const std::string_view batch = mux_.stage_write();
+  const std::size_t n = socket.write_some(asio::buffer(batch.data(), batch.size()), ec);
+  mux_.write_partly(ec ? 0 : n);
+  return !ec && n == batch.size();
 }
 
 bool Connection::peer_connected_since_failure() const {

@@ -60,6 +60,13 @@ std::string_view Multiplexer::stage_write() {
   return writing_;
 }
 
+void Multiplexer::write_partly(std::size_t n) {
+  if (n < writing_.size()) {
+    wbuf_.insert(0, writing_, n);
+  }
+  writing_.clear();
+}
+
 std::span<char> Multiplexer::read_space() {
   if (rend_ == rbuf_.size()) {
     if (rbegin_ > 0) {

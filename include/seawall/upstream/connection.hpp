@@ -100,6 +100,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   awaitable<bool> connect_once();
   awaitable<void> read_loop();
   awaitable<void> write_loop();
+  // Writes the waiting requests from the caller, when the write loop is idle: true when all of
+  // them went out.
+  bool write_now();
   awaitable<void> deadline_loop();
   void hold_reply(Multiplexer::HeldReply held);
   awaitable<void> held_reply(Multiplexer::HeldReply held);

@@ -120,9 +120,13 @@ class Multiplexer {
 
   // ---- writing -----------------------------------------------------------------------------
   bool has_waiting() const { return !wbuf_.empty(); }
+  std::size_t waiting_bytes() const { return wbuf_.size(); }
   // Every waiting request becomes written; returns their bytes, valid until write_done().
   std::string_view stage_write();
   void write_done() { writing_.clear(); }
+  // Instead of write_done(): only the first `n` staged bytes went out. The staged requests count
+  // as written (they may run); the rest of their bytes wait again, ahead of later requests.
+  void write_partly(std::size_t n);
 
   // ---- reading -----------------------------------------------------------------------------
   // Where the next read from the socket goes (never empty); then on_read(bytes read).

@@ -119,6 +119,25 @@ TEST_F(MultiplexerTest, RequestsMoveFromWaitingToWrittenWhenStaged) {
   EXPECT_EQ(mux.stats().requests, 3u);
 }
 
+TEST_F(MultiplexerTest, APartWrittenBatchLeavesItsRestAheadOfLaterRequests) {
+  submit(1, 0ms, "*1\r\n$4\r\nPING\r\n");
+  submit(2, 0ms, "*1\r\n$4\r\nTIME\r\n");
+  EXPECT_EQ(mux.waiting_bytes(), 28u);
+  EXPECT_EQ(mux.stage_write().size(), 28u);
+  mux.write_partly(10);  // "*1\r\n$4\r\nPI" went out
+  // Both count as written (they may run); only their bytes wait.
+  EXPECT_EQ(mux.written(), 2u);
+  EXPECT_TRUE(mux.has_waiting());
+  submit(3, 1ms, "*1\r\n$4\r\nECHO\r\n");
+  EXPECT_EQ(mux.stage_write(), "NG\r\n*1\r\n$4\r\nTIME\r\n*1\r\n$4\r\nECHO\r\n");
+  mux.write_partly(32);  // all of it
+  EXPECT_FALSE(mux.has_waiting());
+  EXPECT_EQ(mux.written(), 3u);
+  EXPECT_EQ(feed(mux, "+PONG\r\n:1\r\n+E\r\n", t0 + 1ms).status, ReadStatus::Ok);
+  ASSERT_EQ(target.answers.size(), 3u);
+  EXPECT_EQ(target.answers[2].bytes, "+E\r\n");
+}
+
 TEST_F(MultiplexerTest, RepliesMatchRequestsInFifoOrder) {
   submit(1, 0ms);
   submit(2, 0ms);
