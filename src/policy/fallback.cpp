@@ -143,6 +143,13 @@ std::optional<std::string> acknowledgement(const command::CommandInfo& info,
 
 void make_resp3_cache_key(std::string& key) { key.insert(0, kResp3KeyPrefix); }
 
+void make_get_cache_key(std::string_view key, bool resp3, std::string& out) {
+  cache::make_cache_key(command::get_request(key), out);
+  if (resp3) {
+    make_resp3_cache_key(out);
+  }
+}
+
 std::string_view resp2_key_of(std::string_view cache_key) {
   if (cache_key.substr(0, kResp3KeyPrefix.size()) == kResp3KeyPrefix) {
     cache_key.remove_prefix(kResp3KeyPrefix.size());
@@ -287,11 +294,7 @@ Source Fallback::answer_mget(std::span<const std::string_view> args, const Polic
     }
     key.clear();
     if (policy.l1.enabled) {
-      const std::array<std::string_view, 2> get = command::get_request(args[i]);
-      cache::make_cache_key(get, key);
-      if (resp3) {
-        make_resp3_cache_key(key);
-      }
+      make_get_cache_key(args[i], resp3, key);
     }
     Source s = copy_or_default(policy, key, now, protocol, elements, trust);
     if (s == Source::Miss) {

@@ -128,11 +128,7 @@ void CacheEffects::fill_cache(const RequestSlot& slot, std::string_view bytes,
       if (!p.l1.enabled) {
         continue;
       }
-      const std::array<std::string_view, 2> get = command::get_request(key);
-      cache::make_cache_key(get, cache_key);
-      if (protocol == resp::Protocol::Resp3) {
-        policy::make_resp3_cache_key(cache_key);
-      }
+      policy::make_get_cache_key(key, protocol == resp::Protocol::Resp3, cache_key);
       const std::array<std::string_view, 1> keys{key};
       cache.put(slot.ticket, cache_key, keys, elements[i], p.l1.ttl, p.l1.max_stale, now,
                 p.l1.admission, /*verified=*/!p.l1.near());

@@ -355,8 +355,8 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw,
   Slot& slot = push_slot();
   const std::uint64_t seq = replies_.back_seq();
   describe(slot, info, args, up);
-  slot.near_flight = std::exchange(near_lead_, false);
-  slot.near_verify = std::exchange(near_verify_, false);
+  const NearReads::Step near_step = std::exchange(near_step_, NearReads::Step::Forward);
+  slot.near_flight = near_step == NearReads::Step::Lead;
   if (!slot.is_read && !slot.is_write && ctx_.config->upstreams[up].topology != nullptr) {
     slot.copy_args(args);  // a cluster shard may redirect it (ClusterRedirects)
   }
@@ -396,9 +396,8 @@ void Session::forward(const resp::ParsedRequest& request, std::string_view raw,
     inject_error(*this, *fault, make_token(seq, 0), permit, breaker, now);
     return;
   }
-  if (slot.near_verify) {
+  if (near_step == NearReads::Step::Verify) {
     // Copied first, as below.
-    slot.near_verify = false;
     const cache::ReadTicket ticket = slot.ticket;
     thread_local std::vector<std::string> keys;
     keys.resize(slot.keys.size());

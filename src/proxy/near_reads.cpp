@@ -29,10 +29,7 @@ void NearVerify::send_keys(upstream::Connection& connection, cache::ReadTicket t
       continue;
     }
     Pending pending{ticket, {}, key, policy.l1.ttl, now, /*flight=*/false};
-    cache::make_cache_key(command::get_request(key), pending.cache_key);
-    if (protocol == resp::Protocol::Resp3) {
-      policy::make_resp3_cache_key(pending.cache_key);
-    }
+    policy::make_get_cache_key(key, protocol == resp::Protocol::Resp3, pending.cache_key);
     send_one(connection, std::move(pending));
   }
 }
@@ -209,10 +206,7 @@ NearReads::Step NearReads::step_mget() {
     if (shared.writes_in_flight.any(key)) {
       return Step::Forward;  // behind the write, as for one key
     }
-    cache::make_cache_key(command::get_request(key), cache_key);
-    if (protocol_ == resp::Protocol::Resp3) {
-      policy::make_resp3_cache_key(cache_key);
-    }
+    policy::make_get_cache_key(key, protocol_ == resp::Protocol::Resp3, cache_key);
     const cache::LookupResult found = shared.cache.lookup(cache_key, now, element_);
     if (found.freshness != cache::Freshness::Fresh || found.filled == 0 ||
         found.filled < link_->epoch()) {

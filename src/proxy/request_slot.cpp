@@ -16,7 +16,7 @@ void RequestSlot::reset() {
   parts_pending = 0;
   part_failed = false;
   withheld.clear();
-  writes_marked = parked = lease_wait = near_flight = near_verify = false;
+  writes_marked = parked = lease_wait = near_flight = false;
   redirects = 0;
   scan_shard = scan_shards = 0;
   mark = {};

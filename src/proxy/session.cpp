@@ -393,7 +393,7 @@ awaitable<void> Session::read_loop() {
           break;
         }
       }
-      near_lead_ = near_verify_ = false;
+      near_step_ = NearReads::Step::Forward;
       if (!pinned() && near_.wanted(info, request_.args, key_indexes_)) {
         NearReads::Step step = near_.start(request_.args, key_indexes_, protocol_, last_activity_);
         if (step == NearReads::Step::Wait) {
@@ -407,8 +407,7 @@ awaitable<void> Session::read_loop() {
           reply_now(near_.reply());
           continue;
         }
-        near_lead_ = step == NearReads::Step::Lead;
-        near_verify_ = step == NearReads::Step::Verify;
+        near_step_ = step;
       }
       if (pinned()) {
         if (const auto shard =

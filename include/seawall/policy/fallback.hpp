@@ -155,6 +155,9 @@ class Fallback {
 // (indexed by the same Redis keys, so a write drops both).
 inline constexpr std::string_view kResp3KeyPrefix = "#3:";
 void make_resp3_cache_key(std::string& key);  // prefixes in place
+// `out` = the cache key of GET `key` for a session speaking RESP3 (`resp3`) or RESP2: where one
+// key's copy is stored and looked up, whichever read (GET, MGET) filled it.
+void make_get_cache_key(std::string_view key, bool resp3, std::string& out);
 std::string_view resp2_key_of(std::string_view cache_key);
 
 }  // namespace seawall::policy

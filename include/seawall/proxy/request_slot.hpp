@@ -56,7 +56,6 @@ struct RequestSlot {
   bool parked = false;            // a degraded read that waited for a write (ParkedReads)
   bool lease_wait = false;        // a degraded read that waited for another reader's miss lease
   bool near_flight = false;       // a near miss others wait for: its reply ends the flight
-  bool near_verify = false;       // a near MGET miss: PTTLs behind it verify its keys' copies
   std::uint8_t redirects = 0;     // MOVED / ASK followed (cluster_redirects.hpp)
   // A write's keys' L1 copies, kept from its sending until Redis answers (CacheEffects::withhold).
   cache::ReplyCache::Withheld withheld;

@@ -237,13 +237,14 @@ class Session : public upstream::ReplyTarget,
   util::Signal resume_signal_;
   asio::cancellation_signal read_cancel_;
   std::chrono::steady_clock::time_point last_activity_;
-  CacheEffects cache_effects_;   // what replies and writes do to the L1
-  DegradedReplies degraded_;     // answers when the upstream cannot
-  SplitForward split_;           // commands whose keys span upstreams
-  ClusterRedirects redirects_;   // MOVED / ASK from a cluster shard
-  NearReads near_;               // near mode's reads (policies[].l1.mode: near)
-  bool near_lead_ = false;       // the request being dispatched leads its near flight
-  bool near_verify_ = false;     // ... or is a near MGET whose keys' copies PTTLs verify
+  CacheEffects cache_effects_;  // what replies and writes do to the L1
+  DegradedReplies degraded_;    // answers when the upstream cannot
+  SplitForward split_;          // commands whose keys span upstreams
+  ClusterRedirects redirects_;  // MOVED / ASK from a cluster shard
+  NearReads near_;              // near mode's reads (policies[].l1.mode: near)
+  // What near mode decided for the request being dispatched: Lead (its reply ends its near
+  // flight), Verify (a near MGET: PTTLs behind it verify its keys' copies), else Forward.
+  NearReads::Step near_step_ = NearReads::Step::Forward;
   std::size_t in_upstream_ = 0;  // requests submitted and not yet answered by the connection
   // A connection of moved_up_ taken instead of this session's own, to follow another client's
   // write of a key (write_must_wait); used until nothing of this session is in flight.
