@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <new>
 #include <utility>
@@ -72,7 +73,9 @@ std::size_t ReplyCache::entry_cost(std::string_view cache_key,
 ReplyCache::ReplyCache(const ReplyCacheOptions& options)
     : shard_mask_(std::bit_ceil(std::clamp<std::size_t>(options.shards, 1, kMaxShards)) - 1),
       shard_budget_(options.max_bytes / (shard_mask_ + 1)),
-      max_entry_bytes_(std::min(options.max_entry_bytes, shard_budget_)),
+      // Meta keeps an entry's cost in 32 bits; Redis's own bulk strings stop at 512 MiB.
+      max_entry_bytes_(std::min({options.max_entry_bytes, shard_budget_,
+                                 std::size_t{std::numeric_limits<std::uint32_t>::max()}})),
       entry_shards_(std::make_unique<EntryShard[]>(shard_mask_ + 1)),
       index_shards_(std::make_unique<IndexShard[]>(shard_mask_ + 1)),
       stripes_(std::make_unique<std::atomic<std::uint64_t>[]>(kStripes)) {
@@ -115,25 +118,30 @@ void ReplyCache::add_refs(std::span<const std::uint64_t> key_hashes, const Entry
   }
 }
 
+void ReplyCache::remove_ref(std::uint64_t key_hash, std::uint64_t id) {
+  IndexShard& shard = index_shards_[key_hash & shard_mask_];
+  std::lock_guard lock(shard.mutex);
+  const std::size_t slot = shard.refs.find(key_hash, [](const Refs&) { return true; });
+  if (slot == OpenTable<Refs>::kNone) {
+    return;  // a duplicate key of the same entry, already handled
+  }
+  shard.refs.at(slot).remove(id);
+  if (shard.refs.at(slot).empty()) {
+    shard.refs.erase(slot);
+  }
+}
+
 void ReplyCache::remove_refs(const Entry& entry) {
-  entry.for_each_redis_key([&](std::string_view key) {
-    const std::uint64_t key_hash = hash_of(key);
-    IndexShard& shard = index_shards_[key_hash & shard_mask_];
-    std::lock_guard lock(shard.mutex);
-    const std::size_t slot = shard.refs.find(key_hash, [](const Refs&) { return true; });
-    if (slot == OpenTable<Refs>::kNone) {
-      return;  // a duplicate key of the same entry, already handled
-    }
-    shard.refs.at(slot).remove(entry.id);
-    if (shard.refs.at(slot).empty()) {
-      shard.refs.erase(slot);
-    }
-  });
+  entry.for_each_redis_key([&](std::string_view key) { remove_ref(hash_of(key), entry.id); });
 }
 
 void ReplyCache::remove_refs_of(const Dropped& dropped) {
-  for (const Entry* entry : dropped.entries()) {
-    remove_refs(*entry);
+  for (const Dropped::Record& record : dropped.records()) {
+    if (record.has_key_hash) {
+      remove_ref(record.only_key_hash, record.id);
+    } else {
+      remove_refs(*record.entry);
+    }
   }
 }
 
@@ -223,6 +231,9 @@ bool ReplyCache::link(Entry* entry, Meta meta, std::span<const std::uint64_t> ke
                       ReadTicket ticket, bool keep_newer) {
   entry->id = next_id_.fetch_add(1, std::memory_order_relaxed);
   meta.entry = entry;
+  meta.id = entry->id;
+  meta.cost = static_cast<std::uint32_t>(entry->cost);
+  meta.single_key = key_hashes.size() == 1;
   // References first, entry second: see the class comment for why this order is race-free.
   add_refs(key_hashes, *entry);
 
@@ -390,7 +401,7 @@ std::size_t ReplyCache::invalidate_key(std::string_view redis_key, Withheld* wit
         const Meta& meta = shard.meta(slot);
         withheld->kept_.push_back({nullptr, meta.fresh_until, meta.stale_until});
       }
-      shard.unlink(slot, dropped);
+      shard.unlink(slot, dropped, &key_hash);
     }
   }
   remove_refs_of(dropped);
@@ -413,7 +424,7 @@ void ReplyCache::clear() {
     {
       std::lock_guard lock(shard.mutex);
       shard.invalidations += shard.size();
-      shard.table.for_each([&](const Meta& meta) { dropped.add(meta.entry); });
+      shard.table.for_each([&](const Meta& meta) { dropped.add({meta.entry, meta.id, 0, false}); });
       shard.table.reset();
       shard.bytes = 0;
     }

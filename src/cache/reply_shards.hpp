@@ -128,43 +128,56 @@ struct ReplyCache::Entry {
 };
 
 // Entries unlinked under a shard's lock, destroyed by the caller after releasing it (their
-// index references are removed first, outside any entry lock).
+// index references are removed first, outside any entry lock). Each is kept with its id and, when
+// the unlinking caller knew it, the hash of its only Redis key, so that removing its references
+// need not read the entry (on a large keyspace, a cache miss per write).
 class ReplyCache::Dropped {
  public:
+  struct Record {
+    Entry* entry;
+    std::uint64_t id;
+    std::uint64_t only_key_hash;  // meaningful when has_key_hash
+    bool has_key_hash;
+  };
+
   Dropped() = default;
   Dropped(const Dropped&) = delete;
   Dropped& operator=(const Dropped&) = delete;
   ~Dropped() {
-    for (Entry* entry : entries_) {
-      Entry::destroy(entry);
+    for (const Record& record : records_) {
+      Entry::destroy(record.entry);
     }
   }
-  void add(Entry* entry) { entries_.push_back(entry); }
+  void add(const Record& record) { records_.push_back(record); }
   // Hands each entry to `take` in the order added; they are the taker's to destroy.
   template <typename F>
   void release_into(F&& take) {
-    for (Entry* entry : entries_) {
-      take(entry);
+    for (const Record& record : records_) {
+      take(record.entry);
     }
-    entries_.clear();
+    records_.clear();
   }
-  std::span<Entry* const> entries() const noexcept { return entries_; }
-  std::size_t size() const noexcept { return entries_.size(); }
+  std::span<const Record> records() const noexcept { return records_; }
+  std::size_t size() const noexcept { return records_.size(); }
 
  private:
-  std::vector<Entry*> entries_;
+  std::vector<Record> records_;
 };
 
-// What changes about a stored entry, kept in its shard's table rather than in the entry.
-struct ReplyCache::Meta {
+// What changes about a stored entry, kept in its shard's table rather than in the entry, with
+// what an invalidation needs to find and unlink it (id, cost, whether it has one Redis key), so
+// that a write touches the table and the index but not the entry. One cache line.
+struct alignas(64) ReplyCache::Meta {
   Entry* entry = nullptr;
+  std::uint64_t id = 0;          // entry->id
   std::uint64_t reply_hash = 0;  // hash_of(entry->reply()): a renewal compares this, not bytes
   Clock::time_point fresh_until;
   Clock::time_point stale_until;
   std::uint64_t last_used = 0;  // the shard's use count at the last put or hit: LRU order
   std::uint64_t filled = 0;     // LookupResult::filled
+  std::uint32_t cost = 0;       // entry->cost (entries cost below 4 GiB: see max_entry_bytes_)
+  bool single_key = false;      // the entry depends on exactly one Redis key
 };
-
 // Shards sit on their own cache lines so that threads hitting different shards do not contend.
 struct alignas(64) ReplyCache::EntryShard {
   using Slot = std::size_t;
@@ -203,7 +216,7 @@ struct alignas(64) ReplyCache::EntryShard {
     return table.find(hash, [](const Meta&) { return true; });
   }
   Slot find_id(std::uint64_t hash, std::uint64_t id) const noexcept {
-    return table.find(hash, [&](const Meta& m) { return m.entry->id == id; });
+    return table.find(hash, [&](const Meta& m) { return m.id == id; });
   }
   Meta& meta(Slot slot) noexcept { return table.at(slot); }
 
@@ -224,15 +237,17 @@ struct alignas(64) ReplyCache::EntryShard {
   }
   void insert(Entry* entry, const Meta& meta) {
     table.insert(entry->hash, meta);
-    bytes += entry->cost;
+    bytes += meta.cost;
   }
   // Unlinks the entry at `slot` into `dropped`, which the caller destroys after releasing the
-  // lock.
-  void unlink(Slot slot, Dropped& dropped) {
-    Entry* entry = table.at(slot).entry;
-    bytes -= entry->cost;
+  // lock. `key_hash`: the hash of a Redis key the caller found the entry by (its only one, if it
+  // has one), or nullptr.
+  void unlink(Slot slot, Dropped& dropped, const std::uint64_t* key_hash = nullptr) {
+    const Meta& meta = table.at(slot);
+    const bool known = key_hash != nullptr && meta.single_key;
+    dropped.add({meta.entry, meta.id, known ? *key_hash : 0, known});
+    bytes -= meta.cost;
     table.erase(slot);
-    dropped.add(entry);
   }
   std::size_t size() const noexcept { return table.size(); }
 };

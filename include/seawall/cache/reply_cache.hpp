@@ -212,6 +212,8 @@ class ReplyCache {
   std::atomic<std::uint64_t>& stripe_of(std::uint64_t key_hash) noexcept;
   // `key_hashes`: hash_of each Redis key of the put, computed once by put().
   void add_refs(std::span<const std::uint64_t> key_hashes, const Entry& entry);
+  // Removes the reference to entry `id` under the Redis key hashed `key_hash`.
+  void remove_ref(std::uint64_t key_hash, std::uint64_t id);
   void remove_refs(const Entry& entry);
   // Removes the index references of entries already unlinked from their shard.
   void remove_refs_of(const Dropped& dropped);
