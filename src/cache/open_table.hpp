@@ -2,6 +2,7 @@
 // OpenTable: the L1's hash tables (ReplyCache's entry and index shards), kept apart from the
 // cache so that the probing, the backward-shift erase and the sampling are tested on their own.
 // Thread safety: none; each shard's mutex guards its table.
+#include <atomic>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -39,6 +40,19 @@ class OpenTable {
         return i;
       }
     }
+  }
+
+  // Starts loading the home slot of `hash` (its hash and Value) without the shard's lock, from any
+  // thread: the table's address and size come from relaxed atomics that a concurrent grow may
+  // change meanwhile, which at worst prefetches a line of the old arrays (or none that is mapped:
+  // a prefetch never faults).
+  void prefetch(std::uint64_t hash) const noexcept {
+    const int shift = hint_shift_.load(std::memory_order_relaxed);
+    const std::uintptr_t i = (stored(hash) * 0x9e3779b97f4a7c15ull) >> shift;
+    __builtin_prefetch(reinterpret_cast<const void*>(hint_hashes_.load(std::memory_order_relaxed) +
+                                                     i * sizeof(std::uint64_t)));
+    __builtin_prefetch(reinterpret_cast<const void*>(hint_values_.load(std::memory_order_relaxed) +
+                                                     i * sizeof(Value)));
   }
 
   void insert(std::uint64_t hash, Value value) {
@@ -106,6 +120,7 @@ class OpenTable {
     mask_ = kInitialSlots - 1;
     shift_ = 64 - std::countr_zero(kInitialSlots);
     size_ = 0;
+    publish_hints();
   }
 
  private:
@@ -119,6 +134,11 @@ class OpenTable {
   // Fibonacci hashing takes the top bits: the low bits of the hash picked the shard already.
   std::size_t home(std::uint64_t hash) const noexcept {
     return static_cast<std::size_t>((hash * 0x9e3779b97f4a7c15ull) >> shift_);
+  }
+  void publish_hints() noexcept {
+    hint_hashes_.store(reinterpret_cast<std::uintptr_t>(hashes_.data()), std::memory_order_relaxed);
+    hint_values_.store(reinterpret_cast<std::uintptr_t>(values_.data()), std::memory_order_relaxed);
+    hint_shift_.store(shift_, std::memory_order_relaxed);
   }
   void place(std::uint64_t hash, Value&& value) noexcept {
     hash = stored(hash);
@@ -142,6 +162,7 @@ class OpenTable {
         place(old_hashes[i], std::move(old_values[i]));
       }
     }
+    publish_hints();
   }
 
   std::vector<std::uint64_t> hashes_;
@@ -149,6 +170,10 @@ class OpenTable {
   std::size_t mask_ = 0;
   int shift_ = 64;
   std::size_t size_ = 0;
+  // prefetch()'s copies of the arrays' addresses and shift_, readable without the lock.
+  std::atomic<std::uintptr_t> hint_hashes_{0};
+  std::atomic<std::uintptr_t> hint_values_{0};
+  std::atomic<int> hint_shift_{63};
 };
 
 }  // namespace seawall::cache

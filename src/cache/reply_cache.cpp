@@ -370,6 +370,14 @@ bool ReplyCache::verify(ReadTicket ticket, std::string_view cache_key, std::stri
   return true;
 }
 
+void ReplyCache::prefetch(std::string_view redis_key, std::string_view cache_key) const noexcept {
+  const std::uint64_t key_hash = hash_of(redis_key);
+  index_shards_[key_hash & shard_mask_].refs.prefetch(key_hash);
+  __builtin_prefetch(&stripes_[(key_hash >> 32) & (kStripes - 1)]);
+  const std::uint64_t hash = hash_of(cache_key);
+  entry_shards_[hash & shard_mask_].table.prefetch(hash);
+}
+
 std::size_t ReplyCache::invalidate_key(std::string_view redis_key, Withheld* withheld) {
   // Bump before taking any lock: a put that misses the bump is then guaranteed to have published
   // its reference and entry before we look for them.

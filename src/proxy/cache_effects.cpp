@@ -1,5 +1,6 @@
 #include "seawall/proxy/cache_effects.hpp"
 
+#include <algorithm>
 #include <array>
 #include <string>
 #include <vector>
@@ -38,6 +39,23 @@ bool may_restore_copies(const CommandInfo& info) {
 }
 
 void CacheEffects::invalidate_keys(const RequestSlot& slot) const { drop_keys(slot, nullptr); }
+
+void CacheEffects::prefetch_write(const CommandInfo* info, std::span<const std::string_view> args,
+                                  std::span<const std::uint32_t> keys) const {
+  // A few keys: more would evict what the first ones loaded before they are used.
+  constexpr std::size_t kMostKeys = 4;
+  if (info == nullptr || keys.empty() || !is_write_command(*info)) {
+    return;
+  }
+  SharedState& shared = *ctx_.shared;
+  thread_local std::string cache_key;
+  for (std::uint32_t k : keys.first(std::min(keys.size(), kMostKeys))) {
+    // The copy a write finds is mostly GET's (a written value is stored as GET's, in RESP2).
+    policy::make_get_cache_key(args[k], /*resp3=*/false, cache_key);
+    shared.cache.prefetch(args[k], cache_key);
+    shared.writes_in_flight.prefetch(args[k]);
+  }
+}
 
 void CacheEffects::withhold_keys(RequestSlot& slot) const {
   if (slot.info == nullptr || !may_restore_copies(*slot.info)) {

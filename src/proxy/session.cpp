@@ -367,6 +367,7 @@ awaitable<void> Session::read_loop() {
         continue;
       }
       find_keys(info, request_.args);
+      cache_effects_.prefetch_write(info, request_.args, key_indexes_);
       if (!pinned() && PinnedLink::wanted(pinned_.get(), request_.args, cmd)) {
         const PinnedLink::Step step = co_await pinned_link().pin_or_answer(request_.args, cmd);
         if (step == PinnedLink::Step::Stop) {

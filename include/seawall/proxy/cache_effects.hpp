@@ -47,6 +47,11 @@ class CacheEffects {
   void fill_cache(const RequestSlot& slot, std::string_view bytes, resp::Protocol protocol,
                   TimePoint now) const;
   void invalidate_keys(const RequestSlot& slot) const;
+  // A write of `keys` (indexes into `args`) is about to be sent: starts loading what dropping
+  // their copies and marking them in flight will touch, so those cache misses overlap the steps
+  // before the sending (routing, write order, policy). Does nothing for other commands.
+  void prefetch_write(const command::CommandInfo* info, std::span<const std::string_view> args,
+                      std::span<const std::uint32_t> keys) const;
   // At a write's sending: invalidate_keys, keeping the dropped copies in slot.withheld (and
   // taking slot.ticket after the drop) until Redis answers, when may_restore_copies.
   void withhold_keys(RequestSlot& slot) const;

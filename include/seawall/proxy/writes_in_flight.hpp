@@ -112,6 +112,10 @@ class WritesInFlight {
   }
   // Which bucket `key` falls in (keys of one bucket share its state).
   static std::size_t bucket_of(std::string_view key) { return Hashed(key).index; }
+  // Starts loading `key`'s bucket (see ReplyCache::prefetch).
+  void prefetch(std::string_view key) const noexcept {
+    __builtin_prefetch(&buckets_[Hashed(key).index]);
+  }
   // The owner of the writes of `key` in flight: 0 when none is, kMixed when several owners'.
   Owner owner(std::string_view key) const {
     const Hashed h(key);
