@@ -47,8 +47,7 @@ class OpenTable {
   // change meanwhile, which at worst prefetches a line of the old arrays (or none that is mapped:
   // a prefetch never faults).
   void prefetch(std::uint64_t hash) const noexcept {
-    const int shift = hint_shift_.load(std::memory_order_relaxed);
-    const std::uintptr_t i = (stored(hash) * 0x9e3779b97f4a7c15ull) >> shift;
+    const std::uintptr_t i = home_at(stored(hash), hint_shift_.load(std::memory_order_relaxed));
     __builtin_prefetch(reinterpret_cast<const void*>(hint_hashes_.load(std::memory_order_relaxed) +
                                                      i * sizeof(std::uint64_t)));
     __builtin_prefetch(reinterpret_cast<const void*>(hint_values_.load(std::memory_order_relaxed) +
@@ -132,9 +131,10 @@ class OpenTable {
   static std::uint64_t stored(std::uint64_t hash) noexcept { return hash == kEmpty ? 1 : hash; }
 
   // Fibonacci hashing takes the top bits: the low bits of the hash picked the shard already.
-  std::size_t home(std::uint64_t hash) const noexcept {
-    return static_cast<std::size_t>((hash * 0x9e3779b97f4a7c15ull) >> shift_);
+  static std::size_t home_at(std::uint64_t hash, int shift) noexcept {
+    return static_cast<std::size_t>((hash * 0x9e3779b97f4a7c15ull) >> shift);
   }
+  std::size_t home(std::uint64_t hash) const noexcept { return home_at(hash, shift_); }
   void publish_hints() noexcept {
     hint_hashes_.store(reinterpret_cast<std::uintptr_t>(hashes_.data()), std::memory_order_relaxed);
     hint_values_.store(reinterpret_cast<std::uintptr_t>(values_.data()), std::memory_order_relaxed);

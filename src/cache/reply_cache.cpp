@@ -87,7 +87,7 @@ ReplyCache::ReplyCache(const ReplyCacheOptions& options)
 
 ReplyCache::~ReplyCache() = default;
 
-std::atomic<std::uint64_t>& ReplyCache::stripe_of(std::uint64_t key_hash) noexcept {
+std::atomic<std::uint64_t>& ReplyCache::stripe_of(std::uint64_t key_hash) const noexcept {
   // High bits: the low ones already pick the index shard.
   return stripes_[(key_hash >> 32) & (kStripes - 1)];
 }
@@ -373,7 +373,7 @@ bool ReplyCache::verify(ReadTicket ticket, std::string_view cache_key, std::stri
 void ReplyCache::prefetch(std::string_view redis_key, std::string_view cache_key) const noexcept {
   const std::uint64_t key_hash = hash_of(redis_key);
   index_shards_[key_hash & shard_mask_].refs.prefetch(key_hash);
-  __builtin_prefetch(&stripes_[(key_hash >> 32) & (kStripes - 1)]);
+  __builtin_prefetch(&stripe_of(key_hash));
   const std::uint64_t hash = hash_of(cache_key);
   entry_shards_[hash & shard_mask_].table.prefetch(hash);
 }

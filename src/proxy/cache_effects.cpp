@@ -197,8 +197,7 @@ void CacheEffects::store_written_value(cache::ReadTicket ticket, std::string_vie
   }
   thread_local std::string cache_key;
   thread_local std::string reply;
-  const std::array<std::string_view, 2> get = command::get_request(key);
-  cache::make_cache_key(get, cache_key);
+  policy::make_get_cache_key(key, /*resp3=*/false, cache_key);
   reply.clear();
   resp::append_bulk(reply, value);
   // Written values are never refused by admission: an outage must read what was written

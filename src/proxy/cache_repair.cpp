@@ -3,8 +3,8 @@
 #include <array>
 #include <functional>
 
-#include "seawall/command/command_rules.hpp"
 #include "seawall/command/sent.hpp"
+#include "seawall/policy/fallback.hpp"
 #include "seawall/proxy/worker_context.hpp"
 #include "seawall/resp/writer.hpp"
 
@@ -58,8 +58,7 @@ void CacheRepair::on_reply(std::uint64_t token, std::string_view bytes,
   bool stored = false;
   if (status == upstream::ReplyStatus::Ok && !bytes.empty() && bytes[0] != '-') {
     thread_local std::string cache_key;
-    const std::array<std::string_view, 2> get = command::get_request(p.key);
-    cache::make_cache_key(get, cache_key);
+    policy::make_get_cache_key(p.key, /*resp3=*/false, cache_key);
     const std::array<std::string_view, 1> keys{p.key};
     // Always: the copy repairs a written value, which admission never refuses.
     // A near copy waits for a near miss's PTTL to be trusted (see near_reads.hpp).

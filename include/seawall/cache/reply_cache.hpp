@@ -214,7 +214,7 @@ class ReplyCache {
   struct EntryShard;
   struct IndexShard;
 
-  std::atomic<std::uint64_t>& stripe_of(std::uint64_t key_hash) noexcept;
+  std::atomic<std::uint64_t>& stripe_of(std::uint64_t key_hash) const noexcept;
   // `key_hashes`: hash_of each Redis key of the put, computed once by put().
   void add_refs(std::span<const std::uint64_t> key_hashes, const Entry& entry);
   // Removes the reference to entry `id` under the Redis key hashed `key_hash`.
