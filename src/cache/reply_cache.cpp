@@ -53,14 +53,16 @@ namespace {
 // header, its table slots (a hash and a Meta each) and allocator rounding, and per key
 // its length in the entry plus its index reference.
 constexpr std::size_t kPointer = sizeof(void*);
-constexpr std::size_t kPerKeyOverhead = 4 + sizeof(std::uint64_t) + sizeof(Refs) + 4 * kPointer;
+// Meta::cost's 31 bits (the masks tell the compiler what max_entry_bytes_ guarantees).
+constexpr std::uint32_t kMaxCost = 0x7fffffffu;
+constexpr std::size_t kPerKeyOverhead = 4 + sizeof(OpenTable<Refs>::Slot) + 4 * kPointer;
 }  // namespace
 
 std::size_t ReplyCache::entry_cost(std::string_view cache_key,
                                    std::span<const std::string_view> redis_keys,
                                    std::size_t reply_size) noexcept {
   // A table between 3/8 and 3/4 full holds about two slots per entry.
-  constexpr std::size_t kSlotBytes = sizeof(std::uint64_t) + sizeof(Meta);
+  constexpr std::size_t kSlotBytes = sizeof(EntryShard::Table::Slot);
   constexpr std::size_t kEntryOverhead = sizeof(Entry) + 2 * kSlotBytes + 2 * kPointer;
   std::size_t cost = kEntryOverhead + cache_key.size() + reply_size;
   for (std::string_view key : redis_keys) {
@@ -73,9 +75,8 @@ std::size_t ReplyCache::entry_cost(std::string_view cache_key,
 ReplyCache::ReplyCache(const ReplyCacheOptions& options)
     : shard_mask_(std::bit_ceil(std::clamp<std::size_t>(options.shards, 1, kMaxShards)) - 1),
       shard_budget_(options.max_bytes / (shard_mask_ + 1)),
-      // Meta keeps an entry's cost in 32 bits; Redis's own bulk strings stop at 512 MiB.
-      max_entry_bytes_(std::min({options.max_entry_bytes, shard_budget_,
-                                 std::size_t{std::numeric_limits<std::uint32_t>::max()}})),
+      // Meta keeps an entry's cost in 31 bits; Redis's own bulk strings stop at 512 MiB.
+      max_entry_bytes_(std::min({options.max_entry_bytes, shard_budget_, std::size_t{kMaxCost}})),
       entry_shards_(std::make_unique<EntryShard[]>(shard_mask_ + 1)),
       index_shards_(std::make_unique<IndexShard[]>(shard_mask_ + 1)),
       stripes_(std::make_unique<std::atomic<std::uint64_t>[]>(kStripes)) {
@@ -104,15 +105,17 @@ bool ReplyCache::invalidated_since(ReadTicket ticket,
   });
 }
 
-void ReplyCache::add_refs(std::span<const std::uint64_t> key_hashes, const Entry& entry) {
+void ReplyCache::add_refs(std::span<const std::uint64_t> key_hashes, std::uint64_t id,
+                          std::uint64_t hash) {
+  const Ref ref{id, hash};
   for (const std::uint64_t key_hash : key_hashes) {
     IndexShard& shard = index_shards_[key_hash & shard_mask_];
     std::lock_guard lock(shard.mutex);
     if (Refs* found = shard.find(key_hash); found != nullptr) {
-      found->add(Ref{entry.id, entry.hash});
+      found->add(ref);
     } else {
       Refs refs;
-      refs.add(Ref{entry.id, entry.hash});
+      refs.add(ref);
       shard.refs.insert(key_hash, std::move(refs));
     }
   }
@@ -131,8 +134,8 @@ void ReplyCache::remove_ref(std::uint64_t key_hash, std::uint64_t id) {
   }
 }
 
-void ReplyCache::remove_refs(const Entry& entry) {
-  entry.for_each_redis_key([&](std::string_view key) { remove_ref(hash_of(key), entry.id); });
+void ReplyCache::remove_refs(const Entry& entry, std::uint64_t id) {
+  entry.for_each_redis_key([&](std::string_view key) { remove_ref(hash_of(key), id); });
 }
 
 void ReplyCache::remove_refs_of(const Dropped& dropped) {
@@ -140,7 +143,7 @@ void ReplyCache::remove_refs_of(const Dropped& dropped) {
     if (record.has_key_hash) {
       remove_ref(record.only_key_hash, record.id);
     } else {
-      remove_refs(*record.entry);
+      remove_refs(*record.entry, record.id);
     }
   }
 }
@@ -165,7 +168,7 @@ LookupResult ReplyCache::lookup(std::string_view cache_key, Clock::time_point no
       shard.unlink(slot, expired);
     } else {
       reply_out.assign(meta.entry->reply());
-      meta.last_used = ++shard.uses;
+      shard.touch(meta);
       result.filled = meta.filled;
       if (now < meta.fresh_until) {
         result.freshness = Freshness::Fresh;
@@ -222,20 +225,18 @@ PutResult ReplyCache::put(ReadTicket ticket, std::string_view cache_key,
   // Built outside the lock, so nothing is copied while locked.
   Entry* const created = Entry::create(cache_key, reply, redis_keys);
   created->hash = hash;
-  created->cost = cost;
+  meta.cost = static_cast<std::uint32_t>(cost) & kMaxCost;  // below max_entry_bytes_
   const bool ok = link(created, meta, key_hashes, ticket, /*keep_newer=*/false);
   return ok ? PutResult::Stored : PutResult::Raced;
 }
 
 bool ReplyCache::link(Entry* entry, Meta meta, std::span<const std::uint64_t> key_hashes,
                       ReadTicket ticket, bool keep_newer) {
-  entry->id = next_id_.fetch_add(1, std::memory_order_relaxed);
   meta.entry = entry;
-  meta.id = entry->id;
-  meta.cost = static_cast<std::uint32_t>(entry->cost);
-  meta.single_key = key_hashes.size() == 1;
+  meta.id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  meta.single_key = key_hashes.size() == 1 ? 1 : 0;
   // References first, entry second: see the class comment for why this order is race-free.
-  add_refs(key_hashes, *entry);
+  add_refs(key_hashes, meta.id, entry->hash);
 
   EntryShard& shard = entry_shards_[entry->hash & shard_mask_];
   Dropped dropped;
@@ -250,11 +251,11 @@ bool ReplyCache::link(Entry* entry, Meta meta, std::span<const std::uint64_t> ke
       if (old != EntryShard::kNone) {
         shard.unlink(old, dropped);
       }
-      while (shard.bytes + entry->cost > shard_budget_ && shard.size() != 0) {
+      while (shard.bytes + meta.cost > shard_budget_ && shard.size() != 0) {
         ++shard.evictions;
         shard.unlink(shard.victim(), dropped);
       }
-      meta.last_used = ++shard.uses;
+      shard.touch(meta);
       shard.insert(entry, meta);
       ++shard.inserts;
       linked = true;
@@ -264,7 +265,7 @@ bool ReplyCache::link(Entry* entry, Meta meta, std::span<const std::uint64_t> ke
     if (raced) {
       rejected_raced_.fetch_add(1, std::memory_order_relaxed);
     }
-    remove_refs(*entry);
+    remove_refs(*entry, meta.id);
     Entry::destroy(entry);
     return false;
   }
@@ -283,6 +284,7 @@ std::size_t ReplyCache::restore(ReadTicket ticket, Withheld& withheld) {
     meta.reply_hash = hash_of(entry->reply());
     meta.fresh_until = kept.fresh_until;
     meta.stale_until = kept.stale_until;
+    meta.cost = kept.cost & kMaxCost;  // it came from a Meta
     if (link(entry, meta, key_hashes, ticket, /*keep_newer=*/true)) {
       ++restored;
     }
@@ -332,8 +334,9 @@ ReplyCache::Renewal ReplyCache::renew_or_admit(EntryShard& shard, std::uint64_t 
     // Storing it would evict the least recently used entry (at least): only worth it for a key
     // read more often. Ties keep the incumbent, so a scan of one-time keys evicts nothing.
     // Judged against one victim only, as Caffeine does; a large reply may evict more.
-    const Meta& victim = shard.meta(shard.victim());
-    return shard.sketch.frequency(hash) > shard.sketch.frequency(victim.entry->hash)
+    // The victim's hash as its slot holds it: reading the entry's would cost a cache miss.
+    const std::uint64_t victim_hash = shard.table.hash_at(shard.victim());
+    return shard.sketch.frequency(hash) > shard.sketch.frequency(victim_hash)
                ? Renewal::Store
                : Renewal::NotAdmitted;
   }
@@ -349,7 +352,7 @@ ReplyCache::Renewal ReplyCache::renew_or_admit(EntryShard& shard, std::uint64_t 
   }
   meta.stale_until = renewed.stale_until;
   meta.filled = std::max(meta.filled, renewed.filled);
-  meta.last_used = ++shard.uses;
+  shard.touch(meta);
   ++shard.inserts;
   return Renewal::Renewed;
 }
@@ -407,7 +410,7 @@ std::size_t ReplyCache::invalidate_key(std::string_view redis_key, Withheld* wit
       ++shard.invalidations;
       if (withheld != nullptr) {
         const Meta& meta = shard.meta(slot);
-        withheld->kept_.push_back({nullptr, meta.fresh_until, meta.stale_until});
+        withheld->kept_.push_back({nullptr, meta.fresh_until, meta.stale_until, meta.cost});
       }
       shard.unlink(slot, dropped, &key_hash);
     }

@@ -74,10 +74,9 @@ class Refs {
 // the reply, then each Redis key after its length (4 bytes, little-endian). The bytes never
 // change once the entry is stored; what a renewal changes (times, LRU position) lives in the
 // shard's table beside the hash (Meta), so that the common put touches no entry at all.
+// Its id and cost are kept in its table slot only (Meta), which an invalidation reads anyway.
 struct ReplyCache::Entry {
   std::uint64_t hash = 0;  // of cache_key
-  std::uint64_t id = 0;    // what index references name it by (unique, unlike its address)
-  std::size_t cost = 0;
   std::uint32_t key_size = 0;
   std::uint32_t reply_size = 0;
   std::uint32_t data_size = 0;
@@ -166,29 +165,34 @@ class ReplyCache::Dropped {
 
 // What changes about a stored entry, kept in its shard's table rather than in the entry, with
 // what an invalidation needs to find and unlink it (id, cost, whether it has one Redis key), so
-// that a write touches the table and the index but not the entry. One cache line.
-struct alignas(64) ReplyCache::Meta {
+// that a write touches the table and the index but not the entry. With its hash, one cache line
+// (EntryShard::Table).
+struct ReplyCache::Meta {
   Entry* entry = nullptr;
-  std::uint64_t id = 0;          // entry->id
+  std::uint64_t id = 0;  // what index references name the entry by (unique, unlike its address)
   std::uint64_t reply_hash = 0;  // hash_of(entry->reply()): a renewal compares this, not bytes
   Clock::time_point fresh_until;
   Clock::time_point stale_until;
-  std::uint64_t last_used = 0;  // the shard's use count at the last put or hit: LRU order
-  std::uint64_t filled = 0;     // LookupResult::filled
-  std::uint32_t cost = 0;       // entry->cost (entries cost below 4 GiB: see max_entry_bytes_)
-  bool single_key = false;      // the entry depends on exactly one Redis key
+  std::uint64_t filled = 0;  // LookupResult::filled
+  // The shard's use count at the last put or hit, in 32 bits: LRU order compares ages
+  // (EntryShard::victim), which stay right for entries unused for fewer than 2^32 uses.
+  std::uint32_t last_used = 0;
+  std::uint32_t cost : 31 = 0;       // entry_cost() (below 2 GiB: see max_entry_bytes_)
+  std::uint32_t single_key : 1 = 0;  // the entry depends on exactly one Redis key
 };
 // Shards sit on their own cache lines so that threads hitting different shards do not contend.
 struct alignas(64) ReplyCache::EntryShard {
   using Slot = std::size_t;
   // Entries sampled for the least recently used one when the shard must make room.
   static constexpr std::size_t kEvictionSamples = 16;
-  static constexpr Slot kNone = OpenTable<Meta>::kNone;
+  using Table = OpenTable<Meta, 64>;
+  static_assert(sizeof(Table::Slot) == 64, "an entry's slot is one cache line");
+  static constexpr Slot kNone = Table::kNone;
 
   std::mutex mutex;
-  OpenTable<Meta> table;
+  Table table;
   FrequencySketch sketch{0};  // sized by ReplyCache's constructor
-  std::uint64_t uses = 0;     // puts and hits so far: Meta::last_used
+  std::uint64_t uses = 0;     // puts and hits so far: Meta::last_used (its low 32 bits)
   std::uint64_t sample_seed = 0x2545f4914f6cdd1dull;
   std::size_t bytes = 0;
   std::uint64_t hits_fresh = 0;
@@ -230,11 +234,15 @@ struct alignas(64) ReplyCache::EntryShard {
     if (table.size() == 0) {
       return kNone;
     }
-    return table.least_of_sample(sample_seed, kEvictionSamples,
-                                 [this](std::uint64_t hash, const Meta& m) {
-                                   return std::pair{sketch.frequency(hash), m.last_used};
-                                 });
+    // last_used - (uses + 1) mod 2^32 is 2^32 - 1 - age: the oldest ranks least.
+    return table.least_of_sample(
+        sample_seed, kEvictionSamples, [this](std::uint64_t hash, const Meta& m) {
+          return std::pair{sketch.frequency(hash),
+                           static_cast<std::uint32_t>(m.last_used - (uses + 1))};
+        });
   }
+  // Stamps a use of `meta` (LRU order).
+  void touch(Meta& meta) noexcept { meta.last_used = static_cast<std::uint32_t>(++uses); }
   void insert(Entry* entry, const Meta& meta) {
     table.insert(entry->hash, meta);
     bytes += meta.cost;

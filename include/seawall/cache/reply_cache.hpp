@@ -139,6 +139,7 @@ class ReplyCache {
       Entry* entry = nullptr;
       Clock::time_point fresh_until;
       Clock::time_point stale_until;
+      std::uint32_t cost = 0;  // entry_cost(), which only the table slot kept
     };
     std::vector<Kept> kept_;
   };
@@ -215,17 +216,19 @@ class ReplyCache {
   struct IndexShard;
 
   std::atomic<std::uint64_t>& stripe_of(std::uint64_t key_hash) const noexcept;
-  // `key_hashes`: hash_of each Redis key of the put, computed once by put().
-  void add_refs(std::span<const std::uint64_t> key_hashes, const Entry& entry);
+  // References entry `id` (whose cache key hashes to `hash`) under each Redis key; `key_hashes`:
+  // hash_of each Redis key of the put, computed once by put().
+  void add_refs(std::span<const std::uint64_t> key_hashes, std::uint64_t id, std::uint64_t hash);
   // Removes the reference to entry `id` under the Redis key hashed `key_hash`.
   void remove_ref(std::uint64_t key_hash, std::uint64_t id);
-  void remove_refs(const Entry& entry);
+  // Removes the references to entry `id`, found through its Redis keys.
+  void remove_refs(const Entry& entry, std::uint64_t id);
   // Removes the index references of entries already unlinked from their shard.
   void remove_refs_of(const Dropped& dropped);
   bool invalidated_since(ReadTicket ticket, std::span<const std::uint64_t> key_hashes) noexcept;
-  // Links `entry` (described by `meta`) into its shard and the index, evicting to make room,
-  // unless a key was invalidated after `ticket` (or, with `keep_newer`, the shard already holds
-  // an entry for its cache key): then frees it and returns false.
+  // Links `entry` (described by `meta`, whose cost the caller set) into its shard and the index,
+  // evicting to make room, unless a key was invalidated after `ticket` (or, with `keep_newer`, the
+  // shard already holds an entry for its cache key): then frees it and returns false.
   bool link(Entry* entry, Meta meta, std::span<const std::uint64_t> key_hashes, ReadTicket ticket,
             bool keep_newer);
   enum class Renewal : std::uint8_t { Renewed, Store, NotAdmitted };

@@ -82,6 +82,7 @@ TEST(OpenTableTest, TheSampleMinimumIsExactInASmallTable) {
       table.least_of_sample(0, 16, [](std::uint64_t, const Value& v) { return v.id; });
   ASSERT_NE(least, OpenTable<Value>::kNone);
   EXPECT_EQ(table.at(least).id, 90u);
+  EXPECT_EQ(table.hash_at(least), 10u * 1000003);  // the slot holds its hash beside the value
   std::size_t count = 0;
   table.for_each([&count](const Value&) { ++count; });
   EXPECT_EQ(count, 10u);
@@ -89,6 +90,25 @@ TEST(OpenTableTest, TheSampleMinimumIsExactInASmallTable) {
   EXPECT_EQ(table.size(), 0u);
   EXPECT_EQ(table.least_of_sample(0, 16, [](std::uint64_t, const Value& v) { return v.id; }),
             OpenTable<Value>::kNone);
+}
+
+// An entry table's slot, hash and value together, is one cache line (and aligned to one).
+TEST(OpenTableTest, AlignedSlotsFillWholeLines) {
+  struct Line {
+    std::uint64_t words[7];
+  };
+  using Table = OpenTable<Line, 64>;
+  static_assert(sizeof(Table::Slot) == 64 && alignof(Table::Slot) == 64);
+  Table table;
+  for (std::uint64_t i = 1; i <= 100; ++i) {
+    table.insert(i, Line{{i}});
+  }
+  for (std::uint64_t i = 1; i <= 100; ++i) {
+    const std::size_t slot = table.find(i, [](const Line&) { return true; });
+    ASSERT_NE(slot, Table::kNone);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(&table.at(slot)) % 64, 8u);
+    EXPECT_EQ(table.at(slot).words[0], i);
+  }
 }
 
 }  // namespace
