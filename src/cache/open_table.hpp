@@ -22,8 +22,8 @@ class OpenTable {
  public:
   static constexpr std::size_t kNone = ~std::size_t{0};
   struct alignas(Align) Slot {
-    std::uint64_t hash;
-    Value value;
+    std::uint64_t hash = kEmpty;
+    Value value{};
   };
 
   OpenTable() { reset(); }
@@ -80,7 +80,7 @@ class OpenTable {
         hole = next;
       }
     }
-    slots_[hole] = Slot{kEmpty, Value{}};
+    slots_[hole] = Slot{};
     --size_;
   }
 
@@ -116,7 +116,7 @@ class OpenTable {
   }
 
   void reset() {
-    slots_.assign(kInitialSlots, Slot{kEmpty, Value{}});
+    slots_ = std::vector<Slot>(kInitialSlots);
     mask_ = kInitialSlots - 1;
     shift_ = 64 - std::countr_zero(kInitialSlots);
     size_ = 0;
@@ -152,7 +152,7 @@ class OpenTable {
   void grow() {
     std::vector<Slot> old = std::move(slots_);
     const std::size_t count = old.size() * 2;
-    slots_.assign(count, Slot{kEmpty, Value{}});
+    slots_ = std::vector<Slot>(count);
     mask_ = count - 1;
     shift_ = 64 - std::countr_zero(count);
     for (Slot& slot : old) {

@@ -30,43 +30,54 @@ struct Ref {
 };
 
 // The references of one Redis key: almost always one (GET k), so the first is held inline and
-// only a key cached under several commands (GET k, HGETALL k, MGET a k) allocates.
+// only a key cached under several commands (GET k, HGETALL k, MGET a k) allocates the rest. 24
+// bytes, so that an index slot (hash and Refs) is half a cache line and a probe that passes
+// several slots reads few lines. Entry ids start at 1: an id of 0 marks "none".
 class Refs {
  public:
-  bool empty() const noexcept { return !has_first_; }
+  bool empty() const noexcept { return first_.id == 0; }
   void add(const Ref& ref) {
-    if (!has_first_) {
+    if (empty()) {
       first_ = ref;
-      has_first_ = true;
-    } else {
-      rest_.push_back(ref);
+      return;
     }
+    if (!rest_) {
+      rest_ = std::make_unique<std::vector<Ref>>();
+    }
+    rest_->push_back(ref);
   }
   // Removes every reference to `id` (an entry lists a key twice for MGET a a).
   void remove(std::uint64_t id) {
-    std::erase_if(rest_, [&](const Ref& ref) { return ref.id == id; });
-    if (has_first_ && first_.id == id) {
-      if (rest_.empty()) {
-        has_first_ = false;
+    if (rest_) {
+      std::erase_if(*rest_, [&](const Ref& ref) { return ref.id == id; });
+    }
+    if (first_.id == id) {
+      if (rest_ && !rest_->empty()) {
+        first_ = rest_->back();
+        rest_->pop_back();
       } else {
-        first_ = rest_.back();
-        rest_.pop_back();
+        first_ = Ref{};
       }
+    }
+    if (rest_ && rest_->empty()) {
+      rest_.reset();
     }
   }
   void copy_to(std::vector<Ref>& out) const {
     out.clear();
-    if (has_first_) {
+    if (!empty()) {
       out.push_back(first_);
-      out.insert(out.end(), rest_.begin(), rest_.end());
+      if (rest_) {
+        out.insert(out.end(), rest_->begin(), rest_->end());
+      }
     }
   }
 
  private:
-  Ref first_{};
-  bool has_first_ = false;
-  std::vector<Ref> rest_;
+  Ref first_{0, 0};
+  std::unique_ptr<std::vector<Ref>> rest_;
 };
+static_assert(sizeof(Refs) == 24);
 
 }  // namespace detail
 

@@ -247,7 +247,7 @@ class ReplyCache {
   std::unique_ptr<std::atomic<std::uint64_t>[]> stripes_;  // last invalidation epoch per stripe
   std::atomic<std::uint64_t> epoch_{1};          // bumped by every invalidation; 0 is "unverified"
   std::atomic<std::uint64_t> cleared_epoch_{0};  // epoch of the last clear()
-  std::atomic<std::uint64_t> next_id_{1};
+  std::atomic<std::uint64_t> next_id_{1};        // entry ids; 0 means none (detail::Refs)
   std::atomic<std::uint64_t> rejected_too_large_{0};
   std::atomic<std::uint64_t> rejected_raced_{0};
   std::atomic<std::uint64_t> rejected_admission_{0};
