@@ -14,6 +14,7 @@ steady on a machine where throughput is not.
     tests/bench/bench.py --memory-only [--memory-clients 10000]   # the memory row alone
     tests/bench/bench.py --outage-zipf                 # L1 hit share during an outage, Zipf reads
     tests/bench/bench.py --near                        # near-cache mode against direct and fallback
+    tests/bench/bench.py --cpu-budget                  # CPU per GET of every process, cores busy
 
 Tables: the keyspace rows; a Zipf row (hot keys, driven by keyspace.drive, a pipelined Python
 client, since redis-benchmark draws keys uniformly); the L1 fill (seawall with the default L1
@@ -34,6 +35,7 @@ import csv
 import io
 import json
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -500,6 +502,83 @@ def outage_zipf(args, workdir: Path) -> bool:
 NEAR_HOT_KEYS = 1000
 
 
+def cpu_budget(args, workdir: Path) -> bool:
+    """Where GET c=50 P=16 spends the machine: for direct Redis, twemproxy, seawall with the
+    default L1 policy and with the L1 off, the CPU per GET of every process in the path
+    (redis-benchmark from getrusage of this script's children, Redis and the proxy from /proc),
+    their sum, the cores busy (sum of CPU over wall time) and, from the CPU per GET alone, what
+    each path would give with a core per process: the rate of its busiest process."""
+    k = args.keys
+    row = Row("GET c=50 P=16 -r", "get", 50, 16, args.requests_p16, keyspace=k)
+    redis = RedisServer(workdir / "redis")
+    seawalls: dict[str, Seawall] = {}
+    twemproxy = None
+    samples: dict[str, list[dict]] = {}
+    stopped = False
+    try:
+        redis.start()
+        prefill(redis.port, k)
+        paths = {"direct": (redis.port, [])}
+        if shutil.which("nutcracker"):
+            twemproxy = Nutcracker(workdir, redis.port)
+            twemproxy.start()
+            paths["twemproxy"] = (twemproxy.port, [twemproxy.proc.pid])
+        for name, extra in (("seawall", {}), ("seawall L1 off", L1_OFF)):
+            seawalls[name] = start_seawall(args, workdir, name.replace(" ", "-"), redis,
+                                           args.threads, extra)
+            paths[name] = (seawalls[name].port, [seawalls[name].pid])
+        for name, (port, _) in paths.items():
+            check_target(name, port)
+            # Untimed: seawall's L1 then holds the keyspace, as after any warm-up in production.
+            run_benchmark(port, Row(row.label, "get", 50, 16, max(row.requests // 4, 1000),
+                                    keyspace=k))
+        for run in range(args.runs):
+            for name, (port, proxy) in paths.items():
+                pids = [redis.pid] + proxy
+                cpu_before = [cpu_seconds(pid) for pid in pids]
+                children = resource.getrusage(resource.RUSAGE_CHILDREN)
+                started = time.monotonic()
+                res = run_benchmark(port, row)
+                wall = time.monotonic() - started
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                bench_s = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+                cpu = [cpu_seconds(pid) - b for pid, b in zip(pids, cpu_before)]
+                sample = {"rps": res.rps, "bench": bench_s, "redis": cpu[0],
+                          "proxy": cpu[1] if proxy else float("nan"),
+                          "busy": (bench_s + sum(cpu)) / wall}
+                samples.setdefault(name, []).append(sample)
+                print(f"cpu-budget run {run + 1} {name:<15} {res.rps:>12,.0f} GET/s  cores busy "
+                      f"{sample['busy']:.2f}", file=sys.stderr)
+    finally:
+        stopped = stop_targets(seawalls, twemproxy, redis)
+
+    def med(name, field, per_get=True):
+        values = [s[field] / (row.requests if per_get else 1) * (1e6 if per_get else 1)
+                  for s in samples[name]]
+        return statistics.median(values)
+
+    direct_rps = med("direct", "rps", per_get=False)
+    print(f"\nGET c=50 P=16 over {k} prefilled keys (-r {k}), {row.requests} GETs per run, median "
+          f"of {args.runs} interleaved run(s): the CPU per GET of each process on the path, the "
+          f"cores busy, and the rate with a core per process (1 / the busiest process's CPU per "
+          f"GET). This machine has {os.cpu_count()} cores.\n")
+    print("| path | k GET/s | /direct | CPU us/GET redis-benchmark | Redis | proxy | sum | "
+          "cores busy | k GET/s with a core per process | /direct |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    direct_bound = None
+    for name in samples:
+        rps = med(name, "rps", per_get=False)
+        bench_us, redis_us, proxy_us = med(name, "bench"), med(name, "redis"), med(name, "proxy")
+        parts = [bench_us, redis_us] + ([] if name == "direct" else [proxy_us])
+        bound = 1e3 / max(parts)  # k GET/s
+        direct_bound = bound if name == "direct" else direct_bound
+        proxy_cell = "" if name == "direct" else f"{proxy_us:.2f}"
+        print(f"| {name} | {rps / 1000:.1f} | {rps / direct_rps:.2f} | {bench_us:.2f} | "
+              f"{redis_us:.2f} | {proxy_cell} | {sum(parts):.2f} | "
+              f"{med(name, 'busy', per_get=False):.2f} | {bound:.0f} | {bound / direct_bound:.2f} |")
+    return stopped
+
+
 def commands_processed(redis_port: int) -> int:
     """Redis's INFO stats total_commands_processed (this INFO itself not yet counted)."""
     with RawConnection(redis_port, timeout=10) as c:
@@ -693,6 +772,9 @@ def main() -> int:
                         help="run only the near-cache tables: 1,000 hot keys at P1 and P16, "
                              "direct vs seawall near vs fallback (vs twemproxy), and Zipf reads "
                              "with the commands Redis processed")
+    parser.add_argument("--cpu-budget", action="store_true",
+                        help="run only the CPU budget of GET c=50 P=16: the CPU per GET of "
+                             "redis-benchmark, Redis and the proxy, and the cores busy")
     parser.add_argument("--outage-warm", type=int, default=300_000,
                         help="Zipf GETs through seawall before Redis is frozen")
     parser.add_argument("--outage-reads", type=int, default=50_000,
@@ -711,14 +793,16 @@ def main() -> int:
     if args.quick:
         args.runs, args.requests_p1, args.requests_p16, args.requests_latency = 1, 20_000, 100_000, 5_000
         args.requests_zipf = 20_000
-    if args.memory_only or args.outage_zipf or args.near:
+    if args.memory_only or args.outage_zipf or args.near or args.cpu_budget:
         workdir = Path(tempfile.mkdtemp(prefix="seawall-bench-"))
         ok = False
-        what = "memory row" if args.memory_only else "outage" if args.outage_zipf else "near"
+        what = ("memory row" if args.memory_only else "outage" if args.outage_zipf
+                else "near" if args.near else "cpu budget")
         try:
             ok = (memory_table(args, workdir) if args.memory_only
                   else outage_zipf(args, workdir) if args.outage_zipf
-                  else near_tables(args, workdir))
+                  else near_tables(args, workdir) if args.near
+                  else cpu_budget(args, workdir))
         except Exception as e:  # noqa: BLE001 - report and clean up
             print(f"{what} failed: {e}", file=sys.stderr)
         if ok and not args.keep:

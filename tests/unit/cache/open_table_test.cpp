@@ -98,7 +98,8 @@ TEST(OpenTableTest, AlignedSlotsFillWholeLines) {
     std::uint64_t words[7];
   };
   using Table = OpenTable<Line, 64>;
-  static_assert(sizeof(Table::Slot) == 64 && alignof(Table::Slot) == 64);
+  static_assert(sizeof(Table::Slot) == 64);
+  static_assert(alignof(Table::Slot) == 64);
   Table table;
   for (std::uint64_t i = 1; i <= 100; ++i) {
     table.insert(i, Line{{i}});
