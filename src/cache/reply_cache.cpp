@@ -50,8 +50,8 @@ Clock::time_point saturating_add(Clock::time_point t, Clock::duration d) noexcep
 
 namespace {
 // Bookkeeping charged per entry and per Redis key, on top of the bytes of the strings: the entry's
-// header, its table slots (a hash and a Meta each) and allocator rounding, and per key
-// its length in the entry plus its index reference.
+// header, its table slots (a hash beside a Meta in each) and allocator rounding, and per key
+// its length in the entry plus its index slot (a hash beside its Refs).
 constexpr std::size_t kPointer = sizeof(void*);
 // Meta::cost's 31 bits (the masks tell the compiler what max_entry_bytes_ guarantees).
 constexpr std::uint32_t kMaxCost = 0x7fffffffu;
