@@ -60,16 +60,53 @@ def port_free(port: int) -> bool:
     return True
 
 
+# Ports this process has handed out: a server picks its port before it binds it, so a second
+# pick before that bind would find the same port free (one CI run gave a seawall the port of the
+# Redis it was in front of, and the test talked to Redis directly).
+_handed_out: set = set()
+
+
 def free_port() -> int:
-    """A loopback TCP port, free a moment ago, that no outgoing connection will take."""
+    """A loopback TCP port, free a moment ago and not handed out before by this process, that
+    no outgoing connection will take."""
     if _ephemeral_low() >= _PORT_RANGE[1]:
         for _ in range(1000):
             port = _port_rng.randrange(*_PORT_RANGE)
-            if port_free(port):
+            if port not in _handed_out and port_free(port):
+                _handed_out.add(port)
                 return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((LOOPBACK, 0))
         return s.getsockname()[1]
+
+
+def listens_on(pid: int, port: int) -> bool:
+    """True when process `pid` holds a socket listening on TCP `port`: the server a test started
+    answers there, not another test's server that took the same port first."""
+    inodes = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            with open(f"/proc/{pid}/net/{table}") as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(f"socket:[{fields[9]}]")
+    if not inodes:
+        return False
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str, interval=0.02) -> None:
@@ -291,6 +328,7 @@ class RedisServer:
         self.proc: Optional[subprocess.Popen] = None
         self.log_path = self.workdir / "redis.log"
         self._log = None
+        self._started = False
 
     @property
     def pid(self) -> int:
@@ -301,21 +339,48 @@ class RedisServer:
     def address(self) -> str:
         return f"{LOOPBACK}:{self.port}"
 
+    # Starts on another port when the first start finds its port taken (by a server of a test
+    # running in parallel, which picked the same free port); a restart keeps its port.
+    PORT_ATTEMPTS = 3
+
     def start(self, timeout: float = 10.0) -> None:
+        for attempt in range(1, self.PORT_ATTEMPTS + 1):
+            if self._start_once(timeout):
+                break
+            if attempt == self.PORT_ATTEMPTS:
+                raise RuntimeError(f"redis-server found its port taken {attempt} times\n"
+                                   f"redis log:\n{tail(self.log_path)}")
+            self.port = free_port()
+        self._started = True
+
+    def _start_once(self, timeout: float) -> bool:
+        """False when redis-server exited because its port is taken."""
         args = [self.binary, "--port", str(self.port), "--bind", LOOPBACK, "--save", "",
                 "--appendonly", "no", "--enable-debug-command", "yes", "--dir", str(self.workdir),
                 "--daemonize", "no", "--protected-mode", "no", *self.extra_args]
-        self._log = open(self.log_path, "ab")
+        if self._log is None:
+            self._log = open(self.log_path, "ab")
+        log_start = self.log_path.stat().st_size
         self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
-        try:
+
+        def up() -> bool:
             # -NOAUTH is up too: a server started with --requirepass.
-            wait_until(lambda: self.proc.poll() is None and ping_ok(self.port, noauth_ok=True),
-                       timeout,
-                       f"redis-server on port {self.port} to answer PING")
+            return self.proc.poll() is not None or (ping_ok(self.port, noauth_ok=True)
+                                                    and listens_on(self.proc.pid, self.port))
+
+        try:
+            wait_until(up, timeout, f"redis-server on port {self.port} to answer PING")
         except TimeoutError as e:
             self.kill9()
             raise RuntimeError(f"{e}\nredis log:\n{tail(self.log_path)}") from None
+        if self.proc.poll() is None:
+            return True
+        if not self._started and b"Address already in use" in \
+                self.log_path.read_bytes()[log_start:]:
+            return False
+        raise RuntimeError(f"redis-server exited with {self.proc.returncode} at startup\n"
+                           f"redis log:\n{tail(self.log_path)}")
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -505,6 +570,7 @@ class Seawall:
         self.proc: Optional[subprocess.Popen] = None
         self._log = None
         self.exit_code: Optional[int] = None
+        self._started = False
 
     @property
     def pid(self) -> int:
@@ -518,9 +584,34 @@ class Seawall:
         tmp.write_text(text if text is not None else to_yaml(self.config) + "\n")
         os.replace(tmp, self.config_path)
 
+    # As RedisServer.PORT_ATTEMPTS: the first start moves to other ports the harness picked when
+    # another test's server took one of them first; a restart or a port a test chose does not.
+    PORT_ATTEMPTS = 3
+
     def start(self, timeout: float = 10.0) -> None:
+        for attempt in range(1, self.PORT_ATTEMPTS + 1):
+            if self._start_once(timeout):
+                break
+            if attempt == self.PORT_ATTEMPTS:
+                raise RuntimeError(f"seawall found its ports taken {attempt} times\n"
+                                   f"log:\n{tail(self.log_path)}")
+            self.port = free_port()
+            self.admin_port = free_port()
+            self.config["listen"]["port"] = self.port
+            self.config["admin"]["port"] = self.admin_port
+        self._started = True
+        self._wait_workers_connected()
+
+    def _ports_movable(self) -> bool:
+        return (not self._started and self.config.get("listen", {}).get("port") == self.port
+                and self.config.get("admin", {}).get("port") == self.admin_port)
+
+    def _start_once(self, timeout: float) -> bool:
+        """False when seawall exited because a port the harness picked is taken."""
         self.write_config()
-        self._log = open(self.log_path, "ab")
+        if self._log is None:
+            self._log = open(self.log_path, "ab")
+        log_start = self.log_path.stat().st_size
         self.proc = subprocess.Popen([self.binary, "--config", str(self.config_path)],
                                      stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
@@ -529,18 +620,22 @@ class Seawall:
         noauth_ok = bool(self.config.get("auth"))
 
         def up() -> bool:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"seawall exited with {self.proc.returncode} at startup\n"
-                                   f"config:\n{self.config_path.read_text()}\n"
-                                   f"log:\n{tail(self.log_path)}")
-            return ping_ok(self.port, noauth_ok=noauth_ok)
+            return self.proc.poll() is not None or (ping_ok(self.port, noauth_ok=noauth_ok)
+                                                    and listens_on(self.proc.pid, self.port))
 
         try:
             wait_until(up, timeout, f"seawall on port {self.port} to answer PING")
         except TimeoutError as e:
             self._kill9()
             raise RuntimeError(f"{e}\nlog:\n{tail(self.log_path)}") from None
-        self._wait_workers_connected()
+        if self.proc.poll() is None:
+            return True
+        if self._ports_movable() and b"Address already in use" in \
+                self.log_path.read_bytes()[log_start:]:
+            return False
+        raise RuntimeError(f"seawall exited with {self.proc.returncode} at startup\n"
+                           f"config:\n{self.config_path.read_text()}\n"
+                           f"log:\n{tail(self.log_path)}")
 
     # Longest wait for the other workers' upstream connections (a Redis that is down or refuses
     # seawall on purpose never gets there; that test then starts as it would with one thread).

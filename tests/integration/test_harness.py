@@ -6,7 +6,8 @@ import socket
 
 import pytest
 
-from harness import ConnectionClosed, RawConnection, encode_command, ping_ok, pid_alive
+from harness import (LOOPBACK, ConnectionClosed, RawConnection, RedisServer, Seawall,
+                     encode_command, free_port, listens_on, ping_ok, pid_alive)
 
 
 def test_kill9_and_restart_on_the_same_port(redis_server):
@@ -43,3 +44,42 @@ def test_raw_reader_returns_whole_nested_replies(redis_server):
                + encode_command("LRANGE", "l", 0, -1) + encode_command("GET", "missing"))
         assert c.read_replies(4) == [b":2\r\n", b"*3\r\n:1\r\n*2\r\n:2\r\n*0\r\n$1\r\nx\r\n",
                                      b"*2\r\n$1\r\na\r\n$0\r\n\r\n", b"$-1\r\n"]
+
+
+def test_free_port_never_hands_out_a_port_twice():
+    # A server picks its port before binding it: a second pick in between must not get it too.
+    ports = [free_port() for _ in range(200)]
+    assert len(set(ports)) == len(ports)
+
+
+def test_servers_whose_port_another_process_took_move_to_another(tmp_path):
+    # As when a test running in parallel picked the same free port and bound it first.
+    taken = socket.socket()
+    taken.bind((LOOPBACK, 0))
+    taken.listen(1)
+    redis = RedisServer(tmp_path / "redis")
+    redis.port = taken.getsockname()[1]
+    squatter = RedisServer(tmp_path / "squatter")
+    proxy = None
+    try:
+        redis.start()
+        assert redis.port != taken.getsockname()[1] and listens_on(redis.pid, redis.port)
+        proxy = Seawall(tmp_path / "seawall", redis.port)
+        # A Redis on the seawall's port answers its PING: start() must not take that as seawall.
+        squatter.port = proxy.port
+        squatter.start()
+        squatted = proxy.port
+        proxy.start()
+        assert proxy.port != squatted and listens_on(proxy.pid, proxy.port)
+        with RawConnection(proxy.port) as c:
+            assert c.request("SET", "k", "through seawall") == b"+OK\r\n"
+        with redis.raw() as c:
+            assert c.request("GET", "k") == b"$15\r\nthrough seawall\r\n"
+        with squatter.raw() as c:
+            assert c.request("GET", "k") == b"$-1\r\n"
+    finally:
+        taken.close()
+        if proxy is not None:
+            proxy.stop()
+        squatter.stop()
+        redis.stop()
