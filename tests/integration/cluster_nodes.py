@@ -74,6 +74,7 @@ class Cluster:
             *self.extra_args,
         ])
         node.port = port
+        node.pick_port = lambda: cluster_ports(1)[0]
         return node
 
     def add_master(self) -> RedisServer:

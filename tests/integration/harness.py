@@ -329,6 +329,8 @@ class RedisServer:
         self.log_path = self.workdir / "redis.log"
         self._log = None
         self._started = False
+        # Where a first start whose port is taken goes next (cluster nodes need a bus port too).
+        self.pick_port: Callable[[], int] = free_port
 
     @property
     def pid(self) -> int:
@@ -350,7 +352,7 @@ class RedisServer:
             if attempt == self.PORT_ATTEMPTS:
                 raise RuntimeError(f"redis-server found its port taken {attempt} times\n"
                                    f"redis log:\n{tail(self.log_path)}")
-            self.port = free_port()
+            self.port = self.pick_port()
         self._started = True
 
     def _start_once(self, timeout: float) -> bool:
