@@ -25,7 +25,7 @@ from typing import Optional
 
 import pytest
 
-from harness import LOOPBACK, _die_with_parent, free_port, tail, wait_until
+from harness import LOOPBACK, _die_with_parent, free_port, listens_on, tail, wait_until
 
 SOURCE_DIR = Path(os.environ.get("SEAWALL_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 ALERT_RULES = SOURCE_DIR / "docker" / "prometheus" / "seawall-alerts.yml"
@@ -83,7 +83,7 @@ class PrometheusServer:
                                    f"{tail(self.log_path)}")
             try:
                 with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as r:
-                    return r.status == 200
+                    return r.status == 200 and listens_on(self.proc.pid, self.port)
             except OSError:
                 return False
 

@@ -47,6 +47,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from harness import (  # noqa: E402
     LOOPBACK,
+    listens_on,
     RedisServer,
     Seawall,
     _die_with_parent,
@@ -118,7 +119,8 @@ class TlsNode(RedisServer):
                                      stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         ctx = ssl.create_default_context(cafile=str(self.pki.ca))
         try:
-            wait_until(lambda: self.proc.poll() is None and _tls_ping(self.port, ctx), timeout,
+            wait_until(lambda: self.proc.poll() is None and _tls_ping(self.port, ctx)
+                       and listens_on(self.proc.pid, self.port), timeout,
                        f"TLS redis-server on port {self.port} to answer PING")
         except TimeoutError as e:
             self.kill9()

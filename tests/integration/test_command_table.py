@@ -16,7 +16,7 @@ import time
 import pytest
 import redis
 
-from harness import free_port
+from harness import free_port, listens_on
 
 # Flags that we derive ourselves; every other flag must be exactly what Redis reports.
 DERIVED_FLAGS = {"transaction", "connection_state", "no_key", "scripting",
@@ -56,6 +56,9 @@ def server():
             while time.monotonic() < deadline and proc.poll() is None:
                 try:
                     client.ping()
+                    if not listens_on(proc.pid, port):  # another test's server on that port
+                        time.sleep(0.05)
+                        continue
                     yield client
                     return
                 except redis.exceptions.ConnectionError:

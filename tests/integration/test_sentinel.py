@@ -37,6 +37,7 @@ import faults  # noqa: E402
 import lin_workload  # noqa: E402
 from harness import (  # noqa: E402
     LOOPBACK,
+    listens_on,
     RawConnection,
     RedisServer,
     Seawall,
@@ -89,7 +90,7 @@ class Sentinel:
         if self.proc.poll() is not None:
             raise RuntimeError(f"sentinel exited: {tail(self.log_path)}")
         try:
-            return self.client().ping()
+            return self.client().ping() and listens_on(self.proc.pid, self.port)
         except redis.RedisError:
             return False
 

@@ -38,6 +38,7 @@ from harness import (  # noqa: E402
     Seawall,
     _die_with_parent,
     encode_command,
+    listens_on,
     tail,
     wait_until,
 )
@@ -121,8 +122,8 @@ class Redis(RedisServer):
                                      stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         ctx = _client_ssl_context(self.pki, self.client_auth) if self.pki else None
         try:
-            wait_until(lambda: self.proc.poll() is None and _answers_ping(self.port, ctx),
-                       timeout, f"redis-server on port {self.port} to answer PING")
+            wait_until(lambda: self.proc.poll() is None and _answers_ping(self.port, ctx)
+                       and listens_on(self.proc.pid, self.port), timeout, f"redis-server on port {self.port} to answer PING")
         except TimeoutError as e:
             self.kill9()
             raise RuntimeError(f"{e}\nredis log:\n{tail(self.log_path)}") from None
