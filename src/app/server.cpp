@@ -250,8 +250,8 @@ std::string Server::status_json() const {
   out += ",\"threads\":" + std::to_string(config->threads);
   out += ",\"clients\":" + std::to_string(clients_.load(std::memory_order_relaxed));
   out += ",\"max_clients\":" + std::to_string(config->limits.max_clients);
-  out += ",\"listen\":" +
-         json_string(config->listen.address + ":" + std::to_string(config->listen.port));
+  out +=
+      ",\"listen\":" + json_string(detail::listen_endpoints(config->listen, config->listen.port));
   out += ",\"config_version\":" + std::to_string(config_status.version);
   out += ",\"config\":";
   detail::append_config_status(out, config_status, now);
@@ -509,8 +509,8 @@ void Server::start_serving() {
   if (admin_) {
     admin_->set_readiness(admin::Readiness::Ready);
   }
-  util::logger("app")->info("seawall {} listening on {}:{} threads={} upstreams={}",
-                            SEAWALL_VERSION, config_->listen.address, workers_.front()->port(),
+  util::logger("app")->info("seawall {} listening on {} threads={} upstreams={}", SEAWALL_VERSION,
+                            detail::listen_endpoints(config_->listen, workers_.front()->port()),
                             config_->threads, config_->upstreams.size());
 }
 

@@ -7,6 +7,7 @@
 
 #include "seawall/admin/json.hpp"
 #include "seawall/cluster/slot_table.hpp"
+#include "seawall/proxy/introspection.hpp"
 #include "seawall/upstream/cluster_topology.hpp"
 
 namespace seawall::app::detail {
@@ -36,6 +37,17 @@ std::string_view reload_name(ConfigStatus::Reload reload) {
 }
 
 }  // namespace
+
+std::string listen_endpoints(const config::ListenConfig& listen, std::uint16_t port) {
+  std::string out;
+  for (const std::string& address : listen.addresses) {
+    if (!out.empty()) {
+      out += ", ";
+    }
+    out += proxy::introspection::format_address(address, port);
+  }
+  return out;
+}
 
 std::string iso8601_utc(WallClock::time_point t) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch());

@@ -33,6 +33,9 @@ struct ConfigStatus {
   std::string last_reload_error;   // the errors of a failed reload, one per line
 };
 
+// Where clients connect: "127.0.0.1:6380", or "127.0.0.1:6380, [::1]:6380" for several
+// addresses (an IPv6 one in brackets).
+std::string listen_endpoints(const config::ListenConfig& listen, std::uint16_t port);
 // "2026-12-04T20:17:39.123Z".
 std::string iso8601_utc(WallClock::time_point t);
 // FNV-1a 64 of `text`, as 16 hex digits: tells two config versions' contents apart.

@@ -196,6 +196,12 @@ bool MapBinder::has(std::string_view key) const {
                      [&](const Entry& e) { return e.key == key; });
 }
 
+bool MapBinder::has_sequence(std::string_view key) const {
+  diagnostics_.asked(join_path(path_, key));
+  return std::any_of(entries_.begin(), entries_.end(),
+                     [&](const Entry& e) { return e.key == key && e.value.IsSequence(); });
+}
+
 int MapBinder::line(std::string_view key) const {
   for (const Entry& entry : entries_) {
     if (entry.key == key) {

@@ -93,6 +93,8 @@ class MapBinder {
   const std::string& path() const { return path_; }
   bool is_map() const { return is_map_; }
   bool has(std::string_view key) const;
+  // True when `key` is present and a sequence (for a key that takes one value or a list).
+  bool has_sequence(std::string_view key) const;
   // Line of `key`, or of this mapping when the key is absent.
   int line(std::string_view key) const;
   // Records an error on `key` found by a check across fields.

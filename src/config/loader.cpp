@@ -23,6 +23,7 @@ namespace {
 
 using detail::bind_password;
 using detail::bind_upstreams;
+using detail::canonical_ip;
 using detail::check_ip_literal;
 using detail::check_upstream_name;
 using detail::Choice;
@@ -40,8 +41,46 @@ constexpr std::uint32_t kMaxAdminConnections = 1024;
 constexpr std::uint64_t kMinAdminRequestSize = 1024;
 constexpr std::uint64_t kMaxAdminRequestSize = 1024 * 1024;
 
+bool is_wildcard(const std::string& address) {
+  const std::string ip = canonical_ip(address);
+  return ip == "0.0.0.0" || ip == "::";
+}
+
+// Several addresses: each once, and a wildcard alone (it takes the others' connections already,
+// and two sockets on overlapping addresses would split them).
+void check_listen_addresses(MapBinder& m, const std::vector<std::string>& addresses) {
+  if (addresses.empty()) {
+    m.error("address", "needs at least one address");
+    return;
+  }
+  for (std::size_t i = 0; i < addresses.size(); ++i) {
+    if (addresses.size() > 1 && is_wildcard(addresses[i])) {
+      m.error("address", addresses[i] +
+                             " accepts connections on every interface already: list it "
+                             "alone");
+      return;
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (canonical_ip(addresses[j]) == canonical_ip(addresses[i])) {
+        m.error("address", "lists " + addresses[i] + " twice");
+        return;
+      }
+    }
+  }
+}
+
 void bind_listen(MapBinder& m, ListenConfig& out) {
-  m.string("address", out.address, check_ip_literal);
+  // One address, or a list of them as Redis's bind takes.
+  if (m.has_sequence("address")) {
+    if (m.strings("address", out.addresses, check_ip_literal)) {
+      check_listen_addresses(m, out.addresses);
+    }
+  } else {
+    std::string address = out.addresses.front();
+    if (m.string("address", address, check_ip_literal)) {
+      out.addresses = {address};
+    }
+  }
   m.uint("port", out.port, 1, 65535);
 }
 
@@ -344,16 +383,16 @@ void bind_fault(MapBinder& m, fault::FaultConfig& out,
   }
 }
 
-bool is_wildcard(const std::string& address) { return address == "0.0.0.0" || address == "::"; }
-
 // The admin server and the Redis listener would bind one port on overlapping addresses: one of
 // them would fail at startup with "address in use", so say so at load instead.
 bool admin_port_conflicts(const Config& config) {
   const AdminConfig& admin = config.admin;
   const ListenConfig& listen = config.listen;
   return admin.enabled && admin.port == listen.port &&
-         (admin.address == listen.address || is_wildcard(admin.address) ||
-          is_wildcard(listen.address));
+         std::any_of(listen.addresses.begin(), listen.addresses.end(), [&](const std::string& a) {
+           return canonical_ip(admin.address) == canonical_ip(a) || is_wildcard(admin.address) ||
+                  is_wildcard(a);
+         });
 }
 
 void bind_config(MapBinder& root, Config& config) {

@@ -17,6 +17,8 @@ inline constexpr Millis kPositive{1};
 
 // "" when `text` is an IPv4 or IPv6 literal, else the error.
 std::string check_ip_literal(std::string_view text);
+// An IP literal in one spelling (inet_ntop's: "::1" for "0:0::1"), "" when it is none.
+std::string canonical_ip(std::string_view text);
 // "" when `text` is a plain upstream name (letters, digits, '_', '-', '.'), else the error.
 std::string check_upstream_name(std::string_view text);
 // A parser of a decimal number in [min, max] (percentages, multipliers, fractions) into `out`.

@@ -43,6 +43,18 @@ std::string check_ip_literal(std::string_view text) {
   return "must be an IPv4 or IPv6 address such as 127.0.0.1 or ::1, got \"" + address + "\"";
 }
 
+std::string canonical_ip(std::string_view text) {
+  const std::string address(text);
+  char out[INET6_ADDRSTRLEN] = {};
+  if (in_addr v4{}; inet_pton(AF_INET, address.c_str(), &v4) == 1) {
+    return inet_ntop(AF_INET, &v4, out, sizeof out) != nullptr ? out : "";
+  }
+  if (in6_addr v6{}; inet_pton(AF_INET6, address.c_str(), &v6) == 1) {
+    return inet_ntop(AF_INET6, &v6, out, sizeof out) != nullptr ? out : "";
+  }
+  return {};
+}
+
 // Upstream names appear in logs as `upstream=NAME` and in metric labels, and routes refer to
 // them, so they stay plain words.
 std::string check_upstream_name(std::string_view text) {

@@ -8,6 +8,8 @@
 #include <malloc.h>
 #endif
 
+#include <sstream>
+#include <stdexcept>
 #include <string>
 
 #include "seawall/proxy/session.hpp"
@@ -145,8 +147,8 @@ awaitable<void> Worker::replace_pool(std::size_t index, std::unique_ptr<upstream
 Worker::~Worker() {
   stop();
   // Coroutine frames (sessions, connections) die with the io_context; the pools and the
-  // acceptor must go first while their services still exist.
-  acceptor_.reset();
+  // acceptors must go first while their services still exist.
+  acceptors_.clear();
   ctx_.pools.clear();
   ctx_.retired_pools.clear();
   ctx_.near.reset();
@@ -156,29 +158,43 @@ Worker::~Worker() {
 
 void Worker::start() {
   const auto& listen = ctx_.config->listen;
-  const tcp::endpoint endpoint(asio::ip::make_address(listen.address), listen.port);
-  acceptor_.emplace(*ioc_);
-  acceptor_->open(endpoint.protocol());
-  acceptor_->set_option(tcp::acceptor::reuse_address(true));
-  acceptor_->set_option(ReusePort(true));
-  acceptor_->bind(endpoint);
-  acceptor_->listen(asio::socket_base::max_listen_connections);
-  port_ = acceptor_->local_endpoint().port();
+  std::uint16_t port = listen.port;
+  acceptors_.reserve(listen.addresses.size());  // the accept loops hold references
+  for (const std::string& address : listen.addresses) {
+    const tcp::endpoint endpoint(asio::ip::make_address(address), port);
+    tcp::acceptor& acceptor = acceptors_.emplace_back(*ioc_);
+    try {
+      acceptor.open(endpoint.protocol());
+      acceptor.set_option(tcp::acceptor::reuse_address(true));
+      acceptor.set_option(ReusePort(true));
+      acceptor.bind(endpoint);
+      acceptor.listen(asio::socket_base::max_listen_connections);
+    } catch (const boost::system::system_error& e) {
+      // Say which one: with several addresses "Address already in use" alone does not.
+      std::ostringstream where;
+      where << endpoint;
+      throw std::runtime_error("cannot listen on " + where.str() + ": " + e.code().message());
+    }
+    port = acceptor.local_endpoint().port();  // port 0 (tests): the others take the first's
+  }
+  port_ = port;
   for (auto& pool : ctx_.pools) {
     pool->start();
   }
   ctx_.near->apply(*ctx_.snapshot);
   asio::co_spawn(*ioc_, sweep_loop(), util::on_coroutine_done("proxy", "sweep loop"));
-  asio::co_spawn(*ioc_, accept_loop(), util::on_coroutine_done("proxy", "accept loop"));
+  for (tcp::acceptor& acceptor : acceptors_) {
+    asio::co_spawn(*ioc_, accept_loop(acceptor), util::on_coroutine_done("proxy", "accept loop"));
+  }
   thread_ = std::thread([this] { ioc_->run(); });
 }
 
 void Worker::begin_shutdown() {
   asio::post(*ioc_, [this] {
     ctx_.draining = true;
-    if (acceptor_) {
+    for (tcp::acceptor& acceptor : acceptors_) {
       error_code ec;
-      acceptor_->close(ec);
+      acceptor.close(ec);
     }
     // begin_drain may close a session, which erases it from the set.
     std::vector<Session*> sessions(ctx_.sessions.begin(), ctx_.sessions.end());
@@ -239,11 +255,11 @@ void Worker::sweep(std::chrono::steady_clock::time_point now) {
   }
 }
 
-awaitable<void> Worker::accept_loop() {
-  while (acceptor_ && acceptor_->is_open()) {
-    auto [ec, socket] = co_await acceptor_->async_accept(use_nothrow);
+awaitable<void> Worker::accept_loop(tcp::acceptor& acceptor) {
+  while (acceptor.is_open()) {
+    auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);
     if (ec) {
-      if (!acceptor_->is_open() || ec == asio::error::operation_aborted) {
+      if (!acceptor.is_open() || ec == asio::error::operation_aborted) {
         co_return;
       }
       std::uint64_t suppressed = 0;

@@ -188,6 +188,41 @@ def test_taken_listen_port_is_a_clear_startup_error(tmp_path, redis_server):
     assert "startup failed" in out and "Address already in use" in out, out
 
 
+def test_listens_on_every_address_of_a_list(make_seawall):
+    # A client whose resolver gives ::1 for "localhost" (Node 17 and later) finds seawall too.
+    proxy = make_seawall(listen={"address": [LOOPBACK, "::1"]})
+    via_v4 = redis.Redis(host=LOOPBACK, port=proxy.port, socket_timeout=5)
+    via_v6 = redis.Redis(host="::1", port=proxy.port, socket_timeout=5)
+    assert via_v6.set("k", "written over ::1")
+    assert via_v4.get("k") == b"written over ::1"
+    assert via_v4.set("k", "written over 127.0.0.1")
+    assert via_v6.get("k") == b"written over 127.0.0.1"
+    laddrs = {c["laddr"] for c in via_v4.client_list()}
+    assert laddrs == {f"{LOOPBACK}:{proxy.port}", f"[::1]:{proxy.port}"}, laddrs
+    doc = json.loads(http(proxy.admin_port, "/status")[2])
+    assert doc["listen"] == f"{LOOPBACK}:{proxy.port}, [::1]:{proxy.port}"
+    assert f"listening on {LOOPBACK}:{proxy.port}, [::1]:{proxy.port}" in proxy.log_text()
+
+
+def test_a_taken_second_listen_address_is_a_clear_startup_error(tmp_path, redis_server):
+    taken = socket.socket(socket.AF_INET6)
+    taken.bind(("::1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    config = tmp_path / "seawall.yaml"
+    config.write_text(f"listen:\n  address: [{LOOPBACK}, '::1']\n  port: {port}\n"
+                      f"admin:\n  enabled: false\n"
+                      f"upstreams:\n  - name: main\n    address: {LOOPBACK}:{redis_server.port}\n")
+    try:
+        proc = subprocess.run([seawall_binary(), "--config", str(config)], capture_output=True,
+                              text=True, timeout=30)
+    finally:
+        taken.close()
+    assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
+    out = proc.stdout + proc.stderr
+    assert f"startup failed: cannot listen on [::1]:{port}: Address already in use" in out, out
+
+
 def test_describe_metrics_lists_the_table():
     out = subprocess.run([seawall_binary(), "--describe-metrics"], check=True,
                          capture_output=True, text=True).stdout

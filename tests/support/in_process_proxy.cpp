@@ -7,7 +7,7 @@
 namespace seawall::support {
 
 InProcessProxy::InProcessProxy(proxy::ProxyConfig config) {
-  config.listen.address = "127.0.0.1";
+  config.listen.addresses = {"127.0.0.1"};
   config.listen.port = 0;
   auto shared_config = std::make_shared<const proxy::ProxyConfig>(std::move(config));
   shared_ = std::make_unique<proxy::SharedState>(*shared_config);

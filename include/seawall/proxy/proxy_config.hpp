@@ -20,7 +20,9 @@
 namespace seawall::proxy {
 
 struct ListenConfig {
-  std::string address = "127.0.0.1";
+  // One listener per address, all on `port`: several let a client find seawall whichever
+  // loopback its resolver gives for "localhost" (127.0.0.1 or ::1).
+  std::vector<std::string> addresses{"127.0.0.1"};
   std::uint16_t port = 6380;
 
   bool operator==(const ListenConfig&) const = default;

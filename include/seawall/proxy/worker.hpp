@@ -6,8 +6,8 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
-#include <optional>
 #include <thread>
+#include <vector>
 
 #include "seawall/net.hpp"
 #include "seawall/proxy/worker_context.hpp"
@@ -23,7 +23,8 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  // Binds the listener (throws on failure: startup only) and starts the thread.
+  // Binds a listener on each listen address (throws on failure: startup only) and starts the
+  // thread.
   void start();
   // Closes the listener and lets sessions finish what they have in flight.
   void begin_shutdown();
@@ -43,7 +44,7 @@ class Worker {
   std::uint16_t port() const { return port_.load(); }
 
  private:
-  awaitable<void> accept_loop();
+  awaitable<void> accept_loop(tcp::acceptor& acceptor);
   // Once a second: trims sessions idle for a while, publishes their buffer bytes, and gives
   // freed heap back to the system after a burst of closes (return_free_pages).
   awaitable<void> sweep_loop();
@@ -54,7 +55,7 @@ class Worker {
   unsigned index_;
   std::unique_ptr<asio::io_context> ioc_;
   WorkerContext ctx_;
-  std::optional<tcp::acceptor> acceptor_;
+  std::vector<tcp::acceptor> acceptors_;
   std::atomic<std::uint16_t> port_{0};
   std::thread thread_;
   // sweep_loop's state.

@@ -21,6 +21,13 @@ TEST(StatusTest, FormatsTimesAsIso8601Utc) {
   EXPECT_EQ(iso8601_utc(at(1'796'415'459'123)), "2026-12-04T20:17:39.123Z");
 }
 
+TEST(StatusTest, ListenEndpointsBracketIpv6Addresses) {
+  config::ListenConfig listen;
+  EXPECT_EQ(listen_endpoints(listen, 6380), "127.0.0.1:6380");
+  listen.addresses = {"127.0.0.1", "::1"};
+  EXPECT_EQ(listen_endpoints(listen, 7000), "127.0.0.1:7000, [::1]:7000");
+}
+
 TEST(StatusTest, ContentHashTellsTextsApart) {
   EXPECT_EQ(content_hash(""), "cbf29ce484222325");  // FNV-1a 64 offset basis
   EXPECT_EQ(content_hash("a: 1\n"), content_hash("a: 1\n"));

@@ -94,6 +94,12 @@ TEST(LoaderAdminTest, RejectsTheListenPortOnTheSameAddress) {
   EXPECT_THAT(load_with_upstream("listen: {port: 9380}\n").errors,
               ElementsAre("test.yaml:1: admin: the default admin port 9380 is also the listen "
                           "port (listen.port); set admin.port, or admin.enabled: false"));
+  // Any of several listen addresses, in any spelling.
+  EXPECT_THAT(load_with_upstream("listen: {address: [127.0.0.1, \"::1\"], port: 7000}\n"
+                                 "admin: {address: \"0::1\", port: 7000}\n")
+                  .errors,
+              ElementsAre("test.yaml:2: admin.port: port 7000 is also the listen port "
+                          "(listen.port)"));
 }
 
 TEST(LoaderAdminTest, AllowsTheListenPortWhenDisabledOrOnAnotherAddress) {

@@ -52,7 +52,7 @@ TEST(LoaderTest, MinimalConfigGetsEveryDefault) {
   expected.upstreams.push_back(default_upstream("main", "127.0.0.1", 6379));
   EXPECT_EQ(*result.config, expected);
   // The defaults the contract promises, spelled out once.
-  EXPECT_EQ(result.config->listen.address, "127.0.0.1");
+  EXPECT_THAT(result.config->listen.addresses, ElementsAre("127.0.0.1"));
   EXPECT_EQ(result.config->listen.port, 6380);
   EXPECT_EQ(result.config->threads, 1u);
   const UpstreamConfig& upstream = result.config->upstreams.front();
@@ -114,7 +114,7 @@ shutdown: {drain_timeout: 0s}
 )");
   ASSERT_THAT(result.errors, IsEmpty());
   const Config& config = *result.config;
-  EXPECT_EQ(config.listen.address, "::1");
+  EXPECT_THAT(config.listen.addresses, ElementsAre("::1"));
   EXPECT_EQ(config.listen.port, 7000);
   EXPECT_EQ(config.threads, 4u);
   ASSERT_THAT(config.upstreams, SizeIs(2));
@@ -489,6 +489,29 @@ TEST(LoaderTest, RejectsAMissLeaseOfMoreThanTenSeconds) {
 )");
   ASSERT_THAT(result.errors, SizeIs(1));
   EXPECT_THAT(result.errors[0], testing::HasSubstr("test.yaml:3: policies[0].miss_lease: "));
+}
+
+TEST(LoaderTest, ListensOnEachAddressOfAList) {
+  const LoadResult result =
+      load_with_upstream("listen:\n  address: [127.0.0.1, \"::1\"]\n  port: 7000\n");
+  ASSERT_THAT(result.errors, IsEmpty());
+  EXPECT_THAT(result.config->listen.addresses, ElementsAre("127.0.0.1", "::1"));
+  EXPECT_EQ(result.config->listen.port, 7000);
+}
+
+TEST(LoaderTest, RejectsAListOfListenAddressesThatCannotAllBeBound) {
+  EXPECT_THAT(load_with_upstream("listen: {address: []}\n").errors,
+              ElementsAre("test.yaml:1: listen.address: needs at least one address"));
+  // The same address twice, in two spellings.
+  EXPECT_THAT(load_with_upstream("listen: {address: [\"::1\", \"0:0::1\"]}\n").errors,
+              ElementsAre("test.yaml:1: listen.address: lists 0:0::1 twice"));
+  EXPECT_THAT(load_with_upstream("listen: {address: [127.0.0.1, 0.0.0.0]}\n").errors,
+              ElementsAre("test.yaml:1: listen.address: 0.0.0.0 accepts connections on every "
+                          "interface already: list it alone"));
+  EXPECT_THAT(load_with_upstream("listen:\n  address:\n    - 127.0.0.1\n    - localhost\n").errors,
+              ElementsAre("test.yaml:4: listen.address[1]: must be an IPv4 or IPv6 address such as "
+                          "127.0.0.1 or ::1, got \"localhost\""));
+  EXPECT_THAT(load_with_upstream("listen: {address: [\"::\"]}\n").errors, IsEmpty());
 }
 
 TEST(LoaderTest, RejectsAListenAddressThatIsNotAnIpLiteral) {
