@@ -167,24 +167,31 @@ def test_admin_disabled_opens_no_port(make_seawall):
     assert not admin_answers(proxy.admin_port)
 
 
-def test_taken_listen_port_is_a_clear_startup_error(tmp_path, redis_server):
-    # Another process listens on the port (SO_REUSEADDR does not share a listening port).
-    taken = socket.socket()
-    taken.bind((LOOPBACK, 0))
+def run_on_a_taken_port(tmp_path, upstream_port: int, family: int, taken_address: str,
+                        listen_address: str) -> tuple:
+    """Runs seawall on a port that another socket listens on at `taken_address` (SO_REUSEADDR
+    does not share a listening port); returns its exit status, its output and the port."""
+    taken = socket.socket(family)
+    taken.bind((taken_address, 0))
     taken.listen(1)
     port = taken.getsockname()[1]
     config = tmp_path / "seawall.yaml"
-    config.write_text(f"listen:\n  address: {LOOPBACK}\n  port: {port}\n"
+    config.write_text(f"listen:\n  address: {listen_address}\n  port: {port}\n"
                       f"admin:\n  enabled: false\n"
-                      f"upstreams:\n  - name: main\n    address: {LOOPBACK}:{redis_server.port}\n")
+                      f"upstreams:\n  - name: main\n    address: {LOOPBACK}:{upstream_port}\n")
     try:
         proc = subprocess.run([seawall_binary(), "--config", str(config)], capture_output=True,
                               text=True, timeout=30)
     finally:
         taken.close()
+    return proc.returncode, proc.stdout + proc.stderr, port
+
+
+def test_taken_listen_port_is_a_clear_startup_error(tmp_path, redis_server):
+    status, out, _ = run_on_a_taken_port(tmp_path, redis_server.port, socket.AF_INET, LOOPBACK,
+                                         LOOPBACK)
     # An exit with a message, not an abort (SIGABRT, -6) from a thread left running.
-    assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
-    out = proc.stdout + proc.stderr
+    assert status == 1, (status, out)
     assert "startup failed" in out and "Address already in use" in out, out
 
 
@@ -205,21 +212,9 @@ def test_listens_on_every_address_of_a_list(make_seawall):
 
 
 def test_a_taken_second_listen_address_is_a_clear_startup_error(tmp_path, redis_server):
-    taken = socket.socket(socket.AF_INET6)
-    taken.bind(("::1", 0))
-    taken.listen(1)
-    port = taken.getsockname()[1]
-    config = tmp_path / "seawall.yaml"
-    config.write_text(f"listen:\n  address: [{LOOPBACK}, '::1']\n  port: {port}\n"
-                      f"admin:\n  enabled: false\n"
-                      f"upstreams:\n  - name: main\n    address: {LOOPBACK}:{redis_server.port}\n")
-    try:
-        proc = subprocess.run([seawall_binary(), "--config", str(config)], capture_output=True,
-                              text=True, timeout=30)
-    finally:
-        taken.close()
-    assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
-    out = proc.stdout + proc.stderr
+    status, out, port = run_on_a_taken_port(tmp_path, redis_server.port, socket.AF_INET6, "::1",
+                                            f"[{LOOPBACK}, '::1']")
+    assert status == 1, (status, out)
     assert f"startup failed: cannot listen on [::1]:{port}: Address already in use" in out, out
 
 
